@@ -1,0 +1,3 @@
+from cachetui.cli import main
+
+raise SystemExit(main())

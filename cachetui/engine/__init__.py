@@ -1,0 +1,43 @@
+"""The cachetui engine: write policies over a cache store and a SQLite database.
+
+No Textual here: the engine is a library for scripts, notebooks, the benchmark and tests.
+"""
+
+from cachetui.engine.config import EngineConfig, WritePolicy
+from cachetui.engine.engine import Engine
+from cachetui.engine.errors import (
+    CacheTuiError,
+    DatabaseUnavailable,
+    EngineClosed,
+    PendingWritesError,
+    ProfileNotFound,
+    StoreUnavailable,
+    ValidationError,
+)
+from cachetui.engine.events import Event, EventKind
+from cachetui.engine.metrics import MetricsSnapshot
+from cachetui.engine.profile import Profile
+from cachetui.engine.states import KeyState, key_state
+from cachetui.engine.stores import CacheEntry
+from cachetui.engine.write_queue import PendingWrite
+
+__all__ = [
+    "CacheEntry",
+    "CacheTuiError",
+    "DatabaseUnavailable",
+    "Engine",
+    "EngineClosed",
+    "EngineConfig",
+    "Event",
+    "EventKind",
+    "KeyState",
+    "MetricsSnapshot",
+    "PendingWrite",
+    "PendingWritesError",
+    "Profile",
+    "ProfileNotFound",
+    "StoreUnavailable",
+    "ValidationError",
+    "WritePolicy",
+    "key_state",
+]

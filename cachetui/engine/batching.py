@@ -1,0 +1,82 @@
+"""Turning many concurrent callers into few database calls.
+
+``BatchLoader``: concurrent cache misses become one ``IN (...)`` query.
+``GroupCommit``: concurrent write-through/-around callers share one transaction; each
+caller is answered only after the commit that holds its row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+
+from cachetui.engine.profile import Profile
+
+FetchMany = Callable[[list[int]], Awaitable[dict[int, Profile]]]
+WriteMany = Callable[[Sequence[Profile]], Awaitable[None]]
+
+
+class BatchLoader:
+    def __init__(self, fetch_many: FetchMany) -> None:
+        self._fetch_many = fetch_many
+        self._waiting: dict[int, list[asyncio.Future[Profile | None]]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def load(self, user_id: int) -> Profile | None:
+        future: asyncio.Future[Profile | None] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(user_id, []).append(future)
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        return await future
+
+    async def _run(self) -> None:
+        try:
+            await asyncio.sleep(0)  # let the callers of this loop iteration join
+            while self._waiting:
+                batch, self._waiting = self._waiting, {}
+                try:
+                    rows = await self._fetch_many(list(batch))
+                except Exception as exc:  # noqa: BLE001 - handed to every caller
+                    for futures in batch.values():
+                        for future in futures:
+                            if not future.done():
+                                future.set_exception(exc)
+                    continue
+                for user_id, futures in batch.items():
+                    for future in futures:
+                        if not future.done():
+                            future.set_result(rows.get(user_id))
+        finally:
+            self._task = None
+
+
+class GroupCommit:
+    def __init__(self, write_many: WriteMany) -> None:
+        self._write_many = write_many
+        self._group: list[tuple[Profile, asyncio.Future[None]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def write(self, profile: Profile) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._group.append((profile, future))
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        await future
+
+    async def _run(self) -> None:
+        try:
+            await asyncio.sleep(0)
+            while self._group:
+                group, self._group = self._group, []
+                try:
+                    await self._write_many([profile for profile, _ in group])
+                except Exception as exc:  # noqa: BLE001 - handed to every caller
+                    for _, future in group:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for _, future in group:
+                    if not future.done():
+                        future.set_result(None)
+        finally:
+            self._task = None

@@ -1,0 +1,101 @@
+"""Engine configuration and the write policies."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from cachetui.engine.errors import ValidationError
+
+
+class WritePolicy(StrEnum):
+    """How an update reaches the cache and the database (DESIGN.md, "Semantics")."""
+
+    WRITE_THROUGH = "write-through"
+    WRITE_BEHIND = "write-behind"
+    WRITE_AROUND = "write-around"
+    NO_CACHE = "no-cache"
+
+    @classmethod
+    def parse(cls, value: WritePolicy | str) -> WritePolicy:
+        if isinstance(value, WritePolicy):
+            return value
+        try:
+            return cls(str(value).strip().lower().replace("_", "-"))
+        except ValueError:
+            names = ", ".join(p.value for p in cls)
+            raise ValidationError(
+                f"unknown write policy {value!r}: choose one of {names}", field="policy"
+            ) from None
+
+
+EVICTIONS = ("lru", "lfu", "fifo")
+
+
+@dataclass(slots=True)
+class EngineConfig:
+    """Everything an :class:`Engine` needs; invalid values raise ValidationError."""
+
+    db_path: str = "profiles.db"
+    cache_url: str = "memory://"
+    policy: WritePolicy | str = WritePolicy.WRITE_THROUGH
+    capacity: int = 1000
+    eviction: str = "lru"
+    ttl: float | None = None
+    flush_interval: float = 0.5
+    batch_size: int = 100
+    max_pending: int = 10_000
+    #: First retry delay of a failed write-behind batch; doubles up to ``retry_cap``.
+    retry_base: float = 0.05
+    retry_cap: float = 2.0
+    #: How long flush(), set_policy() and close() keep retrying a failing database.
+    flush_timeout: float = 5.0
+    #: Events kept in the ring buffer that ``Engine.recent_events()`` returns.
+    event_buffer: int = 2000
+    #: Seed of the random source behind ``db_error_rate`` (None: unseeded).
+    fault_seed: int | None = None
+    #: Wall clock (epoch seconds) for ``updated_at``; replaceable for deterministic tests.
+    clock: Callable[[], float] = field(default=time.time)
+
+    def __post_init__(self) -> None:
+        self.policy = WritePolicy.parse(self.policy)
+        self.eviction = str(self.eviction).lower()
+        if self.eviction not in EVICTIONS:
+            raise ValidationError(
+                f"unknown eviction {self.eviction!r}: choose one of {', '.join(EVICTIONS)}",
+                field="eviction",
+            )
+        _positive_int("capacity", self.capacity)
+        _positive_int("batch_size", self.batch_size)
+        _positive_int("max_pending", self.max_pending)
+        _positive_int("event_buffer", self.event_buffer)
+        if self.ttl is not None:
+            _positive_number("ttl", self.ttl)
+        _positive_number("flush_interval", self.flush_interval)
+        _positive_number("retry_base", self.retry_base)
+        _positive_number("retry_cap", self.retry_cap)
+        _positive_number("flush_timeout", self.flush_timeout, allow_zero=True)
+        if not isinstance(self.db_path, str) or not self.db_path:
+            raise ValidationError("db_path must be a file path or ':memory:'", field="db_path")
+        if not isinstance(self.cache_url, str) or "://" not in self.cache_url:
+            raise ValidationError(
+                f"cache_url must look like memory:// or redis://HOST:PORT/DB, got "
+                f"{self.cache_url!r}",
+                field="cache_url",
+            )
+
+
+def _positive_int(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError(f"{name} must be an integer >= 1, got {value!r}", field=name)
+
+
+def _positive_number(name: str, value: object, *, allow_zero: bool = False) -> None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if ok:
+        ok = value >= 0 if allow_zero else value > 0  # type: ignore[operator]
+    if not ok:
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValidationError(f"{name} must be a number {bound}, got {value!r}", field=name)

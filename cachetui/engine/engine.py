@@ -1,0 +1,663 @@
+"""The cache engine: one write policy at a time over a cache store and a SQLite database.
+
+Semantics are DESIGN.md's table. In short, per key (updates of one user are serialized):
+
+- write-through: DB commit, then cache set, then ack.
+- write-behind: cache set + pending write (coalesced per user), ack at once; a flusher
+  writes batches in one transaction each, retrying with capped exponential backoff.
+- write-around: DB commit, cache invalidated, then ack.
+- no-cache: every read and write goes straight to the database.
+
+Read misses look in the pending queue before the database (read-your-writes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from cachetui.engine.batching import BatchLoader, GroupCommit
+from cachetui.engine.config import EngineConfig, WritePolicy
+from cachetui.engine.database import Database
+from cachetui.engine.errors import (
+    CacheTuiError,
+    DatabaseUnavailable,
+    EngineClosed,
+    PendingWritesError,
+    ProfileNotFound,
+    ValidationError,
+)
+from cachetui.engine.events import Event, EventKind, EventLog, Subscriber
+from cachetui.engine.faults import Faults
+from cachetui.engine.key_locks import KeyLocks
+from cachetui.engine.metrics import Counters, MetricsSnapshot
+from cachetui.engine.profile import Profile, utc_timestamp, validate_changes, validate_user_id
+from cachetui.engine.stores.base import CacheEntry, CacheStore
+from cachetui.engine.stores.memory import MemoryStore
+from cachetui.engine.write_queue import PendingWrite, WriteQueue
+
+WRITE_THROUGH = WritePolicy.WRITE_THROUGH
+WRITE_BEHIND = WritePolicy.WRITE_BEHIND
+WRITE_AROUND = WritePolicy.WRITE_AROUND
+NO_CACHE = WritePolicy.NO_CACHE
+
+_NEW, _RUNNING, _CLOSED = "new", "running", "closed"
+_BACKGROUND_OP = 0  # op id of events no caller started (flusher rounds get their own)
+
+perf_counter = time.perf_counter
+monotonic = time.monotonic
+
+
+def make_store(config: EngineConfig) -> CacheStore:
+    """The cache store a ``cache_url`` names."""
+    scheme = config.cache_url.split("://", 1)[0].lower()
+    if scheme == "memory":
+        return MemoryStore(config.capacity, config.eviction, config.ttl)
+    raise ValidationError(
+        f"unsupported cache URL {config.cache_url!r}: use memory://", field="cache_url"
+    )
+
+
+class Engine:
+    """A cache in front of the ``profiles`` database. Use ``async with Engine(cfg)``
+    or ``await start()`` … ``await close()``; ``close()`` flushes pending writes."""
+
+    def __init__(self, config: EngineConfig | None = None, *, store: CacheStore | None = None):
+        self.config = config or EngineConfig()
+        self.faults = Faults(self.config.fault_seed)
+        self.db = Database(self.config.db_path, self.faults)
+        self.store = store if store is not None else make_store(self.config)
+        self.events = EventLog(self.config.event_buffer)
+        self.queue = WriteQueue(self.config.max_pending)
+        self._policy = WritePolicy.parse(self.config.policy)
+        self._c = Counters()
+        self._locks = KeyLocks()
+        self._loader = BatchLoader(self._fetch_rows)
+        self._committer = GroupCommit(self._write_rows)
+        self._flush_lock = asyncio.Lock()
+        self._switch_lock = asyncio.Lock()
+        self._gate = asyncio.Event()  # cleared while draining: updates wait here
+        self._gate.set()
+        self._idle = asyncio.Event()  # set when no update is in progress
+        self._idle.set()
+        self._active_updates = 0
+        self._wake = asyncio.Event()  # wakes the flusher before its interval
+        self._flusher: asyncio.Task[None] | None = None
+        self._ops = itertools.count(1)
+        self._state = _NEW
+        self._local = self.store.local
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def start(self) -> Engine:
+        if self._state == _RUNNING:
+            return self
+        if self._state == _CLOSED:
+            raise EngineClosed("this engine was closed; make a new one")
+        await self.db.open()
+        try:
+            await self.store.start()
+        except BaseException:
+            await self.db.close()
+            raise
+        self.store.set_drop_listener(self._on_drop)
+        self.faults.set_listener(self._on_fault)
+        self._flusher = asyncio.get_running_loop().create_task(self._run_flusher())
+        self._state = _RUNNING
+        return self
+
+    async def close(
+        self, timeout: float | None = None, *, discard: bool = False
+    ) -> list[tuple[int, int]]:
+        """Flush every pending write, then release the database and the store.
+
+        If the database keeps failing past ``timeout`` (default ``flush_timeout``), raise
+        :class:`PendingWritesError` and stay open — unless ``discard`` is True: then the
+        writes that could not land are dropped and returned as ``(user_id, version)``.
+        """
+        if self._state != _RUNNING:
+            self._state = _CLOSED
+            return []
+        discarded: list[tuple[int, int]] = []
+        self._gate.clear()
+        try:
+            await self._drain(self._deadline(timeout))
+        except DatabaseUnavailable as exc:
+            if not discard:
+                self._gate.set()
+                raise
+            discarded = self._drop_queue()
+            self._emit(
+                _BACKGROUND_OP,
+                EventKind.ERROR,
+                None,
+                None,
+                None,
+                f"closed with {len(discarded)} pending writes discarded: {exc}",
+            )
+        self._state = _CLOSED
+        self._gate.set()
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+            self._flusher = None
+        self.store.set_drop_listener(None)
+        self.faults.set_listener(None)
+        await self.store.close()
+        await self.db.close()
+        return discarded
+
+    async def __aenter__(self) -> Engine:
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    @property
+    def running(self) -> bool:
+        return self._state == _RUNNING
+
+    def _check_running(self) -> None:
+        if self._state != _RUNNING:
+            state = "not started" if self._state == _NEW else "closed"
+            raise EngineClosed(f"the engine is {state}")
+
+    # -- reads -----------------------------------------------------------------------------
+    async def read(self, user_id: int) -> Profile:
+        """The newest acknowledged profile (as this policy serves it)."""
+        start = perf_counter()
+        if self._state != _RUNNING:
+            self._check_running()
+        if type(user_id) is not int or user_id < 1:
+            validate_user_id(user_id)
+        op = next(self._ops)
+        c = self._c
+        c.reads += 1
+        try:
+            if self._policy is NO_CACHE:
+                c.misses += 1
+                profile = await self._read_db(op, user_id)
+            else:
+                store = self.store
+                profile = store.get_nowait(user_id) if self._local else await store.get(user_id)
+                if profile is not None:
+                    c.hits += 1
+                    self.events.emit(
+                        Event(
+                            op,
+                            EventKind.HIT,
+                            user_id,
+                            profile.version,
+                            perf_counter() - start,
+                            monotonic(),
+                            "",
+                        )
+                    )
+                else:
+                    c.misses += 1
+                    self._emit(op, EventKind.MISS, user_id, None, None, "")
+                    profile = await self._read_miss(op, user_id)
+        except CacheTuiError as exc:
+            self._emit(op, EventKind.ERROR, user_id, None, None, f"read failed: {exc}")
+            raise
+        c.read_latency.record(perf_counter() - start)
+        return profile
+
+    async def _read_miss(self, op: int, user_id: int) -> Profile:
+        await self._locks.acquire(user_id)
+        try:
+            # Whoever held the lock may have filled the cache (single flight).
+            cached = await self._cache_get(user_id)
+            if cached is not None:
+                return cached
+            pending = self.queue.get(user_id)
+            if pending is not None:
+                self._emit(
+                    op,
+                    EventKind.QUEUE_HIT,
+                    user_id,
+                    pending.version,
+                    None,
+                    "served from the write queue (read-your-writes)",
+                )
+                await self._cache_set(pending)
+                return pending
+            profile = await self._read_db(op, user_id)
+            await self._cache_set(profile)
+            self._emit(op, EventKind.CACHE_FILL, user_id, profile.version, None, "")
+            return profile
+        finally:
+            self._locks.release(user_id)
+
+    async def _read_db(self, op: int, user_id: int) -> Profile:
+        start = perf_counter()
+        profile = await self._loader.load(user_id)
+        if profile is None:
+            raise ProfileNotFound(user_id)
+        self._emit(op, EventKind.DB_READ, user_id, profile.version, perf_counter() - start, "")
+        return profile
+
+    # -- updates -----------------------------------------------------------------------------
+    async def update(self, user_id: int, changes: dict[str, Any]) -> Profile:
+        """Apply ``changes`` to the user's profile; returns the acknowledged profile."""
+        start = perf_counter()
+        if self._state != _RUNNING:
+            self._check_running()
+        if type(user_id) is not int or user_id < 1:
+            validate_user_id(user_id)
+        changes = validate_changes(changes)
+        if not self._gate.is_set():
+            await self._gate.wait()
+            self._check_running()
+        op = next(self._ops)
+        c = self._c
+        self._active_updates += 1
+        self._idle.clear()
+        try:
+            await self._locks.acquire(user_id)
+            try:
+                policy = self._policy
+                if policy is WRITE_BEHIND:
+                    profile = await self._update_behind(op, user_id, changes)
+                else:
+                    profile = await self._update_direct(op, user_id, changes, policy)
+            finally:
+                self._locks.release(user_id)
+        except CacheTuiError as exc:
+            c.failed_updates += 1
+            self._emit(op, EventKind.ERROR, user_id, None, None, f"update failed: {exc}")
+            raise
+        finally:
+            self._active_updates -= 1
+            if self._active_updates == 0:
+                self._idle.set()
+        c.updates += 1
+        elapsed = perf_counter() - start
+        c.update_latency.record(elapsed)
+        self.events.emit(
+            Event(op, EventKind.ACK, user_id, profile.version, elapsed, monotonic(), policy.value)
+        )
+        return profile
+
+    async def _current(self, op: int, user_id: int, policy: WritePolicy) -> Profile:
+        """What an update builds on: the cache, the pending queue, else the database."""
+        if policy is not NO_CACHE:
+            cached = await self._cache_get(user_id)
+            if cached is not None:
+                return cached
+        pending = self.queue.get(user_id)
+        if pending is not None:
+            return pending
+        return await self._read_db(op, user_id)
+
+    async def _update_behind(self, op: int, user_id: int, changes: dict[str, Any]) -> Profile:
+        queue = self.queue
+        while True:
+            current = await self._current(op, user_id, WRITE_BEHIND)
+            if queue.has_room_for(user_id):
+                break
+            self._emit(
+                op,
+                EventKind.BACKPRESSURE,
+                user_id,
+                None,
+                None,
+                f"queue full ({queue.max_pending} pending): waiting for a flush",
+            )
+            self._wake.set()
+            await queue.wait_for_room(user_id)
+        profile = current.apply(changes, self._timestamp())
+        await self._cache_set(profile)
+        if queue.put(profile, monotonic()):
+            self._c.coalesced += 1
+            self._emit(
+                op,
+                EventKind.COALESCE,
+                user_id,
+                profile.version,
+                None,
+                "absorbed into the pending write",
+            )
+        else:
+            self._emit(op, EventKind.ENQUEUE, user_id, profile.version, None, "")
+        pending = len(queue)
+        if pending > self._c.peak_pending:
+            self._c.peak_pending = pending
+        if pending >= self.config.batch_size:
+            self._wake.set()
+        return profile
+
+    async def _update_direct(
+        self, op: int, user_id: int, changes: dict[str, Any], policy: WritePolicy
+    ) -> Profile:
+        """write-through, write-around and no-cache: the DB commit comes first."""
+        current = await self._current(op, user_id, policy)
+        profile = current.apply(changes, self._timestamp())
+        start = perf_counter()
+        try:
+            await self._committer.write(profile)
+        except asyncio.CancelledError:
+            # The row may have landed; never leave an older value cached beside it.
+            await self._cache_delete(user_id)
+            raise
+        self._emit(
+            op, EventKind.DB_WRITE, user_id, profile.version, perf_counter() - start, "committed"
+        )
+        if policy is WRITE_THROUGH:
+            await self._cache_set(profile)
+            self._emit(op, EventKind.CACHE_SET, user_id, profile.version, None, "")
+        else:
+            await self._cache_delete(user_id)
+            if policy is WRITE_AROUND:
+                self._emit(op, EventKind.INVALIDATE, user_id, None, None, "cache entry dropped")
+        return profile
+
+    # -- write-behind flushing ----------------------------------------------------------------
+    async def flush(self, timeout: float | None = None) -> None:
+        """Return once every write pending at the call has landed in the database.
+
+        Raises :class:`PendingWritesError` if the database keeps failing past ``timeout``
+        (default ``flush_timeout``); the writes stay queued and keep being retried.
+        """
+        self._check_running()
+        await self._flush_all(next(self._ops), self._deadline(timeout), everything=False)
+
+    async def _flush_all(self, op: int, deadline: float, *, everything: bool) -> None:
+        queue = self.queue
+        targets = None if everything else queue.user_ids()
+        delay = self.config.retry_base
+        while len(queue) and (targets is None or any(uid in queue for uid in targets)):
+            error = await self._flush_batch(op)
+            if error is None:
+                delay = self.config.retry_base
+                continue
+            if not error.transient or monotonic() + delay > deadline:
+                raise PendingWritesError(len(queue), str(error)) from error
+            await asyncio.sleep(delay)
+            delay = min(self.config.retry_cap, delay * 2)
+
+    async def _flush_batch(self, op: int) -> DatabaseUnavailable | None:
+        """Write the oldest pending writes in one transaction; the error if it failed."""
+        async with self._flush_lock:
+            batch = self.queue.take_batch(self.config.batch_size)
+            count = len(batch.profiles)
+            if not count:
+                return None
+            start = perf_counter()
+            try:
+                await self.db.write(batch.profiles)
+            except DatabaseUnavailable as exc:
+                self._c.coalesced += self.queue.failed(batch)
+                self._c.retries += 1
+                self._emit(
+                    op,
+                    EventKind.RETRY,
+                    None,
+                    None,
+                    perf_counter() - start,
+                    f"{count} writes not landed, will retry: {exc}",
+                )
+                return exc
+            except BaseException:
+                self.queue.failed(batch)
+                raise
+            self.queue.landed(batch)
+            c = self._c
+            c.db_writes += count
+            c.db_transactions += 1
+            waited = monotonic() - min(batch.queued_at)
+            if waited > c.max_queue_wait:
+                c.max_queue_wait = waited
+            if count == 1:
+                p = batch.profiles[0]
+                self._emit(
+                    op,
+                    EventKind.FLUSH,
+                    p.user_id,
+                    p.version,
+                    perf_counter() - start,
+                    "1 write in 1 transaction",
+                )
+            else:
+                self._emit(
+                    op,
+                    EventKind.FLUSH,
+                    None,
+                    None,
+                    perf_counter() - start,
+                    f"{count} writes in 1 transaction",
+                )
+            return None
+
+    async def _run_flusher(self) -> None:
+        """Flush every ``flush_interval``, or sooner at ``batch_size``; back off on failure."""
+        delay = 0.0
+        config = self.config
+        while True:
+            try:
+                if delay:
+                    await asyncio.sleep(delay)
+                else:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), config.flush_interval)
+                self._wake.clear()
+                if not len(self.queue):
+                    continue
+                op = next(self._ops)
+                while len(self.queue):
+                    if await self._flush_batch(op) is not None:
+                        delay = min(config.retry_cap, max(config.retry_base, delay * 2))
+                        break
+                else:
+                    delay = 0.0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the flusher must survive anything
+                self._emit(
+                    _BACKGROUND_OP, EventKind.ERROR, None, None, None, f"flusher error: {exc!r}"
+                )
+                delay = config.retry_cap
+
+    async def _drain(self, deadline: float) -> None:
+        """With the gate closed: wait out updates in progress and flush everything."""
+        op = next(self._ops)
+        while True:
+            if len(self.queue):
+                await self._flush_all(op, deadline, everything=True)
+            if self._active_updates == 0 and not len(self.queue):
+                return
+            remaining = deadline - monotonic()
+            if remaining <= 0:
+                raise PendingWritesError(
+                    len(self.queue), f"{self._active_updates} updates still in progress"
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), min(remaining, 0.05))
+
+    def _deadline(self, timeout: float | None) -> float:
+        return monotonic() + (self.config.flush_timeout if timeout is None else timeout)
+
+    def _drop_queue(self) -> list[tuple[int, int]]:
+        lost = sorted((p.user_id, p.version) for p in self.queue.clear())
+        self._c.lost_writes += len(lost)
+        return lost
+
+    # -- policy, crash, external writes ---------------------------------------------------------
+    @property
+    def policy(self) -> WritePolicy:
+        return self._policy
+
+    async def set_policy(self, policy: WritePolicy | str, timeout: float | None = None) -> None:
+        """Switch the write policy. Leaving write-behind drains the queue first; if the
+        database keeps failing, raise PendingWritesError and keep write-behind."""
+        new = WritePolicy.parse(policy)
+        self._check_running()
+        async with self._switch_lock:
+            old = self._policy
+            if new is old:
+                return
+            if old is WRITE_BEHIND:
+                self._gate.clear()
+                try:
+                    await self._drain(self._deadline(timeout))
+                    self._policy = new
+                finally:
+                    self._gate.set()
+            else:
+                self._policy = new
+            self._emit(next(self._ops), EventKind.POLICY, None, None, None, f"{old} → {new}")
+
+    async def crash(self) -> list[tuple[int, int]]:
+        """Simulate a process crash: the cache and the pending queue vanish unflushed.
+
+        Returns, per user whose newest acknowledged write was not yet in the database,
+        ``(user_id, version)`` of that newest lost version. The engine keeps running, cold.
+        """
+        self._check_running()
+        op = next(self._ops)
+        async with self._flush_lock:  # a batch in flight either landed or did not
+            lost = self._drop_queue()
+            if self.store.lost_on_crash:
+                await self.store.clear()
+        detail = f"{len(lost)} acknowledged writes lost" if lost else "no pending writes lost"
+        self._emit(op, EventKind.CRASH, None, None, None, detail)
+        return lost
+
+    async def external_update(self, user_id: int, changes: dict[str, Any]) -> Profile:
+        """Write the database directly, bypassing the cache (another service writing)."""
+        self._check_running()
+        validate_user_id(user_id)
+        changes = validate_changes(changes)
+        op = next(self._ops)
+        start = perf_counter()
+        try:
+            profile = await self.db.external_update(user_id, changes, self._timestamp())
+            if profile is None:
+                raise ProfileNotFound(user_id)
+        except CacheTuiError as exc:
+            self._emit(op, EventKind.ERROR, user_id, None, None, f"external write failed: {exc}")
+            raise
+        self._c.external_writes += 1
+        self._emit(
+            op,
+            EventKind.EXTERNAL,
+            user_id,
+            profile.version,
+            perf_counter() - start,
+            "database written directly; the cache was bypassed",
+        )
+        return profile
+
+    async def invalidate(self, user_id: int) -> None:
+        """Drop a user's cache entry (a pending write, if any, stays queued)."""
+        self._check_running()
+        validate_user_id(user_id)
+        await self._cache_delete(user_id)
+        self._emit(next(self._ops), EventKind.INVALIDATE, user_id, None, None, "on request")
+
+    async def seed(self, count: int, *, seed: int = 42) -> int:
+        """Insert demo profiles 1..count if the table is empty; returns rows inserted."""
+        self._check_running()
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValidationError(f"profile count must be an integer >= 0, got {count!r}")
+        return await self.db.seed(count, self._timestamp(), seed=seed)
+
+    # -- observation: metrics, events, pane contents ---------------------------------------------
+    @property
+    def metrics(self) -> MetricsSnapshot:
+        return MetricsSnapshot.of(self._c, len(self.queue), self.queue.oldest_age(monotonic()))
+
+    @property
+    def counters(self) -> Counters:
+        """The live counters and latency histograms (read-only by convention)."""
+        return self._c
+
+    def reset_metrics(self) -> None:
+        self._c = Counters()
+
+    def subscribe(self, subscriber: Subscriber) -> Any:
+        """Call ``subscriber(event)`` for every event; returns a function that unsubscribes."""
+        return self.events.subscribe(subscriber)
+
+    def recent_events(self, limit: int | None = None) -> list[Event]:
+        return self.events.recent(limit)
+
+    def trace(self, op_id: int) -> list[Event]:
+        """The steps of one operation, from the event ring buffer."""
+        return self.events.for_op(op_id)
+
+    async def cache_entries(self) -> list[CacheEntry]:
+        return await self.store.entries()
+
+    def pending_writes(self) -> list[PendingWrite]:
+        return self.queue.snapshot(monotonic())
+
+    async def db_rows(self, user_ids: Iterable[int]) -> dict[int, Profile]:
+        """The database rows of these users, read past any injected fault."""
+        return await self.db.peek_many(user_ids)
+
+    async def db_recent(self, limit: int = 50) -> list[Profile]:
+        return await self.db.peek_recent(limit)
+
+    async def db_count(self) -> int:
+        return await self.db.count()
+
+    # -- internals ------------------------------------------------------------------------------
+    async def _fetch_rows(self, user_ids: list[int]) -> dict[int, Profile]:
+        rows = await self.db.fetch_many(user_ids)
+        self._c.db_reads += len(rows)
+        return rows
+
+    async def _write_rows(self, profiles: Sequence[Profile]) -> None:
+        await self.db.write(profiles)
+        self._c.db_writes += len(profiles)
+        self._c.db_transactions += 1
+
+    async def _cache_get(self, user_id: int) -> Profile | None:
+        if self._local:
+            return self.store.get_nowait(user_id)
+        return await self.store.get(user_id)
+
+    async def _cache_set(self, profile: Profile) -> None:
+        if self._local:
+            self.store.set_nowait(profile)
+        else:
+            await self.store.set(profile)
+
+    async def _cache_delete(self, user_id: int) -> None:
+        if self._local:
+            self.store.delete_nowait(user_id)
+        else:
+            await self.store.delete(user_id)
+
+    def _timestamp(self) -> str:
+        return utc_timestamp(self.config.clock())
+
+    def _emit(
+        self,
+        op: int,
+        kind: EventKind,
+        user_id: int | None,
+        version: int | None,
+        duration: float | None,
+        detail: str,
+    ) -> None:
+        self.events.emit(Event(op, kind, user_id, version, duration, monotonic(), detail))
+
+    def _on_drop(self, user_id: int, profile: Profile, reason: str) -> None:
+        if reason == "expire":
+            self._c.expirations += 1
+            kind = EventKind.EXPIRE
+        else:
+            self._c.evictions += 1
+            kind = EventKind.EVICT
+        dirty = " (its pending write stays queued)" if user_id in self.queue else ""
+        self._emit(_BACKGROUND_OP, kind, user_id, profile.version, None, reason + dirty)
+
+    def _on_fault(self, name: str, value: object) -> None:
+        state = self.faults.describe() or "no faults"
+        self._emit(_BACKGROUND_OP, EventKind.FAULT, None, None, None, f"{name} = {value} ({state})")

@@ -1,0 +1,52 @@
+"""Errors the engine raises. Every message says what was wrong and with what."""
+
+from __future__ import annotations
+
+
+class CacheTuiError(Exception):
+    """Base class of every error the engine raises on purpose."""
+
+
+class ValidationError(CacheTuiError, ValueError):
+    """An update or a configuration value was rejected before anything was written."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class ProfileNotFound(CacheTuiError, LookupError):
+    """The user does not exist in the cache, the pending queue or the database."""
+
+    def __init__(self, user_id: int) -> None:
+        super().__init__(f"user {user_id} does not exist")
+        self.user_id = user_id
+
+
+class DatabaseUnavailable(CacheTuiError):
+    """A database call failed: an injected outage or error, or SQLite itself.
+
+    ``transient`` is True for failures worth retrying at once (an injected error
+    rate); an outage is not transient: it lasts until it is switched off.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+class PendingWritesError(DatabaseUnavailable):
+    """Writes are still pending and could not be flushed (the database is failing)."""
+
+    def __init__(self, pending: int, cause: str) -> None:
+        plural = "write is" if pending == 1 else "writes are"
+        super().__init__(f"{pending} acknowledged {plural} still pending: {cause}")
+        self.pending = pending
+
+
+class StoreUnavailable(CacheTuiError):
+    """The cache store (for example a Redis server) cannot be reached."""
+
+
+class EngineClosed(CacheTuiError):
+    """The engine was used before ``start()`` or after ``close()``."""

@@ -1,0 +1,98 @@
+"""Every step the engine takes is an Event; the EventLog keeps the recent ones."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from enum import StrEnum
+
+
+class EventKind(StrEnum):
+    HIT = "hit"  # cache hit
+    MISS = "miss"  # cache miss
+    QUEUE_HIT = "queue-hit"  # a miss served from the pending write queue
+    DB_READ = "db-read"
+    CACHE_FILL = "cache-fill"
+    CACHE_SET = "cache-set"
+    INVALIDATE = "invalidate"
+    DB_WRITE = "db-write"  # rows written in one transaction (write-through/-around)
+    ENQUEUE = "enqueue"  # write-behind: a new pending write
+    COALESCE = "coalesce"  # write-behind: absorbed into a pending write
+    BACKPRESSURE = "backpressure"  # write-behind: the caller waits for room
+    FLUSH = "flush"  # write-behind: a batch landed in one transaction
+    RETRY = "retry"  # a failed DB attempt that will be tried again
+    EVICT = "evict"
+    EXPIRE = "expire"
+    ACK = "ack"  # an update was acknowledged
+    CRASH = "crash"
+    POLICY = "policy"
+    EXTERNAL = "external"  # a DB write that bypassed the cache
+    FAULT = "fault"  # a fault was switched on or off
+    ERROR = "error"
+
+
+class Event:
+    """One step: which operation, what happened, to which user and version, how long."""
+
+    __slots__ = ("op_id", "kind", "user_id", "version", "duration", "at", "detail")
+
+    def __init__(
+        self,
+        op_id: int,
+        kind: EventKind,
+        user_id: int | None,
+        version: int | None,
+        duration: float | None,
+        at: float,
+        detail: str,
+    ) -> None:
+        self.op_id = op_id
+        self.kind = kind
+        self.user_id = user_id
+        self.version = version
+        self.duration = duration  # seconds, for steps that take time
+        self.at = at  # time.monotonic() when it happened
+        self.detail = detail
+
+    def __repr__(self) -> str:
+        return (
+            f"Event(op={self.op_id}, {self.kind.value}, user={self.user_id}, "
+            f"v={self.version}, duration={self.duration}, {self.detail!r})"
+        )
+
+
+Subscriber = Callable[[Event], None]
+
+
+class EventLog:
+    """A ring buffer of recent events plus synchronous subscribers.
+
+    Subscribers are called inline for every event, so they must be cheap (append to
+    a list, set a flag); a UI renders what they collected at its own pace.
+    """
+
+    def __init__(self, size: int = 2000) -> None:
+        self._ring: deque[Event] = deque(maxlen=size)
+        self._subscribers: list[Subscriber] = []
+
+    def emit(self, event: Event) -> None:
+        self._ring.append(event)
+        for subscriber in self._subscribers:
+            subscriber(event)
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        """Call ``subscriber(event)`` for every future event; returns an unsubscribe."""
+        self._subscribers.append(subscriber)
+
+        def unsubscribe() -> None:
+            if subscriber in self._subscribers:
+                self._subscribers.remove(subscriber)
+
+        return unsubscribe
+
+    def recent(self, limit: int | None = None) -> list[Event]:
+        events = list(self._ring)
+        return events if limit is None else events[-limit:]
+
+    def for_op(self, op_id: int) -> list[Event]:
+        return [e for e in self._ring if e.op_id == op_id]

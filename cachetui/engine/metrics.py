@@ -1,0 +1,175 @@
+"""Counters and fixed-size latency histograms, cheap enough to leave on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Log-linear buckets over nanoseconds: exact below 32 ns, then 16 buckets per power of
+# two (about 6 % resolution), up to 2**40 ns (18 minutes).
+_SUB_BITS = 4
+_SUB = 1 << _SUB_BITS
+_BUCKETS = (40 - _SUB_BITS) * _SUB + 2 * _SUB
+
+
+def _bucket(ns: int) -> int:
+    bits = ns.bit_length()
+    if bits <= _SUB_BITS + 1:
+        return ns
+    shift = bits - _SUB_BITS - 1
+    index = (shift + 1) * _SUB + (ns >> shift) - _SUB
+    return index if index < _BUCKETS else _BUCKETS - 1
+
+
+def _bucket_value(index: int) -> int:
+    """The middle of a bucket's range, in nanoseconds."""
+    if index < 2 * _SUB:
+        return index
+    shift = index // _SUB - 1
+    low = (index - shift * _SUB) << shift
+    return low + (1 << shift) // 2
+
+
+class LatencyHistogram:
+    """Counts of latencies in fixed buckets; percentiles within about 6 %."""
+
+    __slots__ = ("counts", "total")
+
+    def __init__(self) -> None:
+        self.counts = [0] * _BUCKETS
+        self.total = 0
+
+    def record(self, seconds: float) -> None:
+        self.counts[_bucket(int(seconds * 1e9))] += 1
+        self.total += 1
+
+    def percentile(self, p: float) -> float | None:
+        """The p-th percentile (0–100) in seconds, or None before any sample."""
+        if self.total == 0:
+            return None
+        rank = max(1, round(self.total * p / 100))
+        seen = 0
+        for index, count in enumerate(self.counts):
+            seen += count
+            if seen >= rank:
+                return _bucket_value(index) / 1e9
+        return None  # pragma: no cover - unreachable: counts sum to total
+
+    def copy(self) -> LatencyHistogram:
+        clone = LatencyHistogram()
+        clone.counts = self.counts.copy()
+        clone.total = self.total
+        return clone
+
+    def since(self, earlier: LatencyHistogram) -> LatencyHistogram:
+        """The samples recorded after ``earlier`` (a copy of this histogram)."""
+        delta = LatencyHistogram()
+        delta.counts = [a - b for a, b in zip(self.counts, earlier.counts, strict=True)]
+        delta.total = self.total - earlier.total
+        return delta
+
+
+class Counters:
+    """The engine's mutable counters; read them through :class:`MetricsSnapshot`."""
+
+    __slots__ = (
+        "reads",
+        "hits",
+        "misses",
+        "updates",
+        "failed_updates",
+        "db_reads",
+        "db_writes",
+        "db_transactions",
+        "coalesced",
+        "evictions",
+        "expirations",
+        "retries",
+        "lost_writes",
+        "external_writes",
+        "peak_pending",
+        "max_queue_wait",
+        "read_latency",
+        "update_latency",
+    )
+
+    def __init__(self) -> None:
+        self.reads = 0
+        self.hits = 0
+        self.misses = 0
+        self.updates = 0  # acknowledged
+        self.failed_updates = 0
+        self.db_reads = 0  # rows read by the engine's calls
+        self.db_writes = 0  # rows written
+        self.db_transactions = 0  # commits
+        self.coalesced = 0
+        self.evictions = 0
+        self.expirations = 0
+        self.retries = 0
+        self.lost_writes = 0
+        self.external_writes = 0
+        self.peak_pending = 0
+        self.max_queue_wait = 0.0  # longest a write waited in the queue before landing
+        self.read_latency = LatencyHistogram()
+        self.update_latency = LatencyHistogram()
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsSnapshot:
+    """The engine's metrics at one moment. Latencies are in seconds (None: no sample)."""
+
+    reads: int
+    hits: int
+    misses: int
+    hit_ratio: float
+    updates: int
+    failed_updates: int
+    db_reads: int
+    db_writes: int
+    db_transactions: int
+    coalesced: int
+    pending: int
+    peak_pending: int
+    oldest_pending_age: float
+    max_queue_wait: float
+    evictions: int
+    expirations: int
+    retries: int
+    lost_writes: int
+    external_writes: int
+    read_p50: float | None
+    read_p95: float | None
+    read_p99: float | None
+    update_p50: float | None
+    update_p95: float | None
+    update_p99: float | None
+
+    @classmethod
+    def of(cls, c: Counters, pending: int, oldest_pending_age: float) -> MetricsSnapshot:
+        reads = c.hits + c.misses
+        return cls(
+            reads=c.reads,
+            hits=c.hits,
+            misses=c.misses,
+            hit_ratio=c.hits / reads if reads else 0.0,
+            updates=c.updates,
+            failed_updates=c.failed_updates,
+            db_reads=c.db_reads,
+            db_writes=c.db_writes,
+            db_transactions=c.db_transactions,
+            coalesced=c.coalesced,
+            pending=pending,
+            peak_pending=c.peak_pending,
+            oldest_pending_age=oldest_pending_age,
+            max_queue_wait=c.max_queue_wait,
+            evictions=c.evictions,
+            expirations=c.expirations,
+            retries=c.retries,
+            lost_writes=c.lost_writes,
+            external_writes=c.external_writes,
+            read_p50=c.read_latency.percentile(50),
+            read_p95=c.read_latency.percentile(95),
+            read_p99=c.read_latency.percentile(99),
+            update_p50=c.update_latency.percentile(50),
+            update_p95=c.update_latency.percentile(95),
+            update_p99=c.update_latency.percentile(99),
+        )

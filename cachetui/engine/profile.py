@@ -1,0 +1,111 @@
+"""The profile record and the validation of updates to it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from cachetui.engine.errors import ValidationError
+
+#: Fields an update may change, with their limits (DESIGN.md, "Data").
+TEXT_LIMITS: dict[str, tuple[int, int]] = {
+    "name": (1, 64),
+    "bio": (0, 280),
+    "location": (0, 64),
+}
+UPDATABLE_FIELDS: tuple[str, ...] = ("name", "bio", "location", "followers")
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """One row of the ``profiles`` table, as the cache, the queue and the DB hold it."""
+
+    user_id: int
+    name: str
+    bio: str
+    location: str
+    followers: int
+    version: int
+    updated_at: str
+
+    def as_row(self) -> tuple[int, str, str, str, int, int, str]:
+        return (
+            self.user_id,
+            self.name,
+            self.bio,
+            self.location,
+            self.followers,
+            self.version,
+            self.updated_at,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "user_id": self.user_id,
+            "name": self.name,
+            "bio": self.bio,
+            "location": self.location,
+            "followers": self.followers,
+            "version": self.version,
+            "updated_at": self.updated_at,
+        }
+
+    def apply(self, changes: dict[str, Any], updated_at: str) -> Profile:
+        """The next version of this profile with ``changes`` (already validated)."""
+        return replace(self, **changes, version=self.version + 1, updated_at=updated_at)
+
+
+def validate_changes(changes: object) -> dict[str, Any]:
+    """Check an update's fields and return them as a new dict, or raise ValidationError."""
+    if not isinstance(changes, dict):
+        raise ValidationError(f"an update must be a dict of fields, got {type(changes).__name__}")
+    if not changes:
+        raise ValidationError(
+            "an update must change at least one field: " + ", ".join(UPDATABLE_FIELDS)
+        )
+    clean: dict[str, Any] = {}
+    for field, value in changes.items():
+        if field not in UPDATABLE_FIELDS:
+            raise ValidationError(
+                f"unknown field {field!r}: an update may change only "
+                + ", ".join(UPDATABLE_FIELDS),
+                field=str(field),
+            )
+        if field == "followers":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValidationError(
+                    f"followers must be an integer, got {type(value).__name__}",
+                    field=field,
+                )
+            if value < 0:
+                raise ValidationError(f"followers must be >= 0, got {value}", field=field)
+        else:
+            if not isinstance(value, str):
+                raise ValidationError(
+                    f"{field} must be text, got {type(value).__name__}", field=field
+                )
+            low, high = TEXT_LIMITS[field]
+            if not low <= len(value) <= high:
+                raise ValidationError(
+                    f"{field} must be {low}–{high} characters, got {len(value)}",
+                    field=field,
+                )
+        clean[field] = value
+    return clean
+
+
+def validate_user_id(user_id: object) -> int:
+    if isinstance(user_id, bool) or not isinstance(user_id, int):
+        raise ValidationError(
+            f"user id must be an integer, got {type(user_id).__name__}", field="user_id"
+        )
+    if user_id < 1:
+        raise ValidationError(f"user id must be >= 1, got {user_id}", field="user_id")
+    return user_id
+
+
+def utc_timestamp(epoch_seconds: float) -> str:
+    """ISO-8601 UTC with milliseconds, the ``updated_at`` format."""
+    moment = datetime.fromtimestamp(epoch_seconds, tz=UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
