@@ -442,8 +442,7 @@ class Engine:
                 if delay:
                     await asyncio.sleep(delay)
                 else:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), config.flush_interval)
+                    await _wait_event(self._wake, config.flush_interval)
                 self._wake.clear()
                 if not len(self.queue):
                     continue
@@ -475,8 +474,7 @@ class Engine:
                 raise PendingWritesError(
                     len(self.queue), f"{self._active_updates} updates still in progress"
                 )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), min(remaining, 0.05))
+            await _wait_event(self._idle, min(remaining, 0.05))
 
     def _deadline(self, timeout: float | None) -> float:
         return monotonic() + (self.config.flush_timeout if timeout is None else timeout)
@@ -661,3 +659,11 @@ class Engine:
     def _on_fault(self, name: str, value: object) -> None:
         state = self.faults.describe() or "no faults"
         self._emit(_BACKGROUND_OP, EventKind.FAULT, None, None, None, f"{name} = {value} ({state})")
+
+
+async def _wait_event(event: asyncio.Event, timeout: float) -> None:
+    """Wait until ``event`` is set or ``timeout`` passes. (Not ``asyncio.wait_for``: on
+    Python 3.11 it can swallow a cancellation that races with the event.)"""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            await event.wait()

@@ -1,0 +1,157 @@
+"""The bullets under "Everywhere" in DESIGN.md, for every policy."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from cachetui.engine import (
+    EventKind,
+    KeyState,
+    PendingWritesError,
+    WritePolicy,
+    key_state,
+)
+from tests.conftest import db_row, db_version
+
+POLICIES = ["write-through", "write-behind", "write-around", "no-cache"]
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+async def test_updates_of_one_key_apply_in_order(make_engine, db_path, policy):
+    engine = await make_engine(policy)
+    engine.faults.db_latency = 0.002
+    results = await asyncio.gather(*(engine.update(9, {"followers": i}) for i in range(20)))
+    assert [p.version for p in results] == list(range(2, 22))
+    assert [p.followers for p in results] == list(range(20))
+    engine.faults.db_latency = 0
+    await engine.flush()
+    assert db_row(db_path, 9) == results[-1]
+    assert await engine.read(9) == results[-1]
+
+
+@pytest.mark.parametrize("policy", ["write-through", "write-behind", "write-around"])
+async def test_concurrent_misses_cause_one_db_read(make_engine, policy):
+    engine = await make_engine(policy)
+    engine.faults.db_latency = 0.02
+    profiles = await asyncio.gather(*(engine.read(11) for _ in range(50)))
+    assert len({p for p in profiles}) == 1
+    m = engine.metrics
+    assert m.db_reads == 1 and m.misses == 50
+
+
+async def test_concurrent_misses_of_many_keys_share_one_query(make_engine):
+    engine = await make_engine("write-through")
+    await asyncio.gather(*(engine.read(u) for u in range(1, 21)))
+    reads = [e for e in engine.recent_events() if e.kind is EventKind.DB_READ]
+    assert len(reads) == 20 and engine.metrics.db_reads == 20
+
+
+@pytest.mark.parametrize("target", ["write-through", "write-around", "no-cache"])
+async def test_leaving_write_behind_drains_the_queue_first(make_engine, db_path, target):
+    engine = await make_engine("write-behind")
+    acked = [await engine.update(u, {"bio": "drain"}) for u in (1, 2, 3)]
+    await engine.set_policy(target)
+    assert engine.policy == WritePolicy(target)
+    assert engine.pending_writes() == []
+    assert [db_row(db_path, p.user_id) for p in acked] == acked
+
+
+async def test_policy_switch_blocked_by_an_outage_keeps_write_behind(make_engine, db_path):
+    engine = await make_engine("write-behind")
+    await engine.update(1, {"bio": "stuck"})
+    engine.faults.db_down = True
+    with pytest.raises(PendingWritesError, match="1 acknowledged write is still pending"):
+        await engine.set_policy("write-through", timeout=0.1)
+    assert engine.policy is WritePolicy.WRITE_BEHIND
+    assert len(engine.pending_writes()) == 1
+    engine.faults.db_down = False
+    await engine.set_policy(WritePolicy.WRITE_THROUGH)
+    assert db_version(db_path, 1) == 2
+
+
+async def test_updates_during_a_drain_wait_and_then_use_the_new_policy(make_engine, db_path):
+    engine = await make_engine("write-behind")
+    engine.faults.db_latency = 0.05
+    await engine.update(1, {"bio": "queued"})
+    switching = asyncio.create_task(engine.set_policy("write-through"))
+    await asyncio.sleep(0.01)
+    later = await engine.update(1, {"bio": "after the switch"})
+    await switching
+    assert db_row(db_path, 1) == later  # written through, after the drained v2
+    assert later.version == 3
+
+
+async def test_crash_loses_exactly_the_pending_writes(make_engine, db_path):
+    engine = await make_engine("write-behind")
+    await engine.update(1, {"bio": "landed"})
+    await engine.flush()
+    await engine.update(2, {"bio": "lost"})
+    await engine.update(2, {"bio": "lost again"})
+    await engine.update(5, {"followers": 1})
+    lost = await engine.crash()
+    assert lost == [(2, 3), (5, 2)]  # one (user, newest version) per user
+    assert engine.metrics.lost_writes == 2
+    assert await engine.cache_entries() == [] and engine.pending_writes() == []
+    assert db_version(db_path, 2) == 1 and db_version(db_path, 1) == 2
+    # the engine keeps running, cold
+    assert (await engine.read(2)).version == 1
+    assert engine.metrics.misses == 1
+    assert any(e.kind is EventKind.CRASH for e in engine.recent_events())
+
+
+@pytest.mark.parametrize("policy", ["write-through", "write-around", "no-cache"])
+async def test_crash_loses_nothing_without_write_behind(make_engine, db_path, policy):
+    engine = await make_engine(policy)
+    acked = await engine.update(2, {"bio": "safe"})
+    assert await engine.crash() == []
+    assert db_row(db_path, 2) == acked
+
+
+async def test_external_write_leaves_the_cache_stale_until_invalidated(make_engine, db_path):
+    engine = await make_engine("write-through")
+    cached = await engine.read(6)
+    external = await engine.external_update(6, {"bio": "changed behind your back"})
+    assert external.version == 2 and db_row(db_path, 6) == external
+    assert await engine.read(6) == cached  # stale
+    assert key_state(cached, None, db_row(db_path, 6)) is KeyState.STALE
+    await engine.invalidate(6)
+    assert await engine.read(6) == external
+    assert engine.metrics.external_writes == 1
+
+
+async def test_external_write_stale_until_ttl(make_engine):
+    engine = await make_engine("write-through", ttl=0.05)
+    cached = await engine.read(6)
+    external = await engine.external_update(6, {"followers": 123})
+    assert await engine.read(6) == cached
+    await asyncio.sleep(0.08)
+    assert await engine.read(6) == external
+    assert engine.metrics.expirations == 1
+
+
+async def test_key_states():
+    from cachetui.engine import Profile
+
+    v1 = Profile(1, "a", "", "", 0, 1, "t1")
+    v2 = Profile(1, "a", "b", "", 0, 2, "t2")
+    assert key_state(v1, None, v1) is KeyState.CLEAN
+    assert key_state(v2, v2, v1) is KeyState.DIRTY
+    assert key_state(None, v2, v1) is KeyState.DIRTY
+    assert key_state(v1, None, v2) is KeyState.STALE
+    assert key_state(v2, None, v1) is KeyState.ORPHANED
+    assert key_state(None, None, v1) is KeyState.UNCACHED
+
+
+async def test_metrics_add_up_under_write_behind(make_engine):
+    engine = await make_engine("write-behind", batch_size=3)
+    for i in range(30):
+        await engine.update(1 + i % 4, {"followers": i})
+        if i % 7 == 0:
+            await engine.flush()
+    lost = await engine.crash()
+    m = engine.metrics
+    assert m.updates == m.db_writes + m.coalesced + m.pending + m.lost_writes
+    assert m.lost_writes == len(lost)
+    assert m.update_p50 is not None and m.update_p50 <= m.update_p99
