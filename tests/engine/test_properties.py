@@ -1,0 +1,215 @@
+"""Random sequences of operations against a simple model of the engine's contract.
+
+Checks: every read returns the last acknowledged version unless a crash reported that
+write lost or an external write made the cache stale; crash() reports exactly the lost
+writes; after close() the database holds the last acknowledged version of every user
+except those reported lost (read back through a separate sqlite3 connection).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+)
+
+from cachetui.engine import (
+    DatabaseUnavailable,
+    Engine,
+    EngineConfig,
+    PendingWritesError,
+    Profile,
+    WritePolicy,
+)
+from tests.conftest import db_row
+
+USERS = range(1, 5)
+POLICIES = [p.value for p in WritePolicy]
+text = st.text(alphabet="abcxyz ", max_size=12)
+changes_strategy = st.one_of(
+    st.fixed_dictionaries({"name": st.sampled_from(["Ada", "Linus", "Grace"])}),
+    st.fixed_dictionaries({"bio": text}, optional={"location": text}),
+    st.fixed_dictionaries({"followers": st.integers(0, 10_000)}, optional={"name": st.just("Bo")}),
+)
+
+
+def applied(base: Profile, changes: dict[str, Any], result: Profile) -> bool:
+    return result == replace(
+        base, **changes, version=base.version + 1, updated_at=result.updated_at
+    )
+
+
+class EngineModel(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.loop = asyncio.new_event_loop()
+        self.dir = Path(tempfile.mkdtemp(prefix="cachetui-prop-"))
+        self.engine: Engine | None = None
+
+    def run(self, coro: Any) -> Any:
+        return self.loop.run_until_complete(coro)
+
+    @initialize(policy=st.sampled_from(POLICIES), eviction=st.sampled_from(["lru", "lfu", "fifo"]))
+    def start(self, policy: str, eviction: str) -> None:
+        self.path = str(self.dir / "profiles.db")
+        config = EngineConfig(
+            db_path=self.path,
+            policy=policy,
+            capacity=2,
+            eviction=eviction,
+            flush_interval=3600,
+            batch_size=1000,
+            max_pending=1000,
+            flush_timeout=0.05,
+            retry_base=0.01,
+            retry_cap=0.02,
+        )
+        self.engine = Engine(config)
+        self.run(self.engine.start())
+        self.run(self.engine.seed(len(USERS)))
+        self.policy = WritePolicy(policy)
+        self.db: dict[int, Profile] = {u: db_row(self.path, u) for u in USERS}
+        self.view: dict[int, Profile] = dict(self.db)  # what the engine should serve
+        self.stale: set[int] = set()  # external write since the engine last wrote
+        self.pending: dict[int, Profile] = {}
+        self.db_down = False
+
+    # -- operations ----------------------------------------------------------------------
+    @rule(user=st.sampled_from(USERS))
+    def read(self, user: int) -> None:
+        try:
+            got = self.run(self.engine.read(user))
+        except DatabaseUnavailable:
+            assert self.db_down and user not in self.pending
+            return
+        if user in self.pending:
+            assert got == self.pending[user]
+        elif user in self.stale:
+            assert got in (self.view[user], self.db[user])
+            if got == self.db[user]:
+                self.stale.discard(user)
+                self.view[user] = got
+        else:
+            assert got == self.view[user]
+
+    @rule(user=st.sampled_from(USERS), changes=changes_strategy)
+    def update(self, user: int, changes: dict[str, Any]) -> None:
+        try:
+            got = self.run(self.engine.update(user, changes))
+        except DatabaseUnavailable:
+            assert self.db_down
+            return
+        if user in self.pending:
+            bases = [self.pending[user]]
+        elif user in self.stale:
+            bases = [self.view[user], self.db[user]]
+        else:
+            bases = [self.view[user]]
+        assert any(applied(base, changes, got) for base in bases)
+        self.view[user] = got
+        self.stale.discard(user)
+        if self.policy is WritePolicy.WRITE_BEHIND:
+            self.pending[user] = got
+        else:
+            assert not self.db_down
+            self.db[user] = got
+
+    @rule(user=st.sampled_from(USERS), changes=changes_strategy)
+    def external_update(self, user: int, changes: dict[str, Any]) -> None:
+        try:
+            got = self.run(self.engine.external_update(user, changes))
+        except DatabaseUnavailable:
+            assert self.db_down
+            return
+        assert applied(self.db[user], changes, got)
+        self.db[user] = got
+        if user not in self.pending:
+            self.stale.add(user)
+
+    @rule(user=st.sampled_from(USERS))
+    def invalidate(self, user: int) -> None:
+        self.run(self.engine.invalidate(user))
+
+    @rule(policy=st.sampled_from(POLICIES))
+    def set_policy(self, policy: str) -> None:
+        try:
+            self.run(self.engine.set_policy(policy))
+        except PendingWritesError:
+            assert self.db_down and self.pending and self.policy is WritePolicy.WRITE_BEHIND
+            return
+        if self.policy is WritePolicy.WRITE_BEHIND and policy != self.policy:
+            self._landed()
+        self.policy = WritePolicy(policy)
+
+    @rule()
+    def flush(self) -> None:
+        try:
+            self.run(self.engine.flush())
+        except PendingWritesError:
+            assert self.db_down and self.pending
+            return
+        self._landed()
+
+    @rule()
+    def crash(self) -> None:
+        lost = self.run(self.engine.crash())
+        assert lost == sorted((u, p.version) for u, p in self.pending.items())
+        self.pending.clear()
+        self.view = dict(self.db)
+        self.stale.clear()
+
+    @rule()
+    def toggle_outage(self) -> None:
+        self.db_down = not self.db_down
+        self.engine.faults.db_down = self.db_down
+
+    def _landed(self) -> None:
+        for user, profile in self.pending.items():
+            self.db[user] = profile
+            self.stale.discard(user)
+        self.pending.clear()
+
+    # -- invariants ----------------------------------------------------------------------
+    @invariant()
+    def queue_matches_the_model(self) -> None:
+        if self.engine is None:
+            return
+        queued = {p.user_id: p.profile for p in self.engine.pending_writes()}
+        assert queued == self.pending
+        cached = self.run(self.engine.cache_entries())
+        assert len(cached) <= 2
+        # every acknowledged update is a row written, absorbed, still pending, or lost
+        m = self.engine.metrics
+        assert m.updates == m.db_writes + m.coalesced + m.pending + m.lost_writes
+
+    def teardown(self) -> None:
+        try:
+            if self.engine is not None:
+                self.engine.faults.db_down = False
+                self.run(self.engine.close())
+                self._landed()
+                for user in USERS:
+                    assert db_row(self.path, user) == self.db[user]
+        finally:
+            self.loop.close()
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+EngineModel.TestCase.settings = settings(
+    max_examples=200,
+    stateful_step_count=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+TestEngineModel = EngineModel.TestCase
