@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import itertools
 import time
 from collections.abc import Iterable, Sequence
@@ -46,6 +47,10 @@ WRITE_AROUND = WritePolicy.WRITE_AROUND
 NO_CACHE = WritePolicy.NO_CACHE
 
 _NEW, _RUNNING, _CLOSED = "new", "running", "closed"
+
+#: The op id of the last operation started in the current asyncio context: after
+#: ``await engine.read(42)`` the caller finds its op id here, to show its trace.
+last_op_id: contextvars.ContextVar[int] = contextvars.ContextVar("last_op_id", default=0)
 _BACKGROUND_OP = 0  # op id of events no caller started (flusher rounds get their own)
 
 perf_counter = time.perf_counter
@@ -175,6 +180,7 @@ class Engine:
         if type(user_id) is not int or user_id < 1:
             validate_user_id(user_id)
         op = next(self._ops)
+        last_op_id.set(op)
         c = self._c
         c.reads += 1
         try:
@@ -254,6 +260,7 @@ class Engine:
             await self._gate.wait()
             self._check_running()
         op = next(self._ops)
+        last_op_id.set(op)
         c = self._c
         self._active_updates += 1
         self._idle.clear()
@@ -531,6 +538,7 @@ class Engine:
         validate_user_id(user_id)
         changes = validate_changes(changes)
         op = next(self._ops)
+        last_op_id.set(op)
         start = perf_counter()
         try:
             profile = await self.db.external_update(user_id, changes, self._timestamp())

@@ -1,0 +1,1 @@
+"""The Textual UI of cachetui. It only calls the engine's public API."""

@@ -1,0 +1,642 @@
+"""The cachetui dashboard: three live panes over one engine, driven from the keyboard."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import OrderedDict, deque
+from collections.abc import Iterable
+
+from rich.text import Text
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from cachetui.app.screens.dialogs import ConfirmScreen, CrashReportScreen, GotoScreen
+from cachetui.app.screens.edit import EditScreen
+from cachetui.app.screens.help import HelpScreen
+from cachetui.app.states import POLICY_STYLES, legend
+from cachetui.app.widgets.activity import EventLog, TracePane
+from cachetui.app.widgets.key_table import KeyTable
+from cachetui.app.widgets.metrics_strip import MetricsStrip, Rates, rates_between
+from cachetui.app.widgets.panes import CachePane, DatabasePane, QueuePane
+from cachetui.engine import (
+    CacheTuiError,
+    Engine,
+    Event,
+    EventKind,
+    KeyState,
+    MetricsSnapshot,
+    PendingWritesError,
+    Profile,
+    WritePolicy,
+    key_state,
+)
+from cachetui.engine.demo_data import random_changes
+from cachetui.engine.engine import last_op_id
+from cachetui.engine.workload import Workload
+
+POLICY_KEYS = {
+    "1": WritePolicy.WRITE_THROUGH,
+    "2": WritePolicy.WRITE_BEHIND,
+    "3": WritePolicy.WRITE_AROUND,
+    "0": WritePolicy.NO_CACHE,
+}
+LATENCIES = (0.0, 0.01, 0.1, 1.0)
+READ_RATIOS = (0.8, 0.5, 0.95, 0.2)
+SKEWS = (1.1, 0.0, 0.8, 1.5)
+BURST = 100
+REFRESH_SECONDS = 0.25  # panes repaint at 4 Hz at most
+DB_RECENT_ROWS = 30
+DB_WINDOW_ROWS = 60
+PANE_ROWS = 200
+TOUCHED = 20
+
+
+class CacheTuiApp(App[None]):
+    """``engine`` is started (and seeded with ``seed_profiles``) on mount, closed on quit.
+
+    ``live=False`` stops the refresh timers (tests call :meth:`refresh_view`);
+    ``timings=False`` hides durations and ages, for deterministic snapshots.
+    """
+
+    CSS_PATH = "app.tcss"
+    TITLE = "cachetui"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [
+        Binding("1", "policy('write-through')", "Through", id="write-through"),
+        Binding("2", "policy('write-behind')", "Behind", id="write-behind"),
+        Binding("3", "policy('write-around')", "Around", id="write-around"),
+        Binding("0", "policy('no-cache')", "No cache", id="no-cache"),
+        Binding("p", "cycle_policy", "Next policy", show=False, id="cycle-policy"),
+        Binding("r", "read", "Read", id="read"),
+        Binding("R", "read_burst", "Read ×100", show=False, id="read-burst"),
+        Binding("u", "update", "Update", id="update"),
+        Binding("U", "update_burst", "Update ×100", show=False, id="update-burst"),
+        Binding("g", "goto", "Go to", id="goto"),
+        Binding("e", "edit", "Edit", id="edit"),
+        Binding("x", "external_write", "External", id="external-write"),
+        Binding("f", "flush", "Flush", id="flush"),
+        Binding("c", "crash", "Crash", id="crash"),
+        Binding("o", "outage", "Outage", id="outage"),
+        Binding("l", "latency", "DB latency", show=False, id="latency"),
+        Binding("w", "workload", "Workload", id="workload"),
+        Binding("plus,equals_sign", "rate(1)", "Rate +", show=False, id="rate-up"),
+        Binding("minus", "rate(-1)", "Rate −", show=False, id="rate-down"),
+        Binding("m", "mix", "Read/write mix", show=False, id="mix"),
+        Binding("k", "skew", "Key skew", show=False, id="skew"),
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("q", "quit", "Quit", id="quit"),
+    ]
+    #: (key, description) for the help screen and the README, in a sensible order.
+    KEY_HELP: list[tuple[str, str]] = [
+        ("1 2 3 0", "policy: write-through, write-behind, write-around, no cache"),
+        ("p", "cycle through the policies"),
+        ("r / R", "read a profile (Zipf-skewed random user) / a burst of 100 reads"),
+        ("u / U", "update a random field of a profile / a burst of 100 updates"),
+        ("g", "go to a user by id: read it and follow it in all three panes"),
+        ("enter", "follow the user under the cursor in all three panes"),
+        ("e", "edit a user in a form (errors shown inline, nothing written on error)"),
+        ("x", "external DB write that bypasses the cache (the followed or a cached user)"),
+        ("f", "flush the write-behind queue now"),
+        ("c", "crash: the cache and the queue vanish; shows the acknowledged writes lost"),
+        ("o", "DB outage on/off (every DB call fails)"),
+        ("l", "cycle DB latency: 0, 10 ms, 100 ms, 1 s"),
+        ("w", "start/stop a background workload"),
+        ("+ / -", "workload rate up / down"),
+        ("m", "workload read/write mix: 80/20, 50/50, 95/5, 20/80"),
+        ("k", "workload key skew (Zipf s): 1.1, uniform, 0.8, 1.5"),
+        ("tab", "move between panes"),
+        ("ctrl+p", "command palette: every action by name"),
+        ("?", "this help"),
+        ("q", "quit (flushes pending writes first)"),
+    ]
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        seed_profiles: int = 1000,
+        live: bool = True,
+        timings: bool = True,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.engine = engine
+        self.seed_profiles = seed_profiles
+        self.live = live
+        self.timings = timings
+        self.rng = random.Random(seed)
+        self.workload: Workload | None = None
+        self.startup_error: str | None = None
+        self.followed: int | None = None
+        self.total_rows = 0
+        self._events: deque[Event] = deque(maxlen=100)
+        self._skipped = 0
+        self._touched: OrderedDict[int, None] = OrderedDict()
+        self._trace_op = 0
+        self._trace_title = ""
+        self._refreshing = False
+        self._quitting = False
+        self._rates = Rates()
+        self._last_sample: tuple[float, MetricsSnapshot] | None = None
+        self._latency_index = 0
+
+    # -- layout ----------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Static(id="status")
+        with Horizontal(id="panes"):
+            yield CachePane(ttl=self.engine.config.ttl is not None, id="cache")
+            yield QueuePane(id="queue")
+            yield DatabasePane(id="database")
+        yield MetricsStrip(id="metrics")
+        with Horizontal(id="activity"):
+            yield TracePane(id="trace")
+            yield EventLog(id="log", max_lines=500, wrap=False, markup=False)
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        self.query_one("#trace", TracePane).border_title = "Last operation"
+        self.query_one("#log", EventLog).border_title = "Events"
+        self.query_one("#metrics", MetricsStrip).border_title = "Metrics"
+        try:
+            await self.engine.start()
+            await self.engine.seed(self.seed_profiles)
+            self.total_rows = await self.engine.db_count()
+        except CacheTuiError as exc:
+            self.startup_error = str(exc)
+            self.exit(return_code=2)
+            return
+        self.workload = Workload(self.engine, keys=max(1, self.total_rows), seed=self.rng.random())
+        self.engine.subscribe(self._on_event)
+        self.query_one("#cache", CachePane).focus()
+        await self.refresh_view()
+        if self.live:
+            self.set_interval(REFRESH_SECONDS, self._tick)
+            self.set_interval(1.0, self._sample)
+
+    # -- refreshing ----------------------------------------------------------------------------
+    def _on_event(self, event: Event) -> None:
+        """Called by the engine for every event: must stay cheap."""
+        if len(self._events) == self._events.maxlen:
+            self._skipped += 1
+        self._events.append(event)
+        user = event.user_id
+        if user is not None and event.kind in (EventKind.ACK, EventKind.EXTERNAL):
+            self._touched[user] = None
+            self._touched.move_to_end(user)
+            if len(self._touched) > TOUCHED:
+                self._touched.popitem(last=False)
+
+    async def _tick(self) -> None:
+        if isinstance(self.screen, Screen) and self.screen is not self.screen_stack[0]:
+            return  # a dialog is open: keep still
+        await self.refresh_view()
+
+    def _sample(self) -> None:
+        now = time.monotonic()
+        m = self.engine.metrics
+        if self._last_sample is not None:
+            then, before = self._last_sample
+            rates = rates_between(before, m, now - then)
+            reads = m.hits + m.misses - (before.hits + before.misses)
+            hits = m.hits - before.hits
+            self._rates = rates
+            self.query_one("#metrics", MetricsStrip).sample(m, rates, hits / reads if reads else 0)
+        self._last_sample = (now, m)
+
+    async def refresh_view(self) -> None:
+        """Read the engine's state and repaint every pane (diffing rows by key)."""
+        if self._refreshing or not self.engine.running:
+            return
+        self._refreshing = True
+        try:
+            await self._repaint()
+        except CacheTuiError as exc:  # e.g. the SQLite file vanished
+            self.notify(f"cannot refresh the panes: {exc}", severity="error")
+        finally:
+            self._refreshing = False
+
+    async def _repaint(self) -> None:
+        engine = self.engine
+        entries = await engine.cache_entries()
+        if len(entries) > PANE_ROWS:
+            entries = sorted(entries, key=lambda e: e.age)[:PANE_ROWS]
+        pending = engine.pending_writes()
+        cached = {e.profile.user_id: e.profile for e in entries}
+        queued = {w.user_id: w.profile for w in pending}
+        wanted = set(cached) | set(queued) | set(self._touched)
+        if self.followed is not None:
+            wanted.add(self.followed)
+        recent = await engine.db_recent(DB_RECENT_ROWS)
+        db = {p.user_id: p for p in recent}
+        db.update(await engine.db_rows(wanted - set(db)))
+        window = self._db_window(db, recent)
+        states: dict[int, KeyState] = {
+            user: key_state(cached.get(user), queued.get(user), db.get(user))
+            for user in set(db) | set(cached) | set(queued)
+        }
+        followed = self.followed
+        cache_pane = self.query_one("#cache", CachePane)
+        queue_pane = self.query_one("#queue", QueuePane)
+        db_pane = self.query_one("#database", DatabasePane)
+        cache_pane.show(entries, states, followed, timings=self.timings)
+        queue_pane.show(pending[:PANE_ROWS], db, followed, timings=self.timings)
+        db_pane.show(window, states, followed)
+        size = await engine.store.size()
+        cache_pane.border_title = f"Cache {size:,}/{engine.config.capacity:,}"
+        queue_pane.border_title = f"Write queue {len(pending):,}"
+        if engine.policy is not WritePolicy.WRITE_BEHIND and not pending:
+            queue_pane.border_subtitle = "empty: only write-behind queues"
+        else:
+            queue_pane.border_subtitle = f"flush every {engine.config.flush_interval:g}s"
+        self.total_rows = max(self.total_rows, len(db))
+        db_pane.border_title = f"Database {self.total_rows:,} rows"
+        db_pane.border_subtitle = f"showing {len(window)}: recent + on screen"
+        cache_pane.border_subtitle = self._state_counts(states, cached)
+        self.query_one("#metrics", MetricsStrip).show(
+            engine.metrics, self._rates, timings=self.timings
+        )
+        self._show_activity()
+        self._show_status()
+
+    def _db_window(self, db: dict[int, Profile], recent: list[Profile]) -> list[Profile]:
+        """Recent rows plus the users on screen, newest first, bounded."""
+        chosen: dict[int, Profile] = {}
+        if self.followed is not None and self.followed in db:
+            chosen[self.followed] = db[self.followed]
+        for user in reversed(self._touched):
+            if user in db:
+                chosen[user] = db[user]
+        for profile in recent:
+            chosen.setdefault(profile.user_id, profile)
+        rows = sorted(chosen.values(), key=lambda p: (p.updated_at, p.user_id), reverse=True)
+        if self.followed is not None and self.followed in chosen:
+            rows = rows[: DB_WINDOW_ROWS - 1]
+            if chosen[self.followed] not in rows:
+                rows.append(chosen[self.followed])
+        return rows[:DB_WINDOW_ROWS]
+
+    @staticmethod
+    def _state_counts(states: dict[int, KeyState], cached: dict[int, Profile]) -> str:
+        counts = {state: 0 for state in KeyState}
+        for user in cached:
+            counts[states[user]] += 1
+        parts = [f"{counts[s]} {s.value}" for s in KeyState if counts[s] and s != KeyState.UNCACHED]
+        return " · ".join(parts)
+
+    def _show_activity(self) -> None:
+        events = list(self._events)
+        skipped = self._skipped
+        self._events.clear()
+        self._skipped = 0
+        self.query_one("#log", EventLog).add(events, skipped, self.timings)
+        if self._trace_op:
+            trace = self.engine.trace(self._trace_op)
+            self.query_one("#trace", TracePane).show(self._trace_title, trace, self.timings)
+        else:
+            self.query_one("#trace", TracePane).show("", [], self.timings)
+
+    def _show_status(self) -> None:
+        engine = self.engine
+        config = engine.config
+        policy = engine.policy.value
+        text = Text()
+        text.append(f" {policy.upper()} ", style=POLICY_STYLES[policy])
+        text.append("  cache ", style="dim")
+        text.append(f"{engine.store.description}")
+        text.append(f", ttl {config.ttl:g}s" if config.ttl else ", no ttl")
+        text.append("  db ", style="dim")
+        text.append(config.db_path)
+        text.append("  flush ", style="dim")
+        text.append(
+            f"{config.flush_interval:g}s · batch {config.batch_size} · max {config.max_pending:,}"
+        )
+        faults = engine.faults.describe()
+        if faults:
+            text.append(f"  ⚠ {faults} ", style="bold white on red")
+        if self.workload is not None and self.workload.running:
+            w = self.workload
+            text.append(
+                f"  ▶ workload {w.rate:,}/s · {w.read_ratio:.0%} reads · zipf {w.skew:g}",
+                style="bold",
+            )
+        line2 = legend()
+        self.query_one("#status", Static).update(Text("\n").join([text, line2]))
+
+    # -- following a user across panes ---------------------------------------------------------
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.follow(int(event.row_key.value))
+
+    def follow(self, user: int | None) -> None:
+        self.followed = user
+        if user is not None:
+            for pane_id in ("#cache", "#queue", "#database"):
+                self.query_one(pane_id, KeyTable).move_to_user(user)
+        self.call_later(self.refresh_view)
+
+    # -- actions: policies ---------------------------------------------------------------------
+    @work(group="policy", exclusive=True)
+    async def action_policy(self, name: str) -> None:
+        policy = WritePolicy.parse(name)
+        if policy is self.engine.policy:
+            self.notify(f"already {policy}")
+            return
+        pending = len(self.engine.pending_writes())
+        if pending:
+            self.notify(f"Flushing {pending} pending writes before leaving write-behind…")
+        try:
+            await self.engine.set_policy(policy)
+        except CacheTuiError as exc:
+            self.notify(
+                f"still {self.engine.policy}: {exc}", title="Cannot switch policy", severity="error"
+            )
+            return
+        self.notify(f"policy: {policy}", timeout=2)
+        await self.refresh_view()
+
+    def action_cycle_policy(self) -> None:
+        order = list(POLICY_KEYS.values())
+        current = order.index(self.engine.policy)
+        self.action_policy(order[(current + 1) % len(order)].value)
+
+    # -- actions: operations ---------------------------------------------------------------------
+    def _random_user(self) -> int:
+        assert self.workload is not None
+        return self.workload.keys.next()
+
+    @work(group="ops")
+    async def action_read(self, user: int | None = None) -> None:
+        user = user or self._random_user()
+        try:
+            profile = await self.engine.read(user)
+        except CacheTuiError as exc:
+            self._trace(f"read user {user} failed")
+            self.notify(str(exc), title=f"Read of user {user} failed", severity="error")
+            return
+        trace = self.engine.trace(last_op_id.get())
+        how = "hit" if any(e.kind is EventKind.HIT for e in trace) else "miss"
+        self._trace(f"read user {user} v{profile.version}: {how}")
+        await self.refresh_view()
+
+    @work(group="ops")
+    async def action_update(self, user: int | None = None) -> None:
+        user = user or self._random_user()
+        changes = random_changes(self.rng)
+        try:
+            profile = await self.engine.update(user, changes)
+        except CacheTuiError as exc:
+            self._trace(f"update user {user} failed")
+            self.notify(str(exc), title=f"Update of user {user} failed", severity="error")
+            return
+        field = next(iter(changes))
+        self._trace(f"update user {user} {field} → v{profile.version} ({self.engine.policy})")
+        await self.refresh_view()
+
+    @work(group="ops")
+    async def action_read_burst(self) -> None:
+        await self._burst("read")
+
+    @work(group="ops")
+    async def action_update_burst(self) -> None:
+        await self._burst("update")
+
+    async def _burst(self, kind: str) -> None:
+        users = [self._random_user() for _ in range(BURST)]
+        before = self.engine.metrics
+        if kind == "read":
+            calls = [self.engine.read(u) for u in users]
+        else:
+            calls = [self.engine.update(u, random_changes(self.rng)) for u in users]
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        failed = [r for r in results if isinstance(r, BaseException)]
+        after = self.engine.metrics
+        if kind == "read":
+            hits = after.hits - before.hits
+            message = f"{BURST} reads: {hits} hits, {BURST - hits - len(failed)} misses"
+        else:
+            message = (
+                f"{BURST} updates acknowledged: {BURST - len(failed)}; pending now {after.pending}"
+            )
+        if failed:
+            message += f"; {len(failed)} failed: {failed[0]}"
+        self.notify(message, severity="warning" if failed else "information")
+        await self.refresh_view()
+
+    def action_goto(self) -> None:
+        def chosen(user: int | None) -> None:
+            if user is not None:
+                self.follow(user)
+                self.action_read(user)
+
+        self.push_screen(GotoScreen(max(1, self.total_rows)), chosen)
+
+    def action_edit(self) -> None:
+        def saved(profile: Profile | None) -> None:
+            if profile is not None:
+                self.follow(profile.user_id)
+                self._trace_op = last_op_id.get() or self._trace_op
+                self.notify(
+                    f"user {profile.user_id} saved as v{profile.version} ({self.engine.policy})"
+                )
+
+        self.push_screen(EditScreen(self.engine, self.followed), saved)
+
+    @work(group="ops")
+    async def action_external_write(self) -> None:
+        user = self.followed
+        if user is None:  # a cached user with nothing pending shows staleness best
+            queued = {w.user_id for w in self.engine.pending_writes()}
+            cached = [e.profile.user_id for e in await self.engine.cache_entries()]
+            clean = sorted(set(cached) - queued)
+            user = self.rng.choice(clean) if clean else self._random_user()
+        changes = {"bio": f"Edited by another service at {time.strftime('%H:%M:%S')}"}
+        try:
+            profile = await self.engine.external_update(user, changes)
+        except CacheTuiError as exc:
+            self.notify(str(exc), title="External write failed", severity="error")
+            return
+        self._trace(f"external write of user {user} → DB v{profile.version}")
+        cached = {e.profile.user_id: e.profile for e in await self.engine.cache_entries()}
+        queued = {w.user_id: w.version for w in self.engine.pending_writes()}
+        if user in queued:
+            note = (
+                f"the pending write-behind write v{queued[user]} will overwrite it "
+                "when it is flushed (last writer wins)"
+            )
+        elif user in cached:
+            note = f"the cache still holds v{cached[user].version}: stale until TTL or invalidation"
+        else:
+            note = "not cached, so the next read will see it"
+        self.notify(
+            f"user {user} is v{profile.version} in the database; {note}", title="External write"
+        )
+        self.follow(user)
+
+    @work(group="flush", exclusive=True)
+    async def action_flush(self) -> None:
+        pending = len(self.engine.pending_writes())
+        if not pending:
+            self.notify("nothing pending to flush")
+            return
+        before = self.engine.metrics
+        try:
+            await self.engine.flush(timeout=2)
+        except CacheTuiError as exc:
+            self.notify(str(exc), title="Flush failed", severity="error")
+            return
+        after = self.engine.metrics
+        self.notify(
+            f"flushed {after.db_writes - before.db_writes} writes in "
+            f"{after.db_transactions - before.db_transactions} transactions"
+        )
+        await self.refresh_view()
+
+    @work(group="crash", exclusive=True)
+    async def action_crash(self) -> None:
+        policy = self.engine.policy.value
+        lost = await self.engine.crash()
+        self._trace_op = 0
+        db = await self.engine.db_rows(user for user, _ in lost)
+        await self.refresh_view()
+        self.push_screen(CrashReportScreen(policy, lost, {u: p.version for u, p in db.items()}))
+
+    # -- actions: faults and workload -------------------------------------------------------------
+    def action_outage(self) -> None:
+        faults = self.engine.faults
+        faults.db_down = not faults.db_down
+        if faults.db_down:
+            self.notify("every database call now fails", title="DB outage ON", severity="error")
+        else:
+            self.notify("the database answers again", title="DB outage OFF")
+        self._show_status()
+
+    def action_latency(self) -> None:
+        self._latency_index = (self._latency_index + 1) % len(LATENCIES)
+        latency = LATENCIES[self._latency_index]
+        self.engine.faults.db_latency = latency
+        self.notify(f"DB latency {latency * 1000:g} ms per call")
+        self._show_status()
+
+    async def action_workload(self) -> None:
+        assert self.workload is not None
+        if self.workload.running:
+            await self.workload.stop()
+            stats = self.workload.stats
+            self.notify(
+                f"workload stopped: {stats.reads:,} reads, {stats.updates:,} updates, "
+                f"{stats.errors:,} errors"
+            )
+        else:
+            self.workload.start()
+            self.notify(
+                f"workload: {self.workload.rate:,} ops/s, "
+                f"{self.workload.read_ratio:.0%} reads, zipf {self.workload.skew:g}"
+            )
+        self._show_status()
+
+    def action_rate(self, step: int) -> None:
+        assert self.workload is not None
+        rates = Workload.RATES
+        index = min(range(len(rates)), key=lambda i: abs(rates[i] - self.workload.rate))
+        index = max(0, min(len(rates) - 1, index + step))
+        self.workload.set_rate(rates[index])
+        self.notify(
+            f"workload rate {rates[index]:,} ops/s"
+            + ("" if self.workload.running else " (press w to start)")
+        )
+        self._show_status()
+
+    def action_mix(self) -> None:
+        assert self.workload is not None
+        index = (
+            (READ_RATIOS.index(self.workload.read_ratio) + 1) % len(READ_RATIOS)
+            if (self.workload.read_ratio in READ_RATIOS)
+            else 0
+        )
+        self.workload.read_ratio = READ_RATIOS[index]
+        ratio = self.workload.read_ratio
+        self.notify(f"workload mix {ratio:.0%} reads / {1 - ratio:.0%} updates")
+        self._show_status()
+
+    def action_skew(self) -> None:
+        assert self.workload is not None
+        index = (
+            (SKEWS.index(self.workload.skew) + 1) % len(SKEWS)
+            if (self.workload.skew in SKEWS)
+            else 0
+        )
+        self.workload.set_skew(SKEWS[index])
+        skew = SKEWS[index]
+        self.notify("workload keys uniform" if skew == 0 else f"workload keys zipf s={skew:g}")
+        self._show_status()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.KEY_HELP))
+
+    # -- quitting --------------------------------------------------------------------------------
+    @work(group="quit", exclusive=True)
+    async def action_quit(self) -> None:
+        if self._quitting:
+            return
+        self._quitting = True
+        try:
+            if self.workload is not None:
+                await self.workload.stop()
+            if not self.engine.running:
+                self.exit()
+                return
+            pending = len(self.engine.pending_writes())
+            if pending:
+                self.notify(
+                    f"Flushing {pending} pending writes before quitting…",
+                    title="Quitting",
+                    timeout=10,
+                )
+            try:
+                await self.engine.close(timeout=3)
+            except PendingWritesError as exc:
+                discard = await self.push_screen_wait(
+                    ConfirmScreen(
+                        "The database is not taking writes",
+                        f"{exc.pending} acknowledged "
+                        f"{'write' if exc.pending == 1 else 'writes'} could not be flushed "
+                        f"({exc}).\n\nQuit anyway and lose {exc.pending} "
+                        f"{'write' if exc.pending == 1 else 'writes'}?",
+                        yes=f"Quit and lose {exc.pending}",
+                        no="Stay",
+                    )
+                )
+                if not discard:
+                    self.notify(
+                        "still running; switch the outage off (o) and quit again",
+                        severity="warning",
+                    )
+                    return
+                await self.engine.close(timeout=0, discard=True)
+            self.exit()
+        finally:
+            self._quitting = False
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _trace(self, title: str) -> None:
+        self._trace_op = last_op_id.get()
+        self._trace_title = title
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for binding in self.BINDINGS:
+            assert isinstance(binding, Binding)
+            if binding.action in ("quit",):
+                continue
+            action = binding.action
+            yield SystemCommand(
+                f"{binding.description} ({binding.key.split(',')[0]})",
+                f"cachetui: {binding.description.lower()}",
+                lambda action=action: self.run_action(action),
+            )

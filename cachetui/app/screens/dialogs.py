@@ -1,0 +1,125 @@
+"""Small modal dialogs: go to a user, confirm, the crash report."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, DataTable, Input, Label, Static
+
+DIALOG_CSS = """
+.dialog {
+    width: 64; height: auto; max-height: 90%;
+    padding: 1 2; border: thick $accent; background: $surface;
+}
+.dialog .title { text-style: bold; margin-bottom: 1; }
+.dialog .error { color: $error; height: auto; }
+.dialog .buttons { height: auto; margin-top: 1; align-horizontal: right; }
+.dialog .buttons Button { margin-left: 2; }
+"""
+
+
+class GotoScreen(ModalScreen[int | None]):
+    """Ask for a user id; returns it, or None when cancelled."""
+
+    DEFAULT_CSS = "GotoScreen { align: center middle; }" + DIALOG_CSS
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, max_user: int) -> None:
+        super().__init__()
+        self.max_user = max_user
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("Go to user", classes="title")
+            yield Input(placeholder=f"user id (1–{self.max_user:,})", id="user-id", type="integer")
+            yield Static("", classes="error", id="error")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if not text.isdigit() or int(text) < 1:
+            self.query_one("#error", Static).update(f"not a user id: {text!r}")
+            return
+        self.dismiss(int(text))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    DEFAULT_CSS = "ConfirmScreen { align: center middle; }" + DIALOG_CSS
+    BINDINGS = [
+        Binding("escape,n", "answer(False)", "No"),
+        Binding("y", "answer(True)", "Yes"),
+    ]
+
+    def __init__(self, title: str, message: str, yes: str = "Yes", no: str = "No") -> None:
+        super().__init__()
+        self.title_text = title
+        self.message = message
+        self.yes = yes
+        self.no = no
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="title")
+            yield Static(self.message)
+            with Horizontal(classes="buttons"):
+                yield Button(self.no, id="no", variant="primary")
+                yield Button(self.yes, id="yes", variant="error")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class CrashReportScreen(ModalScreen[None]):
+    """What a simulated crash lost, by user and version."""
+
+    DEFAULT_CSS = (
+        "CrashReportScreen { align: center middle; } "
+        "CrashReportScreen DataTable { height: auto; max-height: 16; }" + DIALOG_CSS
+    )
+    BINDINGS = [Binding("escape,enter,c,q", "close", "Close")]
+
+    def __init__(self, policy: str, lost: Sequence[tuple[int, int]], db_versions: dict[int, int]):
+        super().__init__()
+        self.policy = policy
+        self.lost = list(lost)
+        self.db_versions = db_versions
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("💥 Process crash simulated", classes="title")
+            if self.lost:
+                yield Static(
+                    f"The cache and the write-behind queue vanished without a flush. "
+                    f"[b]{len(self.lost)}[/b] acknowledged "
+                    f"{'write was' if len(self.lost) == 1 else 'writes were'} lost: the "
+                    "callers were told these updates succeeded, but the database never "
+                    "got them."
+                )
+                table: DataTable[str] = DataTable(cursor_type="none")
+                table.add_columns("user", "lost version", "database still has")
+                for user, version in self.lost:
+                    db_v = self.db_versions.get(user)
+                    table.add_row(str(user), f"v{version}", f"v{db_v}" if db_v else "–")
+                yield table
+            else:
+                yield Static(
+                    f"The cache vanished, but nothing acknowledged was lost: under "
+                    f"{self.policy} every acknowledged write was already in the database."
+                )
+            with Horizontal(classes="buttons"):
+                yield Button("Close", id="close", variant="primary")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,126 @@
+"""The edit form: change a user's fields; validation errors are shown inline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+from cachetui.app.screens.dialogs import DIALOG_CSS
+from cachetui.engine import CacheTuiError, Engine, Profile, ValidationError
+from cachetui.engine.profile import UPDATABLE_FIELDS, validate_changes
+
+
+class EditScreen(ModalScreen[Profile | None]):
+    """Loads the user's current profile, then submits only the fields that changed."""
+
+    DEFAULT_CSS = (
+        "EditScreen { align: center middle; } "
+        "EditScreen .dialog { width: 72; } "
+        "EditScreen .row { height: 3; } "
+        "EditScreen .row Label { width: 11; padding-top: 1; } "
+        "EditScreen .row Input { width: 1fr; } "
+        "EditScreen Input.-invalid { border: tall $error; }" + DIALOG_CSS
+    )
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, engine: Engine, user_id: int | None) -> None:
+        super().__init__()
+        self.engine = engine
+        self.user_id = user_id
+        self.current: Profile | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("Edit a profile", classes="title")
+            with Horizontal(classes="row"):
+                yield Label("user id")
+                yield Input(str(self.user_id or ""), id="user_id", type="integer")
+            for field in UPDATABLE_FIELDS:
+                with Horizontal(classes="row"):
+                    yield Label(field)
+                    yield Input(id=field)
+            yield Static("", classes="error", id="error")
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Save", id="save", variant="primary")
+
+    async def on_mount(self) -> None:
+        if self.user_id is not None:
+            await self._load(self.user_id)
+            self.query_one("#name", Input).focus()
+
+    @on(Input.Submitted, "#user_id")
+    async def _user_chosen(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if not text.isdigit():
+            self._error(f"not a user id: {text!r}", "user_id")
+            return
+        await self._load(int(text))
+
+    async def _load(self, user_id: int) -> None:
+        try:
+            profile = await self.engine.read(user_id)
+        except CacheTuiError as exc:
+            self._error(str(exc), "user_id")
+            return
+        self.current = profile
+        self.user_id = user_id
+        self.query_one("#user_id", Input).value = str(user_id)
+        for field in UPDATABLE_FIELDS:
+            self.query_one(f"#{field}", Input).value = str(getattr(profile, field))
+        self._error("")
+        self.query_one(".title", Label).update(
+            f"Edit user {user_id} (v{profile.version}, {self.engine.policy})"
+        )
+
+    def changes(self) -> dict[str, Any]:
+        """The fields that differ from the loaded profile, typed as the engine wants."""
+        assert self.current is not None
+        changes: dict[str, Any] = {}
+        for field in UPDATABLE_FIELDS:
+            raw = self.query_one(f"#{field}", Input).value
+            value: Any = raw
+            if field == "followers":
+                try:
+                    value = int(raw.strip())
+                except ValueError:
+                    raise ValidationError(
+                        f"followers must be a whole number, got {raw!r}", field=field
+                    ) from None
+            if value != getattr(self.current, field):
+                changes[field] = value
+        return changes
+
+    @on(Button.Pressed, "#save")
+    @on(Input.Submitted, "#name, #bio, #location, #followers")
+    async def save(self) -> None:
+        if self.current is None:
+            self._error("load a user first: type an id and press enter", "user_id")
+            return
+        try:
+            changes = validate_changes(self.changes())
+            profile = await self.engine.update(self.current.user_id, changes)
+        except ValidationError as exc:
+            self._error(str(exc), exc.field)
+            return
+        except CacheTuiError as exc:
+            self._error(str(exc))
+            return
+        self.dismiss(profile)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def _error(self, message: str, field: str | None = None) -> None:
+        self.query_one("#error", Static).update(message)
+        for input_ in self.query(Input):
+            input_.set_class(field is not None and input_.id == field, "-invalid")
+        if field:
+            self.query_one(f"#{field}", Input).focus()

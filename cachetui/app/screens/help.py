@@ -1,0 +1,61 @@
+"""The help screen: what each policy does, what each key does."""
+
+# ruff: noqa: E501
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
+
+POLICIES_MD = """\
+# cachetui — a lab for cache write policies
+
+Every read and update goes through a real cache store in front of a real SQLite
+database. The three panes show what each of them holds **right now**; a user keeps
+the same colour and symbol in all three:
+**● clean** (cache = DB) · **◆ dirty** (a newer write is pending) ·
+**▲ stale** (the DB is newer than the cache) · **✖ orphaned** (the cache is newer than
+the DB, nothing pending) · **○ uncached**.
+
+| policy | an update… | risk / cost |
+|---|---|---|
+| **1 write-through** | commits to the DB, then sets the cache, then returns | every update pays a DB commit; cache and DB never disagree |
+| **2 write-behind** | sets the cache, queues the write, returns at once; the queue is flushed in batches every flush interval, coalescing repeated updates of a user into one DB write | fastest; a crash loses what is queued (**c** shows exactly what) |
+| **3 write-around** | commits to the DB and drops the cache entry | the next read of that user misses |
+| **0 no cache** | reads and writes go straight to the DB | the baseline: every read pays the DB |
+
+Reads: a hit is served from the cache; a miss looks in the write queue first
+(read-your-writes), then reads the DB and fills the cache. Leaving write-behind
+flushes the queue first. Quitting flushes it too.
+"""
+
+
+def keys_markdown(bindings: list[tuple[str, str]]) -> str:
+    lines = ["## Keys", "", "| key | what it does |", "|---|---|"]
+    lines += [f"| `{key}` | {text} |" for key, text in bindings]
+    return "\n".join(lines) + "\n\nEvery action is also in the command palette (**ctrl+p**).\n"
+
+
+class HelpScreen(ModalScreen[None]):
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll {
+        width: 90%; max-width: 120; height: 90%;
+        border: thick $accent; background: $surface; padding: 0 1;
+    }
+    """
+    BINDINGS = [Binding("escape,q,question_mark", "close", "Close help")]
+
+    def __init__(self, bindings: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.key_help = bindings
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Markdown(POLICIES_MD + "\n" + keys_markdown(self.key_help))
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,177 @@
+"""Command line: ``cachetui [options]`` launches the lab."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from cachetui import __version__
+from cachetui.engine.config import EVICTIONS, EngineConfig, WritePolicy
+from cachetui.engine.errors import CacheTuiError
+
+DEFAULT_PROFILES = 1000
+
+
+def default_db_path() -> str:
+    """``profiles.db`` in the user's data directory (created if needed)."""
+    from platformdirs import user_data_dir
+
+    folder = Path(user_data_dir("cachetui", appauthor=False))
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder / "profiles.db")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text}")
+    return value
+
+
+def _policy(text: str) -> str:
+    try:
+        return WritePolicy.parse(text).value
+    except CacheTuiError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cachetui",
+        description=(
+            "A keyboard-driven terminal lab for cache write policies: write-through, "
+            "write-behind and write-around over a real SQLite database of user profiles."
+        ),
+        epilog="Inside the app press ? for help on every key and policy.",
+    )
+    parser.add_argument("--version", action="version", version=f"cachetui {__version__}")
+    parser.add_argument(
+        "--db",
+        metavar="PATH",
+        help="SQLite file of profiles, or :memory: (default: profiles.db in your data directory)",
+    )
+    parser.add_argument(
+        "--cache",
+        metavar="URL",
+        default="memory://",
+        help="cache store (default: memory://, the in-process store)",
+    )
+    parser.add_argument(
+        "--policy",
+        type=_policy,
+        default=WritePolicy.WRITE_THROUGH.value,
+        metavar="NAME",
+        help="write policy at start: write-through (default), write-behind, write-around, no-cache",
+    )
+    parser.add_argument(
+        "--profiles",
+        type=_non_negative_int,
+        default=DEFAULT_PROFILES,
+        metavar="N",
+        help=f"demo profiles to seed into an empty database (default {DEFAULT_PROFILES})",
+    )
+    parser.add_argument(
+        "--capacity",
+        type=_positive_int,
+        default=100,
+        metavar="N",
+        help="cache capacity in entries (default 100)",
+    )
+    parser.add_argument(
+        "--eviction", choices=EVICTIONS, default="lru", help="eviction policy (default lru)"
+    )
+    parser.add_argument(
+        "--ttl",
+        type=_seconds,
+        default=None,
+        metavar="S",
+        help="cache entry time-to-live in seconds (default: none)",
+    )
+    parser.add_argument(
+        "--flush-interval",
+        type=_seconds,
+        default=2.0,
+        metavar="S",
+        help="write-behind: flush the queue every S seconds (default 2)",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=50,
+        metavar="N",
+        help="write-behind: flush at once when N writes are pending; at most N rows per "
+        "transaction (default 50)",
+    )
+    parser.add_argument(
+        "--max-pending",
+        type=_positive_int,
+        default=1000,
+        metavar="N",
+        help="write-behind: queue bound; beyond it updates wait (default 1000)",
+    )
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> EngineConfig:
+    return EngineConfig(
+        db_path=args.db or default_db_path(),
+        cache_url=args.cache,
+        policy=args.policy,
+        capacity=args.capacity,
+        eviction=args.eviction,
+        ttl=args.ttl,
+        flush_interval=args.flush_interval,
+        batch_size=args.batch_size,
+        max_pending=args.max_pending,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = config_from_args(args)
+    except (CacheTuiError, OSError) as exc:
+        parser.error(str(exc))
+    from cachetui.app.app import CacheTuiApp
+    from cachetui.engine import Engine
+
+    try:
+        engine = Engine(config)
+    except CacheTuiError as exc:
+        parser.error(str(exc))
+    app = CacheTuiApp(engine, seed_profiles=args.profiles)
+    app.run()
+    if app.startup_error:
+        print(f"cachetui: error: {app.startup_error}", file=sys.stderr)
+        return 2
+    return app.return_code or 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
