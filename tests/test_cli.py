@@ -1,0 +1,59 @@
+"""The command line: help, version, and one clear line (no traceback) for bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from cachetui import __version__
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cachetui", *args], capture_output=True, text=True, timeout=30
+    )
+
+
+def test_help_lists_every_option():
+    result = run("--help")
+    assert result.returncode == 0
+    for option in (
+        "--db",
+        "--cache",
+        "--policy",
+        "--profiles",
+        "--capacity",
+        "--eviction",
+        "--ttl",
+        "--flush-interval",
+        "--batch-size",
+        "--max-pending",
+    ):
+        assert option in result.stdout
+
+
+def test_version():
+    result = run("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"cachetui {__version__}"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--policy", "write-sideways"], "unknown write policy 'write-sideways'"),
+        (["--capacity", "0"], "--capacity: expected a number >= 1, got 0"),
+        (["--capacity", "lots"], "--capacity: expected a whole number, got 'lots'"),
+        (["--ttl", "-1"], "--ttl: expected seconds > 0, got -1"),
+        (["--eviction", "random"], "invalid choice: 'random'"),
+        (["--cache", "memcached://x"], "unsupported cache URL 'memcached://x'"),
+        (["--profiles", "-5"], "--profiles: expected a number >= 0, got -5"),
+        (["--frobnicate"], "unrecognized arguments: --frobnicate"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_clear_line(args, message):
+    result = run(*args)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert message in result.stderr.splitlines()[-1]
