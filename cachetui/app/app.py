@@ -179,6 +179,16 @@ class CacheTuiApp(App[None]):
             self.set_interval(REFRESH_SECONDS, self._tick)
             self.set_interval(1.0, self._sample)
 
+    async def on_unmount(self) -> None:
+        """Leaving without the quit action (tests, an error): still release the engine."""
+        if self.workload is not None:
+            await self.workload.stop()
+        if self.engine.running:
+            try:
+                await self.engine.close(timeout=1)
+            except CacheTuiError:
+                await self.engine.close(timeout=0, discard=True)
+
     # -- refreshing ----------------------------------------------------------------------------
     def _on_event(self, event: Event) -> None:
         """Called by the engine for every event: must stay cheap."""
