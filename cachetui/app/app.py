@@ -7,6 +7,7 @@ import random
 import time
 from collections import OrderedDict, deque
 from collections.abc import Iterable
+from pathlib import Path
 
 from rich.text import Text
 from textual import work
@@ -51,10 +52,12 @@ READ_RATIOS = (0.8, 0.5, 0.95, 0.2)
 SKEWS = (1.1, 0.0, 0.8, 1.5)
 BURST = 100
 REFRESH_SECONDS = 0.25  # panes repaint at 4 Hz at most
+IDLE_REFRESH_SECONDS = 2.0  # with no engine event since the last paint, only ages change
 DB_RECENT_ROWS = 30
 DB_WINDOW_ROWS = 60
 PANE_ROWS = 200
 TOUCHED = 20
+LOG_LINES_PER_PAINT = 15  # busier than that, the log says how many it skipped
 
 
 class CacheTuiApp(App[None]):
@@ -64,7 +67,7 @@ class CacheTuiApp(App[None]):
     ``timings=False`` hides durations and ages, for deterministic snapshots.
     """
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "cachetui"
     ENABLE_COMMAND_PALETTE = True
     BINDINGS = [
@@ -135,12 +138,14 @@ class CacheTuiApp(App[None]):
         self.startup_error: str | None = None
         self.followed: int | None = None
         self.total_rows = 0
-        self._events: deque[Event] = deque(maxlen=100)
+        self._events: deque[Event] = deque(maxlen=LOG_LINES_PER_PAINT)
         self._skipped = 0
         self._touched: OrderedDict[int, None] = OrderedDict()
         self._trace_op = 0
         self._trace_title = ""
         self._refreshing = False
+        self._changed = True  # an engine event arrived since the last paint
+        self._painted_at = 0.0
         self._quitting = False
         self._rates = Rates()
         self._last_sample: tuple[float, MetricsSnapshot] | None = None
@@ -192,6 +197,7 @@ class CacheTuiApp(App[None]):
     # -- refreshing ----------------------------------------------------------------------------
     def _on_event(self, event: Event) -> None:
         """Called by the engine for every event: must stay cheap."""
+        self._changed = True
         if len(self._events) == self._events.maxlen:
             self._skipped += 1
         self._events.append(event)
@@ -203,8 +209,10 @@ class CacheTuiApp(App[None]):
                 self._touched.popitem(last=False)
 
     async def _tick(self) -> None:
-        if isinstance(self.screen, Screen) and self.screen is not self.screen_stack[0]:
+        if self.screen is not self.screen_stack[0]:
             return  # a dialog is open: keep still
+        if not self._changed and time.monotonic() - self._painted_at < IDLE_REFRESH_SECONDS:
+            return  # nothing happened: do not repaint
         await self.refresh_view()
 
     def _sample(self) -> None:
@@ -224,6 +232,8 @@ class CacheTuiApp(App[None]):
         if self._refreshing or not self.engine.running:
             return
         self._refreshing = True
+        self._changed = False
+        self._painted_at = time.monotonic()
         try:
             await self._repaint()
         except CacheTuiError as exc:  # e.g. the SQLite file vanished

@@ -42,11 +42,12 @@ def legend() -> Text:
 
 
 def ago(seconds: float) -> str:
-    """A short age: 850ms, 12.3s, 4m05s."""
+    """A short age in whole seconds (<1s, 12s, 4m05s): coarse on purpose, so that a
+    pane's cells change about once a second, not at every repaint."""
     if seconds < 1:
-        return f"{seconds * 1000:.0f}ms"
+        return "<1s"
     if seconds < 60:
-        return f"{seconds:.1f}s"
+        return f"{int(seconds)}s"
     return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
 
 

@@ -48,6 +48,10 @@ class Database:
         self._conn: aiosqlite.Connection | None = None
         # One transaction (or read) at a time on the connection.
         self._lock = asyncio.Lock()
+        # The observer (the panes) reads through its own connection, so that it never
+        # waits behind the engine's queue of calls (WAL lets readers run beside writers).
+        self._observer: aiosqlite.Connection | None = None
+        self._observer_lock = asyncio.Lock()
 
     async def open(self) -> None:
         try:
@@ -57,16 +61,17 @@ class Database:
                 await self._conn.execute("PRAGMA synchronous=NORMAL")
             await self._conn.executescript(SCHEMA)
             await self._conn.commit()
+            if self.path != ":memory:":
+                self._observer = await aiosqlite.connect(self.path)
         except Exception as exc:  # sqlite3.Error, OSError
-            if self._conn is not None:
-                await self._conn.close()
-                self._conn = None
+            await self.close()
             raise DatabaseUnavailable(f"cannot open database {self.path}: {exc}") from exc
 
     async def close(self) -> None:
-        if self._conn is not None:
-            await self._conn.close()
-            self._conn = None
+        for conn in (self._observer, self._conn):
+            if conn is not None:
+                await conn.close()
+        self._conn = self._observer = None
 
     @property
     def conn(self) -> aiosqlite.Connection:
@@ -126,7 +131,8 @@ class Database:
         return count
 
     async def count(self) -> int:
-        async with self._lock, self.conn.execute("SELECT count(*) FROM profiles") as cursor:
+        conn, lock = self._observer_conn()
+        async with lock, conn.execute("SELECT count(*) FROM profiles") as cursor:
             row = await cursor.fetchone()
         return int(row[0]) if row else 0
 
@@ -137,14 +143,25 @@ class Database:
         return int(row[0]) if row and row[0] is not None else 0
 
     async def peek_many(self, user_ids: Iterable[int]) -> dict[int, Profile]:
-        return await self._select_ids(list(user_ids))
+        conn, lock = self._observer_conn()
+        async with lock:
+            try:
+                return await self._select_locked(list(user_ids), conn)
+            except Exception as exc:
+                raise _wrap(exc) from exc
 
     async def peek_recent(self, limit: int) -> list[Profile]:
         """The most recently updated rows, newest first."""
         sql = f"SELECT {COLUMNS} FROM profiles ORDER BY updated_at DESC, user_id LIMIT ?"
-        async with self._lock, self.conn.execute(sql, (limit,)) as cursor:
+        conn, lock = self._observer_conn()
+        async with lock, conn.execute(sql, (limit,)) as cursor:
             rows = await cursor.fetchall()
         return [Profile(*row) for row in rows]
+
+    def _observer_conn(self) -> tuple[aiosqlite.Connection, asyncio.Lock]:
+        if self._observer is not None:
+            return self._observer, self._observer_lock
+        return self.conn, self._lock
 
     # -- internals ---------------------------------------------------------------------
     async def _select_ids(self, user_ids: Sequence[int]) -> dict[int, Profile]:
@@ -154,7 +171,10 @@ class Database:
             except Exception as exc:
                 raise _wrap(exc) from exc
 
-    async def _select_locked(self, user_ids: Sequence[int]) -> dict[int, Profile]:
+    async def _select_locked(
+        self, user_ids: Sequence[int], conn: aiosqlite.Connection | None = None
+    ) -> dict[int, Profile]:
+        conn = conn or self.conn
         found: dict[int, Profile] = {}
         for start in range(0, len(user_ids), _MAX_IN):
             chunk = user_ids[start : start + _MAX_IN]
@@ -163,7 +183,7 @@ class Database:
             else:
                 marks = ", ".join("?" * len(chunk))
                 sql = f"SELECT {COLUMNS} FROM profiles WHERE user_id IN ({marks})"
-            async with self.conn.execute(sql, tuple(chunk)) as cursor:
+            async with conn.execute(sql, tuple(chunk)) as cursor:
                 for row in await cursor.fetchall():
                     found[row[0]] = Profile(*row)
         return found

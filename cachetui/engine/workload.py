@@ -47,6 +47,8 @@ class Workload:
     """Fires reads and updates at ``rate`` ops/s against an engine until stopped."""
 
     RATES = (10, 50, 200, 1000, 5000, 20000)
+    CONCURRENCY = 16
+    SATURATED_PAUSE = 0.002
 
     def __init__(
         self,
@@ -65,9 +67,7 @@ class Workload:
         self.keys = ZipfKeys(keys, skew, self._rng)
         self.stats = WorkloadStats()
         self._task: asyncio.Task[None] | None = None
-        self._inflight: set[asyncio.Task[None]] = set()
-        self._started = 0.0
-        self._issued = 0
+        self._next_slot = 0.0
 
     @property
     def running(self) -> bool:
@@ -84,8 +84,6 @@ class Workload:
         if rate < 1:
             raise ValueError(f"rate must be >= 1 op/s, got {rate}")
         self.rate = rate
-        self._started = time.monotonic()
-        self._issued = 0
 
     def set_keys(self, keys: int) -> None:
         self.keys = ZipfKeys(keys, self.keys.s, self._rng)
@@ -100,10 +98,6 @@ class Workload:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        for task in list(self._inflight):
-            task.cancel()
-        if self._inflight:
-            await asyncio.gather(*self._inflight, return_exceptions=True)
 
     async def one(self) -> None:
         """One operation of the mix (a read or an update of a skewed key)."""
@@ -120,17 +114,26 @@ class Workload:
             self.stats.last_error = str(exc)
 
     async def _run(self) -> None:
-        tick = 0.02
-        self._started = time.monotonic()
-        self._issued = 0
-        loop = asyncio.get_running_loop()
+        """A few paced workers: at most ``CONCURRENCY`` operations are ever in flight,
+        so whoever shares the event loop (the UI) keeps getting its turn."""
+        self._next_slot = time.monotonic()
+        workers = [asyncio.create_task(self._worker()) for _ in range(self.CONCURRENCY)]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+
+    async def _worker(self) -> None:
         while True:
-            due = int((time.monotonic() - self._started) * self.rate) - self._issued
-            # Never more than a second's worth in flight: a slow database slows the load.
-            room = max(0, self.rate - len(self._inflight))
-            for _ in range(min(due, room)):
-                task = loop.create_task(self.one())
-                self._inflight.add(task)
-                task.add_done_callback(self._inflight.discard)
-            self._issued += max(0, due)
-            await asyncio.sleep(tick)
+            now = time.monotonic()
+            slot = max(self._next_slot, now - 0.1)  # do not catch up more than 0.1 s
+            self._next_slot = slot + 1.0 / self.rate
+            if slot > now:
+                await asyncio.sleep(slot - now)
+            else:
+                # Behind schedule: the event loop is saturated. Pause briefly rather than
+                # yield, so that key presses and repaints sharing the loop get through.
+                await asyncio.sleep(self.SATURATED_PAUSE)
+            await self.one()

@@ -70,15 +70,22 @@ class MetricsStrip(Horizontal):
 
     def sample(self, m: MetricsSnapshot, rates: Rates, window_hit_ratio: float) -> None:
         """Add one point to each sparkline (called once a second)."""
-        self.ops_history.append(rates.reads + rates.updates)
-        self.hit_history.append(window_hit_ratio)
-        self.queue_history.append(float(m.pending))
-        self.query_one("#ops-spark", Sparkline).data = list(self.ops_history)
-        self.query_one("#hit-spark", Sparkline).data = list(self.hit_history)
-        self.query_one("#queue-spark", Sparkline).data = list(self.queue_history)
-        self.query_one("#ops-label", Label).update(f"ops/s {rates.reads + rates.updates:5.0f}")
-        self.query_one("#hit-label", Label).update(f"hits {window_hit_ratio:6.0%}")
-        self.query_one("#queue-label", Label).update(f"queue {m.pending:5d}")
+        points = (
+            (
+                "ops",
+                self.ops_history,
+                rates.reads + rates.updates,
+                f"ops/s {rates.reads + rates.updates:5.0f}",
+            ),
+            ("hit", self.hit_history, window_hit_ratio, f"hits {window_hit_ratio:6.0%}"),
+            ("queue", self.queue_history, float(m.pending), f"queue {m.pending:5d}"),
+        )
+        for name, history, value, label in points:
+            if all(v == value for v in history):
+                continue  # a flat line stays a flat line: no repaint
+            history.append(value)
+            self.query_one(f"#{name}-spark", Sparkline).data = list(history)
+            self.query_one(f"#{name}-label", Label).update(label)
 
 
 def _numbers(m: MetricsSnapshot, r: Rates, timings: bool) -> Table:

@@ -1,0 +1,177 @@
+"""The dashboard under full load, headless: refresh tick time, key-press-to-screen
+latency and the process's CPU share, with 100,000 profiles.
+
+    python benchmarks/app_under_load.py [--profiles N] [--seconds S] [--rate OPS]
+
+A benchmark, not a test: it prints numbers; nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from textual import events
+
+from cachetui.app.app import CacheTuiApp
+from cachetui.app.widgets.key_table import KeyTable
+from cachetui.engine import Engine, EngineConfig
+
+
+class TimedApp(CacheTuiApp):
+    """The real app, timing each pane refresh."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.tick_times: list[float] = []
+
+    async def refresh_view(self) -> None:
+        start = time.perf_counter()
+        await super().refresh_view()
+        self.tick_times.append(time.perf_counter() - start)
+
+
+def press(app: CacheTuiApp, key: str) -> None:
+    """Deliver a key as the terminal driver does (Pilot.press waits for an idle loop,
+    which never comes under full load, so it would measure itself)."""
+    app.post_message(events.Key(key, key if len(key) == 1 else None))
+
+
+async def wait_until(predicate, timeout: float = 10.0) -> float:
+    start = time.perf_counter()
+    while not predicate():
+        if time.perf_counter() - start > timeout:
+            raise TimeoutError("the screen did not show the change")
+        await asyncio.sleep(0.001)
+    return time.perf_counter() - start
+
+
+def status_text(app: CacheTuiApp) -> str:
+    return str(app.query_one("#status").content)
+
+
+async def run(profiles: int, seconds: float, rate: int) -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "profiles.db"
+        seed_start = time.perf_counter()
+        engine = Engine(
+            EngineConfig(
+                db_path=str(db),
+                policy="write-behind",
+                capacity=1000,
+                flush_interval=0.5,
+                batch_size=200,
+            )
+        )
+        app = TimedApp(engine, seed_profiles=profiles, live=True, seed=1)
+        results: dict[str, object] = {}
+        async with app.run_test(size=(160, 45)) as pilot:
+            await pilot.pause()
+            await wait_until(lambda: app.engine.running and app.workload is not None, 60)
+            results["seed_s"] = time.perf_counter() - seed_start
+
+            # idle: no workload
+            app.tick_times.clear()
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            await asyncio.sleep(min(5.0, seconds))
+            results["idle_cpu"] = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
+
+            # full load
+            app.workload.set_rate(rate)
+            app.workload.start()
+            await asyncio.sleep(1.0)
+            app.tick_times.clear()
+            m0 = app.engine.metrics
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            key_latencies: list[float] = []  # a synchronous action: header update
+            goto_latencies: list[float] = []  # dialog, engine read, Database pane
+            deadline = wall0 + seconds
+            user = 77_777 % profiles + 1
+            while time.perf_counter() < deadline:
+                # m (workload mix) → the header shows the new mix
+                before = status_text(app)
+                start = time.perf_counter()
+                press(app, "m")
+                await wait_until(lambda before=before: status_text(app) != before)
+                key_latencies.append(time.perf_counter() - start)
+                # g <id> enter → the followed user's row is in the Database pane
+                start = time.perf_counter()
+                press(app, "g")
+                await wait_until(lambda: len(app.screen_stack) > 1)
+                for digit in str(user):
+                    press(app, digit)
+                typed = str(user)
+                await wait_until(lambda typed=typed: app.screen.query_one("Input").value == typed)
+                press(app, "enter")
+                key = str(user)
+                pane = app.query_one("#database", KeyTable)
+                await wait_until(lambda key=key, pane=pane: key in pane._rows_now)
+                goto_latencies.append(time.perf_counter() - start)
+                user = user * 7 % profiles + 1
+                await asyncio.sleep(0.5)
+            wall = time.perf_counter() - wall0
+            cpu = time.process_time() - cpu0
+            m1 = app.engine.metrics
+            await app.workload.stop()
+            await wait_until(lambda: len(app.screen_stack) == 1)  # the dialog has closed
+            await pilot.pause(0.2)
+            ticks = app.tick_times
+            results.update(
+                load_seconds=wall,
+                ops_per_s=((m1.reads - m0.reads) + (m1.updates - m0.updates)) / wall,
+                load_cpu=cpu / wall,
+                ticks_per_s=len(ticks) / wall,
+                tick_p50_ms=statistics.median(ticks) * 1000,
+                tick_max_ms=max(ticks) * 1000,
+                key_p50_ms=statistics.median(key_latencies) * 1000,
+                key_max_ms=max(key_latencies) * 1000,
+                key_presses=len(key_latencies),
+                goto_p50_ms=statistics.median(goto_latencies) * 1000,
+                goto_max_ms=max(goto_latencies) * 1000,
+                pending=m1.pending,
+            )
+        return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profiles", type=int, default=100_000)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--rate", type=int, default=20_000, help="workload target ops/s")
+    args = parser.parse_args()
+    r = asyncio.run(run(args.profiles, args.seconds, args.rate))
+    table = Table(
+        title=f"cachetui app under load ({args.profiles:,} profiles, "
+        f"workload target {args.rate:,} ops/s)"
+    )
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    rows = [
+        ("seed + start", f"{r['seed_s']:.2f} s"),
+        ("idle CPU share (1 core = 100%)", f"{r['idle_cpu']:.1%}"),
+        ("workload achieved", f"{r['ops_per_s']:,.0f} ops/s"),
+        ("CPU share under load", f"{r['load_cpu']:.1%}"),
+        ("pane refreshes per second", f"{r['ticks_per_s']:.1f}"),
+        ("refresh tick p50 / max", f"{r['tick_p50_ms']:.1f} / {r['tick_max_ms']:.1f} ms"),
+        (
+            f"key m → header shows the new mix, p50 / max ({r['key_presses']}×)",
+            f"{r['key_p50_ms']:.0f} / {r['key_max_ms']:.0f} ms",
+        ),
+        (
+            f"g <id> enter → row in the Database pane, p50 / max ({r['key_presses']}×)",
+            f"{r['goto_p50_ms']:.0f} / {r['goto_max_ms']:.0f} ms",
+        ),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()
