@@ -48,11 +48,14 @@ def test_edit_form_shows_a_validation_error(snap_compare):
     app = build_app(policy="write-through")
 
     async def run_before(pilot) -> None:
-        await _prepare(pilot, ["g", "4", "2", "enter"])
+        await _prepare(pilot, [])
         await pilot.press("e")
         await pilot.pause(0.2)
-        pilot.app.screen.query_one("#name").value = ""
-        await pilot.press("enter")
+        await pilot.press("4", "2", "enter")  # the user id field has the focus
         await pilot.pause(0.2)
+        pilot.app.screen.query_one("#name").value = ""
+        pilot.app.screen.query_one("#name").focus()
+        await pilot.press("enter")
+        await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -95,7 +95,7 @@ class CrashReportScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label("💥 Process crash simulated", classes="title")
+            yield Label("✖ Process crash simulated", classes="title")
             if self.lost:
                 yield Static(
                     f"The cache and the write-behind queue vanished without a flush. "

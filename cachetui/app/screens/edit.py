@@ -51,6 +51,9 @@ class EditScreen(ModalScreen[Profile | None]):
                 yield Button("Save", id="save", variant="primary")
 
     async def on_mount(self) -> None:
+        if not getattr(self.app, "timings", True):  # deterministic screens: no blinking
+            for input_ in self.query(Input):
+                input_.cursor_blink = False
         if self.user_id is not None:
             await self._load(self.user_id)
             self.query_one("#name", Input).focus()
