@@ -574,25 +574,15 @@ class CacheTuiApp(App[None]):
 
     def action_mix(self) -> None:
         assert self.workload is not None
-        index = (
-            (READ_RATIOS.index(self.workload.read_ratio) + 1) % len(READ_RATIOS)
-            if (self.workload.read_ratio in READ_RATIOS)
-            else 0
-        )
-        self.workload.read_ratio = READ_RATIOS[index]
-        ratio = self.workload.read_ratio
+        ratio = _next_in(READ_RATIOS, self.workload.read_ratio)
+        self.workload.read_ratio = ratio
         self.notify(f"workload mix {ratio:.0%} reads / {1 - ratio:.0%} updates")
         self._show_status()
 
     def action_skew(self) -> None:
         assert self.workload is not None
-        index = (
-            (SKEWS.index(self.workload.skew) + 1) % len(SKEWS)
-            if (self.workload.skew in SKEWS)
-            else 0
-        )
-        self.workload.set_skew(SKEWS[index])
-        skew = SKEWS[index]
+        skew = _next_in(SKEWS, self.workload.skew)
+        self.workload.set_skew(skew)
         self.notify("workload keys uniform" if skew == 0 else f"workload keys zipf s={skew:g}")
         self._show_status()
 
@@ -660,3 +650,10 @@ class CacheTuiApp(App[None]):
                 f"cachetui: {binding.description.lower()}",
                 lambda action=action: self.run_action(action),
             )
+
+
+def _next_in(choices: tuple[float, ...], current: float) -> float:
+    """The choice after ``current`` (cycling), or the first if it is not a choice."""
+    if current not in choices:
+        return choices[0]
+    return choices[(choices.index(current) + 1) % len(choices)]
