@@ -119,10 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--batch-size",
         type=_positive_int,
-        default=50,
+        default=200,
         metavar="N",
         help="write-behind: flush at once when N writes are pending; at most N rows per "
-        "transaction (default 50)",
+        "transaction (default 200)",
     )
     parser.add_argument(
         "--max-pending",
@@ -135,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> EngineConfig:
+    if args.db and args.db != ":memory:" and not Path(args.db).resolve().parent.is_dir():
+        raise OSError(f"--db {args.db}: folder {Path(args.db).resolve().parent} does not exist")
     return EngineConfig(
         db_path=args.db or default_db_path(),
         cache_url=args.cache,

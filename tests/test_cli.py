@@ -57,3 +57,9 @@ def test_bad_arguments_exit_2_with_one_clear_line(args, message):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert message in result.stderr.splitlines()[-1]
+
+
+def test_a_db_in_a_missing_folder_is_refused_before_the_ui_starts(tmp_path):
+    result = run("--db", str(tmp_path / "nowhere" / "p.db"))
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr.splitlines()[-1]

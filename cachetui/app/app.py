@@ -99,8 +99,8 @@ class CacheTuiApp(App[None]):
     KEY_HELP: list[tuple[str, str]] = [
         ("1 2 3 0", "policy: write-through, write-behind, write-around, no cache"),
         ("p", "cycle through the policies"),
-        ("r / R", "read a profile (Zipf-skewed random user) / a burst of 100 reads"),
-        ("u / U", "update a random field of a profile / a burst of 100 updates"),
+        ("r / R", "read the followed user, else a Zipf-skewed random one / a burst of 100 reads"),
+        ("u / U", "update a random field of the followed (else a random) user / a burst of 100"),
         ("g", "go to a user by id: read it and follow it in all three panes"),
         ("enter", "follow the user under the cursor in all three panes"),
         ("e", "edit a user in a form (errors shown inline, nothing written on error)"),
@@ -161,7 +161,7 @@ class CacheTuiApp(App[None]):
         yield MetricsStrip(id="metrics")
         with Horizontal(id="activity"):
             yield TracePane(id="trace")
-            yield EventLog(id="log", max_lines=500, wrap=False, markup=False)
+            yield EventLog(id="log", max_lines=500, wrap=True, markup=False)
         yield Footer()
 
     async def on_mount(self) -> None:
@@ -339,13 +339,13 @@ class CacheTuiApp(App[None]):
         faults = engine.faults.describe()
         if faults:
             text.append(f"  ⚠ {faults} ", style="bold white on red")
+        line2 = legend()
         if self.workload is not None and self.workload.running:
             w = self.workload
-            text.append(
-                f"  ▶ workload {w.rate:,}/s · {w.read_ratio:.0%} reads · zipf {w.skew:g}",
+            line2.append(
+                f"   ▶ workload {w.rate:,}/s · {w.read_ratio:.0%} reads · zipf {w.skew:g}",
                 style="bold",
             )
-        line2 = legend()
         self.query_one("#status", Static).update(Text("\n").join([text, line2]))
 
     # -- following a user across panes ---------------------------------------------------------
@@ -390,9 +390,21 @@ class CacheTuiApp(App[None]):
         assert self.workload is not None
         return self.workload.keys.next()
 
+    async def _target_user(self) -> int:
+        """The followed user if any; else a skewed random one. During a DB outage an
+        update needs a cached user (its current profile cannot come from the DB)."""
+        if self.followed is not None:
+            return self.followed
+        if self.engine.faults.db_down:
+            cached = [e.profile.user_id for e in await self.engine.cache_entries()]
+            cached += [w.user_id for w in self.engine.pending_writes()]
+            if cached:
+                return self.rng.choice(sorted(set(cached)))
+        return self._random_user()
+
     @work(group="ops")
     async def action_read(self, user: int | None = None) -> None:
-        user = user or self._random_user()
+        user = user or await self._target_user()
         try:
             profile = await self.engine.read(user)
         except CacheTuiError as exc:
@@ -406,7 +418,7 @@ class CacheTuiApp(App[None]):
 
     @work(group="ops")
     async def action_update(self, user: int | None = None) -> None:
-        user = user or self._random_user()
+        user = user or await self._target_user()
         changes = random_changes(self.rng)
         try:
             profile = await self.engine.update(user, changes)
@@ -522,6 +534,7 @@ class CacheTuiApp(App[None]):
         policy = self.engine.policy.value
         lost = await self.engine.crash()
         self._trace_op = 0
+        self._trace_title = ""
         db = await self.engine.db_rows(user for user, _ in lost)
         await self.refresh_view()
         self.push_screen(CrashReportScreen(policy, lost, {u: p.version for u, p in db.items()}))
@@ -614,9 +627,7 @@ class CacheTuiApp(App[None]):
                 discard = await self.push_screen_wait(
                     ConfirmScreen(
                         "The database is not taking writes",
-                        f"{exc.pending} acknowledged "
-                        f"{'write' if exc.pending == 1 else 'writes'} could not be flushed "
-                        f"({exc}).\n\nQuit anyway and lose {exc.pending} "
+                        f"{exc}.\n\nQuit anyway and lose {exc.pending} "
                         f"{'write' if exc.pending == 1 else 'writes'}?",
                         yes=f"Quit and lose {exc.pending}",
                         no="Stay",

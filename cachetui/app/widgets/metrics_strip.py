@@ -59,7 +59,7 @@ class MetricsStrip(Horizontal):
                 yield Label("ops/s", id="ops-label")
                 yield Sparkline(list(self.ops_history), id="ops-spark")
             with Horizontal(classes="spark-row"):
-                yield Label("hit ratio", id="hit-label")
+                yield Label("hits/s", id="hit-label")
                 yield Sparkline(list(self.hit_history), id="hit-spark")
             with Horizontal(classes="spark-row"):
                 yield Label("queue", id="queue-label")
@@ -77,7 +77,7 @@ class MetricsStrip(Horizontal):
                 rates.reads + rates.updates,
                 f"ops/s {rates.reads + rates.updates:5.0f}",
             ),
-            ("hit", self.hit_history, window_hit_ratio, f"hits {window_hit_ratio:6.0%}"),
+            ("hit", self.hit_history, window_hit_ratio, f"hits/s {window_hit_ratio:5.0%}"),
             ("queue", self.queue_history, float(m.pending), f"queue {m.pending:5d}"),
         )
         for name, history, value, label in points:
@@ -90,8 +90,8 @@ class MetricsStrip(Horizontal):
 
 def _numbers(m: MetricsSnapshot, r: Rates, timings: bool) -> Table:
     grid = Table.grid(padding=(0, 2), expand=True)
-    for _ in range(4):
-        grid.add_column(no_wrap=True)
+    for width in (22, 28, 26, 26):  # fixed: numbers change, columns stay put
+        grid.add_column(no_wrap=True, min_width=width)
 
     def pair(label: str, value: str, style: str = "bold") -> Text:
         return Text.assemble((label + " ", "dim"), (value, style))
