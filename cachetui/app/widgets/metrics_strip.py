@@ -90,7 +90,7 @@ class MetricsStrip(Horizontal):
 
 def _numbers(m: MetricsSnapshot, r: Rates, timings: bool) -> Table:
     grid = Table.grid(padding=(0, 2), expand=True)
-    for width in (22, 28, 26, 26):  # fixed: numbers change, columns stay put
+    for width in (26, 27, 24, 18):  # fixed: numbers change, columns stay put
         grid.add_column(no_wrap=True, min_width=width)
 
     def pair(label: str, value: str, style: str = "bold") -> Text:
@@ -112,7 +112,7 @@ def _numbers(m: MetricsSnapshot, r: Rates, timings: bool) -> Table:
         pair("hit ratio", f"{m.hit_ratio:.1%}"),
         pair("pending", f"{m.pending:,}", "bold dark_orange" if m.pending else "bold"),
         pair("oldest pending", window, "bold dark_orange" if m.pending else "bold"),
-        pair("saved by coalescing", f"{m.coalesced:,}"),
+        pair("coalesced", f"{m.coalesced:,}"),
     )
     grid.add_row(
         pair("reads", f"{m.reads:,}"),
@@ -121,8 +121,8 @@ def _numbers(m: MetricsSnapshot, r: Rates, timings: bool) -> Table:
         pair("retries", f"{m.retries:,}", "bold red" if m.retries else "bold"),
     )
     grid.add_row(
-        pair("read p50/p99", lat(m.read_p50, m.read_p99)),
-        pair("update p50/p99", lat(m.update_p50, m.update_p99)),
+        pair("read p50/99", lat(m.read_p50, m.read_p99)),
+        pair("update p50/99", lat(m.update_p50, m.update_p99)),
         pair("DB writes", f"{m.db_writes:,} in {m.db_transactions:,} tx"),
         pair("lost writes", f"{m.lost_writes:,}", "bold red" if m.lost_writes else "bold"),
     )
