@@ -22,6 +22,16 @@ def name_cell(name: str, state: KeyState) -> Text:
     return Text(name, style=STYLES[state].replace("bold ", ""), overflow="ellipsis", no_wrap=True)
 
 
+def profile_cells(p: Profile, state: KeyState, followed: int | None) -> tuple[Text, ...]:
+    """The leading cells the Cache and Database panes share: user, v, name, state."""
+    return (
+        user_cell(p.user_id, state, p.user_id == followed),
+        Text(str(p.version), style=STYLES[state]),
+        name_cell(p.name, state),
+        state_cell(state),
+    )
+
+
 class CachePane(KeyTable):
     """What the cache store holds, by user id."""
 
@@ -48,19 +58,7 @@ class CachePane(KeyTable):
                 if timings
                 else "–"
             )
-            rows.append(
-                (
-                    p.user_id,
-                    (
-                        user_cell(p.user_id, state, p.user_id == followed),
-                        Text(str(p.version), style=STYLES[state]),
-                        name_cell(p.name, state),
-                        state_cell(state),
-                        str(entry.hits),
-                        last,
-                    ),
-                )
-            )
+            rows.append((p.user_id, (*profile_cells(p, state, followed), str(entry.hits), last)))
         self.sync(rows)
 
 
@@ -124,16 +122,5 @@ class DatabasePane(KeyTable):
         rows: list[tuple[int, Cells]] = []
         for p in rows_in_order:
             state = states[p.user_id]
-            rows.append(
-                (
-                    p.user_id,
-                    (
-                        user_cell(p.user_id, state, p.user_id == followed),
-                        Text(str(p.version), style=STYLES[state]),
-                        name_cell(p.name, state),
-                        state_cell(state),
-                        p.updated_at[11:23],
-                    ),
-                )
-            )
+            rows.append((p.user_id, (*profile_cells(p, state, followed), p.updated_at[11:23])))
         self.sync(rows)
