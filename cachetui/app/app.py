@@ -285,21 +285,17 @@ class CacheTuiApp(App[None]):
         self._show_status()
 
     def _db_window(self, db: dict[int, Profile], recent: list[Profile]) -> list[Profile]:
-        """Recent rows plus the users on screen, newest first, bounded."""
+        """The followed user, then the users just touched (newest first), then the most
+        recently updated rows: bounded, so 100,000 rows never reach the table."""
         chosen: dict[int, Profile] = {}
         if self.followed is not None and self.followed in db:
             chosen[self.followed] = db[self.followed]
         for user in reversed(self._touched):
             if user in db:
-                chosen[user] = db[user]
+                chosen.setdefault(user, db[user])
         for profile in recent:
             chosen.setdefault(profile.user_id, profile)
-        rows = sorted(chosen.values(), key=lambda p: (p.updated_at, p.user_id), reverse=True)
-        if self.followed is not None and self.followed in chosen:
-            rows = rows[: DB_WINDOW_ROWS - 1]
-            if chosen[self.followed] not in rows:
-                rows.append(chosen[self.followed])
-        return rows[:DB_WINDOW_ROWS]
+        return list(chosen.values())[:DB_WINDOW_ROWS]
 
     @staticmethod
     def _state_counts(states: dict[int, KeyState], cached: dict[int, Profile]) -> str:
@@ -457,6 +453,7 @@ class CacheTuiApp(App[None]):
             )
         if failed:
             message += f"; {len(failed)} failed: {failed[0]}"
+        self._trace_last(f"burst of {BURST} {kind}s: the last one")
         self.notify(message, severity="warning" if failed else "information")
         await self.refresh_view()
 
@@ -472,7 +469,7 @@ class CacheTuiApp(App[None]):
         def saved(profile: Profile | None) -> None:
             if profile is not None:
                 self.follow(profile.user_id)
-                self._trace_op = last_op_id.get() or self._trace_op
+                self._trace_last(f"edit user {profile.user_id} → v{profile.version}")
                 self.notify(
                     f"user {profile.user_id} saved as v{profile.version} ({self.engine.policy})"
                 )
@@ -645,6 +642,20 @@ class CacheTuiApp(App[None]):
             self._quitting = False
 
     # -- helpers ---------------------------------------------------------------------------------
+    def _trace_last(self, title: str) -> None:
+        """Trace the newest finished operation (one not started in this context:
+        a dialog's save, the last call of a burst)."""
+        for event in reversed(self.engine.recent_events(200)):
+            if event.kind in (
+                EventKind.ACK,
+                EventKind.HIT,
+                EventKind.CACHE_FILL,
+                EventKind.QUEUE_HIT,
+            ):
+                self._trace_op = event.op_id
+                self._trace_title = title
+                return
+
     def _trace(self, title: str) -> None:
         self._trace_op = last_op_id.get()
         self._trace_title = title

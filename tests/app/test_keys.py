@@ -344,3 +344,17 @@ async def test_every_binding_is_in_the_command_palette(make_app):
         for binding in app.BINDINGS:
             if binding.action != "quit":
                 assert any(t.startswith(binding.description) for t in titles), binding
+
+
+async def test_a_row_that_only_changes_state_is_recoloured(make_app):
+    app = make_app(policy="write-behind")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("g", "2", "enter")  # user 2 is in the Database pane, clean
+        await settle(app, pilot)
+        table = app.query_one("#database")
+        assert "green" in str(table.get_row("2")[1].style)
+        await pilot.press("u")  # same DB row, now dirty: only its colour changes
+        await settle(app, pilot)
+        assert rows(app, "#database")[2][1] == "1"
+        assert "dark_orange" in str(table.get_row("2")[1].style)

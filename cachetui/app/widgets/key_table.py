@@ -43,9 +43,9 @@ class KeyTable(DataTable[Text | str]):
                 old = self._rows_now.get(key)
                 if old is None:
                     self.add_row(*cells, key=key)
-                elif old != cells:
+                elif old != cells or _looks(old) != _looks(cells):
                     for column, before, after in zip(columns, old, cells, strict=True):
-                        if before != after:
+                        if _look(before) != _look(after):
                             self.update_cell(key, column, after)
                 self._rows_now[key] = cells
             if keys != self._order:
@@ -71,3 +71,15 @@ class KeyTable(DataTable[Text | str]):
 
 def _plain(cell: Text | str) -> str:
     return cell.plain if isinstance(cell, Text) else str(cell)
+
+
+def _look(cell: Text | str) -> tuple[str, str]:
+    """What a cell looks like. (Rich's ``Text.__eq__`` ignores the base style, so a row
+    that only changed colour would compare equal.)"""
+    if isinstance(cell, Text):
+        return cell.plain, str(cell.style)
+    return str(cell), ""
+
+
+def _looks(cells: tuple[Text | str, ...]) -> tuple[tuple[str, str], ...]:
+    return tuple(_look(cell) for cell in cells)
