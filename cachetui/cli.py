@@ -64,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
             "A keyboard-driven terminal lab for cache write policies: write-through, "
             "write-behind and write-around over a real SQLite database of user profiles."
         ),
-        epilog="Inside the app press ? for help on every key and policy.",
+        epilog="Inside the app press ? for help on every key and policy. "
+        "`cachetui bench --help`: compare the policies on one seeded workload.",
     )
     parser.add_argument("--version", action="version", version=f"cachetui {__version__}")
     parser.add_argument(
@@ -151,6 +152,11 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:
+        from cachetui.bench import main as bench_main
+
+        return bench_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -1,0 +1,250 @@
+"""``cachetui bench``: the same seeded workload under each policy, side by side."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from cachetui.engine import CacheTuiError, Engine, EngineConfig, WritePolicy
+from cachetui.engine.workload import Workload
+
+
+def _number(kind: type, low: float, high: float | None = None) -> Any:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bounds = f"between {low} and {high}" if high is not None else f">= {low}"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {text}")
+        return value
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cachetui bench",
+        description="Run the same seeded workload (Zipf-skewed keys, a read/write mix, C "
+        "concurrent callers) under each write policy and the no-cache baseline, each on "
+        "a fresh copy of the same database, and compare.",
+    )
+    policies = ["all", *(p.value for p in WritePolicy)]
+    parser.add_argument("--policy", choices=policies, default="all")
+    parser.add_argument(
+        "--ops",
+        type=_number(int, 1),
+        default=20_000,
+        metavar="N",
+        help="operations per policy (default 20000)",
+    )
+    parser.add_argument(
+        "--keys",
+        type=_number(int, 1),
+        default=10_000,
+        metavar="N",
+        help="profiles in the database (default 10000)",
+    )
+    parser.add_argument(
+        "--read-ratio",
+        type=_number(float, 0, 1),
+        default=0.9,
+        metavar="R",
+        help="share of reads, 0–1 (default 0.9)",
+    )
+    parser.add_argument(
+        "--zipf",
+        type=_number(float, 0),
+        default=1.1,
+        metavar="S",
+        help="key skew, Zipf exponent; 0 = uniform (default 1.1)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=_number(int, 1),
+        default=16,
+        metavar="C",
+        help="concurrent callers (default 16)",
+    )
+    parser.add_argument(
+        "--capacity",
+        type=_number(int, 1),
+        default=1000,
+        metavar="N",
+        help="cache capacity (default 1000)",
+    )
+    parser.add_argument(
+        "--cache", default="memory://", metavar="URL", help="cache store (default memory://)"
+    )
+    parser.add_argument(
+        "--db",
+        metavar="PATH",
+        help="start from a copy of this SQLite file (default: seed a new one)",
+    )
+    parser.add_argument("--seed", type=int, default=42, help="workload seed (default 42)")
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object per policy instead of a table"
+    )
+    return parser
+
+
+async def _template(args: argparse.Namespace, folder: Path) -> Path:
+    template = folder / "template.db"
+    if args.db:
+        shutil.copyfile(args.db, template)
+        return template
+    async with Engine(EngineConfig(db_path=str(template))) as engine:
+        await engine.seed(args.keys)
+    return template
+
+
+async def run_policy(
+    args: argparse.Namespace, policy: str, template: Path, folder: Path
+) -> dict[str, Any]:
+    db = folder / f"{policy}.db"
+    shutil.copyfile(template, db)
+    config = EngineConfig(
+        db_path=str(db),
+        policy=policy,
+        cache_url=args.cache,
+        capacity=args.capacity,
+        flush_interval=0.5,
+        batch_size=100,
+    )
+    async with Engine(config) as engine:
+        keys = await engine.db_count()
+        workload = Workload(
+            engine, keys=max(1, keys), read_ratio=args.read_ratio, skew=args.zipf, seed=args.seed
+        )
+        remaining = args.ops
+
+        async def caller() -> None:
+            nonlocal remaining
+            while remaining > 0:
+                remaining -= 1
+                await workload.one()
+
+        start = time.perf_counter()
+        await asyncio.gather(*(caller() for _ in range(args.concurrency)))
+        seconds = time.perf_counter() - start
+        m = engine.metrics
+        result = {
+            "policy": policy,
+            "ops": args.ops,
+            "seconds": round(seconds, 4),
+            "ops_per_s": round(args.ops / seconds, 1),
+            "read_p50_us": _us(m.read_p50),
+            "read_p99_us": _us(m.read_p99),
+            "update_p50_us": _us(m.update_p50),
+            "update_p99_us": _us(m.update_p99),
+            "hit_ratio": round(m.hit_ratio, 4),
+            "db_reads": m.db_reads,
+            "db_writes": m.db_writes,
+            "db_transactions": m.db_transactions,
+            "coalesced": m.coalesced,
+            "peak_pending": m.peak_pending,
+            "errors": workload.stats.errors,
+        }
+    # close() flushed the queue: the longest a write waited is known only now
+    result["db_writes"] = engine.metrics.db_writes
+    result["db_transactions"] = engine.metrics.db_transactions
+    result["max_queue_wait_ms"] = round(engine.metrics.max_queue_wait * 1000, 1)
+    return result
+
+
+def _us(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1e6, 1)
+
+
+async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from rich.progress import Progress
+
+    policies = [p.value for p in WritePolicy] if args.policy == "all" else [args.policy]
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        with Progress(transient=True, console=_stderr_console()) as progress:
+            task = progress.add_task("seeding", total=len(policies) + 1)
+            template = await _template(args, folder)
+            progress.advance(task)
+            for policy in policies:
+                progress.update(task, description=f"{policy}: {args.ops:,} ops")
+                result = await run_policy(args, policy, template, folder)
+                results.append(result)
+                if args.json:
+                    print(json.dumps(result), flush=True)
+                progress.advance(task)
+    return results
+
+
+def _stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(file=sys.stderr)
+
+
+def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        title=f"{args.ops:,} ops per policy · {args.read_ratio:.0%} reads · zipf {args.zipf:g}"
+        f" · {args.concurrency} callers · latencies in µs"
+    )
+    table.add_column("policy", no_wrap=True, min_width=13)
+    for column in (
+        "ops/s",
+        "read p50/p99",
+        "update p50/p99",
+        "hits",
+        "DB reads",
+        "DB writes/tx",
+        "coalesced",
+        "peak queue",
+        "max wait ms",
+    ):
+        table.add_column(column, justify="right", no_wrap=True)
+    for r in results:
+        table.add_row(
+            r["policy"],
+            f"{r['ops_per_s']:,.0f}",
+            f"{_fmt(r['read_p50_us'])} / {_fmt(r['read_p99_us'])}",
+            f"{_fmt(r['update_p50_us'])} / {_fmt(r['update_p99_us'])}",
+            f"{r['hit_ratio']:.1%}",
+            f"{r['db_reads']:,}",
+            f"{r['db_writes']:,} / {r['db_transactions']:,}",
+            f"{r['coalesced']:,}",
+            f"{r['peak_pending']:,}",
+            f"{r['max_queue_wait_ms']:,}",
+        )
+    console = Console()
+    if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
+        console = Console(width=140)
+    console.print(table)
+
+
+def _fmt(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.0f}"
+
+
+def main(argv: Sequence[str]) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.db and not Path(args.db).is_file():
+        parser.error(f"--db {args.db}: no such file")
+    try:
+        results = asyncio.run(run(args))
+    except CacheTuiError as exc:
+        parser.error(str(exc))
+    if not args.json:
+        print_table(results, args)
+    return 0

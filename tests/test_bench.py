@@ -1,0 +1,74 @@
+"""`cachetui bench`, run small: every policy, real numbers, clear errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+FIELDS = {
+    "policy",
+    "ops",
+    "seconds",
+    "ops_per_s",
+    "read_p50_us",
+    "read_p99_us",
+    "update_p50_us",
+    "update_p99_us",
+    "hit_ratio",
+    "db_writes",
+    "db_transactions",
+    "coalesced",
+}
+
+
+def bench(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cachetui", "bench", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_bench_json_compares_every_policy():
+    result = bench("--ops", "400", "--keys", "200", "--read-ratio", "0.5", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = {r["policy"]: r for r in map(json.loads, result.stdout.splitlines())}
+    assert list(rows) == ["write-through", "write-behind", "write-around", "no-cache"]
+    for row in rows.values():
+        assert set(row) >= FIELDS and row["ops"] == 400 and row["ops_per_s"] > 0
+        assert row["errors"] == 0
+    assert rows["no-cache"]["hit_ratio"] == 0
+    assert rows["write-through"]["hit_ratio"] > 0
+    # the same seeded workload: the same number of updates reach the database…
+    assert rows["write-through"]["db_writes"] == rows["no-cache"]["db_writes"]
+    # …except under write-behind, which coalesces them
+    behind = rows["write-behind"]
+    assert behind["db_writes"] + behind["coalesced"] == rows["write-through"]["db_writes"]
+    assert behind["db_transactions"] < rows["write-through"]["db_transactions"]
+
+
+def test_bench_table_for_one_policy():
+    result = bench("--ops", "200", "--keys", "50", "--policy", "write-around")
+    assert result.returncode == 0, result.stderr
+    assert "write-around" in result.stdout and "write-behind" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--read-ratio", "1.5"], "--read-ratio: must be between 0 and 1, got 1.5"),
+        (["--keys", "0"], "--keys: must be >= 1, got 0"),
+        (["--ops", "many"], "--ops: expected a number, got 'many'"),
+        (["--db", "/no/such/file.db"], "--db /no/such/file.db: no such file"),
+        (["--cache", "memcached://x"], "unsupported cache URL 'memcached://x'"),
+    ],
+)
+def test_bench_rejects_impossible_options(args, message):
+    result = bench(*args, "--ops", "10") if "--ops" not in args else bench(*args)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert message in result.stderr.splitlines()[-1]
