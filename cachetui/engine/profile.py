@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,7 +53,16 @@ class Profile:
 
     def apply(self, changes: dict[str, Any], updated_at: str) -> Profile:
         """The next version of this profile with ``changes`` (already validated)."""
-        return replace(self, **changes, version=self.version + 1, updated_at=updated_at)
+        get = changes.get
+        return Profile(
+            self.user_id,
+            get("name", self.name),
+            get("bio", self.bio),
+            get("location", self.location),
+            get("followers", self.followers),
+            self.version + 1,
+            updated_at,
+        )
 
 
 def validate_changes(changes: object) -> dict[str, Any]:
@@ -105,7 +114,17 @@ def validate_user_id(user_id: object) -> int:
     return user_id
 
 
+_last_stamp: tuple[int, str] = (-1, "")
+
+
 def utc_timestamp(epoch_seconds: float) -> str:
-    """ISO-8601 UTC with milliseconds, the ``updated_at`` format."""
-    moment = datetime.fromtimestamp(epoch_seconds, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    """ISO-8601 UTC with milliseconds, the ``updated_at`` format (memoized per
+    millisecond: updates arrive far faster than the clock ticks)."""
+    global _last_stamp
+    millis = int(epoch_seconds * 1000)
+    if millis == _last_stamp[0]:
+        return _last_stamp[1]
+    moment = datetime.fromtimestamp(millis / 1000, tz=UTC)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{millis % 1000:03d}Z"
+    _last_stamp = (millis, text)
+    return text
