@@ -89,7 +89,9 @@ class WriteQueue:
             # The batch in flight carries an older version; this one must land after it.
             if entry.requeued_at is None:
                 entry.requeued_at = now
-            return False
+                return False
+            entry.coalesced += 1  # absorbed into the write queued behind the flight
+            return True
         entry.coalesced += 1
         return True
 

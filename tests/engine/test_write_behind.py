@@ -162,3 +162,20 @@ async def test_close_with_the_db_down_refuses_then_discards_on_request(db_path):
     assert discarded == [(2, 2), (3, 2)]
     assert not engine.running
     assert db_version(db_path, 2) == 1
+
+
+async def test_updates_queued_behind_a_batch_in_flight_coalesce(make_engine, db_path):
+    engine = await make_engine("write-behind")
+    await engine.read(1)
+    await engine.update(1, {"followers": 1})
+    engine.faults.db_latency = 0.05
+    flushing = asyncio.create_task(engine.flush())
+    await asyncio.sleep(0.01)  # v2 is in flight
+    for n in (2, 3, 4):  # v3, v4, v5 queue behind it: one more DB write, two absorbed
+        newest = await engine.update(1, {"followers": n})
+    await flushing
+    engine.faults.db_latency = 0
+    await engine.flush()
+    assert db_row(db_path, 1) == newest
+    m = engine.metrics
+    assert (m.updates, m.db_writes, m.coalesced) == (4, 2, 2)
