@@ -421,6 +421,7 @@ async def bench_through(folder: Path, n1: int, n64: int, reps: int) -> list[Row]
                 n1,
                 reps,
             )
+            engine.reset_metrics()
             result64 = await race({"engine": engine_64, "peer": peer_batches}, n64, reps)
             m = engine.metrics
             group.extra["engine_rows_per_transaction"] = round(
