@@ -30,6 +30,7 @@ from cachetui.engine.errors import (
     EngineClosed,
     PendingWritesError,
     ProfileNotFound,
+    StoreUnavailable,
     ValidationError,
 )
 from cachetui.engine.events import Event, EventKind, EventLog, Subscriber
@@ -57,13 +58,32 @@ perf_counter = time.perf_counter
 monotonic = time.monotonic
 
 
+CACHE_PROBE_BASE = 0.25  # first delay before asking an unreachable cache again
+CACHE_PROBE_CAP = 2.0
+
+
 def make_store(config: EngineConfig) -> CacheStore:
-    """The cache store a ``cache_url`` names."""
+    """The cache store a ``cache_url`` names: ``memory://`` or ``redis://…``."""
     scheme = config.cache_url.split("://", 1)[0].lower()
     if scheme == "memory":
         return MemoryStore(config.capacity, config.eviction, config.ttl)
+    if scheme in ("redis", "rediss"):
+        from cachetui.engine.stores.redis_store import RedisStore, namespace_for
+
+        return RedisStore(
+            config.cache_url,
+            namespace=namespace_for(config.db_path),
+            capacity=config.capacity,
+            eviction=config.eviction,
+            ttl=config.ttl,
+            ephemeral=config.db_path == ":memory:",
+        )
+    from cachetui.engine.stores.redis_store import mask_url
+
     raise ValidationError(
-        f"unsupported cache URL {config.cache_url!r}: use memory://", field="cache_url"
+        f"unsupported cache URL {mask_url(config.cache_url)!r}: use memory:// or "
+        "redis://HOST:PORT/DB",
+        field="cache_url",
     )
 
 
@@ -94,7 +114,17 @@ class Engine:
         self._flusher: asyncio.Task[None] | None = None
         self._ops = itertools.count(1)
         self._state = _NEW
+        #: True while the hit path may call the store's ``*_nowait`` methods directly.
         self._local = self.store.local
+        # The cache store's health: while it is unreachable (or the cache_down fault is
+        # on) reads and updates bypass it, and every user written meanwhile is recorded
+        # so that their (now possibly older) cache entries are deleted before the cache
+        # serves again.
+        self._cache_ok = True
+        self._cache_error = ""
+        self._cache_backlog: set[int] = set()
+        self._probe: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop  # the loop start() ran in
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> Engine:
@@ -110,7 +140,8 @@ class Engine:
             raise
         self.store.set_drop_listener(self._on_drop)
         self.faults.set_listener(self._on_fault)
-        self._flusher = asyncio.get_running_loop().create_task(self._run_flusher())
+        self._loop = asyncio.get_running_loop()
+        self._flusher = self._loop.create_task(self._run_flusher())
         self._state = _RUNNING
         return self
 
@@ -145,11 +176,12 @@ class Engine:
             )
         self._state = _CLOSED
         self._gate.set()
-        if self._flusher is not None:
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
-            self._flusher = None
+        for task in (self._flusher, self._probe):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._flusher = self._probe = None
         self.store.set_drop_listener(None)
         self.faults.set_listener(None)
         await self.store.close()
@@ -188,8 +220,16 @@ class Engine:
                 c.misses += 1
                 profile = await self._read_db(op, user_id)
             else:
-                store = self.store
-                profile = store.get_nowait(user_id) if self._local else await store.get(user_id)
+                if self._local:
+                    profile = self.store.get_nowait(user_id)
+                elif self._cache_ok:
+                    try:
+                        profile = await self.store.get(user_id)
+                    except StoreUnavailable as exc:
+                        self._cache_failed(exc)
+                        profile = None
+                else:
+                    profile = None
                 if profile is not None:
                     c.hits += 1
                     self.events.emit(
@@ -205,7 +245,8 @@ class Engine:
                     )
                 else:
                     c.misses += 1
-                    self._emit(op, EventKind.MISS, user_id, None, None, "")
+                    detail = "" if self._cache_ok else "cache unavailable"
+                    self._emit(op, EventKind.MISS, user_id, None, None, detail)
                     profile = await self._read_miss(op, user_id)
         except CacheTuiError as exc:
             self._emit(op, EventKind.ERROR, user_id, None, None, f"read failed: {exc}")
@@ -230,11 +271,11 @@ class Engine:
                     None,
                     "served from the write queue (read-your-writes)",
                 )
-                await self._cache_set(pending)
+                await self._cache_set(pending, fill=True)
                 return pending
             profile = await self._read_db(op, user_id)
-            await self._cache_set(profile)
-            self._emit(op, EventKind.CACHE_FILL, user_id, profile.version, None, "")
+            if await self._cache_set(profile, fill=True):
+                self._emit(op, EventKind.CACHE_FILL, user_id, profile.version, None, "")
             return profile
         finally:
             self._locks.release(user_id)
@@ -355,12 +396,10 @@ class Engine:
             op, EventKind.DB_WRITE, user_id, profile.version, perf_counter() - start, "committed"
         )
         if policy is WRITE_THROUGH:
-            await self._cache_set(profile)
-            self._emit(op, EventKind.CACHE_SET, user_id, profile.version, None, "")
-        else:
-            await self._cache_delete(user_id)
-            if policy is WRITE_AROUND:
-                self._emit(op, EventKind.INVALIDATE, user_id, None, None, "cache entry dropped")
+            if await self._cache_set(profile):
+                self._emit(op, EventKind.CACHE_SET, user_id, profile.version, None, "")
+        elif await self._cache_delete(user_id) and policy is WRITE_AROUND:
+            self._emit(op, EventKind.INVALIDATE, user_id, None, None, "cache entry dropped")
         return profile
 
     # -- write-behind flushing ----------------------------------------------------------------
@@ -526,9 +565,18 @@ class Engine:
         op = next(self._ops)
         async with self._flush_lock:  # a batch in flight either landed or did not
             lost = self._drop_queue()
+            # The process's memory is gone: so is its list of cache entries to delete.
+            self._cache_backlog.clear()
             if self.store.lost_on_crash:
                 await self.store.clear()
         detail = f"{len(lost)} acknowledged writes lost" if lost else "no pending writes lost"
+        if lost and not self.store.lost_on_crash:
+            still = await self.cache_peek(uid for uid, _ in lost)
+            if still:
+                detail += (
+                    f"; {len(still)} of them still in the cache, newer than the database"
+                    " with no pending write (orphaned)"
+                )
         self._emit(op, EventKind.CRASH, None, None, None, detail)
         return lost
 
@@ -559,11 +607,13 @@ class Engine:
         return profile
 
     async def invalidate(self, user_id: int) -> None:
-        """Drop a user's cache entry (a pending write, if any, stays queued)."""
+        """Drop a user's cache entry (a pending write, if any, stays queued). With the
+        cache unreachable, the entry is deleted as soon as it answers again."""
         self._check_running()
         validate_user_id(user_id)
-        await self._cache_delete(user_id)
-        self._emit(next(self._ops), EventKind.INVALIDATE, user_id, None, None, "on request")
+        done = await self._cache_delete(user_id)
+        detail = "on request" if done else "on request (deferred: cache unavailable)"
+        self._emit(next(self._ops), EventKind.INVALIDATE, user_id, None, None, detail)
 
     async def seed(self, count: int, *, seed: int = 42) -> int:
         """Insert demo profiles 1..count if the table is empty; returns rows inserted."""
@@ -596,8 +646,35 @@ class Engine:
         """The steps of one operation, from the event ring buffer."""
         return self.events.for_op(op_id)
 
+    @property
+    def cache_available(self) -> bool:
+        """False while the cache store is unreachable (or the cache_down fault is on)."""
+        return self._cache_ok
+
+    @property
+    def cache_error(self) -> str:
+        """Why the cache is unavailable ('' when it is available)."""
+        return "" if self._cache_ok else self._cache_error
+
     async def cache_entries(self) -> list[CacheEntry]:
-        return await self.store.entries()
+        """What the cache store holds; raises StoreUnavailable while it is unreachable."""
+        if not self._cache_ok:
+            raise StoreUnavailable(self._cache_error)
+        try:
+            return await self.store.entries()
+        except StoreUnavailable as exc:
+            self._cache_failed(exc)
+            raise
+
+    async def cache_peek(self, user_ids: Iterable[int]) -> dict[int, Profile]:
+        """The cached profiles of these users (no hit counted; {} if unreachable)."""
+        if not self._cache_ok:
+            return {}
+        try:
+            return await self.store.peek_many(user_ids)
+        except StoreUnavailable as exc:
+            self._cache_failed(exc)
+            return {}
 
     def pending_writes(self) -> list[PendingWrite]:
         return self.queue.snapshot(monotonic())
@@ -623,22 +700,103 @@ class Engine:
         self._c.db_writes += len(profiles)
         self._c.db_transactions += 1
 
+    # The cache store's calls. A local store never fails; a remote one may become
+    # unreachable: then the call is skipped (a read misses), a set or delete that could
+    # not happen is remembered in the backlog, and a probe waits for the store to answer.
     async def _cache_get(self, user_id: int) -> Profile | None:
         if self._local:
             return self.store.get_nowait(user_id)
-        return await self.store.get(user_id)
+        if not self._cache_ok:
+            return None
+        try:
+            return await self.store.get(user_id)
+        except StoreUnavailable as exc:
+            self._cache_failed(exc)
+            return None
 
-    async def _cache_set(self, profile: Profile) -> None:
+    async def _cache_set(self, profile: Profile, *, fill: bool = False) -> bool:
+        """Store ``profile``; False if the cache is unavailable. A fill (a value read
+        from the queue or the DB) that cannot be stored leaves nothing to repair."""
         if self._local:
             self.store.set_nowait(profile)
-        else:
-            await self.store.set(profile)
+            return True
+        if self._cache_ok:
+            try:
+                await self.store.set(profile)
+                return True
+            except StoreUnavailable as exc:
+                self._cache_failed(exc)
+                fill = False  # the set may have reached the server: repair it later
+        if not fill:
+            self._cache_backlog.add(profile.user_id)
+        return False
 
-    async def _cache_delete(self, user_id: int) -> None:
+    async def _cache_delete(self, user_id: int) -> bool:
         if self._local:
             self.store.delete_nowait(user_id)
-        else:
-            await self.store.delete(user_id)
+            return True
+        if self._cache_ok:
+            try:
+                await self.store.delete(user_id)
+                return True
+            except StoreUnavailable as exc:
+                self._cache_failed(exc)
+        self._cache_backlog.add(user_id)
+        return False
+
+    def _cache_failed(self, exc: BaseException, *, injected: bool = False) -> None:
+        self._c.cache_errors += not injected
+        if not self._cache_ok:
+            return
+        self._cache_ok = False
+        self._local = False
+        self._cache_error = str(exc)
+        self._emit(
+            _BACKGROUND_OP,
+            EventKind.CACHE_DOWN,
+            None,
+            None,
+            None,
+            f"{exc}: reads go to the database; entries written meanwhile are dropped "
+            "when the cache is back",
+        )
+        if not injected and self._state == _RUNNING and self._probe is None:
+            self._probe = self._loop.create_task(self._probe_cache())
+
+    async def _probe_cache(self) -> None:
+        """Ask the store again, backing off, until it answers; then repair and resume."""
+        delay = CACHE_PROBE_BASE
+        try:
+            while not self._cache_ok and not self.faults.cache_down:
+                try:
+                    await self.store.ping()
+                    await self._cache_recover()
+                except StoreUnavailable as exc:
+                    self._cache_error = str(exc)
+                    await asyncio.sleep(delay)
+                    delay = min(CACHE_PROBE_CAP, delay * 2)
+        finally:
+            self._probe = None
+
+    async def _cache_recover(self) -> None:
+        """Delete the entries written while the cache was away, then serve it again."""
+        dropped = 0
+        while self._cache_backlog:
+            batch = sorted(self._cache_backlog)
+            self._cache_backlog.clear()
+            try:
+                await self.store.delete_many(batch)
+            except StoreUnavailable:
+                self._cache_backlog.update(batch)
+                raise
+            dropped += len(batch)
+        if self.faults.cache_down:
+            return
+        self._cache_ok = True
+        self._cache_error = ""
+        self._local = self.store.local
+        detail = f"{dropped} entries written meanwhile dropped" if dropped else "cache back"
+        self._emit(_BACKGROUND_OP, EventKind.CACHE_UP, None, None, None, detail)
 
     def _timestamp(self) -> str:
         return utc_timestamp(self.config.clock())
@@ -654,19 +812,32 @@ class Engine:
     ) -> None:
         self.events.emit(Event(op, kind, user_id, version, duration, monotonic(), detail))
 
-    def _on_drop(self, user_id: int, profile: Profile, reason: str) -> None:
+    def _on_drop(self, user_id: int, profile: Profile | None, reason: str) -> None:
         if reason == "expire":
             self._c.expirations += 1
             kind = EventKind.EXPIRE
-        else:
+        elif reason == "evict":
             self._c.evictions += 1
             kind = EventKind.EVICT
+        else:
+            kind = EventKind.INVALIDATE
+            reason = {
+                "invalid": "the cached value was not a valid profile: dropped",
+                "gone": "deleted outside the engine",
+            }.get(reason, reason)
         dirty = " (its pending write stays queued)" if user_id in self.queue else ""
-        self._emit(_BACKGROUND_OP, kind, user_id, profile.version, None, reason + dirty)
+        version = None if profile is None else profile.version
+        self._emit(_BACKGROUND_OP, kind, user_id, version, None, reason + dirty)
 
     def _on_fault(self, name: str, value: object) -> None:
         state = self.faults.describe() or "no faults"
         self._emit(_BACKGROUND_OP, EventKind.FAULT, None, None, None, f"{name} = {value} ({state})")
+        if name != "cache_down" or self._state != _RUNNING:
+            return
+        if value:
+            self._cache_failed(StoreUnavailable("cache down (injected)"), injected=True)
+        elif not self._cache_ok and self._probe is None:
+            self._probe = self._loop.create_task(self._probe_cache())
 
 
 async def _wait_event(event: asyncio.Event, timeout: float) -> None:

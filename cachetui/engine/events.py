@@ -28,6 +28,8 @@ class EventKind(StrEnum):
     POLICY = "policy"
     EXTERNAL = "external"  # a DB write that bypassed the cache
     FAULT = "fault"  # a fault was switched on or off
+    CACHE_DOWN = "cache-down"  # the cache store became unreachable: reads go to the DB
+    CACHE_UP = "cache-up"  # the cache store answers again
     ERROR = "error"
 
 

@@ -1,4 +1,5 @@
-"""Fault knobs the lab injects into every database call the engine makes."""
+"""Fault knobs the lab injects into every database call the engine makes, and a switch
+that makes the cache store unreachable."""
 
 from __future__ import annotations
 
@@ -13,13 +14,15 @@ FaultListener = Callable[[str, object], None]
 
 class Faults:
     """``db_down`` (every DB call fails), ``db_latency`` (seconds added to every DB call),
-    ``db_error_rate`` (0..1: the share of DB calls that fail). Invalid values raise
-    ValidationError and change nothing."""
+    ``db_error_rate`` (0..1: the share of DB calls that fail), ``cache_down`` (the cache
+    store is treated as unreachable, as when a Redis server goes away). Invalid values
+    raise ValidationError and change nothing."""
 
     def __init__(self, seed: int | None = None) -> None:
         self._db_down = False
         self._db_latency = 0.0
         self._db_error_rate = 0.0
+        self._cache_down = False
         self._random = random.Random(seed)
         self._listener: FaultListener | None = None
 
@@ -60,8 +63,20 @@ class Faults:
         self._changed("db_error_rate", value)
 
     @property
+    def cache_down(self) -> bool:
+        return self._cache_down
+
+    @cache_down.setter
+    def cache_down(self, value: bool) -> None:
+        if not isinstance(value, bool):
+            raise ValidationError(f"cache_down must be True or False, got {value!r}")
+        if value != self._cache_down:
+            self._cache_down = value
+            self._changed("cache_down", value)
+
+    @property
     def active(self) -> bool:
-        return self._db_down or self._db_latency > 0 or self._db_error_rate > 0
+        return self._db_down or self._db_latency > 0 or self._db_error_rate > 0 or self._cache_down
 
     def describe(self) -> str:
         """A short human summary, empty when no fault is active."""
@@ -72,12 +87,15 @@ class Faults:
             parts.append(f"DB latency {self._db_latency * 1000:g} ms")
         if self._db_error_rate:
             parts.append(f"DB errors {self._db_error_rate:.0%}")
+        if self._cache_down:
+            parts.append("cache down")
         return ", ".join(parts)
 
     def clear(self) -> None:
         self.db_down = False
         self.db_latency = 0.0
         self.db_error_rate = 0.0
+        self.cache_down = False
 
     async def before_db_call(self) -> None:
         """Apply the active faults to one database call: wait, then maybe fail."""

@@ -86,6 +86,7 @@ class Counters:
         "retries",
         "lost_writes",
         "external_writes",
+        "cache_errors",
         "peak_pending",
         "max_queue_wait",
         "read_latency",
@@ -107,6 +108,7 @@ class Counters:
         self.retries = 0
         self.lost_writes = 0
         self.external_writes = 0
+        self.cache_errors = 0  # cache store calls that failed (store unreachable)
         self.peak_pending = 0
         self.max_queue_wait = 0.0  # longest a write waited in the queue before landing
         self.read_latency = LatencyHistogram()
@@ -136,6 +138,7 @@ class MetricsSnapshot:
     retries: int
     lost_writes: int
     external_writes: int
+    cache_errors: int
     read_p50: float | None
     read_p95: float | None
     read_p99: float | None
@@ -166,6 +169,7 @@ class MetricsSnapshot:
             retries=c.retries,
             lost_writes=c.lost_writes,
             external_writes=c.external_writes,
+            cache_errors=c.cache_errors,
             read_p50=c.read_latency.percentile(50),
             read_p95=c.read_latency.percentile(95),
             read_p99=c.read_latency.percentile(99),

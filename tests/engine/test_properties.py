@@ -4,6 +4,10 @@ Checks: every read returns the last acknowledged version unless a crash reported
 write lost or an external write made the cache stale; crash() reports exactly the lost
 writes; after close() the database holds the last acknowledged version of every user
 except those reported lost (read back through a separate sqlite3 connection).
+
+Runs over the in-process store and over a real Redis server. With Redis a crash leaves
+the cache as it was (lost versions may still be served from it: orphaned), and the
+cache can become unreachable (the cache_down fault) and come back.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -30,9 +35,10 @@ from cachetui.engine import (
     EngineConfig,
     PendingWritesError,
     Profile,
+    StoreUnavailable,
     WritePolicy,
 )
-from tests.conftest import db_row
+from tests.conftest import TEST_REDIS_URL, db_row, delete_namespace, redis_or_skip
 
 USERS = range(1, 5)
 POLICIES = [p.value for p in WritePolicy]
@@ -51,6 +57,8 @@ def applied(base: Profile, changes: dict[str, Any], result: Profile) -> bool:
 
 
 class EngineModel(RuleBasedStateMachine):
+    cache_url = "memory://"
+
     def __init__(self) -> None:
         super().__init__()
         self.loop = asyncio.new_event_loop()
@@ -65,6 +73,7 @@ class EngineModel(RuleBasedStateMachine):
         self.path = str(self.dir / "profiles.db")
         config = EngineConfig(
             db_path=self.path,
+            cache_url=self.cache_url,
             policy=policy,
             capacity=2,
             eviction=eviction,
@@ -84,6 +93,10 @@ class EngineModel(RuleBasedStateMachine):
         self.stale: set[int] = set()  # external write since the engine last wrote
         self.pending: dict[int, Profile] = {}
         self.db_down = False
+        self.cache_down = False
+        # users written while the cache was unreachable: their entries are repaired when
+        # it comes back — unless a crash erased that to-do list first
+        self.written_while_down: set[int] = set()
 
     # -- operations ----------------------------------------------------------------------
     @rule(user=st.sampled_from(USERS))
@@ -97,8 +110,8 @@ class EngineModel(RuleBasedStateMachine):
             assert got == self.pending[user]
         elif user in self.stale:
             assert got in (self.view[user], self.db[user])
-            if got == self.db[user]:
-                self.stale.discard(user)
+            if got == self.db[user] and self.engine.cache_available:
+                self.stale.discard(user)  # the cache now holds the database's version
                 self.view[user] = got
         else:
             assert got == self.view[user]
@@ -119,6 +132,8 @@ class EngineModel(RuleBasedStateMachine):
         assert any(applied(base, changes, got) for base in bases)
         self.view[user] = got
         self.stale.discard(user)
+        if not self.engine.cache_available:
+            self.written_while_down.add(user)
         if self.policy is WritePolicy.WRITE_BEHIND:
             self.pending[user] = got
         else:
@@ -165,9 +180,32 @@ class EngineModel(RuleBasedStateMachine):
     def crash(self) -> None:
         lost = self.run(self.engine.crash())
         assert lost == sorted((u, p.version) for u, p in self.pending.items())
+        if self.engine.store.lost_on_crash:
+            self.view = dict(self.db)
+            self.stale.clear()
+        else:
+            # the cache survives: what it holds may be newer (lost writes) or older
+            # (written while it was unreachable) than the database
+            for user, profile in self.pending.items():
+                self.view[user] = profile
+                self.stale.add(user)
+            if not self.engine.cache_available:
+                self.stale |= self.written_while_down
+        self.written_while_down.clear()
         self.pending.clear()
-        self.view = dict(self.db)
-        self.stale.clear()
+
+    @rule()
+    def toggle_cache_down(self) -> None:
+        self.cache_down = not self.cache_down
+        self.engine.faults.cache_down = self.cache_down
+        if not self.cache_down:
+
+            async def back() -> None:
+                while not self.engine.cache_available:  # noqa: ASYNC110 - polled state
+                    await asyncio.sleep(0.001)
+
+            self.run(asyncio.wait_for(back(), 5))
+            self.written_while_down.clear()
 
     @rule()
     def toggle_outage(self) -> None:
@@ -187,8 +225,12 @@ class EngineModel(RuleBasedStateMachine):
             return
         queued = {p.user_id: p.profile for p in self.engine.pending_writes()}
         assert queued == self.pending
-        cached = self.run(self.engine.cache_entries())
-        assert len(cached) <= 2
+        if self.engine.cache_available:
+            cached = self.run(self.engine.cache_entries())
+            assert len(cached) <= 2
+        else:
+            with pytest.raises(StoreUnavailable):
+                self.run(self.engine.cache_entries())
         # every acknowledged update is a row written, absorbed, still pending, or lost
         m = self.engine.metrics
         assert m.updates == m.db_writes + m.coalesced + m.pending + m.lost_writes
@@ -196,7 +238,7 @@ class EngineModel(RuleBasedStateMachine):
     def teardown(self) -> None:
         try:
             if self.engine is not None:
-                self.engine.faults.db_down = False
+                self.engine.faults.clear()
                 self.run(self.engine.close())
                 self._landed()
                 for user in USERS:
@@ -204,6 +246,8 @@ class EngineModel(RuleBasedStateMachine):
         finally:
             self.loop.close()
             shutil.rmtree(self.dir, ignore_errors=True)
+            if self.engine is not None and hasattr(self.engine.store, "namespace"):
+                delete_namespace(self.cache_url, self.engine.store.namespace)
 
 
 EngineModel.TestCase.settings = settings(
@@ -213,3 +257,21 @@ EngineModel.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestEngineModel = EngineModel.TestCase
+
+
+class RedisEngineModel(EngineModel):
+    cache_url = TEST_REDIS_URL
+
+
+RedisEngineModel.TestCase.settings = settings(
+    max_examples=120,
+    stateful_step_count=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+class TestRedisEngineModel(RedisEngineModel.TestCase):
+    def setUp(self) -> None:
+        redis_or_skip()
+        super().setUp()

@@ -1,16 +1,18 @@
-"""The interface every cache store implements (in-process now, Redis next)."""
+"""The interface every cache store implements (in-process and Redis)."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from cachetui.engine.profile import Profile
 
 #: Called by a store when it drops an entry on its own: (user_id, profile, reason),
-#: reason being "evict" (capacity) or "expire" (TTL).
-DropListener = Callable[[int, Profile, str], None]
+#: reason being "evict" (capacity), "expire" (TTL), "invalid" (a value that is not a
+#: profile, e.g. written by hand) or "gone" (deleted behind the store's back); profile
+#: is None when the store no longer has the value.
+DropListener = Callable[[int, Profile | None, str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +73,22 @@ class CacheStore(ABC):
 
     @abstractmethod
     async def size(self) -> int: ...
+
+    async def delete_many(self, user_ids: Iterable[int]) -> None:
+        for user_id in user_ids:
+            await self.delete(user_id)
+
+    async def peek_many(self, user_ids: Iterable[int]) -> dict[int, Profile]:
+        """The cached profiles of these users, without counting a use or a hit."""
+        wanted = set(user_ids)
+        return {
+            e.profile.user_id: e.profile
+            for e in await self.entries()
+            if e.profile.user_id in wanted
+        }
+
+    async def ping(self) -> None:  # noqa: B027 - optional hook
+        """Raise StoreUnavailable when the store cannot be reached."""
 
     async def start(self) -> None:  # noqa: B027 - optional hook
         """Connect; raise StoreUnavailable when the store cannot be reached."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from cachetui.engine.profile import Profile
 from cachetui.engine.stores.base import CacheEntry, CacheStore
@@ -130,6 +130,10 @@ class MemoryStore(CacheStore):
 
     async def size(self) -> int:
         return len(self._data)
+
+    async def peek_many(self, user_ids: Iterable[int]) -> dict[int, Profile]:
+        data = self._data
+        return {u: data[u].profile for u in user_ids if u in data}
 
 
 class _EvictionPolicy:

@@ -1,0 +1,153 @@
+"""Lua scripts of the Redis store: each runs atomically on the server in one round trip.
+
+Keys of one namespace ``cachetui:<ns>:``:
+
+- ``profile:<id>``  the profile as compact JSON (``redis-cli GET`` shows it)
+- ``index``         sorted set of cached ids, scored for eviction: a logical clock for
+                    LRU (last use) and FIFO (insertion), a use count for LFU
+- ``clock``         the logical clock (INCR)
+- ``hits``          hash id → reads served
+- ``stored``        hash id → server time (ms) the value was stored
+- ``expiry``        sorted set id → server time (ms) the TTL ends, to keep ``index`` exact
+                    once Redis has expired a key
+
+The namespace, the eviction policy, the capacity and the TTL are written into the
+script text (one set of scripts per store configuration), so each call sends only the
+profile key and, for a set, the value: the hit path costs the client barely more than a
+plain GET. Scripts touch keys of their namespace that they derive from the prefix, so
+they assume a single Redis server (not Redis Cluster).
+"""
+
+from __future__ import annotations
+
+_PROLOGUE = """
+local base = '{base}'
+local prefix = base .. 'profile:'
+local index, hits, clock = base .. 'index', base .. 'hits', base .. 'clock'
+local stored, expiry = base .. 'stored', base .. 'expiry'
+"""
+
+_TOUCH = {
+    "lru": "redis.call('ZADD', index, redis.call('INCR', clock), id)",
+    "lfu": "redis.call('ZINCRBY', index, 1, id)",
+    "fifo": "redis.call('ZADD', index, 'NX', redis.call('INCR', clock), id)",
+}
+
+# KEYS[1]: the profile key. Returns its value (nil on a miss); records the use.
+_GET = """
+local v = redis.call('GET', KEYS[1])
+if not v then return false end
+local id = string.sub(KEYS[1], #prefix + 1)
+{touch}
+redis.call('HINCRBY', hits, id, 1)
+return v
+"""
+
+# Forget ids whose TTL ended (Redis already dropped the key): keeps the count exact.
+_FORGET_EXPIRED = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local dropped = {}
+local function forget(id)
+  redis.call('ZREM', index, id)
+  redis.call('ZREM', expiry, id)
+  redis.call('HDEL', hits, id)
+  redis.call('HDEL', stored, id)
+end
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', expiry, '-inf', now)) do
+  if redis.call('EXISTS', prefix .. id) == 0 then
+    forget(id)
+    table.insert(dropped, 'expire')
+    table.insert(dropped, id)
+    table.insert(dropped, '')
+  end
+end
+"""
+
+# KEYS[1]: the profile key; ARGV[1]: the value. Returns a flat list of
+# (reason, id, value) for the entries found expired or evicted to make room.
+_SET = """
+local ttl, capacity = {ttl_ms}, {capacity}
+local id = string.sub(KEYS[1], #prefix + 1)
+local known = redis.call('ZSCORE', index, id)
+if ttl > 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
+  redis.call('ZADD', expiry, now + ttl, id)
+else
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+redis.call('HSET', stored, id, now)
+if not known then
+  {insert}
+  redis.call('HSET', hits, id, 0)
+else
+  {overwrite}
+end
+while redis.call('ZCARD', index) > capacity do
+  local victim = redis.call('ZRANGE', index, 0, 0)[1]
+  local v = redis.call('GET', prefix .. victim)
+  redis.call('DEL', prefix .. victim)
+  forget(victim)
+  if v then
+    table.insert(dropped, 'evict')
+    table.insert(dropped, victim)
+    table.insert(dropped, v)
+  end
+end
+return dropped
+"""
+
+_INSERT = {
+    "lru": "redis.call('ZADD', index, redis.call('INCR', clock), id)",
+    "lfu": "redis.call('ZADD', index, 1, id)",
+    "fifo": "redis.call('ZADD', index, redis.call('INCR', clock), id)",
+}
+_OVERWRITE = {  # as the in-process store: an overwrite is a use, FIFO keeps its place
+    "lru": "redis.call('ZADD', index, redis.call('INCR', clock), id)",
+    "lfu": "redis.call('ZINCRBY', index, 1, id)",
+    "fifo": "",
+}
+
+# ARGV: ids. Deletes their entries and bookkeeping; returns how many keys existed.
+_DELETE = """
+local n = 0
+for _, id in ipairs(ARGV) do
+  n = n + redis.call('DEL', prefix .. id)
+  redis.call('ZREM', index, id)
+  redis.call('ZREM', expiry, id)
+  redis.call('HDEL', hits, id)
+  redis.call('HDEL', stored, id)
+end
+return n
+"""
+
+# Makes the bookkeeping match what Redis holds: forgets expired ids and ids whose key
+# was deleted behind the store's back (redis-cli DEL). Returns (reason, id, '') triples.
+_RECONCILE = """
+for _, id in ipairs(redis.call('ZRANGE', index, 0, -1)) do
+  if redis.call('EXISTS', prefix .. id) == 0 then
+    forget(id)
+    table.insert(dropped, 'gone')
+    table.insert(dropped, id)
+    table.insert(dropped, '')
+  end
+end
+return dropped
+"""
+
+
+def scripts(base: str, eviction: str, capacity: int, ttl_ms: int) -> dict[str, str]:
+    """The Lua source of GET, SET, DELETE and RECONCILE for one store configuration.
+    ``base`` is ``cachetui:<ns>:`` with ``<ns>`` made of ``[A-Za-z0-9_.-]`` only."""
+    prologue = _PROLOGUE.replace("{base}", base)
+    return {
+        "GET": prologue + _GET.replace("{touch}", _TOUCH[eviction]),
+        "SET": prologue
+        + _FORGET_EXPIRED
+        + _SET.replace("{ttl_ms}", str(ttl_ms))
+        .replace("{capacity}", str(capacity))
+        .replace("{insert}", _INSERT[eviction])
+        .replace("{overwrite}", _OVERWRITE[eviction]),
+        "DELETE": prologue + _DELETE,
+        "RECONCILE": prologue + _FORGET_EXPIRED + _RECONCILE,
+    }

@@ -1,0 +1,359 @@
+"""A cache store over a real Redis server (redis.asyncio, one connection pool).
+
+Each profile is one compact JSON string under ``cachetui:<ns>:profile:<id>``: readable
+with ``redis-cli GET``, and measured here 40 % faster to read back than a hash
+(GET + json.loads 12.0k/s vs HGETALL + conversion 8.7k/s, one client, loopback) and
+less than half the memory (272 vs 616 bytes). ``<ns>`` names the SQLite file, so several
+databases share one Redis without colliding, and several processes over one file share
+one cache tier.
+
+Capacity and eviction are kept by the store itself (see ``redis_scripts``), not by
+Redis' ``maxmemory``: that setting is server-wide, counts bytes rather than entries and
+would evict other applications' keys; the bookkeeping costs one sorted-set update per
+read and per write, done inside the same server-side script (still one round trip).
+TTL is Redis' own expiry (``SET … PX``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import NoScriptError, RedisError
+
+from cachetui.engine.errors import StoreUnavailable, ValidationError
+from cachetui.engine.profile import Profile
+from cachetui.engine.stores.base import CacheEntry, CacheStore
+from cachetui.engine.stores.redis_scripts import scripts
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_loads = json.loads
+_SCAN_COUNT = 1000
+_CHUNK = 1000
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced by ``***`` (safe to show and to log)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    if parts.password is None and "@" not in parts.netloc:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    user = parts.username or ""
+    cred = f"{user}:***" if parts.password is not None else user
+    return urlunsplit(parts._replace(netloc=f"{cred}@{host}"))
+
+
+def namespace_for(db_path: str) -> str:
+    """``<file stem>-<hash of the absolute path>``; a private one for ``:memory:``."""
+    if db_path == ":memory:":
+        return f"memory-{os.getpid()}-{secrets.token_hex(4)}"
+    path = os.path.abspath(db_path)
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", os.path.splitext(os.path.basename(path))[0])
+    return f"{stem[:40] or 'db'}-{hashlib.sha1(path.encode()).hexdigest()[:6]}"
+
+
+def encode(profile: Profile) -> str:
+    return _dumps(profile.as_dict())
+
+
+def decode(raw: bytes | str, user_id: int) -> Profile | None:
+    """The profile a value holds, or None if it is not a valid profile of this user
+    (for example written by hand with redis-cli)."""
+    try:
+        d = _loads(raw)
+        p = Profile(
+            d["user_id"],
+            d["name"],
+            d["bio"],
+            d["location"],
+            d["followers"],
+            d["version"],
+            d["updated_at"],
+        )
+    except (ValueError, TypeError, KeyError):
+        return None
+    if (
+        p.user_id != user_id
+        or type(p.followers) is not int
+        or type(p.version) is not int
+        or type(p.name) is not str
+        or type(p.bio) is not str
+        or type(p.location) is not str
+        or type(p.updated_at) is not str
+    ):
+        return None
+    return p
+
+
+def describe_error(exc: BaseException) -> str:
+    """A short reason: 'connection refused', 'timeout', ... from a redis-py error."""
+    text = str(exc).strip().rstrip(".")
+    lowered = text.lower()
+    for needle, reason in (
+        ("connection refused", "connection refused"),
+        ("timeout", "timed out"),
+        ("timed out", "timed out"),
+        ("name or service not known", "unknown host"),
+        ("nodename nor servname", "unknown host"),
+        ("closed by server", "connection closed by the server"),
+        ("invalid username-password", "authentication failed"),
+        ("invalid password", "authentication failed"),
+        ("noauth", "authentication required"),
+        ("authentication required", "authentication required"),
+    ):
+        if needle in lowered:
+            return reason
+    if ". " in text:
+        text = text.rsplit(". ", 1)[1]
+    return text[:1].lower() + text[1:] if text else type(exc).__name__
+
+
+class RedisStore(CacheStore):
+    """``url`` is ``redis://[user:password@]host:port/db`` (or ``rediss://``)."""
+
+    local = False
+    lost_on_crash = False
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        namespace: str,
+        capacity: int = 1000,
+        eviction: str = "lru",
+        ttl: float | None = None,
+        ephemeral: bool = False,
+        timeout: float = 1.0,
+    ) -> None:
+        super().__init__()
+        scheme = url.split("://", 1)[0].lower()
+        if scheme not in ("redis", "rediss"):
+            raise ValidationError(f"not a Redis URL: {mask_url(url)}", field="cache_url")
+        self.url = url
+        self.safe_url = mask_url(url)
+        self.capacity = capacity
+        self.eviction = eviction
+        self.ttl_ms = 0 if ttl is None else max(1, round(ttl * 1000))
+        self.ttl = ttl
+        #: Delete this namespace on close (a ``:memory:`` database dies with the engine).
+        self.ephemeral = ephemeral
+        self.namespace = namespace
+        base = f"cachetui:{namespace}:"
+        self.prefix = base + "profile:"
+        self._index = base + "index"
+        self._clock_key = base + "clock"
+        self._hits = base + "hits"
+        self._stored = base + "stored"
+        self._expiry = base + "expiry"
+        self._sources = scripts(base, eviction, capacity, self.ttl_ms)
+        self.description = f"redis {self.safe_url} ({eviction}, capacity {capacity})"
+        try:
+            self._client = aioredis.Redis.from_url(
+                url,
+                socket_timeout=timeout,
+                socket_connect_timeout=timeout,
+                retry=Retry(NoBackoff(), 1),
+                decode_responses=False,
+            )
+        except (ValueError, RedisError) as exc:
+            raise ValidationError(
+                f"invalid Redis URL {self.safe_url}: {exc}", field="cache_url"
+            ) from None
+        self._sha: dict[str, str] = {}
+        self._sha_get = ""
+        self._decoded: dict[int, tuple[bytes, Profile]] = {}
+        self._memo_limit = max(64, 2 * capacity)
+
+    # -- lifecycle ---------------------------------------------------------------------
+    async def start(self) -> None:
+        try:
+            await self._client.ping()
+            for name, source in self._sources.items():
+                self._sha[name] = await self._client.script_load(source)
+            self._sha_get = self._sha["GET"]
+        except RedisError as exc:
+            await self._client.aclose()
+            raise StoreUnavailable(
+                f"cannot reach Redis at {self.safe_url}: {describe_error(exc)}"
+            ) from None
+
+    async def close(self) -> None:
+        try:
+            if self.ephemeral:
+                await self.clear()
+        except Exception:  # noqa: BLE001 - closing must not fail on a dead server
+            pass
+        await self._client.aclose()
+
+    async def ping(self) -> None:
+        await self._call(self._client.ping)
+
+    # -- the cache interface ----------------------------------------------------------
+    async def get(self, user_id: int) -> Profile | None:
+        try:
+            raw = await self._client.evalsha(self._sha_get, 1, self.prefix + str(user_id))
+        except NoScriptError:
+            raw = await self._script("GET", 1, self.prefix + str(user_id))
+        except RedisError as exc:
+            raise self._unavailable(exc) from None
+        if raw is None:
+            return None
+        # The value still comes from Redis on every read; only its decoding is reused
+        # while the bytes are the same.
+        memo = self._decoded.get(user_id)
+        if memo is not None and memo[0] == raw:
+            return memo[1]
+        profile = decode(raw, user_id)
+        if profile is not None:
+            if len(self._decoded) >= self._memo_limit:
+                self._decoded.clear()
+            self._decoded[user_id] = (raw, profile)
+        else:
+            await self.delete(user_id)
+            if self._on_drop is not None:
+                self._on_drop(user_id, None, "invalid")
+        return profile
+
+    async def set(self, profile: Profile) -> None:
+        dropped = await self._script("SET", 1, self.prefix + str(profile.user_id), encode(profile))
+        if dropped:
+            self._report(dropped)
+
+    async def delete(self, user_id: int) -> None:
+        await self.delete_many((user_id,))
+
+    async def delete_many(self, user_ids: Iterable[int]) -> None:
+        ids = [str(u) for u in user_ids]
+        for i in range(0, len(ids), _CHUNK):
+            await self._script("DELETE", 0, *ids[i : i + _CHUNK])
+
+    async def clear(self) -> None:
+        """Delete every key of this namespace (SCAN + UNLINK, never KEYS)."""
+        pattern = f"cachetui:{self.namespace}:*"
+        batch: list[bytes] = []
+        try:
+            async for key in self._client.scan_iter(match=pattern, count=_SCAN_COUNT):
+                batch.append(key)
+                if len(batch) >= _CHUNK:
+                    await self._client.unlink(*batch)
+                    batch.clear()
+            if batch:
+                await self._client.unlink(*batch)
+        except RedisError as exc:
+            raise self._unavailable(exc) from None
+
+    async def entries(self) -> list[CacheEntry]:
+        """What Redis really holds under this namespace, found with SCAN."""
+        keys = await self._profile_keys()
+        ids = [int(k[len(self.prefix) :]) for k in keys]
+        if not keys:
+            if await self._call(self._client.zcard, self._index):
+                await self._reconcile()
+            return []
+        pipe = self._client.pipeline(transaction=False)
+        pipe.time()
+        for i in range(0, len(keys), _CHUNK):
+            pipe.mget(keys[i : i + _CHUNK])
+        for key in keys:
+            pipe.pttl(key)
+        pipe.hmget(self._hits, ids)
+        pipe.hmget(self._stored, ids)
+        pipe.zcard(self._index)
+        results = await self._call(pipe.execute)
+        seconds, micros = results[0]
+        now_ms = seconds * 1000 + micros // 1000
+        chunks = (len(keys) + _CHUNK - 1) // _CHUNK
+        values = [v for chunk in results[1 : 1 + chunks] for v in chunk]
+        ttls = results[1 + chunks : 1 + chunks + len(keys)]
+        hits, stored, indexed = results[-3], results[-2], results[-1]
+        out = []
+        for uid, raw, ttl, hit, at in zip(ids, values, ttls, hits, stored, strict=True):
+            if raw is None:
+                continue  # expired or deleted between SCAN and MGET
+            profile = decode(raw, uid)
+            if profile is None:
+                continue
+            out.append(
+                CacheEntry(
+                    profile=profile,
+                    hits=int(hit or 0),
+                    age=max(0.0, (now_ms - int(at)) / 1000) if at else 0.0,
+                    ttl_left=ttl / 1000 if ttl >= 0 else None,
+                )
+            )
+        if indexed != len(keys):
+            await self._reconcile()
+        return out
+
+    async def size(self) -> int:
+        return len(await self._profile_keys())
+
+    async def peek_many(self, user_ids: Iterable[int]) -> dict[int, Profile]:
+        ids = list(user_ids)
+        if not ids:
+            return {}
+        values = await self._call(self._client.mget, [self.prefix + str(u) for u in ids])
+        out = {}
+        for uid, raw in zip(ids, values, strict=True):
+            if raw is not None and (profile := decode(raw, uid)) is not None:
+                out[uid] = profile
+        return out
+
+    # -- internals -------------------------------------------------------------------
+    async def _profile_keys(self) -> list[str]:
+        try:
+            return [
+                k.decode()
+                async for k in self._client.scan_iter(match=self.prefix + "*", count=_SCAN_COUNT)
+            ]
+        except RedisError as exc:
+            raise self._unavailable(exc) from None
+
+    async def _reconcile(self) -> None:
+        dropped = await self._script("RECONCILE", 0)
+        if dropped:
+            self._report(dropped)
+
+    def _report(self, dropped: list[bytes]) -> None:
+        listener = self._on_drop
+        if listener is None:
+            return
+        for i in range(0, len(dropped), 3):
+            reason, uid, raw = dropped[i].decode(), int(dropped[i + 1]), dropped[i + 2]
+            profile = decode(raw, uid) if raw else None
+            listener(uid, profile, reason)
+
+    async def _script(self, name: str, numkeys: int, *args: Any) -> Any:
+        client = self._client
+        try:
+            try:
+                return await client.evalsha(self._sha[name], numkeys, *args)
+            except NoScriptError:  # the server restarted and forgot its scripts
+                self._sha[name] = await client.script_load(self._sources[name])
+                self._sha_get = self._sha["GET"]
+                return await client.evalsha(self._sha[name], numkeys, *args)
+        except RedisError as exc:
+            raise self._unavailable(exc) from None
+
+    async def _call(self, func: Any, *args: Any) -> Any:
+        try:
+            return await func(*args)
+        except RedisError as exc:
+            raise self._unavailable(exc) from None
+
+    def _unavailable(self, exc: BaseException) -> StoreUnavailable:
+        return StoreUnavailable(f"Redis at {self.safe_url} unavailable: {describe_error(exc)}")
