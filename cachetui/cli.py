@@ -157,6 +157,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from cachetui.bench import main as bench_main
 
         return bench_main(argv[1:])
+    if argv[:1] == ["serve"]:
+        from cachetui.serve import main as serve_main
+
+        return serve_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
