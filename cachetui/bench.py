@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -13,7 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cachetui.engine import CacheTuiError, Engine, EngineConfig, WritePolicy
+from cachetui.engine import CacheTuiError, Engine, EngineConfig, StoreUnavailable, WritePolicy
+from cachetui.engine.stores.redis_store import RedisStore, check_reachable
 from cachetui.engine.workload import Workload
 
 
@@ -120,7 +122,10 @@ async def run_policy(
         flush_interval=0.5,
         batch_size=100,
     )
-    async with Engine(config) as engine:
+    engine = Engine(config)
+    if isinstance(engine.store, RedisStore):
+        engine.store.ephemeral = True  # the copy's cache entries go when the copy does
+    async with engine:
         keys = await engine.db_count()
         workload = Workload(
             engine, keys=max(1, keys), read_ratio=args.read_ratio, skew=args.zipf, seed=args.seed
@@ -242,7 +247,18 @@ def main(argv: Sequence[str]) -> int:
     if args.db and not Path(args.db).is_file():
         parser.error(f"--db {args.db}: no such file")
     try:
+        if args.cache.split("://", 1)[0].lower() in ("redis", "rediss"):
+            check_reachable(args.cache)
         results = asyncio.run(run(args))
+    except StoreUnavailable as exc:
+        print(f"cachetui bench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cachetui bench: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `cachetui bench --json | head`: the reader left
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except CacheTuiError as exc:
         parser.error(str(exc))
     if not args.json:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from cachetui import __version__
 from cachetui.engine.config import EVICTIONS, EngineConfig, WritePolicy
-from cachetui.engine.errors import CacheTuiError
+from cachetui.engine.errors import CacheTuiError, StoreUnavailable
 
 DEFAULT_PROFILES = 1000
 
@@ -172,6 +172,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         engine = Engine(config)
+        if not engine.store.local:
+            from cachetui.engine.stores.redis_store import check_reachable
+
+            check_reachable(config.cache_url)
+    except StoreUnavailable as exc:
+        print(f"cachetui: error: {exc}", file=sys.stderr)
+        return 2
     except CacheTuiError as exc:
         parser.error(str(exc))
     app = CacheTuiApp(engine, seed_profiles=args.profiles)

@@ -34,6 +34,7 @@ from cachetui.engine import (
     MetricsSnapshot,
     PendingWritesError,
     Profile,
+    StoreUnavailable,
     WritePolicy,
     key_state,
 )
@@ -86,6 +87,7 @@ class CacheTuiApp(App[None]):
         Binding("f", "flush", "Flush", id="flush"),
         Binding("c", "crash", "Crash", id="crash"),
         Binding("o", "outage", "Outage", id="outage"),
+        Binding("O", "cache_outage", "Cache outage", show=False, id="cache-outage"),
         Binding("l", "latency", "DB latency", show=False, id="latency"),
         Binding("w", "workload", "Workload", id="workload"),
         Binding("plus,equals_sign", "rate(1)", "Rate +", show=False, id="rate-up"),
@@ -108,6 +110,7 @@ class CacheTuiApp(App[None]):
         ("f", "flush the write-behind queue now"),
         ("c", "crash: the cache and the queue vanish; shows the acknowledged writes lost"),
         ("o", "DB outage on/off (every DB call fails)"),
+        ("O", "cache outage on/off (the cache store is unreachable: reads go to the DB)"),
         ("l", "cycle DB latency: 0, 10 ms, 100 ms, 1 s"),
         ("w", "start/stop a background workload"),
         ("+ / -", "workload rate up / down"),
@@ -243,7 +246,11 @@ class CacheTuiApp(App[None]):
 
     async def _repaint(self) -> None:
         engine = self.engine
-        entries = await engine.cache_entries()
+        try:
+            entries = await engine.cache_entries()
+        except StoreUnavailable:
+            entries = []
+        size = len(entries)
         if len(entries) > PANE_ROWS:
             entries = sorted(entries, key=lambda e: e.age)[:PANE_ROWS]
         pending = engine.pending_writes()
@@ -267,8 +274,10 @@ class CacheTuiApp(App[None]):
         cache_pane.show(entries, states, followed, timings=self.timings)
         queue_pane.show(pending[:PANE_ROWS], db, followed, timings=self.timings)
         db_pane.show(window, states, followed)
-        size = await engine.store.size()
-        cache_pane.border_title = f"Cache {size:,}/{engine.config.capacity:,}"
+        if engine.cache_available:
+            cache_pane.border_title = f"Cache {size:,}/{engine.config.capacity:,}"
+        else:
+            cache_pane.border_title = "Cache ✖ unavailable"
         queue_pane.border_title = f"Write queue {len(pending):,}"
         if engine.policy is not WritePolicy.WRITE_BEHIND and not pending:
             queue_pane.border_subtitle = "empty: only write-behind queues"
@@ -277,7 +286,11 @@ class CacheTuiApp(App[None]):
         self.total_rows = max(self.total_rows, len(db))
         db_pane.border_title = f"Database {self.total_rows:,} rows"
         db_pane.border_subtitle = f"showing {len(window)}: recent + on screen"
-        cache_pane.border_subtitle = self._state_counts(states, cached)
+        cache_pane.border_subtitle = (
+            self._state_counts(states, cached)
+            if engine.cache_available
+            else "reads go to the database"
+        )
         self.query_one("#metrics", MetricsStrip).show(
             engine.metrics, self._rates, timings=self.timings
         )
@@ -335,6 +348,8 @@ class CacheTuiApp(App[None]):
         faults = engine.faults.describe()
         if faults:
             text.append(f"  ⚠ {faults} ", style="bold white on red")
+        if not engine.cache_available and not engine.faults.cache_down:
+            text.append(f"  ⚠ {engine.cache_error} ", style="bold white on red")
         line2 = legend()
         if self.workload is not None and self.workload.running:
             w = self.workload
@@ -386,13 +401,20 @@ class CacheTuiApp(App[None]):
         assert self.workload is not None
         return self.workload.keys.next()
 
+    async def _cached(self) -> dict[int, Profile]:
+        """What the cache holds now ({} while it is unavailable)."""
+        try:
+            return {e.profile.user_id: e.profile for e in await self.engine.cache_entries()}
+        except StoreUnavailable:
+            return {}
+
     async def _target_user(self) -> int:
         """The followed user if any; else a skewed random one. During a DB outage an
         update needs a cached user (its current profile cannot come from the DB)."""
         if self.followed is not None:
             return self.followed
         if self.engine.faults.db_down:
-            cached = [e.profile.user_id for e in await self.engine.cache_entries()]
+            cached = list(await self._cached())
             cached += [w.user_id for w in self.engine.pending_writes()]
             if cached:
                 return self.rng.choice(sorted(set(cached)))
@@ -481,8 +503,7 @@ class CacheTuiApp(App[None]):
         user = self.followed
         if user is None:  # a cached user with nothing pending shows staleness best
             queued = {w.user_id for w in self.engine.pending_writes()}
-            cached = [e.profile.user_id for e in await self.engine.cache_entries()]
-            clean = sorted(set(cached) - queued)
+            clean = sorted(set(await self._cached()) - queued)
             user = self.rng.choice(clean) if clean else self._random_user()
         changes = {"bio": f"Edited by another service at {time.strftime('%H:%M:%S')}"}
         try:
@@ -491,7 +512,7 @@ class CacheTuiApp(App[None]):
             self.notify(str(exc), title="External write failed", severity="error")
             return
         self._trace(f"external write of user {user} → DB v{profile.version}")
-        cached = {e.profile.user_id: e.profile for e in await self.engine.cache_entries()}
+        cached = await self._cached()
         queued = {w.user_id: w.version for w in self.engine.pending_writes()}
         if user in queued:
             note = (
@@ -533,8 +554,17 @@ class CacheTuiApp(App[None]):
         self._trace_op = 0
         self._trace_title = ""
         db = await self.engine.db_rows(user for user, _ in lost)
+        still = await self.engine.cache_peek(user for user, _ in lost)
         await self.refresh_view()
-        self.push_screen(CrashReportScreen(policy, lost, {u: p.version for u, p in db.items()}))
+        self.push_screen(
+            CrashReportScreen(
+                policy,
+                lost,
+                {u: p.version for u, p in db.items()},
+                still_cached={u: p.version for u, p in still.items()},
+                cache_survives=not self.engine.store.lost_on_crash,
+            )
+        )
 
     # -- actions: faults and workload -------------------------------------------------------------
     def action_outage(self) -> None:
@@ -544,6 +574,19 @@ class CacheTuiApp(App[None]):
             self.notify("every database call now fails", title="DB outage ON", severity="error")
         else:
             self.notify("the database answers again", title="DB outage OFF")
+        self._show_status()
+
+    def action_cache_outage(self) -> None:
+        faults = self.engine.faults
+        faults.cache_down = not faults.cache_down
+        if faults.cache_down:
+            self.notify(
+                "reads go to the database; entries written meanwhile are dropped when it is back",
+                title="Cache outage ON",
+                severity="error",
+            )
+        else:
+            self.notify("the cache answers again", title="Cache outage OFF")
         self._show_status()
 
     def action_latency(self) -> None:

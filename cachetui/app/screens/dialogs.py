@@ -87,29 +87,62 @@ class CrashReportScreen(ModalScreen[None]):
     )
     BINDINGS = [Binding("escape,enter,c,q", "close", "Close")]
 
-    def __init__(self, policy: str, lost: Sequence[tuple[int, int]], db_versions: dict[int, int]):
+    def __init__(
+        self,
+        policy: str,
+        lost: Sequence[tuple[int, int]],
+        db_versions: dict[int, int],
+        *,
+        still_cached: dict[int, int] | None = None,
+        cache_survives: bool = False,
+    ):
         super().__init__()
         self.policy = policy
         self.lost = list(lost)
         self.db_versions = db_versions
+        self.still_cached = still_cached or {}
+        self.cache_survives = cache_survives
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label("✖ Process crash simulated", classes="title")
+            vanished = (
+                "The write-behind queue vanished without a flush (the cache is an external "
+                "server: it kept its contents)."
+                if self.cache_survives
+                else "The cache and the write-behind queue vanished without a flush."
+            )
             if self.lost:
                 yield Static(
-                    f"The cache and the write-behind queue vanished without a flush. "
-                    f"[b]{len(self.lost)}[/b] acknowledged "
+                    f"{vanished} [b]{len(self.lost)}[/b] acknowledged "
                     f"{'write was' if len(self.lost) == 1 else 'writes were'} lost: the "
                     "callers were told these updates succeeded, but the database never "
                     "got them."
                 )
+                if self.still_cached:
+                    yield Static(
+                        f"[b]{len(self.still_cached)}[/b] of them still sit in the cache, "
+                        "newer than the database with no pending write to land them "
+                        "([b]✖ orphaned[/b]): readers see them until they are evicted, "
+                        "expire or are overwritten, then the older database version returns."
+                    )
                 table: DataTable[str] = DataTable(cursor_type="none")
-                table.add_columns("user", "lost version", "database still has")
+                table.add_columns("user", "lost version", "database still has", "cache has")
                 for user, version in self.lost:
                     db_v = self.db_versions.get(user)
-                    table.add_row(str(user), f"v{version}", f"v{db_v}" if db_v else "–")
+                    cached_v = self.still_cached.get(user)
+                    table.add_row(
+                        str(user),
+                        f"v{version}",
+                        f"v{db_v}" if db_v else "–",
+                        f"v{cached_v} ✖ orphaned" if cached_v else "–",
+                    )
                 yield table
+            elif self.cache_survives:
+                yield Static(
+                    f"Nothing acknowledged was lost: under {self.policy} every acknowledged "
+                    "write was already in the database. The cache server kept its contents."
+                )
             else:
                 yield Static(
                     f"The cache vanished, but nothing acknowledged was lost: under "

@@ -29,6 +29,8 @@ KIND_STYLES: dict[EventKind, str] = {
     EventKind.EXPIRE: "grey50",
     EventKind.POLICY: "bold",
     EventKind.FAULT: "bold red",
+    EventKind.CACHE_DOWN: "bold red",
+    EventKind.CACHE_UP: "bold green4",
     EventKind.ACK: "bold green4",
 }
 

@@ -100,7 +100,14 @@ def decode(raw: bytes | str, user_id: int) -> Profile | None:
 
 
 def describe_error(exc: BaseException) -> str:
-    """A short reason: 'connection refused', 'timeout', ... from a redis-py error."""
+    """A short reason: 'connection refused', 'timed out', ... from a redis-py error."""
+    cause: BaseException | None = exc
+    while cause is not None:  # the OS error behind it says most
+        if isinstance(cause, TimeoutError):
+            return "timed out"
+        if isinstance(cause, OSError) and cause.errno:
+            return (cause.strerror or os.strerror(cause.errno)).lower()
+        cause = cause.__cause__ or cause.__context__
     text = str(exc).strip().rstrip(".")
     lowered = text.lower()
     for needle, reason in (
@@ -120,6 +127,22 @@ def describe_error(exc: BaseException) -> str:
     if ". " in text:
         text = text.rsplit(". ", 1)[1]
     return text[:1].lower() + text[1:] if text else type(exc).__name__
+
+
+def check_reachable(url: str, timeout: float = 1.0) -> None:
+    """Raise StoreUnavailable (one clear line, password masked) unless a Redis server
+    answers at ``url``. Synchronous: for command lines, before an event loop runs."""
+    import redis
+
+    try:
+        with redis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout
+        ) as client:
+            client.ping()
+    except (RedisError, ValueError) as exc:
+        raise StoreUnavailable(
+            f"cannot reach Redis at {mask_url(url)}: {describe_error(exc)}"
+        ) from None
 
 
 class RedisStore(CacheStore):
