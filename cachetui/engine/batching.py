@@ -51,23 +51,37 @@ class BatchLoader:
 
 
 class GroupCommit:
-    def __init__(self, write_many: WriteMany) -> None:
+    """An uncontended caller writes its row itself (no task, no extra loop turn);
+    callers arriving while a commit is in flight queue up, and a task commits them in
+    groups of at most ``max_group`` rows — so that, under heavy load, one group's
+    callers prepare their next rows while the other group commits."""
+
+    def __init__(self, write_many: WriteMany, max_group: int = 32) -> None:
         self._write_many = write_many
+        self.max_group = max_group
         self._group: list[tuple[Profile, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
+        self._inline = False  # a caller is committing its own row
 
     async def write(self, profile: Profile) -> None:
+        if self._task is None and not self._inline:
+            self._inline = True
+            try:
+                await self._write_many((profile,))
+            finally:
+                self._inline = False
+                if self._group and self._task is None:
+                    self._task = asyncio.get_running_loop().create_task(self._run())
+            return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._group.append((profile, future))
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
         await future
 
     async def _run(self) -> None:
         try:
-            await asyncio.sleep(0)
             while self._group:
-                group, self._group = self._group, []
+                group = self._group[: self.max_group]
+                del self._group[: self.max_group]
                 try:
                     await self._write_many([profile for profile, _ in group])
                 except Exception as exc:  # noqa: BLE001 - handed to every caller
@@ -75,6 +89,11 @@ class GroupCommit:
                         if not future.done():
                             future.set_exception(exc)
                     continue
+                except BaseException:  # cancelled: the callers must not wait forever
+                    for _, future in group + self._group:
+                        if not future.done():
+                            future.cancel()
+                    raise
                 for _, future in group:
                     if not future.done():
                         future.set_result(None)

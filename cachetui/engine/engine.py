@@ -48,14 +48,15 @@ WRITE_AROUND = WritePolicy.WRITE_AROUND
 NO_CACHE = WritePolicy.NO_CACHE
 
 _NEW, _RUNNING, _CLOSED = "new", "running", "closed"
+_HIT = EventKind.HIT
 
 #: The op id of the last operation started in the current asyncio context: after
 #: ``await engine.read(42)`` the caller finds its op id here, to show its trace.
 last_op_id: contextvars.ContextVar[int] = contextvars.ContextVar("last_op_id", default=0)
 _BACKGROUND_OP = 0  # op id of events no caller started (flusher rounds get their own)
 
+#: The engine's one clock: event times, latencies and queue ages.
 perf_counter = time.perf_counter
-monotonic = time.monotonic
 
 
 CACHE_PROBE_BASE = 0.25  # first delay before asking an unreachable cache again
@@ -215,39 +216,34 @@ class Engine:
         last_op_id.set(op)
         c = self._c
         c.reads += 1
+        policy = self._policy
+        if policy is not NO_CACHE:
+            # The hit path: for a local store, no await at all.
+            if self._local:
+                profile = self.store.get_nowait(user_id)
+            elif self._cache_ok:
+                try:
+                    profile = await self.store.get(user_id)
+                except StoreUnavailable as exc:
+                    self._cache_failed(exc)
+                    profile = None
+            else:
+                profile = None
+            if profile is not None:
+                c.hits += 1
+                end = perf_counter()
+                elapsed = end - start
+                self.events.emit(Event(op, _HIT, user_id, profile.version, elapsed, end, ""))
+                c.read_latency.record(elapsed)
+                return profile
+        c.misses += 1
         try:
-            if self._policy is NO_CACHE:
-                c.misses += 1
+            if policy is NO_CACHE:
                 profile = await self._read_db(op, user_id)
             else:
-                if self._local:
-                    profile = self.store.get_nowait(user_id)
-                elif self._cache_ok:
-                    try:
-                        profile = await self.store.get(user_id)
-                    except StoreUnavailable as exc:
-                        self._cache_failed(exc)
-                        profile = None
-                else:
-                    profile = None
-                if profile is not None:
-                    c.hits += 1
-                    self.events.emit(
-                        Event(
-                            op,
-                            EventKind.HIT,
-                            user_id,
-                            profile.version,
-                            perf_counter() - start,
-                            monotonic(),
-                            "",
-                        )
-                    )
-                else:
-                    c.misses += 1
-                    detail = "" if self._cache_ok else "cache unavailable"
-                    self._emit(op, EventKind.MISS, user_id, None, None, detail)
-                    profile = await self._read_miss(op, user_id)
+                detail = "" if self._cache_ok else "cache unavailable"
+                self._emit(op, EventKind.MISS, user_id, None, None, detail)
+                profile = await self._read_miss(op, user_id)
         except CacheTuiError as exc:
             self._emit(op, EventKind.ERROR, user_id, None, None, f"read failed: {exc}")
             raise
@@ -297,12 +293,37 @@ class Engine:
         if type(user_id) is not int or user_id < 1:
             validate_user_id(user_id)
         changes = validate_changes(changes)
+        c = self._c
+        if (
+            self._policy is WRITE_BEHIND
+            and self._local
+            and user_id not in self._locks
+            and self._gate.is_set()
+            and self.queue.has_room_for(user_id)
+        ):
+            # The write-behind fast path: with the current profile in a local store and
+            # nobody else updating this user, the whole update runs without an await, so
+            # it needs no lock: nothing can interleave with it.
+            current = self.store.get_nowait(user_id)
+            if current is not None:
+                op = next(self._ops)
+                last_op_id.set(op)
+                profile = current.apply(changes, self._timestamp())
+                self.store.set_nowait(profile)
+                self._enqueue(op, profile)
+                c.updates += 1
+                end = perf_counter()
+                elapsed = end - start
+                c.update_latency.record(elapsed)
+                self.events.emit(
+                    Event(op, EventKind.ACK, user_id, profile.version, elapsed, end, WRITE_BEHIND)
+                )
+                return profile
         if not self._gate.is_set():
             await self._gate.wait()
             self._check_running()
         op = next(self._ops)
         last_op_id.set(op)
-        c = self._c
         self._active_updates += 1
         self._idle.clear()
         try:
@@ -324,11 +345,10 @@ class Engine:
             if self._active_updates == 0:
                 self._idle.set()
         c.updates += 1
-        elapsed = perf_counter() - start
+        end = perf_counter()
+        elapsed = end - start
         c.update_latency.record(elapsed)
-        self.events.emit(
-            Event(op, EventKind.ACK, user_id, profile.version, elapsed, monotonic(), policy.value)
-        )
+        self.events.emit(Event(op, EventKind.ACK, user_id, profile.version, elapsed, end, policy))
         return profile
 
     async def _current(self, op: int, user_id: int, policy: WritePolicy) -> Profile:
@@ -360,24 +380,35 @@ class Engine:
             await queue.wait_for_room(user_id)
         profile = current.apply(changes, self._timestamp())
         await self._cache_set(profile)
-        if queue.put(profile, monotonic()):
+        self._enqueue(op, profile)
+        return profile
+
+    def _enqueue(self, op: int, profile: Profile) -> None:
+        """Queue a write-behind write (the cache already holds ``profile``)."""
+        queue = self.queue
+        now = perf_counter()
+        if queue.put(profile, now):
             self._c.coalesced += 1
-            self._emit(
-                op,
-                EventKind.COALESCE,
-                user_id,
-                profile.version,
-                None,
-                "absorbed into the pending write",
+            self.events.emit(
+                Event(
+                    op,
+                    EventKind.COALESCE,
+                    profile.user_id,
+                    profile.version,
+                    None,
+                    now,
+                    "absorbed into the pending write",
+                )
             )
         else:
-            self._emit(op, EventKind.ENQUEUE, user_id, profile.version, None, "")
+            self.events.emit(
+                Event(op, EventKind.ENQUEUE, profile.user_id, profile.version, None, now, "")
+            )
         pending = len(queue)
         if pending > self._c.peak_pending:
             self._c.peak_pending = pending
         if pending >= self.config.batch_size:
             self._wake.set()
-        return profile
 
     async def _update_direct(
         self, op: int, user_id: int, changes: dict[str, Any], policy: WritePolicy
@@ -421,7 +452,7 @@ class Engine:
             if error is None:
                 delay = self.config.retry_base
                 continue
-            if not error.transient or monotonic() + delay > deadline:
+            if not error.transient or perf_counter() + delay > deadline:
                 raise PendingWritesError(len(queue), str(error)) from error
             await asyncio.sleep(delay)
             delay = min(self.config.retry_cap, delay * 2)
@@ -455,7 +486,7 @@ class Engine:
             c = self._c
             c.db_writes += count
             c.db_transactions += 1
-            waited = monotonic() - min(batch.queued_at)
+            waited = perf_counter() - min(batch.queued_at)
             if waited > c.max_queue_wait:
                 c.max_queue_wait = waited
             if count == 1:
@@ -515,7 +546,7 @@ class Engine:
                 await self._flush_all(op, deadline, everything=True)
             if self._active_updates == 0 and not len(self.queue):
                 return
-            remaining = deadline - monotonic()
+            remaining = deadline - perf_counter()
             if remaining <= 0:
                 raise PendingWritesError(
                     len(self.queue), f"{self._active_updates} updates still in progress"
@@ -523,7 +554,7 @@ class Engine:
             await _wait_event(self._idle, min(remaining, 0.05))
 
     def _deadline(self, timeout: float | None) -> float:
-        return monotonic() + (self.config.flush_timeout if timeout is None else timeout)
+        return perf_counter() + (self.config.flush_timeout if timeout is None else timeout)
 
     def _drop_queue(self) -> list[tuple[int, int]]:
         lost = sorted((p.user_id, p.version) for p in self.queue.clear())
@@ -625,7 +656,7 @@ class Engine:
     # -- observation: metrics, events, pane contents ---------------------------------------------
     @property
     def metrics(self) -> MetricsSnapshot:
-        return MetricsSnapshot.of(self._c, len(self.queue), self.queue.oldest_age(monotonic()))
+        return MetricsSnapshot.of(self._c, len(self.queue), self.queue.oldest_age(perf_counter()))
 
     @property
     def counters(self) -> Counters:
@@ -677,7 +708,7 @@ class Engine:
             return {}
 
     def pending_writes(self) -> list[PendingWrite]:
-        return self.queue.snapshot(monotonic())
+        return self.queue.snapshot(perf_counter())
 
     async def db_rows(self, user_ids: Iterable[int]) -> dict[int, Profile]:
         """The database rows of these users, read past any injected fault."""
@@ -810,7 +841,7 @@ class Engine:
         duration: float | None,
         detail: str,
     ) -> None:
-        self.events.emit(Event(op, kind, user_id, version, duration, monotonic(), detail))
+        self.events.emit(Event(op, kind, user_id, version, duration, perf_counter(), detail))
 
     def _on_drop(self, user_id: int, profile: Profile | None, reason: str) -> None:
         if reason == "expire":

@@ -53,7 +53,7 @@ class Event:
         self.user_id = user_id
         self.version = version
         self.duration = duration  # seconds, for steps that take time
-        self.at = at  # time.monotonic() when it happened
+        self.at = at  # time.perf_counter() when it happened
         self.detail = detail
 
     def __repr__(self) -> str:
@@ -79,8 +79,9 @@ class EventLog:
 
     def emit(self, event: Event) -> None:
         self._ring.append(event)
-        for subscriber in self._subscribers:
-            subscriber(event)
+        if self._subscribers:
+            for subscriber in self._subscribers:
+                subscriber(event)
 
     def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
         """Call ``subscriber(event)`` for every future event; returns an unsubscribe."""

@@ -38,3 +38,7 @@ class KeyLocks:
 
     def __len__(self) -> int:
         return len(self._locks)
+
+    def __contains__(self, key: object) -> bool:
+        """Whether someone holds or waits for this key's lock."""
+        return key in self._locks

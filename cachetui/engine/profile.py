@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from cachetui.engine.errors import ValidationError
 
@@ -17,9 +16,12 @@ TEXT_LIMITS: dict[str, tuple[int, int]] = {
 UPDATABLE_FIELDS: tuple[str, ...] = ("name", "bio", "location", "followers")
 
 
-@dataclass(frozen=True, slots=True)
-class Profile:
-    """One row of the ``profiles`` table, as the cache, the queue and the DB hold it."""
+class Profile(NamedTuple):
+    """One row of the ``profiles`` table, as the cache, the queue and the DB hold it.
+
+    Immutable. A named tuple rather than a frozen dataclass: building one costs a
+    third as much, and the engine builds one per update and per database row.
+    """
 
     user_id: int
     name: str
@@ -30,15 +32,7 @@ class Profile:
     updated_at: str
 
     def as_row(self) -> tuple[int, str, str, str, int, int, str]:
-        return (
-            self.user_id,
-            self.name,
-            self.bio,
-            self.location,
-            self.followers,
-            self.version,
-            self.updated_at,
-        )
+        return tuple.__new__(tuple, self)  # type: ignore[return-value]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -53,16 +47,23 @@ class Profile:
 
     def apply(self, changes: dict[str, Any], updated_at: str) -> Profile:
         """The next version of this profile with ``changes`` (already validated)."""
+        user_id, name, bio, location, followers, version, _ = self
         get = changes.get
-        return Profile(
-            self.user_id,
-            get("name", self.name),
-            get("bio", self.bio),
-            get("location", self.location),
-            get("followers", self.followers),
-            self.version + 1,
-            updated_at,
+        return _new_tuple(
+            Profile,
+            (
+                user_id,
+                get("name", name),
+                get("bio", bio),
+                get("location", location),
+                get("followers", followers),
+                version + 1,
+                updated_at,
+            ),
         )
+
+
+_new_tuple = tuple.__new__
 
 
 def validate_changes(changes: object) -> dict[str, Any]:

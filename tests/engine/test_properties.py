@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +50,8 @@ changes_strategy = st.one_of(
 
 
 def applied(base: Profile, changes: dict[str, Any], result: Profile) -> bool:
-    return result == replace(
-        base, **changes, version=base.version + 1, updated_at=result.updated_at
+    return result == base._replace(
+        **changes, version=base.version + 1, updated_at=result.updated_at
     )
 
 

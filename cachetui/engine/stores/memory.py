@@ -39,6 +39,7 @@ class MemoryStore(CacheStore):
         self._clock = clock
         self._data: OrderedDict[int, _Entry] = OrderedDict()
         self._policy = _make_policy(eviction)
+        self._lru = eviction == "lru"
         self.description = f"memory ({eviction}, capacity {capacity})"
 
     # -- the hot path: no I/O, no await ---------------------------------------------
@@ -50,7 +51,10 @@ class MemoryStore(CacheStore):
             self._drop(user_id, "expire")
             return None
         entry.hits += 1
-        self._policy.touch(self._data, user_id)
+        if self._lru:
+            self._data.move_to_end(user_id)
+        else:
+            self._policy.touch(self._data, user_id)
         return entry.profile
 
     def set_nowait(self, profile: Profile) -> None:

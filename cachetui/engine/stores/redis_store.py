@@ -106,7 +106,9 @@ def describe_error(exc: BaseException) -> str:
         if isinstance(cause, TimeoutError):
             return "timed out"
         if isinstance(cause, OSError) and cause.errno:
-            return (cause.strerror or os.strerror(cause.errno)).lower()
+            # gaierror's codes are negative: its own text is the one to show
+            text = os.strerror(cause.errno) if cause.errno > 0 else cause.strerror
+            return str(text or cause).lower()
         cause = cause.__cause__ or cause.__context__
     text = str(exc).strip().rstrip(".")
     lowered = text.lower()
