@@ -10,6 +10,7 @@ from pathlib import Path
 from cachetui import __version__
 from cachetui.engine.config import EVICTIONS, EngineConfig, WritePolicy
 from cachetui.engine.errors import CacheTuiError, StoreUnavailable
+from cachetui.scenarios.loader import BUILTIN_NAMES, scenario_argument
 
 DEFAULT_PROFILES = 1000
 
@@ -132,6 +133,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="write-behind: queue bound; beyond it updates wait (default 1000)",
     )
+    parser.add_argument(
+        "--scenario",
+        type=scenario_argument,
+        metavar="NAME",
+        help="start straight into a guided scenario: "
+        + ", ".join(BUILTIN_NAMES)
+        + ", or the path of a .toml scenario file (docs/scenarios.md)",
+    )
     return parser
 
 
@@ -181,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except CacheTuiError as exc:
         parser.error(str(exc))
-    app = CacheTuiApp(engine, seed_profiles=args.profiles)
+    app = CacheTuiApp(engine, seed_profiles=args.profiles, scenario=args.scenario)
     app.run()
     if app.startup_error:
         print(f"cachetui: error: {app.startup_error}", file=sys.stderr)

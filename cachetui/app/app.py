@@ -17,11 +17,13 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from cachetui.app.scenario_mode import ScenarioMode
 from cachetui.app.screens.dialogs import ConfirmScreen, CrashReportScreen, GotoScreen
 from cachetui.app.screens.edit import EditScreen
 from cachetui.app.screens.help import HelpScreen
 from cachetui.app.states import POLICY_STYLES, legend
 from cachetui.app.widgets.activity import EventLog, TracePane
+from cachetui.app.widgets.banner import ScenarioBanner
 from cachetui.app.widgets.key_table import KeyTable
 from cachetui.app.widgets.metrics_strip import MetricsStrip, Rates, rates_between
 from cachetui.app.widgets.panes import CachePane, DatabasePane, QueuePane
@@ -41,6 +43,7 @@ from cachetui.engine import (
 from cachetui.engine.demo_data import random_changes
 from cachetui.engine.engine import last_op_id
 from cachetui.engine.workload import Workload
+from cachetui.scenarios import Scenario
 
 POLICY_KEYS = {
     "1": WritePolicy.WRITE_THROUGH,
@@ -61,7 +64,7 @@ TOUCHED = 20
 LOG_LINES_PER_PAINT = 15  # busier than that, the log says how many it skipped
 
 
-class CacheTuiApp(App[None]):
+class CacheTuiApp(ScenarioMode, App[None]):
     """``engine`` is started (and seeded with ``seed_profiles``) on mount, closed on quit.
 
     ``live=False`` stops the refresh timers (tests call :meth:`refresh_view`);
@@ -95,6 +98,11 @@ class CacheTuiApp(App[None]):
         Binding("m", "mix", "Read/write mix", show=False, id="mix"),
         Binding("k", "skew", "Key skew", show=False, id="skew"),
         Binding("question_mark", "help", "Help", id="help"),
+        Binding("s", "scenarios", "Scenarios", show=False, id="scenarios"),
+        # The scenario banner shows these three while a scenario runs (else disabled).
+        Binding("space,n", "scenario_next", "Next step", show=False, id="scenario-next"),
+        Binding("b", "scenario_back", "Step back", show=False, id="scenario-back"),
+        Binding("escape", "scenario_leave", "Leave scenario", show=False, id="scenario-leave"),
         Binding("q", "quit", "Quit", id="quit"),
     ]
     #: (key, description) for the help screen and the README, in a sensible order.
@@ -119,6 +127,8 @@ class CacheTuiApp(App[None]):
         ("tab", "move between panes"),
         ("ctrl+p", "command palette: every action by name"),
         ("?", "this help"),
+        ("s", "guided scenarios: pick one to play step by step (or `cachetui --scenario NAME`)"),
+        ("n b esc", "in a scenario: next step (also space) / step back (state restored) / leave"),
         ("q", "quit (flushes pending writes first)"),
     ]
 
@@ -130,6 +140,7 @@ class CacheTuiApp(App[None]):
         live: bool = True,
         timings: bool = True,
         seed: int | None = None,
+        scenario: Scenario | str | None = None,
     ) -> None:
         super().__init__()
         self.engine = engine
@@ -137,6 +148,7 @@ class CacheTuiApp(App[None]):
         self.live = live
         self.timings = timings
         self.rng = random.Random(seed)
+        self.initial_scenario = scenario  # started on mount: see ScenarioMode
         self.workload: Workload | None = None
         self.startup_error: str | None = None
         self.followed: int | None = None
@@ -157,6 +169,7 @@ class CacheTuiApp(App[None]):
     # -- layout ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Static(id="status")
+        yield ScenarioBanner(id="scenario-banner")
         with Horizontal(id="panes"):
             yield CachePane(ttl=self.engine.config.ttl is not None, id="cache")
             yield QueuePane(id="queue")
@@ -342,9 +355,8 @@ class CacheTuiApp(App[None]):
         text.append("  db ", style="dim")
         text.append(config.db_path)
         text.append("  flush ", style="dim")
-        text.append(
-            f"{config.flush_interval:g}s · batch {config.batch_size} · max {config.max_pending:,}"
-        )
+        bound = engine.queue.max_pending  # a scenario may lower it for a demo
+        text.append(f"{config.flush_interval:g}s · batch {config.batch_size} · max {bound:,}")
         faults = engine.faults.describe()
         if faults:
             text.append(f"  ⚠ {faults} ", style="bold white on red")

@@ -1,0 +1,176 @@
+"""Guided scenarios in the app: ``s`` picks one, space/``n`` next, ``b`` back, escape leaves.
+
+:class:`ScenarioMode` is mixed into :class:`~cachetui.app.app.CacheTuiApp`; the engine
+side (actions, measured narration, back by replay) is :mod:`cachetui.scenarios`.
+"""
+
+from __future__ import annotations
+
+from textual import work
+
+from cachetui.app.screens.scenario_picker import ScenarioPicker
+from cachetui.app.widgets.banner import ScenarioBanner
+from cachetui.engine import CacheTuiError
+from cachetui.scenarios import (
+    Frame,
+    Scenario,
+    ScenarioError,
+    ScenarioRun,
+    builtin_scenarios,
+    resolve_scenario,
+)
+
+#: Actions that only mean something while a scenario runs (disabled otherwise).
+STEP_ACTIONS = ("scenario_next", "scenario_back", "scenario_leave")
+
+
+class ScenarioMode:
+    """The app's scenario controller, mixed into CacheTuiApp (whose engine, followed user,
+    follow(), refresh_view() and notify() it uses). ``initial_scenario`` (a Scenario, a
+    built-in name or a .toml path, or None) is set by the app's constructor."""
+
+    initial_scenario: Scenario | str | None = None
+    scenario_run: ScenarioRun | None = None
+    scenario_busy: bool = False
+    _followed_before_scenario: int | None = None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in STEP_ACTIONS:
+            return self.scenario_run is not None
+        return super().check_action(action, parameters)
+
+    async def on_mount(self) -> None:
+        """Runs after CacheTuiApp.on_mount (Textual calls the handlers along the MRO)."""
+        if self.initial_scenario is None or self.startup_error or not self.engine.running:
+            return
+        scenario = self.initial_scenario
+        if isinstance(scenario, str):
+            try:
+                scenario = resolve_scenario(scenario)
+            except ScenarioError as exc:
+                self.notify(str(exc), title="Scenario", severity="error")
+                return
+            self.initial_scenario = scenario  # the picker lists it too
+        self.start_scenario(scenario)
+
+    async def on_unmount(self) -> None:
+        if self.scenario_run is not None:
+            await self.scenario_run.abandon()
+            self.scenario_run = None
+
+    @property
+    def scenario_banner(self) -> ScenarioBanner:
+        return self.query_one(ScenarioBanner)
+
+    # -- actions ---------------------------------------------------------------------------
+    def action_scenarios(self) -> None:
+        if self.scenario_busy:
+            self.notify("a scenario step is still running", severity="warning")
+            return
+        choices = builtin_scenarios()
+        extra = self.initial_scenario
+        if isinstance(extra, Scenario) and extra.name not in {s.name for s in choices}:
+            choices.append(extra)
+
+        def chosen(scenario: Scenario | None) -> None:
+            if scenario is not None:
+                self.start_scenario(scenario)
+
+        self.push_screen(ScenarioPicker(choices), chosen)
+
+    def start_scenario(self, scenario: Scenario) -> None:
+        """Leave the running scenario, if any, and start ``scenario`` at its introduction."""
+        if self._claim():
+            self._start_scenario(scenario)
+
+    def action_scenario_next(self) -> None:
+        if self._claim(needs_run=True):
+            self._move_scenario("next")
+
+    def action_scenario_back(self) -> None:
+        if self._claim(needs_run=True):
+            self._move_scenario("back")
+
+    def action_scenario_leave(self) -> None:
+        if self._claim(needs_run=True):
+            self._move_scenario("leave")
+
+    def _claim(self, *, needs_run: bool = False) -> bool:
+        """Take the scenario for one move; False (with a word why) when it cannot."""
+        if needs_run and self.scenario_run is None:
+            return False
+        if self.scenario_busy:
+            self.notify("still running the step…", severity="warning", timeout=2)
+            return False
+        self.scenario_busy = True
+        if self.scenario_run is not None and self.scenario_run.frame is not None:
+            self.scenario_banner.show_frame(self.scenario_run.frame, busy=True)
+        return True
+
+    # -- workers -----------------------------------------------------------------------------
+    @work(group="scenario")
+    async def _start_scenario(self, scenario: Scenario) -> None:
+        frame: Frame | None = None
+        try:
+            if self.scenario_run is not None:
+                await self.scenario_run.leave()
+                self.scenario_run = None
+            else:
+                self._followed_before_scenario = self.followed
+            if self.workload is not None and self.workload.running:
+                await self.workload.stop()
+                self.notify("background workload stopped for the scenario", timeout=3)
+            run = ScenarioRun(self.engine, scenario, timings=self.timings)
+            frame = await run.start()
+            self.scenario_run = run
+        except (ScenarioError, CacheTuiError) as exc:
+            self.notify(str(exc), title="Cannot start the scenario", severity="error")
+        finally:
+            self.scenario_busy = False
+        await self._show(frame)
+
+    @work(group="scenario")
+    async def _move_scenario(self, move: str) -> None:
+        run = self.scenario_run
+        assert run is not None
+        frame: Frame | None = run.frame
+        try:
+            if move == "next":
+                if await run.next() is None:
+                    self.notify("that was the last step: b goes back, escape leaves", timeout=3)
+                frame = run.frame
+            elif move == "back":
+                moved = await run.back()
+                if moved is None:
+                    self.notify("this is the start of the scenario", timeout=2)
+                frame = run.frame
+            else:
+                try:
+                    await run.leave()
+                finally:
+                    self.scenario_run = None
+                frame = None
+                self.notify(
+                    f"left {run.scenario.title!r}: policy, faults, cache and the rows it "
+                    "wrote are as before",
+                    timeout=3,
+                )
+        except (ScenarioError, CacheTuiError) as exc:
+            self.notify(str(exc), title="Scenario", severity="error")
+        finally:
+            self.scenario_busy = False
+        await self._show(frame)
+
+    async def _show(self, frame: Frame | None) -> None:
+        banner = self.scenario_banner
+        if frame is None or self.scenario_run is None:
+            banner.hide()
+            self.follow(self._followed_before_scenario)
+        else:
+            banner.show_frame(frame)
+            self.follow(frame.follow)
+            if not frame.is_intro:
+                self._trace_last(f"scenario step {frame.index + 1}: its last operation")
+        self._last_sample = None  # metrics restarted: no rate across the reset
+        self.refresh_bindings()
+        await self.refresh_view()

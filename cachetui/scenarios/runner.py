@@ -1,0 +1,470 @@
+"""Running a scenario against a live engine: forward one step at a time, back by replay.
+
+Going back (design choice): the runner does not try to snapshot and re-inject the state
+between two steps — a pending write-behind queue, updates blocked by backpressure or the
+aftermath of a crash cannot be put back through the engine's public API without
+acknowledging new writes. Instead it returns the engine to the scenario's *baseline* and
+replays the steps before the target, which re-creates every one of those states exactly
+(the steps are deterministic). The baseline is:
+
+- no fault, the write-behind queue empty, the queue bound and the policy as on entry;
+- an empty (cold) cache;
+- every database row the scenario wrote put back as it was before the scenario first
+  touched it (rows are copied on first write, before the write), so versions repeat;
+- metrics reset to zero, so a step's numbers and the scenario's totals repeat too.
+
+Leaving (:meth:`ScenarioRun.leave`) does the same, then restores what was there before
+the scenario: the policy, the faults, the queue bound and the cache contents (their TTL
+restarts). Writes the user made with the app's own keys during a scenario are not
+undone, and the metrics are not brought back (they restart at zero).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import math
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cachetui.engine import CacheTuiError, Engine, Event, EventKind, Profile, WritePolicy
+from cachetui.engine.metrics import LatencyHistogram, MetricsSnapshot
+from cachetui.scenarios.actions import Action
+from cachetui.scenarios.model import Scenario, ScenarioError
+from cachetui.scenarios.narration import METRICS, fill
+
+#: After the engine reported backpressure, this long without any call finishing means
+#: the remaining calls are waiting for room: the step ends and they keep waiting.
+STALL_SECONDS = 0.2
+#: The longest a step waits for its calls; slower ones carry on in the background.
+STEP_DEADLINE = 30.0
+#: The fault knobs saved on entry and restored on leaving (those this engine has).
+FAULT_NAMES = ("db_down", "db_latency", "db_error_rate", "cache_down")
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """What the banner shows: a step (``index`` ≥ 0) or the introduction (``index`` -1)."""
+
+    scenario: Scenario
+    index: int
+    narration: str
+    follow: int | None = None
+    values: dict[str, Any] = field(default_factory=dict)  # what the narration was filled with
+
+    @property
+    def total(self) -> int:
+        return len(self.scenario.steps)
+
+    @property
+    def is_intro(self) -> bool:
+        return self.index < 0
+
+    @property
+    def is_last(self) -> bool:
+        return self.index == self.total - 1
+
+
+@dataclass(slots=True)
+class _Entry:
+    """The engine's state when the scenario started, restored on leaving."""
+
+    policy: WritePolicy
+    faults: dict[str, Any]
+    max_pending: int
+    cache: list[Profile]
+
+
+@dataclass(slots=True)
+class _StepLog:
+    failed: int = 0
+    error: str = ""
+    lost: list[tuple[int, int]] = field(default_factory=list)
+
+
+class ScenarioRun:
+    """Drive ``scenario`` on ``engine``: :meth:`start`, then :meth:`next` / :meth:`back`,
+    finally :meth:`leave`. Calls are serialized; each returns the frame to show."""
+
+    def __init__(self, engine: Engine, scenario: Scenario, *, timings: bool = True) -> None:
+        self.engine = engine
+        self.scenario = scenario
+        self.timings = timings
+        self.frame: Frame | None = None
+        self.active = False
+        self._lock = asyncio.Lock()
+        self._entry: _Entry | None = None
+        self._saved_rows: dict[int, Profile] = {}
+        self._background: set[asyncio.Task[None]] = set()
+        self._waiting = 0  # calls started and not finished
+        self._pushback = 0  # backpressure events seen
+        self._follow: int | None = None
+        self._log = _StepLog()
+        self._step_number = 0
+        self._unsubscribe: Callable[[], None] | None = None
+
+    # -- the presenter's three moves ------------------------------------------------------
+    async def start(self) -> Frame:
+        """Save the engine's state, settle it into the baseline, show the introduction."""
+        async with self._lock:
+            engine = self.engine
+            faults = {
+                name: getattr(engine.faults, name)
+                for name in FAULT_NAMES
+                if hasattr(engine.faults, name)
+            }
+            engine.faults.clear()
+            if engine.pending_writes():
+                try:
+                    await engine.flush(timeout=engine.config.flush_timeout)
+                except CacheTuiError as exc:
+                    _apply_faults(engine, faults)
+                    raise ScenarioError(
+                        f"cannot start {self.scenario.name!r}: writes are pending and the "
+                        f"database does not take them ({exc})"
+                    ) from None
+            self._entry = _Entry(
+                policy=engine.policy,
+                faults=faults,
+                max_pending=engine.queue.max_pending,
+                cache=[e.profile for e in await engine.cache_entries()],
+            )
+            self._unsubscribe = engine.subscribe(self._on_event)
+            self.active = True
+            await self._baseline()
+            self.frame = self._intro()
+            return self.frame
+
+    async def next(self) -> Frame | None:
+        """Run the next step; None after the last one."""
+        async with self._lock:
+            frame = self._current()
+            if frame.is_last:
+                return None
+            self.frame = await self._run_step(frame.index + 1)
+            return self.frame
+
+    async def back(self) -> Frame | None:
+        """Return to the state before the current step (and show the previous one);
+        None at the introduction."""
+        async with self._lock:
+            frame = self._current()
+            if frame.is_intro:
+                return None
+            await self._baseline()
+            self.frame = self._intro()
+            for index in range(frame.index):
+                self.frame = await self._run_step(index)
+            return self.frame
+
+    async def leave(self) -> None:
+        """Put the engine back as it was before the scenario (see the module docstring)."""
+        async with self._lock:
+            if not self.active or self._entry is None:
+                return
+            entry = self._entry
+            try:
+                await self._restore(
+                    policy=entry.policy,
+                    faults=entry.faults,
+                    max_pending=entry.max_pending,
+                    cache=entry.cache,
+                )
+            finally:
+                self.active = False
+                self.frame = None
+                if self._unsubscribe is not None:
+                    self._unsubscribe()
+                    self._unsubscribe = None
+
+    async def abandon(self) -> None:
+        """Stop without restoring anything (the engine is closing)."""
+        await self._cancel_background()
+        self.active = False
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    def _current(self) -> Frame:
+        if not self.active or self.frame is None:
+            raise ScenarioError("no scenario is running")
+        return self.frame
+
+    def _intro(self) -> Frame:
+        steps = len(self.scenario.steps)
+        text = self.scenario.description or f"{steps} {'step' if steps == 1 else 'steps'}."
+        return Frame(self.scenario, -1, text)
+
+    # -- baseline and restore ---------------------------------------------------------------
+    async def _baseline(self) -> None:
+        assert self._entry is not None
+        await self._restore(
+            policy=self._entry.policy, faults={}, max_pending=self._entry.max_pending, cache=[]
+        )
+
+    async def _restore(
+        self,
+        *,
+        policy: WritePolicy,
+        faults: dict[str, Any],
+        max_pending: int,
+        cache: Sequence[Profile],
+    ) -> None:
+        engine = self.engine
+        await self._cancel_background()
+        engine.faults.clear()
+        if engine.pending_writes():
+            try:  # let them land; the rows the scenario wrote are put back just below
+                await engine.flush(timeout=engine.config.flush_timeout)
+            except CacheTuiError:
+                await engine.crash()
+        if self._saved_rows:
+            await engine.db.write(list(self._saved_rows.values()))
+        await engine.store.clear()
+        for profile in cache:
+            await engine.store.set(profile)
+        engine.queue.max_pending = max_pending
+        await engine.set_policy(policy)
+        _apply_faults(engine, faults)
+        engine.reset_metrics()
+        self._follow = None
+        self._waiting = 0
+        self._pushback = 0
+
+    async def _cancel_background(self) -> None:
+        tasks = list(self._background)
+        self._background.clear()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, CacheTuiError):
+                await task
+
+    def _on_event(self, event: Event) -> None:
+        if event.kind is EventKind.BACKPRESSURE:
+            self._pushback += 1
+
+    # -- one step ------------------------------------------------------------------------------
+    async def _run_step(self, index: int) -> Frame:
+        step = self.scenario.steps[index]
+        engine = self.engine
+        self._log = _StepLog()
+        self._step_number = index + 1
+        before = engine.metrics
+        counters = engine.counters
+        reads, updates = counters.read_latency.copy(), counters.update_latency.copy()
+        for action in step.actions:
+            await self._do(action)
+        after = engine.metrics
+        values = await self._values(
+            before,
+            after,
+            counters.read_latency.since(reads),
+            counters.update_latency.since(updates),
+        )
+        totals = {name: getattr(after, name) for name in METRICS}
+        return Frame(
+            self.scenario, index, fill(step.narration, values, totals), self._follow, values
+        )
+
+    async def _do(self, action: Action) -> None:
+        engine = self.engine
+        verb = action.verb
+        if verb == "policy":
+            try:
+                await engine.set_policy(action.value)
+            except CacheTuiError as exc:
+                self._failed(exc)
+        elif verb == "read":
+            await self._calls(action, lambda user: engine.read(user))
+        elif verb == "update":
+            await self._save_rows(action.users)
+            await self._calls(action, self._updater(action))
+        elif verb == "external":
+            await self._save_rows(action.users)
+            changes = action.change_dict or {"bio": "Edited by another service"}
+            await self._calls(action, lambda user: engine.external_update(user, changes))
+        elif verb == "invalidate":
+            await self._calls(action, lambda user: engine.invalidate(user))
+        elif verb == "flush":
+            await self._flush()
+        elif verb == "crash":
+            self._log.lost.extend(await engine.crash())
+        elif verb == "db-down":
+            engine.faults.db_down = action.value
+        elif verb == "cache-down":
+            engine.faults.cache_down = action.value
+        elif verb == "latency":
+            engine.faults.db_latency = action.value
+        elif verb == "error-rate":
+            engine.faults.db_error_rate = action.value
+        elif verb == "faults":
+            engine.faults.clear()
+        elif verb == "max-pending":
+            engine.queue.max_pending = action.value
+        elif verb == "wait":
+            await asyncio.sleep(action.value)
+        elif verb == "follow":
+            self._follow = action.users[0]
+        else:  # pragma: no cover - the parser knows every verb
+            raise AssertionError(verb)
+
+    def _updater(self, action: Action) -> Callable[[int], Awaitable[Any]]:
+        changes = action.change_dict
+        counter = itertools.count(1)
+
+        def update(user: int) -> Awaitable[Any]:
+            body = changes or {
+                "bio": f"{self.scenario.title[:200]}: step {self._step_number}, "
+                f"update {next(counter)}"
+            }
+            return self.engine.update(user, body)
+
+        return update
+
+    async def _save_rows(self, users: Iterable[int]) -> None:
+        """Copy the rows about to be written for the first time (for back and leave)."""
+        missing = [u for u in users if u not in self._saved_rows]
+        if missing:
+            self._saved_rows.update(await self.engine.db_rows(missing))
+
+    async def _calls(self, action: Action, call: Callable[[int], Awaitable[Any]]) -> None:
+        """One call per user and repeat: users at once, a user's repeats in a row."""
+
+        async def calls_of(user: int) -> None:
+            for _ in range(action.repeat):
+                try:
+                    await call(user)
+                except CacheTuiError as exc:
+                    self._failed(exc)
+                finally:
+                    self._waiting -= 1
+
+        self._waiting += len(action.users) * action.repeat
+        tasks = {asyncio.create_task(calls_of(user)) for user in action.users}
+        await self._settle(tasks)
+
+    async def _settle(self, tasks: set[asyncio.Task[None]]) -> None:
+        """Wait for the tasks; once the engine pushes back and nothing moves for
+        STALL_SECONDS, leave the rest waiting in the background."""
+        pushback = self._pushback
+        waiting = self._waiting
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STEP_DEADLINE
+        moved = loop.time()
+        pending = tasks
+        while pending:
+            _, pending = await asyncio.wait(pending, timeout=0.05)
+            now = loop.time()
+            if self._waiting != waiting:
+                waiting, moved = self._waiting, now
+            elif self._pushback > pushback and now - moved > STALL_SECONDS:
+                break
+            if now > deadline:
+                break
+        self._background |= pending
+
+    async def _flush(self) -> None:
+        """Flush, and keep flushing while updates waiting for room get it and finish."""
+        engine = self.engine
+        deadline = time.monotonic() + engine.config.flush_timeout
+        while True:
+            try:
+                await engine.flush(timeout=max(0.0, deadline - time.monotonic()))
+            except CacheTuiError as exc:
+                self._failed(exc)
+                return
+            self._background = {t for t in self._background if not t.done()}
+            if not self._background or time.monotonic() > deadline:
+                return
+            waiting = self._waiting
+            await asyncio.wait(self._background, timeout=STALL_SECONDS)
+            if self._waiting == waiting and not engine.pending_writes():
+                return  # nothing moved: what still waits is not waiting for the queue
+
+    def _failed(self, exc: BaseException) -> None:
+        self._log.failed += 1
+        if not self._log.error:
+            self._log.error = str(exc)
+
+    # -- what the narration may say ------------------------------------------------------------
+    async def _values(
+        self,
+        before: MetricsSnapshot,
+        after: MetricsSnapshot,
+        reads: LatencyHistogram,
+        updates: LatencyHistogram,
+    ) -> dict[str, Any]:
+        engine = self.engine
+        config = engine.config
+        values: dict[str, Any] = {
+            name: getattr(after, name) - getattr(before, name) for name in METRICS
+        }
+        asked = values["hits"] + values["misses"]
+        latency = engine.faults.db_latency
+        lost = sorted(self._log.lost)
+        values.update(
+            hit_ratio=f"{values['hits'] / asked:.0%}" if asked else "no reads",
+            read_ms=self._duration(reads.percentile(50)),
+            update_ms=self._duration(updates.percentile(50)),
+            failed=self._log.failed,
+            error=self._log.error or "no error",
+            lost=", ".join(f"user {u} v{v}" for u, v in lost) or "nothing",
+            lost_count=len(lost),
+            waiting=max(0, self._waiting),
+            pending=after.pending,
+            max_pending=engine.queue.max_pending,
+            policy=engine.policy.value,
+            latency=f"{latency * 1000:g} ms" if latency else "no added latency",
+            flush_interval=f"{config.flush_interval:g} s",
+            ttl=f"{config.ttl:g} s" if config.ttl else "no TTL",
+        )
+        values.update(await self._followed())
+        return values
+
+    async def _followed(self) -> dict[str, Any]:
+        user = self._follow
+        if user is None:
+            none = "nothing"
+            return dict(
+                user="nobody",
+                cache_version=none,
+                queue_version=none,
+                db_version=none,
+                expires="is not cached",
+            )
+        engine = self.engine
+        entry = next((e for e in await engine.cache_entries() if e.profile.user_id == user), None)
+        queued = next((w for w in engine.pending_writes() if w.user_id == user), None)
+        row = (await engine.db_rows([user])).get(user)
+        if entry is None:
+            expires = "is not cached"
+        elif entry.ttl_left is None:
+            expires = "never expires (no TTL)"
+        else:
+            expires = f"expires in {math.ceil(entry.ttl_left)} s (TTL)"
+        return dict(
+            user=user,
+            cache_version=f"v{entry.profile.version}" if entry else "nothing",
+            queue_version=f"v{queued.version}" if queued else "nothing",
+            db_version=f"v{row.version}" if row else "nothing",
+            expires=expires,
+        )
+
+    def _duration(self, seconds: float | None) -> str:
+        if seconds is None:
+            return "–"
+        if not self.timings:
+            return "…"  # timings hidden (deterministic snapshots)
+        if seconds < 0.001:
+            return f"{seconds * 1e6:.0f} µs"
+        return f"{seconds * 1000:.1f} ms"
+
+
+def _apply_faults(engine: Engine, faults: dict[str, Any]) -> None:
+    for name, value in faults.items():
+        if getattr(engine.faults, name) != value:
+            setattr(engine.faults, name, value)
