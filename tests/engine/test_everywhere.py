@@ -38,7 +38,10 @@ async def test_concurrent_misses_cause_one_db_read(make_engine, policy):
     profiles = await asyncio.gather(*(engine.read(11) for _ in range(50)))
     assert len({p for p in profiles}) == 1
     m = engine.metrics
-    assert m.db_reads == 1 and m.misses == 50
+    assert m.db_reads == 1 and m.hits + m.misses == 50
+    # every read missed the in-process store; over Redis (another connection of the
+    # pool) a read may arrive after the fill and hit
+    assert m.misses == 50 if engine.store.local else m.misses >= 1
 
 
 async def test_concurrent_misses_of_many_keys_share_one_query(make_engine):

@@ -13,9 +13,11 @@ Keys of one namespace ``cachetui:<ns>:``:
 
 The namespace, the eviction policy, the capacity and the TTL are written into the
 script text (one set of scripts per store configuration), so each call sends only the
-profile key and, for a set, the value: the hit path costs the client barely more than a
-plain GET. Scripts touch keys of their namespace that they derive from the prefix, so
-they assume a single Redis server (not Redis Cluster).
+profile key and, for a set, the value. A read hit is a plain GET: the uses it makes
+(for LRU/LFU and the hit count) are sent in batches, with the next SET (before it
+evicts anything), or by TOUCH at most every quarter second. Scripts touch keys of their
+namespace that they derive from the prefix, so they assume a single Redis server (not
+Redis Cluster).
 """
 
 from __future__ import annotations
@@ -33,14 +35,15 @@ _TOUCH = {
     "fifo": "redis.call('ZADD', index, 'NX', redis.call('INCR', clock), id)",
 }
 
-# KEYS[1]: the profile key. Returns its value (nil on a miss); records the use.
-_GET = """
-local v = redis.call('GET', KEYS[1])
-if not v then return false end
-local id = string.sub(KEYS[1], #prefix + 1)
-{touch}
-redis.call('HINCRBY', hits, id, 1)
-return v
+# Records the uses of ids ARGV[{first}..]: reads served since the last call.
+_APPLY_USES = """
+for i = {first}, #ARGV do
+  local id = ARGV[i]
+  if redis.call('EXISTS', prefix .. id) == 1 then
+    {touch}
+    redis.call('HINCRBY', hits, id, 1)
+  end
+end
 """
 
 # Forget ids whose TTL ended (Redis already dropped the key): keeps the count exact.
@@ -64,8 +67,9 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', expiry, '-inf', now)) do
 end
 """
 
-# KEYS[1]: the profile key; ARGV[1]: the value. Returns a flat list of
-# (reason, id, value) for the entries found expired or evicted to make room.
+# KEYS[1]: the profile key; ARGV[1]: the value; ARGV[2..]: uses to record first.
+# Returns a flat list of (reason, id, value) for the entries found expired or evicted
+# to make room.
 _SET = """
 local ttl, capacity = {ttl_ms}, {capacity}
 local id = string.sub(KEYS[1], #prefix + 1)
@@ -137,12 +141,14 @@ return dropped
 
 
 def scripts(base: str, eviction: str, capacity: int, ttl_ms: int) -> dict[str, str]:
-    """The Lua source of GET, SET, DELETE and RECONCILE for one store configuration.
+    """The Lua source of TOUCH, SET, DELETE and RECONCILE for one store configuration.
     ``base`` is ``cachetui:<ns>:`` with ``<ns>`` made of ``[A-Za-z0-9_.-]`` only."""
     prologue = _PROLOGUE.replace("{base}", base)
+    uses = _APPLY_USES.replace("{touch}", _TOUCH[eviction])
     return {
-        "GET": prologue + _GET.replace("{touch}", _TOUCH[eviction]),
+        "TOUCH": prologue + uses.replace("{first}", "1"),
         "SET": prologue
+        + uses.replace("{first}", "2")
         + _FORGET_EXPIRED
         + _SET.replace("{ttl_ms}", str(ttl_ms))
         .replace("{capacity}", str(capacity))

@@ -16,6 +16,8 @@ TTL is Redis' own expiry (``SET … PX``).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -39,6 +41,8 @@ _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _loads = json.loads
 _SCAN_COUNT = 1000
 _CHUNK = 1000
+_USES_BATCH = 512  # reads whose uses are sent together …
+_USES_INTERVAL = 0.25  # … or at least this often (seconds)
 
 
 def mask_url(url: str) -> str:
@@ -199,7 +203,8 @@ class RedisStore(CacheStore):
                 f"invalid Redis URL {self.safe_url}: {exc}", field="cache_url"
             ) from None
         self._sha: dict[str, str] = {}
-        self._sha_get = ""
+        self._uses: list[str] = []  # ids of reads served, not yet sent
+        self._use_flusher: asyncio.Task[None] | None = None
         self._decoded: dict[int, tuple[bytes, Profile]] = {}
         self._memo_limit = max(64, 2 * capacity)
 
@@ -209,15 +214,21 @@ class RedisStore(CacheStore):
             await self._client.ping()
             for name, source in self._sources.items():
                 self._sha[name] = await self._client.script_load(source)
-            self._sha_get = self._sha["GET"]
         except RedisError as exc:
             await self._client.aclose()
             raise StoreUnavailable(
                 f"cannot reach Redis at {self.safe_url}: {describe_error(exc)}"
             ) from None
+        self._use_flusher = asyncio.get_running_loop().create_task(self._record_uses_periodically())
 
     async def close(self) -> None:
+        if self._use_flusher is not None:
+            self._use_flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._use_flusher
+            self._use_flusher = None
         try:
+            await self.record_uses()
             if self.ephemeral:
                 await self.clear()
         except Exception:  # noqa: BLE001 - closing must not fail on a dead server
@@ -227,16 +238,31 @@ class RedisStore(CacheStore):
     async def ping(self) -> None:
         await self._call(self._client.ping)
 
+    async def record_uses(self) -> None:
+        """Send the uses of the reads served since the last batch (LRU/LFU, hits)."""
+        if self._uses:
+            uses, self._uses = self._uses, []
+            await self._script("TOUCH", 0, *uses)
+
+    async def _record_uses_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(_USES_INTERVAL)
+            with contextlib.suppress(StoreUnavailable):
+                await self.record_uses()
+
     # -- the cache interface ----------------------------------------------------------
     async def get(self, user_id: int) -> Profile | None:
+        uid = str(user_id)
         try:
-            raw = await self._client.evalsha(self._sha_get, 1, self.prefix + str(user_id))
-        except NoScriptError:
-            raw = await self._script("GET", 1, self.prefix + str(user_id))
+            raw = await self._client.get(self.prefix + uid)
         except RedisError as exc:
             raise self._unavailable(exc) from None
         if raw is None:
             return None
+        # The use is recorded later, in a batch (see redis_scripts).
+        self._uses.append(uid)
+        if len(self._uses) >= _USES_BATCH:
+            await self.record_uses()
         # The value still comes from Redis on every read; only its decoding is reused
         # while the bytes are the same.
         memo = self._decoded.get(user_id)
@@ -254,7 +280,10 @@ class RedisStore(CacheStore):
         return profile
 
     async def set(self, profile: Profile) -> None:
-        dropped = await self._script("SET", 1, self.prefix + str(profile.user_id), encode(profile))
+        uses, self._uses = self._uses, []
+        dropped = await self._script(
+            "SET", 1, self.prefix + str(profile.user_id), encode(profile), *uses
+        )
         if dropped:
             self._report(dropped)
 
@@ -283,6 +312,7 @@ class RedisStore(CacheStore):
 
     async def entries(self) -> list[CacheEntry]:
         """What Redis really holds under this namespace, found with SCAN."""
+        await self.record_uses()
         keys = await self._profile_keys()
         ids = [int(k[len(self.prefix) :]) for k in keys]
         if not keys:
@@ -369,7 +399,6 @@ class RedisStore(CacheStore):
                 return await client.evalsha(self._sha[name], numkeys, *args)
             except NoScriptError:  # the server restarted and forgot its scripts
                 self._sha[name] = await client.script_load(self._sources[name])
-                self._sha_get = self._sha["GET"]
                 return await client.evalsha(self._sha[name], numkeys, *args)
         except RedisError as exc:
             raise self._unavailable(exc) from None
