@@ -355,7 +355,7 @@ class CacheTuiApp(ScenarioMode, App[None]):
         text.append("  db ", style="dim")
         text.append(config.db_path)
         text.append("  flush ", style="dim")
-        bound = engine.queue.max_pending  # a scenario may lower it for a demo
+        bound = engine.max_pending  # a scenario may lower it for a demo
         text.append(f"{config.flush_interval:g}s · batch {config.batch_size} · max {bound:,}")
         faults = engine.faults.describe()
         if faults:

@@ -97,6 +97,10 @@ class Database:
         return await self._run(self.conn, _read_modify_write, user_id, changes, updated_at)
 
     # -- setup and the observer's view (no faults) -------------------------------------
+    async def restore(self, profiles: Sequence[Profile]) -> None:
+        """Upsert rows as given, in one transaction, with no fault applied."""
+        await self._run(self.conn, _upsert, [p.as_row() for p in profiles])
+
     async def seed(self, count: int, updated_at: str, seed: int = 42) -> int:
         """Insert demo profiles 1..count if the table is empty; returns rows inserted."""
         return await self._run(self.conn, _seed, count, updated_at, seed)

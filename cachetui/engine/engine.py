@@ -637,6 +637,45 @@ class Engine:
         )
         return profile
 
+    @property
+    def max_pending(self) -> int:
+        """The write-behind queue's bound (``EngineConfig.max_pending`` at start)."""
+        return self.queue.max_pending
+
+    def set_max_pending(self, max_pending: int) -> None:
+        """Change the queue's bound while running (a lab knob: a small bound shows
+        backpressure quickly). Writes already queued beyond it stay queued."""
+        if isinstance(max_pending, bool) or not isinstance(max_pending, int) or max_pending < 1:
+            raise ValidationError(
+                f"max_pending must be an integer >= 1, got {max_pending!r}", field="max_pending"
+            )
+        self.queue.resize(max_pending)
+        self._emit(
+            _BACKGROUND_OP, EventKind.FAULT, None, None, None, f"queue bound = {max_pending}"
+        )
+
+    async def restore_rows(self, profiles: Iterable[Profile]) -> None:
+        """Write these rows to the database exactly as given (versions included), past
+        any injected fault and outside the metrics: for labs that rewind a demo."""
+        rows = list(profiles)
+        if rows:
+            self._check_running()
+            await self.db.restore(rows)
+
+    async def reset_cache(self, profiles: Iterable[Profile] = ()) -> None:
+        """Empty the cache store, then put ``profiles`` in it (a lab rewinding a demo).
+        Raises StoreUnavailable while the cache is unreachable."""
+        self._check_running()
+        if not self._cache_ok:
+            raise StoreUnavailable(self._cache_error)
+        try:
+            await self.store.clear()
+            for profile in profiles:
+                await self.store.set(profile)
+        except StoreUnavailable as exc:
+            self._cache_failed(exc)
+            raise
+
     async def invalidate(self, user_id: int) -> None:
         """Drop a user's cache entry (a pending write, if any, stays queued). With the
         cache unreachable, the entry is deleted as soon as it answers again."""

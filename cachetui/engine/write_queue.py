@@ -70,6 +70,11 @@ class WriteQueue:
         entry = self._entries.get(user_id)
         return None if entry is None else entry.profile
 
+    def resize(self, max_pending: int) -> None:
+        """Change the bound; callers waiting for room re-check at once."""
+        self.max_pending = max_pending
+        self._room.set()
+
     def has_room_for(self, user_id: int) -> bool:
         return user_id in self._entries or len(self._entries) < self.max_pending
 

@@ -129,7 +129,7 @@ class ScenarioRun:
             self._entry = _Entry(
                 policy=engine.policy,
                 faults=faults,
-                max_pending=engine.queue.max_pending,
+                max_pending=engine.max_pending,
                 cache=[e.profile for e in await engine.cache_entries()],
             )
             self._unsubscribe = engine.subscribe(self._on_event)
@@ -221,12 +221,9 @@ class ScenarioRun:
                 await engine.flush(timeout=engine.config.flush_timeout)
             except CacheTuiError:
                 await engine.crash()
-        if self._saved_rows:
-            await engine.db.write(list(self._saved_rows.values()))
-        await engine.store.clear()
-        for profile in cache:
-            await engine.store.set(profile)
-        engine.queue.max_pending = max_pending
+        await engine.restore_rows(self._saved_rows.values())
+        await engine.reset_cache(cache)
+        engine.set_max_pending(max_pending)
         await engine.set_policy(policy)
         _apply_faults(engine, faults)
         engine.reset_metrics()
@@ -304,7 +301,7 @@ class ScenarioRun:
         elif verb == "faults":
             engine.faults.clear()
         elif verb == "max-pending":
-            engine.queue.max_pending = action.value
+            engine.set_max_pending(action.value)
         elif verb == "wait":
             await asyncio.sleep(action.value)
         elif verb == "follow":
@@ -416,7 +413,7 @@ class ScenarioRun:
             lost_count=len(lost),
             waiting=max(0, self._waiting),
             pending=after.pending,
-            max_pending=engine.queue.max_pending,
+            max_pending=engine.max_pending,
             policy=engine.policy.value,
             latency=f"{latency * 1000:g} ms" if latency else "no added latency",
             flush_interval=f"{config.flush_interval:g} s",
