@@ -380,3 +380,21 @@ async def test_a_bad_scenario_name_given_to_the_app_is_reported(db_file):
         await settle(app, pilot)
         assert app.scenario_run is None
         assert any("unknown scenario 'nope'" in n for n in notifications(app))
+
+
+README_TOML = re.search(
+    r"```toml\n(.*?)```", (Path(__file__).resolve().parents[2] / "README.md").read_text(), re.S
+).group(1)
+
+
+async def test_the_readme_scenario_example_runs(db_file, tmp_path):
+    path = tmp_path / "breath.toml"
+    path.write_text(README_TOML)
+    app = make(db_file, str(path))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await press(app, pilot)
+        says(app, "30 updates of one user, acknowledged at once: 1 write pending.")
+        await press(app, pilot)
+        says(app, "The flush wrote 1 row in 1 transaction.")
+        assert db_version(db_file, 7) == 31
