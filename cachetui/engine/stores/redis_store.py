@@ -323,8 +323,12 @@ class RedisStore(CacheStore):
         pipe.time()
         for i in range(0, len(keys), _CHUNK):
             pipe.mget(keys[i : i + _CHUNK])
-        for key in keys:
-            pipe.pttl(key)
+        # Without a configured TTL only a key set by hand could expire: not worth one
+        # PTTL per key on every refresh.
+        with_ttl = self.ttl_ms > 0
+        if with_ttl:
+            for key in keys:
+                pipe.pttl(key)
         pipe.hmget(self._hits, ids)
         pipe.hmget(self._stored, ids)
         pipe.zcard(self._index)
@@ -333,7 +337,7 @@ class RedisStore(CacheStore):
         now_ms = seconds * 1000 + micros // 1000
         chunks = (len(keys) + _CHUNK - 1) // _CHUNK
         values = [v for chunk in results[1 : 1 + chunks] for v in chunk]
-        ttls = results[1 + chunks : 1 + chunks + len(keys)]
+        ttls = results[1 + chunks : 1 + chunks + len(keys)] if with_ttl else [-1] * len(keys)
         hits, stored, indexed = results[-3], results[-2], results[-1]
         out = []
         for uid, raw, ttl, hit, at in zip(ids, values, ttls, hits, stored, strict=True):
