@@ -56,19 +56,22 @@ def status_text(app: CacheTuiApp) -> str:
     return str(app.query_one("#status").content)
 
 
-async def run(profiles: int, seconds: float, rate: int) -> dict[str, object]:
+async def run(profiles: int, seconds: float, rate: int, cache: str) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "profiles.db"
         seed_start = time.perf_counter()
         engine = Engine(
             EngineConfig(
                 db_path=str(db),
+                cache_url=cache,
                 policy="write-behind",
                 capacity=1000,
                 flush_interval=0.5,
                 batch_size=200,
             )
         )
+        if hasattr(engine.store, "ephemeral"):
+            engine.store.ephemeral = True  # a Redis namespace of a temporary file: drop it
         app = TimedApp(engine, seed_profiles=profiles, live=True, seed=1)
         results: dict[str, object] = {}
         async with app.run_test(size=(160, 45)) as pilot:
@@ -144,11 +147,12 @@ def main() -> None:
     parser.add_argument("--profiles", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--rate", type=int, default=20_000, help="workload target ops/s")
+    parser.add_argument("--cache", default="memory://", help="cache URL (e.g. redis://…)")
     args = parser.parse_args()
-    r = asyncio.run(run(args.profiles, args.seconds, args.rate))
+    r = asyncio.run(run(args.profiles, args.seconds, args.rate, args.cache))
     table = Table(
         title=f"cachetui app under load ({args.profiles:,} profiles, "
-        f"workload target {args.rate:,} ops/s)"
+        f"workload target {args.rate:,} ops/s, cache {args.cache})"
     )
     table.add_column("measure")
     table.add_column("value", justify="right")
