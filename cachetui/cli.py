@@ -58,6 +58,22 @@ def _policy(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def theme_names() -> list[str]:
+    """Textual's built-in themes (what ctrl+p → "Theme" offers)."""
+    from textual.theme import BUILTIN_THEMES
+
+    return sorted(BUILTIN_THEMES)
+
+
+def _theme(text: str) -> str:
+    names = theme_names()
+    if text not in names:
+        raise argparse.ArgumentTypeError(
+            f"unknown theme {text!r}; choose one of: {', '.join(names)}"
+        )
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cachetui",
@@ -134,6 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="write-behind: queue bound; beyond it updates wait (default 1000)",
     )
     parser.add_argument(
+        "--theme",
+        type=_theme,
+        metavar="NAME",
+        help="colour theme: textual-dark (default), textual-light (for projectors), or any "
+        "other built-in Textual theme; ctrl+p → Theme switches it live",
+    )
+    parser.add_argument(
         "--scenario",
         type=scenario_argument,
         metavar="NAME",
@@ -190,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except CacheTuiError as exc:
         parser.error(str(exc))
-    app = CacheTuiApp(engine, seed_profiles=args.profiles, scenario=args.scenario)
+    app = CacheTuiApp(engine, seed_profiles=args.profiles, scenario=args.scenario, theme=args.theme)
     app.run()
     if app.startup_error:
         print(f"cachetui: error: {app.startup_error}", file=sys.stderr)

@@ -30,6 +30,7 @@ def test_help_lists_every_option():
         "--flush-interval",
         "--batch-size",
         "--max-pending",
+        "--theme",
     ):
         assert option in result.stdout
 
@@ -50,6 +51,7 @@ def test_version():
         (["--cache", "memcached://x"], "unsupported cache URL 'memcached://x'"),
         (["--profiles", "-5"], "--profiles: expected a number >= 0, got -5"),
         (["--frobnicate"], "unrecognized arguments: --frobnicate"),
+        (["--theme", "neon"], "--theme: unknown theme 'neon'; choose one of: ansi-dark,"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_clear_line(args, message):
@@ -63,3 +65,23 @@ def test_a_db_in_a_missing_folder_is_refused_before_the_ui_starts(tmp_path):
     result = run("--db", str(tmp_path / "nowhere" / "p.db"))
     assert result.returncode == 2
     assert "does not exist" in result.stderr.splitlines()[-1]
+
+
+def test_theme_is_validated_and_passed_to_the_app_and_to_serve(monkeypatch):
+    from cachetui import cli, serve
+    from cachetui.app import app as app_module
+
+    assert cli.build_parser().parse_args(["--theme", "textual-light"]).theme == "textual-light"
+    assert "textual-light" in cli.theme_names() and "textual-dark" in cli.theme_names()
+    assert serve.app_arguments(["--port", "0", "--theme", "textual-light"]) == [
+        "--theme",
+        "textual-light",
+    ]
+    seen: dict[str, object] = {}
+
+    def run(self) -> None:
+        seen["theme"] = self.current_theme.name
+
+    monkeypatch.setattr(app_module.CacheTuiApp, "run", run)
+    assert cli.main(["--db", ":memory:", "--theme", "textual-light"]) == 0
+    assert seen == {"theme": "textual-light"}

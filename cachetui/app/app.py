@@ -7,6 +7,7 @@ import random
 import time
 from collections import OrderedDict, deque
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 
 from rich.text import Text
@@ -14,19 +15,26 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.reactive import var
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.theme import Theme
+from textual.widgets import DataTable
 
+from cachetui.app.export import MetricsHistory, MetricsSample, write_export
 from cachetui.app.scenario_mode import ScenarioMode
 from cachetui.app.screens.dialogs import ConfirmScreen, CrashReportScreen, GotoScreen
 from cachetui.app.screens.edit import EditScreen
+from cachetui.app.screens.export import ExportScreen
 from cachetui.app.screens.help import HelpScreen
-from cachetui.app.states import POLICY_STYLES, legend
+from cachetui.app.states import POLICY_STYLES, SYMBOLS, Palette, legend, palette_for
 from cachetui.app.widgets.activity import EventLog, TracePane
 from cachetui.app.widgets.banner import ScenarioBanner
+from cachetui.app.widgets.footer import PALETTE as PALETTE_KEY
+from cachetui.app.widgets.footer import DashboardFooter
 from cachetui.app.widgets.key_table import KeyTable
 from cachetui.app.widgets.metrics_strip import MetricsStrip, Rates, rates_between
 from cachetui.app.widgets.panes import CachePane, DatabasePane, QueuePane
+from cachetui.app.widgets.status import StatusBar, part
 from cachetui.engine import (
     CacheTuiError,
     Engine,
@@ -62,6 +70,18 @@ DB_WINDOW_ROWS = 60
 PANE_ROWS = 200
 TOUCHED = 20
 LOG_LINES_PER_PAINT = 15  # busier than that, the log says how many it skipped
+DEFAULT_EXPORT_DIR = "~/cachetui-exports"
+#: Footer keys that leave a narrow footer first (all stay in help and the palette).
+FOOTER_DROP_ORDER = (
+    "goto",
+    "edit",
+    "workload",
+    "external_write",
+    PALETTE_KEY,
+    "policy('no-cache')",
+    "help",
+    "flush",
+)
 
 
 class CacheTuiApp(ScenarioMode, App[None]):
@@ -74,6 +94,9 @@ class CacheTuiApp(ScenarioMode, App[None]):
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "cachetui"
     ENABLE_COMMAND_PALETTE = True
+    # The screen's width and height classes; app.tcss lays the dashboard out by them.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-medium"), (140, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (28, "-mid"), (40, "-tall")]
     BINDINGS = [
         Binding("1", "policy('write-through')", "Through", id="write-through"),
         Binding("2", "policy('write-behind')", "Behind", id="write-behind"),
@@ -97,6 +120,8 @@ class CacheTuiApp(ScenarioMode, App[None]):
         Binding("minus", "rate(-1)", "Rate −", show=False, id="rate-down"),
         Binding("m", "mix", "Read/write mix", show=False, id="mix"),
         Binding("k", "skew", "Key skew", show=False, id="skew"),
+        Binding("z", "toggle_focus", "Focus panes", show=False, id="focus-panes"),
+        Binding("E", "export", "Export screen + metrics", show=False, id="export"),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("s", "scenarios", "Scenarios", show=False, id="scenarios"),
         # The scenario banner shows these three while a scenario runs (else disabled).
@@ -125,6 +150,8 @@ class CacheTuiApp(ScenarioMode, App[None]):
         ("m", "workload read/write mix: 80/20, 50/50, 95/5, 20/80"),
         ("k", "workload key skew (Zipf s): 1.1, uniform, 0.8, 1.5"),
         ("tab", "move between panes"),
+        ("z", "focus: hide the event log and secondary metrics to enlarge the panes (z: back)"),
+        ("E", "export the screen (SVG) and the metrics history (CSV, JSON) into a folder"),
         ("ctrl+p", "command palette: every action by name"),
         ("?", "this help"),
         ("s", "guided scenarios: pick one to play step by step (or `cachetui --scenario NAME`)"),
@@ -141,8 +168,14 @@ class CacheTuiApp(ScenarioMode, App[None]):
         timings: bool = True,
         seed: int | None = None,
         scenario: Scenario | str | None = None,
+        theme: str | None = None,
+        export_dir: str = DEFAULT_EXPORT_DIR,
     ) -> None:
         super().__init__()
+        if theme is not None:
+            self.theme = theme  # an unknown name raises InvalidThemeError
+        self.export_dir = export_dir
+        self.metrics_history = MetricsHistory()
         self.engine = engine
         self.seed_profiles = seed_profiles
         self.live = live
@@ -166,9 +199,12 @@ class CacheTuiApp(ScenarioMode, App[None]):
         self._last_sample: tuple[float, MetricsSnapshot] | None = None
         self._latency_index = 0
 
+    #: z: the event log and the secondary metrics hidden, the three panes enlarged.
+    focus_panes = var(False, toggle_class="-focus-panes")
+
     # -- layout ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Static(id="status")
+        yield StatusBar(id="status")
         yield ScenarioBanner(id="scenario-banner")
         with Horizontal(id="panes"):
             yield CachePane(ttl=self.engine.config.ttl is not None, id="cache")
@@ -178,7 +214,7 @@ class CacheTuiApp(ScenarioMode, App[None]):
         with Horizontal(id="activity"):
             yield TracePane(id="trace")
             yield EventLog(id="log", max_lines=500, wrap=True, markup=False)
-        yield Footer()
+        yield DashboardFooter(FOOTER_DROP_ORDER)
 
     async def on_mount(self) -> None:
         self.query_one("#trace", TracePane).border_title = "Last operation"
@@ -194,6 +230,7 @@ class CacheTuiApp(ScenarioMode, App[None]):
             return
         self.workload = Workload(self.engine, keys=max(1, self.total_rows), seed=self.rng.random())
         self.engine.subscribe(self._on_event)
+        self.theme_changed_signal.subscribe(self, self._on_theme_changed)
         self.query_one("#cache", CachePane).focus()
         await self.refresh_view()
         if self.live:
@@ -232,16 +269,27 @@ class CacheTuiApp(ScenarioMode, App[None]):
         await self.refresh_view()
 
     def _sample(self) -> None:
+        """Once a second: the sparklines' next point and the metrics history (exported by E)."""
         now = time.monotonic()
         m = self.engine.metrics
+        sample = self._sample_since_last(now, m)
+        if self._last_sample is not None:
+            self._rates = sample.rates
+            strip = self.query_one("#metrics", MetricsStrip)
+            strip.sample(m, sample.rates, sample.window_hit_ratio)
+        self._last_sample = (now, m)
+        self.metrics_history.add(sample)
+
+    def _sample_since_last(self, now: float, m: MetricsSnapshot) -> MetricsSample:
+        """``m`` with the rates and the hit ratio since the last sample (none: zero)."""
+        rates, window_hit_ratio = Rates(), 0.0
         if self._last_sample is not None:
             then, before = self._last_sample
             rates = rates_between(before, m, now - then)
             reads = m.hits + m.misses - (before.hits + before.misses)
             hits = m.hits - before.hits
-            self._rates = rates
-            self.query_one("#metrics", MetricsStrip).sample(m, rates, hits / reads if reads else 0)
-        self._last_sample = (now, m)
+            window_hit_ratio = hits / reads if reads else 0
+        return MetricsSample(time.time(), self.engine.policy.value, m, rates, window_hit_ratio)
 
     async def refresh_view(self) -> None:
         """Read the engine's state and repaint every pane (diffing rows by key)."""
@@ -284,28 +332,34 @@ class CacheTuiApp(ScenarioMode, App[None]):
         cache_pane = self.query_one("#cache", CachePane)
         queue_pane = self.query_one("#queue", QueuePane)
         db_pane = self.query_one("#database", DatabasePane)
-        cache_pane.show(entries, states, followed, timings=self.timings)
-        queue_pane.show(pending[:PANE_ROWS], db, followed, timings=self.timings)
-        db_pane.show(window, states, followed)
+        palette = self.state_palette
+        cache_pane.show(entries, states, followed, timings=self.timings, palette=palette)
+        queue_pane.show(pending[:PANE_ROWS], db, followed, timings=self.timings, palette=palette)
+        db_pane.show(window, states, followed, palette=palette)
+        # titles as variants, longest first: each pane shows the longest that fits
         if engine.cache_available:
-            cache_pane.border_title = f"Cache {size:,}/{engine.config.capacity:,}"
+            cache_pane.set_titles(
+                (f"Cache {size:,}/{engine.config.capacity:,}", f"Cache {size:,}"),
+                (self._state_counts(states, cached), self._state_counts(states, cached, True)),
+            )
         else:
-            cache_pane.border_title = "Cache ✖ unavailable"
-        queue_pane.border_title = f"Write queue {len(pending):,}"
-        if engine.policy is not WritePolicy.WRITE_BEHIND and not pending:
-            queue_pane.border_subtitle = "empty: only write-behind queues"
-        else:
-            queue_pane.border_subtitle = f"flush every {engine.config.flush_interval:g}s"
+            cache_pane.set_titles(
+                ("Cache ✖ unavailable", "Cache ✖"), ("reads go to the database", "reads → DB")
+            )
+        flush = f"flush every {engine.config.flush_interval:g}s"
+        queue_pane.set_titles(
+            (f"Write queue {len(pending):,}", f"Queue {len(pending):,}"),
+            ("empty: only write-behind queues", "write-behind only")
+            if engine.policy is not WritePolicy.WRITE_BEHIND and not pending
+            else (flush, f"flush {engine.config.flush_interval:g}s"),
+        )
         self.total_rows = max(self.total_rows, len(db))
-        db_pane.border_title = f"Database {self.total_rows:,} rows"
-        db_pane.border_subtitle = f"showing {len(window)}: recent + on screen"
-        cache_pane.border_subtitle = (
-            self._state_counts(states, cached)
-            if engine.cache_available
-            else "reads go to the database"
+        db_pane.set_titles(
+            (f"Database {self.total_rows:,} rows", f"DB {self.total_rows:,} rows"),
+            (f"showing {len(window)}: recent + on screen", f"{len(window)} shown"),
         )
         self.query_one("#metrics", MetricsStrip).show(
-            engine.metrics, self._rates, timings=self.timings
+            engine.metrics, self._rates, timings=self.timings, palette=palette
         )
         self._show_activity()
         self._show_status()
@@ -324,52 +378,96 @@ class CacheTuiApp(ScenarioMode, App[None]):
         return list(chosen.values())[:DB_WINDOW_ROWS]
 
     @staticmethod
-    def _state_counts(states: dict[int, KeyState], cached: dict[int, Profile]) -> str:
+    def _state_counts(
+        states: dict[int, KeyState], cached: dict[int, Profile], short: bool = False
+    ) -> str:
         counts = {state: 0 for state in KeyState}
         for user in cached:
             counts[states[user]] += 1
-        parts = [f"{counts[s]} {s.value}" for s in KeyState if counts[s] and s != KeyState.UNCACHED]
-        return " · ".join(parts)
+        shown = [s for s in KeyState if counts[s] and s != KeyState.UNCACHED]
+        if short:
+            return " ".join(f"{counts[s]}{SYMBOLS[s]}" for s in shown)
+        return " · ".join(f"{counts[s]} {s.value}" for s in shown)
 
     def _show_activity(self) -> None:
         events = list(self._events)
         skipped = self._skipped
         self._events.clear()
         self._skipped = 0
-        self.query_one("#log", EventLog).add(events, skipped, self.timings)
-        if self._trace_op:
-            trace = self.engine.trace(self._trace_op)
-            self.query_one("#trace", TracePane).show(self._trace_title, trace, self.timings)
-        else:
-            self.query_one("#trace", TracePane).show("", [], self.timings)
+        palette = self.state_palette
+        self.query_one("#log", EventLog).add(events, skipped, self.timings, palette)
+        trace = self.engine.trace(self._trace_op) if self._trace_op else []
+        title = self._trace_title if self._trace_op else ""
+        self.query_one("#trace", TracePane).show(title, trace, self.timings, palette)
 
     def _show_status(self) -> None:
+        """Two header lines that never wrap: on a narrow screen the db path, the cache
+        and the flush settings shorten, then go; the policy and faults always stay."""
         engine = self.engine
         config = engine.config
         policy = engine.policy.value
-        text = Text()
-        text.append(f" {policy.upper()} ", style=POLICY_STYLES[policy])
-        text.append("  cache ", style="dim")
-        text.append(f"{engine.store.description}")
-        text.append(f", ttl {config.ttl:g}s" if config.ttl else ", no ttl")
-        text.append("  db ", style="dim")
-        text.append(config.db_path)
-        text.append("  flush ", style="dim")
+
+        def labelled(label: str, value: str) -> Text:
+            return Text.assemble((f"  {label} ", "dim"), value)
+
+        ttl = f", ttl {config.ttl:g}s" if config.ttl else ", no ttl"
         bound = engine.max_pending  # a scenario may lower it for a demo
-        text.append(f"{config.flush_interval:g}s · batch {config.batch_size} · max {bound:,}")
+        interval = f"{config.flush_interval:g}s"
+        line1 = [
+            part(f" {policy.upper()} ", style=POLICY_STYLES[policy]),
+            part(
+                labelled("cache", f"{engine.store.description}{ttl}"),
+                labelled("cache", engine.store.description.split(" (")[0]),
+                "",
+                drop=2,
+            ),
+            part(
+                labelled("db", config.db_path),
+                labelled("db", Path(config.db_path).name),
+                "",
+                drop=3,
+            ),
+            part(
+                labelled("flush", f"{interval} · batch {config.batch_size} · max {bound:,}"),
+                labelled("flush", interval),
+                "",
+                drop=1,
+            ),
+        ]
+
+        def alarm(message: str) -> Text:
+            return Text.assemble("  ", (f" ⚠ {message} ", "bold white on red"))
+
         faults = engine.faults.describe()
         if faults:
-            text.append(f"  ⚠ {faults} ", style="bold white on red")
+            line1.append(part(alarm(faults)))
         if not engine.cache_available and not engine.faults.cache_down:
-            text.append(f"  ⚠ {engine.cache_error} ", style="bold white on red")
-        line2 = legend()
+            line1.append(part(alarm(engine.cache_error), alarm("cache unreachable")))
+        line2 = [part(legend(self.state_palette))]
         if self.workload is not None and self.workload.running:
             w = self.workload
             line2.append(
-                f"   ▶ workload {w.rate:,}/s · {w.read_ratio:.0%} reads · zipf {w.skew:g}",
-                style="bold",
+                part(
+                    f"   ▶ workload {w.rate:,}/s · {w.read_ratio:.0%} reads · zipf {w.skew:g}",
+                    f"   ▶ workload {w.rate:,}/s",
+                    "   ▶ workload",
+                    drop=1,
+                    style="bold",
+                )
             )
-        self.query_one("#status", Static).update(Text("\n").join([text, line2]))
+        self.query_one("#status", StatusBar).show([line1, line2])
+
+    @property
+    def state_palette(self) -> Palette:
+        """The colours of states and events for the current theme (dark or light)."""
+        return palette_for(self.current_theme.dark)
+
+    def _on_theme_changed(self, theme: Theme) -> None:
+        """Rich styles do not follow the theme: repaint what carries them."""
+        self.query_one("#log", EventLog).repaint(self.timings, self.state_palette)
+        self._changed = True
+        self._show_status()
+        self.call_later(self.refresh_view)
 
     # -- following a user across panes ---------------------------------------------------------
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -653,6 +751,35 @@ class CacheTuiApp(ScenarioMode, App[None]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.KEY_HELP))
+
+    # -- actions: presenting -----------------------------------------------------------------------
+    def action_toggle_focus(self) -> None:
+        self.focus_panes = not self.focus_panes
+
+    def action_export(self) -> None:
+        """Keep the screen as it is now, then ask where to save it with the metrics."""
+        if isinstance(self.screen, ExportScreen):
+            return
+        svg = self.export_screenshot()
+        samples = list(self.metrics_history)
+        if self.engine.running:  # the last row: the metrics at the moment of the export
+            samples.append(self._sample_since_last(time.monotonic(), self.engine.metrics))
+        when = datetime.now()
+
+        def save(folder: str) -> list[Path]:
+            paths = write_export(folder, svg, samples, when=when)
+            self.export_dir = folder
+            return paths
+
+        def saved(paths: list[Path] | None) -> None:
+            if paths:
+                self.notify(
+                    ", ".join(path.name for path in paths),
+                    title=f"Exported to {paths[0].parent}",
+                    timeout=8,
+                )
+
+        self.push_screen(ExportScreen(self.export_dir, len(samples), save), saved)
 
     # -- quitting --------------------------------------------------------------------------------
     @work(group="quit", exclusive=True)

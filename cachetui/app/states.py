@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cached_property
+
 from rich.text import Text
 
 from cachetui.engine import KeyState
@@ -13,31 +16,79 @@ SYMBOLS: dict[KeyState, str] = {
     KeyState.ORPHANED: "✖",
     KeyState.UNCACHED: "○",
 }
-# Colours chosen to stay apart on dark and light themes (and on washed-out projectors);
-# the symbol carries the state for monochrome screens.
-STYLES: dict[KeyState, str] = {
-    KeyState.CLEAN: "bold green4",
-    KeyState.DIRTY: "bold dark_orange",
-    KeyState.STALE: "bold magenta",
-    KeyState.ORPHANED: "bold red",
-    KeyState.UNCACHED: "grey50",
-}
+
+
+@dataclass(frozen=True)
+class Palette:
+    """The Rich colours for dark or for light themes (Rich styles cannot follow Textual's
+    theme variables). Every colour keeps a contrast of at least 4.5:1 against the
+    background and surface of textual-dark (DARK) and of every built-in light theme
+    (LIGHT); the symbol still carries the state on a monochrome projector."""
+
+    dark: bool
+    ok: str  # clean, hits, acks
+    pending: str  # dirty, misses, queued work
+    stale: str  # stale, external writes
+    bad: str  # orphaned, errors, crashes
+    db: str  # database reads and writes
+    muted: str  # uncached, evictions
+
+    @cached_property
+    def states(self) -> dict[KeyState, str]:
+        return {
+            KeyState.CLEAN: f"bold {self.ok}",
+            KeyState.DIRTY: f"bold {self.pending}",
+            KeyState.STALE: f"bold {self.stale}",
+            KeyState.ORPHANED: f"bold {self.bad}",
+            KeyState.UNCACHED: self.muted,
+        }
+
+
+DARK = Palette(
+    dark=True,
+    ok="#4cd04c",
+    pending="#ff8700",
+    stale="#f070f0",
+    bad="#ff5f5f",
+    db="#62aeff",
+    muted="#a0a0a0",
+)
+LIGHT = Palette(
+    dark=False,
+    ok="#0b5e0b",
+    pending="#854200",
+    stale="#8f0f8c",
+    bad="#a80000",
+    db="#004aad",
+    muted="#555555",
+)
+
+
+def palette_for(dark: bool) -> Palette:
+    """The palette for a dark or a light theme (``App.current_theme.dark``)."""
+    return DARK if dark else LIGHT
+
+
+#: The dark palette's state styles (for code without an app at hand).
+STYLES: dict[KeyState, str] = DARK.states
+# Badges carry their own background: the same on every theme.
 POLICY_STYLES: dict[str, str] = {
     "write-through": "bold white on dark_green",
     "write-behind": "bold black on dark_orange",
-    "write-around": "bold white on blue",
+    "write-around": "bold white on #1f5fbf",
     "no-cache": "bold white on grey37",
 }
 
 
-def state_cell(state: KeyState) -> Text:
-    return Text(f"{SYMBOLS[state]} {state.value}", style=STYLES[state])
+def state_cell(state: KeyState, palette: Palette = DARK) -> Text:
+    return Text(f"{SYMBOLS[state]} {state.value}", style=palette.states[state])
 
 
-def legend() -> Text:
+def legend(palette: Palette = DARK) -> Text:
     text = Text()
+    styles = palette.states
     for state in KeyState:
-        text.append(f"{SYMBOLS[state]} {state.value}  ", style=STYLES[state])
+        text.append(f"{SYMBOLS[state]} {state.value}  ", style=styles[state])
     return text
 
 

@@ -7,6 +7,7 @@ import pytest
 from cachetui.app.screens.dialogs import ConfirmScreen, CrashReportScreen, GotoScreen
 from cachetui.app.screens.edit import EditScreen
 from cachetui.app.screens.help import HelpScreen
+from cachetui.app.states import DARK
 from cachetui.engine import WritePolicy
 from tests.app.conftest import notifications, rows, settle, text_of
 from tests.conftest import db_row, db_version
@@ -353,8 +354,8 @@ async def test_a_row_that_only_changes_state_is_recoloured(make_app):
         await pilot.press("g", "2", "enter")  # user 2 is in the Database pane, clean
         await settle(app, pilot)
         table = app.query_one("#database")
-        assert "green" in str(table.get_row("2")[1].style)
+        assert DARK.ok in str(table.get_row("2")[1].style)  # clean
         await pilot.press("u")  # same DB row, now dirty: only its colour changes
         await settle(app, pilot)
         assert rows(app, "#database")[2][1] == "1"
-        assert "dark_orange" in str(table.get_row("2")[1].style)
+        assert DARK.pending in str(table.get_row("2")[1].style)  # dirty

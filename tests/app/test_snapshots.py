@@ -1,4 +1,6 @@
-"""SVG snapshots of the main screen per policy, the help screen and the edit form.
+"""SVG snapshots of the main screen per policy, the help screen and the edit form; for
+talks, the dashboard at projector sizes (100×30, 80×24), focused (z), in the light theme,
+and during a scenario step.
 
 Deterministic: fixed seed and clock, an in-memory database, no refresh timer, and no
 durations or ages on screen.
@@ -59,3 +61,46 @@ def test_edit_form_shows_a_validation_error(snap_compare):
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+# -- giving a talk: projector sizes, the z focus, the light theme, a scenario step --------------
+BUSY = ["R", "u", "u", "u", "u", "u", "u", "r"]
+
+
+@pytest.mark.parametrize("size", [(100, 30), (80, 24)], ids=["100x30", "80x24"])
+def test_projector_layout(snap_compare, size):
+    app = build_app(policy="write-behind", profiles=300)
+
+    async def run_before(pilot) -> None:
+        await _prepare(pilot, BUSY)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def test_focus_on_the_panes_at_80x24(snap_compare):
+    app = build_app(policy="write-behind", profiles=300)
+
+    async def run_before(pilot) -> None:
+        await _prepare(pilot, [*BUSY, "z"])
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_light_theme_at_100x30(snap_compare):
+    app = build_app(policy="write-behind", profiles=300)
+    app.theme = "textual-light"
+
+    async def run_before(pilot) -> None:
+        await _prepare(pilot, [*BUSY, "3", "x"])  # a stale entry too
+
+    assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+
+
+def test_scenario_step_at_80x24(snap_compare, tmp_path):
+    app = build_app(str(tmp_path / "profiles.db"), policy="write-behind", profiles=300)
+    app.initial_scenario = "write-behind"
+
+    async def run_before(pilot) -> None:
+        await _prepare(pilot, ["space", "space"])
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

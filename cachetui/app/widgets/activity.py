@@ -2,42 +2,52 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
+from typing import Any
 
 from rich.table import Table
 from rich.text import Text
+from textual import events
 from textual.widgets import RichLog, Static
 
-from cachetui.app.states import duration
+from cachetui.app.states import DARK, Palette, duration
 from cachetui.engine import Event, EventKind
 
-KIND_STYLES: dict[EventKind, str] = {
-    EventKind.HIT: "green4",
-    EventKind.MISS: "dark_orange",
-    EventKind.QUEUE_HIT: "dark_orange",
-    EventKind.DB_READ: "blue",
-    EventKind.DB_WRITE: "blue",
-    EventKind.FLUSH: "blue",
-    EventKind.ENQUEUE: "dark_orange",
-    EventKind.COALESCE: "dark_orange",
-    EventKind.BACKPRESSURE: "bold red",
-    EventKind.RETRY: "red",
-    EventKind.ERROR: "bold red",
-    EventKind.CRASH: "bold red",
-    EventKind.EXTERNAL: "magenta",
-    EventKind.EVICT: "grey50",
-    EventKind.EXPIRE: "grey50",
-    EventKind.POLICY: "bold",
-    EventKind.FAULT: "bold red",
-    EventKind.CACHE_DOWN: "bold red",
-    EventKind.CACHE_UP: "bold green4",
-    EventKind.ACK: "bold green4",
+#: Each event kind's colour, as a role of the theme's palette, and extra style.
+KIND_ROLES: dict[EventKind, tuple[str, str]] = {
+    EventKind.HIT: ("ok", ""),
+    EventKind.MISS: ("pending", ""),
+    EventKind.QUEUE_HIT: ("pending", ""),
+    EventKind.DB_READ: ("db", ""),
+    EventKind.DB_WRITE: ("db", ""),
+    EventKind.FLUSH: ("db", ""),
+    EventKind.ENQUEUE: ("pending", ""),
+    EventKind.COALESCE: ("pending", ""),
+    EventKind.BACKPRESSURE: ("bad", "bold"),
+    EventKind.RETRY: ("bad", ""),
+    EventKind.ERROR: ("bad", "bold"),
+    EventKind.CRASH: ("bad", "bold"),
+    EventKind.EXTERNAL: ("stale", ""),
+    EventKind.EVICT: ("muted", ""),
+    EventKind.EXPIRE: ("muted", ""),
+    EventKind.POLICY: ("", "bold"),
+    EventKind.FAULT: ("bad", "bold"),
+    EventKind.CACHE_DOWN: ("bad", "bold"),
+    EventKind.CACHE_UP: ("ok", "bold"),
+    EventKind.ACK: ("ok", "bold"),
 }
 
 
-def describe(event: Event, timings: bool = True) -> Text:
+def kind_style(kind: EventKind, palette: Palette = DARK) -> str:
+    role, extra = KIND_ROLES.get(kind, ("", ""))
+    colour = getattr(palette, role) if role else ""
+    return f"{extra} {colour}".strip()
+
+
+def describe(event: Event, timings: bool = True, palette: Palette = DARK) -> Text:
     text = Text()
-    text.append(f"{event.kind.value:<12}", style=KIND_STYLES.get(event.kind, ""))
+    text.append(f"{event.kind.value:<12}", style=kind_style(event.kind, palette))
     if event.user_id is not None:
         text.append(f" user {event.user_id}")
         if event.version is not None:
@@ -52,7 +62,13 @@ def describe(event: Event, timings: bool = True) -> Text:
 class TracePane(Static):
     """The steps of the last operation started from the keyboard, with durations."""
 
-    def show(self, title: str, events: Sequence[Event], timings: bool = True) -> None:
+    def show(
+        self,
+        title: str,
+        events: Sequence[Event],
+        timings: bool = True,
+        palette: Palette = DARK,
+    ) -> None:
         table = Table.grid(padding=(0, 1))
         table.add_column(style="dim", width=3, justify="right")
         table.add_column(width=12)
@@ -69,7 +85,7 @@ class TracePane(Static):
                 )
             table.add_row(
                 str(index),
-                Text(event.kind.value, style=KIND_STYLES.get(event.kind, "")),
+                Text(event.kind.value, style=kind_style(event.kind, palette)),
                 Text.assemble(subject, ("  " + event.detail if event.detail else "", "dim")),
                 duration(event.duration) if timings else "",
             )
@@ -78,10 +94,44 @@ class TracePane(Static):
 
 
 class EventLog(RichLog):
-    """Every engine event, newest at the bottom."""
+    """Every engine event, newest at the bottom. It keeps the events it shows, so that
+    :meth:`repaint` can redraw them in another theme's colours."""
 
-    def add(self, events: Sequence[Event], skipped: int, timings: bool = True) -> None:
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_width", 20)  # RichLog's 78 would scroll sideways when narrow
+        super().__init__(**kwargs)
+        self._shown: deque[Event | int] = deque(maxlen=self.max_lines or 500)
+        self._style: tuple[bool, Palette] = (True, DARK)
+        self._width = 0
+
+    def add(
+        self,
+        events: Sequence[Event],
+        skipped: int,
+        timings: bool = True,
+        palette: Palette = DARK,
+    ) -> None:
+        self._style = (timings, palette)
         if skipped:
-            self.write(Text(f"… {skipped:,} more events", style="dim italic"))
+            self._shown.append(skipped)
+            self.write(_skipped(skipped))
         for event in events:
-            self.write(describe(event, timings))
+            self._shown.append(event)
+            self.write(describe(event, timings, palette))
+
+    def repaint(self, timings: bool, palette: Palette) -> None:
+        """Write every kept line again (after a theme change, or to wrap at a new width)."""
+        self._style = (timings, palette)
+        self.clear()
+        for item in self._shown:
+            line = _skipped(item) if isinstance(item, int) else describe(item, timings, palette)
+            self.write(line)
+
+    def on_resize(self, event: events.Resize) -> None:
+        if event.size.width != self._width:
+            self._width = event.size.width
+            self.repaint(*self._style)
+
+
+def _skipped(count: int) -> Text:
+    return Text(f"… {count:,} more events", style="dim italic")

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual import events
 from textual.widgets import Static
 
+from cachetui.app.widgets.status import fit_line, part
 from cachetui.scenarios import Frame
 
 HINT = "space/n next · b back · esc leave"
 
 
 class ScenarioBanner(Static):
-    """Hidden until a scenario runs; then two or three lines above the panes."""
+    """Hidden until a scenario runs; then two or three lines above the panes. Its first
+    line never wraps (the keys' hint shortens, then goes); the narration wraps by words.
+    While it shows, the app has the class ``-scenario`` (short screens make room for it)."""
 
     DEFAULT_CSS = """
     ScenarioBanner {
@@ -26,29 +30,53 @@ class ScenarioBanner(Static):
     ScenarioBanner.-busy { border: tall $warning; }
     """
 
+    _frame: Frame | None = None
+    _busy = False
+
     def show_frame(self, frame: Frame, *, busy: bool = False) -> None:
-        scenario = frame.scenario
-        head = Text()
-        head.append("▶ ", style="bold")
-        head.append(scenario.title, style="bold")
+        self._frame, self._busy = frame, busy
+        self._render_frame()
+        self.set_class(True, "-active")
+        self.set_class(busy, "-busy")
+        self.app.set_class(True, "-scenario")
+
+    def _render_frame(self) -> None:
+        frame = self._frame
+        if frame is None:
+            return
         if frame.is_intro:
             where = f"  ·  {frame.total} steps"
         else:
             where = f"  ·  step {frame.index + 1}/{frame.total}"
-        head.append(where, style="bold")
-        if busy:
-            head.append("  ·  running…", style="bold")
+        if self._busy:
+            hint = part("  ·  running…", style="bold")
         elif frame.is_intro:
-            head.append("  ·  space: first step · esc leave", style="dim")
+            hint = part(
+                "  ·  space: first step · esc leave", "  ·  space: start", drop=1, style="dim"
+            )
         elif frame.is_last:
-            head.append("  ·  last step · b back · esc leave", style="dim")
+            hint = part(
+                "  ·  last step · b back · esc leave", "  ·  last step", drop=1, style="dim"
+            )
         else:
-            head.append(f"  ·  {HINT}", style="dim")
+            hint = part(f"  ·  {HINT}", "  ·  space/n b esc", "", drop=1, style="dim")
+        head = fit_line(
+            [
+                part("▶ ", style="bold"),
+                part(frame.scenario.title, style="bold"),
+                part(where, style="bold"),
+                hint,
+            ],
+            self.size.width,
+        )
         self.update(Text("\n").join([head, Text(frame.narration)]))
-        self.set_class(True, "-active")
-        self.set_class(busy, "-busy")
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._render_frame()
 
     def hide(self) -> None:
+        self._frame = None
         self.update("")
         self.set_class(False, "-active")
         self.set_class(False, "-busy")
+        self.app.set_class(False, "-scenario")

@@ -1,4 +1,7 @@
-"""Live metrics: rates over the last second, totals, latency, and three sparklines."""
+"""Live metrics: rates over the last second, totals, latency, and three sparklines.
+
+The numbers are laid out to fit: all sixteen in four columns when the strip is wide and
+four lines high, fewer (the ones a talk needs most) when it is narrower or lower."""
 
 from __future__ import annotations
 
@@ -7,11 +10,12 @@ from dataclasses import dataclass
 
 from rich.table import Table
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, Sparkline, Static
 
-from cachetui.app.states import ago, duration
+from cachetui.app.states import DARK, Palette, ago, duration
 from cachetui.engine import MetricsSnapshot
 
 HISTORY = 60
@@ -39,7 +43,7 @@ def rates_between(before: MetricsSnapshot, after: MetricsSnapshot, seconds: floa
 class MetricsStrip(Horizontal):
     DEFAULT_CSS = """
     MetricsStrip { height: 6; }
-    MetricsStrip > #numbers { width: 1fr; padding: 0 1; }
+    MetricsStrip > #numbers { width: 1fr; height: 1fr; padding: 0 1; }
     MetricsStrip > #sparks { width: 52; padding: 0 1; }
     MetricsStrip .spark-row { height: 1; }
     MetricsStrip .spark-row Label { width: 14; }
@@ -48,6 +52,7 @@ class MetricsStrip(Horizontal):
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._shown: tuple[MetricsSnapshot, Rates, bool, Palette] | None = None
         self.ops_history: deque[float] = deque([0.0] * HISTORY, maxlen=HISTORY)
         self.hit_history: deque[float] = deque([0.0] * HISTORY, maxlen=HISTORY)
         self.queue_history: deque[float] = deque([0.0] * HISTORY, maxlen=HISTORY)
@@ -55,18 +60,33 @@ class MetricsStrip(Horizontal):
     def compose(self) -> ComposeResult:
         yield Static(id="numbers")
         with Vertical(id="sparks"):
-            with Horizontal(classes="spark-row"):
+            with Horizontal(classes="spark-row", id="ops-row"):
                 yield Label("ops/s", id="ops-label")
                 yield Sparkline(list(self.ops_history), id="ops-spark")
-            with Horizontal(classes="spark-row"):
+            with Horizontal(classes="spark-row", id="hit-row"):
                 yield Label("hits/s", id="hit-label")
                 yield Sparkline(list(self.hit_history), id="hit-spark")
-            with Horizontal(classes="spark-row"):
+            with Horizontal(classes="spark-row", id="queue-row"):
                 yield Label("queue", id="queue-label")
                 yield Sparkline(list(self.queue_history), id="queue-spark")
 
-    def show(self, m: MetricsSnapshot, rates: Rates, *, timings: bool = True) -> None:
-        self.query_one("#numbers", Static).update(_numbers(m, rates, timings))
+    def show(
+        self,
+        m: MetricsSnapshot,
+        rates: Rates,
+        *,
+        timings: bool = True,
+        palette: Palette = DARK,
+    ) -> None:
+        self._shown = (m, rates, timings, palette)
+        numbers = self.query_one("#numbers", Static)
+        width, height = numbers.size
+        numbers.update(_numbers(m, rates, timings, palette, width, height))
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self._shown is not None:
+            m, rates, timings, palette = self._shown
+            self.call_after_refresh(self.show, m, rates, timings=timings, palette=palette)
 
     def sample(self, m: MetricsSnapshot, rates: Rates, window_hit_ratio: float) -> None:
         """Add one point to each sparkline (called once a second)."""
@@ -88,11 +108,94 @@ class MetricsStrip(Horizontal):
             self.query_one(f"#{name}-label", Label).update(label)
 
 
-def _numbers(m: MetricsSnapshot, r: Rates, timings: bool) -> Table:
-    grid = Table.grid(padding=(0, 2), expand=True)
-    for width in (26, 27, 24, 18):  # fixed: numbers change, columns stay put
-        grid.add_column(no_wrap=True, min_width=width)
+#: Layouts of the numbers, richest first: (lines, column widths, the pairs per column).
+#: The first whose lines and widths fit is shown; four lines by four columns is all of them.
+LAYOUTS: tuple[tuple[int, tuple[int, ...], tuple[tuple[str, ...], ...]], ...] = (
+    (
+        4,
+        (26, 27, 24, 18),
+        (
+            ("reads/s", "hit ratio", "reads", "read p50/99"),
+            ("updates/s", "pending", "updates acked", "update p50/99"),
+            ("DB writes/s", "oldest pending", "evictions", "DB writes"),
+            ("DB tx/s", "coalesced", "retries", "lost writes"),
+        ),
+    ),
+    (
+        4,
+        (25, 27, 24),
+        (
+            ("reads/s", "hit ratio", "reads", "read p50/99"),
+            ("updates/s", "pending", "oldest pending", "update p50/99"),
+            ("DB writes", "coalesced", "retries", "lost writes"),
+        ),
+    ),
+    (
+        4,
+        (16, 24),
+        (
+            ("reads/s", "hit ratio", "updates/s", "pending"),
+            ("DB writes", "coalesced", "oldest pending", "lost writes"),
+        ),
+    ),
+    (4, (24,), (("hit ratio", "pending", "DB writes", "lost writes"),)),
+    (
+        2,
+        (16, 16, 24, 20),
+        (
+            ("hit ratio", "reads/s"),
+            ("pending", "updates/s"),
+            ("DB writes", "coalesced"),
+            ("oldest pending", "lost writes"),
+        ),
+    ),
+    (
+        2,
+        (16, 16, 24),
+        (("hit ratio", "reads/s"), ("pending", "updates/s"), ("DB writes", "lost writes")),
+    ),
+    (2, (16, 24), (("hit ratio", "pending"), ("DB writes", "lost writes"))),
+    (
+        1,
+        (16, 14, 24, 16, 15, 20),
+        (
+            ("hit ratio",),
+            ("pending",),
+            ("DB writes",),
+            ("coalesced",),
+            ("lost writes",),
+            ("oldest pending",),
+        ),
+    ),
+    (1, (16, 14, 24, 15), (("hit ratio",), ("pending",), ("DB writes",), ("lost writes",))),
+    (1, (16, 14, 24), (("hit ratio",), ("pending",), ("DB writes",))),
+    (1, (16, 14), (("hit ratio",), ("pending",))),
+)
+GAP = 2
 
+
+def choose_layout(
+    width: int, height: int
+) -> tuple[int, tuple[int, ...], tuple[tuple[str, ...], ...]]:
+    """The richest layout that fits ``width`` × ``height`` cells (all of them when the size
+    is not known yet; the smallest when nothing fits)."""
+    if width <= 0 or height <= 0:
+        return LAYOUTS[0]
+    for layout in LAYOUTS:
+        lines, widths, _ = layout
+        if lines <= height and sum(widths) + GAP * (len(widths) - 1) <= width:
+            return layout
+    return LAYOUTS[-1]
+
+
+def _numbers(
+    m: MetricsSnapshot,
+    r: Rates,
+    timings: bool,
+    palette: Palette = DARK,
+    width: int = 0,
+    height: int = 0,
+) -> Table:
     def pair(label: str, value: str, style: str = "bold") -> Text:
         return Text.assemble((label + " ", "dim"), (value, style))
 
@@ -101,29 +204,33 @@ def _numbers(m: MetricsSnapshot, r: Rates, timings: bool) -> Table:
             return "–"
         return f"{duration(p50) or '–'} / {duration(p99) or '–'}"
 
+    def alarm(count: int) -> str:
+        return f"bold {palette.bad}" if count else "bold"
+
+    warn = f"bold {palette.pending}" if m.pending else "bold"
     window = ago(m.oldest_pending_age) if (m.pending and timings) else "–"
-    grid.add_row(
-        pair("reads/s", f"{r.reads:,.0f}"),
-        pair("updates/s", f"{r.updates:,.0f}"),
-        pair("DB writes/s", f"{r.db_writes:,.0f}"),
-        pair("DB tx/s", f"{r.db_transactions:,.0f}"),
-    )
-    grid.add_row(
-        pair("hit ratio", f"{m.hit_ratio:.1%}"),
-        pair("pending", f"{m.pending:,}", "bold dark_orange" if m.pending else "bold"),
-        pair("oldest pending", window, "bold dark_orange" if m.pending else "bold"),
-        pair("coalesced", f"{m.coalesced:,}"),
-    )
-    grid.add_row(
-        pair("reads", f"{m.reads:,}"),
-        pair("updates acked", f"{m.updates:,}"),
-        pair("evictions", f"{m.evictions:,}"),
-        pair("retries", f"{m.retries:,}", "bold red" if m.retries else "bold"),
-    )
-    grid.add_row(
-        pair("read p50/99", lat(m.read_p50, m.read_p99)),
-        pair("update p50/99", lat(m.update_p50, m.update_p99)),
-        pair("DB writes", f"{m.db_writes:,} in {m.db_transactions:,} tx"),
-        pair("lost writes", f"{m.lost_writes:,}", "bold red" if m.lost_writes else "bold"),
-    )
+    pairs = {
+        "reads/s": pair("reads/s", f"{r.reads:,.0f}"),
+        "updates/s": pair("updates/s", f"{r.updates:,.0f}"),
+        "DB writes/s": pair("DB writes/s", f"{r.db_writes:,.0f}"),
+        "DB tx/s": pair("DB tx/s", f"{r.db_transactions:,.0f}"),
+        "hit ratio": pair("hit ratio", f"{m.hit_ratio:.1%}"),
+        "pending": pair("pending", f"{m.pending:,}", warn),
+        "oldest pending": pair("oldest pending", window, warn),
+        "coalesced": pair("coalesced", f"{m.coalesced:,}"),
+        "reads": pair("reads", f"{m.reads:,}"),
+        "updates acked": pair("updates acked", f"{m.updates:,}"),
+        "evictions": pair("evictions", f"{m.evictions:,}"),
+        "retries": pair("retries", f"{m.retries:,}", alarm(m.retries)),
+        "read p50/99": pair("read p50/99", lat(m.read_p50, m.read_p99)),
+        "update p50/99": pair("update p50/99", lat(m.update_p50, m.update_p99)),
+        "DB writes": pair("DB writes", f"{m.db_writes:,} in {m.db_transactions:,} tx"),
+        "lost writes": pair("lost writes", f"{m.lost_writes:,}", alarm(m.lost_writes)),
+    }
+    lines, widths, columns = choose_layout(width, height)
+    grid = Table.grid(padding=(0, GAP), expand=True)
+    for column_width in widths:  # fixed: numbers change, columns stay put
+        grid.add_column(no_wrap=True, min_width=column_width, overflow="ellipsis")
+    for line in range(lines):
+        grid.add_row(*(pairs[column[line]] for column in columns))
     return grid

@@ -6,40 +6,59 @@ from collections.abc import Mapping, Sequence
 
 from rich.text import Text
 
-from cachetui.app.states import STYLES, ago, state_cell
-from cachetui.app.widgets.key_table import Cells, KeyTable
+from cachetui.app.states import DARK, Palette, ago, state_cell
+from cachetui.app.widgets.key_table import Cells, Column, KeyTable
 from cachetui.engine import CacheEntry, KeyState, PendingWrite, Profile
 
 FOLLOW_MARK = "▸"
 
 
-def user_cell(user: int, state: KeyState, followed: bool) -> Text:
-    style = STYLES[state] + (" reverse" if followed else "")
+def user_cell(user: int, state: KeyState, followed: bool, palette: Palette = DARK) -> Text:
+    style = palette.states[state] + (" reverse" if followed else "")
     return Text(f"{FOLLOW_MARK if followed else ' '}{user}", style=style)
 
 
-def name_cell(name: str, state: KeyState) -> Text:
-    return Text(name, style=STYLES[state].replace("bold ", ""), overflow="ellipsis", no_wrap=True)
+def name_cell(name: str, state: KeyState, palette: Palette = DARK) -> Text:
+    style = palette.states[state].replace("bold ", "")
+    return Text(name, style=style, overflow="ellipsis", no_wrap=True)
 
 
-def profile_cells(p: Profile, state: KeyState, followed: int | None) -> tuple[Text, ...]:
+def profile_cells(
+    p: Profile, state: KeyState, followed: int | None, palette: Palette = DARK
+) -> tuple[Text, ...]:
     """The leading cells the Cache and Database panes share: user, v, name, state."""
     return (
-        user_cell(p.user_id, state, p.user_id == followed),
-        Text(str(p.version), style=STYLES[state]),
-        name_cell(p.name, state),
-        state_cell(state),
+        user_cell(p.user_id, state, p.user_id == followed, palette),
+        Text(str(p.version), style=palette.states[state]),
+        name_cell(p.name, state, palette),
+        state_cell(state, palette),
     )
 
 
+#: The columns the Cache and Database panes start with.
+PROFILE_COLUMNS = (
+    Column("user", 5),
+    Column("v", 3),
+    Column("name", 12, grow=8),
+    Column("state", 10),
+)
+
+
 class CachePane(KeyTable):
-    """What the cache store holds, by user id."""
+    """What the cache store holds, by user id. Narrow, it keeps user, version and state
+    (as its symbol when even narrower)."""
+
+    NARROWING = (
+        ("drop", "age"),
+        ("drop", "hits"),
+        ("drop", "name"),
+        ("squeeze", "state"),
+    )
 
     def __init__(self, ttl: bool, **kwargs: object) -> None:
-        columns = [("user", 5), ("v", 3), ("name", 12), ("state", 10), ("hits", 4)]
-        columns.append(("ttl", 6) if ttl else ("age", 6))
+        last = Column("ttl", 5, key="age") if ttl else Column("age", 5)
         self.show_ttl = ttl
-        super().__init__(columns, **kwargs)
+        super().__init__([*PROFILE_COLUMNS, Column("hits", 4), last], **kwargs)
 
     def show(
         self,
@@ -48,6 +67,7 @@ class CachePane(KeyTable):
         followed: int | None,
         *,
         timings: bool = True,
+        palette: Palette = DARK,
     ) -> None:
         rows: list[tuple[int, Cells]] = []
         for entry in sorted(entries, key=lambda e: e.profile.user_id):
@@ -58,22 +78,31 @@ class CachePane(KeyTable):
                 if timings
                 else "–"
             )
-            rows.append((p.user_id, (*profile_cells(p, state, followed), str(entry.hits), last)))
+            cells = profile_cells(p, state, followed, palette)
+            rows.append((p.user_id, (*cells, str(entry.hits), last)))
         self.sync(rows)
 
 
 class QueuePane(KeyTable):
-    """Pending write-behind writes, oldest first."""
+    """Pending write-behind writes, oldest first. Narrow, it keeps user, version, the
+    database's version and how many updates were coalesced."""
+
+    NARROWING = (
+        ("drop", "age"),
+        ("drop", "in-flight"),
+        ("drop", "retry"),
+        ("drop", "coal."),
+    )
 
     def __init__(self, **kwargs: object) -> None:
         columns = [
-            ("user", 6),
-            ("v", 3),
-            ("db v", 4),
-            ("coal.", 5),
-            ("age", 6),
-            ("retry", 5),
-            ("", 9),
+            Column("user", 5),
+            Column("v", 3),
+            Column("db v", 4),
+            Column("coal.", 5),
+            Column("age", 5),
+            Column("retry", 5),
+            Column("", 4, key="in-flight"),
         ]
         super().__init__(columns, **kwargs)
 
@@ -84,6 +113,7 @@ class QueuePane(KeyTable):
         followed: int | None,
         *,
         timings: bool = True,
+        palette: Palette = DARK,
     ) -> None:
         rows: list[tuple[int, Cells]] = []
         state = KeyState.DIRTY
@@ -93,12 +123,14 @@ class QueuePane(KeyTable):
                 (
                     write.user_id,
                     (
-                        user_cell(write.user_id, state, write.user_id == followed),
-                        Text(str(write.version), style=STYLES[state]),
+                        user_cell(write.user_id, state, write.user_id == followed, palette),
+                        Text(str(write.version), style=palette.states[state]),
                         str(row.version) if row else "–",
                         f"+{write.coalesced}" if write.coalesced else "",
                         ago(write.age) if timings else "–",
-                        Text(str(write.retries), style="bold red") if write.retries else "",
+                        Text(str(write.retries), style=f"bold {palette.bad}")
+                        if write.retries
+                        else "",
                         Text("⇡ db", style="italic") if write.in_flight else "",
                     ),
                 )
@@ -107,20 +139,29 @@ class QueuePane(KeyTable):
 
 
 class DatabasePane(KeyTable):
-    """A bounded window of the profiles table: recent rows plus the users on screen."""
+    """A bounded window of the profiles table: recent rows plus the users on screen.
+    Narrow, it keeps user, version and state (as its symbol when even narrower)."""
+
+    NARROWING = (
+        ("drop", "updated"),
+        ("drop", "name"),
+        ("squeeze", "state"),
+    )
 
     def __init__(self, **kwargs: object) -> None:
-        columns = [("user", 5), ("v", 3), ("name", 12), ("state", 10), ("updated", 12)]
-        super().__init__(columns, **kwargs)
+        super().__init__([*PROFILE_COLUMNS, Column("updated", 12)], **kwargs)
 
     def show(
         self,
         rows_in_order: Sequence[Profile],
         states: Mapping[int, KeyState],
         followed: int | None,
+        *,
+        palette: Palette = DARK,
     ) -> None:
         rows: list[tuple[int, Cells]] = []
         for p in rows_in_order:
             state = states[p.user_id]
-            rows.append((p.user_id, (*profile_cells(p, state, followed), p.updated_at[11:23])))
+            cells = profile_cells(p, state, followed, palette)
+            rows.append((p.user_id, (*cells, p.updated_at[11:23])))
         self.sync(rows)

@@ -1,0 +1,148 @@
+"""Export for slides: the screen as SVG and the sampled metrics history as CSV and JSON.
+
+The app samples the engine's metrics once a second (for its sparklines) and keeps the last
+:data:`HISTORY_SAMPLES` samples here. No Textual import: the files are written by plain
+functions that the export dialog calls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import json
+import os
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from cachetui import __version__
+from cachetui.app.widgets.metrics_strip import Rates
+from cachetui.engine import MetricsSnapshot
+
+HISTORY_SAMPLES = 3600  # one hour at one sample a second
+RATE_FIELDS = ("reads_per_s", "updates_per_s", "db_writes_per_s", "db_transactions_per_s")
+FIELDS: tuple[str, ...] = (
+    "time",
+    "policy",
+    *RATE_FIELDS,
+    "window_hit_ratio",
+    *(field.name for field in dataclasses.fields(MetricsSnapshot)),
+)
+
+
+class ExportError(Exception):
+    """A folder that cannot take the export; the message says why, for the dialog."""
+
+
+@dataclass(frozen=True)
+class MetricsSample:
+    """One sample: the engine's metrics, the rates over the second before, the hit ratio
+    of that second's reads. ``at``: seconds since the epoch."""
+
+    at: float
+    policy: str
+    metrics: MetricsSnapshot
+    rates: Rates
+    window_hit_ratio: float
+
+    def row(self) -> dict[str, object]:
+        rates = (self.rates.reads, self.rates.updates)
+        rates += (self.rates.db_writes, self.rates.db_transactions)
+        return {
+            "time": datetime.fromtimestamp(self.at).astimezone().isoformat(timespec="seconds"),
+            "policy": self.policy,
+            **{name: round(value, 3) for name, value in zip(RATE_FIELDS, rates, strict=True)},
+            "window_hit_ratio": round(self.window_hit_ratio, 4),
+            **dataclasses.asdict(self.metrics),
+        }
+
+
+class MetricsHistory:
+    """The last ``maxlen`` samples, oldest first."""
+
+    def __init__(self, maxlen: int = HISTORY_SAMPLES) -> None:
+        self._samples: deque[MetricsSample] = deque(maxlen=maxlen)
+
+    def add(self, sample: MetricsSample) -> None:
+        self._samples.append(sample)
+
+    def __len__(self) -> int:
+        return len(self._samples)
+
+    def __iter__(self) -> Iterator[MetricsSample]:
+        return iter(self._samples)
+
+    def clear(self) -> None:
+        self._samples.clear()
+
+
+def prepare_folder(text: str) -> Path:
+    """The folder named by ``text`` (``~`` expanded), created if missing; ExportError
+    when it is not a folder, cannot be created or cannot be written to."""
+    text = text.strip()
+    if not text:
+        raise ExportError("enter a folder")
+    folder = Path(text).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise ExportError(f"{folder} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"cannot create {folder}: {exc.strerror or exc}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ExportError(f"cannot write to {folder}: permission denied")
+    return folder.resolve()
+
+
+def export_names(folder: Path, when: datetime) -> tuple[Path, Path, Path]:
+    """``cachetui-YYYYmmdd-HHMMSS.svg/.csv/.json`` in ``folder``; ``-2``, ``-3``… when a
+    file of that name is already there (two exports within one second)."""
+    stem = f"cachetui-{when:%Y%m%d-%H%M%S}"
+    candidate, n = stem, 1
+    while any((folder / f"{candidate}{ext}").exists() for ext in (".svg", ".csv", ".json")):
+        n += 1
+        candidate = f"{stem}-{n}"
+    svg, csv_path, json_path = (folder / f"{candidate}{ext}" for ext in (".svg", ".csv", ".json"))
+    return svg, csv_path, json_path
+
+
+def write_export(
+    folder_text: str,
+    svg: str,
+    samples: Sequence[MetricsSample],
+    *,
+    when: datetime | None = None,
+) -> list[Path]:
+    """Write the screen and the samples into the folder named by ``folder_text``; returns
+    the three paths. Writes nothing (or removes what it wrote) on error: ExportError."""
+    when = when or datetime.now()
+    folder = prepare_folder(folder_text)
+    svg_path, csv_path, json_path = export_names(folder, when)
+    rows = [sample.row() for sample in samples]
+    written: list[Path] = []
+    try:
+        svg_path.write_text(svg, encoding="utf-8")
+        written.append(svg_path)
+        with csv_path.open("w", encoding="utf-8", newline="") as out:
+            writer = csv.DictWriter(out, fieldnames=FIELDS)
+            writer.writeheader()
+            writer.writerows(rows)
+        written.append(csv_path)
+        document = {
+            "cachetui": __version__,
+            "exported_at": when.astimezone().isoformat(timespec="seconds"),
+            "screenshot": svg_path.name,
+            "fields": list(FIELDS),
+            "samples": rows,
+        }
+        json_path.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+        written.append(json_path)
+    except OSError as exc:
+        for path in written:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        raise ExportError(f"cannot write to {folder}: {exc.strerror or exc}") from None
+    return written

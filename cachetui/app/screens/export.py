@@ -1,0 +1,77 @@
+"""The export dialog: which folder gets the screenshot and the metrics history."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+from cachetui.app.export import ExportError
+from cachetui.app.screens.dialogs import DIALOG_CSS
+
+
+class ExportScreen(ModalScreen[list[Path] | None]):
+    """Asks for a folder (prefilled) and calls ``save(folder_text)``, which writes the files
+    and returns their paths, or raises ExportError: its message is shown under the field
+    and the dialog stays open. Returns the paths, or None when cancelled."""
+
+    DEFAULT_CSS = (
+        "ExportScreen { align: center middle; } "
+        "ExportScreen .dialog { width: 72; max-width: 95%; } "
+        "ExportScreen Input.-invalid { border: tall $error; }" + DIALOG_CSS
+    )
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, folder: str, samples: int, save: Callable[[str], list[Path]]) -> None:
+        super().__init__()
+        self.folder = folder
+        self.samples = samples
+        self.save = save
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label("Export the screen and the metrics", classes="title")
+            yield Static(
+                "The screen as it was when you asked (SVG) and the metrics history "
+                f"({self.samples:,} {'sample' if self.samples == 1 else 'samples'}, one a "
+                "second) as CSV and JSON, named cachetui-<date>-<time>. Into the folder "
+                "(created if missing):"
+            )
+            yield Input(self.folder, id="folder", placeholder="folder")
+            yield Static("", classes="error", id="error")
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel")
+                yield Button("Save", id="save", variant="primary")
+
+    def on_mount(self) -> None:
+        folder = self.query_one("#folder", Input)
+        if not getattr(self.app, "timings", True):  # deterministic screens: no blinking
+            folder.cursor_blink = False
+        folder.focus()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#save")
+    def submit(self) -> None:
+        folder = self.query_one("#folder", Input)
+        try:
+            paths = self.save(folder.value)
+        except ExportError as exc:
+            folder.add_class("-invalid")
+            self.query_one("#error", Static).update(str(exc))
+            return
+        self.dismiss(paths)
+
+    @on(Input.Changed)
+    def clear_error(self) -> None:
+        self.query_one("#folder", Input).remove_class("-invalid")
+        self.query_one("#error", Static).update("")
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
