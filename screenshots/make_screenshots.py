@@ -20,11 +20,13 @@ HERE = Path(__file__).resolve().parent
 SIZE = (160, 45)
 
 
-def make_app(db: Path, policy: str) -> CacheTuiApp:
+def make_app(db: Path, policy: str, scenario: str | None = None) -> CacheTuiApp:
     config = EngineConfig(
         db_path=str(db), policy=policy, capacity=60, flush_interval=3600, batch_size=500
     )
-    return CacheTuiApp(Engine(config), seed_profiles=1000, live=False, seed=3)
+    return CacheTuiApp(
+        Engine(config), seed_profiles=1000, live=False, seed=3, scenario=scenario
+    )
 
 
 async def settle(app: CacheTuiApp, pilot) -> None:
@@ -35,10 +37,17 @@ async def settle(app: CacheTuiApp, pilot) -> None:
 
 
 async def shoot(
-    name: str, policy: str, keys: list[str], db: Path, *, clear_notes: bool = True
+    name: str,
+    policy: str,
+    keys: list[str],
+    db: Path,
+    *,
+    clear_notes: bool = True,
+    size: tuple[int, int] = SIZE,
+    scenario: str | None = None,
 ) -> None:
-    app = make_app(db, policy)
-    async with app.run_test(size=SIZE) as pilot:
+    app = make_app(db, policy, scenario)
+    async with app.run_test(size=size) as pilot:
         await settle(app, pilot)
         for key in keys:
             await pilot.press(key)
@@ -59,11 +68,22 @@ async def shoot_all() -> None:
         await shoot("write-behind", "write-behind", behind, tmpdir / "a.db")
         await shoot("crash", "write-behind", ["R", "U", "u", "u", "c"], tmpdir / "b.db")
         await shoot("help", "write-behind", ["question_mark"], tmpdir / "c.db")
+        await shoot(
+            "scenario",
+            "write-through",
+            ["space", "space", "space"],
+            tmpdir / "d.db",
+            size=(100, 30),
+            scenario="write-behind",
+        )
+
+
+NAMES = ("write-behind", "crash", "help", "scenario")
 
 
 def main() -> None:
     asyncio.run(shoot_all())
-    for name in ("write-behind", "crash", "help"):
+    for name in NAMES:
         svg = HERE / f"{name}.svg"
         png = HERE / f"{name}.png"
         result = subprocess.run(
