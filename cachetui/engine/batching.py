@@ -54,7 +54,12 @@ class GroupCommit:
     """An uncontended caller writes its row itself (no task, no extra loop turn);
     callers arriving while a commit is in flight queue up, and a task commits them in
     groups of at most ``max_group`` rows — so that, under heavy load, one group's
-    callers prepare their next rows while the other group commits."""
+    callers prepare their next rows while the other group commits.
+
+    Cancellation never leaves a row to land later behind the caller's back: a queued
+    row is withdrawn, and a caller whose row is already being committed waits for that
+    commit to finish before the cancellation goes on.
+    """
 
     def __init__(self, write_many: WriteMany, max_group: int = 32) -> None:
         self._write_many = write_many
@@ -62,6 +67,7 @@ class GroupCommit:
         self._group: list[tuple[Profile, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
         self._inline = False  # a caller is committing its own row
+        self._flight: asyncio.Future[None] | None = None  # done when the group lands
 
     async def write(self, profile: Profile) -> None:
         if self._task is None and not self._inline:
@@ -74,14 +80,24 @@ class GroupCommit:
                     self._task = asyncio.get_running_loop().create_task(self._run())
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._group.append((profile, future))
-        await future
+        entry = (profile, future)
+        self._group.append(entry)
+        try:
+            await future
+        except asyncio.CancelledError:
+            if any(queued is entry for queued in self._group):
+                self._group.remove(entry)  # not taken yet: it will never be written
+            elif self._flight is not None and not self._flight.done():
+                await asyncio.wait([self._flight])  # being written: let it finish first
+            raise
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
             while self._group:
                 group = self._group[: self.max_group]
                 del self._group[: self.max_group]
+                self._flight = loop.create_future()
                 try:
                     await self._write_many([profile for profile, _ in group])
                 except Exception as exc:  # noqa: BLE001 - handed to every caller
@@ -94,6 +110,8 @@ class GroupCommit:
                         if not future.done():
                             future.cancel()
                     raise
+                finally:
+                    self._flight.set_result(None)
                 for _, future in group:
                     if not future.done():
                         future.set_result(None)

@@ -11,6 +11,7 @@ is atomic without an asyncio lock (the thread runs one function at a time).
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -125,9 +126,17 @@ class Database:
 
     @staticmethod
     async def _run(conn: aiosqlite.Connection, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run ``fn(sqlite3_connection, *args)`` in the connection's thread."""
+        """Run ``fn(sqlite3_connection, *args)`` in the connection's thread.
+
+        Cancelling the caller does not stop the thread: so a cancelled call waits for
+        the function to finish before it raises, and never returns while a commit is
+        still on its way (which would let it land behind the caller's back)."""
+        call = asyncio.ensure_future(conn._execute(fn, conn._conn, *args))
         try:
-            return await conn._execute(fn, conn._conn, *args)
+            return await asyncio.shield(call)
+        except asyncio.CancelledError:
+            await asyncio.wait([call])
+            raise
         except DatabaseUnavailable:
             raise
         except (sqlite3.Error, ValueError) as exc:  # ValueError: connection closed

@@ -420,7 +420,8 @@ class Engine:
         try:
             await self._committer.write(profile)
         except asyncio.CancelledError:
-            # The row may have landed; never leave an older value cached beside it.
+            # The commit has finished (GroupCommit waits for it), but whether the row
+            # landed is unknown: never leave an older value cached beside it.
             await self._cache_delete(user_id)
             raise
         self._emit(

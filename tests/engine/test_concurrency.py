@@ -45,3 +45,32 @@ async def test_concurrent_updates_and_reads_converge(make_engine, db_path, polic
         if policy != "no-cache":
             assert key_state(cached.get(key), None, row) in (KeyState.CLEAN, KeyState.UNCACHED)
     assert engine.metrics.updates == total == 200
+
+
+@pytest.mark.parametrize("policy", ["write-through", "write-around"])
+@pytest.mark.parametrize("in_flight", [False, True])
+async def test_a_cancelled_update_never_lands_behind_the_callers_back(
+    make_engine, db_path, policy, in_flight
+):
+    engine = await make_engine(policy)
+    await engine.read(1)
+    await engine.read(2)
+    engine.faults.db_latency = 0.05
+    first = asyncio.create_task(engine.update(1, {"bio": "A"}))  # commits its own row
+    await asyncio.sleep(0)
+    queued = asyncio.create_task(engine.update(2, {"bio": "B"}))  # waits for a group
+    # cancelled while queued, or once its group is being written
+    await asyncio.sleep(0.07 if in_flight else 0.01)
+    queued.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await queued
+    landed = db_row(db_path, 2)
+    assert landed.version == (2 if in_flight else 1)  # decided before the cancel returns
+    seen = await engine.read(2)
+    await first
+    await asyncio.sleep(0.15)  # anything still on its way would have landed by now
+    engine.faults.db_latency = 0
+    assert db_row(db_path, 2) == landed
+    assert seen == landed
+    cached = await engine.cache_peek([2])
+    assert cached.get(2, landed) == landed
