@@ -195,6 +195,7 @@ def _read_modify_write(
     db: sqlite3.Connection, user_id: int, changes: dict[str, Any], updated_at: str
 ) -> Profile | None:
     def work() -> Profile | None:
+        db.execute("BEGIN IMMEDIATE")  # no other process may write between read and write
         row = db.execute(_SELECT_ONE, (user_id,)).fetchone()
         if row is None:
             return None

@@ -140,10 +140,14 @@ class Engine:
             await self.db.close()
             raise
         self.store.set_drop_listener(self._on_drop)
+        if hasattr(self.store, "on_restart"):
+            self.store.on_restart = self._on_store_restart
         self.faults.set_listener(self._on_fault)
         self._loop = asyncio.get_running_loop()
         self._flusher = self._loop.create_task(self._run_flusher())
         self._state = _RUNNING
+        if self.faults.cache_down:  # switched on before start()
+            self._cache_failed(StoreUnavailable("cache down (injected)"), injected=True)
         return self
 
     async def close(
@@ -597,18 +601,25 @@ class Engine:
         op = next(self._ops)
         async with self._flush_lock:  # a batch in flight either landed or did not
             lost = self._drop_queue()
-            # The process's memory is gone: so is its list of cache entries to delete.
+            # The process's memory is gone: so is its list of cache entries to repair.
+            unrepaired = len(self._cache_backlog)
             self._cache_backlog.clear()
             if self.store.lost_on_crash:
                 await self.store.clear()
         detail = f"{len(lost)} acknowledged writes lost" if lost else "no pending writes lost"
         if lost and not self.store.lost_on_crash:
             still = await self.cache_peek(uid for uid, _ in lost)
-            if still:
+            orphaned = sum(1 for uid, v in lost if uid in still and still[uid].version == v)
+            if orphaned:
                 detail += (
-                    f"; {len(still)} of them still in the cache, newer than the database"
+                    f"; {orphaned} of them still in the cache, newer than the database"
                     " with no pending write (orphaned)"
                 )
+        if unrepaired and not self.store.lost_on_crash:
+            detail += (
+                f"; {unrepaired} cache entries written while the cache was unreachable "
+                "will not be repaired: they may be stale"
+            )
         self._emit(op, EventKind.CRASH, None, None, None, detail)
         return lost
 
@@ -667,6 +678,9 @@ class Engine:
         """Empty the cache store, then put ``profiles`` in it (a lab rewinding a demo).
         Raises StoreUnavailable while the cache is unreachable."""
         self._check_running()
+        if not self._cache_ok and not self.faults.cache_down:
+            await self.store.ping()  # back already? then repair it before resetting
+            await self._cache_recover()
         if not self._cache_ok:
             raise StoreUnavailable(self._cache_error)
         try:
@@ -793,7 +807,7 @@ class Engine:
             return True
         if self._cache_ok:
             try:
-                await self.store.set(profile)
+                await self.store.set(profile, fill=fill)
                 return True
             except StoreUnavailable as exc:
                 self._cache_failed(exc)
@@ -900,6 +914,17 @@ class Engine:
         version = None if profile is None else profile.version
         self._emit(_BACKGROUND_OP, kind, user_id, version, None, reason + dirty)
 
+    def _on_store_restart(self) -> None:
+        self._emit(
+            _BACKGROUND_OP,
+            EventKind.CACHE_UP,
+            None,
+            None,
+            None,
+            "the cache server restarted: this database's entries were dropped (they may "
+            "have been older than the database)",
+        )
+
     def _on_fault(self, name: str, value: object) -> None:
         state = self.faults.describe() or "no faults"
         self._emit(_BACKGROUND_OP, EventKind.FAULT, None, None, None, f"{name} = {value} ({state})")
@@ -908,7 +933,16 @@ class Engine:
         if value:
             self._cache_failed(StoreUnavailable("cache down (injected)"), injected=True)
         elif not self._cache_ok and self._probe is None:
-            self._probe = self._loop.create_task(self._probe_cache())
+            if self.store.local:  # nothing to wait for: repair it now
+                for user_id in self._cache_backlog:
+                    self.store.delete_nowait(user_id)
+                self._cache_backlog.clear()
+                self._cache_ok = True
+                self._cache_error = ""
+                self._local = True
+                self._emit(_BACKGROUND_OP, EventKind.CACHE_UP, None, None, None, "cache back")
+            else:
+                self._probe = self._loop.create_task(self._probe_cache())
 
 
 async def _wait_event(event: asyncio.Event, timeout: float) -> None:

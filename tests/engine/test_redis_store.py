@@ -232,3 +232,71 @@ async def test_redis_stopped_and_restarted_mid_run(db_path, own_redis):
         assert engine.metrics.hits >= 1
         await engine.flush()
         assert db_row(db_path, 2) == queued
+
+
+@pytest.mark.parametrize("eviction", ["lru", "lfu", "fifo"])
+async def test_eviction_picks_the_same_victim_as_the_in_process_store(
+    tmp_path, redis_url, eviction
+):
+    held = {}
+    for cache_url in ("memory://", redis_url):
+        db = str(tmp_path / f"{eviction}-{cache_url[:5]}.db")
+        config = EngineConfig(db_path=db, cache_url=cache_url, capacity=3, eviction=eviction)
+        async with Engine(config) as engine:
+            try:
+                await engine.seed(10)
+                for user in (5, 6, 7, 6, 5, 6):
+                    await engine.read(user)
+                await engine.update(1, {"bio": "new"})  # a fourth entry: one must go
+                await engine.read(8)  # and another
+                held[cache_url] = sorted(e.profile.user_id for e in await engine.cache_entries())
+            finally:
+                if hasattr(engine.store, "namespace"):
+                    delete_namespace(redis_url, engine.store.namespace)
+    assert held[redis_url] == held["memory://"]
+
+
+async def test_keys_set_by_hand_never_break_the_pane(engine, client):
+    await engine.read(1)
+    client.set(engine.store.prefix + "note", "written by hand")
+    client.hset(engine.store.prefix + "2", mapping={"name": "a hash"})
+    assert [e.profile.user_id for e in await engine.cache_entries()] == [1]
+    assert (await engine.read(2)).version == 1  # WRONGTYPE: dropped, read from the DB
+    assert engine.cache_available
+    client.delete(engine.store.prefix + "note")
+
+
+async def test_a_fill_never_replaces_a_newer_value_from_another_process(db_path, redis_url):
+    config = EngineConfig(db_path=db_path, cache_url=redis_url, policy="write-through")
+    async with Engine(config) as a, Engine(config) as b:
+        try:
+            await a.seed(10)
+            old = (await b.db_rows([3]))[3]
+            new = await a.update(3, {"bio": "newer"})
+            # b read the row just before a's commit; its fill arrives afterwards
+            await b.store.set(old, fill=True)
+            assert await b.read(3) == new
+        finally:
+            delete_namespace(redis_url, a.store.namespace)
+
+
+async def test_a_restarted_server_never_serves_entries_older_than_the_database(
+    db_path, own_redis
+):
+    url, start, stop = own_redis
+    async with Engine(EngineConfig(db_path=db_path, cache_url=url)) as engine:
+        await engine.seed(10)
+        await engine.read(3)
+        with redis.Redis.from_url(url) as client:
+            client.save()  # the snapshot still holds v1
+        acked = await engine.update(3, {"bio": "after the snapshot"})
+        stop()
+        start()  # restarts from the snapshot: v1 is back in Redis
+        assert await engine.read(3) == acked
+        assert any("restarted" in e.detail for e in engine.recent_events())
+
+
+def test_passwords_in_the_query_and_odd_urls_are_masked():
+    assert mask_url("redis://h:6379/0?password=s3cret") == "redis://h:6379/0?password=***"
+    assert mask_url("redis://:pa#ss@h") == "redis://:***@h"
+    assert mask_url("redis://:pw@127.0.0.1:99999/1") == "redis://:***@127.0.0.1:99999/1"

@@ -59,7 +59,9 @@ class CacheStore(ABC):
     async def get(self, user_id: int) -> Profile | None: ...
 
     @abstractmethod
-    async def set(self, profile: Profile) -> None: ...
+    async def set(self, profile: Profile, *, fill: bool = False) -> None:
+        """Store ``profile``. ``fill``: a value read from the database or the queue to
+        answer a miss (a store shared between processes keeps a newer one)."""
 
     @abstractmethod
     async def delete(self, user_id: int) -> None: ...

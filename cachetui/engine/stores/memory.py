@@ -120,7 +120,7 @@ class MemoryStore(CacheStore):
     async def get(self, user_id: int) -> Profile | None:
         return self.get_nowait(user_id)
 
-    async def set(self, profile: Profile) -> None:
+    async def set(self, profile: Profile, *, fill: bool = False) -> None:
         self.set_nowait(profile)
 
     async def delete(self, user_id: int) -> None:

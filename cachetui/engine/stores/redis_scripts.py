@@ -4,7 +4,9 @@ Keys of one namespace ``cachetui:<ns>:``:
 
 - ``profile:<id>``  the profile as compact JSON (``redis-cli GET`` shows it)
 - ``index``         sorted set of cached ids, scored for eviction: a logical clock for
-                    LRU (last use) and FIFO (insertion), a use count for LFU
+                    LRU (last use) and FIFO (insertion); for LFU the use count times
+                    10^12 plus the clock, so that ties go to the least recently used,
+                    as in the in-process store
 - ``clock``         the logical clock (INCR)
 - ``hits``          hash id → reads served
 - ``stored``        hash id → server time (ms) the value was stored
@@ -15,9 +17,9 @@ The namespace, the eviction policy, the capacity and the TTL are written into th
 script text (one set of scripts per store configuration), so each call sends only the
 profile key and, for a set, the value. A read hit is a plain GET: the uses it makes
 (for LRU/LFU and the hit count) are sent in batches, with the next SET (before it
-evicts anything), or by TOUCH at most every quarter second. Scripts touch keys of their
-namespace that they derive from the prefix, so they assume a single Redis server (not
-Redis Cluster).
+evicts anything), by TOUCH at least every quarter second, or once 512 have gathered.
+Scripts touch keys of their namespace that they derive from the prefix, so they assume
+a single Redis server (not Redis Cluster).
 """
 
 from __future__ import annotations
@@ -29,9 +31,16 @@ local index, hits, clock = base .. 'index', base .. 'hits', base .. 'clock'
 local stored, expiry = base .. 'stored', base .. 'expiry'
 """
 
+# LFU: uses * 10^12 + clock, written out in full (Lua would print 15 digits as 1.5e+15).
+_LFU_USE = """
+local score = redis.call('ZSCORE', index, id)
+local uses = score and math.min(math.floor(tonumber(score) / 1e12), 8999) or 0
+redis.call('ZADD', index, string.format('%.0f', (uses + 1) * 1e12 + redis.call('INCR', clock)), id)
+"""
+
 _TOUCH = {
     "lru": "redis.call('ZADD', index, redis.call('INCR', clock), id)",
-    "lfu": "redis.call('ZINCRBY', index, 1, id)",
+    "lfu": _LFU_USE,
     "fifo": "redis.call('ZADD', index, 'NX', redis.call('INCR', clock), id)",
 }
 
@@ -67,12 +76,24 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', expiry, '-inf', now)) do
 end
 """
 
-# KEYS[1]: the profile key; ARGV[1]: the value; ARGV[2..]: uses to record first.
-# Returns a flat list of (reason, id, value) for the entries found expired or evicted
-# to make room.
+# KEYS[1]: the profile key; ARGV[1]: the value; ARGV[2]: 0, or for a fill (a value
+# read from the database) its version: then a newer value already cached (another
+# process's update) is kept; ARGV[3..]: uses to record first. Returns a flat list of
+# (reason, id, value) for the entries found expired or evicted to make room.
 _SET = """
 local ttl, capacity = {ttl_ms}, {capacity}
 local id = string.sub(KEYS[1], #prefix + 1)
+local fill = tonumber(ARGV[2])
+if fill > 0 then
+  local current = redis.call('GET', KEYS[1])
+  if current then
+    local ok, value = pcall(cjson.decode, current)
+    if ok and type(value) == 'table' and tonumber(value['version'])
+        and tonumber(value['version']) >= fill then
+      return dropped
+    end
+  end
+end
 local known = redis.call('ZSCORE', index, id)
 if ttl > 0 then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
@@ -103,12 +124,12 @@ return dropped
 
 _INSERT = {
     "lru": "redis.call('ZADD', index, redis.call('INCR', clock), id)",
-    "lfu": "redis.call('ZADD', index, 1, id)",
+    "lfu": _LFU_USE,
     "fifo": "redis.call('ZADD', index, redis.call('INCR', clock), id)",
 }
 _OVERWRITE = {  # as the in-process store: an overwrite is a use, FIFO keeps its place
     "lru": "redis.call('ZADD', index, redis.call('INCR', clock), id)",
-    "lfu": "redis.call('ZINCRBY', index, 1, id)",
+    "lfu": _LFU_USE,
     "fifo": "",
 }
 
@@ -148,7 +169,7 @@ def scripts(base: str, eviction: str, capacity: int, ttl_ms: int) -> dict[str, s
     return {
         "TOUCH": prologue + uses.replace("{first}", "1"),
         "SET": prologue
-        + uses.replace("{first}", "2")
+        + uses.replace("{first}", "3")
         + _FORGET_EXPIRED
         + _SET.replace("{ttl_ms}", str(ttl_ms))
         .replace("{capacity}", str(capacity))

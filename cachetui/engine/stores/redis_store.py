@@ -9,8 +9,9 @@ one cache tier.
 
 Capacity and eviction are kept by the store itself (see ``redis_scripts``), not by
 Redis' ``maxmemory``: that setting is server-wide, counts bytes rather than entries and
-would evict other applications' keys; the bookkeeping costs one sorted-set update per
-read and per write, done inside the same server-side script (still one round trip).
+would evict other applications' keys. The bookkeeping rides in the server-side script
+that stores a value (one round trip per write); a read hit is a plain GET whose use is
+sent later in a batch.
 TTL is Redis' own expiry (``SET … PX``).
 """
 
@@ -23,14 +24,13 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from cachetui.engine.errors import StoreUnavailable, ValidationError
 from cachetui.engine.profile import Profile
@@ -43,29 +43,35 @@ _SCAN_COUNT = 1000
 _CHUNK = 1000
 _USES_BATCH = 512  # reads whose uses are sent together …
 _USES_INTERVAL = 0.25  # … or at least this often (seconds)
+_CHECKS_EVERY = 12  # upkeep rounds between restart checks and index repairs (3 s)
 
 
 def mask_url(url: str) -> str:
-    """The URL with any password replaced by ``***`` (safe to show and to log)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    if parts.password is None and "@" not in parts.netloc:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = parts.username or ""
-    cred = f"{user}:***" if parts.password is not None else user
-    return urlunsplit(parts._replace(netloc=f"{cred}@{host}"))
+    """The URL with any password replaced by ``***`` (safe to show and to log): in the
+    authority (``redis://user:pw@host``) and in the query (``?password=pw``)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return "***"
+    authority_end = len(rest)
+    for mark in "/?":
+        at = rest.find(mark, rest.rfind("@") + 1)
+        if at != -1:
+            authority_end = min(authority_end, at)
+    authority, tail = rest[:authority_end], rest[authority_end:]
+    if "@" in authority:
+        credentials, host = authority.rsplit("@", 1)
+        if ":" in credentials:
+            credentials = credentials.split(":", 1)[0] + ":***"
+        authority = f"{credentials}@{host}"
+    tail = re.sub(r"(?i)(password=)[^&#]*", r"\1***", tail)
+    return f"{scheme}{sep}{authority}{tail}"
 
 
 def namespace_for(db_path: str) -> str:
     """``<file stem>-<hash of the absolute path>``; a private one for ``:memory:``."""
     if db_path == ":memory:":
         return f"memory-{os.getpid()}-{secrets.token_hex(4)}"
-    path = os.path.abspath(db_path)
+    path = os.path.realpath(db_path)
     stem = re.sub(r"[^A-Za-z0-9_.-]", "_", os.path.splitext(os.path.basename(path))[0])
     return f"{stem[:40] or 'db'}-{hashlib.sha1(path.encode()).hexdigest()[:6]}"
 
@@ -197,6 +203,7 @@ class RedisStore(CacheStore):
                 socket_connect_timeout=timeout,
                 retry=Retry(NoBackoff(), 1),
                 decode_responses=False,
+                redis_connect_func=self._on_connect,
             )
         except (ValueError, RedisError) as exc:
             raise ValidationError(
@@ -204,6 +211,11 @@ class RedisStore(CacheStore):
             ) from None
         self._sha: dict[str, str] = {}
         self._uses: list[str] = []  # ids of reads served, not yet sent
+        self._run_id = ""  # the server's run id: a new one means it restarted
+        self._started = False
+        self._recheck = False  # a connection was (re)made: look for a restart first
+        #: Called after a server restart emptied this namespace.
+        self.on_restart: Callable[[], None] | None = None
         self._use_flusher: asyncio.Task[None] | None = None
         self._decoded: dict[int, tuple[bytes, Profile]] = {}
         self._memo_limit = max(64, 2 * capacity)
@@ -212,14 +224,16 @@ class RedisStore(CacheStore):
     async def start(self) -> None:
         try:
             await self._client.ping()
+            self._run_id = await self._server_run_id()
             for name, source in self._sources.items():
                 self._sha[name] = await self._client.script_load(source)
+            self._started = True
         except RedisError as exc:
             await self._client.aclose()
             raise StoreUnavailable(
                 f"cannot reach Redis at {self.safe_url}: {describe_error(exc)}"
             ) from None
-        self._use_flusher = asyncio.get_running_loop().create_task(self._record_uses_periodically())
+        self._use_flusher = asyncio.get_running_loop().create_task(self._upkeep())
 
     async def close(self) -> None:
         if self._use_flusher is not None:
@@ -237,6 +251,37 @@ class RedisStore(CacheStore):
 
     async def ping(self) -> None:
         await self._call(self._client.ping)
+        await self.check_restart()
+
+    async def check_restart(self) -> bool:
+        """Whether the server restarted since we last looked (its run id changed). A
+        server restored from a snapshot may hold entries older than the database and
+        we cannot know which: this namespace is then emptied (a cache may always be)."""
+        try:
+            run_id = await self._server_run_id()
+        except RedisError as exc:
+            raise self._unavailable(exc) from None
+        if run_id == self._run_id:
+            return False
+        self._run_id = run_id
+        self._uses.clear()
+        await self.clear()
+        if self.on_restart is not None:
+            self.on_restart()
+        return True
+
+    async def _on_connect(self, connection: Any) -> None:
+        """Every new connection of the pool: the usual handshake, then, after start,
+        a note to look for a server restart before the next read (a reconnection that
+        redis-py's retry made silently may be to a restarted server)."""
+        handshake = getattr(connection, "on_connect_check_health", None)
+        await (handshake() if handshake is not None else connection.on_connect())
+        if self._started:
+            self._recheck = True
+
+    async def _server_run_id(self) -> str:
+        info = await self._client.info("server")
+        return str(info.get("run_id", ""))
 
     async def record_uses(self) -> None:
         """Send the uses of the reads served since the last batch (LRU/LFU, hits)."""
@@ -244,19 +289,35 @@ class RedisStore(CacheStore):
             uses, self._uses = self._uses, []
             await self._script("TOUCH", 0, *uses)
 
-    async def _record_uses_periodically(self) -> None:
+    async def _upkeep(self) -> None:
+        """Send the uses every quarter second; every few seconds also look for a server
+        restart and forget index entries whose keys were deleted behind our back."""
+        rounds = 0
         while True:
             await asyncio.sleep(_USES_INTERVAL)
+            rounds += 1
             with contextlib.suppress(StoreUnavailable):
                 await self.record_uses()
+                if rounds % _CHECKS_EVERY == 0:
+                    await self.check_restart()
+                    await self._reconcile()
 
     # -- the cache interface ----------------------------------------------------------
     async def get(self, user_id: int) -> Profile | None:
+        if self._recheck:
+            self._recheck = False
+            await self.check_restart()
         uid = str(user_id)
         try:
             raw = await self._client.get(self.prefix + uid)
+        except ResponseError:  # WRONGTYPE: not a string, e.g. a hash set by hand
+            raw = b"-"  # dropped below as an invalid value
         except RedisError as exc:
             raise self._unavailable(exc) from None
+        if self._recheck:  # the GET itself reconnected: to the same server?
+            self._recheck = False
+            if await self.check_restart():
+                return None
         if raw is None:
             return None
         # The use is recorded later, in a batch (see redis_scripts).
@@ -279,10 +340,13 @@ class RedisStore(CacheStore):
                 self._on_drop(user_id, None, "invalid")
         return profile
 
-    async def set(self, profile: Profile) -> None:
+    async def set(self, profile: Profile, *, fill: bool = False) -> None:
+        """Store ``profile``. A ``fill`` (a value just read from the database) does not
+        replace a newer version another process has cached meanwhile."""
         uses, self._uses = self._uses, []
+        guard = profile.version if fill else 0
         dropped = await self._script(
-            "SET", 1, self.prefix + str(profile.user_id), encode(profile), *uses
+            "SET", 1, self.prefix + str(profile.user_id), encode(profile), guard, *uses
         )
         if dropped:
             self._report(dropped)
@@ -313,8 +377,10 @@ class RedisStore(CacheStore):
     async def entries(self) -> list[CacheEntry]:
         """What Redis really holds under this namespace, found with SCAN."""
         await self.record_uses()
-        keys = await self._profile_keys()
-        ids = [int(k[len(self.prefix) :]) for k in keys]
+        # SCAN may return a key twice; a key set by hand may not end in an id
+        start = len(self.prefix)
+        keys = sorted({k for k in await self._profile_keys() if k[start:].isdigit()})
+        ids = [int(k[start:]) for k in keys]
         if not keys:
             if await self._call(self._client.zcard, self._index):
                 await self._reconcile()
