@@ -28,6 +28,7 @@ from cachetui.engine.errors import (
     CacheTuiError,
     DatabaseUnavailable,
     EngineClosed,
+    Interrupted,
     PendingWritesError,
     ProfileNotFound,
     StoreUnavailable,
@@ -112,6 +113,8 @@ class Engine:
         self._idle.set()
         self._active_updates = 0
         self._wake = asyncio.Event()  # wakes the flusher before its interval
+        self._flush_requested = False  # … to flush now
+        self._restart_wait = False  # … to start waiting again (the interval changed)
         self._flusher: asyncio.Task[None] | None = None
         self._ops = itertools.count(1)
         self._state = _NEW
@@ -124,6 +127,7 @@ class Engine:
         self._cache_ok = True
         self._cache_error = ""
         self._cache_backlog: set[int] = set()
+        self._epoch = 0  # crashes so far: an update that sees it change was interrupted
         self._probe: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop  # the loop start() ran in
 
@@ -334,10 +338,12 @@ class Engine:
             await self._locks.acquire(user_id)
             try:
                 policy = self._policy
+                epoch = self._epoch
                 if policy is WRITE_BEHIND:
-                    profile = await self._update_behind(op, user_id, changes)
+                    profile = await self._update_behind(op, user_id, changes, epoch)
                 else:
                     profile = await self._update_direct(op, user_id, changes, policy)
+                    self._check_epoch(epoch)  # committed, but never acknowledged
             finally:
                 self._locks.release(user_id)
         except CacheTuiError as exc:
@@ -366,10 +372,19 @@ class Engine:
             return pending
         return await self._read_db(op, user_id)
 
-    async def _update_behind(self, op: int, user_id: int, changes: dict[str, Any]) -> Profile:
+    async def _update_behind(
+        self, op: int, user_id: int, changes: dict[str, Any], epoch: int
+    ) -> Profile:
         queue = self.queue
         while True:
-            current = await self._current(op, user_id, WRITE_BEHIND)
+            try:
+                current = await self._current(op, user_id, WRITE_BEHIND)
+            except DatabaseUnavailable as exc:
+                raise DatabaseUnavailable(
+                    f"{exc}: user {user_id} is neither cached nor pending, so even "
+                    "write-behind must read its current profile from the database",
+                    transient=exc.transient,
+                ) from exc
             if queue.has_room_for(user_id):
                 break
             self._emit(
@@ -380,12 +395,27 @@ class Engine:
                 None,
                 f"queue full ({queue.max_pending} pending): waiting for a flush",
             )
-            self._wake.set()
+            self._request_flush()
             await queue.wait_for_room(user_id)
         profile = current.apply(changes, self._timestamp())
+        self._check_epoch(epoch)
         await self._cache_set(profile)
+        while not queue.has_room_for(user_id):  # the last slot went while we waited
+            self._request_flush()
+            await queue.wait_for_room(user_id)
+        self._check_epoch(epoch)
         self._enqueue(op, profile)
         return profile
+
+    def _request_flush(self) -> None:
+        """Wake the flusher now (a full batch, a caller waiting for room)."""
+        self._flush_requested = True
+        self._wake.set()
+
+    def _check_epoch(self, epoch: int) -> None:
+        """A crash happened while this update awaited: it dies with the process."""
+        if epoch != self._epoch:
+            raise Interrupted("interrupted by a crash: not acknowledged")
 
     def _enqueue(self, op: int, profile: Profile) -> None:
         """Queue a write-behind write (the cache already holds ``profile``)."""
@@ -412,7 +442,7 @@ class Engine:
         if pending > self._c.peak_pending:
             self._c.peak_pending = pending
         if pending >= self.config.batch_size:
-            self._wake.set()
+            self._request_flush()
 
     async def _update_direct(
         self, op: int, user_id: int, changes: dict[str, Any], policy: WritePolicy
@@ -434,8 +464,15 @@ class Engine:
         if policy is WRITE_THROUGH:
             if await self._cache_set(profile):
                 self._emit(op, EventKind.CACHE_SET, user_id, profile.version, None, "")
-        elif await self._cache_delete(user_id) and policy is WRITE_AROUND:
-            self._emit(op, EventKind.INVALIDATE, user_id, None, None, "cache entry dropped")
+        else:
+            dropped = await self._cache_delete(user_id)
+            if dropped:
+                detail = (
+                    "cache entry dropped"
+                    if policy is WRITE_AROUND
+                    else "cache entry dropped (no-cache: it would be stale)"
+                )
+                self._emit(op, EventKind.INVALIDATE, user_id, None, None, detail)
         return profile
 
     # -- write-behind flushing ----------------------------------------------------------------
@@ -526,6 +563,10 @@ class Engine:
                 else:
                     await _wait_event(self._wake, config.flush_interval)
                 self._wake.clear()
+                if self._restart_wait and not self._flush_requested:
+                    self._restart_wait = False  # a new interval: start waiting again
+                    continue
+                self._restart_wait = self._flush_requested = False
                 if not len(self.queue):
                     continue
                 op = next(self._ops)
@@ -600,6 +641,7 @@ class Engine:
         self._check_running()
         op = next(self._ops)
         async with self._flush_lock:  # a batch in flight either landed or did not
+            self._epoch += 1  # updates in progress die with the process
             lost = self._drop_queue()
             # The process's memory is gone: so is its list of cache entries to repair.
             unrepaired = len(self._cache_backlog)
@@ -650,6 +692,25 @@ class Engine:
         return profile
 
     @property
+    def flush_interval(self) -> float:
+        """Seconds between the write-behind flusher's rounds."""
+        return self.config.flush_interval
+
+    def set_flush_interval(self, seconds: float) -> None:
+        """Change the flush interval while running (a lab knob: a demo may want the
+        queue to flush only when asked). The flusher starts its next wait at once."""
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
+            raise ValidationError(
+                f"flush_interval must be a number > 0, got {seconds!r}", field="flush_interval"
+            )
+        self.config.flush_interval = float(seconds)
+        self._restart_wait = True
+        self._wake.set()
+        self._emit(
+            _BACKGROUND_OP, EventKind.FAULT, None, None, None, f"flush interval = {seconds:g}s"
+        )
+
+    @property
     def max_pending(self) -> int:
         """The write-behind queue's bound (``EngineConfig.max_pending`` at start)."""
         return self.queue.max_pending
@@ -696,8 +757,12 @@ class Engine:
         cache unreachable, the entry is deleted as soon as it answers again."""
         self._check_running()
         validate_user_id(user_id)
-        done = await self._cache_delete(user_id)
-        detail = "on request" if done else "on request (deferred: cache unavailable)"
+        dropped = await self._cache_delete(user_id)
+        detail = {
+            True: "on request",
+            False: "on request (it was not cached)",
+            None: "on request (deferred: cache unavailable)",
+        }[dropped]
         self._emit(next(self._ops), EventKind.INVALIDATE, user_id, None, None, detail)
 
     async def seed(self, count: int, *, seed: int = 42) -> int:
@@ -816,18 +881,17 @@ class Engine:
             self._cache_backlog.add(profile.user_id)
         return False
 
-    async def _cache_delete(self, user_id: int) -> bool:
+    async def _cache_delete(self, user_id: int) -> bool | None:
+        """Whether an entry was dropped; None if deferred (the cache is unreachable)."""
         if self._local:
-            self.store.delete_nowait(user_id)
-            return True
+            return self.store.delete_nowait(user_id)
         if self._cache_ok:
             try:
-                await self.store.delete(user_id)
-                return True
+                return await self.store.delete(user_id)
             except StoreUnavailable as exc:
                 self._cache_failed(exc)
         self._cache_backlog.add(user_id)
-        return False
+        return None
 
     def _cache_failed(self, exc: BaseException, *, injected: bool = False) -> None:
         self._c.cache_errors += not injected

@@ -48,5 +48,9 @@ class StoreUnavailable(CacheTuiError):
     """The cache store (for example a Redis server) cannot be reached."""
 
 
+class Interrupted(CacheTuiError):
+    """An update was in progress when a simulated crash happened: not acknowledged."""
+
+
 class EngineClosed(CacheTuiError):
     """The engine was used before ``start()`` or after ``close()``."""

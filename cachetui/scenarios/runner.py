@@ -30,7 +30,15 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from cachetui.engine import CacheTuiError, Engine, Event, EventKind, Profile, WritePolicy
+from cachetui.engine import (
+    CacheTuiError,
+    Engine,
+    Event,
+    EventKind,
+    Profile,
+    StoreUnavailable,
+    WritePolicy,
+)
 from cachetui.engine.metrics import LatencyHistogram, MetricsSnapshot
 from cachetui.scenarios.actions import Action
 from cachetui.scenarios.model import Scenario, ScenarioError
@@ -42,6 +50,9 @@ STALL_SECONDS = 0.2
 #: The longest a step waits for its calls; slower ones carry on in the background.
 STEP_DEADLINE = 30.0
 #: The fault knobs saved on entry and restored on leaving (those this engine has).
+#: While a scenario runs the flusher waits this long: the queue lands when a step says
+#: "flush" (or fills up), so no narration is overtaken by a timer.
+SCENARIO_FLUSH_INTERVAL = 3600.0
 FAULT_NAMES = ("db_down", "db_latency", "db_error_rate", "cache_down")
 
 
@@ -75,6 +86,7 @@ class _Entry:
     policy: WritePolicy
     faults: dict[str, Any]
     max_pending: int
+    flush_interval: float
     cache: list[Profile]
 
 
@@ -126,11 +138,16 @@ class ScenarioRun:
                         f"cannot start {self.scenario.name!r}: writes are pending and the "
                         f"database does not take them ({exc})"
                     ) from None
+            try:
+                cached = [e.profile for e in await engine.cache_entries()]
+            except StoreUnavailable:
+                cached = []
             self._entry = _Entry(
                 policy=engine.policy,
                 faults=faults,
                 max_pending=engine.max_pending,
-                cache=[e.profile for e in await engine.cache_entries()],
+                flush_interval=engine.flush_interval,
+                cache=cached,
             )
             self._unsubscribe = engine.subscribe(self._on_event)
             self.active = True
@@ -171,6 +188,7 @@ class ScenarioRun:
                     policy=entry.policy,
                     faults=entry.faults,
                     max_pending=entry.max_pending,
+                    flush_interval=entry.flush_interval,
                     cache=entry.cache,
                 )
             finally:
@@ -202,7 +220,13 @@ class ScenarioRun:
     async def _baseline(self) -> None:
         assert self._entry is not None
         await self._restore(
-            policy=self._entry.policy, faults={}, max_pending=self._entry.max_pending, cache=[]
+            policy=self._entry.policy,
+            faults={},
+            max_pending=self._entry.max_pending,
+            # the queue flushes when a step says so (or is full), never behind the
+            # narration's back
+            flush_interval=SCENARIO_FLUSH_INTERVAL,
+            cache=[],
         )
 
     async def _restore(
@@ -211,6 +235,7 @@ class ScenarioRun:
         policy: WritePolicy,
         faults: dict[str, Any],
         max_pending: int,
+        flush_interval: float,
         cache: Sequence[Profile],
     ) -> None:
         engine = self.engine
@@ -224,6 +249,7 @@ class ScenarioRun:
         await engine.restore_rows(self._saved_rows.values())
         await engine.reset_cache(cache)
         engine.set_max_pending(max_pending)
+        engine.set_flush_interval(flush_interval)
         await engine.set_policy(policy)
         _apply_faults(engine, faults)
         engine.reset_metrics()

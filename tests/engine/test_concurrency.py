@@ -60,7 +60,13 @@ async def test_a_cancelled_update_never_lands_behind_the_callers_back(
     await asyncio.sleep(0)
     queued = asyncio.create_task(engine.update(2, {"bio": "B"}))  # waits for a group
     # cancelled while queued, or once its group is being written
-    await asyncio.sleep(0.07 if in_flight else 0.01)
+    await asyncio.sleep(0.01)
+    if in_flight:
+        committer = engine._committer  # white-box: wait until the group is in flight
+        for _ in range(200):
+            if committer._flight is not None and not committer._flight.done():
+                break
+            await asyncio.sleep(0.002)
     queued.cancel()
     with pytest.raises(asyncio.CancelledError):
         await queued

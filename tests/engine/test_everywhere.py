@@ -8,6 +8,7 @@ import pytest
 
 from cachetui.engine import (
     EventKind,
+    Interrupted,
     KeyState,
     PendingWritesError,
     WritePolicy,
@@ -169,3 +170,22 @@ async def test_metrics_add_up_under_write_behind(make_engine):
     assert m.updates == m.db_writes + m.coalesced + m.pending + m.lost_writes
     assert m.lost_writes == len(lost)
     assert m.update_p50 is not None and m.update_p50 <= m.update_p99
+
+
+@pytest.mark.parametrize("policy", ["write-behind", "write-through"])
+async def test_an_update_in_progress_dies_with_a_crash(make_engine, db_path, policy):
+    engine = await make_engine(policy)
+    engine.faults.db_latency = 0.05  # user 3 is not cached: its update reads the DB first
+    update = asyncio.create_task(engine.update(3, {"bio": "in progress"}))
+    await asyncio.sleep(0.01)
+    assert await engine.crash() == []  # nothing acknowledged was pending
+    with pytest.raises(Interrupted, match="interrupted by a crash"):
+        await update
+    engine.faults.db_latency = 0
+    assert engine.pending_writes() == []  # it did not sneak into the queue afterwards
+    # write-behind never reached its queue; write-through's commit was already under
+    # way (as in a real crash, it may land, unacknowledged)
+    assert db_version(db_path, 3) == (1 if policy == "write-behind" else 2)
+    assert (await engine.read(3)) == db_row(db_path, 3)
+    m = engine.metrics
+    assert m.updates == 0 and m.failed_updates == 1

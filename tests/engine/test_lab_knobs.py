@@ -44,3 +44,21 @@ async def test_restore_rows_and_reset_cache_rewind_a_demo(make_engine, db_path):
     assert engine.metrics.db_writes == 1  # the restore is not counted as engine traffic
     await engine.reset_cache()
     assert await engine.cache_entries() == []
+
+
+async def test_the_flush_interval_can_change_while_running(make_engine, db_path):
+    engine = await make_engine("write-behind")  # interval: an hour
+    await engine.update(1, {"bio": "soon"})
+    engine.set_flush_interval(0.05)
+    assert engine.flush_interval == 0.05
+    for _ in range(100):
+        if db_row(db_path, 1).version == 2:
+            break
+        await asyncio.sleep(0.01)
+    assert db_row(db_path, 1).version == 2
+    engine.set_flush_interval(3600)
+    await engine.update(2, {"bio": "later"})
+    await asyncio.sleep(0.2)
+    assert db_row(db_path, 2).version == 1 and len(engine.pending_writes()) == 1
+    with pytest.raises(ValidationError, match="flush_interval must be a number > 0"):
+        engine.set_flush_interval(0)

@@ -52,7 +52,7 @@ class CacheStore(ABC):
     def set_nowait(self, profile: Profile) -> None:
         raise NotImplementedError(f"{type(self).__name__} is not a local store")
 
-    def delete_nowait(self, user_id: int) -> None:
+    def delete_nowait(self, user_id: int) -> bool:
         raise NotImplementedError(f"{type(self).__name__} is not a local store")
 
     @abstractmethod
@@ -64,7 +64,8 @@ class CacheStore(ABC):
         answer a miss (a store shared between processes keeps a newer one)."""
 
     @abstractmethod
-    async def delete(self, user_id: int) -> None: ...
+    async def delete(self, user_id: int) -> bool:
+        """Drop the entry; True if there was one."""
 
     @abstractmethod
     async def clear(self) -> None: ...

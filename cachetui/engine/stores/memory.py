@@ -73,9 +73,11 @@ class MemoryStore(CacheStore):
         while len(self._data) > self.capacity:
             self._drop(self._policy.victim(self._data), "evict")
 
-    def delete_nowait(self, user_id: int) -> None:
-        if self._data.pop(user_id, None) is not None:
-            self._policy.removed(user_id)
+    def delete_nowait(self, user_id: int) -> bool:
+        if self._data.pop(user_id, None) is None:
+            return False
+        self._policy.removed(user_id)
+        return True
 
     def clear_nowait(self) -> None:
         self._data.clear()
@@ -123,8 +125,8 @@ class MemoryStore(CacheStore):
     async def set(self, profile: Profile, *, fill: bool = False) -> None:
         self.set_nowait(profile)
 
-    async def delete(self, user_id: int) -> None:
-        self.delete_nowait(user_id)
+    async def delete(self, user_id: int) -> bool:
+        return self.delete_nowait(user_id)
 
     async def clear(self) -> None:
         self.clear_nowait()

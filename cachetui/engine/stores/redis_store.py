@@ -138,7 +138,20 @@ def describe_error(exc: BaseException) -> str:
             return reason
     if ". " in text:
         text = text.rsplit(". ", 1)[1]
-    return text[:1].lower() + text[1:] if text else type(exc).__name__
+    if not text:
+        return type(exc).__name__
+    if text[1:2].isupper():  # an acronym ("DB index is out of range"): keep it
+        return text
+    return text[:1].lower() + text[1:]
+
+
+def unreachable(url: str, exc: BaseException) -> StoreUnavailable:
+    """The one-line error for a Redis that cannot be used at start."""
+    if isinstance(exc, ResponseError):  # it answered, with an error
+        return StoreUnavailable(
+            f"Redis at {mask_url(url)} refused the connection: {describe_error(exc)}"
+        )
+    return StoreUnavailable(f"cannot reach Redis at {mask_url(url)}: {describe_error(exc)}")
 
 
 def check_reachable(url: str, timeout: float = 1.0) -> None:
@@ -152,9 +165,7 @@ def check_reachable(url: str, timeout: float = 1.0) -> None:
         ) as client:
             client.ping()
     except (RedisError, ValueError) as exc:
-        raise StoreUnavailable(
-            f"cannot reach Redis at {mask_url(url)}: {describe_error(exc)}"
-        ) from None
+        raise unreachable(url, exc) from None
 
 
 class RedisStore(CacheStore):
@@ -230,9 +241,7 @@ class RedisStore(CacheStore):
             self._started = True
         except RedisError as exc:
             await self._client.aclose()
-            raise StoreUnavailable(
-                f"cannot reach Redis at {self.safe_url}: {describe_error(exc)}"
-            ) from None
+            raise unreachable(self.url, exc) from None
         self._use_flusher = asyncio.get_running_loop().create_task(self._upkeep())
 
     async def close(self) -> None:
@@ -351,8 +360,8 @@ class RedisStore(CacheStore):
         if dropped:
             self._report(dropped)
 
-    async def delete(self, user_id: int) -> None:
-        await self.delete_many((user_id,))
+    async def delete(self, user_id: int) -> bool:
+        return bool(await self._script("DELETE", 0, str(user_id)))
 
     async def delete_many(self, user_ids: Iterable[int]) -> None:
         ids = [str(u) for u in user_ids]
