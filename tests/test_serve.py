@@ -371,7 +371,7 @@ async def test_browser_session_shows_the_dashboard_takes_keys_and_leaves_no_proc
             # The page shows the dashboard, served by one app with the options passed on.
             await page.call("Page.navigate", url=url)
             screen, timings["first paint"] = await page.wait_for_text(
-                "WRITE-THROUGH", "Database 50 rows", str(tmp_path / "p.db"), timeout=15
+                "WRITE-THROUGH", "Database 50 rows", "db p.db", timeout=15
             )
             (app,) = app_children(server.pid)
             assert "--profiles" in cmdline(app) and "50" in cmdline(app)
