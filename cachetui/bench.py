@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from cachetui.engine import CacheTuiError, Engine, EngineConfig, StoreUnavailable, WritePolicy
-from cachetui.engine.stores.redis_store import RedisStore, check_reachable
+from cachetui.engine.stores.redis_store import RedisStore, check_reachable, mask_url
 from cachetui.engine.workload import Workload
 
 
@@ -201,9 +201,10 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None
     from rich.console import Console
     from rich.table import Table
 
+    cache = "" if args.cache == "memory://" else f" · cache {mask_url(args.cache)}"
     table = Table(
         title=f"{args.ops:,} ops per policy · {args.read_ratio:.0%} reads · zipf {args.zipf:g}"
-        f" · {args.concurrency} callers · latencies in µs"
+        f" · {args.concurrency} callers{cache} · latencies in µs"
     )
     table.add_column("policy", no_wrap=True, min_width=13)
     for column in (

@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
             "write-behind and write-around over a real SQLite database of user profiles."
         ),
         epilog="Inside the app press ? for help on every key and policy. "
-        "`cachetui bench --help`: compare the policies on one seeded workload.",
+        "Also: `cachetui bench` compares the policies, `cachetui serve` runs it in a browser.",
     )
     parser.add_argument("--version", action="version", version=f"cachetui {__version__}")
     parser.add_argument(

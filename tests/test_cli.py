@@ -33,6 +33,8 @@ def test_help_lists_every_option():
         "--theme",
     ):
         assert option in result.stdout
+    help_text = " ".join(result.stdout.split())
+    assert "`cachetui bench`" in help_text and "`cachetui serve`" in help_text
 
 
 def test_version():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import time
 from collections import OrderedDict, deque
@@ -33,7 +34,7 @@ from cachetui.app.widgets.footer import PALETTE as PALETTE_KEY
 from cachetui.app.widgets.footer import DashboardFooter
 from cachetui.app.widgets.key_table import KeyTable
 from cachetui.app.widgets.metrics_strip import MetricsStrip, Rates, rates_between
-from cachetui.app.widgets.panes import CachePane, DatabasePane, QueuePane
+from cachetui.app.widgets.panes import FOLLOW_MARK, CachePane, DatabasePane, QueuePane
 from cachetui.app.widgets.status import StatusBar, part
 from cachetui.engine import (
     CacheTuiError,
@@ -198,6 +199,10 @@ class CacheTuiApp(ScenarioMode, App[None]):
         self._rates = Rates()
         self._last_sample: tuple[float, MetricsSnapshot] | None = None
         self._latency_index = 0
+        self._scroll_to_followed: set[str] = set()  # panes to scroll to the followed row
+        # the workload's achieved ops/s over the last second (None: not measured yet)
+        self._workload_rate: float | None = None
+        self._workload_mark: tuple[float, int] | None = None  # (when, operations done)
 
     #: z: the event log and the secondary metrics hidden, the three panes enlarged.
     focus_panes = var(False, toggle_class="-focus-panes")
@@ -231,6 +236,8 @@ class CacheTuiApp(ScenarioMode, App[None]):
         self.workload = Workload(self.engine, keys=max(1, self.total_rows), seed=self.rng.random())
         self.engine.subscribe(self._on_event)
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
+        for pane in self.query(KeyTable):  # room for the largest id, followed (▸)
+            pane.reserve("user", len(f"{FOLLOW_MARK}{self.total_rows}"))
         self.query_one("#cache", CachePane).focus()
         await self.refresh_view()
         if self.live:
@@ -273,18 +280,39 @@ class CacheTuiApp(ScenarioMode, App[None]):
         now = time.monotonic()
         m = self.engine.metrics
         sample = self._sample_since_last(now, m)
+        strip = self.query_one("#metrics", MetricsStrip)
         if self._last_sample is not None:
             self._rates = sample.rates
-            strip = self.query_one("#metrics", MetricsStrip)
             strip.sample(m, sample.rates, sample.window_hit_ratio)
+            # the numbers too, now: the panes repaint only on activity, and a quiet second
+            # must show its zero rates as the sparklines do
+            strip.show(m, self._rates, timings=self.timings, palette=self.state_palette)
         self._last_sample = (now, m)
         self.metrics_history.add(sample)
+        if self.workload is not None and self.workload.running:
+            ops = self._workload_done()
+            if self._workload_mark is not None:
+                then, before = self._workload_mark
+                self._workload_rate = (ops - before) / (now - then) if now > then else None
+                self._show_status()
+            self._workload_mark = (now, ops)
+
+    def _workload_done(self) -> int:
+        """The operations the background workload has finished (or failed) so far."""
+        assert self.workload is not None
+        stats = self.workload.stats
+        return stats.reads + stats.updates + stats.errors
 
     def _sample_since_last(self, now: float, m: MetricsSnapshot) -> MetricsSample:
-        """``m`` with the rates and the hit ratio since the last sample (none: zero)."""
+        """``m`` with the rates and the hit ratio since the last sample (none: zero).
+        Metrics reset meanwhile (a scenario returns to its baseline): counted from zero."""
         rates, window_hit_ratio = Rates(), 0.0
         if self._last_sample is not None:
             then, before = self._last_sample
+            if _restarted(before, m):
+                before = dataclasses.replace(
+                    before, reads=0, hits=0, misses=0, updates=0, db_writes=0, db_transactions=0
+                )
             rates = rates_between(before, m, now - then)
             reads = m.hits + m.misses - (before.hits + before.misses)
             hits = m.hits - before.hits
@@ -336,6 +364,10 @@ class CacheTuiApp(ScenarioMode, App[None]):
         cache_pane.show(entries, states, followed, timings=self.timings, palette=palette)
         queue_pane.show(pending[:PANE_ROWS], db, followed, timings=self.timings, palette=palette)
         db_pane.show(window, states, followed, palette=palette)
+        if followed is not None:  # just followed: scroll each pane to its row once it has one
+            for pane in (cache_pane, queue_pane, db_pane):
+                if f"#{pane.id}" in self._scroll_to_followed and pane.move_to_user(followed):
+                    self._scroll_to_followed.discard(f"#{pane.id}")
         # titles as variants, longest first: each pane shows the longest that fits
         if engine.cache_available:
             cache_pane.set_titles(
@@ -446,10 +478,13 @@ class CacheTuiApp(ScenarioMode, App[None]):
         line2 = [part(legend(self.state_palette))]
         if self.workload is not None and self.workload.running:
             w = self.workload
+            done = "–" if self._workload_rate is None else f"{self._workload_rate:,.0f}"
+            rate = f"   ▶ workload {done}/s of {w.rate:,} target"
             line2.append(
                 part(
-                    f"   ▶ workload {w.rate:,}/s · {w.read_ratio:.0%} reads · zipf {w.skew:g}",
-                    f"   ▶ workload {w.rate:,}/s",
+                    f"{rate} · {w.read_ratio:.0%} reads · {skew_name(w.skew)}",
+                    rate,
+                    f"   ▶ workload {done}/s of {w.rate:,}",
                     "   ▶ workload",
                     drop=1,
                     style="bold",
@@ -475,9 +510,14 @@ class CacheTuiApp(ScenarioMode, App[None]):
             self.follow(int(event.row_key.value))
 
     def follow(self, user: int | None) -> None:
+        """Follow ``user`` in all three panes: each scrolls to its row now, or as soon as
+        it has one, after the repaint that may move it (the Database pane puts the followed
+        row first)."""
         self.followed = user
+        panes = ("#cache", "#queue", "#database")
+        self._scroll_to_followed = set(panes) if user is not None else set()
         if user is not None:
-            for pane_id in ("#cache", "#queue", "#database"):
+            for pane_id in panes:
                 self.query_one(pane_id, KeyTable).move_to_user(user)
         self.call_later(self.refresh_view)
 
@@ -542,6 +582,15 @@ class CacheTuiApp(ScenarioMode, App[None]):
         trace = self.engine.trace(last_op_id.get())
         how = "hit" if any(e.kind is EventKind.HIT for e in trace) else "miss"
         self._trace(f"read user {user} v{profile.version}: {how}")
+        if how == "hit":  # served from the cache: say so when the database has moved on
+            try:
+                row = (await self.engine.db_rows([user])).get(user)
+            except CacheTuiError:
+                row = None
+            if row is not None and row.version > profile.version:
+                self._trace_title = (
+                    f"read user {user} v{profile.version}: hit (stale: DB has v{row.version})"
+                )
         await self.refresh_view()
 
     @work(group="ops")
@@ -630,7 +679,13 @@ class CacheTuiApp(ScenarioMode, App[None]):
                 "when it is flushed (last writer wins)"
             )
         elif user in cached:
-            note = f"the cache still holds v{cached[user].version}: stale until TTL or invalidation"
+            ttl = self.engine.config.ttl
+            until = (
+                f"until its TTL ({ttl:g}s) runs out or it is invalidated"
+                if ttl
+                else "until invalidated (no TTL set)"
+            )
+            note = f"the cache still holds v{cached[user].version}: stale {until}"
         else:
             note = "not cached, so the next read will see it"
         self.notify(
@@ -717,9 +772,11 @@ class CacheTuiApp(ScenarioMode, App[None]):
             )
         else:
             self.workload.start()
+            self._workload_rate = None  # measured from the next sample on
+            self._workload_mark = (time.monotonic(), self._workload_done())
             self.notify(
-                f"workload: {self.workload.rate:,} ops/s, "
-                f"{self.workload.read_ratio:.0%} reads, zipf {self.workload.skew:g}"
+                f"workload: {self.workload.rate:,} ops/s target, "
+                f"{self.workload.read_ratio:.0%} reads, {skew_name(self.workload.skew)}"
             )
         self._show_status()
 
@@ -746,7 +803,7 @@ class CacheTuiApp(ScenarioMode, App[None]):
         assert self.workload is not None
         skew = _next_in(SKEWS, self.workload.skew)
         self.workload.set_skew(skew)
-        self.notify("workload keys uniform" if skew == 0 else f"workload keys zipf s={skew:g}")
+        self.notify(f"workload keys {skew_name(skew)}")
         self._show_status()
 
     def action_help(self) -> None:
@@ -856,8 +913,21 @@ class CacheTuiApp(ScenarioMode, App[None]):
             )
 
 
+def skew_name(skew: float) -> str:
+    """How the workload picks its keys: ``uniform`` (s = 0) or ``zipf s=1.1``."""
+    return "uniform" if skew == 0 else f"zipf s={skew:g}"
+
+
 def _next_in(choices: tuple[float, ...], current: float) -> float:
     """The choice after ``current`` (cycling), or the first if it is not a choice."""
     if current not in choices:
         return choices[0]
     return choices[(choices.index(current) + 1) % len(choices)]
+
+
+def _restarted(before: MetricsSnapshot, after: MetricsSnapshot) -> bool:
+    """True if the counters went back (the metrics were reset between the two)."""
+    return any(
+        getattr(after, name) < getattr(before, name)
+        for name in ("reads", "hits", "misses", "updates", "db_writes", "db_transactions")
+    )

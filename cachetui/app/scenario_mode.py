@@ -171,6 +171,5 @@ class ScenarioMode:
             self.follow(frame.follow)
             if not frame.is_intro:
                 self._trace_last(f"scenario step {frame.index + 1}: its last operation")
-        self._last_sample = None  # metrics restarted: no rate across the reset
         self.refresh_bindings()
         await self.refresh_view()

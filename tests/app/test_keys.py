@@ -135,13 +135,15 @@ async def test_g_goes_to_a_user_and_follows_it_in_every_pane(make_app):
         assert rows(app, "#database")[777][0] == "▸777"
 
 
-async def test_g_with_an_unknown_user_notifies(make_app):
+async def test_g_with_an_unknown_user_says_so_inline(make_app):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await pilot.press("g", "9", "9", "9", "9", "enter")
         await settle(app, pilot)
-        assert any("user 9999 does not exist" in n for n in notifications(app))
+        assert isinstance(app.screen, GotoScreen)  # still asking: nothing was read
+        assert "no user 9,999: ids run 1–200" in str(app.screen.query_one("#error").content)
+        assert app.engine.metrics.reads == 0
 
 
 async def test_e_edit_shows_validation_errors_inline_and_writes_nothing(make_app, tmp_path):
@@ -184,7 +186,7 @@ async def test_x_external_write_leaves_the_cached_entry_stale(make_app, tmp_path
         assert "▲ stale" in rows(app, "#cache")[3]
         assert rows(app, "#database")[3][1] == "2"
         assert rows(app, "#cache")[3][1] == "1"
-        assert any("stale until TTL or invalidation" in n for n in notifications(app))
+        assert any("stale until invalidated (no TTL set)" in n for n in notifications(app))
 
 
 async def test_f_flushes_the_queue(make_app, tmp_path):
@@ -281,7 +283,7 @@ async def test_w_runs_a_workload_and_keys_adjust_it(make_app):
         await pilot.pause(0.5)
         assert app.workload.running
         await settle(app, pilot)
-        assert "workload 200/s" in status(app)
+        assert "workload –/s of 200 target" in status(app)
         await pilot.press("w")
         await settle(app, pilot)
         assert not app.workload.running

@@ -30,7 +30,7 @@ SIZES = [(160, 45), (100, 30), (80, 24)]
 #: What each pane keeps at each size (the rest is dropped to fit, never cut).
 COLUMNS = {
     (160, 45): {
-        "#cache": ["user", "v", "name", "state", "hits", "age"],
+        "#cache": ["user", "v", "name", "state", "uses", "age"],
         "#queue": ["user", "v", "db v", "coal.", "age", "retry", "in-flight"],
         "#database": ["user", "v", "name", "state", "updated"],
     },

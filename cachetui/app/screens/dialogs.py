@@ -23,9 +23,14 @@ DIALOG_CSS = """
 
 
 class GotoScreen(ModalScreen[int | None]):
-    """Ask for a user id; returns it, or None when cancelled."""
+    """Ask for a user id; returns it, or None when cancelled. What is typed is checked as
+    it is typed: anything but an id in 1…max_user gets an inline error, and enter does
+    nothing until the id is valid."""
 
-    DEFAULT_CSS = "GotoScreen { align: center middle; }" + DIALOG_CSS
+    DEFAULT_CSS = (
+        "GotoScreen { align: center middle; } GotoScreen Input.-invalid { border: tall $error; }"
+        + DIALOG_CSS
+    )
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, max_user: int) -> None:
@@ -35,15 +40,34 @@ class GotoScreen(ModalScreen[int | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label("Go to user", classes="title")
-            yield Input(placeholder=f"user id (1–{self.max_user:,})", id="user-id", type="integer")
+            # not type="integer": that swallows letters silently; they get an error instead
+            yield Input(placeholder=f"user id (1–{self.max_user:,})", id="user-id")
             yield Static("", classes="error", id="error")
 
+    def problem(self, text: str) -> str:
+        """Why ``text`` is not a user id here ('' when it is one)."""
+        text = text.strip().replace(",", "").replace("_", "")
+        span = f"1–{self.max_user:,}"
+        if not text:
+            return f"type a user id ({span})"
+        if not text.isdecimal():
+            return f"a user id is a number ({span}), not {text!r}"
+        if not 1 <= int(text) <= self.max_user:
+            return f"no user {int(text):,}: ids run {span}"
+        return ""
+
+    def _show(self, problem: str) -> None:
+        self.query_one("#error", Static).update(problem)
+        self.query_one("#user-id", Input).set_class(bool(problem), "-invalid")
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self._show(self.problem(event.value) if event.value.strip() else "")
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        text = event.value.strip()
-        if not text.isdigit() or int(text) < 1:
-            self.query_one("#error", Static).update(f"not a user id: {text!r}")
-            return
-        self.dismiss(int(text))
+        problem = self.problem(event.value)
+        self._show(problem)
+        if not problem:
+            self.dismiss(int(event.value.strip().replace(",", "").replace("_", "")))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -126,7 +150,9 @@ class CrashReportScreen(ModalScreen[None]):
                         "([b]✖ orphaned[/b]): readers see them until they are evicted, "
                         "expire or are overwritten, then the older database version returns."
                     )
+                # not focusable: a focused DataTable would take enter for itself
                 table: DataTable[str] = DataTable(cursor_type="none")
+                table.can_focus = False
                 table.add_columns("user", "lost version", "database still has", "cache has")
                 for user, version in self.lost:
                     db_v = self.db_versions.get(user)
@@ -150,6 +176,9 @@ class CrashReportScreen(ModalScreen[None]):
                 )
             with Horizontal(classes="buttons"):
                 yield Button("Close", id="close", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#close", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(None)

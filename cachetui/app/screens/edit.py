@@ -17,7 +17,11 @@ from cachetui.engine.profile import UPDATABLE_FIELDS, validate_changes
 
 
 class EditScreen(ModalScreen[Profile | None]):
-    """Loads the user's current profile, then submits only the fields that changed."""
+    """Loads the user's current profile, then submits only the fields that changed.
+
+    The form saves to the user it loaded, and only while the id field names that user:
+    an id typed but not loaded (enter) is an inline error, never a save to another user.
+    """
 
     DEFAULT_CSS = (
         "EditScreen { align: center middle; } "
@@ -66,6 +70,29 @@ class EditScreen(ModalScreen[Profile | None]):
             return
         await self._load(int(text))
 
+    @on(Input.Changed, "#user_id")
+    def _user_id_edited(self, event: Input.Changed) -> None:
+        """The id no longer names the loaded user: say so at once (saving is refused)."""
+        mismatch = self._id_mismatch()
+        if mismatch:
+            self._error(mismatch, "user_id")
+        elif self.current is not None:
+            self._error("")
+
+    def _id_mismatch(self) -> str:
+        """Why the form cannot save while its id field names another user ('' if it can)."""
+        if self.current is None:
+            return ""
+        text = self.query_one("#user_id", Input).value.strip()
+        loaded = self.current.user_id
+        if text == str(loaded):
+            return ""
+        other = f"user {text}" if text else "no user"
+        return (
+            f"the form holds user {loaded} but the id says {other}: press enter in the id "
+            f"field to load it, or put back {loaded} to save"
+        )
+
     async def _load(self, user_id: int) -> None:
         try:
             profile = await self.engine.read(user_id)
@@ -82,10 +109,12 @@ class EditScreen(ModalScreen[Profile | None]):
             f"Edit user {user_id} (v{profile.version}, {self.engine.policy})"
         )
 
-    def changes(self) -> dict[str, Any]:
-        """The fields that differ from the loaded profile, typed as the engine wants."""
+    def changes(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """The fields that differ from the loaded profile, typed as the engine wants, and
+        an error for each field that is not valid (every one of them, not just the first)."""
         assert self.current is not None
         changes: dict[str, Any] = {}
+        errors: dict[str, str] = {}
         for field in UPDATABLE_FIELDS:
             raw = self.query_one(f"#{field}", Input).value
             value: Any = raw
@@ -93,12 +122,16 @@ class EditScreen(ModalScreen[Profile | None]):
                 try:
                     value = int(raw.strip())
                 except ValueError:
-                    raise ValidationError(
-                        f"followers must be a whole number, got {raw!r}", field=field
-                    ) from None
+                    errors[field] = f"followers must be a whole number, got {raw!r}"
+                    continue
+            try:
+                validate_changes({field: value})
+            except ValidationError as exc:
+                errors[field] = str(exc)
+                continue
             if value != getattr(self.current, field):
                 changes[field] = value
-        return changes
+        return changes, errors
 
     @on(Button.Pressed, "#save")
     @on(Input.Submitted, "#name, #bio, #location, #followers")
@@ -106,11 +139,19 @@ class EditScreen(ModalScreen[Profile | None]):
         if self.current is None:
             self._error("load a user first: type an id and press enter", "user_id")
             return
+        mismatch = self._id_mismatch()
+        if mismatch:
+            self._error(f"nothing saved: {mismatch}", "user_id")
+            return
+        changes, errors = self.changes()
+        if errors:
+            self._error("\n".join(errors.values()), *errors)
+            return
         try:
-            changes = validate_changes(self.changes())
+            changes = validate_changes(changes)
             profile = await self.engine.update(self.current.user_id, changes)
         except ValidationError as exc:
-            self._error(str(exc), exc.field)
+            self._error(str(exc), *([exc.field] if exc.field else []))
             return
         except CacheTuiError as exc:
             self._error(str(exc))
@@ -121,9 +162,10 @@ class EditScreen(ModalScreen[Profile | None]):
     def action_cancel(self) -> None:
         self.dismiss(None)
 
-    def _error(self, message: str, field: str | None = None) -> None:
+    def _error(self, message: str, *fields: str) -> None:
+        """Show ``message`` (one line per error), mark ``fields`` invalid, focus the first."""
         self.query_one("#error", Static).update(message)
         for input_ in self.query(Input):
-            input_.set_class(field is not None and input_.id == field, "-invalid")
-        if field:
-            self.query_one(f"#{field}", Input).focus()
+            input_.set_class(input_.id in fields, "-invalid")
+        if fields:
+            self.query_one(f"#{fields[0]}", Input).focus()

@@ -22,7 +22,7 @@ the DB, nothing pending) · **○ uncached**.
 
 | policy | an update… | risk / cost |
 |---|---|---|
-| **1 write-through** | commits to the DB, then sets the cache, then returns | every update pays a DB commit; cache and DB never disagree |
+| **1 write-through** | commits to the DB, then sets the cache, then returns | every update pays a DB commit; cache and DB agree after it |
 | **2 write-behind** | sets the cache, queues the write, returns at once; the queue is flushed in batches every flush interval, coalescing repeated updates of a user into one DB write | fastest; a crash loses what is queued (**c** shows exactly what) |
 | **3 write-around** | commits to the DB and drops the cache entry | the next read of that user misses |
 | **0 no cache** | reads and writes go straight to the DB | the baseline: every read pays the DB |
@@ -30,6 +30,14 @@ the DB, nothing pending) · **○ uncached**.
 Reads: a hit is served from the cache; a miss looks in the write queue first
 (read-your-writes), then reads the DB and fills the cache. Leaving write-behind
 flushes the queue first. Quitting flushes it too.
+
+No policy protects against a write that bypasses the cache (**x**, another service):
+even under write-through the cached entry stays **▲ stale** until it is invalidated
+or expires (TTL).
+
+The Cache pane's **uses** column counts the lookups that found the entry: reads
+(hits) *and* updates. The **hit ratio** in the metrics counts reads only, so the two
+differ as soon as cached users are updated.
 """
 
 

@@ -45,18 +45,23 @@ def kind_style(kind: EventKind, palette: Palette = DARK) -> str:
     return f"{extra} {colour}".strip()
 
 
-def describe(event: Event, timings: bool = True, palette: Palette = DARK) -> Text:
+def describe(event: Event, timings: bool = True, palette: Palette = DARK) -> Table:
+    """One log entry: the event's kind, then its user, detail and duration. A long entry
+    wraps by words under the detail (a hanging indent), never back to the kind's column."""
     text = Text()
-    text.append(f"{event.kind.value:<12}", style=kind_style(event.kind, palette))
     if event.user_id is not None:
-        text.append(f" user {event.user_id}")
+        text.append(f"user {event.user_id}")
         if event.version is not None:
             text.append(f" v{event.version}")
     if event.detail:
-        text.append(f"  {event.detail}", style="dim")
+        text.append(f"  {event.detail}" if text else event.detail, style="dim")
     if timings and event.duration is not None:
         text.append(f"  {duration(event.duration)}", style="italic")
-    return text
+    line = Table.grid(padding=(0, 1))
+    line.add_column(width=12, no_wrap=True)
+    line.add_column(overflow="fold")
+    line.add_row(Text(event.kind.value, style=kind_style(event.kind, palette)), text)
+    return line
 
 
 class TracePane(Static):
@@ -75,6 +80,7 @@ class TracePane(Static):
         table.add_column()
         table.add_column(justify="right")
         if not events:
+            self.border_subtitle = ""  # no operation: no title of an old one either
             self.update(Text(title or "Press r to read a profile, u to update one.", style="dim"))
             return
         for index, event in enumerate(events, 1):

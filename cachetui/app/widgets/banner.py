@@ -8,6 +8,7 @@ from textual.widgets import Static
 
 from cachetui.app.widgets.status import fit_line, part
 from cachetui.scenarios import Frame
+from cachetui.scenarios.narration import plural
 
 HINT = "space/n next · b back · esc leave"
 
@@ -45,7 +46,7 @@ class ScenarioBanner(Static):
         if frame is None:
             return
         if frame.is_intro:
-            where = f"  ·  {frame.total} steps"
+            where = f"  ·  {frame.total} {plural(frame.total, 'step')}"
         else:
             where = f"  ·  step {frame.index + 1}/{frame.total}"
         if self._busy:

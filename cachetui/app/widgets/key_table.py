@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from rich.cells import cell_len
@@ -19,12 +19,14 @@ Cells = Sequence[Text | str]
 @dataclass(frozen=True)
 class Column:
     """A pane column ``width`` cells wide; ``grow``: how many more it takes when the pane
-    has room to spare. ``key`` defaults to the label."""
+    has room to spare. ``key`` defaults to the label. ``fit``: the column widens to its
+    widest cell (ids, versions, counts: a number is never cut)."""
 
     label: str
     width: int
     grow: int = 0
     key: str = ""
+    fit: bool = False
 
     @property
     def id(self) -> str:
@@ -138,6 +140,8 @@ class KeyTable(DataTable[Text | str]):
     def sync(self, rows: Sequence[tuple[int, Cells]]) -> None:
         keys = [str(user) for user, _ in rows]
         wanted = {str(user): tuple(cells) for user, cells in rows}
+        if self._widen_to_fit(wanted.values()):
+            self._apply_layout(self._fitted())
         columns = self.shown_columns
         with self.app.batch_update():
             for key in [k for k in self._rows_now if k not in wanted]:
@@ -161,6 +165,27 @@ class KeyTable(DataTable[Text | str]):
                 self.sort(columns[0], key=lambda cell: order.get(_plain(cell), 0))
                 self._order = keys
 
+    def _widen_to_fit(self, rows: Collection[tuple[Text | str, ...]]) -> bool:
+        """Widen every ``fit`` column to its widest cell (they never narrow again, so
+        the columns do not jump back and forth); True if one widened."""
+        widened = False
+        for i, column in enumerate(self._column_spec):
+            if not column.fit:
+                continue
+            widest = max((cell_len(_plain(cells[i])) for cells in rows), default=0)
+            if widest > column.width:
+                self._column_spec[i] = replace(column, width=widest)
+                widened = True
+        return widened
+
+    def reserve(self, key: str, cells: int) -> None:
+        """Make column ``key`` at least ``cells`` wide (e.g. for the largest user id)."""
+        for i, column in enumerate(self._column_spec):
+            if column.id == key and column.width < cells:
+                self._column_spec[i] = replace(column, width=cells)
+                if self.is_mounted:
+                    self._apply_layout(self._fitted())
+
     def set_titles(self, title: str | Sequence[str], subtitle: str | Sequence[str] = "") -> None:
         """Border title and subtitle, each given as variants from longest to shortest:
         the longest that fits the pane's width is shown."""
@@ -182,11 +207,15 @@ class KeyTable(DataTable[Text | str]):
             return None
         return int(row_key.value) if row_key.value is not None else None
 
-    def move_to_user(self, user: int) -> None:
+    def move_to_user(self, user: int) -> bool:
+        """Put the cursor on ``user``'s row and scroll it into view; False if the pane
+        has no such row."""
         key = str(user)
         if key in self._rows_now:
             with contextlib.suppress(RowDoesNotExist):
                 self.move_cursor(row=self.get_row_index(key), animate=False)
+                return True
+        return False
 
 
 def _longest_fitting(variants: Sequence[str], width: int) -> str:

@@ -64,7 +64,7 @@ class MetricsStrip(Horizontal):
                 yield Label("ops/s", id="ops-label")
                 yield Sparkline(list(self.ops_history), id="ops-spark")
             with Horizontal(classes="spark-row", id="hit-row"):
-                yield Label("hits/s", id="hit-label")
+                yield Label("hit %", id="hit-label")
                 yield Sparkline(list(self.hit_history), id="hit-spark")
             with Horizontal(classes="spark-row", id="queue-row"):
                 yield Label("queue", id="queue-label")
@@ -97,7 +97,7 @@ class MetricsStrip(Horizontal):
                 rates.reads + rates.updates,
                 f"ops/s {rates.reads + rates.updates:5.0f}",
             ),
-            ("hit", self.hit_history, window_hit_ratio, f"hits/s {window_hit_ratio:5.0%}"),
+            ("hit", self.hit_history, window_hit_ratio, f"hit % {window_hit_ratio:6.0%}"),
             ("queue", self.queue_history, float(m.pending), f"queue {m.pending:5d}"),
         )
         for name, history, value, label in points:
@@ -108,40 +108,37 @@ class MetricsStrip(Horizontal):
             self.query_one(f"#{name}-label", Label).update(label)
 
 
-#: Layouts of the numbers, richest first: (lines, column widths, the pairs per column).
-#: The first whose lines and widths fit is shown; four lines by four columns is all of them.
-LAYOUTS: tuple[tuple[int, tuple[int, ...], tuple[tuple[str, ...], ...]], ...] = (
+#: Layouts of the numbers, richest first: (lines, the pairs per column). The first whose
+#: lines and columns fit is shown; four lines by four columns is all of them: a column per
+#: kind (rates, the queue, totals, latencies), a line per subject (reads, updates, …).
+LAYOUTS: tuple[tuple[int, tuple[tuple[str, ...], ...]], ...] = (
     (
         4,
-        (26, 27, 24, 18),
         (
-            ("reads/s", "hit ratio", "reads", "read p50/99"),
-            ("updates/s", "pending", "updates acked", "update p50/99"),
-            ("DB writes/s", "oldest pending", "evictions", "DB writes"),
-            ("DB tx/s", "coalesced", "retries", "lost writes"),
+            ("reads/s", "updates/s", "DB writes/s", "DB tx/s"),
+            ("hit ratio", "pending", "oldest pending", "coalesced"),
+            ("reads", "updates acked", "evictions", "retries"),
+            ("read p50/99", "update p50/99", "DB writes", "lost writes"),
         ),
     ),
     (
         4,
-        (25, 27, 24),
         (
-            ("reads/s", "hit ratio", "reads", "read p50/99"),
-            ("updates/s", "pending", "oldest pending", "update p50/99"),
-            ("DB writes", "coalesced", "retries", "lost writes"),
+            ("reads/s", "updates/s", "DB writes/s", "DB tx/s"),
+            ("hit ratio", "pending", "oldest pending", "coalesced"),
+            ("read p50/99", "update p50/99", "DB writes", "lost writes"),
         ),
     ),
     (
         4,
-        (16, 24),
         (
             ("reads/s", "hit ratio", "updates/s", "pending"),
             ("DB writes", "coalesced", "oldest pending", "lost writes"),
         ),
     ),
-    (4, (24,), (("hit ratio", "pending", "DB writes", "lost writes"),)),
+    (4, (("hit ratio", "pending", "DB writes", "lost writes"),)),
     (
         2,
-        (16, 16, 24, 20),
         (
             ("hit ratio", "reads/s"),
             ("pending", "updates/s"),
@@ -149,15 +146,10 @@ LAYOUTS: tuple[tuple[int, tuple[int, ...], tuple[tuple[str, ...], ...]], ...] = 
             ("oldest pending", "lost writes"),
         ),
     ),
-    (
-        2,
-        (16, 16, 24),
-        (("hit ratio", "reads/s"), ("pending", "updates/s"), ("DB writes", "lost writes")),
-    ),
-    (2, (16, 24), (("hit ratio", "pending"), ("DB writes", "lost writes"))),
+    (2, (("hit ratio", "reads/s"), ("pending", "updates/s"), ("DB writes", "lost writes"))),
+    (2, (("hit ratio", "pending"), ("DB writes", "lost writes"))),
     (
         1,
-        (16, 14, 24, 16, 15, 20),
         (
             ("hit ratio",),
             ("pending",),
@@ -167,25 +159,50 @@ LAYOUTS: tuple[tuple[int, tuple[int, ...], tuple[tuple[str, ...], ...]], ...] = 
             ("oldest pending",),
         ),
     ),
-    (1, (16, 14, 24, 15), (("hit ratio",), ("pending",), ("DB writes",), ("lost writes",))),
-    (1, (16, 14, 24), (("hit ratio",), ("pending",), ("DB writes",))),
-    (1, (16, 14), (("hit ratio",), ("pending",))),
+    (1, (("hit ratio",), ("pending",), ("DB writes",), ("lost writes",))),
+    (1, (("hit ratio",), ("pending",), ("DB writes",))),
+    (1, (("hit ratio",), ("pending",))),
 )
+#: The room each value gets (cells): a column is as wide as its widest label plus room, so
+#: columns stay put while numbers grow; a value wider still widens its column (or picks a
+#: smaller layout), never gets cut.
+ROOM: dict[str, int] = {
+    "reads/s": 6,  # 99,999
+    "updates/s": 6,
+    "DB writes/s": 6,
+    "DB tx/s": 6,
+    "hit ratio": 6,  # 100.0%
+    "pending": 6,  # 10,000
+    "oldest pending": 5,  # 4m05s
+    "coalesced": 7,
+    "reads": 9,  # 9,999,999
+    "updates acked": 9,
+    "evictions": 9,
+    "retries": 6,
+    "lost writes": 6,
+    "read p50/99": 17,  # 999.9ms / 999.9ms
+    "update p50/99": 17,
+    "DB writes": 18,  # 99,999 in 9,999 tx
+}
 GAP = 2
+Layout = tuple[int, tuple[tuple[str, ...], ...], tuple[int, ...]]
 
 
-def choose_layout(
-    width: int, height: int
-) -> tuple[int, tuple[int, ...], tuple[tuple[str, ...], ...]]:
-    """The richest layout that fits ``width`` × ``height`` cells (all of them when the size
-    is not known yet; the smallest when nothing fits)."""
-    if width <= 0 or height <= 0:
-        return LAYOUTS[0]
-    for layout in LAYOUTS:
-        lines, widths, _ = layout
+def choose_layout(width: int, height: int, shown: dict[str, int] | None = None) -> Layout:
+    """The richest layout that fits ``width`` × ``height`` cells, with its column widths
+    (all of it when the size is not known yet; the smallest when nothing fits).
+    ``shown``: each pair's width now (label and value), where wider than its room."""
+    shown = shown or {}
+    for lines, columns in LAYOUTS:
+        widths = tuple(
+            max(max(len(name) + 1 + ROOM[name], shown.get(name, 0)) for name in column)
+            for column in columns
+        )
+        if width <= 0 or height <= 0:
+            return lines, columns, widths
         if lines <= height and sum(widths) + GAP * (len(widths) - 1) <= width:
-            return layout
-    return LAYOUTS[-1]
+            return lines, columns, widths
+    return lines, columns, widths
 
 
 def _numbers(
@@ -227,9 +244,13 @@ def _numbers(
         "DB writes": pair("DB writes", f"{m.db_writes:,} in {m.db_transactions:,} tx"),
         "lost writes": pair("lost writes", f"{m.lost_writes:,}", alarm(m.lost_writes)),
     }
-    lines, widths, columns = choose_layout(width, height)
+    lines, columns, widths = choose_layout(
+        width, height, {name: text.cell_len for name, text in pairs.items()}
+    )
+    # spare cells are shared in proportion to these widths, which change only when a
+    # value outgrows its room: numbers change, columns stay put
     grid = Table.grid(padding=(0, GAP), expand=True)
-    for column_width in widths:  # fixed: numbers change, columns stay put
+    for column_width in widths:
         grid.add_column(no_wrap=True, min_width=column_width, overflow="ellipsis")
     for line in range(lines):
         grid.add_row(*(pairs[column[line]] for column in columns))

@@ -37,8 +37,8 @@ def profile_cells(
 
 #: The columns the Cache and Database panes start with.
 PROFILE_COLUMNS = (
-    Column("user", 5),
-    Column("v", 3),
+    Column("user", 5, fit=True),
+    Column("v", 3, fit=True),
     Column("name", 12, grow=8),
     Column("state", 10),
 )
@@ -46,19 +46,20 @@ PROFILE_COLUMNS = (
 
 class CachePane(KeyTable):
     """What the cache store holds, by user id. Narrow, it keeps user, version and state
-    (as its symbol when even narrower)."""
+    (as its symbol when even narrower). ``uses``: the lookups that found the entry, by
+    reads and by updates (the hit ratio counts reads only)."""
 
     NARROWING = (
         ("drop", "age"),
-        ("drop", "hits"),
+        ("drop", "uses"),
         ("drop", "name"),
         ("squeeze", "state"),
     )
 
     def __init__(self, ttl: bool, **kwargs: object) -> None:
-        last = Column("ttl", 5, key="age") if ttl else Column("age", 5)
+        last = Column("ttl", 5, key="age", fit=True) if ttl else Column("age", 5, fit=True)
         self.show_ttl = ttl
-        super().__init__([*PROFILE_COLUMNS, Column("hits", 4), last], **kwargs)
+        super().__init__([*PROFILE_COLUMNS, Column("uses", 4, fit=True), last], **kwargs)
 
     def show(
         self,
@@ -96,12 +97,12 @@ class QueuePane(KeyTable):
 
     def __init__(self, **kwargs: object) -> None:
         columns = [
-            Column("user", 5),
-            Column("v", 3),
-            Column("db v", 4),
-            Column("coal.", 5),
-            Column("age", 5),
-            Column("retry", 5),
+            Column("user", 5, fit=True),
+            Column("v", 3, fit=True),
+            Column("db v", 4, fit=True),
+            Column("coal.", 5, fit=True),
+            Column("age", 5, fit=True),
+            Column("retry", 5, fit=True),
             Column("", 4, key="in-flight"),
         ]
         super().__init__(columns, **kwargs)
