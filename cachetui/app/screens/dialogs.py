@@ -153,16 +153,17 @@ class CrashReportScreen(ModalScreen[None]):
                 # not focusable: a focused DataTable would take enter for itself
                 table: DataTable[str] = DataTable(cursor_type="none")
                 table.can_focus = False
-                table.add_columns("user", "lost version", "database still has", "cache has")
+                columns = ["user", "lost version", "database still has"]
+                if self.cache_survives:  # an external cache: what it still serves
+                    columns.append("cache has")
+                table.add_columns(*columns)
                 for user, version in self.lost:
                     db_v = self.db_versions.get(user)
-                    cached_v = self.still_cached.get(user)
-                    table.add_row(
-                        str(user),
-                        f"v{version}",
-                        f"v{db_v}" if db_v else "–",
-                        f"v{cached_v} ✖ orphaned" if cached_v else "–",
-                    )
+                    cells = [str(user), f"v{version}", f"v{db_v}" if db_v else "–"]
+                    if self.cache_survives:
+                        cached_v = self.still_cached.get(user)
+                        cells.append(f"v{cached_v} ✖ orphaned" if cached_v else "–")
+                    table.add_row(*cells)
                 yield table
             elif self.cache_survives:
                 yield Static(
