@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import statistics
 import tempfile
 import time
@@ -50,6 +51,39 @@ async def wait_until(predicate, timeout: float = 10.0) -> float:
             raise TimeoutError("the screen did not show the change")
         await asyncio.sleep(0.001)
     return time.perf_counter() - start
+
+
+async def measure_keys(
+    app: CacheTuiApp, user: int, key_latencies: list[float], goto_latencies: list[float]
+) -> None:
+    """One round: `m` until the header names the new mix; `g <id> enter` until the
+    user's row is in the Database pane."""
+    assert app.workload is not None
+    before = app.workload.read_ratio
+    start = time.perf_counter()
+    press(app, "m")
+
+    def mix_shown() -> bool:
+        ratio = app.workload.read_ratio
+        return ratio != before and f"{ratio:.0%} reads" in status_text(app)
+
+    await wait_until(mix_shown)
+    key_latencies.append(time.perf_counter() - start)
+    start = time.perf_counter()
+    press(app, "g")
+    await wait_until(lambda: len(app.screen_stack) > 1)
+    for digit in str(user):
+        press(app, digit)
+    typed = str(user)
+    await wait_until(lambda: app.screen.query_one("Input").value == typed)
+    press(app, "enter")
+    pane = app.query_one("#database", KeyTable)
+    await wait_until(lambda: typed in pane._rows_now)
+    goto_latencies.append(time.perf_counter() - start)
+
+
+def _median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000 if samples else math.nan
 
 
 def status_text(app: CacheTuiApp) -> str:
@@ -96,28 +130,17 @@ async def run(profiles: int, seconds: float, rate: int, cache: str) -> dict[str,
             goto_latencies: list[float] = []  # dialog, engine read, Database pane
             deadline = wall0 + seconds
             user = 77_777 % profiles + 1
+            timeouts = 0
             while time.perf_counter() < deadline:
-                # m (workload mix) → the header shows the new mix
-                before = status_text(app)
-                start = time.perf_counter()
-                press(app, "m")
-                await wait_until(lambda before=before: status_text(app) != before)
-                key_latencies.append(time.perf_counter() - start)
-                # g <id> enter → the followed user's row is in the Database pane
-                start = time.perf_counter()
-                press(app, "g")
-                await wait_until(lambda: len(app.screen_stack) > 1)
-                for digit in str(user):
-                    press(app, digit)
-                typed = str(user)
-                await wait_until(lambda typed=typed: app.screen.query_one("Input").value == typed)
-                press(app, "enter")
-                key = str(user)
-                pane = app.query_one("#database", KeyTable)
-                await wait_until(lambda key=key, pane=pane: key in pane._rows_now)
-                goto_latencies.append(time.perf_counter() - start)
+                try:
+                    await measure_keys(app, user, key_latencies, goto_latencies)
+                except TimeoutError:
+                    timeouts += 1  # the screen did not show it within 10 s
+                    press(app, "escape")
+                    await asyncio.sleep(1.0)
                 user = user * 7 % profiles + 1
                 await asyncio.sleep(0.5)
+            results["timeouts"] = timeouts
             wall = time.perf_counter() - wall0
             cpu = time.process_time() - cpu0
             m1 = app.engine.metrics
@@ -132,11 +155,11 @@ async def run(profiles: int, seconds: float, rate: int, cache: str) -> dict[str,
                 ticks_per_s=len(ticks) / wall,
                 tick_p50_ms=statistics.median(ticks) * 1000,
                 tick_max_ms=max(ticks) * 1000,
-                key_p50_ms=statistics.median(key_latencies) * 1000,
-                key_max_ms=max(key_latencies) * 1000,
+                key_p50_ms=_median_ms(key_latencies),
+                key_max_ms=max(key_latencies, default=math.nan) * 1000,
                 key_presses=len(key_latencies),
-                goto_p50_ms=statistics.median(goto_latencies) * 1000,
-                goto_max_ms=max(goto_latencies) * 1000,
+                goto_p50_ms=_median_ms(goto_latencies),
+                goto_max_ms=max(goto_latencies, default=math.nan) * 1000,
                 pending=m1.pending,
             )
         return results
@@ -171,6 +194,7 @@ def main() -> None:
             f"g <id> enter → row in the Database pane, p50 / max ({r['key_presses']}×)",
             f"{r['goto_p50_ms']:.0f} / {r['goto_max_ms']:.0f} ms",
         ),
+        ("key rounds that timed out (10 s)", f"{r['timeouts']}"),
     ]
     for name, value in rows:
         table.add_row(name, value)
