@@ -378,12 +378,16 @@ class CacheTuiApp(ScenarioMode, App[None]):
             cache_pane.set_titles(
                 ("Cache ✖ unavailable", "Cache ✖"), ("reads go to the database", "reads → DB")
             )
-        flush = f"flush every {engine.config.flush_interval:g}s"
+        if self._flush_by_step():
+            flush = ("flushed when a step says so", "flush: by step")
+        else:
+            every = f"{engine.config.flush_interval:g}s"
+            flush = (f"flush every {every}", f"flush {every}")
         queue_pane.set_titles(
             (f"Write queue {len(pending):,}", f"Queue {len(pending):,}"),
             ("empty: only write-behind queues", "write-behind only")
             if engine.policy is not WritePolicy.WRITE_BEHIND and not pending
-            else (flush, f"flush {engine.config.flush_interval:g}s"),
+            else flush,
         )
         self.total_rows = max(self.total_rows, len(db))
         db_pane.set_titles(
@@ -395,6 +399,11 @@ class CacheTuiApp(ScenarioMode, App[None]):
         )
         self._show_activity()
         self._show_status()
+
+    def _flush_by_step(self) -> bool:
+        """A scenario pauses the flush timer: its steps flush when they say so."""
+        run = self.scenario_run
+        return run is not None and run.active
 
     def _db_window(self, db: dict[int, Profile], recent: list[Profile]) -> list[Profile]:
         """The followed user, then the users just touched (newest first), then the most
@@ -444,7 +453,7 @@ class CacheTuiApp(ScenarioMode, App[None]):
 
         ttl = f", ttl {config.ttl:g}s" if config.ttl else ", no ttl"
         bound = engine.max_pending  # a scenario may lower it for a demo
-        interval = f"{config.flush_interval:g}s"
+        interval = "by step" if self._flush_by_step() else f"{config.flush_interval:g}s"
         line1 = [
             part(f" {policy.upper()} ", style=POLICY_STYLES[policy]),
             part(

@@ -334,11 +334,12 @@ class Engine:
         last_op_id.set(op)
         self._active_updates += 1
         self._idle.clear()
+        epoch = self._epoch  # waiting for this user's lock counts as in progress
         try:
             await self._locks.acquire(user_id)
             try:
+                self._check_epoch(epoch)
                 policy = self._policy
-                epoch = self._epoch
                 if policy is WRITE_BEHIND:
                     profile = await self._update_behind(op, user_id, changes, epoch)
                 else:

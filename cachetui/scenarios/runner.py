@@ -429,6 +429,8 @@ class ScenarioRun:
         asked = values["hits"] + values["misses"]
         latency = engine.faults.db_latency
         lost = sorted(self._log.lost)
+        # the app's own interval: the scenario pauses the timer while it runs
+        interval = self._entry.flush_interval if self._entry else config.flush_interval
         values.update(
             hit_ratio=f"{values['hits'] / asked:.0%}" if asked else "no reads",
             read_ms=self._duration(reads.percentile(50)),
@@ -442,7 +444,7 @@ class ScenarioRun:
             max_pending=engine.max_pending,
             policy=engine.policy.value,
             latency=f"{latency * 1000:g} ms" if latency else "no added latency",
-            flush_interval=f"{config.flush_interval:g} s",
+            flush_interval=f"{interval:g} s",
             ttl=f"{config.ttl:g} s" if config.ttl else "no TTL",
         )
         values.update(await self._followed())

@@ -189,3 +189,16 @@ async def test_an_update_in_progress_dies_with_a_crash(make_engine, db_path, pol
     assert (await engine.read(3)) == db_row(db_path, 3)
     m = engine.metrics
     assert m.updates == 0 and m.failed_updates == 1
+
+
+async def test_updates_waiting_for_their_turn_die_with_a_crash(make_engine, db_path):
+    engine = await make_engine("write-behind")
+    engine.faults.db_latency = 0.05  # user 3 is not cached: the first update reads the DB
+    updates = [asyncio.create_task(engine.update(3, {"followers": n})) for n in range(3)]
+    await asyncio.sleep(0.01)  # one reads the database, two wait for user 3's lock
+    await engine.crash()
+    results = await asyncio.gather(*updates, return_exceptions=True)
+    assert all(isinstance(r, Interrupted) for r in results)
+    engine.faults.db_latency = 0
+    await asyncio.sleep(0.05)
+    assert engine.pending_writes() == [] and db_version(db_path, 3) == 1
