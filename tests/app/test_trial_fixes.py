@@ -331,3 +331,20 @@ async def test_a_one_step_scenario_says_1_step(tmp_path):
         banner = text_of(app, "#scenario-banner")
         assert "Edge  ·  1 step " in banner + " " and "1 steps" not in banner
         assert db_version(str(tmp_path / "profiles.db"), 3) == 1
+
+
+async def test_the_edit_form_scrolls_to_its_buttons_at_80x24(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("e")
+        await settle(app, pilot)
+        dialog = app.screen.query_one(".dialog")
+        for _ in range(10):
+            if app.focused is not None and app.focused.id == "save":
+                break
+            await pilot.press("tab")
+            await pilot.pause()
+        assert app.focused.id == "save"
+        assert dialog.scroll_y > 0  # scrolled to show it
+        assert app.focused.region.bottom <= 24

@@ -14,6 +14,7 @@ DIALOG_CSS = """
 .dialog {
     width: 64; height: auto; max-height: 90%;
     padding: 1 2; border: thick $accent; background: $surface;
+    overflow-y: auto;  /* a small terminal scrolls the dialog (focus follows) */
 }
 .dialog .title { text-style: bold; margin-bottom: 1; }
 .dialog .error { color: $error; height: auto; }
