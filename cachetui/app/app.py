@@ -70,6 +70,7 @@ DB_RECENT_ROWS = 30
 DB_WINDOW_ROWS = 60
 PANE_ROWS = 200
 TOUCHED = 20
+SETTING_TITLE = "Setting"
 LOG_LINES_PER_PAINT = 15  # busier than that, the log says how many it skipped
 DEFAULT_EXPORT_DIR = "~/cachetui-exports"
 #: Footer keys that leave a narrow footer first (all stay in help and the palette).
@@ -767,7 +768,7 @@ class CacheTuiApp(ScenarioMode, App[None]):
         self._latency_index = (self._latency_index + 1) % len(LATENCIES)
         latency = LATENCIES[self._latency_index]
         self.engine.faults.db_latency = latency
-        self.notify(f"DB latency {latency * 1000:g} ms per call")
+        self._notify_setting(f"DB latency {latency * 1000:g} ms per call")
         self._show_status()
 
     async def action_workload(self) -> None:
@@ -795,7 +796,7 @@ class CacheTuiApp(ScenarioMode, App[None]):
         index = min(range(len(rates)), key=lambda i: abs(rates[i] - self.workload.rate))
         index = max(0, min(len(rates) - 1, index + step))
         self.workload.set_rate(rates[index])
-        self.notify(
+        self._notify_setting(
             f"workload rate {rates[index]:,} ops/s"
             + ("" if self.workload.running else " (press w to start)")
         )
@@ -805,15 +806,23 @@ class CacheTuiApp(ScenarioMode, App[None]):
         assert self.workload is not None
         ratio = _next_in(READ_RATIOS, self.workload.read_ratio)
         self.workload.read_ratio = ratio
-        self.notify(f"workload mix {ratio:.0%} reads / {1 - ratio:.0%} updates")
+        self._notify_setting(f"workload mix {ratio:.0%} reads / {1 - ratio:.0%} updates")
         self._show_status()
 
     def action_skew(self) -> None:
         assert self.workload is not None
         skew = _next_in(SKEWS, self.workload.skew)
         self.workload.set_skew(skew)
-        self.notify(f"workload keys {skew_name(skew)}")
+        self._notify_setting(f"workload keys {skew_name(skew)}")
         self._show_status()
+
+    def _notify_setting(self, message: str) -> None:
+        """A knob's new value: replaces the previous knob notice instead of stacking
+        (pressing + twelve times shows one toast, not twelve)."""
+        for notification in list(self._notifications):
+            if notification.title == SETTING_TITLE:
+                self._unnotify(notification, refresh=False)
+        self.notify(message, title=SETTING_TITLE, timeout=3)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.KEY_HELP))

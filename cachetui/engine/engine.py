@@ -649,19 +649,24 @@ class Engine:
             self._cache_backlog.clear()
             if self.store.lost_on_crash:
                 await self.store.clear()
-        detail = f"{len(lost)} acknowledged writes lost" if lost else "no pending writes lost"
+        if not lost:
+            detail = "no pending writes lost"
+        elif len(lost) == 1:
+            detail = "1 user's acknowledged writes lost"
+        else:
+            detail = f"{len(lost)} users' acknowledged writes lost"
         if lost and not self.store.lost_on_crash:
             still = await self.cache_peek(uid for uid, _ in lost)
             orphaned = sum(1 for uid, v in lost if uid in still and still[uid].version == v)
             if orphaned:
                 detail += (
-                    f"; {orphaned} of them still in the cache, newer than the database"
-                    " with no pending write (orphaned)"
+                    f"; {orphaned} still in the cache, newer than the database with no "
+                    "pending write (orphaned)"
                 )
         if unrepaired and not self.store.lost_on_crash:
             detail += (
-                f"; {unrepaired} cache entries written while the cache was unreachable "
-                "will not be repaired: they may be stale"
+                f"; {unrepaired} cache {'entry' if unrepaired == 1 else 'entries'} written "
+                "while the cache was unreachable will not be repaired: they may be stale"
             )
         self._emit(op, EventKind.CRASH, None, None, None, detail)
         return lost
@@ -991,8 +996,14 @@ class Engine:
         )
 
     def _on_fault(self, name: str, value: object) -> None:
-        state = self.faults.describe() or "no faults"
-        self._emit(_BACKGROUND_OP, EventKind.FAULT, None, None, None, f"{name} = {value} ({state})")
+        change = {
+            "db_down": f"DB outage {'on' if value else 'off'}",
+            "cache_down": f"cache outage {'on' if value else 'off'}",
+            "db_latency": f"DB latency {float(value) * 1000:g} ms",  # type: ignore[arg-type]
+            "db_error_rate": f"DB error rate {float(value):.0%}",  # type: ignore[arg-type]
+        }.get(name, f"{name} = {value}")
+        state = self.faults.describe() or "none"
+        self._emit(_BACKGROUND_OP, EventKind.FAULT, None, None, None, f"{change} (faults: {state})")
         if name != "cache_down" or self._state != _RUNNING:
             return
         if value:

@@ -145,7 +145,7 @@ async def test_crash_names_the_lost_writes(db_file):
         says(app, "user 3 v6")
         assert await cached(app) == {} and app.engine.metrics.pending == 0
         crash = [e for e in app.engine.recent_events() if e.kind is EventKind.CRASH]
-        assert crash and "5 acknowledged writes lost" in crash[-1].detail
+        assert crash and "5 users' acknowledged writes lost" in crash[-1].detail
         await press(app, pilot)
         assert (await cached(app))[3] == 1
         says(app, "After the crash user 3 reads v1 (0 hits, 1 miss) and the database holds v1")

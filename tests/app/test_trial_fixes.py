@@ -348,3 +348,16 @@ async def test_the_edit_form_scrolls_to_its_buttons_at_80x24(make_app):
         assert app.focused.id == "save"
         assert dialog.scroll_y > 0  # scrolled to show it
         assert app.focused.region.bottom <= 24
+
+
+async def test_knob_notices_replace_each_other(make_app):
+    app = make_app()
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(app, pilot)
+        for _ in range(5):
+            await pilot.press("plus")
+            await pilot.pause()
+        await pilot.press("m")
+        await settle(app, pilot)
+        notices = [n for n in notifications(app) if n.startswith("Setting:")]
+        assert len(notices) == 1 and "workload mix" in notices[0]

@@ -100,7 +100,7 @@ async def test_crash_loses_exactly_the_pending_writes(make_engine, db_path):
     assert engine.pending_writes() == []
     assert db_version(db_path, 2) == 1 and db_version(db_path, 1) == 2
     crash = [e for e in engine.recent_events() if e.kind is EventKind.CRASH]
-    assert crash and crash[-1].detail.startswith("2 acknowledged writes lost")
+    assert crash and crash[-1].detail.startswith("2 users' acknowledged writes lost")
     if engine.store.lost_on_crash:
         # the in-process cache died with the process: the engine keeps running, cold
         assert await engine.cache_entries() == []
@@ -112,7 +112,7 @@ async def test_crash_loses_exactly_the_pending_writes(make_engine, db_path):
         cached = {e.profile.user_id: e.profile for e in await engine.cache_entries()}
         assert cached[2].version == 3 and cached[5].version == 2
         assert key_state(cached[2], None, db_row(db_path, 2)) is KeyState.ORPHANED
-        assert "2 of them still in the cache" in crash[-1].detail
+        assert "2 still in the cache" in crash[-1].detail
         assert (await engine.read(2)).version == 3
 
 
