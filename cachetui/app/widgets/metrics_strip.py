@@ -56,6 +56,7 @@ class MetricsStrip(Horizontal):
         self.ops_history: deque[float] = deque([0.0] * HISTORY, maxlen=HISTORY)
         self.hit_history: deque[float] = deque([0.0] * HISTORY, maxlen=HISTORY)
         self.queue_history: deque[float] = deque([0.0] * HISTORY, maxlen=HISTORY)
+        self._labels: dict[str, str] = {}  # what each sparkline's label shows
 
     def compose(self) -> ComposeResult:
         yield Static(id="numbers")
@@ -97,15 +98,24 @@ class MetricsStrip(Horizontal):
                 rates.reads + rates.updates,
                 f"ops/s {rates.reads + rates.updates:5.0f}",
             ),
-            ("hit", self.hit_history, window_hit_ratio, f"hit % {window_hit_ratio:6.0%}"),
+            (
+                "hit",
+                self.hit_history,
+                window_hit_ratio,
+                # no reads in that second: no ratio to show
+                f"hit % {window_hit_ratio:6.0%}" if rates.reads else f"hit % {'–':>6}",
+            ),
             ("queue", self.queue_history, float(m.pending), f"queue {m.pending:5d}"),
         )
         for name, history, value, label in points:
+            shown = self._labels.get(name)
+            if shown != label:
+                self._labels[name] = label
+                self.query_one(f"#{name}-label", Label).update(label)
             if all(v == value for v in history):
                 continue  # a flat line stays a flat line: no repaint
             history.append(value)
             self.query_one(f"#{name}-spark", Sparkline).data = list(history)
-            self.query_one(f"#{name}-label", Label).update(label)
 
 
 #: Layouts of the numbers, richest first: (lines, the pairs per column). The first whose
