@@ -726,8 +726,7 @@ class CacheTuiApp(ScenarioMode, App[None]):
     async def action_crash(self) -> None:
         policy = self.engine.policy.value
         lost = await self.engine.crash()
-        self._trace_op = 0
-        self._trace_title = ""
+        self._trace_last("crash")
         db = await self.engine.db_rows(user for user, _ in lost)
         still = await self.engine.cache_peek(user for user, _ in lost)
         await self.refresh_view()
@@ -903,11 +902,19 @@ class CacheTuiApp(ScenarioMode, App[None]):
         """Trace the newest finished operation (one not started in this context:
         a dialog's save, the last call of a burst)."""
         for event in reversed(self.engine.recent_events(200)):
-            if event.kind in (
-                EventKind.ACK,
-                EventKind.HIT,
-                EventKind.CACHE_FILL,
-                EventKind.QUEUE_HIT,
+            if (
+                event.kind
+                in (
+                    EventKind.ACK,
+                    EventKind.HIT,
+                    EventKind.CACHE_FILL,
+                    EventKind.QUEUE_HIT,
+                    EventKind.FLUSH,
+                    EventKind.CRASH,
+                    EventKind.EXTERNAL,
+                    EventKind.ERROR,
+                )
+                and event.op_id
             ):
                 self._trace_op = event.op_id
                 self._trace_title = title

@@ -244,7 +244,7 @@ async def test_workload_header_shows_achieved_and_target_rates_and_uniform_keys(
 
 
 # -- 8: the crash dialog closes with enter, and the trace forgets the old operation ------------
-async def test_crash_dialog_closes_with_enter_and_clears_the_trace_title(make_app):
+async def test_crash_dialog_closes_with_enter_and_the_trace_shows_the_crash(make_app):
     app = make_app(policy="write-behind")
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
@@ -257,8 +257,9 @@ async def test_crash_dialog_closes_with_enter_and_clears_the_trace_title(make_ap
         await pilot.press("enter")
         await settle(app, pilot)
         assert not isinstance(app.screen, CrashReportScreen)
-        assert "Press r to read" in text_of(app, "#trace")
-        assert not app.query_one("#trace").border_subtitle
+        trace = text_of(app, "#trace")
+        assert "crash" in trace and "acknowledged writes lost" in trace
+        assert app.query_one("#trace").border_subtitle == "crash"
 
 
 async def test_crash_dialog_with_nothing_lost_closes_with_enter(make_app):
