@@ -24,9 +24,7 @@ def make_app(db: Path, policy: str, scenario: str | None = None) -> CacheTuiApp:
     config = EngineConfig(
         db_path=str(db), policy=policy, capacity=60, flush_interval=3600, batch_size=500
     )
-    return CacheTuiApp(
-        Engine(config), seed_profiles=1000, live=False, seed=3, scenario=scenario
-    )
+    return CacheTuiApp(Engine(config), seed_profiles=1000, live=False, seed=3, scenario=scenario)
 
 
 async def settle(app: CacheTuiApp, pilot) -> None:

@@ -280,9 +280,7 @@ async def test_a_fill_never_replaces_a_newer_value_from_another_process(db_path,
             delete_namespace(redis_url, a.store.namespace)
 
 
-async def test_a_restarted_server_never_serves_entries_older_than_the_database(
-    db_path, own_redis
-):
+async def test_a_restarted_server_never_serves_entries_older_than_the_database(db_path, own_redis):
     url, start, stop = own_redis
     async with Engine(EngineConfig(db_path=db_path, cache_url=url)) as engine:
         await engine.seed(10)
