@@ -945,8 +945,11 @@ class Engine:
                 self._cache_backlog.update(batch)
                 raise
             dropped += len(batch)
-        if self.faults.cache_down:
-            return
+        if not self.faults.cache_down:
+            self._cache_resume(dropped)
+
+    def _cache_resume(self, dropped: int) -> None:
+        """The cache answers again and holds nothing older than the database."""
         self._cache_ok = True
         self._cache_error = ""
         self._local = self.store.local
@@ -1010,13 +1013,11 @@ class Engine:
             self._cache_failed(StoreUnavailable("cache down (injected)"), injected=True)
         elif not self._cache_ok and self._probe is None:
             if self.store.local:  # nothing to wait for: repair it now
+                dropped = len(self._cache_backlog)
                 for user_id in self._cache_backlog:
                     self.store.delete_nowait(user_id)
                 self._cache_backlog.clear()
-                self._cache_ok = True
-                self._cache_error = ""
-                self._local = True
-                self._emit(_BACKGROUND_OP, EventKind.CACHE_UP, None, None, None, "cache back")
+                self._cache_resume(dropped)
             else:
                 self._probe = self._loop.create_task(self._probe_cache())
 
