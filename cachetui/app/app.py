@@ -143,7 +143,7 @@ class CacheTuiApp(ScenarioMode, App[None]):
         ("e", "edit a user in a form (errors shown inline, nothing written on error)"),
         ("x", "external DB write that bypasses the cache (the followed or a cached user)"),
         ("f", "flush the write-behind queue now"),
-        ("c", "crash: the cache and the queue vanish; shows the acknowledged writes lost"),
+        ("c", "crash: the queue (and an in-process cache) vanish; shows the writes lost"),
         ("o", "DB outage on/off (every DB call fails)"),
         ("O", "cache outage on/off (the cache store is unreachable: reads go to the DB)"),
         ("l", "cycle DB latency: 0, 10 ms, 100 ms, 1 s"),
