@@ -362,3 +362,15 @@ async def test_knob_notices_replace_each_other(make_app):
         await settle(app, pilot)
         notices = [n for n in notifications(app) if n.startswith("Setting:")]
         assert len(notices) == 1 and "workload mix" in notices[0]
+
+
+async def test_the_crash_dialog_shows_close_at_80x24(make_app):
+    app = make_app(policy="write-behind")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("U")
+        await settle(app, pilot)
+        await pilot.press("c")
+        await settle(app, pilot)
+        assert isinstance(app.screen, CrashReportScreen) and len(app.screen.lost) > 5
+        assert app.screen.query_one("#close").region.bottom <= 24

@@ -108,7 +108,10 @@ class CrashReportScreen(ModalScreen[None]):
 
     DEFAULT_CSS = (
         "CrashReportScreen { align: center middle; } "
-        "CrashReportScreen DataTable { height: auto; max-height: 16; }" + DIALOG_CSS
+        "CrashReportScreen DataTable { height: auto; max-height: 16; } "
+        # a short terminal: fewer table rows (it scrolls), so Close stays on screen
+        "CrashReportScreen.-short DataTable { max-height: 5; } "
+        "CrashReportScreen.-short .dialog { padding: 0 1; }" + DIALOG_CSS
     )
     BINDINGS = [Binding("escape,enter,c,q", "close", "Close")]
 
