@@ -49,8 +49,8 @@ class MetricsSample:
     window_hit_ratio: float
 
     def row(self) -> dict[str, object]:
-        rates = (self.rates.reads, self.rates.updates)
-        rates += (self.rates.db_writes, self.rates.db_transactions)
+        r = self.rates
+        rates = (r.reads, r.updates, r.db_writes, r.db_transactions)
         return {
             "time": datetime.fromtimestamp(self.at).astimezone().isoformat(timespec="seconds"),
             "policy": self.policy,
