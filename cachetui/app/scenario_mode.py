@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from textual import work
 
+from cachetui.app.app_part import AppPart
 from cachetui.app.screens.scenario_picker import ScenarioPicker
 from cachetui.app.widgets.banner import ScenarioBanner
 from cachetui.engine import CacheTuiError
@@ -24,9 +25,9 @@ from cachetui.scenarios import (
 STEP_ACTIONS = ("scenario_next", "scenario_back", "scenario_leave")
 
 
-class ScenarioMode:
+class ScenarioMode(AppPart):
     """The app's scenario controller, mixed into CacheTuiApp (whose engine, followed user,
-    follow(), refresh_view() and notify() it uses). ``initial_scenario`` (a Scenario, a
+    follow(), refresh_view() and notify() it uses: see AppPart). ``initial_scenario`` (a Scenario, a
     built-in name or a .toml path, or None) is set by the app's constructor."""
 
     initial_scenario: Scenario | str | None = None

@@ -1,0 +1,64 @@
+"""What every part of the dashboard may rely on: the app it is mixed into.
+
+:class:`~cachetui.app.app.CacheTuiApp` is composed of parts, each a mixin in a module
+named for it (:mod:`~cachetui.app.operations`, :mod:`~cachetui.app.refresh`, ...). At
+run time :class:`AppPart` is plain ``object``; for the type checker it is the Textual
+``App`` plus the state the app's constructor sets and the methods one part calls on
+another. This list is the coupling between the parts: keep it short.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    import random
+
+    from textual.app import App
+
+    from cachetui.app.export import MetricsHistory, MetricsSample
+    from cachetui.app.states import Palette
+    from cachetui.engine import Engine, MetricsSnapshot
+    from cachetui.engine.workload import Workload
+    from cachetui.scenarios import ScenarioRun
+
+    class AppPart(App[None]):
+        # -- set by CacheTuiApp.__init__ ---------------------------------------------------
+        KEY_HELP: ClassVar[list[tuple[str, str]]]
+        engine: Engine
+        timings: bool  # False: no durations or ages (deterministic snapshots)
+        rng: random.Random
+        workload: Workload | None  # None until mounted
+        startup_error: str | None
+        followed: int | None  # the user followed in all three panes
+        total_rows: int
+        export_dir: str
+        metrics_history: MetricsHistory
+        focus_panes: bool
+        # the operation the trace pane shows (set by the operations, shown by the refresh)
+        _trace_op: int
+        _trace_title: str
+        # the workload's achieved ops/s (measured by the refresh, shown by the header)
+        _workload_rate: float | None
+        _workload_mark: tuple[float, int] | None
+
+        # -- ScenarioMode ------------------------------------------------------------------
+        scenario_run: ScenarioRun | None
+
+        # -- RefreshLoop -------------------------------------------------------------------
+        async def refresh_view(self) -> None: ...
+        def follow(self, user: int | None) -> None: ...
+        def _flush_by_step(self) -> bool: ...
+        def _workload_done(self) -> int: ...
+        def _sample_since_last(self, now: float, m: MetricsSnapshot) -> MetricsSample: ...
+        @property
+        def state_palette(self) -> Palette: ...
+
+        # -- StatusHeader ------------------------------------------------------------------
+        def _show_status(self) -> None: ...
+
+        # -- Operations --------------------------------------------------------------------
+        def _trace_last(self, title: str) -> None: ...
+
+else:
+    AppPart = object

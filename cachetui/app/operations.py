@@ -1,0 +1,267 @@
+"""Key actions on the data: switch the policy, read, update, go to, edit, write behind the
+cache's back, flush, crash; and the trace of the last operation they show.
+
+:class:`Operations` is mixed into :class:`~cachetui.app.app.CacheTuiApp`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from textual import work
+
+from cachetui.app.app_part import AppPart
+from cachetui.app.screens.dialogs import CrashReportScreen, GotoScreen
+from cachetui.app.screens.edit import EditScreen
+from cachetui.engine import CacheTuiError, EventKind, Profile, StoreUnavailable, WritePolicy
+from cachetui.engine.demo_data import random_changes
+from cachetui.engine.engine import last_op_id
+
+POLICY_KEYS = {
+    "1": WritePolicy.WRITE_THROUGH,
+    "2": WritePolicy.WRITE_BEHIND,
+    "3": WritePolicy.WRITE_AROUND,
+    "0": WritePolicy.NO_CACHE,
+}
+BURST = 100
+
+
+class Operations(AppPart):
+    # -- policies --------------------------------------------------------------------------
+    @work(group="policy", exclusive=True)
+    async def action_policy(self, name: str) -> None:
+        policy = WritePolicy.parse(name)
+        if policy is self.engine.policy:
+            self.notify(f"already {policy}")
+            return
+        pending = len(self.engine.pending_writes())
+        if pending:
+            self.notify(f"Flushing {pending} pending writes before leaving write-behind…")
+        try:
+            await self.engine.set_policy(policy)
+        except CacheTuiError as exc:
+            self.notify(
+                f"still {self.engine.policy}: {exc}", title="Cannot switch policy", severity="error"
+            )
+            return
+        self.notify(f"policy: {policy}", timeout=2)
+        await self.refresh_view()
+
+    def action_cycle_policy(self) -> None:
+        order = list(POLICY_KEYS.values())
+        current = order.index(self.engine.policy)
+        self.action_policy(order[(current + 1) % len(order)].value)
+
+    # -- reads and updates -----------------------------------------------------------------
+    def _random_user(self) -> int:
+        assert self.workload is not None
+        return self.workload.keys.next()
+
+    async def _cached(self) -> dict[int, Profile]:
+        """What the cache holds now ({} while it is unavailable)."""
+        try:
+            return {e.profile.user_id: e.profile for e in await self.engine.cache_entries()}
+        except StoreUnavailable:
+            return {}
+
+    async def _target_user(self) -> int:
+        """The followed user if any; else a skewed random one. During a DB outage an
+        update needs a cached user (its current profile cannot come from the DB)."""
+        if self.followed is not None:
+            return self.followed
+        if self.engine.faults.db_down:
+            cached = list(await self._cached())
+            cached += [w.user_id for w in self.engine.pending_writes()]
+            if cached:
+                return self.rng.choice(sorted(set(cached)))
+        return self._random_user()
+
+    @work(group="ops")
+    async def action_read(self, user: int | None = None) -> None:
+        user = user or await self._target_user()
+        try:
+            profile = await self.engine.read(user)
+        except CacheTuiError as exc:
+            self._trace(f"read user {user} failed")
+            self.notify(str(exc), title=f"Read of user {user} failed", severity="error")
+            return
+        trace = self.engine.trace(last_op_id.get())
+        how = "hit" if any(e.kind is EventKind.HIT for e in trace) else "miss"
+        self._trace(f"read user {user} v{profile.version}: {how}")
+        if how == "hit":  # served from the cache: say so when the database has moved on
+            try:
+                row = (await self.engine.db_rows([user])).get(user)
+            except CacheTuiError:
+                row = None
+            if row is not None and row.version > profile.version:
+                self._trace_title = (
+                    f"read user {user} v{profile.version}: hit (stale: DB has v{row.version})"
+                )
+        await self.refresh_view()
+
+    @work(group="ops")
+    async def action_update(self, user: int | None = None) -> None:
+        user = user or await self._target_user()
+        changes = random_changes(self.rng)
+        try:
+            profile = await self.engine.update(user, changes)
+        except CacheTuiError as exc:
+            self._trace(f"update user {user} failed")
+            self.notify(str(exc), title=f"Update of user {user} failed", severity="error")
+            return
+        field = next(iter(changes))
+        self._trace(f"update user {user} {field} → v{profile.version} ({self.engine.policy})")
+        await self.refresh_view()
+
+    @work(group="ops")
+    async def action_read_burst(self) -> None:
+        await self._burst("read")
+
+    @work(group="ops")
+    async def action_update_burst(self) -> None:
+        await self._burst("update")
+
+    async def _burst(self, kind: str) -> None:
+        users = [self._random_user() for _ in range(BURST)]
+        before = self.engine.metrics
+        if kind == "read":
+            calls = [self.engine.read(u) for u in users]
+        else:
+            calls = [self.engine.update(u, random_changes(self.rng)) for u in users]
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        failed = [r for r in results if isinstance(r, BaseException)]
+        after = self.engine.metrics
+        if kind == "read":
+            hits = after.hits - before.hits
+            message = f"{BURST} reads: {hits} hits, {BURST - hits - len(failed)} misses"
+        else:
+            message = (
+                f"{BURST} updates acknowledged: {BURST - len(failed)}; pending now {after.pending}"
+            )
+        if failed:
+            message += f"; {len(failed)} failed: {failed[0]}"
+        self._trace_last(f"burst of {BURST} {kind}s: the last one")
+        self.notify(message, severity="warning" if failed else "information")
+        await self.refresh_view()
+
+    # -- dialogs: go to, edit --------------------------------------------------------------
+    def action_goto(self) -> None:
+        def chosen(user: int | None) -> None:
+            if user is not None:
+                self.follow(user)
+                self.action_read(user)
+
+        self.push_screen(GotoScreen(max(1, self.total_rows)), chosen)
+
+    def action_edit(self) -> None:
+        def saved(profile: Profile | None) -> None:
+            if profile is not None:
+                self.follow(profile.user_id)
+                self._trace_last(f"edit user {profile.user_id} → v{profile.version}")
+                self.notify(
+                    f"user {profile.user_id} saved as v{profile.version} ({self.engine.policy})"
+                )
+
+        self.push_screen(EditScreen(self.engine, self.followed), saved)
+
+    # -- behind the cache's back: external write, flush, crash ------------------------------
+    @work(group="ops")
+    async def action_external_write(self) -> None:
+        user = self.followed
+        if user is None:  # a cached user with nothing pending shows staleness best
+            pending_users = {w.user_id for w in self.engine.pending_writes()}
+            clean = sorted(set(await self._cached()) - pending_users)
+            user = self.rng.choice(clean) if clean else self._random_user()
+        changes = {"bio": f"Edited by another service at {time.strftime('%H:%M:%S')}"}
+        try:
+            profile = await self.engine.external_update(user, changes)
+        except CacheTuiError as exc:
+            self.notify(str(exc), title="External write failed", severity="error")
+            return
+        self._trace(f"external write of user {user} → DB v{profile.version}")
+        cached = await self._cached()
+        queued = {w.user_id: w.version for w in self.engine.pending_writes()}
+        if user in queued:
+            note = (
+                f"the pending write-behind write v{queued[user]} will overwrite it "
+                "when it is flushed (last writer wins)"
+            )
+        elif user in cached:
+            ttl = self.engine.config.ttl
+            until = (
+                f"until its TTL ({ttl:g}s) runs out or it is invalidated"
+                if ttl
+                else "until invalidated (no TTL set)"
+            )
+            note = f"the cache still holds v{cached[user].version}: stale {until}"
+        else:
+            note = "not cached, so the next read will see it"
+        self.notify(
+            f"user {user} is v{profile.version} in the database; {note}", title="External write"
+        )
+        self.follow(user)
+
+    @work(group="flush", exclusive=True)
+    async def action_flush(self) -> None:
+        pending = len(self.engine.pending_writes())
+        if not pending:
+            self.notify("nothing pending to flush")
+            return
+        before = self.engine.metrics
+        try:
+            await self.engine.flush(timeout=2)
+        except CacheTuiError as exc:
+            self.notify(str(exc), title="Flush failed", severity="error")
+            return
+        after = self.engine.metrics
+        self.notify(
+            f"flushed {after.db_writes - before.db_writes} writes in "
+            f"{after.db_transactions - before.db_transactions} transactions"
+        )
+        await self.refresh_view()
+
+    @work(group="crash", exclusive=True)
+    async def action_crash(self) -> None:
+        policy = self.engine.policy.value
+        lost = await self.engine.crash()
+        self._trace_last("crash")
+        db = await self.engine.db_rows(user for user, _ in lost)
+        still = await self.engine.cache_peek(user for user, _ in lost)
+        await self.refresh_view()
+        self.push_screen(
+            CrashReportScreen(
+                policy,
+                lost,
+                {u: p.version for u, p in db.items()},
+                still_cached={u: p.version for u, p in still.items()},
+                cache_survives=not self.engine.store.lost_on_crash,
+            )
+        )
+
+    # -- the trace pane's operation --------------------------------------------------------
+    def _trace_last(self, title: str) -> None:
+        """Trace the newest finished operation (one not started in this context:
+        a dialog's save, the last call of a burst)."""
+        for event in reversed(self.engine.recent_events(200)):
+            if (
+                event.kind
+                in (
+                    EventKind.ACK,
+                    EventKind.HIT,
+                    EventKind.CACHE_FILL,
+                    EventKind.QUEUE_HIT,
+                    EventKind.FLUSH,
+                    EventKind.CRASH,
+                    EventKind.EXTERNAL,
+                    EventKind.ERROR,
+                )
+                and event.op_id
+            ):
+                self._trace_op = event.op_id
+                self._trace_title = title
+                return
+
+    def _trace(self, title: str) -> None:
+        self._trace_op = last_op_id.get()
+        self._trace_title = title

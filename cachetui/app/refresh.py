@@ -1,0 +1,285 @@
+"""The refresh loop: engine events in, panes repainted at a bounded rate, metrics sampled.
+
+:class:`RefreshLoop` is mixed into :class:`~cachetui.app.app.CacheTuiApp`, which
+subscribes :meth:`RefreshLoop._on_event` to the engine and, when live, runs
+:meth:`RefreshLoop._tick` every :data:`REFRESH_SECONDS` and :meth:`RefreshLoop._sample`
+every second. Following a user across the three panes lives here too: it decides what
+the next repaint scrolls to.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections import OrderedDict, deque
+
+from textual.theme import Theme
+from textual.widgets import DataTable
+
+from cachetui.app.app_part import AppPart
+from cachetui.app.export import MetricsSample
+from cachetui.app.states import SYMBOLS, Palette, palette_for
+from cachetui.app.widgets.activity import EventLog, TracePane
+from cachetui.app.widgets.key_table import KeyTable
+from cachetui.app.widgets.metrics_strip import MetricsStrip, Rates, rates_between
+from cachetui.app.widgets.panes import CachePane, DatabasePane, QueuePane
+from cachetui.engine import (
+    CacheTuiError,
+    Event,
+    EventKind,
+    KeyState,
+    MetricsSnapshot,
+    Profile,
+    StoreUnavailable,
+    WritePolicy,
+    key_state,
+)
+
+REFRESH_SECONDS = 0.25  # panes repaint at 4 Hz at most
+IDLE_REFRESH_SECONDS = 2.0  # with no engine event since the last paint, only ages change
+DB_RECENT_ROWS = 30
+DB_WINDOW_ROWS = 60
+PANE_ROWS = 200
+TOUCHED = 20
+LOG_LINES_PER_PAINT = 15  # busier than that, the log says how many it skipped
+
+
+class RefreshLoop(AppPart):
+    """Reads the engine's state and repaints the panes, the metrics and the activity."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._events: deque[Event] = deque(maxlen=LOG_LINES_PER_PAINT)
+        self._skipped = 0
+        self._touched: OrderedDict[int, None] = OrderedDict()
+        self._refreshing = False
+        self._changed = True  # an engine event arrived since the last paint
+        self._painted_at = 0.0
+        self._rates = Rates()
+        self._last_sample: tuple[float, MetricsSnapshot] | None = None
+        self._scroll_to_followed: set[str] = set()  # panes to scroll to the followed row
+
+    def _on_event(self, event: Event) -> None:
+        """Called by the engine for every event: must stay cheap."""
+        self._changed = True
+        if len(self._events) == self._events.maxlen:
+            self._skipped += 1
+        self._events.append(event)
+        user = event.user_id
+        if user is not None and event.kind in (EventKind.ACK, EventKind.EXTERNAL):
+            self._touched[user] = None
+            self._touched.move_to_end(user)
+            if len(self._touched) > TOUCHED:
+                self._touched.popitem(last=False)
+
+    async def _tick(self) -> None:
+        if self.screen is not self.screen_stack[0]:
+            return  # a dialog is open: keep still
+        if not self._changed and time.monotonic() - self._painted_at < IDLE_REFRESH_SECONDS:
+            return  # nothing happened: do not repaint
+        await self.refresh_view()
+
+    # -- sampling, once a second -----------------------------------------------------------
+    def _sample(self) -> None:
+        """Once a second: the sparklines' next point and the metrics history (exported by E)."""
+        now = time.monotonic()
+        m = self.engine.metrics
+        sample = self._sample_since_last(now, m)
+        strip = self.query_one("#metrics", MetricsStrip)
+        if self._last_sample is not None:
+            self._rates = sample.rates
+            strip.sample(m, sample.rates, sample.window_hit_ratio)
+            # the numbers too, now: the panes repaint only on activity, and a quiet second
+            # must show its zero rates as the sparklines do
+            strip.show(m, self._rates, timings=self.timings, palette=self.state_palette)
+        self._last_sample = (now, m)
+        self.metrics_history.add(sample)
+        if self.workload is not None and self.workload.running:
+            ops = self._workload_done()
+            if self._workload_mark is not None:
+                then, before = self._workload_mark
+                self._workload_rate = (ops - before) / (now - then) if now > then else None
+                self._show_status()
+            self._workload_mark = (now, ops)
+
+    def _workload_done(self) -> int:
+        """The operations the background workload has finished (or failed) so far."""
+        assert self.workload is not None
+        stats = self.workload.stats
+        return stats.reads + stats.updates + stats.errors
+
+    def _sample_since_last(self, now: float, m: MetricsSnapshot) -> MetricsSample:
+        """``m`` with the rates and the hit ratio since the last sample (none: zero).
+        Metrics reset meanwhile (a scenario returns to its baseline): counted from zero."""
+        rates, window_hit_ratio = Rates(), 0.0
+        if self._last_sample is not None:
+            then, before = self._last_sample
+            if _restarted(before, m):
+                before = dataclasses.replace(
+                    before, reads=0, hits=0, misses=0, updates=0, db_writes=0, db_transactions=0
+                )
+            rates = rates_between(before, m, now - then)
+            reads = m.hits + m.misses - (before.hits + before.misses)
+            hits = m.hits - before.hits
+            window_hit_ratio = hits / reads if reads else 0
+        return MetricsSample(time.time(), self.engine.policy.value, m, rates, window_hit_ratio)
+
+    # -- repainting ----------------------------------------------------------------------------
+    async def refresh_view(self) -> None:
+        """Read the engine's state and repaint every pane (diffing rows by key)."""
+        if self._refreshing or not self.engine.running:
+            return
+        self._refreshing = True
+        self._changed = False
+        self._painted_at = time.monotonic()
+        try:
+            await self._repaint()
+        except CacheTuiError as exc:  # e.g. the SQLite file vanished
+            self.notify(f"cannot refresh the panes: {exc}", severity="error")
+        finally:
+            self._refreshing = False
+
+    async def _repaint(self) -> None:
+        engine = self.engine
+        try:
+            entries = await engine.cache_entries()
+        except StoreUnavailable:
+            entries = []
+        size = len(entries)
+        if len(entries) > PANE_ROWS:
+            entries = sorted(entries, key=lambda e: e.age)[:PANE_ROWS]
+        pending = engine.pending_writes()
+        cached = {e.profile.user_id: e.profile for e in entries}
+        queued = {w.user_id: w.profile for w in pending}
+        wanted = set(cached) | set(queued) | set(self._touched)
+        if self.followed is not None:
+            wanted.add(self.followed)
+        recent = await engine.db_recent(DB_RECENT_ROWS)
+        db = {p.user_id: p for p in recent}
+        db.update(await engine.db_rows(wanted - set(db)))
+        window = self._db_window(db, recent)
+        states: dict[int, KeyState] = {
+            user: key_state(cached.get(user), queued.get(user), db.get(user))
+            for user in set(db) | set(cached) | set(queued)
+        }
+        followed = self.followed
+        cache_pane = self.query_one("#cache", CachePane)
+        queue_pane = self.query_one("#queue", QueuePane)
+        db_pane = self.query_one("#database", DatabasePane)
+        palette = self.state_palette
+        cache_pane.show(entries, states, followed, timings=self.timings, palette=palette)
+        queue_pane.show(pending[:PANE_ROWS], db, followed, timings=self.timings, palette=palette)
+        db_pane.show(window, states, followed, palette=palette)
+        if followed is not None:  # just followed: scroll each pane to its row once it has one
+            for pane in (cache_pane, queue_pane, db_pane):
+                if f"#{pane.id}" in self._scroll_to_followed and pane.move_to_user(followed):
+                    self._scroll_to_followed.discard(f"#{pane.id}")
+        # titles as variants, longest first: each pane shows the longest that fits
+        if engine.cache_available:
+            cache_pane.set_titles(
+                (f"Cache {size:,}/{engine.config.capacity:,}", f"Cache {size:,}"),
+                (self._state_counts(states, cached), self._state_counts(states, cached, True)),
+            )
+        else:
+            cache_pane.set_titles(
+                ("Cache ✖ unavailable", "Cache ✖"), ("reads go to the database", "reads → DB")
+            )
+        if self._flush_by_step():
+            flush = ("flushed when a step says so", "flush: by step")
+        else:
+            every = f"{engine.config.flush_interval:g}s"
+            flush = (f"flush every {every}", f"flush {every}")
+        queue_pane.set_titles(
+            (f"Write queue {len(pending):,}", f"Queue {len(pending):,}"),
+            ("empty: only write-behind queues", "write-behind only")
+            if engine.policy is not WritePolicy.WRITE_BEHIND and not pending
+            else flush,
+        )
+        self.total_rows = max(self.total_rows, len(db))
+        db_pane.set_titles(
+            (f"Database {self.total_rows:,} rows", f"DB {self.total_rows:,} rows"),
+            (f"showing {len(window)}: recent + on screen", f"{len(window)} shown"),
+        )
+        self.query_one("#metrics", MetricsStrip).show(
+            engine.metrics, self._rates, timings=self.timings, palette=palette
+        )
+        self._show_activity()
+        self._show_status()
+
+    def _flush_by_step(self) -> bool:
+        """A scenario pauses the flush timer: its steps flush when they say so."""
+        run = self.scenario_run
+        return run is not None and run.active
+
+    def _db_window(self, db: dict[int, Profile], recent: list[Profile]) -> list[Profile]:
+        """The followed user, then the users just touched (newest first), then the most
+        recently updated rows: bounded, so 100,000 rows never reach the table."""
+        chosen: dict[int, Profile] = {}
+        if self.followed is not None and self.followed in db:
+            chosen[self.followed] = db[self.followed]
+        for user in reversed(self._touched):
+            if user in db:
+                chosen.setdefault(user, db[user])
+        for profile in recent:
+            chosen.setdefault(profile.user_id, profile)
+        return list(chosen.values())[:DB_WINDOW_ROWS]
+
+    @staticmethod
+    def _state_counts(
+        states: dict[int, KeyState], cached: dict[int, Profile], short: bool = False
+    ) -> str:
+        counts = {state: 0 for state in KeyState}
+        for user in cached:
+            counts[states[user]] += 1
+        shown = [s for s in KeyState if counts[s] and s != KeyState.UNCACHED]
+        if short:
+            return " ".join(f"{counts[s]}{SYMBOLS[s]}" for s in shown)
+        return " · ".join(f"{counts[s]} {s.value}" for s in shown)
+
+    def _show_activity(self) -> None:
+        events = list(self._events)
+        skipped = self._skipped
+        self._events.clear()
+        self._skipped = 0
+        palette = self.state_palette
+        self.query_one("#log", EventLog).add(events, skipped, self.timings, palette)
+        trace = self.engine.trace(self._trace_op) if self._trace_op else []
+        title = self._trace_title if self._trace_op else ""
+        self.query_one("#trace", TracePane).show(title, trace, self.timings, palette)
+
+    @property
+    def state_palette(self) -> Palette:
+        """The colours of states and events for the current theme (dark or light)."""
+        return palette_for(self.current_theme.dark)
+
+    def _on_theme_changed(self, theme: Theme) -> None:
+        """Rich styles do not follow the theme: repaint what carries them."""
+        self.query_one("#log", EventLog).repaint(self.timings, self.state_palette)
+        self._changed = True
+        self._show_status()
+        self.call_later(self.refresh_view)
+
+    # -- following a user across panes ---------------------------------------------------------
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.follow(int(event.row_key.value))
+
+    def follow(self, user: int | None) -> None:
+        """Follow ``user`` in all three panes: each scrolls to its row now, or as soon as
+        it has one, after the repaint that may move it (the Database pane puts the followed
+        row first)."""
+        self.followed = user
+        panes = ("#cache", "#queue", "#database")
+        self._scroll_to_followed = set(panes) if user is not None else set()
+        if user is not None:
+            for pane_id in panes:
+                self.query_one(pane_id, KeyTable).move_to_user(user)
+        self.call_later(self.refresh_view)
+
+
+def _restarted(before: MetricsSnapshot, after: MetricsSnapshot) -> bool:
+    """True if the counters went back (the metrics were reset between the two)."""
+    return any(
+        getattr(after, name) < getattr(before, name)
+        for name in ("reads", "hits", "misses", "updates", "db_writes", "db_transactions")
+    )

@@ -1,0 +1,79 @@
+"""The status header: the policy, the cache, database and flush settings, faults, the
+state legend and the background workload, in two lines that never wrap.
+
+:class:`StatusHeader` is mixed into :class:`~cachetui.app.app.CacheTuiApp`; the widget
+that fits the lines to the width is :class:`~cachetui.app.widgets.status.StatusBar`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+
+from cachetui.app.app_part import AppPart
+from cachetui.app.faults_workload import skew_name
+from cachetui.app.states import POLICY_STYLES, legend
+from cachetui.app.widgets.status import StatusBar, part
+
+
+class StatusHeader(AppPart):
+    def _show_status(self) -> None:
+        """Two header lines that never wrap: on a narrow screen the db path, the cache
+        and the flush settings shorten, then go; the policy and faults always stay."""
+        engine = self.engine
+        config = engine.config
+        policy = engine.policy.value
+
+        def labelled(label: str, value: str) -> Text:
+            return Text.assemble((f"  {label} ", "dim"), value)
+
+        ttl = f", ttl {config.ttl:g}s" if config.ttl else ", no ttl"
+        bound = engine.max_pending  # a scenario may lower it for a demo
+        interval = "by step" if self._flush_by_step() else f"{config.flush_interval:g}s"
+        line1 = [
+            part(f" {policy.upper()} ", style=POLICY_STYLES[policy]),
+            part(
+                labelled("cache", f"{engine.store.description}{ttl}"),
+                labelled("cache", engine.store.description.split(" (")[0]),
+                "",
+                drop=2,
+            ),
+            part(
+                labelled("db", config.db_path),
+                labelled("db", Path(config.db_path).name),
+                "",
+                drop=3,
+            ),
+            part(
+                labelled("flush", f"{interval} · batch {config.batch_size} · max {bound:,}"),
+                labelled("flush", interval),
+                "",
+                drop=1,
+            ),
+        ]
+
+        def alarm(message: str) -> Text:
+            return Text.assemble("  ", (f" ⚠ {message} ", "bold white on red"))
+
+        faults = engine.faults.describe()
+        if faults:
+            line1.append(part(alarm(faults)))
+        if not engine.cache_available and not engine.faults.cache_down:
+            line1.append(part(alarm(engine.cache_error), alarm("cache unreachable")))
+        line2 = [part(legend(self.state_palette))]
+        if self.workload is not None and self.workload.running:
+            w = self.workload
+            done = "–" if self._workload_rate is None else f"{self._workload_rate:,.0f}"
+            rate = f"   ▶ workload {done}/s of {w.rate:,} target"
+            line2.append(
+                part(
+                    f"{rate} · {w.read_ratio:.0%} reads · {skew_name(w.skew)}",
+                    rate,
+                    f"   ▶ workload {done}/s of {w.rate:,}",
+                    "   ▶ workload",
+                    drop=1,
+                    style="bold",
+                )
+            )
+        self.query_one("#status", StatusBar).show([line1, line2])
