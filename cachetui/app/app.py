@@ -204,8 +204,12 @@ class CacheTuiApp(
             self.startup_error = str(exc)
             self.exit(return_code=2)
             return
-        # Workload hands the seed to random.Random, which takes a float (its annotation says int)
-        self.workload = Workload(self.engine, keys=max(1, self.total_rows), seed=self.rng.random())  # type: ignore[arg-type]
+        self.workload = Workload(
+            self.engine,
+            keys=max(1, self.total_rows),
+            # a float: Workload hands it to random.Random, which takes one (typed int there)
+            seed=self.rng.random(),  # type: ignore[arg-type]
+        )
         self.engine.subscribe(self._on_event)
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
         for pane in self.query(KeyTable):  # room for the largest id, followed (▸)

@@ -27,8 +27,8 @@ STEP_ACTIONS = ("scenario_next", "scenario_back", "scenario_leave")
 
 class ScenarioMode(AppPart):
     """The app's scenario controller, mixed into CacheTuiApp (whose engine, followed user,
-    follow(), refresh_view() and notify() it uses: see AppPart). ``initial_scenario`` (a Scenario, a
-    built-in name or a .toml path, or None) is set by the app's constructor."""
+    follow(), refresh_view() and notify() it uses: see AppPart). ``initial_scenario`` (a
+    Scenario, a built-in name or a .toml path, or None) is set by the app's constructor."""
 
     initial_scenario: Scenario | str | None = None
     scenario_run: ScenarioRun | None = None
