@@ -40,7 +40,7 @@ from aiohttp.web_runner import GracefulExit
 from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
 
-from cachetui import cli
+from cachetui import options
 from cachetui.engine.errors import CacheTuiError
 
 GRACE_SECONDS = 2.0
@@ -344,11 +344,9 @@ def _port(text: str) -> int:
 
 def _app_actions() -> list[argparse.Action]:
     """The options of ``cachetui`` itself (not --help/--version), passed on to every app."""
-    return [
-        action
-        for action in cli.build_parser()._actions
-        if action.option_strings and action.dest not in ("help", "version")
-    ]
+    parser = argparse.ArgumentParser(add_help=False)
+    options.add_app_options(parser)
+    return [action for action in parser._actions if action.option_strings]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -436,7 +434,7 @@ def main(argv: Sequence[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        config = cli.config_from_args(args)
+        config = options.config_from_args(args)
         from cachetui.engine import Engine
 
         Engine(config)  # the same validation as `cachetui`, before any tab starts an app

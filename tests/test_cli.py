@@ -70,11 +70,11 @@ def test_a_db_in_a_missing_folder_is_refused_before_the_ui_starts(tmp_path):
 
 
 def test_theme_is_validated_and_passed_to_the_app_and_to_serve(monkeypatch):
-    from cachetui import cli, serve
+    from cachetui import cli, options, serve
     from cachetui.app import app as app_module
 
     assert cli.build_parser().parse_args(["--theme", "textual-light"]).theme == "textual-light"
-    assert "textual-light" in cli.theme_names() and "textual-dark" in cli.theme_names()
+    assert "textual-light" in options.theme_names() and "textual-dark" in options.theme_names()
     assert serve.app_arguments(["--port", "0", "--theme", "textual-light"]) == [
         "--theme",
         "textual-light",

@@ -1,0 +1,175 @@
+"""The options of ``cachetui`` itself and the engine configuration they make.
+
+Shared by :mod:`cachetui.cli` (``cachetui [options]``) and :mod:`cachetui.serve` (which
+offers the same options and passes them on to every tab's app); neither imports the other.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+
+from cachetui.engine.config import EVICTIONS, EngineConfig, WritePolicy
+from cachetui.engine.errors import CacheTuiError
+from cachetui.scenarios.loader import BUILTIN_NAMES, scenario_argument
+
+DEFAULT_PROFILES = 1000
+
+
+def default_db_path() -> str:
+    """``profiles.db`` in the user's data directory (created if needed)."""
+    from platformdirs import user_data_dir
+
+    folder = Path(user_data_dir("cachetui", appauthor=False))
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder / "profiles.db")
+
+
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected a number >= {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+_positive_int = _int_at_least(1)
+_non_negative_int = _int_at_least(0)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text}")
+    return value
+
+
+def _policy(text: str) -> str:
+    try:
+        return WritePolicy.parse(text).value
+    except CacheTuiError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def theme_names() -> list[str]:
+    """Textual's built-in themes (what ctrl+p → "Theme" offers)."""
+    from textual.theme import BUILTIN_THEMES
+
+    return sorted(BUILTIN_THEMES)
+
+
+def _theme(text: str) -> str:
+    names = theme_names()
+    if text not in names:
+        raise argparse.ArgumentTypeError(
+            f"unknown theme {text!r}; choose one of: {', '.join(names)}"
+        )
+    return text
+
+
+def add_app_options(target: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """Add the app's options (all but --help and --version) to a parser or a group."""
+    target.add_argument(
+        "--db",
+        metavar="PATH",
+        help="SQLite file of profiles, or :memory: (default: profiles.db in your data directory)",
+    )
+    target.add_argument(
+        "--cache",
+        metavar="URL",
+        default="memory://",
+        help="cache store (default: memory://, the in-process store)",
+    )
+    target.add_argument(
+        "--policy",
+        type=_policy,
+        default=WritePolicy.WRITE_THROUGH.value,
+        metavar="NAME",
+        help="write policy at start: write-through (default), write-behind, write-around, no-cache",
+    )
+    target.add_argument(
+        "--profiles",
+        type=_non_negative_int,
+        default=DEFAULT_PROFILES,
+        metavar="N",
+        help=f"demo profiles to seed into an empty database (default {DEFAULT_PROFILES})",
+    )
+    target.add_argument(
+        "--capacity",
+        type=_positive_int,
+        default=100,
+        metavar="N",
+        help="cache capacity in entries (default 100)",
+    )
+    target.add_argument(
+        "--eviction", choices=EVICTIONS, default="lru", help="eviction policy (default lru)"
+    )
+    target.add_argument(
+        "--ttl",
+        type=_seconds,
+        default=None,
+        metavar="S",
+        help="cache entry time-to-live in seconds (default: none)",
+    )
+    target.add_argument(
+        "--flush-interval",
+        type=_seconds,
+        default=2.0,
+        metavar="S",
+        help="write-behind: flush the queue every S seconds (default 2)",
+    )
+    target.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=200,
+        metavar="N",
+        help="write-behind: flush at once when N writes are pending; at most N rows per "
+        "transaction (default 200)",
+    )
+    target.add_argument(
+        "--max-pending",
+        type=_positive_int,
+        default=1000,
+        metavar="N",
+        help="write-behind: queue bound; beyond it updates wait (default 1000)",
+    )
+    target.add_argument(
+        "--theme",
+        type=_theme,
+        metavar="NAME",
+        help="colour theme: textual-dark (default), textual-light (for projectors), or any "
+        "other built-in Textual theme; ctrl+p → Theme switches it live",
+    )
+    target.add_argument(
+        "--scenario",
+        type=scenario_argument,
+        metavar="NAME",
+        help="start straight into a guided scenario: "
+        + ", ".join(BUILTIN_NAMES)
+        + ", or the path of a .toml scenario file (docs/scenarios.md)",
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> EngineConfig:
+    if args.db and args.db != ":memory:" and not Path(args.db).resolve().parent.is_dir():
+        raise OSError(f"--db {args.db}: folder {Path(args.db).resolve().parent} does not exist")
+    return EngineConfig(
+        db_path=args.db or default_db_path(),
+        cache_url=args.cache,
+        policy=args.policy,
+        capacity=args.capacity,
+        eviction=args.eviction,
+        ttl=args.ttl,
+        flush_interval=args.flush_interval,
+        batch_size=args.batch_size,
+        max_pending=args.max_pending,
+    )
