@@ -26,7 +26,8 @@ import aiohttp
 import pytest
 from textual_serve.download_manager import DownloadManager
 
-from cachetui.serve import ProcessGroups, ReapingAppService, app_arguments, build_parser
+from cachetui.reaping_server import ProcessGroups, ReapingAppService
+from cachetui.serve import app_arguments, build_parser
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
