@@ -1,8 +1,9 @@
 """Export for slides: the screen as SVG and the sampled metrics history as CSV and JSON.
 
 The app samples the engine's metrics once a second (for its sparklines) and keeps the last
-:data:`HISTORY_SAMPLES` samples here. No Textual import: the files are written by plain
-functions that the export dialog calls.
+:data:`HISTORY_SAMPLES` samples here. No Textual import: the files are made by
+:func:`export_texts`, written into a folder by :func:`write_export` (the export dialog) or
+delivered to the browser by the app (``cachetui serve``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import io
 import json
 import os
 from collections import deque
@@ -97,16 +99,44 @@ def prepare_folder(text: str) -> Path:
     return folder.resolve()
 
 
+def export_stem(when: datetime) -> str:
+    return f"cachetui-{when:%Y%m%d-%H%M%S}"
+
+
 def export_names(folder: Path, when: datetime) -> tuple[Path, Path, Path]:
     """``cachetui-YYYYmmdd-HHMMSS.svg/.csv/.json`` in ``folder``; ``-2``, ``-3``… when a
     file of that name is already there (two exports within one second)."""
-    stem = f"cachetui-{when:%Y%m%d-%H%M%S}"
+    stem = export_stem(when)
     candidate, n = stem, 1
     while any((folder / f"{candidate}{ext}").exists() for ext in (".svg", ".csv", ".json")):
         n += 1
         candidate = f"{stem}-{n}"
     svg, csv_path, json_path = (folder / f"{candidate}{ext}" for ext in (".svg", ".csv", ".json"))
     return svg, csv_path, json_path
+
+
+def export_texts(
+    svg: str, samples: Sequence[MetricsSample], *, when: datetime, stem: str
+) -> list[tuple[str, str]]:
+    """The export's files as (name, text): the screen (``stem.svg``) and the samples
+    (``stem.csv``, ``stem.json``)."""
+    rows = [sample.row() for sample in samples]
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=FIELDS)
+    writer.writeheader()
+    writer.writerows(rows)
+    document = {
+        "cachetui": __version__,
+        "exported_at": when.astimezone().isoformat(timespec="seconds"),
+        "screenshot": f"{stem}.svg",
+        "fields": list(FIELDS),
+        "samples": rows,
+    }
+    return [
+        (f"{stem}.svg", svg),
+        (f"{stem}.csv", table.getvalue()),
+        (f"{stem}.json", json.dumps(document, indent=1) + "\n"),
+    ]
 
 
 def write_export(
@@ -120,26 +150,14 @@ def write_export(
     the three paths. Writes nothing (or removes what it wrote) on error: ExportError."""
     when = when or datetime.now()
     folder = prepare_folder(folder_text)
-    svg_path, csv_path, json_path = export_names(folder, when)
-    rows = [sample.row() for sample in samples]
+    stem = export_names(folder, when)[0].stem
     written: list[Path] = []
     try:
-        svg_path.write_text(svg, encoding="utf-8")
-        written.append(svg_path)
-        with csv_path.open("w", encoding="utf-8", newline="") as out:
-            writer = csv.DictWriter(out, fieldnames=FIELDS)
-            writer.writeheader()
-            writer.writerows(rows)
-        written.append(csv_path)
-        document = {
-            "cachetui": __version__,
-            "exported_at": when.astimezone().isoformat(timespec="seconds"),
-            "screenshot": svg_path.name,
-            "fields": list(FIELDS),
-            "samples": rows,
-        }
-        json_path.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
-        written.append(json_path)
+        for name, text in export_texts(svg, samples, when=when, stem=stem):
+            path = folder / name
+            with path.open("w", encoding="utf-8", newline="") as out:
+                out.write(text)
+            written.append(path)
     except OSError as exc:
         for path in written:
             with contextlib.suppress(OSError):
