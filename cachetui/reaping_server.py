@@ -1,4 +1,5 @@
-"""The web server behind ``cachetui serve``: textual-serve, reaping its app processes.
+"""The web server behind ``cachetui serve``: textual-serve, reaping its app processes,
+behind a token and a cap on sessions.
 
 Every browser tab gets its own app process, started from the ``argv`` the server is
 given (:mod:`cachetui.serve` gives ``python -m cachetui <options>``).
@@ -16,19 +17,34 @@ textual-serve's web front end and protocol and replaces the process handling:
   SIGTERM to its group), then its whole group is killed after ``GRACE_SECONDS``;
 - when the server stops (SIGINT, SIGTERM, SIGHUP), every app goes through the same
   sequence, and any process group still known afterwards is killed outright.
+
+Beyond localhost (a talk's room, a conference Wi-Fi) two guards come first:
+
+- a token: with one, every request (the page, its websocket, static files, downloads)
+  must carry it, in the query (``/?token=…``, the printed URL) or in the cookie that the
+  first page sets (the page then redirects to itself without the token in the address
+  bar). Anything else gets a 403 page that says how to get in, and no app starts;
+- a cap: at most ``max_sessions`` apps at once; beyond it the page says how many run and
+  that one must close first, and a websocket is closed with that reason (code 1013),
+  again without starting an app. A session counts until its app is reaped.
+
+The page is cachetui's copy of textual-serve's (``serve_templates/``): it has a title,
+loads nothing from outside this server, and downloads delivered files in place.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import os
 import shlex
 import signal
 import socket
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import aiohttp_jinja2
@@ -39,6 +55,11 @@ from textual_serve.server import Server, to_int
 
 GRACE_SECONDS = 2.0
 """How long a closed tab's app may take to quit (and flush its writes) before SIGKILL."""
+
+DEFAULT_MAX_SESSIONS = 4
+"""Apps at once: each idles at a few percent of a core and starts at much more."""
+
+TEMPLATES = Path(__file__).with_name("serve_templates")
 
 log = logging.getLogger("cachetui.serve")
 
@@ -200,17 +221,37 @@ class ReapingServer(Server):
         sock: socket.socket,
         *,
         url: str,
+        remote_url: str | None = None,
         title: str = "cachetui",
         grace: float = GRACE_SECONDS,
+        token: str | None = None,
+        max_sessions: int = DEFAULT_MAX_SESSIONS,
     ) -> None:
+        """``url``: where to point a browser on this machine; ``remote_url``: on another
+        (for a server on every interface). ``token``: None lets every request in."""
         host, port = sock.getsockname()[:2]
-        super().__init__(shlex.join(argv), host=host, port=port, title=title, public_url=url)
+        super().__init__(
+            shlex.join(argv),
+            host=host,
+            port=port,
+            title=title,
+            public_url=url,
+            templates_path=TEMPLATES,
+        )
         self.argv = list(argv)
         self.sock = sock
+        self.remote_url = remote_url
         self.grace = grace
+        self.token = token
+        self.cookie_name = f"cachetui-token-{port}"  # a cookie is per host, not per port
+        self.max_sessions = max_sessions
         self.groups = ProcessGroups()
         self.sessions: dict[ReapingAppService, web.WebSocketResponse] = {}
         self._exiting = False
+
+    def with_token(self, url: str) -> str:
+        """``url`` (a server's root) as a browser must open it."""
+        return f"{url}/?token={self.token}" if self.token else url
 
     # -- lifecycle ---------------------------------------------------------------------
     def request_exit(self) -> None:
@@ -221,12 +262,23 @@ class ReapingServer(Server):
         self._exiting = True
         raise GracefulExit()
 
+    async def _make_app(self) -> web.Application:
+        app = await super()._make_app()
+        app.middlewares.append(self._check_token)
+        return app
+
     async def on_startup(self, app: web.Application) -> None:
         everywhere = self.host in ("0.0.0.0", "::")
+        if self.remote_url:
+            elsewhere = f" (from another machine: {self.with_token(self.remote_url)})"
+        elif everywhere:
+            elsewhere = " (or this machine's address: listening on every interface)"
+        else:
+            elsewhere = ""
+        cap = self.max_sessions
         say(
-            f"cachetui serve: open {self.public_url} in a browser"
-            + (" (or this machine's address: listening on every interface)" if everywhere else "")
-            + "; one app per tab; Ctrl+C stops the server"
+            f"cachetui serve: open {self.with_token(self.public_url)} in a browser{elsewhere}; "
+            f"one app per tab, at most {cap} at once; Ctrl+C stops the server"
         )
 
     async def on_shutdown(self, app: web.Application) -> None:
@@ -238,7 +290,10 @@ class ReapingServer(Server):
         for _, websocket in sessions:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(
-                    websocket.close(code=WSCloseCode.GOING_AWAY, message=b"server stopped"), 1
+                    websocket.close(
+                        code=WSCloseCode.GOING_AWAY, message=b"The cachetui server stopped."
+                    ),
+                    1,
                 )
         self.groups.kill_all()
 
@@ -263,13 +318,139 @@ class ReapingServer(Server):
         finally:
             self.groups.kill_all()
 
+    # -- the token ---------------------------------------------------------------------
+    def _is_token(self, given: str | None) -> bool:
+        assert self.token is not None
+        return given is not None and hmac.compare_digest(given.encode(), self.token.encode())
+
+    @web.middleware
+    async def _check_token(
+        self,
+        request: web.Request,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    ) -> web.StreamResponse:
+        """Every request carries the token (query or cookie), or gets the 403 page."""
+        if self.token is None:
+            return await handler(request)
+        in_query = self._is_token(request.query.get("token"))
+        if not in_query and not self._is_token(request.cookies.get(self.cookie_name)):
+            return self._refused(
+                request,
+                status=403,
+                title="cachetui: a token is needed",
+                heading="This cachetui server asks for a token",
+                paragraphs=[
+                    [
+                        ("To get in, open the address that ", False),
+                        ("cachetui serve", True),
+                        (" printed when it started: it ends in ", False),
+                        ("/?token=…", True),
+                        (". The person running the server can give it to you.", False),
+                    ],
+                    [
+                        (
+                            "Opened that address and still here? The server has been restarted "
+                            "since (each start makes a new token unless it is given with ",
+                            False,
+                        ),
+                        ("--token", True),
+                        (
+                            "), or this browser refused the cookie that keeps the token after "
+                            "the first page.",
+                            False,
+                        ),
+                    ],
+                ],
+            )
+        if not in_query or request.method != "GET" or request.match_info.route.name != "index":
+            return await handler(request)
+        # The page with the token in its URL: the token moves into a cookie, out of the
+        # address bar (and off the projector); the page reloads without it.
+        query = [(key, value) for key, value in request.query.items() if key != "token"]
+        response = web.Response(
+            status=303,
+            headers={
+                "Location": str(request.rel_url.with_query(query)),
+                "Cache-Control": "no-store",
+            },
+        )
+        response.set_cookie(
+            self.cookie_name, self.token, path="/", httponly=True, samesite="Strict"
+        )
+        return response
+
+    def _refused(
+        self,
+        request: web.Request,
+        *,
+        status: int,
+        title: str,
+        heading: str,
+        paragraphs: list[list[tuple[str, bool]]],
+        retry: str | None = None,
+    ) -> web.Response:
+        response = aiohttp_jinja2.render_template(
+            "refused.html",
+            request,
+            {"title": title, "heading": heading, "paragraphs": paragraphs, "retry": retry},
+            status=status,
+        )
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    # -- the cap on sessions ------------------------------------------------------------
+    def _full(self) -> bool:
+        return len(self.sessions) >= self.max_sessions
+
+    def _running(self) -> str:
+        n = len(self.sessions)
+        return f"{n} cachetui session{'' if n == 1 else 's'} {'is' if n == 1 else 'are'} running"
+
+    def _turned_away(self) -> None:
+        say(
+            f"cachetui serve: a new tab was turned away: {self._running()} "
+            f"(--max-sessions {self.max_sessions})"
+        )
+
     # -- requests ----------------------------------------------------------------------
     async def handle_index(self, request: web.Request) -> web.StreamResponse:
         """The page, never cached: Chromium would otherwise keep a page that was navigated
-        away from, its websocket and so its app alive in its back-forward cache."""
-        response = await self._page(request)
-        response.headers["Cache-Control"] = "no-store"
-        return response
+        away from, its websocket and so its app alive in its back-forward cache. With
+        every session in use, a page that says so instead (503)."""
+        if self._full():
+            self._turned_away()
+            cap = self.max_sessions
+            response = self._refused(
+                request,
+                status=503,
+                title="cachetui: every session is in use",
+                heading=f"{self._running()}: the most this server allows",
+                paragraphs=[
+                    [
+                        (
+                            "Every browser tab runs its own cachetui app, and this server runs "
+                            f"at most {cap} at once (",
+                            False,
+                        ),
+                        (f"cachetui serve --max-sessions {cap}", True),
+                        (").", False),
+                    ],
+                    [
+                        (
+                            "One must close first: close a tab that shows cachetui (here or on "
+                            "another machine); its app ends within a few seconds. Then try "
+                            "again.",
+                            False,
+                        ),
+                    ],
+                ],
+                retry=str(request.rel_url),
+            )
+            response.headers["Retry-After"] = "5"
+            return response
+        page = await self._page(request)
+        page.headers["Cache-Control"] = "no-store"
+        return page
 
     @aiohttp_jinja2.template("app_index.html")
     async def _page(self, request: web.Request) -> dict[str, Any]:
@@ -287,24 +468,37 @@ class ReapingServer(Server):
         }
 
     async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
-        """As textual-serve's, with a reaping app service that the server keeps track of."""
+        """As textual-serve's, with a reaping app service that the server keeps track of;
+        beyond the cap, closed at once (1013, "try again later") with the reason."""
         websocket = web.WebSocketResponse(heartbeat=15)
         width = to_int(request.query.get("width", "80"), 80)
         height = to_int(request.query.get("height", "24"), 24)
-        service: ReapingAppService | None = None
+        if self._full():
+            self._turned_away()
+            reason = (
+                f"{self._running()}, the most this server allows: close one (a cachetui "
+                "tab), then Restart."
+            )
+            with contextlib.suppress(Exception):
+                await websocket.prepare(request)
+                await asyncio.wait_for(
+                    websocket.close(code=WSCloseCode.TRY_AGAIN_LATER, message=reason.encode()), 1
+                )
+            return websocket
+        # Counted from here (no await before), so that two tabs cannot both take the last slot.
+        service = ReapingAppService(
+            self.argv,
+            groups=self.groups,
+            grace=self.grace,
+            write_bytes=websocket.send_bytes,
+            write_str=websocket.send_str,
+            close=websocket.close,
+            download_manager=self.download_manager,
+            debug=self.debug,
+        )
+        self.sessions[service] = websocket
         try:
             await websocket.prepare(request)
-            service = ReapingAppService(
-                self.argv,
-                groups=self.groups,
-                grace=self.grace,
-                write_bytes=websocket.send_bytes,
-                write_str=websocket.send_str,
-                close=websocket.close,
-                download_manager=self.download_manager,
-                debug=self.debug,
-            )
-            self.sessions[service] = websocket
             await service.start(width, height)
             await self._process_messages(websocket, service)
         except asyncio.CancelledError:
@@ -313,9 +507,8 @@ class ReapingServer(Server):
             if not isinstance(error, ConnectionError):
                 log.exception(error)
         finally:
-            if service is not None:
-                await service.stop()
-                self.sessions.pop(service, None)
+            await service.stop()
+            self.sessions.pop(service, None)
             if not websocket.closed:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(websocket.close(), 1)

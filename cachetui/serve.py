@@ -4,22 +4,31 @@ Every browser tab gets its own app process (``python -m cachetui <options>``, wi
 interpreter running this server), and so its own engine; with the default database
 the tabs share one SQLite file. The server, which never leaves an app process behind,
 is :class:`~cachetui.reaping_server.ReapingServer`; this module is its command line.
+
+Beyond loopback the server asks for a token (a random one unless ``--token`` gives it;
+``--no-token`` lets everyone in, with a warning) and runs at most ``--max-sessions``
+apps at once.
 """
 
 from __future__ import annotations
 
 import argparse
 import errno
+import ipaddress
+import re
+import secrets
 import socket
 import sys
 from collections.abc import Sequence
 
 from cachetui import options
 from cachetui.engine.errors import CacheTuiError
-from cachetui.reaping_server import ReapingServer
+from cachetui.reaping_server import DEFAULT_MAX_SESSIONS, ReapingServer
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+TOKEN_MIN_LENGTH = 16
+TOKEN_BYTES = 16  # secrets.token_urlsafe: 22 characters, 128 random bits
 
 
 # -- command line --------------------------------------------------------------------------------
@@ -30,6 +39,28 @@ def _port(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
     if not 0 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"expected a port between 0 and 65535, got {value}")
+    return value
+
+
+def _token(text: str) -> str:
+    if len(text) < TOKEN_MIN_LENGTH:
+        raise argparse.ArgumentTypeError(
+            f"a token needs at least {TOKEN_MIN_LENGTH} characters, got {len(text)}"
+        )
+    if not re.fullmatch(r"[A-Za-z0-9._~-]+", text):
+        raise argparse.ArgumentTypeError(
+            "a token may use only letters, digits and - _ . ~ (it goes into a URL)"
+        )
+    return text
+
+
+def _sessions(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1 session, got {value}")
     return value
 
 
@@ -47,7 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
         "its own app, with the app options below. Closing a tab or stopping the server "
         "(Ctrl+C, SIGTERM) ends its app processes.",
         epilog="Example: cachetui serve --port 8000 --policy write-behind, then open "
-        "http://127.0.0.1:8000. With the default database every tab shares one SQLite file.",
+        "http://127.0.0.1:8000. With the default database every tab shares one SQLite file. "
+        "For a room: cachetui serve --host 0.0.0.0 prints the URL to open, with its token "
+        "(http://ADDRESS:8000/?token=...); a browser without it gets a page that says so. In "
+        "a browser the export key (E) downloads its files there; nothing is written on the "
+        "server.",
     )
     parser.add_argument(
         "--host",
@@ -61,6 +96,31 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="P",
         help=f"port to listen on (default {DEFAULT_PORT}; 0 picks a free one)",
     )
+    access = parser.add_mutually_exclusive_group()
+    access.add_argument(
+        "--token",
+        type=_token,
+        metavar="VALUE",
+        help=f"ask every browser for this token (at least {TOKEN_MIN_LENGTH} of the "
+        "characters A-Z a-z 0-9 - _ . ~), also on loopback. Without it a --host that is not "
+        "loopback gets a random token; either way the URL to open is printed at start, "
+        "http://HOST:PORT/?token=VALUE (then a cookie keeps it). Other users of this "
+        "machine can see a --token in the process list",
+    )
+    access.add_argument(
+        "--no-token",
+        action="store_true",
+        help="ask no token even on a --host that is not loopback: anyone who reaches the "
+        "port gets an app (prints a warning)",
+    )
+    parser.add_argument(
+        "--max-sessions",
+        type=_sessions,
+        default=DEFAULT_MAX_SESSIONS,
+        metavar="N",
+        help=f"run at most N apps (browser tabs) at once (default {DEFAULT_MAX_SESSIONS}); "
+        "beyond it a new tab is told that one must close first",
+    )
     app_options = parser.add_argument_group("app options (as for `cachetui`, for every tab)")
     for action in _app_actions():
         app_options._add_action(action)
@@ -71,8 +131,9 @@ def app_arguments(argv: Sequence[str]) -> list[str]:
     """The app options among ``argv`` (already validated by :func:`build_parser`), as the
     user wrote them, for every tab's app. Passed verbatim: the apps run in this folder."""
     raw = argparse.ArgumentParser(add_help=False)
-    raw.add_argument("--host")
-    raw.add_argument("--port")
+    for server_option in ("--host", "--port", "--token", "--max-sessions"):
+        raw.add_argument(server_option)
+    raw.add_argument("--no-token", action="store_true")
     app_actions = _app_actions()
     for action in app_actions:
         if action.nargs == 0:  # a flag
@@ -112,6 +173,34 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def is_loopback(sock: socket.socket) -> bool:
+    """Whether ``sock`` listens on a loopback address only (127.0.0.0/8, ::1)."""
+    host = sock.getsockname()[0]
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def lan_url(sock: socket.socket) -> str | None:
+    """For a server on every interface, its URL on this machine's usual address (the
+    one the default route leaves from; no packet is sent), None when there is none."""
+    host, port = sock.getsockname()[:2]
+    if host not in ("0.0.0.0", "::"):
+        return None
+    family = socket.AF_INET if host == "0.0.0.0" else socket.AF_INET6
+    probe = "192.0.2.1" if family == socket.AF_INET else "2001:db8::1"  # documentation nets
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as udp:
+            udp.connect((probe, 9))
+            address = udp.getsockname()[0]
+    except OSError:
+        return None
+    if ipaddress.ip_address(address).is_loopback or address in ("0.0.0.0", "::"):
+        return None
+    return f"http://[{address}]:{port}" if ":" in address else f"http://{address}:{port}"
+
+
 def browser_url(sock: socket.socket) -> str:
     host, port = sock.getsockname()[:2]
     if host in ("0.0.0.0", "::"):
@@ -141,7 +230,25 @@ def main(argv: Sequence[str]) -> int:
             reason = exc.strerror or str(exc)
         print(f"cachetui serve: error: cannot listen on {where}: {reason}", file=sys.stderr)
         return 2
+    token: str | None = args.token
+    if args.no_token:
+        port = sock.getsockname()[1]
+        who = (
+            "any program or user of this machine gets an app, as on loopback without --token"
+            if is_loopback(sock)
+            else f"anyone who can reach port {port} of this machine gets an app"
+        )
+        print(f"cachetui serve: warning: --no-token: no token is asked: {who}", file=sys.stderr)
+    elif token is None and not is_loopback(sock):
+        token = secrets.token_urlsafe(TOKEN_BYTES)
     app_argv = [sys.executable, "-m", "cachetui", *app_arguments(argv)]
-    server = ReapingServer(app_argv, sock, url=browser_url(sock))
+    server = ReapingServer(
+        app_argv,
+        sock,
+        url=browser_url(sock),
+        remote_url=lan_url(sock),
+        token=token,
+        max_sessions=args.max_sessions,
+    )
     server.serve()
     return 0

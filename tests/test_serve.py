@@ -1,8 +1,10 @@
 """`cachetui serve`: the app in a real headless Chromium, and no app process left behind.
 
-The end-to-end test drives Debian's chromium through the Chrome DevTools Protocol (a
-small client over aiohttp's websocket, below). It is skipped when chromium is missing,
-except under CI=true, where it fails instead (.ci/run installs chromium).
+The end-to-end tests drive Debian's chromium through the Chrome DevTools Protocol (a
+small client over aiohttp's websocket, below). They are skipped when chromium is missing,
+except under CI=true, where they fail instead (.ci/run installs chromium). The token, the
+cap on sessions and what reaches the page are tested with aiohttp's HTTP and websocket
+clients against a real server. Every test checks that no app process is left behind.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -24,7 +27,9 @@ from typing import Any
 
 import aiohttp
 import pytest
+import redis
 from textual_serve.download_manager import DownloadManager
+from yarl import URL
 
 from cachetui.reaping_server import ProcessGroups, ReapingAppService
 from cachetui.serve import app_arguments, build_parser
@@ -95,6 +100,8 @@ def test_help_lists_server_and_app_options():
     assert result.returncode == 0, result.stderr
     for option in ("--host", "--port", "--db", "--policy", "--profiles", "--max-pending"):
         assert option in result.stdout
+    for option in ("--token VALUE", "--no-token", "--max-sessions N"):
+        assert option in result.stdout
 
 
 def test_port_in_use_is_one_line_and_exit_2():
@@ -125,6 +132,24 @@ def test_bad_options_are_argparse_errors(args, message):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--max-sessions", "0"], "argument --max-sessions: expected at least 1 session, got 0"),
+        (["--max-sessions", "many"], "argument --max-sessions: expected a whole number"),
+        (["--token", "fifteen-chars.."], "argument --token: a token needs at least 16 characters"),
+        (["--token", "sixteen chars!!!"], "argument --token: a token may use only letters"),
+        (["--token", "sixteen-chars-ok", "--no-token"], "not allowed with argument --token"),
+    ],
+)
+def test_bad_room_options_are_one_error_line_and_exit_2(args, message):
+    result = cachetui("serve", *args)
+    assert result.returncode == 2
+    (error,) = [line for line in result.stderr.splitlines() if "error" in line]
+    assert error.startswith("cachetui serve: error: ") and message in error
+    assert "Traceback" not in result.stderr + result.stdout
+
+
 def test_app_arguments_are_the_given_app_options_verbatim():
     argv = ["--port", "9000", "--db", "p.db", "--policy=write-behind", "--ttl", "5"]
     argv += ["--host", "0.0.0.0", "--profiles", "7"]
@@ -141,6 +166,8 @@ def test_app_arguments_are_the_given_app_options_verbatim():
     ]
     assert app_arguments([]) == []
     assert app_arguments(["--port", "1"]) == []
+    room = ["--token", "sixteen-chars-ok", "--max-sessions", "2", "--ttl", "5", "--no-token"]
+    assert app_arguments(room) == ["--ttl", "5"]  # the token never reaches an app
 
 
 # -- reaping an app that will not quit ------------------------------------------------------------
@@ -219,6 +246,7 @@ class DevTools:
     def __init__(self, websocket: aiohttp.ClientWebSocketResponse) -> None:
         self.websocket = websocket
         self.last_id = 0
+        self.requested: list[str] = []  # URLs the page asked for (after Network.enable)
 
     async def call(self, method: str, **params: Any) -> dict[str, Any]:
         self.last_id += 1
@@ -229,14 +257,19 @@ class DevTools:
             if message.type != aiohttp.WSMsgType.TEXT:
                 raise ConnectionError(f"DevTools connection ended: {message.type!r}")
             reply = json.loads(message.data)
+            if reply.get("method") == "Network.requestWillBeSent":
+                self.requested.append(reply["params"]["request"]["url"])
             if reply.get("id") == call_id:
                 if "error" in reply:
                     raise RuntimeError(f"{method}: {reply['error']}")
                 return reply["result"]
 
+    async def evaluate(self, expression: str) -> Any:
+        result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        return result["result"].get("value")
+
     async def screen(self) -> str:
-        result = await self.call("Runtime.evaluate", expression=SCREEN, returnByValue=True)
-        return result["result"].get("value") or ""
+        return await self.evaluate(SCREEN) or ""
 
     async def wait_for_text(self, *texts: str, timeout: float) -> tuple[str, float]:
         start = time.monotonic()
@@ -248,12 +281,13 @@ class DevTools:
             await asyncio.sleep(0.1)
         raise AssertionError(f"{texts} not on the page within {timeout} s; it shows:\n{screen}")
 
-    async def press(self, key: str) -> None:
+    async def press(self, key: str, code: str | None = None) -> None:
         await self.call(
             "Runtime.evaluate",
             expression="document.querySelector('.xterm-helper-textarea').focus()",
         )
-        key_code = {"key": key, "code": f"Digit{key}", "windowsVirtualKeyCode": ord(key)}
+        code = code or f"Digit{key}"
+        key_code = {"key": key, "code": code, "windowsVirtualKeyCode": ord(key)}
         await self.call("Input.dispatchKeyEvent", type="keyDown", text=key, **key_code)
         await self.call("Input.dispatchKeyEvent", type="keyUp", **key_code)
 
@@ -430,3 +464,342 @@ async def test_browser_session_shows_the_dashboard_takes_keys_and_leaves_no_proc
     output = log.read_text()
     assert "Traceback" not in output, output
     print(" ".join(f"{name} {seconds:.2f} s;" for name, seconds in timings.items()))
+
+
+# -- beyond localhost: the token, the cap, what reaches the page ----------------------------------
+def start_serve(
+    tmp_path: Path, cleanup: list, *args: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """`cachetui serve *args` on a free port, run in tmp_path/cwd with HOME=tmp_path/home
+    (so that anything it writes is found there): (process, log of stdout + stderr)."""
+    (tmp_path / "cwd").mkdir(exist_ok=True)
+    (tmp_path / "home").mkdir(exist_ok=True)
+    log = tmp_path / "serve.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cachetui", "serve", "--port", str(free_port()), *args],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            cwd=tmp_path / "cwd",
+            env={**os.environ, "HOME": str(tmp_path / "home"), **(env or {})},
+            start_new_session=True,
+        )
+    cleanup.append(process)
+    return process, log
+
+
+def output(log: Path) -> str:
+    """What the server has printed so far (a small local file: reading it does not block)."""
+    return log.read_text()
+
+
+async def printed_url(log: Path) -> str:
+    """The URL the server says to open."""
+    pattern = re.compile(r"open (http://\S+) in a browser")
+    await wait_until(lambda: pattern.search(output(log)), 10, "the server prints its URL")
+    match = pattern.search(output(log))
+    assert match is not None
+    return match.group(1)
+
+
+async def stop_server(server: subprocess.Popen[bytes], log: Path) -> None:
+    """SIGTERM: the server exits 0, leaving no app behind and no traceback."""
+    server.send_signal(signal.SIGTERM)
+    await wait_until(lambda: server.poll() is not None, 10, "the server exits on SIGTERM")
+    assert server.returncode == 0, output(log)
+    assert "Traceback" not in output(log), output(log)
+
+
+def jar() -> aiohttp.CookieJar:
+    return aiohttp.CookieJar(unsafe=True)  # cookies for 127.0.0.1 too
+
+
+async def open_session(
+    http: aiohttp.ClientSession, root: str, size: tuple[int, int] = (100, 30)
+) -> aiohttp.ClientWebSocketResponse:
+    """The page's websocket, once its app has painted its first frame."""
+    session = await http.ws_connect(f"{root}/ws?width={size[0]}&height={size[1]}")
+    message = await asyncio.wait_for(session.receive(), 15)
+    assert message.type == aiohttp.WSMsgType.BINARY, message
+    return session
+
+
+async def close_session(session: aiohttp.ClientWebSocketResponse, app: int) -> None:
+    await session.close()
+    await wait_until(lambda: not alive(app), 5, "the app of a closed session exits")
+
+
+def written_exports(tmp_path: Path) -> list[Path]:
+    """Export files under tmp_path (where the server runs, and its HOME), except in the
+    browser's folders."""
+    return [
+        path
+        for path in tmp_path.rglob("cachetui-2*")
+        if not {"chromium", "downloads"} & set(path.relative_to(tmp_path).parts)
+    ]
+
+
+async def test_token_beyond_loopback_or_a_403_page_and_no_app(tmp_path, cleanup):
+    server, log = start_serve(tmp_path, cleanup, "--host", "0.0.0.0", "--db", ":memory:")
+    url = await printed_url(log)
+    match = re.fullmatch(r"(http://127\.0\.0\.1:(\d+))/\?token=([A-Za-z0-9_-]{22,})", url)
+    assert match, url
+    root, port, token = match.groups()
+    assert "from another machine: http://" in log.read_text() or "every interface" in (
+        log.read_text()
+    )
+
+    async with aiohttp.ClientSession(cookie_jar=jar()) as http:
+        # Without the token: the 403 page, which says how to get in, for every path.
+        for path in ("/", "/?token=not-the-token-at-all", "/static/js/textual.js", "/download/x"):
+            async with http.get(root + path) as response:
+                assert response.status == 403, path
+                page = await response.text()
+            assert "asks for a token" in page and "/?token=" in page and "cachetui serve" in page
+        # ... and the websocket does not open: no app starts.
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(f"{root}/ws?width=100&height=30")
+        assert refused.value.status == 403
+        assert not children(server.pid)
+
+        # The printed URL: the page (the token moves into a cookie, out of the address bar).
+        async with http.get(url) as response:
+            assert response.status == 200
+            assert str(response.url) == f"{root}/"
+            page = await response.text()
+        assert "<title>cachetui</title>" in page
+        cookie = {c.key: c.value for c in http.cookie_jar}
+        assert cookie == {f"cachetui-token-{port}": token}
+        async with http.get(f"{root}/") as response:  # a reload: the cookie is enough
+            assert response.status == 200
+        async with http.get(f"{root}/static/js/textual.js") as response:
+            assert response.status == 200
+        session = await open_session(http, root)
+        (app,) = app_children(server.pid)
+        await close_session(session, app)
+
+    # A wrong token in the cookie: 403, page and websocket alike.
+    async with aiohttp.ClientSession(cookie_jar=jar()) as http:
+        http.cookie_jar.update_cookies({f"cachetui-token-{port}": token[:-1] + "x"}, URL(root))
+        async with http.get(f"{root}/") as response:
+            assert response.status == 403
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(f"{root}/ws")
+        assert refused.value.status == 403
+    assert not children(server.pid)
+    await stop_server(server, log)
+    # The token is on the line that says what to open, on no other.
+    assert [line for line in output(log).splitlines() if token in line] == [
+        line for line in output(log).splitlines() if line.startswith("cachetui serve: open ")
+    ]
+
+
+async def test_no_token_is_explicit_and_warns(tmp_path, cleanup):
+    server, log = start_serve(
+        tmp_path, cleanup, "--host", "0.0.0.0", "--no-token", "--db", ":memory:"
+    )
+    url = await printed_url(log)
+    assert "token" not in url
+    (warning,) = [line for line in log.read_text().splitlines() if "warning" in line]
+    assert warning.startswith("cachetui serve: warning: --no-token: no token is asked")
+    async with aiohttp.ClientSession() as http, http.get(url) as response:
+        assert response.status == 200
+    assert not children(server.pid)
+    await stop_server(server, log)
+
+
+async def test_the_session_cap_refuses_a_tab_until_one_closes(tmp_path, cleanup):
+    # Loopback without --token: no token, as before.
+    server, log = start_serve(tmp_path, cleanup, "--max-sessions", "1", "--db", ":memory:")
+    root = await printed_url(log)
+    assert "token" not in root and "at most 1 at once" in log.read_text()
+    async with aiohttp.ClientSession() as http:
+        first = await open_session(http, root)
+        (app,) = app_children(server.pid)
+
+        # Full: the page says how many sessions run and that one must close first ...
+        async with http.get(f"{root}/") as response:
+            assert response.status == 503
+            page = await response.text()
+        assert "1 cachetui session is running: the most this server allows" in page
+        assert "One must close first" in page and "--max-sessions 1" in page
+        # ... and a websocket is closed at once with that reason: no app starts.
+        second = await http.ws_connect(f"{root}/ws?width=100&height=30")
+        message = await asyncio.wait_for(second.receive(), 5)
+        assert message.type == aiohttp.WSMsgType.CLOSE and message.data == 1013
+        assert "1 cachetui session is running" in message.extra
+        assert app_children(server.pid) == [app]
+        assert "a new tab was turned away: 1 cachetui session is running" in log.read_text()
+
+        # Closing the tab frees the slot once its app is reaped.
+        await close_session(first, app)
+
+        async def status() -> int:
+            async with http.get(f"{root}/") as response:
+                return response.status
+
+        start = time.monotonic()
+        while await status() != 200:
+            assert time.monotonic() - start < 5, "the slot of a reaped app is not freed"
+            await asyncio.sleep(0.05)
+        third = await open_session(http, root)
+        (app,) = app_children(server.pid)
+        await close_session(third, app)
+    assert not children(server.pid)
+    await stop_server(server, log)
+
+
+@pytest.fixture
+def redis_with_password(tmp_path: Path, cleanup: list) -> str:
+    """A private redis-server that needs a password: the --cache URL, password included."""
+    executable = shutil.which("redis-server")
+    if executable is None:
+        pytest.skip("redis-server is not installed")
+    port, password = free_port(), "s3cret-Passw0rd-never-shown"
+    process = subprocess.Popen(
+        [executable, "--port", str(port), "--bind", "127.0.0.1", "--requirepass", password,
+         "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    cleanup.append(process)
+    url = f"redis://:{password}@127.0.0.1:{port}/0"
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            redis.Redis.from_url(url, socket_connect_timeout=0.2).ping()
+            return url
+        except redis.RedisError:
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.02)
+
+
+async def test_served_export_downloads_and_the_cache_password_never_reaches_the_page(
+    tmp_path, cleanup, redis_with_password
+):
+    password = redis_with_password.split(":")[2].split("@")[0]
+    token = "a-token-given-on-loopback"
+    server, log = start_serve(
+        tmp_path, cleanup, "--token", token, "--cache", redis_with_password,
+        "--db", str(tmp_path / "p.db"), "--profiles", "20",
+    )  # fmt: skip
+    url = await printed_url(log)
+    root = url.split("/?")[0]
+    assert url == f"{root}/?token={token}"  # --token works on loopback too
+    received = bytearray()
+    async with aiohttp.ClientSession(cookie_jar=jar()) as http:
+        async with http.get(url) as response:
+            received += await response.read()
+        session = await open_session(http, root, size=(160, 45))
+        (app,) = app_children(server.pid)
+        assert redis_with_password in cmdline(app)  # the app gets the URL it needs ...
+
+        async def receive_until(done: Any, timeout: float) -> list[Any]:
+            texts = []
+            start = time.monotonic()
+            while not done(texts):
+                left = timeout - (time.monotonic() - start)
+                assert left > 0, f"not within {timeout} s; text messages: {texts}"
+                message = await asyncio.wait_for(session.receive(), left)
+                if message.type == aiohttp.WSMsgType.BINARY:
+                    received.extend(message.data)
+                elif message.type == aiohttp.WSMsgType.TEXT:
+                    texts.append(json.loads(message.data))
+                else:
+                    raise AssertionError(f"session ended: {message!r}")
+            return texts
+
+        await receive_until(lambda _: b"WRITE-THROUGH" in received, 15)
+        await session.send_json(["stdin", "E"])
+        texts = await receive_until(
+            lambda texts: sum(t[0] == "deliver_file_start" for t in texts) == 3, 10
+        )
+        downloads = {}
+        for _, key in (t for t in texts if t[0] == "deliver_file_start"):
+            async with http.get(f"{root}/download/{key}") as response:
+                assert response.status == 200
+                disposition = response.headers["Content-Disposition"]
+                name = disposition.split("filename=")[1]
+                assert disposition.startswith("attachment")
+                downloads[name] = await response.read()
+        await close_session(session, app)
+    assert app_children(server.pid) == []
+    await stop_server(server, log)
+
+    stems = {name.rsplit(".", 1)[0] for name in downloads}
+    assert len(stems) == 1 and re.fullmatch(r"cachetui-\d{8}-\d{6}", stems.pop())
+    by_kind = {name.rsplit(".", 1)[1]: data.decode() for name, data in downloads.items()}
+    assert by_kind["svg"].startswith("<svg") and "***" in by_kind["svg"]
+    assert by_kind["csv"].startswith("time,policy,")
+    assert json.loads(by_kind["json"])["samples"][-1]["policy"] == "write-through"
+    # ... but neither the page, nor the session, nor the exports show its password;
+    for data in (bytes(received), *downloads.values()):
+        assert password.encode() not in data
+    # and the export wrote nothing where the server runs.
+    assert written_exports(tmp_path) == []
+
+
+async def test_browser_export_downloads_there_and_the_page_loads_nothing_from_outside(
+    chromium, cleanup, tmp_path
+):
+    """Through the printed URL (a token on loopback) in a real browser: the page, the
+    export as browser downloads, no request outside the server, the cap's reason."""
+    token = "token-for-the-browser-test"
+    server, log = start_serve(
+        tmp_path, cleanup, "--token", token, "--max-sessions", "1",
+        "--db", str(tmp_path / "p.db"), "--profiles", "20",
+    )  # fmt: skip
+    url = await printed_url(log)
+    root = url.split("/?")[0]
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    async with Browser(chromium, tmp_path / "chromium", cleanup) as browser:
+        async with browser.tab() as (page, tab):
+            await page.call("Network.enable")
+            await page.call(
+                "Browser.setDownloadBehavior", behavior="allow", downloadPath=str(downloads)
+            )
+            # The printed URL: the dashboard, the token gone from the address bar (a cookie
+            # keeps it), a title, and every request to this server (no web font from outside).
+            await page.call("Page.navigate", url=url)
+            await page.wait_for_text("WRITE-THROUGH", "Database 20 rows", timeout=15)
+            (app,) = app_children(server.pid)
+            where = await page.evaluate(
+                "[location.href, document.title, [...document.fonts].some("
+                "(font) => font.family.includes('Roboto Mono') && font.status === 'loaded')]"
+            )
+            assert where == [f"{root}/", "cachetui", True]
+
+            # E: the screen and the metrics arrive in the browser's download folder.
+            await page.press("E", code="KeyE")
+            await wait_until(
+                lambda: sorted(p.suffix for p in downloads.iterdir()) == [".csv", ".json", ".svg"],
+                10,
+                "three downloads arrive",
+            )
+            files = {path.suffix: path for path in downloads.iterdir()}
+            assert re.fullmatch(r"cachetui-\d{8}-\d{6}", files[".svg"].stem)
+            assert files[".svg"].read_text().startswith("<svg")
+            assert files[".csv"].read_text().startswith("time,policy,")
+            assert json.loads(files[".json"].read_text())["screenshot"] == files[".svg"].name
+            requests = page.requested
+
+            # A session the cap refuses: the page's closed dialog gives the server's reason.
+            await page.call(
+                "Runtime.evaluate",
+                expression=f"new WebSocket('{root.replace('http', 'ws')}/ws')",
+            )
+            message = "document.querySelector('.closed-dialog .message').textContent"
+            start = time.monotonic()
+            while "1 cachetui session is running" not in await page.evaluate(message):
+                assert time.monotonic() - start < 5, await page.evaluate(message)
+                await asyncio.sleep(0.05)
+            assert app_children(server.pid) == [app]
+        await browser.close_tab(tab)
+        await wait_until(lambda: not alive(app), 5, "the app of a closed tab exits")
+    assert requests and all(
+        request.startswith(f"{root}/") or request.startswith("data:") for request in requests
+    ), requests
+    assert written_exports(tmp_path) == []  # nothing where the server runs
+    assert not children(server.pid)
+    await stop_server(server, log)
