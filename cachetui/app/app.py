@@ -231,7 +231,7 @@ class CacheTuiApp(
                 await self.engine.close(timeout=0, discard=True)
 
     # -- the command palette -------------------------------------------------------------------
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for binding in self.BINDINGS:
             assert isinstance(binding, Binding)

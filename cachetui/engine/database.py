@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -45,6 +45,7 @@ UPSERT = (
 _SELECT_ONE = f"SELECT {COLUMNS} FROM profiles WHERE user_id = ?"
 #: SQLite's default limit of host parameters per statement is 999 on old builds.
 _MAX_IN = 500
+_T = TypeVar("_T")
 
 
 class Database:
@@ -125,13 +126,15 @@ class Database:
         return self._observer if self._observer is not None else self.conn
 
     @staticmethod
-    async def _run(conn: aiosqlite.Connection, fn: Callable[..., Any], *args: Any) -> Any:
+    async def _run(conn: aiosqlite.Connection, fn: Callable[..., _T], *args: Any) -> _T:
         """Run ``fn(sqlite3_connection, *args)`` in the connection's thread.
 
         Cancelling the caller does not stop the thread: so a cancelled call waits for
         the function to finish before it raises, and never returns while a commit is
         still on its way (which would let it land behind the caller's back)."""
-        call = asyncio.ensure_future(conn._execute(fn, conn._conn, *args))
+        call: asyncio.Future[_T] = asyncio.ensure_future(
+            conn._execute(fn, conn._conn, *args)  # type: ignore[no-untyped-call]
+        )
         try:
             return await asyncio.shield(call)
         except asyncio.CancelledError:
@@ -174,7 +177,7 @@ def _scalar(db: sqlite3.Connection, sql: str) -> int:
     return int(row[0]) if row and row[0] is not None else 0
 
 
-def _transaction(db: sqlite3.Connection, work: Callable[[], Any]) -> Any:
+def _transaction(db: sqlite3.Connection, work: Callable[[], _T]) -> _T:
     try:
         result = work()
         db.commit()

@@ -32,7 +32,7 @@ class Profile(NamedTuple):
     updated_at: str
 
     def as_row(self) -> tuple[int, str, str, str, int, int, str]:
-        return tuple.__new__(tuple, self)  # type: ignore[return-value]
+        return tuple.__new__(tuple, self)
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -71,7 +71,7 @@ class _Formatter(string.Formatter):
             if not isinstance(value, int):
                 raise NarrationError(f"{value!r} is not a number: a word spec needs one")
             return f"{value} {plural(value, format_spec)}"
-        return super().format_field(value, format_spec)
+        return str(super().format_field(value, format_spec))
 
 
 _FORMATTER = _Formatter()

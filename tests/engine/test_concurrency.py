@@ -62,7 +62,7 @@ async def test_a_cancelled_update_never_lands_behind_the_callers_back(
     # cancelled while queued, or once its group is being written
     await asyncio.sleep(0.01)
     if in_flight:
-        committer = engine._committer  # white-box: wait until the group is in flight
+        committer = engine._core.committer  # white-box: wait until the group is in flight
         for _ in range(200):
             if committer._flight is not None and not committer._flight.done():
                 break

@@ -228,7 +228,7 @@ class RedisStore(CacheStore):
         #: Called after a server restart emptied this namespace.
         self.on_restart: Callable[[], None] | None = None
         self._use_flusher: asyncio.Task[None] | None = None
-        self._decoded: dict[int, tuple[bytes, Profile]] = {}
+        self._decoded: dict[int, tuple[bytes | str, Profile]] = {}
         self._memo_limit = max(64, 2 * capacity)
 
     # -- lifecycle ---------------------------------------------------------------------

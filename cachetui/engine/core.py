@@ -1,0 +1,138 @@
+"""What every room of the engine shares: the stores, the database, the write queue,
+the counters and the event log, and the few helpers they all use.
+
+The :class:`~cachetui.engine.engine.Engine` facade owns one :class:`EngineCore`; the
+write policies (:mod:`cachetui.engine.policies`), the flusher, the cache-health
+tracker, the lab operations and the pane views each hold a reference to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import itertools
+import time
+from collections.abc import Sequence
+
+from cachetui.engine.batching import BatchLoader, GroupCommit
+from cachetui.engine.cache_health import CacheHealth
+from cachetui.engine.config import EngineConfig, WritePolicy
+from cachetui.engine.database import Database
+from cachetui.engine.errors import Interrupted, ProfileNotFound
+from cachetui.engine.events import Event, EventKind, EventLog
+from cachetui.engine.faults import Faults
+from cachetui.engine.key_locks import KeyLocks
+from cachetui.engine.metrics import Counters
+from cachetui.engine.profile import Profile, utc_timestamp
+from cachetui.engine.stores.base import CacheStore
+from cachetui.engine.write_queue import WriteQueue
+
+#: The op id of the last operation started in the current asyncio context: after
+#: ``await engine.read(42)`` the caller finds its op id here, to show its trace.
+last_op_id: contextvars.ContextVar[int] = contextvars.ContextVar("last_op_id", default=0)
+BACKGROUND_OP = 0  # op id of events no caller started (flusher rounds get their own)
+
+#: The engine's one clock: event times, latencies and queue ages (seconds).
+perf_counter = time.perf_counter
+
+NEW, RUNNING, CLOSED = "new", "running", "closed"
+
+
+class EngineCore:
+    """The engine's shared state. Not public API: scripts use the Engine facade."""
+
+    def __init__(self, config: EngineConfig, store: CacheStore) -> None:
+        self.config = config
+        self.faults = Faults(config.fault_seed)
+        self.db = Database(config.db_path, self.faults)
+        self.store = store
+        self.events = EventLog(config.event_buffer)
+        self.queue = WriteQueue(config.max_pending)
+        self.policy = WritePolicy.parse(config.policy)
+        #: The live counters; ``Engine.reset_metrics`` replaces them, so read them
+        #: through the core each time instead of keeping a reference.
+        self.c = Counters()
+        self.locks = KeyLocks()
+        self.loader = BatchLoader(self._fetch_rows)
+        self.committer = GroupCommit(self._write_rows)
+        self.cache = CacheHealth(store, self.faults, self.emit, self._count_cache_error)
+        self.ops = itertools.count(1)
+        self.state = NEW
+        # Draining (leaving write-behind, closing) closes the gate: updates wait there.
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.idle = asyncio.Event()  # set when no update is in progress
+        self.idle.set()
+        self.active_updates = 0
+        self.epoch = 0  # crashes so far: an update that sees it change was interrupted
+
+    @property
+    def running(self) -> bool:
+        return self.state == RUNNING
+
+    def next_op(self) -> int:
+        """A new op id, remembered as this context's last operation."""
+        op = next(self.ops)
+        last_op_id.set(op)
+        return op
+
+    def timestamp(self) -> str:
+        return utc_timestamp(self.config.clock())
+
+    def emit(
+        self,
+        op: int,
+        kind: EventKind,
+        user_id: int | None,
+        version: int | None,
+        duration: float | None,
+        detail: str,
+    ) -> None:
+        self.events.emit(Event(op, kind, user_id, version, duration, perf_counter(), detail))
+
+    def check_epoch(self, epoch: int) -> None:
+        """A crash happened while this update awaited: it dies with the process."""
+        if epoch != self.epoch:
+            raise Interrupted("interrupted by a crash: not acknowledged")
+
+    def deadline(self, timeout: float | None) -> float:
+        """The perf_counter time ``timeout`` seconds from now (default flush_timeout)."""
+        return perf_counter() + (self.config.flush_timeout if timeout is None else timeout)
+
+    async def read_db(self, op: int, user_id: int) -> Profile:
+        """The user's row (concurrent callers share one query); ProfileNotFound if none."""
+        start = perf_counter()
+        profile = await self.loader.load(user_id)
+        if profile is None:
+            raise ProfileNotFound(user_id)
+        self.emit(op, EventKind.DB_READ, user_id, profile.version, perf_counter() - start, "")
+        return profile
+
+    def drop_queue(self) -> list[tuple[int, int]]:
+        """Drop every pending write (a crash, a discarding close); the lost
+        ``(user_id, version)`` pairs, counted as lost writes."""
+        lost = sorted((p.user_id, p.version) for p in self.queue.clear())
+        self.c.lost_writes += len(lost)
+        return lost
+
+    async def _fetch_rows(self, user_ids: list[int]) -> dict[int, Profile]:
+        rows = await self.db.fetch_many(user_ids)
+        self.c.db_reads += len(rows)
+        return rows
+
+    async def _write_rows(self, profiles: Sequence[Profile]) -> None:
+        await self.db.write(profiles)
+        self.c.db_writes += len(profiles)
+        self.c.db_transactions += 1
+
+    def _count_cache_error(self) -> None:
+        self.c.cache_errors += 1
+
+
+async def wait_event(event: asyncio.Event, timeout: float) -> None:
+    """Wait until ``event`` is set or ``timeout`` seconds pass. (Not ``asyncio.wait_for``:
+    on Python 3.11 it can swallow a cancellation that races with the event.)"""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            await event.wait()

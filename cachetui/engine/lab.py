@@ -1,0 +1,157 @@
+"""The lab's operations on the engine: a simulated crash, another writer, and the
+knobs a demo turns (flush interval, queue bound) or rewinds (rows, cache contents).
+
+:class:`LabOperations` is part of the :class:`~cachetui.engine.engine.Engine` facade;
+these are public methods of every engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from cachetui.engine.core import BACKGROUND_OP, EngineCore, perf_counter
+from cachetui.engine.errors import CacheTuiError, ProfileNotFound, StoreUnavailable, ValidationError
+from cachetui.engine.events import EventKind
+from cachetui.engine.flusher import Flusher
+from cachetui.engine.profile import Profile, validate_changes, validate_user_id
+
+
+class LabOperations:
+    _core: EngineCore
+    _flusher: Flusher
+
+    def _check_running(self) -> None:
+        raise NotImplementedError  # the facade's
+
+    async def crash(self) -> list[tuple[int, int]]:
+        """Simulate a process crash: the cache and the pending queue vanish unflushed.
+
+        Returns, per user whose newest acknowledged write was not yet in the database,
+        ``(user_id, version)`` of that newest lost version. The engine keeps running, cold.
+        """
+        self._check_running()
+        core = self._core
+        cache = core.cache
+        store = core.store
+        op = next(core.ops)
+        async with self._flusher.lock:  # a batch in flight either landed or did not
+            core.epoch += 1  # updates in progress die with the process
+            lost = core.drop_queue()
+            # The process's memory is gone: so is its list of cache entries to repair.
+            unrepaired = len(cache.backlog)
+            cache.backlog.clear()
+            if store.lost_on_crash:
+                await store.clear()
+        if not lost:
+            detail = "no pending writes lost"
+        elif len(lost) == 1:
+            detail = "1 user's acknowledged writes lost"
+        else:
+            detail = f"{len(lost)} users' acknowledged writes lost"
+        if lost and not store.lost_on_crash:
+            still = await cache.peek_many(uid for uid, _ in lost)
+            orphaned = sum(1 for uid, v in lost if uid in still and still[uid].version == v)
+            if orphaned:
+                detail += (
+                    f"; {orphaned} still in the cache, newer than the database with no "
+                    "pending write (orphaned)"
+                )
+        if unrepaired and not store.lost_on_crash:
+            detail += (
+                f"; {unrepaired} cache {'entry' if unrepaired == 1 else 'entries'} written "
+                "while the cache was unreachable will not be repaired: they may be stale"
+            )
+        core.emit(op, EventKind.CRASH, None, None, None, detail)
+        return lost
+
+    async def external_update(self, user_id: int, changes: dict[str, Any]) -> Profile:
+        """Write the database directly, bypassing the cache (another service writing).
+        Raises ValidationError, ProfileNotFound or DatabaseUnavailable."""
+        self._check_running()
+        validate_user_id(user_id)
+        changes = validate_changes(changes)
+        core = self._core
+        op = core.next_op()
+        start = perf_counter()
+        try:
+            profile = await core.db.external_update(user_id, changes, core.timestamp())
+            if profile is None:
+                raise ProfileNotFound(user_id)
+        except CacheTuiError as exc:
+            core.emit(op, EventKind.ERROR, user_id, None, None, f"external write failed: {exc}")
+            raise
+        core.c.external_writes += 1
+        core.emit(
+            op,
+            EventKind.EXTERNAL,
+            user_id,
+            profile.version,
+            perf_counter() - start,
+            "database written directly; the cache was bypassed",
+        )
+        return profile
+
+    @property
+    def flush_interval(self) -> float:
+        """Seconds between the write-behind flusher's rounds."""
+        return self._core.config.flush_interval
+
+    def set_flush_interval(self, seconds: float) -> None:
+        """Change the flush interval (seconds, > 0) while running (a lab knob: a demo may
+        want the queue to flush only when asked). The flusher starts its next wait at
+        once. Raises ValidationError."""
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
+            raise ValidationError(
+                f"flush_interval must be a number > 0, got {seconds!r}", field="flush_interval"
+            )
+        self._core.config.flush_interval = float(seconds)
+        self._flusher.restart_wait()
+        self._core.emit(
+            BACKGROUND_OP, EventKind.FAULT, None, None, None, f"flush interval = {seconds:g}s"
+        )
+
+    @property
+    def max_pending(self) -> int:
+        """The write-behind queue's bound (``EngineConfig.max_pending`` at start)."""
+        return self._core.queue.max_pending
+
+    def set_max_pending(self, max_pending: int) -> None:
+        """Change the queue's bound while running (a lab knob: a small bound shows
+        backpressure quickly). Writes already queued beyond it stay queued. Raises
+        ValidationError."""
+        if isinstance(max_pending, bool) or not isinstance(max_pending, int) or max_pending < 1:
+            raise ValidationError(
+                f"max_pending must be an integer >= 1, got {max_pending!r}", field="max_pending"
+            )
+        self._core.queue.resize(max_pending)
+        self._core.emit(
+            BACKGROUND_OP, EventKind.FAULT, None, None, None, f"queue bound = {max_pending}"
+        )
+
+    async def restore_rows(self, profiles: Iterable[Profile]) -> None:
+        """Write these rows to the database exactly as given (versions included), past
+        any injected fault and outside the metrics: for labs that rewind a demo."""
+        rows = list(profiles)
+        if rows:
+            self._check_running()
+            await self._core.db.restore(rows)
+
+    async def reset_cache(self, profiles: Iterable[Profile] = ()) -> None:
+        """Empty the cache store, then put ``profiles`` in it (a lab rewinding a demo).
+        Raises StoreUnavailable while the cache is unreachable."""
+        self._check_running()
+        core = self._core
+        cache = core.cache
+        if not cache.ok and not core.faults.cache_down:
+            await core.store.ping()  # back already? then repair it before resetting
+            await cache.recover()
+        if not cache.ok:
+            raise StoreUnavailable(cache.error)
+        try:
+            await core.store.clear()
+            for profile in profiles:
+                await core.store.set(profile)
+        except StoreUnavailable as exc:
+            cache.failed(exc)
+            raise

@@ -1,0 +1,60 @@
+"""What the dashboard's panes show, read from the real stores: cache entries, the
+pending writes, windows of database rows. Part of the
+:class:`~cachetui.engine.engine.Engine` facade; nothing here counts as a read or a hit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from cachetui.engine.core import EngineCore, perf_counter
+from cachetui.engine.errors import StoreUnavailable
+from cachetui.engine.profile import Profile
+from cachetui.engine.stores.base import CacheEntry
+from cachetui.engine.write_queue import PendingWrite
+
+
+class PaneViews:
+    _core: EngineCore
+
+    @property
+    def cache_available(self) -> bool:
+        """False while the cache store is unreachable (or the cache_down fault is on)."""
+        return self._core.cache.ok
+
+    @property
+    def cache_error(self) -> str:
+        """Why the cache is unavailable ('' when it is available)."""
+        cache = self._core.cache
+        return "" if cache.ok else cache.error
+
+    async def cache_entries(self) -> list[CacheEntry]:
+        """What the cache store holds; raises StoreUnavailable while it is unreachable."""
+        cache = self._core.cache
+        if not cache.ok:
+            raise StoreUnavailable(cache.error)
+        try:
+            return await self._core.store.entries()
+        except StoreUnavailable as exc:
+            cache.failed(exc)
+            raise
+
+    async def cache_peek(self, user_ids: Iterable[int]) -> dict[int, Profile]:
+        """The cached profiles of these users (no hit counted; {} if unreachable)."""
+        return await self._core.cache.peek_many(user_ids)
+
+    def pending_writes(self) -> list[PendingWrite]:
+        """The write-behind queue, oldest first (ages in seconds)."""
+        return self._core.queue.snapshot(perf_counter())
+
+    async def db_rows(self, user_ids: Iterable[int]) -> dict[int, Profile]:
+        """The database rows of these users, read past any injected fault."""
+        return await self._core.db.peek_many(user_ids)
+
+    async def db_recent(self, limit: int = 50) -> list[Profile]:
+        """The ``limit`` most recently updated rows, read past any injected fault."""
+        return await self._core.db.peek_recent(limit)
+
+    async def db_count(self) -> int:
+        """How many rows the ``profiles`` table holds."""
+        return await self._core.db.count()

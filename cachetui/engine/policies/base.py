@@ -1,0 +1,96 @@
+"""What the write policies share: the read-miss path, what an update builds on, and
+the commit-first update of the policies that write the database before acknowledging.
+
+One module per policy beside this one holds its update path and its read-miss path, so
+the README's semantics table maps to files (cachetools' one small class per eviction
+policy is the model).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, ClassVar
+
+from cachetui.engine.config import WritePolicy
+from cachetui.engine.core import EngineCore, perf_counter
+from cachetui.engine.events import EventKind
+from cachetui.engine.profile import Profile
+
+
+class Policy:
+    """A write policy over the engine's core. ``update`` and ``read_miss`` run with the
+    user's key lock held (per-key serialization and single-flight misses)."""
+
+    name: ClassVar[WritePolicy]
+    #: False for no-cache: reads never look in the cache.
+    uses_cache: ClassVar[bool] = True
+
+    def __init__(self, core: EngineCore) -> None:
+        self._core = core
+
+    async def read_miss(self, op: int, user_id: int) -> Profile:
+        """A read the cache could not serve (the MISS event is already emitted)."""
+        core = self._core
+        await core.locks.acquire(user_id)
+        try:
+            # Whoever held the lock may have filled the cache (single flight).
+            cached = await core.cache.get(user_id)
+            if cached is not None:
+                return cached
+            return await self._fill_from_db(op, user_id)
+        finally:
+            core.locks.release(user_id)
+
+    async def _fill_from_db(self, op: int, user_id: int) -> Profile:
+        profile = await self._core.read_db(op, user_id)
+        if await self._core.cache.set(profile, fill=True):
+            self._core.emit(op, EventKind.CACHE_FILL, user_id, profile.version, None, "")
+        return profile
+
+    async def current(self, op: int, user_id: int) -> Profile:
+        """What an update builds on: the cache, the pending queue, else the database."""
+        core = self._core
+        if self.uses_cache:
+            cached = await core.cache.get(user_id)
+            if cached is not None:
+                return cached
+        pending = core.queue.get(user_id)
+        if pending is not None:
+            return pending
+        return await core.read_db(op, user_id)
+
+    async def update(self, op: int, user_id: int, changes: dict[str, Any], epoch: int) -> Profile:
+        """Apply ``changes``; the profile to acknowledge. Raises what the database or
+        the lab raises (DatabaseUnavailable, ProfileNotFound, Interrupted)."""
+        raise NotImplementedError
+
+
+class CommitFirst(Policy):
+    """write-through, write-around and no-cache: the database commit comes first, then
+    :meth:`after_commit` updates the cache."""
+
+    async def update(self, op: int, user_id: int, changes: dict[str, Any], epoch: int) -> Profile:
+        core = self._core
+        current = await self.current(op, user_id)
+        profile = current.apply(changes, core.timestamp())
+        start = perf_counter()
+        try:
+            await core.committer.write(profile)
+        except asyncio.CancelledError:
+            # The commit has finished (GroupCommit waits for it), but whether the row
+            # landed is unknown: never leave an older value cached beside it.
+            await core.cache.delete(user_id)
+            raise
+        core.emit(
+            op, EventKind.DB_WRITE, user_id, profile.version, perf_counter() - start, "committed"
+        )
+        await self.after_commit(op, profile)
+        core.check_epoch(epoch)  # committed, but never acknowledged
+        return profile
+
+    async def after_commit(self, op: int, profile: Profile) -> None:
+        raise NotImplementedError
+
+    async def _invalidate(self, op: int, user_id: int, detail: str) -> None:
+        if await self._core.cache.delete(user_id):
+            self._core.emit(op, EventKind.INVALIDATE, user_id, None, None, detail)

@@ -1,0 +1,150 @@
+"""write-behind (write-back): the cache set and the write queued, then the
+acknowledgement at once; the flusher (:mod:`cachetui.engine.flusher`) lands the queue
+in batches later.
+
+Updates of a user already queued coalesce into one pending write; a full queue
+(``max_pending`` users) makes new users wait (backpressure). A read miss looks in the
+pending queue before the database (read-your-writes, even after a dirty entry was
+evicted or expired).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cachetui.engine.config import WritePolicy
+from cachetui.engine.core import EngineCore, last_op_id, perf_counter
+from cachetui.engine.errors import DatabaseUnavailable
+from cachetui.engine.events import Event, EventKind
+from cachetui.engine.flusher import Flusher
+from cachetui.engine.policies.base import Policy
+from cachetui.engine.profile import Profile
+
+WRITE_BEHIND = WritePolicy.WRITE_BEHIND
+
+
+class WriteBehind(Policy):
+    name = WRITE_BEHIND
+
+    def __init__(self, core: EngineCore, flusher: Flusher) -> None:
+        super().__init__(core)
+        self._flusher = flusher
+
+    def update_now(self, user_id: int, changes: dict[str, Any], start: float) -> Profile | None:
+        """The fast path: with the current profile in a local store and nobody else
+        updating this user, the whole update runs without an await, so it needs no lock:
+        nothing can interleave with it. None when the slow path must run instead."""
+        core = self._core
+        if (
+            not core.cache.local
+            or user_id in core.locks
+            or not core.gate.is_set()
+            or not core.queue.has_room_for(user_id)
+        ):
+            return None
+        store = core.store
+        current = store.get_nowait(user_id)
+        if current is None:
+            return None
+        op = next(core.ops)
+        last_op_id.set(op)
+        profile = current.apply(changes, core.timestamp())
+        store.set_nowait(profile)
+        self.enqueue(op, profile)
+        c = core.c
+        c.updates += 1
+        end = perf_counter()
+        elapsed = end - start
+        c.update_latency.record(elapsed)
+        core.events.emit(
+            Event(op, EventKind.ACK, user_id, profile.version, elapsed, end, WRITE_BEHIND)
+        )
+        return profile
+
+    async def update(self, op: int, user_id: int, changes: dict[str, Any], epoch: int) -> Profile:
+        core = self._core
+        queue = core.queue
+        while True:
+            try:
+                current = await self.current(op, user_id)
+            except DatabaseUnavailable as exc:
+                raise DatabaseUnavailable(
+                    f"{exc}: user {user_id} is neither cached nor pending, so even "
+                    "write-behind must read its current profile from the database",
+                    transient=exc.transient,
+                ) from exc
+            if queue.has_room_for(user_id):
+                break
+            core.emit(
+                op,
+                EventKind.BACKPRESSURE,
+                user_id,
+                None,
+                None,
+                f"queue full ({queue.max_pending} pending): waiting for a flush",
+            )
+            self._flusher.request_flush()
+            await queue.wait_for_room(user_id)
+        profile = current.apply(changes, core.timestamp())
+        core.check_epoch(epoch)
+        await core.cache.set(profile)
+        while not queue.has_room_for(user_id):  # the last slot went while we waited
+            self._flusher.request_flush()
+            await queue.wait_for_room(user_id)
+        core.check_epoch(epoch)
+        self.enqueue(op, profile)
+        return profile
+
+    def enqueue(self, op: int, profile: Profile) -> None:
+        """Queue a write-behind write (the cache already holds ``profile``)."""
+        core = self._core
+        queue = core.queue
+        now = perf_counter()
+        if queue.put(profile, now):
+            core.c.coalesced += 1
+            core.events.emit(
+                Event(
+                    op,
+                    EventKind.COALESCE,
+                    profile.user_id,
+                    profile.version,
+                    None,
+                    now,
+                    "absorbed into the pending write",
+                )
+            )
+        else:
+            core.events.emit(
+                Event(op, EventKind.ENQUEUE, profile.user_id, profile.version, None, now, "")
+            )
+        pending = len(queue)
+        c = core.c
+        if pending > c.peak_pending:
+            c.peak_pending = pending
+        if pending >= core.config.batch_size:
+            self._flusher.request_flush()
+
+    async def read_miss(self, op: int, user_id: int) -> Profile:
+        """The pending queue first (read-your-writes), then the database; fills the cache."""
+        core = self._core
+        await core.locks.acquire(user_id)
+        try:
+            # Whoever held the lock may have filled the cache (single flight).
+            cached = await core.cache.get(user_id)
+            if cached is not None:
+                return cached
+            pending = core.queue.get(user_id)
+            if pending is not None:
+                core.emit(
+                    op,
+                    EventKind.QUEUE_HIT,
+                    user_id,
+                    pending.version,
+                    None,
+                    "served from the write queue (read-your-writes)",
+                )
+                await core.cache.set(pending, fill=True)
+                return pending
+            return await self._fill_from_db(op, user_id)
+        finally:
+            core.locks.release(user_id)
