@@ -109,7 +109,11 @@ class EngineModel(RuleBasedStateMachine):
             assert got == self.pending[user]
         elif user in self.stale:
             assert got in (self.view[user], self.db[user])
-            if got == self.db[user] and self.engine.cache_available:
+            if (
+                got == self.db[user]
+                and self.engine.cache_available
+                and self.policy is not WritePolicy.NO_CACHE  # no-cache reads never fill
+            ):
                 self.stale.discard(user)  # the cache now holds the database's version
                 self.view[user] = got
         else:
