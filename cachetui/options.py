@@ -143,6 +143,21 @@ def add_app_options(target: argparse.ArgumentParser | argparse._ArgumentGroup) -
         help="write-behind: queue bound; beyond it updates wait (default 1000)",
     )
     target.add_argument(
+        "--max-attempts",
+        type=_positive_int,
+        default=3,
+        metavar="N",
+        help="write-behind: times a row the database rejects (a constraint, a trigger) is "
+        "tried before it is parked as a dead letter (default 3)",
+    )
+    target.add_argument(
+        "--conflict",
+        choices=("reject", "overwrite"),
+        default="reject",
+        help="write-behind: a write whose row another writer changed is parked as a dead "
+        "letter (reject, the default) or replaces the row (overwrite)",
+    )
+    target.add_argument(
         "--theme",
         type=_theme,
         metavar="NAME",
@@ -172,4 +187,6 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
         flush_interval=args.flush_interval,
         batch_size=args.batch_size,
         max_pending=args.max_pending,
+        max_attempts=args.max_attempts,
+        conflict=args.conflict,
     )

@@ -4,6 +4,7 @@ No Textual here: the engine is a library for scripts, notebooks, the benchmark a
 """
 
 from cachetui.engine.config import EngineConfig, WritePolicy
+from cachetui.engine.dead_letters import DeadLetter
 from cachetui.engine.engine import Engine
 from cachetui.engine.errors import (
     CacheTuiError,
@@ -14,6 +15,8 @@ from cachetui.engine.errors import (
     ProfileNotFound,
     StoreUnavailable,
     ValidationError,
+    WriteConflict,
+    WriteRejected,
 )
 from cachetui.engine.events import Event, EventKind
 from cachetui.engine.metrics import MetricsSnapshot
@@ -25,6 +28,7 @@ from cachetui.engine.write_queue import PendingWrite
 __all__ = [
     "CacheEntry",
     "CacheTuiError",
+    "DeadLetter",
     "DatabaseUnavailable",
     "Engine",
     "EngineClosed",
@@ -40,6 +44,8 @@ __all__ = [
     "ProfileNotFound",
     "StoreUnavailable",
     "ValidationError",
+    "WriteConflict",
     "WritePolicy",
+    "WriteRejected",
     "key_state",
 ]

@@ -13,7 +13,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from cachetui.engine.profile import Profile
 
 FetchMany = Callable[[list[int]], Awaitable[dict[int, Profile]]]
-WriteMany = Callable[[Sequence[Profile]], Awaitable[None]]
+#: Writes ``(profile, base_version)`` rows in one transaction; returns, by user, the
+#: error of each row that did not land (the others committed).
+WriteMany = Callable[[Sequence[tuple[Profile, int]]], Awaitable[dict[int, Exception]]]
 
 
 class BatchLoader:
@@ -56,6 +58,9 @@ class GroupCommit:
     groups of at most ``max_group`` rows — so that, under heavy load, one group's
     callers prepare their next rows while the other group commits.
 
+    A row the database refuses (or that conflicts) fails its own caller only: the
+    others in its group commit.
+
     Cancellation never leaves a row to land later behind the caller's back: a queued
     row is withdrawn, and a caller whose row is already being committed waits for that
     commit to finish before the cancellation goes on.
@@ -64,23 +69,28 @@ class GroupCommit:
     def __init__(self, write_many: WriteMany, max_group: int = 32) -> None:
         self._write_many = write_many
         self.max_group = max_group
-        self._group: list[tuple[Profile, asyncio.Future[None]]] = []
+        self._group: list[tuple[tuple[Profile, int], asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
         self._inline = False  # a caller is committing its own row
         self._flight: asyncio.Future[None] | None = None  # done when the group lands
 
-    async def write(self, profile: Profile) -> None:
+    async def write(self, profile: Profile, base_version: int) -> None:
+        """Commit ``profile`` where its row still has ``base_version``; raises the
+        row's own error (WriteRejected, WriteConflict) or the transaction's."""
+        row = (profile, base_version)
         if self._task is None and not self._inline:
             self._inline = True
             try:
-                await self._write_many((profile,))
+                failures = await self._write_many((row,))
+                if failures:
+                    raise failures[profile.user_id]
             finally:
                 self._inline = False
                 if self._group and self._task is None:
                     self._task = asyncio.get_running_loop().create_task(self._run())
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        entry = (profile, future)
+        entry = (row, future)
         self._group.append(entry)
         try:
             await future
@@ -99,7 +109,7 @@ class GroupCommit:
                 del self._group[: self.max_group]
                 self._flight = loop.create_future()
                 try:
-                    await self._write_many([profile for profile, _ in group])
+                    failures = await self._write_many([row for row, _ in group])
                 except Exception as exc:  # noqa: BLE001 - handed to every caller
                     for _, future in group:
                         if not future.done():
@@ -112,8 +122,12 @@ class GroupCommit:
                     raise
                 finally:
                     self._flight.set_result(None)
-                for _, future in group:
+                for (profile, _), future in group:
                     if not future.done():
-                        future.set_result(None)
+                        failure = failures.get(profile.user_id)
+                        if failure is None:
+                            future.set_result(None)
+                        else:
+                            future.set_exception(failure)
         finally:
             self._task = None

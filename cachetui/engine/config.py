@@ -32,6 +32,7 @@ class WritePolicy(StrEnum):
 
 
 EVICTIONS = ("lru", "lfu", "fifo")
+CONFLICT_RULES = ("reject", "overwrite")
 
 
 @dataclass(slots=True)
@@ -47,6 +48,12 @@ class EngineConfig:
     flush_interval: float = 0.5
     batch_size: int = 100
     max_pending: int = 10_000
+    #: Row-permanent failures (constraint, trigger, mismatch) of one write-behind row
+    #: before it is parked as a dead letter.
+    max_attempts: int = 3
+    #: What a write-behind write whose base version is gone does: "reject" parks it as a
+    #: dead letter of kind conflict; "overwrite" replaces the row (version = db's + 1).
+    conflict: str = "reject"
     #: First retry delay of a failed write-behind batch; doubles up to ``retry_cap``.
     retry_base: float = 0.05
     retry_cap: float = 2.0
@@ -71,6 +78,14 @@ class EngineConfig:
         _positive_int("batch_size", self.batch_size)
         _positive_int("max_pending", self.max_pending)
         _positive_int("event_buffer", self.event_buffer)
+        _positive_int("max_attempts", self.max_attempts)
+        self.conflict = str(self.conflict).strip().lower()
+        if self.conflict not in CONFLICT_RULES:
+            raise ValidationError(
+                f"unknown conflict rule {self.conflict!r}: choose one of "
+                f"{', '.join(CONFLICT_RULES)}",
+                field="conflict",
+            )
         if self.ttl is not None:
             _positive_number("ttl", self.ttl)
         _positive_number("flush_interval", self.flush_interval)

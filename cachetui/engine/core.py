@@ -18,8 +18,15 @@ from collections.abc import Sequence
 from cachetui.engine.batching import BatchLoader, GroupCommit
 from cachetui.engine.cache_health import CacheHealth
 from cachetui.engine.config import EngineConfig, WritePolicy
-from cachetui.engine.database import Database
-from cachetui.engine.errors import Interrupted, ProfileNotFound
+from cachetui.engine.database import Database, RowConflict, RowRejected
+from cachetui.engine.dead_letters import DeadLetters
+from cachetui.engine.errors import (
+    DatabaseUnavailable,
+    Interrupted,
+    ProfileNotFound,
+    WriteConflict,
+    WriteRejected,
+)
 from cachetui.engine.events import Event, EventKind, EventLog
 from cachetui.engine.faults import Faults
 from cachetui.engine.key_locks import KeyLocks
@@ -49,6 +56,7 @@ class EngineCore:
         self.store = store
         self.events = EventLog(config.event_buffer)
         self.queue = WriteQueue(config.max_pending)
+        self.dead_letters = DeadLetters()
         self.policy = WritePolicy.parse(config.policy)
         #: The live counters; ``Engine.reset_metrics`` replaces them, so read them
         #: through the core each time instead of keeping a reference.
@@ -121,10 +129,43 @@ class EngineCore:
         self.c.db_reads += len(rows)
         return rows
 
-    async def _write_rows(self, profiles: Sequence[Profile]) -> None:
-        await self.db.write(profiles)
-        self.c.db_writes += len(profiles)
-        self.c.db_transactions += 1
+    async def _write_rows(self, rows: Sequence[tuple[Profile, int]]) -> dict[int, Exception]:
+        """A group commit of write-through/-around callers: each failed row's error."""
+        failures = await self.db.write(rows)
+        c = self.c
+        c.db_writes += len(rows) - len(failures)
+        c.db_transactions += 1
+        errors: dict[int, Exception] = {}
+        for profile, _base in rows:
+            failure = failures.get(profile.user_id)
+            if isinstance(failure, RowConflict):
+                c.conflicts += 1
+                errors[profile.user_id] = WriteConflict(
+                    profile.user_id, profile.version, failure.db_version
+                )
+            elif isinstance(failure, RowRejected):
+                c.rejections += 1
+                errors[profile.user_id] = WriteRejected(
+                    profile.user_id, profile.version, failure.reason
+                )
+        return errors
+
+    async def save_dead_letters(self) -> None:
+        """Write the dead letters changed in memory to the ``dead_letters`` table (they
+        stay in memory, to be saved later, while the database is down)."""
+        letters = self.dead_letters
+        if not letters.unsaved and not letters.undeleted:
+            return
+        changed = [d for uid in sorted(letters.unsaved) if (d := letters.get(uid)) is not None]
+        deleted = sorted(letters.undeleted)
+        try:
+            await self.db.save_dead_letters(changed, deleted)
+        except DatabaseUnavailable:
+            return
+        for letter in changed:
+            if letters.get(letter.user_id) is letter:
+                letters.unsaved.discard(letter.user_id)
+        letters.undeleted.difference_update(deleted)
 
     def _count_cache_error(self) -> None:
         self.c.cache_errors += 1

@@ -14,12 +14,14 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiosqlite
 
+from cachetui.engine.dead_letters import DeadLetter
 from cachetui.engine.demo_data import demo_profiles
-from cachetui.engine.errors import DatabaseUnavailable
+from cachetui.engine.errors import DatabaseUnavailable, WriteRejected
 from cachetui.engine.faults import Faults
 from cachetui.engine.profile import Profile
 
@@ -34,7 +36,25 @@ CREATE TABLE IF NOT EXISTS profiles (
     updated_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS profiles_updated_at ON profiles (updated_at);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    user_id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,            -- rejected | conflict
+    version INTEGER NOT NULL,
+    base_version INTEGER NOT NULL,
+    db_version INTEGER,
+    profile TEXT NOT NULL,         -- JSON
+    error TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    first_failed_at TEXT NOT NULL,
+    last_failed_at TEXT NOT NULL
+);
 """
+#: ``PRAGMA user_version`` of the schema above: later schema changes migrate from it.
+SCHEMA_VERSION = 1
+DEAD_LETTER_COLUMNS = (
+    "user_id, kind, version, base_version, db_version, profile, error, attempts, "
+    "first_failed_at, last_failed_at"
+)
 COLUMNS = "user_id, name, bio, location, followers, version, updated_at"
 UPSERT = (
     f"INSERT INTO profiles ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
@@ -48,6 +68,21 @@ _MAX_IN = 500
 _T = TypeVar("_T")
 
 
+async def _connect(path: str) -> aiosqlite.Connection:
+    """An aiosqlite connection whose worker thread does not keep the process alive: a
+    program that ends without closing the engine still exits (SQLite's journal makes an
+    interrupted transaction roll back; committed rows are safe)."""
+    connection = aiosqlite.connect(path)
+    thread = getattr(connection, "_thread", None)
+    if thread is not None:
+        thread.daemon = True
+    return await connection
+
+
+class RowPermanentError(Exception):
+    """SQLite refused one row for good (see :func:`row_permanent`); internal."""
+
+
 class Database:
     def __init__(self, path: str, faults: Faults | None = None) -> None:
         self.path = path
@@ -59,11 +94,11 @@ class Database:
 
     async def open(self) -> None:
         try:
-            self._conn = await aiosqlite.connect(self.path)
+            self._conn = await _connect(self.path)
             await self._run(self._conn, _setup, self.path != ":memory:")
             if self.path != ":memory:":
-                self._observer = await aiosqlite.connect(self.path)
-        except Exception as exc:  # sqlite3.Error, OSError
+                self._observer = await _connect(self.path)
+        except Exception as exc:  # sqlite3.Error, OSError, ForeignDatabase
             await self.close()
             raise DatabaseUnavailable(f"cannot open database {self.path}: {exc}") from exc
 
@@ -86,17 +121,48 @@ class Database:
         rows = await self._run(self.conn, _select, user_ids)
         return {row[0]: Profile(*row) for row in rows}
 
-    async def write(self, profiles: Sequence[Profile]) -> None:
-        """Upsert these rows in one transaction."""
+    async def write(self, rows: Sequence[tuple[Profile, int]]) -> dict[int, RowFailure]:
+        """Write each ``(profile, base_version)`` in one transaction, only where the row
+        still has ``base_version`` (the version guard: a row's version never goes down).
+        Returns the rows that did not land, by user: :class:`RowRejected` (SQLite refused
+        that row for good) or :class:`RowConflict`; every other row committed. Raises
+        DatabaseUnavailable (nothing written) for errors that are not about one row."""
         await self.faults.before_db_call()
-        await self._run(self.conn, _upsert, [p.as_row() for p in profiles])
+        return await self._run(self.conn, _guarded_write, list(rows))
+
+    async def set_lab_rejection(self, user_id: int, reject: bool) -> None:
+        """Install (or drop) the real trigger ``cachetui_lab_reject_<id>`` that makes
+        SQLite refuse every update of the user, past any injected fault."""
+        await self._run(self.conn, _lab_trigger, user_id, reject)
+
+    async def drop_lab_triggers(self) -> list[str]:
+        """Drop every ``cachetui_lab_reject_*`` trigger (other triggers are never
+        touched); the names dropped."""
+        return await self._run(self.conn, _drop_lab_triggers)
+
+    async def load_dead_letters(self) -> list[DeadLetter]:
+        rows = await self._run(
+            self.conn, _fetch_all, f"SELECT {DEAD_LETTER_COLUMNS} FROM dead_letters"
+        )
+        return [DeadLetter.from_row(tuple(row)) for row in rows]
+
+    async def save_dead_letters(
+        self, letters: Sequence[DeadLetter], deleted: Sequence[int]
+    ) -> None:
+        """Upsert these dead letters and delete those of ``deleted`` users, in one
+        transaction (faults apply: while the database is down they stay in memory)."""
+        await self.faults.before_db_call()
+        await self._run(self.conn, _save_dead_letters, [d.as_row() for d in letters], list(deleted))
 
     async def external_update(
         self, user_id: int, changes: dict[str, Any], updated_at: str
     ) -> Profile | None:
         """Read-modify-write of one row that bypasses any cache; version + 1."""
         await self.faults.before_db_call()
-        return await self._run(self.conn, _read_modify_write, user_id, changes, updated_at)
+        try:
+            return await self._run(self.conn, _read_modify_write, user_id, changes, updated_at)
+        except RowPermanentError as exc:
+            raise WriteRejected(user_id, 0, str(exc)) from exc
 
     # -- setup and the observer's view (no faults) -------------------------------------
     async def restore(self, profiles: Sequence[Profile]) -> None:
@@ -142,17 +208,101 @@ class Database:
             raise
         except DatabaseUnavailable:
             raise
-        except (sqlite3.Error, ValueError) as exc:  # ValueError: connection closed
+        except sqlite3.Error as exc:
+            if row_permanent(exc):
+                raise RowPermanentError(str(exc)) from exc
+            raise DatabaseUnavailable(f"SQLite error: {exc}", transient=True) from exc
+        except ValueError as exc:  # the connection is closed
             raise DatabaseUnavailable(f"SQLite error: {exc}", transient=True) from exc
 
 
 # -- what runs in aiosqlite's thread ------------------------------------------------------
+class ForeignDatabase(Exception):
+    """The file is a SQLite database of something else; internal (open() words it)."""
+
+
+def _check_ours(db: sqlite3.Connection) -> None:
+    """A file is cachetui's if it is empty or has a ``profiles`` table with every column
+    (whatever other tables it also has); anything else is refused before it is touched."""
+    tables = [
+        name
+        for (name,) in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+    ]
+    if tables and "profiles" not in tables:
+        raise ForeignDatabase(
+            "not a cachetui database: it holds the tables "
+            f"{', '.join(sorted(tables))} and no profiles table"
+        )
+    if tables:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(profiles)")}
+        missing = [c for c in COLUMNS.split(", ") if c not in columns]
+        if missing:
+            raise ForeignDatabase(
+                f"its profiles table lacks the column{'s' if len(missing) > 1 else ''} "
+                f"{', '.join(missing)} that cachetui needs"
+            )
+
+
 def _setup(db: sqlite3.Connection, wal: bool) -> None:
+    _check_ours(db)
     if wal:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
     db.executescript(SCHEMA)
+    if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     db.commit()
+
+
+LAB_TRIGGER_PREFIX = "cachetui_lab_reject_"
+
+
+def _lab_trigger(db: sqlite3.Connection, user_id: int, reject: bool) -> None:
+    name = f"{LAB_TRIGGER_PREFIX}{int(user_id)}"
+    if reject:
+        sql = (
+            f"CREATE TRIGGER IF NOT EXISTS {name} BEFORE UPDATE ON profiles "
+            f"WHEN new.user_id = {int(user_id)} BEGIN "
+            f"SELECT RAISE(ABORT, 'lab: every write of user {int(user_id)} is rejected'); END"
+        )
+    else:
+        sql = f"DROP TRIGGER IF EXISTS {name}"
+    _transaction(db, lambda: db.execute(sql))
+
+
+def _drop_lab_triggers(db: sqlite3.Connection) -> list[str]:
+    names = [
+        name
+        for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        if name.startswith(LAB_TRIGGER_PREFIX)
+    ]
+
+    def work() -> None:
+        for name in names:
+            db.execute(f"DROP TRIGGER IF EXISTS {name}")
+
+    _transaction(db, work)
+    return names
+
+
+def _fetch_all(db: sqlite3.Connection, sql: str) -> list[tuple[Any, ...]]:
+    return db.execute(sql).fetchall()
+
+
+def _save_dead_letters(
+    db: sqlite3.Connection, rows: list[tuple[Any, ...]], deleted: list[int]
+) -> None:
+    def work() -> None:
+        marks = ", ".join("?" * 10)
+        db.executemany(
+            f"INSERT OR REPLACE INTO dead_letters ({DEAD_LETTER_COLUMNS}) VALUES ({marks})",
+            rows,
+        )
+        db.executemany("DELETE FROM dead_letters WHERE user_id = ?", [(u,) for u in deleted])
+
+    _transaction(db, work)
 
 
 def _select(db: sqlite3.Connection, user_ids: Sequence[int]) -> list[tuple[Any, ...]]:
@@ -215,3 +365,77 @@ def _seed(db: sqlite3.Connection, count: int, updated_at: str, seed: int) -> int
     rows = (p.as_row() for p in demo_profiles(count, updated_at, seed=seed))
     _transaction(db, lambda: db.executemany(UPSERT, rows))
     return count
+
+
+# -- the guarded write: one transaction, an outcome per row --------------------------------
+#: SQLite's primary result codes that concern one row only: SQLITE_CONSTRAINT (unique,
+#: not null, check, foreign key, a trigger's RAISE(ABORT)) and SQLITE_MISMATCH.
+ROW_PERMANENT_CODES = frozenset({19, 20})
+_GUARDED_UPDATE = (
+    "UPDATE profiles SET name = ?, bio = ?, location = ?, followers = ?, version = ?, "
+    "updated_at = ? WHERE user_id = ? AND version = ?"
+)
+
+
+def row_permanent(exc: sqlite3.Error) -> bool:
+    """Whether SQLite refused this one row for good (retrying cannot help), as opposed to
+    an error of the database as a whole (busy, locked, I/O, schema) that may pass."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        return True
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in ROW_PERMANENT_CODES
+
+
+@dataclass(frozen=True, slots=True)
+class RowRejected:
+    """SQLite refused the row (``reason``: its message)."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RowConflict:
+    """The row's version was not the base the write was built on (None: no such row)."""
+
+    db_version: int | None
+
+
+RowFailure = RowRejected | RowConflict
+
+
+def _guarded_write(
+    db: sqlite3.Connection, rows: list[tuple[Profile, int]]
+) -> dict[int, RowFailure]:
+    """Write each ``(profile, base_version)`` only where the row still has that version,
+    in one transaction. A row SQLite refuses is rolled back alone (a failed statement
+    aborts only itself): the other rows commit. Errors that are not about one row roll
+    everything back and propagate."""
+    failures: dict[int, RowFailure] = {}
+
+    def work() -> dict[int, RowFailure]:
+        for profile, base in rows:
+            uid = profile.user_id
+            params = (
+                profile.name,
+                profile.bio,
+                profile.location,
+                profile.followers,
+                profile.version,
+                profile.updated_at,
+                uid,
+                base,
+            )
+            try:
+                changed = db.execute(_GUARDED_UPDATE, params).rowcount
+            except sqlite3.Error as exc:
+                if not row_permanent(exc):
+                    raise
+                failures[uid] = RowRejected(str(exc))
+                continue
+            if changed != 1:
+                found = db.execute("SELECT version FROM profiles WHERE user_id = ?", (uid,))
+                row = found.fetchone()
+                failures[uid] = RowConflict(None if row is None else int(row[0]))
+        return failures
+
+    return _transaction(db, work)

@@ -13,6 +13,10 @@ retries, draining), :mod:`~cachetui.engine.cache_health` (cache outages and reco
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
+import sys
+import weakref
 from typing import Any
 
 from cachetui.engine.config import EngineConfig, WritePolicy
@@ -25,6 +29,7 @@ from cachetui.engine.core import (
     last_op_id,
     perf_counter,
 )
+from cachetui.engine.dead_letter_ops import DeadLetterOperations
 from cachetui.engine.errors import (
     CacheTuiError,
     DatabaseUnavailable,
@@ -48,7 +53,7 @@ NO_CACHE = WritePolicy.NO_CACHE
 _HIT = EventKind.HIT
 
 
-class Engine(LabOperations, PaneViews):
+class Engine(DeadLetterOperations, LabOperations, PaneViews):
     """A cache in front of the ``profiles`` database. Use ``async with Engine(cfg)``
     or ``await start()`` … ``await close()``; ``close()`` flushes pending writes."""
 
@@ -67,6 +72,7 @@ class Engine(LabOperations, PaneViews):
         assert isinstance(behind, WriteBehind)
         self._behind = behind
         self._switch_lock = asyncio.Lock()
+        self._at_exit = _AtExit(weakref.ref(self))
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> Engine:
@@ -79,6 +85,8 @@ class Engine(LabOperations, PaneViews):
             raise EngineClosed("this engine was closed; make a new one")
         await core.db.open()
         try:
+            leftover = await core.db.drop_lab_triggers()
+            core.dead_letters.load(await core.db.load_dead_letters())
             await core.store.start()
         except BaseException:
             await core.db.close()
@@ -91,6 +99,17 @@ class Engine(LabOperations, PaneViews):
         self._flusher.start(loop)
         core.state = RUNNING
         core.cache.start(loop)
+        atexit.register(self._at_exit)
+        if leftover:
+            core.emit(
+                BACKGROUND_OP,
+                EventKind.FAULT,
+                None,
+                None,
+                None,
+                f"removed {len(leftover)} lab trigger{'s' if len(leftover) > 1 else ''} left "
+                f"over by an earlier run that did not close: {', '.join(leftover)}",
+            )
         return self
 
     async def close(
@@ -126,6 +145,10 @@ class Engine(LabOperations, PaneViews):
             )
         core.state = CLOSED
         core.gate.set()
+        atexit.unregister(self._at_exit)
+        await core.save_dead_letters()
+        with contextlib.suppress(DatabaseUnavailable):
+            await core.db.drop_lab_triggers()
         await self._flusher.stop()
         await core.cache.stop()
         core.store.set_drop_listener(None)
@@ -308,7 +331,12 @@ class Engine(LabOperations, PaneViews):
     @property
     def metrics(self) -> MetricsSnapshot:
         queue = self._core.queue
-        return MetricsSnapshot.of(self._core.c, len(queue), queue.oldest_age(perf_counter()))
+        return MetricsSnapshot.of(
+            self._core.c,
+            len(queue),
+            queue.oldest_age(perf_counter()),
+            len(self._core.dead_letters),
+        )
 
     @property
     def counters(self) -> Counters:
@@ -316,6 +344,8 @@ class Engine(LabOperations, PaneViews):
         return self._core.c
 
     def reset_metrics(self) -> None:
+        """Start every counter and latency histogram again (the dead letters themselves
+        stay parked)."""
         self._core.c = Counters()
 
     def subscribe(self, subscriber: Subscriber) -> Any:
@@ -360,3 +390,28 @@ class Engine(LabOperations, PaneViews):
         core.emit(BACKGROUND_OP, EventKind.FAULT, None, None, None, f"{change} (faults: {state})")
         if name == "cache_down" and core.state == RUNNING:
             core.cache.fault_changed(bool(value))
+
+
+class _AtExit:
+    """Run at interpreter exit for an engine that was never closed (an exception left
+    ``async with``, ``asyncio.run`` ended): name the writes that never reached the
+    database on stderr. The process still exits: the database threads are daemons."""
+
+    def __init__(self, ref: weakref.ReferenceType[Engine]) -> None:
+        self._ref = ref
+
+    def __call__(self) -> None:
+        engine = self._ref()
+        if engine is None or not engine.running:
+            return
+        pending = engine.pending_writes()
+        if not pending:
+            return
+        named = ", ".join(f"(user {p.user_id}, v{p.version})" for p in pending[:50])
+        more = f" and {len(pending) - 50} more" if len(pending) > 50 else ""
+        print(
+            f"cachetui: the engine was not closed: {len(pending)} acknowledged "
+            f"write{'s' if len(pending) != 1 else ''} never reached "
+            f"{engine.config.db_path}: {named}{more}",
+            file=sys.stderr,
+        )

@@ -44,6 +44,29 @@ class PendingWritesError(DatabaseUnavailable):
         self.pending = pending
 
 
+class WriteRejected(CacheTuiError):
+    """The database refused this write for good (a constraint, a trigger's
+    ``RAISE(ABORT)``, a type mismatch): retrying the same row cannot help. Nothing was
+    written. ``reason`` is SQLite's message."""
+
+    def __init__(self, user_id: int, version: int, reason: str) -> None:
+        super().__init__(f"user {user_id} v{version} rejected by the database: {reason}")
+        self.user_id = user_id
+        self.version = version
+        self.reason = reason
+
+
+class WriteConflict(WriteRejected):
+    """Another writer changed the row since this write read it (its version is
+    ``db_version``, None if the row is gone), and re-applying the changes once on the new
+    row conflicted again. Nothing was written."""
+
+    def __init__(self, user_id: int, version: int, db_version: int | None) -> None:
+        found = "the row is gone" if db_version is None else f"it is now at v{db_version}"
+        super().__init__(user_id, version, f"another writer changed the row ({found})")
+        self.db_version = db_version
+
+
 class StoreUnavailable(CacheTuiError):
     """The cache store (for example a Redis server) cannot be reached."""
 

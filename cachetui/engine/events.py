@@ -30,6 +30,8 @@ class EventKind(StrEnum):
     FAULT = "fault"  # a fault was switched on or off
     CACHE_DOWN = "cache-down"  # the cache store became unreachable: reads go to the DB
     CACHE_UP = "cache-up"  # the cache store answers again
+    CONFLICT = "conflict"  # a write's base version was gone: another writer got there first
+    DEAD_LETTER = "dead-letter"  # a write parked (rejected or conflicting), or retried/discarded
     ERROR = "error"
 
 

@@ -13,8 +13,11 @@ import asyncio
 import contextlib
 
 from cachetui.engine.core import BACKGROUND_OP, EngineCore, perf_counter, wait_event
+from cachetui.engine.database import RowConflict, RowRejected
+from cachetui.engine.dead_letters import DeadLetter, DeadLetterKind
 from cachetui.engine.errors import DatabaseUnavailable, PendingWritesError
 from cachetui.engine.events import EventKind
+from cachetui.engine.profile import Profile
 
 
 class Flusher:
@@ -67,7 +70,12 @@ class Flusher:
             delay = min(core.config.retry_cap, delay * 2)
 
     async def flush_batch(self, op: int) -> DatabaseUnavailable | None:
-        """Write the oldest pending writes in one transaction; the error if it failed."""
+        """Write the oldest pending writes in one transaction; the error if it failed.
+
+        Each row is guarded by its base version. A row SQLite refuses for good is tried
+        again (back to back) until ``max_attempts``, then parked as a dead letter; a row
+        whose base is gone is a conflict (parked, or rebased with ``conflict=overwrite``).
+        Every other row of the batch lands."""
         core = self._core
         async with self.lock:
             batch = core.queue.take_batch(core.config.batch_size)
@@ -76,7 +84,9 @@ class Flusher:
                 return None
             start = perf_counter()
             try:
-                await core.db.write(batch.profiles)
+                failures = await core.db.write(
+                    list(zip(batch.profiles, batch.base_versions, strict=True))
+                )
             except DatabaseUnavailable as exc:
                 core.c.coalesced += core.queue.failed(batch)
                 core.c.retries += 1
@@ -92,33 +102,140 @@ class Flusher:
             except BaseException:
                 core.queue.failed(batch)
                 raise
-            core.queue.landed(batch)
+            elapsed = perf_counter() - start
+            landed = [p for p in batch.profiles if p.user_id not in failures]
+            core.queue.landed(landed)
             c = core.c
-            c.db_writes += count
+            c.db_writes += len(landed)
             c.db_transactions += 1
-            waited = perf_counter() - min(batch.queued_at)
-            if waited > c.max_queue_wait:
-                c.max_queue_wait = waited
-            if count == 1:
-                p = batch.profiles[0]
-                core.emit(
-                    op,
-                    EventKind.FLUSH,
-                    p.user_id,
-                    p.version,
-                    perf_counter() - start,
-                    "1 write in 1 transaction",
+            if landed:
+                waited = perf_counter() - min(
+                    t
+                    for p, t in zip(batch.profiles, batch.queued_at, strict=True)
+                    if p.user_id not in failures
                 )
-            else:
+                if waited > c.max_queue_wait:
+                    c.max_queue_wait = waited
+            if len(landed) == 1:
+                p = landed[0]
+                core.emit(
+                    op, EventKind.FLUSH, p.user_id, p.version, elapsed, "1 write in 1 transaction"
+                )
+            elif landed:
                 core.emit(
                     op,
                     EventKind.FLUSH,
                     None,
                     None,
-                    perf_counter() - start,
-                    f"{count} writes in 1 transaction",
+                    elapsed,
+                    f"{len(landed)} writes in 1 transaction",
                 )
+            for profile in batch.profiles:
+                failure = failures.get(profile.user_id)
+                if isinstance(failure, RowRejected):
+                    await self._rejected(op, profile, failure.reason)
+                elif isinstance(failure, RowConflict):
+                    await self._conflict(op, profile, failure.db_version)
+            if core.dead_letters.unsaved or core.dead_letters.undeleted:
+                await core.save_dead_letters()
             return None
+
+    async def _rejected(self, op: int, sent: Profile, reason: str) -> None:
+        """SQLite refused this row for good: count the attempt; park it at the last."""
+        core = self._core
+        core.c.rejections += 1
+        entry = core.queue.entry_of(sent.user_id)
+        if entry is None:  # pragma: no cover - a crash takes the flush lock first
+            return
+        now = core.timestamp()
+        entry.attempts += 1
+        entry.error = reason
+        entry.first_failed_at = entry.first_failed_at or now
+        if entry.attempts < core.config.max_attempts:
+            core.c.coalesced += core.queue.failed([sent], retry=False)
+            core.emit(
+                op,
+                EventKind.RETRY,
+                sent.user_id,
+                sent.version,
+                None,
+                f"rejected by the database (attempt {entry.attempts} of "
+                f"{core.config.max_attempts}): {reason}",
+            )
+            return
+        self.park(op, sent.user_id, "rejected", None, reason)
+
+    async def _conflict(self, op: int, sent: Profile, db_version: int | None) -> None:
+        """The row's version was not this write's base: another writer changed it."""
+        core = self._core
+        core.c.conflicts += 1
+        entry = core.queue.entry_of(sent.user_id)
+        if entry is None:  # pragma: no cover - a crash takes the flush lock first
+            return
+        uid = sent.user_id
+        base = entry.base_version
+        found = "the row is gone" if db_version is None else f"the database has v{db_version}"
+        if core.config.conflict == "overwrite" and db_version is not None:
+            core.queue.failed([sent], retry=False)
+            newest = entry.profile
+            rebased = newest._replace(version=db_version + 1)
+            core.queue.rebase(uid, rebased, db_version)
+            cached = await core.cache.peek_many([uid])
+            if uid in cached and cached[uid].version == newest.version:
+                await core.cache.set(rebased)
+            core.emit(
+                op,
+                EventKind.CONFLICT,
+                uid,
+                rebased.version,
+                None,
+                f"v{newest.version} was built on v{base} but {found}: overwriting v{db_version} "
+                f"(the other writer's changes are lost) as v{rebased.version}",
+            )
+            return
+        core.emit(
+            op,
+            EventKind.CONFLICT,
+            uid,
+            entry.profile.version,
+            None,
+            f"v{entry.profile.version} was built on v{base} but {found}: parked, not applied",
+        )
+        self.park(op, uid, "conflict", db_version, f"conflict: built on v{base} but {found}")
+        await core.cache.delete(uid)  # reads see the database, not the parked write
+
+    def park(
+        self, op: int, user_id: int, kind: DeadLetterKind, db_version: int | None, error: str
+    ) -> None:
+        """Take the user's pending write out of the queue as a dead letter (saved to the
+        ``dead_letters`` table by the caller, or later while the database is down)."""
+        core = self._core
+        entry = core.queue.entry_of(user_id)
+        if entry is None:  # pragma: no cover - callers hold an entry
+            return
+        now = core.timestamp()
+        letter = DeadLetter(
+            kind=kind,
+            profile=entry.profile,
+            base_version=entry.base_version,
+            db_version=db_version,
+            error=error,
+            attempts=max(1, entry.attempts),
+            first_failed_at=entry.first_failed_at or now,
+            last_failed_at=now,
+        )
+        core.queue.remove(user_id)
+        if user_id in core.dead_letters:
+            core.c.coalesced += 1  # the newer parked write supersedes the older (one per user)
+        core.dead_letters.put(letter)
+        core.emit(
+            op,
+            EventKind.DEAD_LETTER,
+            user_id,
+            letter.version,
+            None,
+            f"parked as a dead letter ({kind}): {error}",
+        )
 
     async def _run(self) -> None:
         """Flush every ``flush_interval``, or sooner at ``batch_size``; back off on failure."""

@@ -129,6 +129,37 @@ class LabOperations:
             BACKGROUND_OP, EventKind.FAULT, None, None, None, f"queue bound = {max_pending}"
         )
 
+    async def reject_writes(self, user_id: int) -> None:
+        """Lab fault: install a real SQLite trigger (``cachetui_lab_reject_<id>``) that
+        refuses every update of the user, as a constraint would (a poison row). Removed
+        by :meth:`accept_writes`, by ``close()`` and, if left over by a killed process,
+        at the next start. ValidationError for a bad user id."""
+        self._check_running()
+        validate_user_id(user_id)
+        await self._core.db.set_lab_rejection(user_id, True)
+        self._core.emit(
+            BACKGROUND_OP,
+            EventKind.FAULT,
+            user_id,
+            None,
+            None,
+            f"the database now rejects every write of user {user_id} (a lab trigger)",
+        )
+
+    async def accept_writes(self, user_id: int) -> None:
+        """Remove the lab trigger of :meth:`reject_writes` (other triggers untouched)."""
+        self._check_running()
+        validate_user_id(user_id)
+        await self._core.db.set_lab_rejection(user_id, False)
+        self._core.emit(
+            BACKGROUND_OP,
+            EventKind.FAULT,
+            user_id,
+            None,
+            None,
+            f"the database accepts writes of user {user_id} again",
+        )
+
     async def restore_rows(self, profiles: Iterable[Profile]) -> None:
         """Write these rows to the database exactly as given (versions included), past
         any injected fault and outside the metrics: for labs that rewind a demo."""

@@ -96,6 +96,9 @@ class Counters:
         "lost_writes",
         "external_writes",
         "cache_errors",
+        "conflicts",
+        "rejections",
+        "discarded",
         "peak_pending",
         "max_queue_wait",
         "read_latency",
@@ -118,6 +121,9 @@ class Counters:
         self.lost_writes = 0
         self.external_writes = 0
         self.cache_errors = 0  # cache store calls that failed (store unreachable)
+        self.conflicts = 0  # writes whose base version was gone (all policies)
+        self.rejections = 0  # row-permanent failures of a write (each attempt)
+        self.discarded = 0  # dead letters discarded on request (their updates dropped)
         self.peak_pending = 0
         self.max_queue_wait = 0.0  # longest a write waited in the queue before landing
         self.read_latency = LatencyHistogram()
@@ -148,6 +154,10 @@ class MetricsSnapshot:
     lost_writes: int
     external_writes: int
     cache_errors: int
+    conflicts: int
+    rejections: int
+    dead_letters: int
+    discarded: int
     read_p50: float | None
     read_p95: float | None
     read_p99: float | None
@@ -156,7 +166,9 @@ class MetricsSnapshot:
     update_p99: float | None
 
     @classmethod
-    def of(cls, c: Counters, pending: int, oldest_pending_age: float) -> MetricsSnapshot:
+    def of(
+        cls, c: Counters, pending: int, oldest_pending_age: float, dead_letters: int = 0
+    ) -> MetricsSnapshot:
         reads = c.hits + c.misses
         return cls(
             reads=c.reads,
@@ -179,6 +191,10 @@ class MetricsSnapshot:
             lost_writes=c.lost_writes,
             external_writes=c.external_writes,
             cache_errors=c.cache_errors,
+            conflicts=c.conflicts,
+            rejections=c.rejections,
+            dead_letters=dead_letters,
+            discarded=c.discarded,
             read_p50=c.read_latency.percentile(50),
             read_p95=c.read_latency.percentile(95),
             read_p99=c.read_latency.percentile(99),

@@ -9,13 +9,30 @@ from cachetui.engine.profile import Profile
 
 
 class _Pending:
-    __slots__ = ("profile", "first_queued", "coalesced", "retries", "in_flight", "requeued_at")
+    __slots__ = (
+        "profile",
+        "base_version",
+        "first_queued",
+        "coalesced",
+        "retries",
+        "attempts",
+        "first_failed_at",
+        "error",
+        "in_flight",
+        "requeued_at",
+    )
 
-    def __init__(self, profile: Profile, now: float) -> None:
+    def __init__(self, profile: Profile, now: float, base_version: int) -> None:
         self.profile = profile
+        #: The database version the first write not yet landed was built on: the flush
+        #: writes only where the row still has it (else: a conflict).
+        self.base_version = base_version
         self.first_queued = now  # when the oldest write not yet in the DB was queued
         self.coalesced = 0  # updates absorbed into this pending write
         self.retries = 0  # failed attempts to write it
+        self.attempts = 0  # attempts the database refused for this row alone
+        self.first_failed_at = ""  # when it was first refused (UTC ISO 8601)
+        self.error = ""  # SQLite's message of the last refusal
         self.in_flight = False  # part of a batch being written right now
         self.requeued_at: float | None = None  # a newer write arrived while in flight
 
@@ -29,6 +46,12 @@ class PendingWrite:
     age: float
     retries: int
     in_flight: bool
+    #: The database version this write was built on (the flush's version guard).
+    base_version: int = 0
+    #: Times the database refused this row (a dead letter after ``max_attempts``).
+    attempts: int = 0
+    #: SQLite's message of the last refusal ('' if none).
+    error: str = ""
 
     @property
     def user_id(self) -> int:
@@ -45,6 +68,7 @@ class Batch:
 
     profiles: list[Profile]
     queued_at: list[float]
+    base_versions: list[int]
 
 
 class WriteQueue:
@@ -83,11 +107,14 @@ class WriteQueue:
             self._room.clear()
             await self._room.wait()
 
-    def put(self, profile: Profile, now: float) -> bool:
-        """Queue the newest value of a user; True when it coalesced into a pending write."""
+    def put(self, profile: Profile, now: float, base_version: int | None = None) -> bool:
+        """Queue the newest value of a user; True when it coalesced into a pending write.
+        A new entry's base version is ``base_version`` (default: the version before
+        ``profile``'s); a coalesced one keeps the base of its first write."""
         entry = self._entries.get(profile.user_id)
         if entry is None:
-            self._entries[profile.user_id] = _Pending(profile, now)
+            base = profile.version - 1 if base_version is None else base_version
+            self._entries[profile.user_id] = _Pending(profile, now, base)
             return False
         entry.profile = profile
         if entry.in_flight:
@@ -104,6 +131,7 @@ class WriteQueue:
         """Up to ``size`` writes, oldest first, marked in flight."""
         profiles: list[Profile] = []
         queued_at: list[float] = []
+        bases: list[int] = []
         for entry in self._entries.values():
             if len(profiles) == size:
                 break
@@ -112,17 +140,40 @@ class WriteQueue:
             entry.in_flight = True
             profiles.append(entry.profile)
             queued_at.append(entry.first_queued)
-        return Batch(profiles, queued_at)
+            bases.append(entry.base_version)
+        return Batch(profiles, queued_at, bases)
 
-    def landed(self, batch: Batch) -> None:
-        """The batch committed: drop the writes it carried, keep newer ones queued."""
-        for profile in batch.profiles:
+    def entry_of(self, user_id: int) -> _Pending | None:
+        """The user's pending entry (for the flusher's bookkeeping), or None."""
+        return self._entries.get(user_id)
+
+    def remove(self, user_id: int) -> Profile | None:
+        """Take the user's pending write out of the queue (parked or discarded)."""
+        entry = self._entries.pop(user_id, None)
+        if len(self._entries) < self.max_pending:
+            self._room.set()
+        return None if entry is None else entry.profile
+
+    def rebase(self, user_id: int, profile: Profile, base_version: int) -> None:
+        """Replace the pending write with ``profile`` built on ``base_version`` (a
+        conflict resolved by overwriting)."""
+        entry = self._entries.get(user_id)
+        if entry is not None:
+            entry.profile = profile
+            entry.base_version = base_version
+
+    def landed(self, batch: Batch | list[Profile]) -> None:
+        """The batch (or these of its writes) committed: drop the writes it carried,
+        keep newer ones queued."""
+        for profile in batch.profiles if isinstance(batch, Batch) else batch:
             entry = self._entries.get(profile.user_id)
             if entry is None:
                 continue
             if entry.profile.version == profile.version:
                 del self._entries[profile.user_id]
             else:
+                entry.base_version = profile.version  # the row now holds the landed one
+                entry.attempts = 0
                 entry.in_flight = False
                 entry.coalesced = 0
                 entry.retries = 0
@@ -131,15 +182,17 @@ class WriteQueue:
         if len(self._entries) < self.max_pending:
             self._room.set()
 
-    def failed(self, batch: Batch) -> int:
-        """The batch did not commit: its writes stay queued. Returns how many newer
-        writes, queued while the batch was in flight, now coalesce with them."""
+    def failed(self, batch: Batch | list[Profile], *, retry: bool = True) -> int:
+        """The batch (or these of its writes) did not land: they stay queued. Returns
+        how many newer writes, queued while they were in flight, now coalesce with them.
+        ``retry``: count a failed attempt."""
         coalesced = 0
-        for profile in batch.profiles:
+        profiles = batch.profiles if isinstance(batch, Batch) else batch
+        for profile in profiles:
             entry = self._entries.get(profile.user_id)
             if entry is not None:
                 entry.in_flight = False
-                entry.retries += 1
+                entry.retries += retry
                 if entry.requeued_at is not None:
                     entry.requeued_at = None
                     entry.coalesced += 1
@@ -167,6 +220,9 @@ class WriteQueue:
                 age=now - e.first_queued,
                 retries=e.retries,
                 in_flight=e.in_flight,
+                base_version=e.base_version,
+                attempts=e.attempts,
+                error=e.error,
             )
             for e in self._entries.values()
         ]

@@ -13,7 +13,9 @@ cache can become unreachable (the cache_down fault) and come back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
+import sqlite3
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,13 @@ from cachetui.engine import (
 from tests.conftest import TEST_REDIS_URL, db_row, delete_namespace, redis_or_skip
 
 USERS = range(1, 5)
+#: Every change of a row's version, recorded by the database itself.
+VERSION_AUDIT = """
+CREATE TABLE version_audit (user_id INTEGER, old INTEGER, new INTEGER);
+CREATE TRIGGER version_audit AFTER UPDATE OF version ON profiles BEGIN
+    INSERT INTO version_audit VALUES (old.user_id, old.version, new.version);
+END;
+"""
 POLICIES = [p.value for p in WritePolicy]
 text = st.text(alphabet="abcxyz ", max_size=12)
 changes_strategy = st.one_of(
@@ -86,11 +95,16 @@ class EngineModel(RuleBasedStateMachine):
         self.engine = Engine(config)
         self.run(self.engine.start())
         self.run(self.engine.seed(len(USERS)))
+        with contextlib.closing(sqlite3.connect(self.path)) as db:  # the version audit
+            db.executescript(VERSION_AUDIT)
         self.policy = WritePolicy(policy)
         self.db: dict[int, Profile] = {u: db_row(self.path, u) for u in USERS}
         self.view: dict[int, Profile] = dict(self.db)  # what the engine should serve
         self.stale: set[int] = set()  # external write since the engine last wrote
         self.pending: dict[int, Profile] = {}
+        # the database version each pending write was built on (the version guard)
+        self.base: dict[int, int] = {}
+        self.parked: set[int] = set()  # conflicts parked as dead letters
         self.db_down = False
         self.cache_down = False
         # users written while the cache was unreachable: their entries are repaired when
@@ -138,6 +152,8 @@ class EngineModel(RuleBasedStateMachine):
         if not self.engine.cache_available:
             self.written_while_down.add(user)
         if self.policy is WritePolicy.WRITE_BEHIND:
+            if user not in self.pending:
+                self.base[user] = got.version - 1
             self.pending[user] = got
         else:
             assert not self.db_down
@@ -196,6 +212,7 @@ class EngineModel(RuleBasedStateMachine):
                 self.stale |= self.written_while_down
         self.written_while_down.clear()
         self.pending.clear()
+        self.base.clear()
 
     @rule()
     def toggle_cache_down(self) -> None:
@@ -217,9 +234,15 @@ class EngineModel(RuleBasedStateMachine):
 
     def _landed(self) -> None:
         for user, profile in self.pending.items():
-            self.db[user] = profile
+            if self.base[user] == self.db[user].version:
+                self.db[user] = profile
+            else:
+                # another writer changed the row since: a conflict, parked, never applied
+                self.parked.add(user)
+                self.view[user] = self.db[user]  # the cache entry was dropped
             self.stale.discard(user)
         self.pending.clear()
+        self.base.clear()
 
     # -- invariants ----------------------------------------------------------------------
     @invariant()
@@ -234,9 +257,12 @@ class EngineModel(RuleBasedStateMachine):
         else:
             with pytest.raises(StoreUnavailable):
                 self.run(self.engine.cache_entries())
-        # every acknowledged update is a row written, absorbed, still pending, or lost
+        # every acknowledged update is a row written, absorbed, still pending, parked
+        # (a conflict) or lost
         m = self.engine.metrics
-        assert m.updates == m.db_writes + m.coalesced + m.pending + m.lost_writes
+        assert m.updates == (m.db_writes + m.coalesced + m.pending + m.dead_letters + m.lost_writes)
+        assert {d.user_id for d in self.engine.dead_letters()} == self.parked
+        assert all(d.kind == "conflict" for d in self.engine.dead_letters())
 
     def teardown(self) -> None:
         try:
@@ -246,6 +272,9 @@ class EngineModel(RuleBasedStateMachine):
                 self._landed()
                 for user in USERS:
                     assert db_row(self.path, user) == self.db[user]
+                with contextlib.closing(sqlite3.connect(self.path)) as db:
+                    down = db.execute("SELECT * FROM version_audit WHERE new < old").fetchall()
+                assert down == []  # no row's version ever went down
         finally:
             self.loop.close()
             shutil.rmtree(self.dir, ignore_errors=True)

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from cachetui.engine.config import WritePolicy
 from cachetui.engine.core import EngineCore, perf_counter
+from cachetui.engine.errors import WriteConflict, WriteRejected
 from cachetui.engine.events import EventKind
 from cachetui.engine.profile import Profile
 
@@ -37,9 +38,29 @@ class Policy:
             cached = await core.cache.get(user_id)
             if cached is not None:
                 return cached
+            parked = self._parked(op, user_id)
+            if parked is not None:
+                await core.cache.set(parked, fill=True)
+                return parked
             return await self._fill_from_db(op, user_id)
         finally:
             core.locks.release(user_id)
+
+    def _parked(self, op: int, user_id: int) -> Profile | None:
+        """A dead letter the database rejected is the user's newest acknowledged value:
+        reads serve it and updates build on it (read-your-writes, as with the queue)."""
+        letter = self._core.dead_letters.rejected(user_id)
+        if letter is None:
+            return None
+        self._core.emit(
+            op,
+            EventKind.QUEUE_HIT,
+            user_id,
+            letter.version,
+            None,
+            "served from the dead letters (the database rejected this write)",
+        )
+        return letter.profile
 
     async def _fill_from_db(self, op: int, user_id: int) -> Profile:
         profile = await self._core.read_db(op, user_id)
@@ -57,6 +78,9 @@ class Policy:
         pending = core.queue.get(user_id)
         if pending is not None:
             return pending
+        letter = core.dead_letters.rejected(user_id)
+        if letter is not None:
+            return letter.profile
         return await core.read_db(op, user_id)
 
     async def update(self, op: int, user_id: int, changes: dict[str, Any], epoch: int) -> Profile:
@@ -71,15 +95,42 @@ class CommitFirst(Policy):
 
     async def update(self, op: int, user_id: int, changes: dict[str, Any], epoch: int) -> Profile:
         core = self._core
+        letter = core.dead_letters.rejected(user_id)
+        if letter is not None:
+            raise WriteRejected(
+                user_id,
+                letter.version,
+                f"user {user_id} has a parked dead letter (v{letter.version}: "
+                f"{letter.error}); retry or discard it first",
+            )
         current = await self.current(op, user_id)
         profile = current.apply(changes, core.timestamp())
         start = perf_counter()
         try:
-            await core.committer.write(profile)
+            try:
+                await core.committer.write(profile, current.version)
+            except WriteConflict as conflict:
+                # Another writer changed the row since it was read: the caller was not
+                # acknowledged, so re-read the row and apply the changes once more.
+                core.emit(
+                    op,
+                    EventKind.CONFLICT,
+                    user_id,
+                    profile.version,
+                    None,
+                    f"built on v{current.version} but {conflict.reason}: re-reading the "
+                    "row and applying the changes again",
+                )
+                fresh = await core.read_db(op, user_id)
+                profile = fresh.apply(changes, core.timestamp())
+                await core.committer.write(profile, fresh.version)
         except asyncio.CancelledError:
             # The commit has finished (GroupCommit waits for it), but whether the row
             # landed is unknown: never leave an older value cached beside it.
             await core.cache.delete(user_id)
+            raise
+        except WriteConflict:
+            await core.cache.delete(user_id)  # the cached value is older than the row
             raise
         core.emit(
             op, EventKind.DB_WRITE, user_id, profile.version, perf_counter() - start, "committed"

@@ -10,6 +10,7 @@ evicted or expired).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from cachetui.engine.config import WritePolicy
@@ -38,6 +39,7 @@ class WriteBehind(Policy):
         if (
             not core.cache.local
             or user_id in core.locks
+            or user_id in core.dead_letters
             or not core.gate.is_set()
             or not core.queue.has_room_for(user_id)
         ):
@@ -87,13 +89,62 @@ class WriteBehind(Policy):
             await queue.wait_for_room(user_id)
         profile = current.apply(changes, core.timestamp())
         core.check_epoch(epoch)
-        await core.cache.set(profile)
-        while not queue.has_room_for(user_id):  # the last slot went while we waited
+        letter = core.dead_letters.rejected(user_id)
+        if letter is not None and user_id not in queue:
+            # The database rejected this user's write: the update replaces the dead
+            # letter (one per user) and is not sent to the database.
+            try:
+                await core.cache.set(profile)
+                core.check_epoch(epoch)
+            except BaseException:
+                await self._untrace(user_id)
+                raise
+            core.dead_letters.put(
+                letter.__class__(
+                    kind="rejected",
+                    profile=profile,
+                    base_version=letter.base_version,
+                    db_version=letter.db_version,
+                    error=letter.error,
+                    attempts=letter.attempts,
+                    first_failed_at=letter.first_failed_at,
+                    last_failed_at=letter.last_failed_at,
+                )
+            )
+            core.c.coalesced += 1
+            core.emit(
+                op,
+                EventKind.DEAD_LETTER,
+                user_id,
+                profile.version,
+                None,
+                "folded into the parked dead letter (not sent to the database)",
+            )
+            await core.save_dead_letters()
+            return profile
+        while True:
+            try:
+                await core.cache.set(profile)
+                core.check_epoch(epoch)
+            except BaseException:
+                # Cancelled, interrupted or failed before the acknowledgement: the
+                # cache must not keep a value that was never queued.
+                await self._untrace(user_id)
+                raise
+            if queue.has_room_for(user_id):
+                break
+            # The last slot went while the cache was set: take the value back, wait.
+            await self._untrace(user_id)
             self._flusher.request_flush()
             await queue.wait_for_room(user_id)
-        core.check_epoch(epoch)
+            core.check_epoch(epoch)
         self.enqueue(op, profile)
         return profile
+
+    async def _untrace(self, user_id: int) -> None:
+        """Drop the user's cache entry (a read then finds the queue or the database),
+        finishing even if the caller is cancelled again meanwhile."""
+        await asyncio.shield(asyncio.ensure_future(self._core.cache.delete(user_id)))
 
     def enqueue(self, op: int, profile: Profile) -> None:
         """Queue a write-behind write (the cache already holds ``profile``)."""
@@ -145,6 +196,10 @@ class WriteBehind(Policy):
                 )
                 await core.cache.set(pending, fill=True)
                 return pending
+            parked = self._parked(op, user_id)
+            if parked is not None:
+                await core.cache.set(parked, fill=True)
+                return parked
             return await self._fill_from_db(op, user_id)
         finally:
             core.locks.release(user_id)

@@ -1,0 +1,89 @@
+"""The dead letters' public operations, part of the
+:class:`~cachetui.engine.engine.Engine` facade: list, retry, discard."""
+
+from __future__ import annotations
+
+from cachetui.engine.core import EngineCore, perf_counter
+from cachetui.engine.dead_letters import DeadLetter
+from cachetui.engine.errors import ValidationError
+from cachetui.engine.events import EventKind
+from cachetui.engine.flusher import Flusher
+from cachetui.engine.profile import validate_user_id
+
+
+class DeadLetterOperations:
+    _core: EngineCore
+    _flusher: Flusher
+
+    def _check_running(self) -> None:
+        raise NotImplementedError  # the facade's
+
+    def dead_letters(self) -> list[DeadLetter]:
+        """The parked writes, oldest first: writes the database rejected
+        ``max_attempts`` times (kind ``rejected``) and write-behind conflicts (kind
+        ``conflict``). Parked writes are never dropped unless discarded."""
+        return self._core.dead_letters.all()
+
+    async def retry_dead_letters(self, user_id: int | None = None) -> list[int]:
+        """Put dead letters back in the write queue with their original base version
+        (all of them, or ``user_id``'s) and wake the flusher; returns the users
+        re-queued. A user with a newer pending write keeps the dead letter (ValidationError
+        when it was named); ValidationError if ``user_id`` has no dead letter."""
+        self._check_running()
+        core = self._core
+        letters = core.dead_letters
+        if user_id is not None:
+            validate_user_id(user_id)
+            if user_id not in letters:
+                raise ValidationError(f"user {user_id} has no dead letter", field="user_id")
+            if user_id in core.queue:
+                raise ValidationError(
+                    f"user {user_id} has a newer pending write: flush it before retrying "
+                    "the dead letter",
+                    field="user_id",
+                )
+            users = [user_id]
+        else:
+            users = [d.user_id for d in letters.all() if d.user_id not in core.queue]
+        op = core.next_op()
+        now = perf_counter()
+        for uid in users:
+            letter = letters.pop(uid)
+            if letter is None:
+                continue
+            core.queue.put(letter.profile, now, base_version=letter.base_version)
+            core.emit(
+                op,
+                EventKind.DEAD_LETTER,
+                uid,
+                letter.version,
+                None,
+                f"retried: back in the write queue (built on v{letter.base_version})",
+            )
+        await core.save_dead_letters()
+        if users:
+            self._flusher.request_flush()
+        return users
+
+    async def discard_dead_letter(self, user_id: int) -> DeadLetter:
+        """Delete ``user_id``'s dead letter (its acknowledged updates are dropped, on
+        request) and drop the cache entry, so reads see the database. Returns what was
+        discarded; ValidationError if the user has none."""
+        self._check_running()
+        validate_user_id(user_id)
+        core = self._core
+        letter = core.dead_letters.pop(user_id)
+        if letter is None:
+            raise ValidationError(f"user {user_id} has no dead letter", field="user_id")
+        core.c.discarded += 1
+        await core.cache.delete(user_id)
+        await core.save_dead_letters()
+        core.emit(
+            core.next_op(),
+            EventKind.DEAD_LETTER,
+            user_id,
+            letter.version,
+            None,
+            f"discarded on request ({letter.kind}); the cache entry is dropped",
+        )
+        return letter
