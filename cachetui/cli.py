@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -57,10 +58,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CacheTuiError as exc:
         parser.error(str(exc))
     app = CacheTuiApp(engine, seed_profiles=args.profiles, scenario=args.scenario, theme=args.theme)
-    app.run()
+    try:
+        app.run()
+    except KeyboardInterrupt:  # SIGINT before the app could handle it (while starting)
+        return 128 + signal.SIGINT
     if app.startup_error:
         print(f"cachetui: error: {app.startup_error}", file=sys.stderr)
         return 2
+    if app.signal_report is not None:  # SIGTERM, SIGHUP, SIGINT quit like q
+        from cachetui.app.quitting import print_signal_report
+
+        print_signal_report(app.signal_report)
     return app.return_code or 0
 
 

@@ -196,6 +196,7 @@ class CacheTuiApp(
         self.query_one("#trace", TracePane).border_title = "Last operation"
         self.query_one("#log", EventLog).border_title = "Events"
         self.query_one("#metrics", MetricsStrip).border_title = "Metrics"
+        self.install_signal_handlers()  # SIGTERM, SIGHUP, SIGINT: the path of q
         try:
             await self.engine.start()
             await self.engine.seed(self.seed_profiles)
@@ -222,6 +223,7 @@ class CacheTuiApp(
 
     async def on_unmount(self) -> None:
         """Leaving without the quit action (tests, an error): still release the engine."""
+        self.remove_signal_handlers()
         if self.workload is not None:
             await self.workload.stop()
         if self.engine.running:

@@ -1,5 +1,10 @@
-"""The quit path (q): stop the workload, flush what is pending, close the engine; if the
-database will not take the pending writes, ask before losing them.
+"""The quit path (q, ctrl+q, ctrl+c, and SIGTERM, SIGHUP, SIGINT): stop the workload,
+flush what is pending, close the engine.
+
+If the database will not take the pending writes, q asks before losing them. A signal
+cannot ask: the writes that could not land are named (user, version) in
+``cachetui.log`` beside the default database and, once the terminal is restored, on
+stderr (:mod:`cachetui.cli` prints :attr:`Quitting.signal_report`); the exit status is 1.
 
 :class:`Quitting` is mixed into :class:`~cachetui.app.app.CacheTuiApp`, whose
 ``on_unmount`` still releases the engine when the app ends another way.
@@ -7,56 +12,258 @@ database will not take the pending writes, ask before losing them.
 
 from __future__ import annotations
 
+import asyncio
+import errno
+import os
+import signal
+import sys
+import termios
+import textwrap
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
 from textual import work
 
 from cachetui.app.app_part import AppPart
 from cachetui.app.screens.dialogs import ConfirmScreen
 from cachetui.engine import PendingWritesError
 
+#: The signals that quit like q (SIGHUP: the terminal was closed). Not on Windows.
+QUIT_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGINT") if hasattr(signal, name)
+)
+LOG_NAME = "cachetui.log"
+SignalHandler = Any  # what signal.getsignal returns: a callable, SIG_DFL, SIG_IGN or None
+
+
+def default_log_path() -> Path:
+    """``cachetui.log`` in the user's data directory, beside the default database."""
+    from cachetui.options import default_db_path
+
+    return Path(default_db_path()).with_name(LOG_NAME)
+
+
+@dataclass
+class SignalReport:
+    """How a quit on a signal went: what landed, what could not."""
+
+    signal: int
+    flushed: int = 0  # writes pending when the signal came that landed
+    lost: list[tuple[int, int]] = field(default_factory=list)  # (user_id, version)
+    reason: str = ""  # why the lost writes could not land
+    log: Path | None = None  # where the report was written (None: it could not be)
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signal).name
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.lost else 0
+
+    def summary(self) -> str:
+        if not self.lost:
+            writes = "write" if self.flushed == 1 else "writes"
+            return f"quit on {self.name}: {self.flushed} pending {writes} flushed"
+        count = len(self.lost)
+        writes = "write" if count == 1 else "writes"
+        return (
+            f"quit on {self.name}: {count} pending {writes} could not be written "
+            f"and {'is' if count == 1 else 'are'} lost ({self.reason})"
+        )
+
+    def stderr_lines(self) -> list[str]:
+        lines = [f"cachetui: {self.summary()}"]
+        if self.lost:
+            # one pending write per user: its newest acknowledged version
+            named = [f"user\N{NO-BREAK SPACE}{u} v{v}" for u, v in self.lost]
+            wrapped = textwrap.wrap(
+                "lost (user, newest version): " + ", ".join(named),
+                width=100,
+                initial_indent="  ",
+                subsequent_indent="    ",
+            )
+            lines += [line.replace("\N{NO-BREAK SPACE}", " ") for line in wrapped]
+        if self.log is not None and self.lost:
+            lines.append(f"cachetui: written to {self.log}")
+        return lines
+
+    def write_log(self, path: Path) -> None:
+        stamp = datetime.now().astimezone().isoformat(timespec="seconds")
+        lines = [f"{stamp} pid {os.getpid()} {self.summary()}"]
+        lines += [f"{stamp}   lost: user {u} version {v}" for u, v in self.lost]
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a", encoding="utf-8") as log:
+                log.write("".join(f"{line}\n" for line in lines))
+        except OSError:
+            return
+        self.log = path
+
+
+def _terminal_gone() -> bool:
+    """The terminal was closed (a hangup): its files answer every call with EIO."""
+    for fd in (0, 2):  # Textual reads stdin and draws on stderr
+        try:
+            termios.tcgetattr(fd)
+        except (termios.error, OSError) as exc:
+            if exc.args and exc.args[0] in (errno.EIO, errno.ENXIO):
+                return True
+    return False
+
+
+def _detach_from_terminal() -> None:
+    """Point stdin, stdout and stderr at /dev/null: Textual's restore writes and our
+    report then go nowhere instead of failing on the closed terminal."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+
 
 class Quitting(AppPart):
     def __init__(self) -> None:
         super().__init__()
         self._quitting = False
+        self._quit_dialog: ConfirmScreen | None = None
+        self._signals_installed: list[int] = []
+        self._restore_sigcont: tuple[SignalHandler, SignalHandler] | None = None
+        #: Set when a signal made the app quit; cli prints it once the terminal is back.
+        self.signal_report: SignalReport | None = None
+        #: Where a quit on a signal is logged (None: beside the default database).
+        self.log_path: Path | None = None
 
-    # Textual's App.action_quit is a coroutine; this one is a worker (one quit at a time).
-    @work(group="quit", exclusive=True)
+    # -- signals -------------------------------------------------------------------------
+    def install_signal_handlers(self) -> None:
+        """SIGTERM, SIGHUP and SIGINT quit like q while the app runs in a terminal
+        (Textual's Linux driver handles none of them; its web driver quits on SIGTERM
+        and SIGINT itself; headless tests leave the test runner's handlers alone)."""
+        if self.is_headless or self.is_web or self._signals_installed:
+            return
+        loop = asyncio.get_running_loop()
+        if hasattr(signal, "SIGCONT"):
+            # A hangup comes with SIGCONT when the terminal was ours as session leader
+            # (tmux, ssh, script): Textual's driver would then restart its application
+            # mode on the dead terminal and hang at exit writing to it.
+            resume = signal.getsignal(signal.SIGCONT)
+
+            def on_continue(signum: int, frame: FrameType | None) -> None:
+                if _terminal_gone():
+                    _detach_from_terminal()
+                elif callable(resume):
+                    resume(signum, frame)
+
+            signal.signal(signal.SIGCONT, on_continue)
+            self._restore_sigcont = (on_continue, resume)
+        for signum in QUIT_SIGNALS:
+            try:
+                loop.add_signal_handler(signum, self._on_signal, signum)
+            except (NotImplementedError, RuntimeError, ValueError):
+                continue  # no signals here (Windows, not the main thread)
+            self._signals_installed.append(signum)
+
+    def remove_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._signals_installed:
+            loop.remove_signal_handler(self._signals_installed.pop())
+        if self._restore_sigcont is not None:
+            ours, resume = self._restore_sigcont
+            if signal.getsignal(signal.SIGCONT) is ours:
+                signal.signal(signal.SIGCONT, resume)
+            self._restore_sigcont = None
+
+    def _on_signal(self, signum: int) -> None:
+        if self.signal_report is not None:
+            return  # already quitting on a signal: the flush is bounded by flush_timeout
+        self.signal_report = SignalReport(signum)
+        if _terminal_gone():
+            _detach_from_terminal()
+        dialog = self._quit_dialog
+        if dialog is not None:
+            # q is asking whether to lose the pending writes: a signal cannot wait for an
+            # answer; the quit goes on, naming them (see _quit)
+            dialog.dismiss(True)  # the answer reaches q at once, whatever screen is on top
+        elif not self._quitting:
+            self.action_quit()
+        # else q is flushing: it sees signal_report when the flush ends
+
+    # -- q, ctrl+q, ctrl+c -----------------------------------------------------------------
+    def action_help_quit(self) -> None:
+        """ctrl+c quits like q (Textual only shows a toast saying how to quit)."""
+        self.action_quit()
+
+    # Textual's App.action_quit is a coroutine; this one is a worker. One quit at a time:
+    # a second q (or ctrl+c, or a signal) while one is flushing does not cancel it.
+    @work(group="quit")
     async def action_quit(self) -> None:  # type: ignore[override]
         if self._quitting:
             return
         self._quitting = True
         try:
-            if self.workload is not None:
-                await self.workload.stop()
-            if not self.engine.running:
-                self.exit()
-                return
-            pending = len(self.engine.pending_writes())
-            if pending:
-                self.notify(
-                    f"Flushing {pending} pending writes before quitting…",
-                    title="Quitting",
-                    timeout=10,
+            await self._quit()
+        finally:
+            self._quitting = False
+
+    async def _quit(self) -> None:
+        if self.workload is not None:
+            await self.workload.stop()
+        if not self.engine.running:
+            self._exit_after_signal()
+            return
+        pending = len(self.engine.pending_writes())
+        if pending:
+            self.notify(
+                f"Flushing {pending} pending writes before quitting…",
+                title="Quitting",
+                timeout=10,
+            )
+        try:
+            await self.engine.close()  # waits at most flush_timeout
+        except PendingWritesError as exc:
+            if self.signal_report is None:
+                self._quit_dialog = ConfirmScreen(
+                    "The database is not taking writes",
+                    f"{exc}.\n\nQuit anyway and lose {exc.pending} "
+                    f"{'write' if exc.pending == 1 else 'writes'}?",
+                    yes=f"Quit and lose {exc.pending}",
+                    no="Stay",
                 )
-            try:
-                await self.engine.close(timeout=3)
-            except PendingWritesError as exc:
-                discard = await self.push_screen_wait(
-                    ConfirmScreen(
-                        "The database is not taking writes",
-                        f"{exc}.\n\nQuit anyway and lose {exc.pending} "
-                        f"{'write' if exc.pending == 1 else 'writes'}?",
-                        yes=f"Quit and lose {exc.pending}",
-                        no="Stay",
-                    )
-                )
+                try:
+                    discard = await self.push_screen_wait(self._quit_dialog)
+                finally:
+                    self._quit_dialog = None
                 if not discard:
                     self.notify(
                         "still running; switch the outage off (o) and quit again",
                         severity="warning",
                     )
                     return
-                await self.engine.close(timeout=0, discard=True)
+            # (user, newest version) of each write dropped: the queue as the engine left it
+            lost = await self.engine.close(timeout=0, discard=True)
+            if self.signal_report is not None:
+                self.signal_report.lost = lost
+                self.signal_report.reason = str(exc.__cause__ or exc)
+        if self.signal_report is not None:
+            self.signal_report.flushed = max(0, pending - len(self.signal_report.lost))
+        self._exit_after_signal()
+
+    def _exit_after_signal(self) -> None:
+        report = self.signal_report
+        if report is None:
             self.exit()
-        finally:
-            self._quitting = False
+            return
+        report.write_log(self.log_path or default_log_path())
+        self.exit(return_code=report.exit_code)
+
+
+def print_signal_report(report: SignalReport) -> None:
+    """The report on stderr (the terminal is restored by now; gone after a hangup)."""
+    try:
+        for line in report.stderr_lines():
+            print(line, file=sys.stderr)
+        sys.stderr.flush()
+    except OSError:
+        _detach_from_terminal()

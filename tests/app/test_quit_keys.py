@@ -1,0 +1,46 @@
+"""ctrl+q and ctrl+c quit like q: pending writes flushed first, asked before losing them.
+
+(SIGTERM, SIGHUP and SIGINT take the same path: tests/test_signals.py, real processes.)
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from cachetui.app.screens.dialogs import ConfirmScreen
+from tests.app.conftest import rows, settle
+from tests.conftest import db_version
+
+SIZE = (160, 45)
+
+
+@pytest.mark.parametrize("key", ["ctrl+q", "ctrl+c"])
+async def test_ctrl_q_and_ctrl_c_flush_pending_writes_then_quit(make_app, tmp_path, key):
+    app = make_app(policy="write-behind")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("u", "u", "u")
+        await settle(app, pilot)
+        queued = {user: int(cells[1]) for user, cells in rows(app, "#queue").items()}
+        assert queued
+        await pilot.press(key)
+        await pilot.pause(0.3)
+        assert not app.is_running
+    assert not app.engine.running
+    assert app.return_code == 0 and app.signal_report is None
+    for user, version in queued.items():
+        assert db_version(str(tmp_path / "profiles.db"), user) == version
+
+
+async def test_ctrl_c_with_the_db_down_asks_like_q(make_app):
+    app = make_app(policy="write-behind")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("u")
+        await settle(app, pilot)
+        await pilot.press("o", "ctrl+c")
+        await pilot.pause(0.6)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")  # stay
+        await pilot.pause()
+        assert app.engine.running and app.engine.metrics.pending == 1

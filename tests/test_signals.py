@@ -1,0 +1,184 @@
+"""SIGTERM, SIGHUP and SIGINT, sent for real to a real process under a pseudo-terminal.
+
+The app takes the path of q: it flushes, restores the terminal and exits 0; what could
+not be written is named on stderr and in ``cachetui.log`` and the exit status is 1.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import re
+import signal
+import sqlite3
+import struct
+import sys
+import termios
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX signals")
+
+TIMEOUT = 60  # seconds; generous: a loaded machine, never an assertion on speed
+BURST = 100  # the updates U makes
+
+
+class Terminal:
+    """A process in a pseudo-terminal of its own (session leader, controlling tty)."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        pid, fd = pty.fork()
+        if pid == 0:  # the child: nothing but exec
+            os.execve(argv[0], argv, env)
+        self.pid, self.fd = pid, fd
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 45, 160, 0, 0))
+        self.output = bytearray()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.status: int | None = None
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = os.read(self.fd, 65536)
+            except OSError:  # EIO: every process holding the terminal has ended
+                return
+            if not data:
+                return
+            self.output.extend(data)
+
+    def wait_for(self, pattern: bytes) -> re.Match[bytes]:
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            found = re.search(pattern, self.output)
+            if found:
+                return found
+            if self.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError(f"{pattern!r} never shown; the end: {bytes(self.output[-1500:])!r}")
+
+    def press(self, keys: bytes) -> None:
+        os.write(self.fd, keys)
+
+    def hang_up(self) -> None:
+        """Close the terminal (its window): the kernel hangs it up."""
+        os.close(self.fd)
+        self.fd = -1
+
+    def poll(self) -> int | None:
+        if self.status is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.status = os.waitstatus_to_exitcode(status)
+        return self.status
+
+    def wait(self) -> int:
+        deadline = time.monotonic() + TIMEOUT
+        while self.poll() is None:
+            if time.monotonic() > deadline:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+                raise AssertionError(f"still running {TIMEOUT}s after the signal")
+            time.sleep(0.05)
+        self._reader.join(TIMEOUT)
+        assert self.status is not None
+        return self.status
+
+    def close(self) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        if self.fd >= 0:
+            os.close(self.fd)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    """A home of the test's own: the log lands in tmp_path/data/cachetui/."""
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLORTERM")}
+    env.update(
+        HOME=str(tmp_path),
+        XDG_DATA_HOME=str(tmp_path / "data"),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        TERM="xterm-256color",
+        TMPDIR=str(tmp_path),
+    )
+    return env
+
+
+def log_of(tmp_path: Path) -> str:
+    return (tmp_path / "data" / "cachetui" / "cachetui.log").read_text()
+
+
+def start_with_pending_writes(tmp_path: Path, env: dict[str, str]) -> tuple[Terminal, int]:
+    """The app over a fresh file, write-behind, after U: (its terminal, writes pending)."""
+    db = tmp_path / "profiles.db"
+    app = Terminal(
+        [sys.executable, "-m", "cachetui", "--db", str(db), "--policy", "write-behind"]
+        + ["--flush-interval", "3600", "--profiles", "200"],
+        env,
+    )
+    try:
+        app.wait_for(rb"flush every 3600s")  # the dashboard is drawn
+        app.press(b"U")
+        pending = app.wait_for(rb"%d updates acknowledged: %d; pending now (\d+)" % (BURST, BURST))
+    except BaseException:
+        app.close()
+        raise
+    assert versions(db) == {}  # nothing flushed yet: every write is pending
+    return app, int(pending[1])
+
+
+def versions(db: Path) -> dict[int, int]:
+    """user → version of every row that was updated."""
+    with sqlite3.connect(db) as con:
+        return dict(con.execute("SELECT user_id, version FROM profiles WHERE version > 1"))
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP", "SIGINT"])
+def test_a_signal_flushes_every_pending_write_and_exits_0(tmp_path, env, name):
+    app, pending = start_with_pending_writes(tmp_path, env)
+    try:
+        mark = len(app.output)
+        if name == "SIGHUP":
+            app.hang_up()  # the terminal is gone, then the signal comes
+        os.kill(app.pid, getattr(signal, name))
+        assert app.wait() == 0
+    finally:
+        app.close()
+    landed = versions(tmp_path / "profiles.db")
+    assert len(landed) == pending
+    assert sum(v - 1 for v in landed.values()) == BURST  # every acknowledged update
+    assert f"quit on {name}: {pending} pending writes flushed" in log_of(tmp_path)
+    if name != "SIGHUP":
+        after = bytes(app.output[mark:])
+        assert b"\x1b[?1049l" in after and b"\x1b[?25h" in after  # the terminal restored
+        assert f"quit on {name}: {pending} pending writes flushed".encode() in after
+        assert b"Traceback" not in after
+
+
+def test_a_signal_during_an_outage_names_the_writes_it_could_not_land(tmp_path, env):
+    app, pending = start_with_pending_writes(tmp_path, env)
+    try:
+        app.press(b"o")
+        app.wait_for(rb"DB outage ON")
+        mark = len(app.output)
+        os.kill(app.pid, signal.SIGTERM)
+        assert app.wait() == 1
+    finally:
+        app.close()
+    assert versions(tmp_path / "profiles.db") == {}
+    log = log_of(tmp_path)
+    lost = {int(u): int(v) for u, v in re.findall(r"lost: user (\d+) version (\d+)", log)}
+    assert len(lost) == pending and sum(v - 1 for v in lost.values()) == BURST
+    assert f"quit on SIGTERM: {pending} pending writes could not be written" in log
+    # on stderr too, once the terminal is restored (the pty wraps long lines itself)
+    stderr = " ".join(bytes(app.output[mark:]).decode(errors="replace").split())
+    assert f"quit on SIGTERM: {pending} pending writes could not be written" in stderr
+    assert all(f"user {u} v{v}" in stderr for u, v in lost.items())
+    assert "cachetui.log" in stderr and "Traceback" not in stderr
