@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -125,7 +127,8 @@ async def run_policy(
     engine = Engine(config)
     if isinstance(engine.store, RedisStore):
         engine.store.ephemeral = True  # the copy's cache entries go when the copy does
-    async with engine:
+    await engine.start()
+    try:
         keys = await engine.db_count()
         workload = Workload(
             engine, keys=max(1, keys), read_ratio=args.read_ratio, skew=args.zipf, seed=args.seed
@@ -159,6 +162,17 @@ async def run_policy(
             "peak_pending": m.peak_pending,
             "errors": workload.stats.errors,
         }
+    except BaseException:
+        # Stopped (a signal cancels the run) or failed: the copy is thrown away, so its
+        # pending writes are dropped unflushed; the engine is still closed (aiosqlite's
+        # threads would keep the process alive).
+        try:
+            with contextlib.suppress(CacheTuiError):
+                await engine.crash()
+        finally:
+            await engine.close(timeout=0, discard=True)
+        raise
+    await engine.close()
     # close() flushed the queue: the longest a write waited is known only now
     result["db_writes"] = engine.metrics.db_writes
     result["db_transactions"] = engine.metrics.db_transactions
@@ -170,7 +184,52 @@ def _us(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1e6, 1)
 
 
+class Interrupted(Exception):
+    """A signal stopped the benchmark."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+#: Signals that stop a benchmark: it drops its copies unflushed and exits 128 + signal.
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGINT") if hasattr(signal, name)
+)
+
+
 async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Every policy in turn; on SIGTERM, SIGHUP or SIGINT: stop, close without flushing,
+    remove the temporary folder and raise :class:`Interrupted`."""
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    received: list[int] = []
+
+    def stop(signum: int) -> None:
+        if not received:
+            received.append(signum)
+            task.cancel()
+
+    installed = []
+    for signum in STOP_SIGNALS:
+        try:
+            loop.add_signal_handler(signum, stop, signum)
+        except (NotImplementedError, RuntimeError, ValueError):
+            continue  # no signals here (Windows, not the main thread)
+        installed.append(signum)
+    try:
+        return await _run(args)
+    except asyncio.CancelledError:
+        if received:
+            raise Interrupted(received[0]) from None
+        raise
+    finally:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+
+async def _run(args: argparse.Namespace) -> list[dict[str, Any]]:
     from rich.progress import Progress
 
     policies = [p.value for p in WritePolicy] if args.policy == "all" else [args.policy]
@@ -238,6 +297,14 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None
     console.print(table)
 
 
+def _say(line: str) -> None:
+    """A line on stderr, if there still is one (after SIGHUP the terminal is gone)."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except OSError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
+
+
 def _fmt(value: float | None) -> str:
     return "–" if value is None else f"{value:,.0f}"
 
@@ -254,9 +321,12 @@ def main(argv: Sequence[str]) -> int:
     except StoreUnavailable as exc:
         print(f"cachetui bench: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("cachetui bench: interrupted", file=sys.stderr)
-        return 130
+    except Interrupted as exc:
+        _say("cachetui bench: interrupted")
+        return 128 + exc.signum
+    except KeyboardInterrupt:  # SIGINT before the benchmark could handle it
+        _say("cachetui bench: interrupted")
+        return 128 + signal.SIGINT
     except BrokenPipeError:  # `cachetui bench --json | head`: the reader left
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0

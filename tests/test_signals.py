@@ -2,6 +2,7 @@
 
 The app takes the path of q: it flushes, restores the terminal and exits 0; what could
 not be written is named on stderr and in ``cachetui.log`` and the exit status is 1.
+``cachetui bench`` stops, drops its temporary copies and exits 128 + the signal.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 import signal
 import sqlite3
 import struct
+import subprocess
 import sys
 import termios
 import threading
@@ -182,3 +184,34 @@ def test_a_signal_during_an_outage_names_the_writes_it_could_not_land(tmp_path, 
     assert f"quit on SIGTERM: {pending} pending writes could not be written" in stderr
     assert all(f"user {u} v{v}" in stderr for u, v in lost.items())
     assert "cachetui.log" in stderr and "Traceback" not in stderr
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGINT"])
+def test_bench_on_a_signal_stops_cleans_up_and_exits_128_plus_the_signal(tmp_path, env, name):
+    folder = tmp_path / "bench-tmp"
+    folder.mkdir()
+    env["TMPDIR"] = str(folder)
+    bench = subprocess.Popen(
+        [sys.executable, "-m", "cachetui", "bench", "--ops", "100000000", "--keys", "200"]
+        + ["--policy", "write-behind", "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while not list(folder.glob("*/write-behind.db")):  # seeded, now running the ops
+            assert bench.poll() is None and time.monotonic() < deadline, bench.stderr
+            time.sleep(0.05)
+        time.sleep(0.3)  # writes pending under write-behind
+        os.kill(bench.pid, getattr(signal, name))
+        out, err = bench.communicate(timeout=TIMEOUT)
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+            bench.communicate()
+    assert bench.returncode == 128 + getattr(signal, name)
+    assert err.strip().splitlines()[-1] == "cachetui bench: interrupted"
+    assert "Traceback" not in err and out == ""
+    assert list(folder.iterdir()) == []  # the temporary folder is gone
