@@ -100,6 +100,10 @@ class EngineModel(RuleBasedStateMachine):
         self.policy = WritePolicy(policy)
         self.db: dict[int, Profile] = {u: db_row(self.path, u) for u in USERS}
         self.view: dict[int, Profile] = dict(self.db)  # what the engine should serve
+        # every value each user's row held or an update acknowledged: a stale cache entry
+        # is one of them (for example a fill from the database before another writer's
+        # change, after the orphaned entry of a crash was evicted)
+        self.seen: dict[int, list[Profile]] = {u: [self.db[u]] for u in USERS}
         self.stale: set[int] = set()  # external write since the engine last wrote
         self.pending: dict[int, Profile] = {}
         # the database version each pending write was built on (the version guard)
@@ -122,7 +126,7 @@ class EngineModel(RuleBasedStateMachine):
         if user in self.pending:
             assert got == self.pending[user]
         elif user in self.stale:
-            assert got in (self.view[user], self.db[user])
+            assert got in (self.view[user], self.db[user]) or got in self.seen[user]
             if (
                 got == self.db[user]
                 and self.engine.cache_available
@@ -143,11 +147,12 @@ class EngineModel(RuleBasedStateMachine):
         if user in self.pending:
             bases = [self.pending[user]]
         elif user in self.stale:
-            bases = [self.view[user], self.db[user]]
+            bases = [self.view[user], self.db[user], *self.seen[user]]
         else:
             bases = [self.view[user]]
         assert any(applied(base, changes, got) for base in bases)
         self.view[user] = got
+        self.seen[user].append(got)
         self.stale.discard(user)
         if not self.engine.cache_available:
             self.written_while_down.add(user)
@@ -168,6 +173,7 @@ class EngineModel(RuleBasedStateMachine):
             return
         assert applied(self.db[user], changes, got)
         self.db[user] = got
+        self.seen[user].append(got)
         if user not in self.pending:
             self.stale.add(user)
 
