@@ -38,13 +38,18 @@ class Policy:
             cached = await core.cache.get(user_id)
             if cached is not None:
                 return cached
-            parked = self._parked(op, user_id)
-            if parked is not None:
-                await core.cache.set(parked, fill=True)
-                return parked
+            unlanded = self._unlanded(op, user_id)
+            if unlanded is not None:
+                await core.cache.set(unlanded, fill=True)
+                return unlanded
             return await self._fill_from_db(op, user_id)
         finally:
             core.locks.release(user_id)
+
+    def _unlanded(self, op: int, user_id: int) -> Profile | None:
+        """An acknowledged value not in the database that a miss serves before it:
+        here a rejected dead letter (write-behind looks in its queue first)."""
+        return self._parked(op, user_id)
 
     def _parked(self, op: int, user_id: int) -> Profile | None:
         """A dead letter the database rejected is the user's newest acknowledged value:

@@ -11,6 +11,7 @@ evicted or expired).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 from cachetui.engine.config import WritePolicy
@@ -93,24 +94,8 @@ class WriteBehind(Policy):
         if letter is not None and user_id not in queue:
             # The database rejected this user's write: the update replaces the dead
             # letter (one per user) and is not sent to the database.
-            try:
-                await core.cache.set(profile)
-                core.check_epoch(epoch)
-            except BaseException:
-                await self._untrace(user_id)
-                raise
-            core.dead_letters.put(
-                letter.__class__(
-                    kind="rejected",
-                    profile=profile,
-                    base_version=letter.base_version,
-                    db_version=letter.db_version,
-                    error=letter.error,
-                    attempts=letter.attempts,
-                    first_failed_at=letter.first_failed_at,
-                    last_failed_at=letter.last_failed_at,
-                )
-            )
+            await self._cache_or_untrace(profile, epoch)
+            core.dead_letters.put(dataclasses.replace(letter, profile=profile))
             core.c.coalesced += 1
             core.emit(
                 op,
@@ -123,14 +108,7 @@ class WriteBehind(Policy):
             await core.save_dead_letters()
             return profile
         while True:
-            try:
-                await core.cache.set(profile)
-                core.check_epoch(epoch)
-            except BaseException:
-                # Cancelled, interrupted or failed before the acknowledgement: the
-                # cache must not keep a value that was never queued.
-                await self._untrace(user_id)
-                raise
+            await self._cache_or_untrace(profile, epoch)
             if queue.has_room_for(user_id):
                 break
             # The last slot went while the cache was set: take the value back, wait.
@@ -140,6 +118,17 @@ class WriteBehind(Policy):
             core.check_epoch(epoch)
         self.enqueue(op, profile)
         return profile
+
+    async def _cache_or_untrace(self, profile: Profile, epoch: int) -> None:
+        """Set the cache; if cancelled, interrupted by a crash or failed before the
+        acknowledgement, take the value back: the cache never keeps a value that was
+        never acknowledged."""
+        try:
+            await self._core.cache.set(profile)
+            self._core.check_epoch(epoch)
+        except BaseException:
+            await self._untrace(profile.user_id)
+            raise
 
     async def _untrace(self, user_id: int) -> None:
         """Drop the user's cache entry (a read then finds the queue or the database),
@@ -175,31 +164,17 @@ class WriteBehind(Policy):
         if pending >= core.config.batch_size:
             self._flusher.request_flush()
 
-    async def read_miss(self, op: int, user_id: int) -> Profile:
-        """The pending queue first (read-your-writes), then the database; fills the cache."""
-        core = self._core
-        await core.locks.acquire(user_id)
-        try:
-            # Whoever held the lock may have filled the cache (single flight).
-            cached = await core.cache.get(user_id)
-            if cached is not None:
-                return cached
-            pending = core.queue.get(user_id)
-            if pending is not None:
-                core.emit(
-                    op,
-                    EventKind.QUEUE_HIT,
-                    user_id,
-                    pending.version,
-                    None,
-                    "served from the write queue (read-your-writes)",
-                )
-                await core.cache.set(pending, fill=True)
-                return pending
-            parked = self._parked(op, user_id)
-            if parked is not None:
-                await core.cache.set(parked, fill=True)
-                return parked
-            return await self._fill_from_db(op, user_id)
-        finally:
-            core.locks.release(user_id)
+    def _unlanded(self, op: int, user_id: int) -> Profile | None:
+        """The pending queue first (read-your-writes), then a rejected dead letter."""
+        pending = self._core.queue.get(user_id)
+        if pending is None:
+            return self._parked(op, user_id)
+        self._core.emit(
+            op,
+            EventKind.QUEUE_HIT,
+            user_id,
+            pending.version,
+            None,
+            "served from the write queue (read-your-writes)",
+        )
+        return pending
