@@ -8,6 +8,7 @@ from cachetui.engine.dead_letters import DeadLetter
 from cachetui.engine.engine import Engine
 from cachetui.engine.errors import (
     CacheTuiError,
+    DatabaseFileLost,
     DatabaseUnavailable,
     EngineClosed,
     Interrupted,
@@ -29,6 +30,7 @@ __all__ = [
     "CacheEntry",
     "CacheTuiError",
     "DeadLetter",
+    "DatabaseFileLost",
     "DatabaseUnavailable",
     "Engine",
     "EngineClosed",

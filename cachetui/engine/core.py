@@ -124,6 +124,13 @@ class EngineCore:
         self.c.lost_writes += len(lost)
         return lost
 
+    def drop_unsaved_dead_letters(self) -> list[tuple[int, int]]:
+        """Forget the dead letters the database never saved (a discarding close while it
+        is down); the lost ``(user_id, version)`` pairs, counted as lost writes."""
+        lost = [(d.user_id, d.version) for d in self.dead_letters.drop_unsaved()]
+        self.c.lost_writes += len(lost)
+        return lost
+
     async def _fetch_rows(self, user_ids: list[int]) -> dict[int, Profile]:
         rows = await self.db.fetch_many(user_ids)
         self.c.db_reads += len(rows)
@@ -150,22 +157,23 @@ class EngineCore:
                 )
         return errors
 
-    async def save_dead_letters(self) -> None:
+    async def save_dead_letters(self) -> DatabaseUnavailable | None:
         """Write the dead letters changed in memory to the ``dead_letters`` table (they
-        stay in memory, to be saved later, while the database is down)."""
+        stay in memory, to be saved later, while the database is down: then the error)."""
         letters = self.dead_letters
         if not letters.unsaved and not letters.undeleted:
-            return
+            return None
         changed = [d for uid in sorted(letters.unsaved) if (d := letters.get(uid)) is not None]
         deleted = sorted(letters.undeleted)
         try:
             await self.db.save_dead_letters(changed, deleted)
-        except DatabaseUnavailable:
-            return
+        except DatabaseUnavailable as exc:
+            return exc
         for letter in changed:
             if letters.get(letter.user_id) is letter:
                 letters.unsaved.discard(letter.user_id)
         letters.undeleted.difference_update(deleted)
+        return None
 
     def _count_cache_error(self) -> None:
         self.c.cache_errors += 1

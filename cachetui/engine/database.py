@@ -12,7 +12,10 @@ is atomic without an asyncio lock (the thread runs one function at a time).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -21,7 +24,7 @@ import aiosqlite
 
 from cachetui.engine.dead_letters import DeadLetter
 from cachetui.engine.demo_data import demo_profiles
-from cachetui.engine.errors import DatabaseUnavailable, WriteRejected
+from cachetui.engine.errors import DatabaseFileLost, DatabaseUnavailable, WriteRejected
 from cachetui.engine.faults import Faults
 from cachetui.engine.profile import Profile
 
@@ -91,6 +94,9 @@ class Database:
         # The observer (the panes) reads through its own connection, so that it never
         # waits behind the engine's queue of calls (WAL lets readers run beside writers).
         self._observer: aiosqlite.Connection | None = None
+        # The file's identity (device, inode) when opened: a file deleted or replaced
+        # under the engine is detected before each write (None: ``:memory:``).
+        self._identity: tuple[int, int] | None = None
 
     async def open(self) -> None:
         try:
@@ -98,9 +104,63 @@ class Database:
             await self._run(self._conn, _setup, self.path != ":memory:")
             if self.path != ":memory:":
                 self._observer = await _connect(self.path)
+                stat = os.stat(self.path)
+                self._identity = (stat.st_dev, stat.st_ino)
         except Exception as exc:  # sqlite3.Error, OSError, ForeignDatabase
             await self.close()
             raise DatabaseUnavailable(f"cannot open database {self.path}: {exc}") from exc
+
+    def file_error(self) -> DatabaseFileLost | None:
+        """Why the file at :attr:`path` is no longer the one this database opened
+        (deleted, or another file put in its place), or None if it still is. One
+        ``stat`` call (a few µs)."""
+        if self._identity is None:
+            return None
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            return DatabaseFileLost(self.path, "deleted")
+        except OSError as exc:
+            return DatabaseFileLost(self.path, f"unreadable ({exc.strerror})")
+        if (stat.st_dev, stat.st_ino) != self._identity:
+            return DatabaseFileLost(self.path, "replaced by another file")
+        return None
+
+    def _check_file(self) -> None:
+        error = self.file_error()
+        if error is not None:
+            raise error
+
+    async def rescue(self) -> str:
+        """Copy the database this object still holds open (every row and dead letter,
+        even if its file was deleted) into a new file at :attr:`path` — or, if another
+        file now sits there, beside it as ``<path>.rescued-<UTC time>`` — and continue on
+        the copy. Returns the path written. Raises DatabaseUnavailable if the copy fails
+        (the old connection is then kept)."""
+        lost = self.file_error()
+        if lost is None:
+            return self.path
+        target = self.path
+        if lost.how != "deleted":
+            target = f"{self.path}.rescued-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
+        scratch = f"{target}.part"
+        try:
+            await self._run(self.conn, _backup, scratch)
+        except DatabaseUnavailable:
+            with contextlib.suppress(OSError):
+                os.unlink(scratch)
+            raise
+        await self.close()
+        # Closing the last connection of the lost file removed its -wal/-shm files by
+        # name; if any remain (another process has the lost file open), a new file at
+        # this path must not pick them up.
+        for suffix in ("-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(target + suffix)
+        os.replace(scratch, target)
+        self.path = target
+        await self.open()
+        return target
 
     async def close(self) -> None:
         for conn in (self._observer, self._conn):
@@ -126,8 +186,10 @@ class Database:
         still has ``base_version`` (the version guard: a row's version never goes down).
         Returns the rows that did not land, by user: :class:`RowRejected` (SQLite refused
         that row for good) or :class:`RowConflict`; every other row committed. Raises
-        DatabaseUnavailable (nothing written) for errors that are not about one row."""
+        DatabaseUnavailable (nothing written) for errors that are not about one row, and
+        DatabaseFileLost if the file was deleted or replaced since it was opened."""
         await self.faults.before_db_call()
+        self._check_file()
         return await self._run(self.conn, _guarded_write, list(rows))
 
     async def set_lab_rejection(self, user_id: int, reject: bool) -> None:
@@ -152,6 +214,7 @@ class Database:
         """Upsert these dead letters and delete those of ``deleted`` users, in one
         transaction (faults apply: while the database is down they stay in memory)."""
         await self.faults.before_db_call()
+        self._check_file()
         await self._run(self.conn, _save_dead_letters, [d.as_row() for d in letters], list(deleted))
 
     async def external_update(
@@ -159,6 +222,7 @@ class Database:
     ) -> Profile | None:
         """Read-modify-write of one row that bypasses any cache; version + 1."""
         await self.faults.before_db_call()
+        self._check_file()
         try:
             return await self._run(self.conn, _read_modify_write, user_id, changes, updated_at)
         except RowPermanentError as exc:
@@ -285,6 +349,16 @@ def _drop_lab_triggers(db: sqlite3.Connection) -> list[str]:
 
     _transaction(db, work)
     return names
+
+
+def _backup(db: sqlite3.Connection, target: str) -> None:
+    """Copy the whole database into a new file ``target`` (SQLite's online backup)."""
+    dest = sqlite3.connect(target)
+    try:
+        db.backup(dest)
+        dest.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        dest.close()
 
 
 def _fetch_all(db: sqlite3.Connection, sql: str) -> list[tuple[Any, ...]]:

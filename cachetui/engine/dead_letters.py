@@ -110,6 +110,14 @@ class DeadLetters:
             self.undeleted.add(user_id)
         return letter
 
+    def drop_unsaved(self) -> list[DeadLetter]:
+        """Forget the dead letters the database never saved, and the deletions it never
+        made (a discarding close); the letters forgotten."""
+        dropped = [self._letters.pop(u) for u in sorted(self.unsaved) if u in self._letters]
+        self.unsaved.clear()
+        self.undeleted.clear()
+        return dropped
+
     def load(self, letters: list[DeadLetter]) -> None:
         """What the table held at start."""
         self._letters = {letter.user_id: letter for letter in letters}

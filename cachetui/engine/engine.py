@@ -34,6 +34,7 @@ from cachetui.engine.errors import (
     CacheTuiError,
     DatabaseUnavailable,
     EngineClosed,
+    PendingWritesError,
     ValidationError,
 )
 from cachetui.engine.events import Event, EventKind, Subscriber
@@ -130,11 +131,12 @@ class Engine(DeadLetterOperations, LabOperations, PaneViews):
         core.gate.clear()
         try:
             await self._flusher.drain(core.deadline(timeout))
+            await self._save_dead_letters_or_raise()
         except DatabaseUnavailable as exc:
             if not discard:
                 core.gate.set()
                 raise
-            discarded = core.drop_queue()
+            discarded = sorted(core.drop_queue() + core.drop_unsaved_dead_letters())
             core.emit(
                 BACKGROUND_OP,
                 EventKind.ERROR,
@@ -146,7 +148,6 @@ class Engine(DeadLetterOperations, LabOperations, PaneViews):
         core.state = CLOSED
         core.gate.set()
         atexit.unregister(self._at_exit)
-        await core.save_dead_letters()
         with contextlib.suppress(DatabaseUnavailable):
             await core.db.drop_lab_triggers()
         await self._flusher.stop()
@@ -156,6 +157,45 @@ class Engine(DeadLetterOperations, LabOperations, PaneViews):
         await core.store.close()
         await core.db.close()
         return discarded
+
+    async def _save_dead_letters_or_raise(self) -> None:
+        """Closing must not drop dead letters the database has not saved yet (parked
+        while it was down): PendingWritesError names them, and the engine stays open."""
+        core = self._core
+        error = await core.save_dead_letters()
+        if error is None:
+            return
+        letters = core.dead_letters
+        unsaved = len(letters.unsaved) + len(letters.undeleted)
+        raise PendingWritesError(
+            unsaved, f"dead letters not yet saved in the dead_letters table: {error}"
+        ) from error
+
+    async def rescue_database(self) -> str:
+        """After the database file was deleted or replaced while open
+        (:attr:`database_file_error` says so, and writes stay pending): copy the database
+        the engine still holds open (every row and dead letter) into a new file at the
+        configured path — or, if another file now sits there, beside it as
+        ``<path>.rescued-<UTC time>`` — continue on it, and land the pending writes there.
+        Returns the path of the file now in use. Raises EngineClosed if not running,
+        DatabaseUnavailable if the copy cannot be written (nothing changes), and
+        PendingWritesError if the pending writes then cannot land within
+        ``flush_timeout`` (the file is rescued; they stay pending)."""
+        self._check_running()
+        core = self._core
+        async with self._flusher.lock:
+            path = await core.db.rescue()
+        await core.save_dead_letters()
+        core.emit(
+            BACKGROUND_OP,
+            EventKind.FAULT,
+            None,
+            None,
+            None,
+            f"database rescued into {path}: {len(core.queue)} pending writes land there",
+        )
+        await self.flush()
+        return path
 
     async def __aenter__(self) -> Engine:
         return await self.start()
@@ -404,14 +444,18 @@ class _AtExit:
         engine = self._ref()
         if engine is None or not engine.running:
             return
-        pending = engine.pending_writes()
-        if not pending:
+        lost = [(p.user_id, p.version) for p in engine.pending_writes()]
+        letters = engine._core.dead_letters
+        lost += [
+            (d.user_id, d.version) for u in sorted(letters.unsaved) if (d := letters.get(u))
+        ]
+        if not lost:
             return
-        named = ", ".join(f"(user {p.user_id}, v{p.version})" for p in pending[:50])
-        more = f" and {len(pending) - 50} more" if len(pending) > 50 else ""
+        named = ", ".join(f"(user {u}, v{v})" for u, v in lost[:50])
+        more = f" and {len(lost) - 50} more" if len(lost) > 50 else ""
         print(
-            f"cachetui: the engine was not closed: {len(pending)} acknowledged "
-            f"write{'s' if len(pending) != 1 else ''} never reached "
-            f"{engine.config.db_path}: {named}{more}",
+            f"cachetui: the engine was not closed: {len(lost)} acknowledged "
+            f"write{'s' if len(lost) != 1 else ''} never reached "
+            f"{engine.db.path}: {named}{more}",
             file=sys.stderr,
         )

@@ -35,6 +35,21 @@ class DatabaseUnavailable(CacheTuiError):
         self.transient = transient
 
 
+class DatabaseFileLost(DatabaseUnavailable):
+    """The database file was deleted, or another file put at its path, while the engine
+    had it open: writing on would land in a file no one can read, so writes stay
+    pending. ``how`` says what happened ("deleted", "replaced by another file");
+    ``Engine.rescue_database()`` writes everything into a new file."""
+
+    def __init__(self, path: str, how: str) -> None:
+        super().__init__(
+            f"the database file {path} was {how} while cachetui had it open: "
+            "writes are kept pending, not written into a file no one can read"
+        )
+        self.path = path
+        self.how = how
+
+
 class PendingWritesError(DatabaseUnavailable):
     """Writes are still pending and could not be flushed (the database is failing)."""
 

@@ -28,6 +28,13 @@ class PaneViews:
         cache = self._core.cache
         return "" if cache.ok else cache.error
 
+    @property
+    def database_file_error(self) -> str:
+        """Why writes cannot go to the database file: it was deleted or replaced while
+        open ('' while it is the file the engine opened). See ``rescue_database()``."""
+        error = self._core.db.file_error()
+        return "" if error is None else str(error)
+
     async def cache_entries(self) -> list[CacheEntry]:
         """What the cache store holds; raises StoreUnavailable while it is unreachable."""
         cache = self._core.cache
