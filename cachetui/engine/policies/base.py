@@ -110,6 +110,7 @@ class CommitFirst(Policy):
             )
         current = await self.current(op, user_id)
         profile = current.apply(changes, core.timestamp())
+        core.check_epoch(epoch)  # a crashed process commits nothing more
         start = perf_counter()
         try:
             try:
@@ -132,17 +133,27 @@ class CommitFirst(Policy):
         except asyncio.CancelledError:
             # The commit has finished (GroupCommit waits for it), but whether the row
             # landed is unknown: never leave an older value cached beside it.
-            await core.cache.delete(user_id)
+            await self._drop_entry(user_id)
             raise
         except WriteConflict:
-            await core.cache.delete(user_id)  # the cached value is older than the row
+            await self._drop_entry(user_id)  # the cached value is older than the row
             raise
         core.emit(
             op, EventKind.DB_WRITE, user_id, profile.version, perf_counter() - start, "committed"
         )
-        await self.after_commit(op, profile)
+        try:
+            await self.after_commit(op, profile)
+        except asyncio.CancelledError:
+            # Cancelled before the cache was set or its entry dropped: the entry may be
+            # older than the committed row.
+            await self._drop_entry(user_id)
+            raise
         core.check_epoch(epoch)  # committed, but never acknowledged
         return profile
+
+    async def _drop_entry(self, user_id: int) -> None:
+        """Drop the user's cache entry, finishing even if the caller is cancelled again."""
+        await asyncio.shield(asyncio.ensure_future(self._core.cache.delete(user_id)))
 
     async def after_commit(self, op: int, profile: Profile) -> None:
         raise NotImplementedError

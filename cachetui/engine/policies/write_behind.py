@@ -96,6 +96,15 @@ class WriteBehind(Policy):
             # letter (one per user) and is not sent to the database.
             await self._cache_or_untrace(profile, epoch)
             core.dead_letters.put(dataclasses.replace(letter, profile=profile))
+            try:
+                await core.save_dead_letters()
+                core.check_epoch(epoch)
+            except BaseException:
+                # Not acknowledged: the parked letter is what it was, in the table too.
+                core.dead_letters.put(letter)
+                await self._untrace(user_id)
+                await asyncio.shield(asyncio.ensure_future(core.save_dead_letters()))
+                raise
             core.c.coalesced += 1
             core.emit(
                 op,
@@ -105,7 +114,6 @@ class WriteBehind(Policy):
                 None,
                 "folded into the parked dead letter (not sent to the database)",
             )
-            await core.save_dead_letters()
             return profile
         while True:
             await self._cache_or_untrace(profile, epoch)
