@@ -446,9 +446,7 @@ class _AtExit:
             return
         lost = [(p.user_id, p.version) for p in engine.pending_writes()]
         letters = engine._core.dead_letters
-        lost += [
-            (d.user_id, d.version) for u in sorted(letters.unsaved) if (d := letters.get(u))
-        ]
+        lost += [(d.user_id, d.version) for u in sorted(letters.unsaved) if (d := letters.get(u))]
         if not lost:
             return
         named = ", ".join(f"(user {u}, v{v})" for u, v in lost[:50])
