@@ -20,6 +20,7 @@ from cachetui.engine.errors import (
     WriteRejected,
 )
 from cachetui.engine.events import Event, EventKind
+from cachetui.engine.lab import CrashReport
 from cachetui.engine.metrics import MetricsSnapshot
 from cachetui.engine.profile import Profile
 from cachetui.engine.states import KeyState, key_state
@@ -29,6 +30,7 @@ from cachetui.engine.write_queue import PendingWrite
 __all__ = [
     "CacheEntry",
     "CacheTuiError",
+    "CrashReport",
     "DeadLetter",
     "DatabaseFileLost",
     "DatabaseUnavailable",

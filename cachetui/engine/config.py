@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from cachetui.engine.errors import ValidationError
+from cachetui.engine.queue_url import parse_queue_url
 
 
 class WritePolicy(StrEnum):
@@ -54,6 +55,10 @@ class EngineConfig:
     #: What a write-behind write whose base version is gone does: "reject" parks it as a
     #: dead letter of kind conflict; "overwrite" replaces the row (version = db's + 1).
     conflict: str = "reject"
+    #: Where the write-behind queue lives: "memory://" (in the process: lost on a crash),
+    #: "sqlite://" (a durable outbox file ``<db_path>.outbox``; ``sqlite:///rel/path`` or
+    #: ``sqlite:////abs/path`` choose it). See :mod:`cachetui.engine.outbox`.
+    queue_url: str = "memory://"
     #: First retry delay of a failed write-behind batch; doubles up to ``retry_cap``.
     retry_base: float = 0.05
     retry_cap: float = 2.0
@@ -94,6 +99,7 @@ class EngineConfig:
         _positive_number("flush_timeout", self.flush_timeout, allow_zero=True)
         if not isinstance(self.db_path, str) or not self.db_path:
             raise ValidationError("db_path must be a file path or ':memory:'", field="db_path")
+        parse_queue_url(self.queue_url, self.db_path)
         if not isinstance(self.cache_url, str) or "://" not in self.cache_url:
             raise ValidationError(
                 f"cache_url must look like memory:// or redis://HOST:PORT/DB, got "

@@ -13,7 +13,7 @@ import contextlib
 import contextvars
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 
 from cachetui.engine.batching import BatchLoader, GroupCommit
 from cachetui.engine.cache_health import CacheHealth
@@ -31,6 +31,7 @@ from cachetui.engine.events import Event, EventKind, EventLog
 from cachetui.engine.faults import Faults
 from cachetui.engine.key_locks import KeyLocks
 from cachetui.engine.metrics import Counters
+from cachetui.engine.outbox import Outbox
 from cachetui.engine.profile import Profile, utc_timestamp
 from cachetui.engine.stores.base import CacheStore
 from cachetui.engine.write_queue import WriteQueue
@@ -74,6 +75,12 @@ class EngineCore:
         self.idle.set()
         self.active_updates = 0
         self.epoch = 0  # crashes so far: an update that sees it change was interrupted
+        #: The durable outbox that journals the queue (None: the queue is memory only),
+        #: and whether acknowledgements wait for it (False while an outbox left by an
+        #: earlier process is only being replayed into a memory queue).
+        self.outbox: Outbox | None = None
+        self.durable = False
+        self.journal = GroupCommit(self._append_outbox)
 
     @property
     def running(self) -> bool:
@@ -130,6 +137,32 @@ class EngineCore:
         lost = [(d.user_id, d.version) for d in self.dead_letters.drop_unsaved()]
         self.c.lost_writes += len(lost)
         return lost
+
+    async def _append_outbox(self, rows: Sequence[tuple[Profile, int]]) -> dict[int, Exception]:
+        if self.outbox is None:
+            raise DatabaseUnavailable("the outbox is closed")
+        return await self.outbox.append_many(rows)
+
+    async def journal_landed(self, profiles: Sequence[Profile]) -> None:
+        """Bookkeeping of the outbox after a flush (its failure loses nothing: a replay
+        of a write already in the database is a no-op through the version guard)."""
+        if self.outbox is not None and profiles:
+            await self._outbox_call(self.outbox.landed(profiles))
+
+    async def journal_removed(self, user_ids: Sequence[int]) -> None:
+        """Parked as dead letters (saved in the database) or dropped on request."""
+        if self.outbox is not None and user_ids:
+            await self._outbox_call(self.outbox.remove(user_ids))
+
+    async def journal_rebased(self, profile: Profile, base_version: int) -> None:
+        if self.outbox is not None:
+            await self._outbox_call(self.outbox.rebase(profile, base_version))
+
+    async def _outbox_call(self, call: Awaitable[None]) -> None:
+        try:
+            await call
+        except DatabaseUnavailable as exc:
+            self.emit(BACKGROUND_OP, EventKind.ERROR, None, None, None, f"outbox: {exc}")
 
     async def _fetch_rows(self, user_ids: list[int]) -> dict[int, Profile]:
         rows = await self.db.fetch_many(user_ids)

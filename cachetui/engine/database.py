@@ -16,6 +16,7 @@ import contextlib
 import os
 import sqlite3
 import time
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -51,9 +52,11 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     first_failed_at TEXT NOT NULL,
     last_failed_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS cachetui_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
-#: ``PRAGMA user_version`` of the schema above: later schema changes migrate from it.
-SCHEMA_VERSION = 1
+#: ``PRAGMA user_version`` of the schema above: later schema changes migrate from it
+#: (2 added ``cachetui_meta``, which holds the database's id: an outbox names it).
+SCHEMA_VERSION = 2
 DEAD_LETTER_COLUMNS = (
     "user_id, kind, version, base_version, db_version, profile, error, attempts, "
     "first_failed_at, last_failed_at"
@@ -97,11 +100,14 @@ class Database:
         # The file's identity (device, inode) when opened: a file deleted or replaced
         # under the engine is detected before each write (None: ``:memory:``).
         self._identity: tuple[int, int] | None = None
+        #: A random id stored in the database (``cachetui_meta``) at its first open: an
+        #: outbox records it, so it is never replayed into another database.
+        self.database_id = ""
 
     async def open(self) -> None:
         try:
             self._conn = await _connect(self.path)
-            await self._run(self._conn, _setup, self.path != ":memory:")
+            self.database_id = await self._run(self._conn, _setup, self.path != ":memory:")
             if self.path != ":memory:":
                 self._observer = await _connect(self.path)
                 stat = os.stat(self.path)
@@ -309,7 +315,7 @@ def _check_ours(db: sqlite3.Connection) -> None:
             )
 
 
-def _setup(db: sqlite3.Connection, wal: bool) -> None:
+def _setup(db: sqlite3.Connection, wal: bool) -> str:
     _check_ours(db)
     if wal:
         db.execute("PRAGMA journal_mode=WAL")
@@ -317,7 +323,14 @@ def _setup(db: sqlite3.Connection, wal: bool) -> None:
     db.executescript(SCHEMA)
     if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    db.execute(
+        "INSERT OR IGNORE INTO cachetui_meta (key, value) VALUES ('database_id', ?)",
+        (uuid.uuid4().hex,),
+    )
     db.commit()
+    return str(
+        db.execute("SELECT value FROM cachetui_meta WHERE key = 'database_id'").fetchone()[0]
+    )
 
 
 LAB_TRIGGER_PREFIX = "cachetui_lab_reject_"
@@ -507,9 +520,10 @@ def _guarded_write(
                 failures[uid] = RowRejected(str(exc))
                 continue
             if changed != 1:
-                found = db.execute("SELECT version FROM profiles WHERE user_id = ?", (uid,))
-                row = found.fetchone()
-                failures[uid] = RowConflict(None if row is None else int(row[0]))
+                row = db.execute(_SELECT_ONE, (uid,)).fetchone()
+                if row is not None and tuple(row) == profile.as_row():
+                    continue  # already there (an outbox replayed): landed, not a conflict
+                failures[uid] = RowConflict(None if row is None else int(row[5]))
         return failures
 
     return _transaction(db, work)

@@ -45,6 +45,11 @@ class DeadLetterOperations:
             users = [user_id]
         else:
             users = [d.user_id for d in letters.all() if d.user_id not in core.queue]
+        if core.durable and core.outbox is not None:
+            # Back in a durable queue: journaled before it leaves the dead letters.
+            await core.outbox.append_many(
+                [(d.profile, d.base_version) for u in users if (d := letters.get(u)) is not None]
+            )
         op = core.next_op()
         now = perf_counter()
         for uid in users:

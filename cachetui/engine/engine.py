@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import os
 import sys
 import weakref
 from typing import Any
@@ -41,9 +42,11 @@ from cachetui.engine.events import Event, EventKind, Subscriber
 from cachetui.engine.flusher import Flusher
 from cachetui.engine.lab import LabOperations
 from cachetui.engine.metrics import Counters, MetricsSnapshot
+from cachetui.engine.outbox import Outbox
 from cachetui.engine.pane_views import PaneViews
 from cachetui.engine.policies import Policy, WriteBehind, build_policies
 from cachetui.engine.profile import Profile, validate_changes, validate_user_id
+from cachetui.engine.queue_url import default_outbox_path, parse_queue_url
 from cachetui.engine.stores.base import CacheStore
 from cachetui.engine.stores.factory import make_store
 
@@ -74,6 +77,8 @@ class Engine(DeadLetterOperations, LabOperations, PaneViews):
         self._behind = behind
         self._switch_lock = asyncio.Lock()
         self._at_exit = _AtExit(weakref.ref(self))
+        #: Writes recovered from a durable queue at start (entries of a process gone).
+        self.recovered = 0
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> Engine:
@@ -88,8 +93,12 @@ class Engine(DeadLetterOperations, LabOperations, PaneViews):
         try:
             leftover = await core.db.drop_lab_triggers()
             core.dead_letters.load(await core.db.load_dead_letters())
+            replayed = await self._open_outbox()
             await core.store.start()
         except BaseException:
+            if core.outbox is not None:
+                await core.outbox.close()
+                core.outbox = None
             await core.db.close()
             raise
         core.store.set_drop_listener(self._on_drop)
@@ -101,6 +110,18 @@ class Engine(DeadLetterOperations, LabOperations, PaneViews):
         core.state = RUNNING
         core.cache.start(loop)
         atexit.register(self._at_exit)
+        if replayed:
+            self.recovered = replayed
+            core.emit(
+                BACKGROUND_OP,
+                EventKind.REPLAY,
+                None,
+                None,
+                None,
+                f"recovered {replayed} write{'s' if replayed != 1 else ''} from the outbox "
+                f"{core.outbox.path if core.outbox else ''}: flushing them",
+            )
+            self._flusher.request_flush()
         if leftover:
             core.emit(
                 BACKGROUND_OP,
@@ -112,6 +133,43 @@ class Engine(DeadLetterOperations, LabOperations, PaneViews):
                 f"over by an earlier run that did not close: {', '.join(leftover)}",
             )
         return self
+
+    async def _open_outbox(self) -> int:
+        """Open the durable queue ``queue_url`` names, or the default outbox an earlier
+        process left beside the database (replayed whatever ``queue_url`` says); put the
+        entries of owners that are gone back in the queue. Returns how many."""
+        core = self._core
+        location = parse_queue_url(self.config.queue_url, core.db.path)
+        path = location.path
+        if not location.durable:
+            if core.db.path == ":memory:":
+                return 0
+            path = default_outbox_path(core.db.path)
+            if not await asyncio.to_thread(os.path.exists, path):
+                return 0
+        outbox = Outbox(path)
+        await outbox.open(core.db.database_id)
+        replay = await outbox.take_over()
+        if not location.durable and not replay:
+            await outbox.close()
+            return 0
+        core.outbox = outbox
+        core.durable = location.durable
+        now = perf_counter()
+        for profile, base in replay:
+            core.queue.put(profile, now, base_version=base)
+        return len(replay)
+
+    @property
+    def queue_durable(self) -> bool:
+        """True when acknowledged write-behind writes survive the process (an outbox)."""
+        return self._core.durable
+
+    @property
+    def queue_location(self) -> str:
+        """Where the write-behind queue lives: "memory" or the outbox file's path."""
+        outbox = self._core.outbox
+        return outbox.path if outbox is not None and self._core.durable else "memory"
 
     async def close(
         self, timeout: float | None = None, *, discard: bool = False
@@ -133,10 +191,23 @@ class Engine(DeadLetterOperations, LabOperations, PaneViews):
             await self._flusher.drain(core.deadline(timeout))
             await self._save_dead_letters_or_raise()
         except DatabaseUnavailable as exc:
-            if not discard:
+            if core.durable and not core.dead_letters.unsaved:
+                # Nothing is lost: the writes stay in the outbox for the next start.
+                kept = len(core.queue)
+                core.queue.clear()
+                core.emit(
+                    BACKGROUND_OP,
+                    EventKind.REPLAY,
+                    None,
+                    None,
+                    None,
+                    f"{kept} writes stay in the outbox; replayed on next start ({exc})",
+                )
+            elif not discard:
                 core.gate.set()
                 raise
-            discarded = sorted(core.drop_queue() + core.drop_unsaved_dead_letters())
+            else:
+                discarded = sorted(core.drop_queue() + core.drop_unsaved_dead_letters())
             core.emit(
                 BACKGROUND_OP,
                 EventKind.ERROR,
@@ -151,6 +222,9 @@ class Engine(DeadLetterOperations, LabOperations, PaneViews):
         with contextlib.suppress(DatabaseUnavailable):
             await core.db.drop_lab_triggers()
         await self._flusher.stop()
+        if core.outbox is not None:
+            await core.outbox.close()
+            core.outbox = None
         await core.cache.stop()
         core.store.set_drop_listener(None)
         core.faults.set_listener(None)
@@ -451,6 +525,14 @@ class _AtExit:
             return
         named = ", ".join(f"(user {u}, v{v})" for u, v in lost[:50])
         more = f" and {len(lost) - 50} more" if len(lost) > 50 else ""
+        if engine.queue_durable and not letters.unsaved:
+            print(
+                f"cachetui: the engine was not closed: {len(lost)} acknowledged "
+                f"write{'s' if len(lost) != 1 else ''} stay in the outbox "
+                f"{engine.queue_location}, replayed at the next start: {named}{more}",
+                file=sys.stderr,
+            )
+            return
         print(
             f"cachetui: the engine was not closed: {len(lost)} acknowledged "
             f"write{'s' if len(lost) != 1 else ''} never reached "

@@ -32,6 +32,7 @@ class EventKind(StrEnum):
     CACHE_UP = "cache-up"  # the cache store answers again
     CONFLICT = "conflict"  # a write's base version was gone: another writer got there first
     DEAD_LETTER = "dead-letter"  # a write parked (rejected or conflicting), or retried/discarded
+    REPLAY = "replay"  # write-behind: writes recovered from a durable queue after a crash
     ERROR = "error"
 
 

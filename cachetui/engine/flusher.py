@@ -105,6 +105,7 @@ class Flusher:
             elapsed = perf_counter() - start
             landed = [p for p in batch.profiles if p.user_id not in failures]
             core.queue.landed(landed)
+            await core.journal_landed(landed)
             c = core.c
             c.db_writes += len(landed)
             c.db_transactions += 1
@@ -136,8 +137,11 @@ class Flusher:
                     await self._rejected(op, profile, failure.reason)
                 elif isinstance(failure, RowConflict):
                     await self._conflict(op, profile, failure.db_version)
+            parked = [u for u in failures if u in core.dead_letters and u not in core.queue]
             if core.dead_letters.unsaved or core.dead_letters.undeleted:
                 await core.save_dead_letters()
+            # A parked write leaves the outbox once its dead letter is in the database.
+            await core.journal_removed([u for u in parked if u not in core.dead_letters.unsaved])
             return None
 
     async def _rejected(self, op: int, sent: Profile, reason: str) -> None:
@@ -180,6 +184,7 @@ class Flusher:
             newest = entry.profile
             rebased = newest._replace(version=db_version + 1)
             core.queue.rebase(uid, rebased, db_version)
+            await core.journal_rebased(rebased, db_version)
             cached = await core.cache.peek_many([uid])
             if uid in cached and cached[uid].version == newest.version:
                 await core.cache.set(rebased)

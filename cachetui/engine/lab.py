@@ -8,18 +8,39 @@ these are public methods of every engine.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from cachetui.engine.core import BACKGROUND_OP, EngineCore, perf_counter
-from cachetui.engine.errors import CacheTuiError, ProfileNotFound, StoreUnavailable, ValidationError
+from cachetui.engine.errors import (
+    CacheTuiError,
+    DatabaseUnavailable,
+    ProfileNotFound,
+    StoreUnavailable,
+    ValidationError,
+)
 from cachetui.engine.events import EventKind
 from cachetui.engine.flusher import Flusher
 from cachetui.engine.profile import Profile, validate_changes, validate_user_id
 
 
+@dataclass(frozen=True, slots=True)
+class CrashReport:
+    """What the last ``crash()`` cost: ``lost`` the ``(user_id, version)`` of each user
+    whose newest acknowledged write never reached the database; ``lost_updates`` the
+    acknowledged updates those carried (coalesced ones count one each); ``replayed``
+    the pending writes a durable queue put back (they land at the next flush)."""
+
+    lost: list[tuple[int, int]] = field(default_factory=list)
+    lost_updates: int = 0
+    replayed: int = 0
+
+
 class LabOperations:
     _core: EngineCore
     _flusher: Flusher
+    #: The report of the last crash() (empty before any).
+    last_crash: CrashReport = CrashReport()
 
     def _check_running(self) -> None:
         raise NotImplementedError  # the facade's
@@ -29,6 +50,8 @@ class LabOperations:
 
         Returns, per user whose newest acknowledged write was not yet in the database,
         ``(user_id, version)`` of that newest lost version. The engine keeps running, cold.
+        With a durable queue nothing acknowledged is lost: the outbox is replayed into
+        the queue before this returns. :attr:`last_crash` holds the whole report.
         """
         self._check_running()
         core = self._core
@@ -37,12 +60,27 @@ class LabOperations:
         op = next(core.ops)
         async with self._flusher.lock:  # a batch in flight either landed or did not
             core.epoch += 1  # updates in progress die with the process
+            updates = core.queue.updates_by_user()
             lost = core.drop_queue()
+            replayed = await self._replay_outbox()
+            if replayed:
+                lost = [(uid, v) for uid, v in lost if uid not in replayed]
+                core.c.lost_writes -= len(replayed)
+            self.last_crash = CrashReport(
+                lost=lost,
+                lost_updates=sum(updates.get(uid, 1) for uid, _ in lost),
+                replayed=len(replayed),
+            )
             # The process's memory is gone: so is its list of cache entries to repair.
             unrepaired = len(cache.backlog)
             cache.backlog.clear()
             if store.lost_on_crash:
                 await store.clear()
+        if replayed:
+            detail = f"{len(replayed)} writes replayed from the outbox, "
+            detail += "none lost" if not lost else f"{len(lost)} lost"
+            core.emit(op, EventKind.REPLAY, None, None, None, detail)
+            self._flusher.request_flush()
         if not lost:
             detail = "no pending writes lost"
         elif len(lost) == 1:
@@ -64,6 +102,22 @@ class LabOperations:
             )
         core.emit(op, EventKind.CRASH, None, None, None, detail)
         return lost
+
+    async def _replay_outbox(self) -> set[int]:
+        """After a crash with a durable queue: what the outbox holds goes back in the
+        queue (the process state vanished; the outbox did not). The users replayed."""
+        core = self._core
+        if not core.durable or core.outbox is None:
+            return set()
+        try:
+            entries = await core.outbox.mine()
+        except DatabaseUnavailable as exc:
+            core.emit(BACKGROUND_OP, EventKind.ERROR, None, None, None, f"outbox: {exc}")
+            return set()
+        now = perf_counter()
+        for profile, base in entries:
+            core.queue.put(profile, now, base_version=base)
+        return {profile.user_id for profile, _ in entries}
 
     async def external_update(self, user_id: int, changes: dict[str, Any]) -> Profile:
         """Write the database directly, bypassing the cache (another service writing).

@@ -199,6 +199,10 @@ class WriteQueue:
                     coalesced += 1
         return coalesced
 
+    def updates_by_user(self) -> dict[int, int]:
+        """Acknowledged updates each pending write carries (1 + those coalesced)."""
+        return {uid: 1 + e.coalesced for uid, e in self._entries.items()}
+
     def clear(self) -> list[Profile]:
         """Drop everything (a crash); returns the newest pending value of each user."""
         lost = [entry.profile for entry in self._entries.values()]

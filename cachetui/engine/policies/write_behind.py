@@ -11,12 +11,13 @@ evicted or expired).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from typing import Any
 
 from cachetui.engine.config import WritePolicy
 from cachetui.engine.core import EngineCore, last_op_id, perf_counter
-from cachetui.engine.errors import DatabaseUnavailable
+from cachetui.engine.errors import DatabaseUnavailable, Interrupted
 from cachetui.engine.events import Event, EventKind
 from cachetui.engine.flusher import Flusher
 from cachetui.engine.policies.base import Policy
@@ -39,6 +40,7 @@ class WriteBehind(Policy):
         core = self._core
         if (
             not core.cache.local
+            or core.durable
             or user_id in core.locks
             or user_id in core.dead_letters
             or not core.gate.is_set()
@@ -124,8 +126,32 @@ class WriteBehind(Policy):
             self._flusher.request_flush()
             await queue.wait_for_room(user_id)
             core.check_epoch(epoch)
+        if core.durable:
+            await self._journal(profile, epoch)
         self.enqueue(op, profile)
         return profile
+
+    async def _journal(self, profile: Profile, epoch: int) -> None:
+        """Commit the write to the outbox before it is acknowledged (group-committed with
+        concurrent callers). Cancelled or failed: the entry is put back as it was and the
+        cache value taken back. A crash meanwhile replays whatever the outbox holds."""
+        core = self._core
+        user_id = profile.user_id
+        entry = core.queue.entry_of(user_id)
+        previous = None if entry is None else (entry.profile, entry.base_version)
+        base = profile.version - 1 if entry is None else entry.base_version
+        try:
+            await core.journal.write(profile, base)
+            core.check_epoch(epoch)
+        except Interrupted:
+            raise  # the process died: it puts nothing back
+        except BaseException:
+            await self._untrace(user_id)
+            outbox = core.outbox
+            if outbox is not None:
+                with contextlib.suppress(DatabaseUnavailable):
+                    await asyncio.shield(asyncio.ensure_future(outbox.restore(user_id, previous)))
+            raise
 
     async def _cache_or_untrace(self, profile: Profile, epoch: int) -> None:
         """Set the cache; if cancelled, interrupted by a crash or failed before the

@@ -1,0 +1,57 @@
+"""Where the write-behind queue lives, from ``EngineConfig.queue_url``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cachetui.engine.errors import ValidationError
+
+
+@dataclass(frozen=True, slots=True)
+class QueueLocation:
+    """Where the write-behind queue lives: ``kind`` is "memory", "sqlite" or "redis";
+    ``path`` the outbox file (sqlite), ``url`` the server (redis)."""
+
+    kind: str
+    path: str = ""
+    url: str = ""
+
+    @property
+    def durable(self) -> bool:
+        return self.kind != "memory"
+
+
+def default_outbox_path(db_path: str) -> str:
+    return f"{db_path}.outbox"
+
+
+def parse_queue_url(url: str, db_path: str) -> QueueLocation:
+    """``memory://`` (in the process, lost on a crash), ``sqlite://`` (the outbox
+    ``<db file>.outbox``), ``sqlite:///rel/path.db`` or ``sqlite:////abs/path.db``.
+    Raises ValidationError for anything else, and for a durable queue over ``:memory:``."""
+    text = url.strip() if isinstance(url, str) else ""
+    scheme, sep, rest = text.partition("://")
+    scheme = scheme.lower()
+    if scheme == "memory" and sep and rest in ("", "/"):
+        return QueueLocation("memory")
+    if scheme == "sqlite" and sep:
+        if db_path == ":memory:":
+            raise ValidationError(
+                "a durable queue needs a database file: --db :memory: vanishes with the "
+                "process, so an outbox beside it would replay into nothing",
+                field="queue_url",
+            )
+        if rest == "":
+            return QueueLocation("sqlite", path=default_outbox_path(db_path))
+        if not rest.startswith("/") or rest == "/":
+            raise ValidationError(
+                f"queue URL {url!r}: write sqlite:// (beside the database), "
+                "sqlite:///relative/path or sqlite:////absolute/path",
+                field="queue_url",
+            )
+        return QueueLocation("sqlite", path=rest[1:])
+    raise ValidationError(
+        f"unknown queue URL {url!r}: use memory:// (in the process) or sqlite:// "
+        "(an outbox file beside the database; sqlite:///path chooses it)",
+        field="queue_url",
+    )

@@ -1,0 +1,186 @@
+"""The durable write-behind queue (an outbox file): an update is acknowledged once its
+entry is committed there, a crash replays it, a process that is gone has its entries
+taken over at the next start, and a replay never applies a write twice."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+
+import pytest
+
+from cachetui.engine import DatabaseUnavailable, Engine, EngineConfig, ValidationError
+from cachetui.engine import outbox as outbox_module
+from tests.conftest import db_version
+
+memory_store = pytest.mark.parametrize("cache_url", ["memory://"])
+DEAD_OWNER = "999999999:1:1"  # no such pid
+
+
+def outbox_rows(db_path: str) -> list[tuple[object, ...]]:
+    with contextlib.closing(sqlite3.connect(db_path + ".outbox")) as db:
+        return db.execute(
+            "SELECT user_id, version, base_version FROM outbox ORDER BY user_id"
+        ).fetchall()
+
+
+def orphan(db_path: str) -> None:
+    """What a kill -9 leaves: the entries' owner is gone."""
+    with contextlib.closing(sqlite3.connect(db_path + ".outbox")) as db, db:
+        db.execute("UPDATE outbox SET owner = ?", (DEAD_OWNER,))
+
+
+@memory_store
+async def test_an_update_is_acknowledged_once_in_the_outbox_and_leaves_it_once_landed(
+    make_engine, db_path
+):
+    engine = await make_engine("write-behind", queue_url="sqlite://")
+    assert engine.queue_durable and engine.queue_location == db_path + ".outbox"
+    await engine.update(1, {"bio": "one"})
+    for n in range(3):  # coalesced: one entry, its first base kept
+        await engine.update(2, {"followers": n})
+    assert outbox_rows(db_path) == [(1, 2, 1), (2, 4, 1)]
+    await engine.flush()
+    assert outbox_rows(db_path) == []
+    assert (db_version(db_path, 1), db_version(db_path, 2)) == (2, 4)
+
+
+@memory_store
+async def test_a_crash_loses_nothing_the_outbox_replays_it(make_engine, db_path):
+    engine = await make_engine("write-behind", queue_url="sqlite://")
+    for user in range(1, 6):
+        await engine.update(user, {"bio": "before the crash"})
+        await engine.update(user, {"followers": 7})
+    assert await engine.crash() == []
+    report = engine.last_crash
+    assert (report.lost, report.lost_updates, report.replayed) == ([], 0, 5)
+    assert engine.metrics.lost_writes == 0
+    await engine.flush()
+    assert [db_version(db_path, u) for u in range(1, 6)] == [3] * 5
+
+    memory = await make_engine("write-behind", seed=0)  # the memory queue, for contrast
+    await memory.update(9, {"bio": "lost"})
+    await memory.update(9, {"bio": "lost again"})
+    assert await memory.crash() == [(9, 3)]
+    assert (memory.last_crash.lost_updates, memory.last_crash.replayed) == (2, 0)
+
+
+@memory_store
+async def test_a_dead_owners_entries_are_replayed_at_start_whatever_the_queue(make_engine, db_path):
+    first = await make_engine("write-behind", queue_url="sqlite://")
+    await first.update(3, {"bio": "acknowledged, then kill -9"})
+    await first.update(4, {"bio": "landed before the kill"})
+    await first.flush()
+    await first.update(3, {"followers": 1})
+    await first.update(4, {"followers": 2})
+    live = await make_engine("write-behind", queue_url="sqlite://", seed=0)
+    await live.update(5, {"bio": "a live engine's entry"})
+    orphan_first = [(u, v) for u, v, _ in outbox_rows(db_path) if u != 5]
+    with contextlib.closing(sqlite3.connect(db_path + ".outbox")) as db, db:
+        db.execute("UPDATE outbox SET owner = ? WHERE user_id != 5", (DEAD_OWNER,))
+
+    # a plain engine (memory queue, write-through) replays the default outbox
+    later = await make_engine("write-through", seed=0)
+    assert later.recovered == 2
+    assert sorted((p.user_id, p.version) for p in later.pending_writes()) == orphan_first
+    await later.flush()
+    assert (db_version(db_path, 3), db_version(db_path, 4)) == (3, 3)
+    assert [u for u, _, _ in outbox_rows(db_path)] == [5]  # never another live engine's
+    assert db_version(db_path, 5) == 1
+    del first, live
+
+
+@memory_store
+async def test_a_replay_of_a_write_that_already_landed_is_a_no_op(make_engine, db_path):
+    engine = await make_engine("write-behind", queue_url="sqlite://")
+    await engine.update(6, {"bio": "landed, but the outbox did not hear of it"})
+    with contextlib.closing(sqlite3.connect(db_path + ".outbox")) as db:
+        kept = db.execute("SELECT * FROM outbox").fetchall()
+    await engine.flush()
+    with contextlib.closing(sqlite3.connect(db_path + ".outbox")) as db, db:
+        db.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?, ?, ?)", kept)
+    orphan(db_path)
+
+    replaying = await make_engine("write-behind", seed=0)
+    assert replaying.recovered == 1
+    await replaying.flush()
+    assert db_version(db_path, 6) == 2  # not applied twice, no version going down
+    assert replaying.metrics.conflicts == 0 and replaying.dead_letters() == []
+    assert outbox_rows(db_path) == []
+
+
+@memory_store
+async def test_closing_with_the_database_down_keeps_the_writes_in_the_outbox(make_engine, db_path):
+    engine = await make_engine("write-behind", queue_url="sqlite://")
+    await engine.update(8, {"bio": "safe in the outbox"})
+    engine.faults.db_down = True
+    assert await engine.close(timeout=0.1) == []  # no PendingWritesError: nothing is lost
+    assert outbox_rows(db_path) == [(8, 2, 1)]
+    again = await make_engine("write-behind", queue_url="sqlite://", seed=0)
+    assert again.recovered == 1
+    await again.flush()
+    assert db_version(db_path, 8) == 2
+
+
+@memory_store
+async def test_an_outbox_of_another_database_is_refused(make_engine, db_path, tmp_path):
+    engine = await make_engine("write-behind", queue_url="sqlite://")
+    await engine.update(1, {"bio": "pending"})
+    other = str(tmp_path / "other.db")
+    with (
+        contextlib.closing(sqlite3.connect(db_path + ".outbox")) as source,
+        contextlib.closing(sqlite3.connect(other + ".outbox")) as copy,
+    ):
+        source.backup(copy)  # a WAL file is copied with its log
+    orphan(other)
+    stranger = Engine(EngineConfig(db_path=other, policy="write-behind"))
+    with pytest.raises(DatabaseUnavailable, match="belongs to another database"):
+        await stranger.start()
+    assert not stranger.running
+
+
+@memory_store
+async def test_a_cancelled_durable_update_leaves_no_trace(make_engine, db_path):
+    engine = await make_engine("write-behind", queue_url="sqlite://")
+    await engine.update(2, {"bio": "acknowledged"})
+    outbox = engine._core.outbox
+    assert outbox is not None
+    reached, release = asyncio.Event(), asyncio.Event()
+    real = outbox.append_many
+
+    async def paused(rows):  # after the commit, before the caller resumes
+        result = await real(rows)
+        reached.set()
+        await release.wait()
+        return result
+
+    outbox.append_many = paused  # type: ignore[method-assign]
+    task = asyncio.create_task(engine.update(2, {"bio": "never acknowledged"}))
+    await reached.wait()
+    task.cancel()
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert outbox_rows(db_path) == [(2, 2, 1)]  # the entry as it was
+    assert (await engine.read(2)).bio == "acknowledged"
+
+
+@pytest.mark.parametrize(
+    ("url", "db", "message"),
+    [
+        ("kafka://x", "p.db", "unknown queue URL"),
+        ("sqlite:/x", "p.db", "unknown queue URL"),
+        ("sqlite://relative", "p.db", "sqlite:///relative/path"),
+        ("sqlite://", ":memory:", "needs a database file"),
+    ],
+)
+def test_bad_queue_urls_are_refused_before_anything_opens(url, db, message):
+    with pytest.raises(ValidationError, match=message):
+        EngineConfig(db_path=db, queue_url=url)
+
+
+def test_owners_of_this_process_are_alive_only_while_open():
+    owner = outbox_module.this_owner()
+    assert not outbox_module.owner_alive(owner)
+    assert not outbox_module.owner_alive(DEAD_OWNER)
