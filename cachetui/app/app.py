@@ -217,6 +217,14 @@ class CacheTuiApp(
             pane.reserve("user", len(f"{FOLLOW_MARK}{self.total_rows}"))
         self.query_one("#cache", CachePane).focus()
         await self.refresh_view()
+        if self.engine.recovered:
+            count = self.engine.recovered
+            self.notify(
+                f"recovered {count} write{'s' if count != 1 else ''} from the outbox "
+                "(acknowledged before the last run ended): flushing them",
+                title="Durable queue",
+                timeout=8,
+            )
         if self.live:
             self.set_interval(REFRESH_SECONDS, self._tick)
             self.set_interval(1.0, self._sample)
