@@ -11,8 +11,13 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+import redis
+
+from tests.conftest import redis_or_skip
 from tests.test_signals import TIMEOUT, Terminal, env  # noqa: F401 - env is a fixture
 
 DRIVER = """
@@ -72,13 +77,27 @@ def versions(db: Path) -> dict[int, int]:
         return dict(con.execute("SELECT user_id, version FROM profiles"))
 
 
-def test_kill_9_with_an_outbox_loses_no_acknowledged_write(tmp_path, env):  # noqa: F811
+@pytest.fixture(params=["sqlite", "redis"])
+def queue(request: pytest.FixtureRequest) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield "sqlite://"
+        return
+    url = redis_or_skip()
+    yield url
+    with redis.Redis.from_url(url) as client:
+        for key in client.scan_iter("cachetui:*"):
+            client.delete(key)
+
+
+def test_kill_9_with_a_durable_queue_loses_no_acknowledged_write(tmp_path, env, queue):  # noqa: F811
     db = tmp_path / "profiles.db"
-    acked = acknowledged_until_killed(db, "sqlite://", count=100)
+    acked = acknowledged_until_killed(db, queue, count=100)
     before = versions(db)
     assert any(before[user] < version for user, version in acked.items())  # were pending
 
-    app = Terminal([sys.executable, "-m", "cachetui", "--db", str(db)], env)
+    # a plain launch: the default outbox is replayed; a stream when --cache names its server
+    extra = [] if queue == "sqlite://" else ["--cache", queue]
+    app = Terminal([sys.executable, "-m", "cachetui", "--db", str(db), *extra], env)
     try:
         app.wait_for(rb"recovered \d+ writes? from the outbox")
         os.kill(app.pid, signal.SIGTERM)  # the path of q: flush, then exit

@@ -31,7 +31,7 @@ from cachetui.engine.events import Event, EventKind, EventLog
 from cachetui.engine.faults import Faults
 from cachetui.engine.key_locks import KeyLocks
 from cachetui.engine.metrics import Counters
-from cachetui.engine.outbox import Outbox
+from cachetui.engine.outbox import Journal
 from cachetui.engine.profile import Profile, utc_timestamp
 from cachetui.engine.stores.base import CacheStore
 from cachetui.engine.write_queue import WriteQueue
@@ -78,7 +78,7 @@ class EngineCore:
         #: The durable outbox that journals the queue (None: the queue is memory only),
         #: and whether acknowledgements wait for it (False while an outbox left by an
         #: earlier process is only being replayed into a memory queue).
-        self.outbox: Outbox | None = None
+        self.outbox: Journal | None = None
         self.durable = False
         self.journal = GroupCommit(self._append_outbox)
 

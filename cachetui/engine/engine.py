@@ -42,13 +42,19 @@ from cachetui.engine.events import Event, EventKind, Subscriber
 from cachetui.engine.flusher import Flusher
 from cachetui.engine.lab import LabOperations
 from cachetui.engine.metrics import Counters, MetricsSnapshot
-from cachetui.engine.outbox import Outbox
+from cachetui.engine.outbox import Journal, Outbox
 from cachetui.engine.pane_views import PaneViews
 from cachetui.engine.policies import Policy, WriteBehind, build_policies
 from cachetui.engine.profile import Profile, validate_changes, validate_user_id
-from cachetui.engine.queue_url import default_outbox_path, parse_queue_url
+from cachetui.engine.queue_url import (
+    REDIS_SCHEMES,
+    QueueLocation,
+    default_outbox_path,
+    parse_queue_url,
+)
 from cachetui.engine.stores.base import CacheStore
 from cachetui.engine.stores.factory import make_store
+from cachetui.engine.stream_outbox import RedisStreamOutbox
 
 __all__ = ["Engine", "last_op_id", "make_store"]
 
@@ -140,30 +146,59 @@ class Engine(DeadLetterOperations, LabOperations, PaneViews):
         entries of owners that are gone back in the queue. Returns how many."""
         core = self._core
         location = parse_queue_url(self.config.queue_url, core.db.path)
-        path = location.path
-        if not location.durable:
-            if core.db.path == ":memory:":
-                return 0
-            path = default_outbox_path(core.db.path)
-            if not await asyncio.to_thread(os.path.exists, path):
-                return 0
-        outbox = Outbox(path)
-        await outbox.open(core.db.database_id)
-        replay = await outbox.take_over()
-        if not location.durable and not replay:
-            await outbox.close()
-            return 0
-        core.outbox = outbox
+        if location.durable:
+            journals = [self._journal_at(location)]
+        else:
+            journals = await self._left_behind()
+        replay: list[tuple[Profile, int]] = []
+        for journal in journals:
+            await journal.open(core.db.database_id)
+            taken = await journal.take_over()
+            if not location.durable and not taken:
+                await journal.close()
+                continue
+            if core.outbox is not None:  # replaying two (rare): the second one waits
+                await journal.close()
+                continue
+            core.outbox = journal
+            replay = taken
         core.durable = location.durable
         now = perf_counter()
         for profile, base in replay:
             core.queue.put(profile, now, base_version=base)
         return len(replay)
 
+    @staticmethod
+    def _journal_at(location: QueueLocation) -> Journal:
+        if location.kind == "redis":
+            return RedisStreamOutbox(location.url)
+        return Outbox(location.path)
+
+    async def _left_behind(self) -> list[Journal]:
+        """With the memory queue: the durable queues an earlier process may have left
+        (the default outbox beside the database; the stream of the --cache server)."""
+        db_path = self._core.db.path
+        found: list[Journal] = []
+        if db_path == ":memory:":
+            return found
+        path = default_outbox_path(db_path)
+        if await asyncio.to_thread(os.path.exists, path):
+            found.append(Outbox(path))
+        if self.config.cache_url.split("://", 1)[0].lower() in REDIS_SCHEMES:
+            found.append(RedisStreamOutbox(self.config.cache_url))
+        return found
+
     @property
     def queue_durable(self) -> bool:
         """True when acknowledged write-behind writes survive the process (an outbox)."""
         return self._core.durable
+
+    @property
+    def queue_persistence(self) -> str:
+        """What a Redis Stream queue survives, read from the server at start
+        (``CONFIG GET appendonly``, ``save``); '' for the other queues."""
+        outbox = self._core.outbox
+        return str(getattr(outbox, "persistence", "")) if self._core.durable else ""
 
     @property
     def queue_location(self) -> str:

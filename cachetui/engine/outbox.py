@@ -22,7 +22,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
 
@@ -62,7 +62,7 @@ def _process_start(pid: int) -> str:
 
 #: The owners of this process's open outboxes (two engines of one process, as in
 #: compare mode, are two owners; one closed with entries left is gone).
-_LIVE: set[str] = set()
+LIVE_OWNERS: set[str] = set()
 _instances = itertools.count(1)
 
 
@@ -82,7 +82,7 @@ def owner_alive(owner: str) -> bool:
     except ValueError:
         return False
     if pid == os.getpid():
-        return owner in _LIVE
+        return owner in LIVE_OWNERS
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -101,6 +101,25 @@ def _decode(text: str) -> Profile:
     return Profile(**json.loads(text))
 
 
+class Journal(Protocol):
+    """What the engine needs of a durable queue (:class:`Outbox`, or
+    :class:`~cachetui.engine.stream_outbox.RedisStreamOutbox`)."""
+
+    path: str  # what to show: the outbox file, or the stream and its server
+    owner: str
+
+    async def open(self, database_id: str) -> None: ...
+    async def close(self) -> None: ...
+    async def append_many(self, rows: Sequence[tuple[Profile, int]]) -> dict[int, Exception]: ...
+    async def restore(self, user_id: int, previous: tuple[Profile, int] | None) -> None: ...
+    async def landed(self, profiles: Sequence[Profile]) -> None: ...
+    async def rebase(self, profile: Profile, base_version: int) -> None: ...
+    async def remove(self, user_ids: Sequence[int]) -> None: ...
+    async def mine(self) -> list[tuple[Profile, int]]: ...
+    async def take_over(self) -> list[tuple[Profile, int]]: ...
+    async def count(self) -> int: ...
+
+
 class Outbox:
     """The outbox file of one engine (see the module's docstring). Each method is one
     transaction in aiosqlite's thread; errors raise DatabaseUnavailable."""
@@ -116,7 +135,7 @@ class Outbox:
         try:
             self._conn = await _connect(self.path)
             await self._run(_setup, database_id)
-            _LIVE.add(self.owner)
+            LIVE_OWNERS.add(self.owner)
         except DatabaseUnavailable:
             await self.close()
             raise
@@ -125,7 +144,7 @@ class Outbox:
             raise DatabaseUnavailable(f"cannot open the outbox {self.path}: {exc}") from exc
 
     async def close(self) -> None:
-        _LIVE.discard(self.owner)
+        LIVE_OWNERS.discard(self.owner)
         if self._conn is not None:
             await self._conn.close()
         self._conn = None

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from cachetui.engine.errors import ValidationError
 
+#: The URL schemes of a Redis server, as redis-py reads them.
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
 
 @dataclass(frozen=True, slots=True)
 class QueueLocation:
@@ -50,8 +53,17 @@ def parse_queue_url(url: str, db_path: str) -> QueueLocation:
                 field="queue_url",
             )
         return QueueLocation("sqlite", path=rest[1:])
+    if scheme in REDIS_SCHEMES and sep:
+        if db_path == ":memory:":
+            raise ValidationError(
+                "a durable queue needs a database file: --db :memory: vanishes with the "
+                "process, so a stream for it would replay into nothing",
+                field="queue_url",
+            )
+        return QueueLocation("redis", url=text)
     raise ValidationError(
-        f"unknown queue URL {url!r}: use memory:// (in the process) or sqlite:// "
-        "(an outbox file beside the database; sqlite:///path chooses it)",
+        f"unknown queue URL {url!r}: use memory:// (in the process), sqlite:// "
+        "(an outbox file beside the database; sqlite:///path chooses it) or "
+        "redis://HOST:PORT/DB (a Redis Stream)",
         field="queue_url",
     )

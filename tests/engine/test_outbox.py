@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+from collections.abc import Iterator
 
 import pytest
+import redis
 
 from cachetui.engine import DatabaseUnavailable, Engine, EngineConfig, ValidationError
 from cachetui.engine import outbox as outbox_module
@@ -184,3 +186,62 @@ def test_owners_of_this_process_are_alive_only_while_open():
     owner = outbox_module.this_owner()
     assert not outbox_module.owner_alive(owner)
     assert not outbox_module.owner_alive(DEAD_OWNER)
+
+
+# -- the same promises with a Redis Stream ---------------------------------------------------
+def stream_entries(redis_url: str, engine: Engine) -> list[tuple[int, int, int]]:
+    """(user, version, base) of each entry in the engine's stream, oldest first."""
+    key = f"cachetui:queue:{engine.db.database_id}"
+    with redis.Redis.from_url(redis_url) as client:
+        return [(int(f[b"u"]), int(f[b"v"]), int(f[b"b"])) for _, f in client.xrange(key)]
+
+
+def orphan_stream(redis_url: str, engine: Engine) -> None:
+    """What a kill -9 on another host leaves: entries of an owner with no heartbeat."""
+    key = f"cachetui:queue:{engine.db.database_id}"
+    with redis.Redis.from_url(redis_url) as client:
+        for entry_id, fields in client.xrange(key):
+            fields[b"o"] = b"elsewhere/1:1:1"
+            client.xadd(key, fields)
+            client.xdel(key, entry_id)
+
+
+@pytest.fixture
+def stream_url(redis_url: str) -> Iterator[str]:
+    yield redis_url
+    with redis.Redis.from_url(redis_url) as client:
+        for key in client.scan_iter("cachetui:queue:*"):
+            client.delete(key)
+
+
+@memory_store
+async def test_a_stream_acknowledges_replays_a_crash_and_empties_as_writes_land(
+    make_engine, db_path, stream_url
+):
+    engine = await make_engine("write-behind", queue_url=stream_url)
+    assert engine.queue_durable and "redis stream" in engine.queue_location
+    await engine.update(1, {"bio": "one"})
+    await engine.update(1, {"bio": "two"})
+    await engine.update(2, {"bio": "one"})
+    assert stream_entries(stream_url, engine) == [(1, 2, 1), (1, 3, 1), (2, 2, 1)]
+    assert await engine.crash() == [] and engine.last_crash.replayed == 2
+    await engine.flush()
+    assert (db_version(db_path, 1), db_version(db_path, 2)) == (3, 2)
+    assert stream_entries(stream_url, engine) == []
+    assert "appendonly" in engine.queue_persistence
+
+
+@memory_store
+async def test_a_stream_left_by_a_gone_owner_is_replayed_by_an_engine_over_that_server(
+    make_engine, db_path, stream_url
+):
+    first = await make_engine("write-behind", queue_url=stream_url)
+    await first.update(4, {"bio": "acknowledged elsewhere"})
+    await first.update(4, {"followers": 3})
+    orphan_stream(stream_url, first)
+    # a plain engine whose cache is that server: the stream is replayed
+    later = await make_engine("write-through", seed=0, cache_url=stream_url)
+    assert later.recovered == 1
+    await later.flush()
+    assert db_version(db_path, 4) == 3
+    assert stream_entries(stream_url, later) == []

@@ -1,0 +1,253 @@
+"""The durable write-behind queue in a Redis Stream (``queue_url="redis://…"``).
+
+Each acknowledgement appends one entry (``XADD``): the user's newest value, the
+``base_version`` of its first write not yet landed, and the owner (this engine). The
+stream's key names the database by its id (``cachetui:queue:<database id>``), so a
+stream is never replayed into another database. A landed write's entries are deleted
+(``XDEL``); a user whose older write landed while a newer one was queued gets one fresh
+entry built on the landed version.
+
+Owners prove they are alive with a heartbeat key (``SET … EX``) refreshed every few
+seconds: at start, the entries of owners whose heartbeat is gone (a process killed, on
+any host) are taken over and replayed; a replay of a write already in the database is
+a no-op through the version guard. What this does not survive: a Redis without
+persistence (``appendonly no`` and no snapshots) loses the stream when it restarts;
+:attr:`RedisStreamOutbox.persistence` says what the server was configured with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import operator
+import socket
+from collections.abc import Callable, Sequence
+from typing import Any, cast
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError, ResponseError
+
+from cachetui.engine.errors import DatabaseUnavailable
+from cachetui.engine.outbox import LIVE_OWNERS, owner_alive, this_owner
+from cachetui.engine.profile import Profile
+from cachetui.engine.stores.redis_store import mask_url
+
+#: One stream entry: its id and its fields, as bytes.
+Entry = tuple[bytes, dict[bytes, bytes]]
+
+#: Seconds a heartbeat lasts, and how often it is refreshed.
+HEARTBEAT_TTL = 15
+HEARTBEAT_EVERY = 5.0
+
+
+class RedisStreamOutbox:
+    """The outbox of one engine in a Redis Stream; same operations as
+    :class:`~cachetui.engine.outbox.Outbox`. Errors raise DatabaseUnavailable."""
+
+    def __init__(self, url: str, owner: str | None = None) -> None:
+        self.url = url
+        #: ``host/pid:start:n``: on this host a dead process is seen at once (its pid);
+        #: on another, when its heartbeat expires.
+        self._local = owner or this_owner()
+        self.owner = f"{socket.gethostname()}/{self._local}"
+        self.path = ""  # set at open: "redis stream KEY at URL"
+        self.persistence = ""  # "appendonly yes" / "appendonly no, no snapshots" …
+        self._client: aioredis.Redis | None = None
+        self._key = ""
+        self._ids: dict[int, list[tuple[bytes, int]]] = {}  # user → [(entry id, version)]
+        self._heartbeat: asyncio.Task[None] | None = None
+
+    async def open(self, database_id: str) -> None:
+        self._key = f"cachetui:queue:{database_id}"
+        self.path = f"redis stream {self._key} at {mask_url(self.url)}"
+        try:
+            self._client = aioredis.Redis.from_url(
+                self.url, socket_timeout=5, socket_connect_timeout=5
+            )
+            await self._beat()
+            self.persistence = await self._persistence()
+            LIVE_OWNERS.add(self._local)
+        except (RedisError, OSError, ValueError) as exc:
+            await self.close()
+            raise DatabaseUnavailable(f"cannot open the queue {self.path}: {exc}") from exc
+        self._heartbeat = asyncio.get_running_loop().create_task(self._keep_beating())
+
+    async def close(self) -> None:
+        LIVE_OWNERS.discard(self._local)
+        task, self._heartbeat = self._heartbeat, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await client.delete(self._owner_key(self.owner))
+            await client.aclose()
+
+    async def append_many(self, rows: Sequence[tuple[Profile, int]]) -> dict[int, Exception]:
+        """Append each ``(profile, base_version)``: durable (as the server is) on return."""
+        client = self._require()
+        try:
+            async with client.pipeline(transaction=False) as pipe:
+                for profile, base in rows:
+                    pipe.xadd(self._key, self._fields(profile, base))  # type: ignore[arg-type]
+                ids = cast(list[bytes], await pipe.execute())
+        except (RedisError, OSError) as exc:
+            raise DatabaseUnavailable(f"the queue {self.path}: {exc}") from exc
+        for (profile, _), entry_id in zip(rows, ids, strict=True):
+            self._ids.setdefault(profile.user_id, []).append((entry_id, profile.version))
+        return {}
+
+    async def restore(self, user_id: int, previous: tuple[Profile, int] | None) -> None:
+        """Withdraw the entries newer than ``previous`` (an append never acknowledged)."""
+        floor = 0 if previous is None else previous[0].version
+        await self._delete(user_id, lambda version: version > floor)
+
+    async def landed(self, profiles: Sequence[Profile]) -> None:
+        for profile in profiles:
+            entries = self._ids.get(profile.user_id, [])
+            newer = [(i, v) for i, v in entries if v > profile.version]
+            await self._delete(profile.user_id, functools.partial(operator.ge, profile.version))
+            if newer:  # a newer write queued behind the landed one: now built on it
+                newest = await self._entry(newer[-1][0])
+                if newest is not None:
+                    await self.rebase(newest, profile.version)
+
+    async def rebase(self, profile: Profile, base_version: int) -> None:
+        """The user's entry is now ``profile`` built on ``base_version``."""
+        old = [entry_id for entry_id, _ in self._ids.get(profile.user_id, [])]
+        self._ids[profile.user_id] = []
+        await self.append_many([(profile, base_version)])
+        await self._xdel(old)
+
+    async def remove(self, user_ids: Sequence[int]) -> None:
+        for user_id in user_ids:
+            await self._delete(user_id, lambda version: True)
+
+    async def mine(self) -> list[tuple[Profile, int]]:
+        """This engine's entries (newest per user), read back from the server."""
+        folded = await self._fold(lambda owner: owner == self.owner)
+        self._ids = {uid: ids for uid, (_, _, ids) in folded.items()}
+        return [(profile, base) for profile, base, _ in folded.values()]
+
+    async def take_over(self) -> list[tuple[Profile, int]]:
+        """Take the entries of owners that are gone (on this host: the process is gone;
+        elsewhere: its heartbeat expired) and return them to replay."""
+        try:
+            entries = await self._xrange()
+            owners = {fields[b"o"].decode() for _, fields in entries} - {self.owner}
+            dead = {o for o in owners if not await self._alive(o)}
+        except (RedisError, OSError) as exc:
+            raise DatabaseUnavailable(f"the queue {self.path}: {exc}") from exc
+        if not dead:
+            return []
+        folded = await self._fold(lambda owner: owner in dead)
+        mine = await self._fold(lambda owner: owner == self.owner)
+        taken = [(p, b, ids) for uid, (p, b, ids) in folded.items() if uid not in mine]
+        for profile, base, ids in taken:
+            await self.append_many([(profile, base)])
+            await self._xdel(ids_only(ids))
+        return [(profile, base) for profile, base, _ in taken]
+
+    async def count(self) -> int:
+        try:
+            return int(await self._require().xlen(self._key))
+        except (RedisError, OSError) as exc:
+            raise DatabaseUnavailable(f"the queue {self.path}: {exc}") from exc
+
+    # -- internals -------------------------------------------------------------------------
+    async def _alive(self, owner: str) -> bool:
+        host, _, local = owner.rpartition("/")
+        if host == socket.gethostname():
+            return owner_alive(local)
+        return bool(await self._require().exists(self._owner_key(owner)))
+
+    def _require(self) -> aioredis.Redis:
+        if self._client is None:
+            raise DatabaseUnavailable(f"the queue {self.path or self.url} is not open")
+        return self._client
+
+    def _fields(self, profile: Profile, base: int) -> dict[str | bytes | int | float, Any]:
+        return {
+            "u": profile.user_id,
+            "v": profile.version,
+            "b": base,
+            "o": self.owner,
+            "p": json.dumps(profile.as_dict(), ensure_ascii=False),
+        }
+
+    def _owner_key(self, owner: str) -> str:
+        return f"{self._key}:owner:{owner}"
+
+    async def _beat(self) -> None:
+        await self._require().set(self._owner_key(self.owner), "1", ex=HEARTBEAT_TTL)
+
+    async def _keep_beating(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_EVERY)
+            with contextlib.suppress(RedisError, OSError):
+                await self._beat()
+
+    async def _persistence(self) -> str:
+        client = self._require()
+        try:
+            aof = (await client.config_get("appendonly")).get("appendonly", "")
+            save = (await client.config_get("save")).get("save", "")
+        except ResponseError:  # CONFIG is disabled on this server
+            return "persistence unknown (CONFIG GET refused)"
+        if aof in ("yes", b"yes"):
+            return "appendonly yes"
+        if save:
+            return "appendonly no, snapshots only: a Redis restart may lose recent entries"
+        return "appendonly no, no snapshots: a Redis restart loses the stream"
+
+    async def _xrange(self, start: bytes | str = "-", end: bytes | str = "+") -> list[Entry]:
+        """The stream's entries from ``start`` to ``end`` (ids and fields as bytes)."""
+        return cast(list[Entry], await self._require().xrange(self._key, start, end))
+
+    async def _entry(self, entry_id: bytes) -> Profile | None:
+        found = await self._xrange(entry_id, entry_id)
+        return Profile(**json.loads(found[0][1][b"p"])) if found else None
+
+    async def _delete(self, user_id: int, doomed: Callable[[int], bool]) -> None:
+        entries = self._ids.get(user_id, [])
+        drop = [i for i, v in entries if doomed(v)]
+        self._ids[user_id] = [(i, v) for i, v in entries if not doomed(v)]
+        if not self._ids[user_id]:
+            del self._ids[user_id]
+        await self._xdel(drop)
+
+    async def _xdel(self, ids: list[bytes]) -> None:
+        if not ids:
+            return
+        try:
+            await self._require().xdel(self._key, *ids)
+        except (RedisError, OSError) as exc:
+            raise DatabaseUnavailable(f"the queue {self.path}: {exc}") from exc
+
+    async def _fold(
+        self, owned: Callable[[str], bool]
+    ) -> dict[int, tuple[Profile, int, list[tuple[bytes, int]]]]:
+        """Per user, the newest entry of the owners ``owned`` accepts: (profile, base,
+        every entry id of that user with its version)."""
+        try:
+            entries = await self._xrange()
+        except (RedisError, OSError) as exc:
+            raise DatabaseUnavailable(f"the queue {self.path}: {exc}") from exc
+        folded: dict[int, tuple[Profile, int, list[tuple[bytes, int]]]] = {}
+        for entry_id, fields in entries:
+            if not owned(fields[b"o"].decode()):
+                continue
+            uid, version, base = int(fields[b"u"]), int(fields[b"v"]), int(fields[b"b"])
+            ids = folded[uid][2] if uid in folded else []
+            ids.append((entry_id, version))
+            if uid not in folded or version >= folded[uid][0].version:
+                folded[uid] = (Profile(**json.loads(fields[b"p"])), base, ids)
+        return folded
+
+
+def ids_only(entries: list[tuple[bytes, int]]) -> list[bytes]:
+    return [entry_id for entry_id, _ in entries]
