@@ -12,6 +12,7 @@ from pathlib import Path
 
 from cachetui.engine.config import EVICTIONS, EngineConfig, WritePolicy
 from cachetui.engine.errors import CacheTuiError
+from cachetui.engine.queue_url import parse_queue_url
 from cachetui.scenarios.loader import BUILTIN_NAMES, scenario_argument
 
 DEFAULT_PROFILES = 1000
@@ -158,6 +159,14 @@ def add_app_options(target: argparse.ArgumentParser | argparse._ArgumentGroup) -
         "letter (reject, the default) or replaces the row (overwrite)",
     )
     target.add_argument(
+        "--queue",
+        metavar="URL",
+        default="memory://",
+        help="write-behind queue: memory:// (default; lost on a crash), sqlite:// (a durable "
+        "outbox file <db>.outbox; sqlite:///PATH chooses it) or redis://HOST:PORT/DB (a "
+        "durable Redis Stream); an update is acknowledged once it is in the queue",
+    )
+    target.add_argument(
         "--theme",
         type=_theme,
         metavar="NAME",
@@ -177,7 +186,7 @@ def add_app_options(target: argparse.ArgumentParser | argparse._ArgumentGroup) -
 def config_from_args(args: argparse.Namespace) -> EngineConfig:
     if args.db and args.db != ":memory:" and not Path(args.db).resolve().parent.is_dir():
         raise OSError(f"--db {args.db}: folder {Path(args.db).resolve().parent} does not exist")
-    return EngineConfig(
+    config = EngineConfig(
         db_path=args.db or default_db_path(),
         cache_url=args.cache,
         policy=args.policy,
@@ -189,4 +198,11 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
         max_pending=args.max_pending,
         max_attempts=args.max_attempts,
         conflict=args.conflict,
+        queue_url=args.queue,
     )
+    queue = parse_queue_url(config.queue_url, config.db_path)
+    if queue.kind == "sqlite" and not Path(queue.path).resolve().parent.is_dir():
+        raise OSError(
+            f"--queue {args.queue}: folder {Path(queue.path).resolve().parent} does not exist"
+        )
+    return config

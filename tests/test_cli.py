@@ -54,6 +54,8 @@ def test_version():
         (["--profiles", "-5"], "--profiles: expected a number >= 0, got -5"),
         (["--frobnicate"], "unrecognized arguments: --frobnicate"),
         (["--theme", "neon"], "--theme: unknown theme 'neon'; choose one of: ansi-dark,"),
+        (["--queue", "kafka://x"], "unknown queue URL 'kafka://x'"),
+        (["--db", ":memory:", "--queue", "sqlite://"], "a durable queue needs a database file"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_clear_line(args, message):
@@ -67,6 +69,14 @@ def test_a_db_in_a_missing_folder_is_refused_before_the_ui_starts(tmp_path):
     result = run("--db", str(tmp_path / "nowhere" / "p.db"))
     assert result.returncode == 2
     assert "does not exist" in result.stderr.splitlines()[-1]
+
+
+def test_an_outbox_in_a_missing_folder_is_refused_before_the_ui_starts(tmp_path):
+    outbox = tmp_path / "nowhere" / "q.outbox"
+    result = run("--db", str(tmp_path / "p.db"), "--queue", f"sqlite:///{outbox}")
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr.splitlines()[-1]
+    assert not (tmp_path / "p.db").exists()  # nothing written
 
 
 def test_theme_is_validated_and_passed_to_the_app_and_to_serve(monkeypatch):
