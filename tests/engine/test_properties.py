@@ -66,6 +66,7 @@ def applied(base: Profile, changes: dict[str, Any], result: Profile) -> bool:
 
 class EngineModel(RuleBasedStateMachine):
     cache_url = "memory://"
+    queue_url = "memory://"
 
     def __init__(self) -> None:
         super().__init__()
@@ -82,6 +83,7 @@ class EngineModel(RuleBasedStateMachine):
         config = EngineConfig(
             db_path=self.path,
             cache_url=self.cache_url,
+            queue_url=self.queue_url,
             policy=policy,
             capacity=2,
             eviction=eviction,
@@ -204,6 +206,13 @@ class EngineModel(RuleBasedStateMachine):
     @rule()
     def crash(self) -> None:
         lost = self.run(self.engine.crash())
+        if self.queue_url != "memory://":
+            # a durable queue: nothing acknowledged is lost, the outbox is replayed
+            assert lost == [] and self.engine.last_crash.replayed == len(self.pending)
+            self.view = dict(self.db)  # the in-process cache is gone, the queue is not
+            self.stale.clear()
+            self.written_while_down.clear()
+            return
         assert lost == sorted((u, p.version) for u, p in self.pending.items())
         if self.engine.store.lost_on_crash:
             self.view = dict(self.db)
@@ -313,3 +322,18 @@ class TestRedisEngineModel(RedisEngineModel.TestCase):
     def setUp(self) -> None:
         redis_or_skip()
         super().setUp()
+
+
+class OutboxEngineModel(EngineModel):
+    """The same contract with a durable queue (an outbox file): a crash loses nothing."""
+
+    queue_url = "sqlite://"
+
+
+OutboxEngineModel.TestCase.settings = settings(
+    max_examples=40,
+    stateful_step_count=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+TestOutboxEngineModel = OutboxEngineModel.TestCase
