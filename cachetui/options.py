@@ -11,10 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cachetui.engine.config import EVICTIONS, EngineConfig, WritePolicy
-from cachetui.engine.errors import CacheTuiError
+from cachetui.engine.database_path import database_path_problem
+from cachetui.engine.errors import CacheTuiError, ValidationError
+from cachetui.engine.stores.factory import CACHE_URL_FORMS, check_cache_url
 from cachetui.scenarios.loader import BUILTIN_NAMES, scenario_argument
 
 DEFAULT_PROFILES = 1000
+#: ``--cache``'s help, in ``cachetui``, ``cachetui serve`` and ``cachetui bench``.
+CACHE_HELP = f"cache store: {CACHE_URL_FORMS} (default: memory://)"
 
 
 def default_db_path() -> str:
@@ -53,6 +57,33 @@ def _seconds(text: str) -> float:
     return value
 
 
+def url_argument(check: Callable[[str], object]) -> Callable[[str], str]:
+    """An argparse ``type`` that keeps a URL ``check`` accepts (it raises
+    ValidationError, which becomes argparse's one-line error, exit status 2). For
+    ``--cache``: :func:`check_cache_url`; for an option naming only a Redis server:
+    :func:`cachetui.engine.stores.redis_url.parse_redis_url`."""
+
+    def parse(text: str) -> str:
+        try:
+            check(text)
+        except ValidationError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return text
+
+    return parse
+
+
+cache_url_argument = url_argument(check_cache_url)
+
+
+def check_db_argument(path: str, *, writable: bool = True, option: str = "--db") -> None:
+    """ValidationError naming ``path`` as the user gave it and what is wrong with it
+    (see :func:`~cachetui.engine.database_path.database_path_problem`)."""
+    problem = database_path_problem(path, writable=writable)
+    if problem is not None:
+        raise ValidationError(f"{option} {path}: {problem}", field="db_path")
+
+
 def _policy(text: str) -> str:
     try:
         return WritePolicy.parse(text).value
@@ -85,9 +116,10 @@ def add_app_options(target: argparse.ArgumentParser | argparse._ArgumentGroup) -
     )
     target.add_argument(
         "--cache",
+        type=cache_url_argument,
         metavar="URL",
         default="memory://",
-        help="cache store (default: memory://, the in-process store)",
+        help=CACHE_HELP,
     )
     target.add_argument(
         "--policy",
@@ -175,10 +207,16 @@ def add_app_options(target: argparse.ArgumentParser | argparse._ArgumentGroup) -
 
 
 def config_from_args(args: argparse.Namespace) -> EngineConfig:
-    if args.db and args.db != ":memory:" and not Path(args.db).resolve().parent.is_dir():
-        raise OSError(f"--db {args.db}: folder {Path(args.db).resolve().parent} does not exist")
+    """The engine configuration the options give; ValidationError (one line) for a
+    ``--db`` the engine could not use, before anything starts."""
+    if args.db:
+        check_db_argument(args.db)
+        db_path = args.db
+    else:
+        db_path = default_db_path()
+        check_db_argument(db_path, option="the default database")
     return EngineConfig(
-        db_path=args.db or default_db_path(),
+        db_path=db_path,
         cache_url=args.cache,
         policy=args.policy,
         capacity=args.capacity,
