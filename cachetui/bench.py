@@ -289,7 +289,7 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None
         "ops/s",
         "read p50/p99",
         "update p50/p99",
-        "hits",
+        "hit ratio",
         "DB reads",
         "DB writes/tx",
         "coalesced",
