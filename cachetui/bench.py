@@ -16,9 +16,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cachetui.engine import CacheTuiError, Engine, EngineConfig, StoreUnavailable, WritePolicy
-from cachetui.engine.stores.redis_store import RedisStore, check_reachable, mask_url
+from cachetui.engine import (
+    CacheTuiError,
+    DatabaseUnavailable,
+    Engine,
+    EngineConfig,
+    StoreUnavailable,
+    WritePolicy,
+)
+from cachetui.engine.stores.redis_store import RedisStore, check_reachable
+from cachetui.engine.stores.redis_url import is_redis_url, mask_url
 from cachetui.engine.workload import Workload
+from cachetui.options import CACHE_HELP, cache_url_argument, check_db_argument
 
 
 def _number(kind: type, low: float, high: float | None = None) -> Any:
@@ -87,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="cache capacity (default 1000)",
     )
     parser.add_argument(
-        "--cache", default="memory://", metavar="URL", help="cache store (default memory://)"
+        "--cache", type=cache_url_argument, default="memory://", metavar="URL", help=CACHE_HELP
     )
     parser.add_argument(
         "--db",
@@ -104,7 +113,17 @@ def build_parser() -> argparse.ArgumentParser:
 async def _template(args: argparse.Namespace, folder: Path) -> Path:
     template = folder / "template.db"
     if args.db:
-        shutil.copyfile(args.db, template)
+        # Errors name the user's file, not this copy of it.
+        try:
+            shutil.copyfile(args.db, template)
+        except OSError as exc:
+            reason = (exc.strerror or str(exc)).lower()
+            raise DatabaseUnavailable(f"--db {args.db}: cannot copy it: {reason}") from None
+        try:
+            async with Engine(EngineConfig(db_path=str(template))):
+                pass  # opened once: a file of another program is refused here
+        except DatabaseUnavailable as exc:
+            raise DatabaseUnavailable(f"--db {args.db}: {exc.__cause__ or exc}") from None
         return template
     async with Engine(EngineConfig(db_path=str(template))) as engine:
         await engine.seed(args.keys)
@@ -270,7 +289,7 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None
         "ops/s",
         "read p50/p99",
         "update p50/p99",
-        "hits",
+        "hit ratio",
         "DB reads",
         "DB writes/tx",
         "coalesced",
@@ -312,10 +331,12 @@ def _fmt(value: float | None) -> str:
 def main(argv: Sequence[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.db and not Path(args.db).is_file():
-        parser.error(f"--db {args.db}: no such file")
     try:
-        if args.cache.split("://", 1)[0].lower() in ("redis", "rediss"):
+        if args.db == ":memory:":
+            parser.error("--db :memory:: bench copies a database file; leave --db out to seed one")
+        if args.db:
+            check_db_argument(args.db, writable=False)  # only read: the runs use copies
+        if is_redis_url(args.cache):
             check_reachable(args.cache)
         results = asyncio.run(run(args))
     except StoreUnavailable as exc:

@@ -11,11 +11,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cachetui.engine.config import EVICTIONS, EngineConfig, WritePolicy
-from cachetui.engine.errors import CacheTuiError
-from cachetui.engine.queue_url import parse_queue_url
+from cachetui.engine.database_path import database_path_problem
+from cachetui.engine.errors import CacheTuiError, ValidationError
+from cachetui.engine.queue_url import REDIS_SCHEMES, parse_queue_url
+from cachetui.engine.stores.factory import CACHE_URL_FORMS, check_cache_url
+from cachetui.engine.stores.redis_url import parse_redis_url
 from cachetui.scenarios.loader import BUILTIN_NAMES, scenario_argument
 
 DEFAULT_PROFILES = 1000
+#: ``--cache``'s help, in ``cachetui``, ``cachetui serve`` and ``cachetui bench``.
+CACHE_HELP = f"cache store: {CACHE_URL_FORMS} (default: memory://)"
 
 
 def default_db_path() -> str:
@@ -54,6 +59,44 @@ def _seconds(text: str) -> float:
     return value
 
 
+def url_argument(check: Callable[[str], object]) -> Callable[[str], str]:
+    """An argparse ``type`` that keeps a URL ``check`` accepts (it raises
+    ValidationError, which becomes argparse's one-line error, exit status 2). For
+    ``--cache``: :func:`check_cache_url`; for an option naming only a Redis server:
+    :func:`cachetui.engine.stores.redis_url.parse_redis_url`."""
+
+    def parse(text: str) -> str:
+        try:
+            check(text)
+        except ValidationError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return text
+
+    return parse
+
+
+cache_url_argument = url_argument(check_cache_url)
+
+
+def _check_queue_url(url: str) -> None:
+    """``--queue``: memory://, sqlite://[/PATH], or a Redis server as ``--cache`` takes it."""
+    if url.split("://", 1)[0].lower() in REDIS_SCHEMES:
+        parse_redis_url(url)
+    else:
+        parse_queue_url(url, "profiles.db")  # the :memory: check comes with --db
+
+
+queue_url_argument = url_argument(_check_queue_url)
+
+
+def check_db_argument(path: str, *, writable: bool = True, option: str = "--db") -> None:
+    """ValidationError naming ``path`` as the user gave it and what is wrong with it
+    (see :func:`~cachetui.engine.database_path.database_path_problem`)."""
+    problem = database_path_problem(path, writable=writable)
+    if problem is not None:
+        raise ValidationError(f"{option} {path}: {problem}", field="db_path")
+
+
 def _policy(text: str) -> str:
     try:
         return WritePolicy.parse(text).value
@@ -86,9 +129,10 @@ def add_app_options(target: argparse.ArgumentParser | argparse._ArgumentGroup) -
     )
     target.add_argument(
         "--cache",
+        type=cache_url_argument,
         metavar="URL",
         default="memory://",
-        help="cache store (default: memory://, the in-process store)",
+        help=CACHE_HELP,
     )
     target.add_argument(
         "--policy",
@@ -160,6 +204,7 @@ def add_app_options(target: argparse.ArgumentParser | argparse._ArgumentGroup) -
     )
     target.add_argument(
         "--queue",
+        type=queue_url_argument,
         metavar="URL",
         default="memory://",
         help="write-behind queue: memory:// (default; lost on a crash), sqlite:// (a durable "
@@ -184,10 +229,16 @@ def add_app_options(target: argparse.ArgumentParser | argparse._ArgumentGroup) -
 
 
 def config_from_args(args: argparse.Namespace) -> EngineConfig:
-    if args.db and args.db != ":memory:" and not Path(args.db).resolve().parent.is_dir():
-        raise OSError(f"--db {args.db}: folder {Path(args.db).resolve().parent} does not exist")
+    """The engine configuration the options give; ValidationError (one line) for a
+    ``--db`` or a ``--queue`` the engine could not use, before anything starts."""
+    if args.db:
+        check_db_argument(args.db)
+        db_path = args.db
+    else:
+        db_path = default_db_path()
+        check_db_argument(db_path, option="the default database")
     config = EngineConfig(
-        db_path=args.db or default_db_path(),
+        db_path=db_path,
         cache_url=args.cache,
         policy=args.policy,
         capacity=args.capacity,
@@ -202,7 +253,8 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
     )
     queue = parse_queue_url(config.queue_url, config.db_path)
     if queue.kind == "sqlite" and not Path(queue.path).resolve().parent.is_dir():
-        raise OSError(
-            f"--queue {args.queue}: folder {Path(queue.path).resolve().parent} does not exist"
+        raise ValidationError(
+            f"--queue {args.queue}: folder {Path(queue.path).resolve().parent} does not exist",
+            field="queue_url",
         )
     return config

@@ -74,27 +74,42 @@ def test_bench_rejects_impossible_options(args, message):
     assert message in result.stderr.splitlines()[-1]
 
 
+ROW = {
+    "policy": "write-through",
+    "ops_per_s": 1000.0,
+    "read_p50_us": 10,
+    "read_p99_us": 20,
+    "update_p50_us": 30,
+    "update_p99_us": 40,
+    "hit_ratio": 0.5,
+    "db_reads": 1,
+    "db_writes": 2,
+    "db_transactions": 2,
+    "coalesced": 0,
+    "peak_pending": 0,
+    "max_queue_wait_ms": 0,
+}
+
+
 def test_bench_table_title_names_a_cache_that_is_not_memory(capsys):
     from cachetui.bench import build_parser, print_table
 
-    row = {
-        "policy": "write-through",
-        "ops_per_s": 1000.0,
-        "read_p50_us": 10,
-        "read_p99_us": 20,
-        "update_p50_us": 30,
-        "update_p99_us": 40,
-        "hit_ratio": 0.5,
-        "db_reads": 1,
-        "db_writes": 2,
-        "db_transactions": 2,
-        "coalesced": 0,
-        "peak_pending": 0,
-        "max_queue_wait_ms": 0,
-    }
+    row = ROW
     print_table([row], build_parser().parse_args([]))
     assert "cache" not in capsys.readouterr().out.split("\n")[0]
     args = build_parser().parse_args(["--cache", "redis://me:secret@localhost:6379/0"])
     print_table([row], args)
     out = " ".join(capsys.readouterr().out.split())
     assert "cache redis://me:***@localhost:6379/0" in out and "secret" not in out
+
+
+def test_bench_table_names_the_hit_ratio_a_ratio(capsys):
+    from cachetui.bench import build_parser, print_table
+
+    print_table([ROW], build_parser().parse_args([]))
+    lines = capsys.readouterr().out.splitlines()
+    [header] = [line for line in lines if "┃" in line]
+    [row] = [line for line in lines if "│" in line]
+    cells = [cell.strip() for cell in header.split("┃")]
+    assert "hit ratio" in cells and "hits" not in cells
+    assert [cell.strip() for cell in row.split("│")][cells.index("hit ratio")] == "50.0%"

@@ -26,12 +26,23 @@ from cachetui.engine import MetricsSnapshot
 
 HISTORY_SAMPLES = 3600  # one hour at one sample a second
 RATE_FIELDS = ("reads_per_s", "updates_per_s", "db_writes_per_s", "db_transactions_per_s")
+#: The engine's durations (seconds), exported under a name that carries the unit:
+#: latencies in microseconds (as ``cachetui bench --json`` has them), queue ages in seconds.
+DURATIONS: dict[str, tuple[str, float, int]] = {
+    **{
+        f"{kind}_{p}": (f"{kind}_{p}_us", 1e6, 1)
+        for kind in ("read", "update")
+        for p in ("p50", "p95", "p99")
+    },
+    "oldest_pending_age": ("oldest_pending_age_s", 1.0, 6),
+    "max_queue_wait": ("max_queue_wait_s", 1.0, 6),
+}
 FIELDS: tuple[str, ...] = (
     "time",
     "policy",
     *RATE_FIELDS,
     "window_hit_ratio",
-    *(field.name for field in dataclasses.fields(MetricsSnapshot)),
+    *(DURATIONS.get(field.name, (field.name,))[0] for field in dataclasses.fields(MetricsSnapshot)),
 )
 
 
@@ -51,14 +62,26 @@ class MetricsSample:
     window_hit_ratio: float
 
     def row(self) -> dict[str, object]:
+        """The sample under :data:`FIELDS`. A hit ratio without reads to divide by is
+        None (an empty CSV cell, JSON null), as the screen shows ``–`` rather than 0."""
         r = self.rates
         rates = (r.reads, r.updates, r.db_writes, r.db_transactions)
+        metrics: dict[str, object] = {}
+        for name, value in dataclasses.asdict(self.metrics).items():
+            if name in DURATIONS:
+                unit_name, scale, digits = DURATIONS[name]
+                metrics[unit_name] = None if value is None else round(value * scale, digits)
+            else:
+                metrics[name] = value
+        if self.metrics.hits + self.metrics.misses == 0:
+            metrics["hit_ratio"] = None
         return {
             "time": datetime.fromtimestamp(self.at).astimezone().isoformat(timespec="seconds"),
             "policy": self.policy,
             **{name: round(value, 3) for name, value in zip(RATE_FIELDS, rates, strict=True)},
-            "window_hit_ratio": round(self.window_hit_ratio, 4),
-            **dataclasses.asdict(self.metrics),
+            # the screen's rule: a second without reads has no hit ratio
+            "window_hit_ratio": round(self.window_hit_ratio, 4) if r.reads else None,
+            **metrics,
         }
 
 

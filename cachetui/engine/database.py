@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from cachetui.engine.database_path import database_path_problem
 from cachetui.engine.dead_letters import DeadLetter
 from cachetui.engine.demo_data import demo_profiles
 from cachetui.engine.errors import DatabaseFileLost, DatabaseUnavailable, WriteRejected
@@ -114,7 +115,8 @@ class Database:
                 self._identity = (stat.st_dev, stat.st_ino)
         except Exception as exc:  # sqlite3.Error, OSError, ForeignDatabase
             await self.close()
-            raise DatabaseUnavailable(f"cannot open database {self.path}: {exc}") from exc
+            reason = database_path_problem(self.path) or str(exc)  # SQLite's words are vague
+            raise DatabaseUnavailable(f"cannot open database {self.path}: {reason}") from exc
 
     def file_error(self) -> DatabaseFileLost | None:
         """Why the file at :attr:`path` is no longer the one this database opened

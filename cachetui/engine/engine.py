@@ -54,7 +54,6 @@ from cachetui.engine.queue_url import (
 )
 from cachetui.engine.stores.base import CacheStore
 from cachetui.engine.stores.factory import make_store
-from cachetui.engine.stream_outbox import RedisStreamOutbox
 
 __all__ = ["Engine", "last_op_id", "make_store"]
 
@@ -171,6 +170,8 @@ class Engine(DeadLetterOperations, LabOperations, PaneViews):
     @staticmethod
     def _journal_at(location: QueueLocation) -> Journal:
         if location.kind == "redis":
+            from cachetui.engine.stream_outbox import RedisStreamOutbox  # imports redis
+
             return RedisStreamOutbox(location.url)
         return Outbox(location.path)
 
@@ -185,6 +186,8 @@ class Engine(DeadLetterOperations, LabOperations, PaneViews):
         if await asyncio.to_thread(os.path.exists, path):
             found.append(Outbox(path))
         if self.config.cache_url.split("://", 1)[0].lower() in REDIS_SCHEMES:
+            from cachetui.engine.stream_outbox import RedisStreamOutbox  # imports redis
+
             found.append(RedisStreamOutbox(self.config.cache_url))
         return found
 

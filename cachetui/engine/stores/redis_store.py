@@ -30,12 +30,14 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import NoScriptError, RedisError, ResponseError
+from redis.exceptions import AuthenticationError, NoScriptError, RedisError, ResponseError
 
 from cachetui.engine.errors import StoreUnavailable, ValidationError
 from cachetui.engine.profile import Profile
 from cachetui.engine.stores.base import CacheEntry, CacheStore
 from cachetui.engine.stores.redis_scripts import scripts
+from cachetui.engine.stores.redis_url import RedisAddress, parse_redis_url
+from cachetui.engine.stores.redis_url import mask_url as mask_url  # where it used to be
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _loads = json.loads
@@ -44,27 +46,6 @@ _CHUNK = 1000
 _USES_BATCH = 512  # reads whose uses are sent together …
 _USES_INTERVAL = 0.25  # … or at least this often (seconds)
 _CHECKS_EVERY = 12  # upkeep rounds between restart checks and index repairs (3 s)
-
-
-def mask_url(url: str) -> str:
-    """The URL with any password replaced by ``***`` (safe to show and to log): in the
-    authority (``redis://user:pw@host``) and in the query (``?password=pw``)."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return "***"
-    authority_end = len(rest)
-    for mark in "/?":
-        at = rest.find(mark, rest.rfind("@") + 1)
-        if at != -1:
-            authority_end = min(authority_end, at)
-    authority, tail = rest[:authority_end], rest[authority_end:]
-    if "@" in authority:
-        credentials, host = authority.rsplit("@", 1)
-        if ":" in credentials:
-            credentials = credentials.split(":", 1)[0] + ":***"
-        authority = f"{credentials}@{host}"
-    tail = re.sub(r"(?i)(password=)[^&#]*", r"\1***", tail)
-    return f"{scheme}{sep}{authority}{tail}"
 
 
 def namespace_for(db_path: str) -> str:
@@ -146,12 +127,39 @@ def describe_error(exc: BaseException) -> str:
 
 
 def unreachable(url: str, exc: BaseException) -> StoreUnavailable:
-    """The one-line error for a Redis that cannot be used at start."""
+    """The one-line error for a Redis that cannot be used at start: a password it needs
+    (and how to give it), a database it lacks, or why it could not be reached."""
+    try:
+        address: RedisAddress | None = parse_redis_url(url)
+    except ValidationError:
+        address = None
+    if address is not None:
+        known = _known_refusal(address, exc)
+        if known is not None:
+            return StoreUnavailable(known)
     if isinstance(exc, ResponseError):  # it answered, with an error
         return StoreUnavailable(
             f"Redis at {mask_url(url)} refused the connection: {describe_error(exc)}"
         )
     return StoreUnavailable(f"cannot reach Redis at {mask_url(url)}: {describe_error(exc)}")
+
+
+def _known_refusal(address: RedisAddress, exc: BaseException) -> str | None:
+    """The message for a refusal a user can fix from the URL, None for others."""
+    text = str(exc).lower()
+    at = f"Redis at {address.where}"
+    if isinstance(exc, AuthenticationError) or "noauth" in text:
+        if not address.has_password:
+            return f"{at} requires a password ({address.with_password_placeholder()})"
+        if "no password is set" in text or "without any password configured" in text:
+            return f"{at} has no password set: remove the password from the URL"
+        return f"{at} refused the user name or password in the URL ({describe_error(exc)})"
+    if isinstance(exc, ResponseError) and "db index is out of range" in text:
+        return (
+            f"{at} has no database {address.db} (a server has databases 0 to its "
+            "`databases` setting - 1: 0–15 by default)"
+        )
+    return None
 
 
 def check_reachable(url: str, timeout: float = 1.0) -> None:
@@ -169,7 +177,8 @@ def check_reachable(url: str, timeout: float = 1.0) -> None:
 
 
 class RedisStore(CacheStore):
-    """``url`` is ``redis://[user:password@]host:port/db`` (or ``rediss://``)."""
+    """``url`` is ``redis://[user:password@]host:port/db``, ``rediss://…`` (TLS) or
+    ``unix:///path.sock?db=N``: any form redis-py accepts (see ``redis_url``)."""
 
     local = False
     lost_on_crash = False
@@ -186,9 +195,7 @@ class RedisStore(CacheStore):
         timeout: float = 1.0,
     ) -> None:
         super().__init__()
-        scheme = url.split("://", 1)[0].lower()
-        if scheme not in ("redis", "rediss"):
-            raise ValidationError(f"not a Redis URL: {mask_url(url)}", field="cache_url")
+        self.address = parse_redis_url(url)  # ValidationError: one line, password masked
         self.url = url
         self.safe_url = mask_url(url)
         self.capacity = capacity
