@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
-import os
 import sys
 import weakref
 from typing import Any
@@ -31,6 +30,7 @@ from cachetui.engine.core import (
     perf_counter,
 )
 from cachetui.engine.dead_letter_ops import DeadLetterOperations
+from cachetui.engine.durable_queue import DurableQueueOperations
 from cachetui.engine.errors import (
     CacheTuiError,
     DatabaseUnavailable,
@@ -42,16 +42,9 @@ from cachetui.engine.events import Event, EventKind, Subscriber
 from cachetui.engine.flusher import Flusher
 from cachetui.engine.lab import LabOperations
 from cachetui.engine.metrics import Counters, MetricsSnapshot
-from cachetui.engine.outbox import Journal, Outbox
 from cachetui.engine.pane_views import PaneViews
 from cachetui.engine.policies import Policy, WriteBehind, build_policies
 from cachetui.engine.profile import Profile, validate_changes, validate_user_id
-from cachetui.engine.queue_url import (
-    REDIS_SCHEMES,
-    QueueLocation,
-    default_outbox_path,
-    parse_queue_url,
-)
 from cachetui.engine.stores.base import CacheStore
 from cachetui.engine.stores.factory import make_store
 
@@ -62,7 +55,7 @@ NO_CACHE = WritePolicy.NO_CACHE
 _HIT = EventKind.HIT
 
 
-class Engine(DeadLetterOperations, LabOperations, PaneViews):
+class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, PaneViews):
     """A cache in front of the ``profiles`` database. Use ``async with Engine(cfg)``
     or ``await start()`` … ``await close()``; ``close()`` flushes pending writes."""
 
@@ -138,76 +131,6 @@ class Engine(DeadLetterOperations, LabOperations, PaneViews):
                 f"over by an earlier run that did not close: {', '.join(leftover)}",
             )
         return self
-
-    async def _open_outbox(self) -> int:
-        """Open the durable queue ``queue_url`` names, or the default outbox an earlier
-        process left beside the database (replayed whatever ``queue_url`` says); put the
-        entries of owners that are gone back in the queue. Returns how many."""
-        core = self._core
-        location = parse_queue_url(self.config.queue_url, core.db.path)
-        if location.durable:
-            journals = [self._journal_at(location)]
-        else:
-            journals = await self._left_behind()
-        replay: list[tuple[Profile, int]] = []
-        for journal in journals:
-            await journal.open(core.db.database_id)
-            taken = await journal.take_over()
-            if not location.durable and not taken:
-                await journal.close()
-                continue
-            if core.outbox is not None:  # replaying two (rare): the second one waits
-                await journal.close()
-                continue
-            core.outbox = journal
-            replay = taken
-        core.durable = location.durable
-        now = perf_counter()
-        for profile, base in replay:
-            core.queue.put(profile, now, base_version=base)
-        return len(replay)
-
-    @staticmethod
-    def _journal_at(location: QueueLocation) -> Journal:
-        if location.kind == "redis":
-            from cachetui.engine.stream_outbox import RedisStreamOutbox  # imports redis
-
-            return RedisStreamOutbox(location.url)
-        return Outbox(location.path)
-
-    async def _left_behind(self) -> list[Journal]:
-        """With the memory queue: the durable queues an earlier process may have left
-        (the default outbox beside the database; the stream of the --cache server)."""
-        db_path = self._core.db.path
-        found: list[Journal] = []
-        if db_path == ":memory:":
-            return found
-        path = default_outbox_path(db_path)
-        if await asyncio.to_thread(os.path.exists, path):
-            found.append(Outbox(path))
-        if self.config.cache_url.split("://", 1)[0].lower() in REDIS_SCHEMES:
-            from cachetui.engine.stream_outbox import RedisStreamOutbox  # imports redis
-
-            found.append(RedisStreamOutbox(self.config.cache_url))
-        return found
-
-    @property
-    def queue_durable(self) -> bool:
-        """True when acknowledged write-behind writes survive the process (an outbox)."""
-        return self._core.durable
-
-    @property
-    def queue_persistence(self) -> str:
-        """What a Redis Stream queue survives, read from the server at start
-        (``CONFIG GET appendonly``, ``save``); '' for the other queues."""
-        outbox = self._core.outbox
-        return str(getattr(outbox, "persistence", "")) if self._core.durable else ""
-
-    @property
-    def queue_location(self) -> str:
-        """Where the write-behind queue lives: "memory" or the outbox file's path."""
-        outbox = self._core.outbox
-        return outbox.path if outbox is not None and self._core.durable else "memory"
 
     async def close(
         self, timeout: float | None = None, *, discard: bool = False

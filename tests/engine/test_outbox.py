@@ -12,7 +12,13 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from cachetui.engine import DatabaseUnavailable, Engine, EngineConfig, ValidationError
+from cachetui.engine import (
+    DatabaseUnavailable,
+    Engine,
+    EngineConfig,
+    PendingWritesError,
+    ValidationError,
+)
 from cachetui.engine import outbox as outbox_module
 from tests.conftest import db_version
 
@@ -245,3 +251,25 @@ async def test_a_stream_left_by_a_gone_owner_is_replayed_by_an_engine_over_that_
     await later.flush()
     assert db_version(db_path, 4) == 3
     assert stream_entries(stream_url, later) == []
+
+
+@memory_store
+async def test_switching_the_queue_live_drains_first(make_engine, db_path):
+    engine = await make_engine("write-behind")
+    await engine.update(1, {"bio": "pending in memory"})
+    engine.faults.db_down = True
+    with pytest.raises(PendingWritesError):
+        await engine.set_queue("sqlite://", timeout=0.1)
+    assert not engine.queue_durable and len(engine.pending_writes()) == 1  # as it was
+    engine.faults.db_down = False
+
+    await engine.set_queue("sqlite://")
+    assert engine.queue_durable and db_version(db_path, 1) == 2  # drained first
+    await engine.update(2, {"bio": "journaled"})
+    assert outbox_rows(db_path) == [(2, 2, 1)]
+    assert await engine.crash() == []
+
+    await engine.set_queue("memory://")
+    assert not engine.queue_durable and db_version(db_path, 2) == 2
+    await engine.update(3, {"bio": "in memory again"})
+    assert outbox_rows(db_path) == []

@@ -1,0 +1,145 @@
+"""The durable write-behind queue's lifecycle, part of the
+:class:`~cachetui.engine.engine.Engine` facade: which queue is open (memory, an outbox
+file, a Redis Stream), what an earlier process left to replay, and switching live.
+
+The journals themselves: :mod:`cachetui.engine.outbox` (the file) and
+:mod:`cachetui.engine.stream_outbox` (the stream).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from cachetui.engine.core import EngineCore, perf_counter
+from cachetui.engine.events import EventKind
+from cachetui.engine.flusher import Flusher
+from cachetui.engine.outbox import Journal, Outbox
+from cachetui.engine.profile import Profile
+from cachetui.engine.queue_url import (
+    REDIS_SCHEMES,
+    QueueLocation,
+    default_outbox_path,
+    parse_queue_url,
+)
+
+
+class DurableQueueOperations:
+    _core: EngineCore
+    _flusher: Flusher
+    _switch_lock: asyncio.Lock
+
+    def _check_running(self) -> None:
+        raise NotImplementedError  # the facade's
+
+    async def _open_outbox(self) -> int:
+        """Open the durable queue ``queue_url`` names, or the default outbox an earlier
+        process left beside the database (replayed whatever ``queue_url`` says); put the
+        entries of owners that are gone back in the queue. Returns how many."""
+        core = self._core
+        location = parse_queue_url(core.config.queue_url, core.db.path)
+        if location.durable:
+            journals = [self._journal_at(location)]
+        else:
+            journals = await self._left_behind()
+        replay: list[tuple[Profile, int]] = []
+        for journal in journals:
+            await journal.open(core.db.database_id)
+            taken = await journal.take_over()
+            if not location.durable and not taken:
+                await journal.close()
+                continue
+            if core.outbox is not None:  # replaying two (rare): the second one waits
+                await journal.close()
+                continue
+            core.outbox = journal
+            replay = taken
+        core.durable = location.durable
+        now = perf_counter()
+        for profile, base in replay:
+            core.queue.put(profile, now, base_version=base)
+        return len(replay)
+
+    @staticmethod
+    def _journal_at(location: QueueLocation) -> Journal:
+        if location.kind == "redis":
+            from cachetui.engine.stream_outbox import RedisStreamOutbox  # imports redis
+
+            return RedisStreamOutbox(location.url)
+        return Outbox(location.path)
+
+    async def _left_behind(self) -> list[Journal]:
+        """With the memory queue: the durable queues an earlier process may have left
+        (the default outbox beside the database; the stream of the --cache server)."""
+        db_path = self._core.db.path
+        found: list[Journal] = []
+        if db_path == ":memory:":
+            return found
+        path = default_outbox_path(db_path)
+        if await asyncio.to_thread(os.path.exists, path):
+            found.append(Outbox(path))
+        cache_url = self._core.config.cache_url
+        if cache_url.split("://", 1)[0].lower() in REDIS_SCHEMES:
+            from cachetui.engine.stream_outbox import RedisStreamOutbox  # imports redis
+
+            found.append(RedisStreamOutbox(cache_url))
+        return found
+
+    @property
+    def queue_durable(self) -> bool:
+        """True when acknowledged write-behind writes survive the process (an outbox)."""
+        return self._core.durable
+
+    @property
+    def queue_persistence(self) -> str:
+        """What a Redis Stream queue survives, read from the server at start
+        (``CONFIG GET appendonly``, ``save``); '' for the other queues."""
+        outbox = self._core.outbox
+        return str(getattr(outbox, "persistence", "")) if self._core.durable else ""
+
+    @property
+    def queue_location(self) -> str:
+        """Where the write-behind queue lives: "memory" or the outbox file's path."""
+        outbox = self._core.outbox
+        return outbox.path if outbox is not None and self._core.durable else "memory"
+
+    async def set_queue(self, url: str, timeout: float | None = None) -> None:
+        """Move the write-behind queue to ``url`` (``memory://``, ``sqlite://[/PATH]``,
+        ``redis://…``) while running. Pending writes are drained into the database first
+        (as when leaving write-behind): if it keeps failing past ``timeout`` seconds
+        (default ``flush_timeout``), raise PendingWritesError and keep the queue as it
+        was. ValidationError for a bad URL, DatabaseUnavailable if the new queue cannot
+        be opened (the old one is kept)."""
+        self._check_running()
+        core = self._core
+        location = parse_queue_url(url, core.db.path)
+        async with self._switch_lock:
+            if url == core.config.queue_url:
+                return
+            new: Journal | None = None
+            if location.durable:
+                new = self._journal_at(location)
+                await new.open(core.db.database_id)
+            core.gate.clear()
+            try:
+                await self._flusher.drain(core.deadline(timeout))
+            except BaseException:
+                core.gate.set()
+                if new is not None:
+                    await new.close()
+                raise
+            old, core.outbox = core.outbox, new
+            core.durable = new is not None
+            core.config.queue_url = url
+            core.gate.set()
+            if old is not None:
+                await old.close()
+            core.emit(
+                next(core.ops),
+                EventKind.POLICY,
+                None,
+                None,
+                None,
+                f"write-behind queue → {self.queue_location}"
+                + ("" if core.durable else " (lost on a crash)"),
+            )
