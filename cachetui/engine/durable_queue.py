@@ -12,6 +12,7 @@ import asyncio
 import os
 
 from cachetui.engine.core import EngineCore, perf_counter
+from cachetui.engine.errors import DatabaseUnavailable
 from cachetui.engine.events import EventKind
 from cachetui.engine.flusher import Flusher
 from cachetui.engine.outbox import Journal, Outbox
@@ -44,7 +45,12 @@ class DurableQueueOperations:
             journals = await self._left_behind()
         replay: list[tuple[Profile, int]] = []
         for journal in journals:
-            await journal.open(core.db.database_id)
+            try:
+                await journal.open(core.db.database_id)
+            except DatabaseUnavailable:
+                if location.durable or isinstance(journal, Outbox):
+                    raise
+                continue  # the --cache server does not answer: the store start says so
             taken = await journal.take_over()
             if not location.durable and not taken:
                 await journal.close()
