@@ -22,6 +22,7 @@ from cachetui.engine.errors import (
 from cachetui.engine.events import Event, EventKind
 from cachetui.engine.lab import CrashReport
 from cachetui.engine.metrics import MetricsSnapshot
+from cachetui.engine.metrics_window import MetricsWindow, WindowStats
 from cachetui.engine.profile import Profile
 from cachetui.engine.states import KeyState, key_state
 from cachetui.engine.stores import CacheEntry
@@ -42,12 +43,14 @@ __all__ = [
     "Interrupted",
     "KeyState",
     "MetricsSnapshot",
+    "MetricsWindow",
     "PendingWrite",
     "PendingWritesError",
     "Profile",
     "ProfileNotFound",
     "StoreUnavailable",
     "ValidationError",
+    "WindowStats",
     "WriteConflict",
     "WritePolicy",
     "WriteRejected",

@@ -70,6 +70,10 @@ class EngineConfig:
     fault_seed: int | None = None
     #: Wall clock (epoch seconds) for ``updated_at``; replaceable for deterministic tests.
     clock: Callable[[], float] = field(default=time.time)
+    #: Monotonic seconds that place operations in ``Engine.metrics_window()``'s 1 s
+    #: buckets (None: ``time.perf_counter``). Inject one to step time by hand (tests) or
+    #: to share one clock between engines (a comparison, a benchmark).
+    metrics_clock: Callable[[], float] | None = None
 
     def __post_init__(self) -> None:
         self.policy = WritePolicy.parse(self.policy)

@@ -31,6 +31,7 @@ from cachetui.engine.events import Event, EventKind, EventLog
 from cachetui.engine.faults import Faults
 from cachetui.engine.key_locks import KeyLocks
 from cachetui.engine.metrics import Counters
+from cachetui.engine.metrics_window import WindowTracker
 from cachetui.engine.outbox import Journal
 from cachetui.engine.profile import Profile, utc_timestamp
 from cachetui.engine.stores.base import CacheStore
@@ -62,6 +63,9 @@ class EngineCore:
         #: The live counters; ``Engine.reset_metrics`` replaces them, so read them
         #: through the core each time instead of keeping a reference.
         self.c = Counters()
+        #: The windowed view of ``c`` (Engine.metrics_window); an operation whose start
+        #: reaches ``window.due`` calls ``window.roll()`` before counting.
+        self.window = WindowTracker(self.c, self.policy, config.metrics_clock)
         self.locks = KeyLocks()
         self.loader = BatchLoader(self._fetch_rows)
         self.committer = GroupCommit(self._write_rows)
@@ -124,6 +128,18 @@ class EngineCore:
         self.emit(op, EventKind.DB_READ, user_id, profile.version, perf_counter() - start, "")
         return profile
 
+    def set_counters(self, counters: Counters) -> None:
+        """Replace the live counters (a reset); the window starts again from them."""
+        self.c = counters
+        self.window.reset(counters)
+
+    def roll_window(self) -> None:
+        """For the paths that count outside an operation (the flusher, group commits,
+        batched reads): let the window turn its second first."""
+        window = self.window
+        if perf_counter() >= window.due:
+            window.roll()
+
     def drop_queue(self) -> list[tuple[int, int]]:
         """Drop every pending write (a crash, a discarding close); the lost
         ``(user_id, version)`` pairs, counted as lost writes."""
@@ -166,12 +182,14 @@ class EngineCore:
 
     async def _fetch_rows(self, user_ids: list[int]) -> dict[int, Profile]:
         rows = await self.db.fetch_many(user_ids)
+        self.roll_window()
         self.c.db_reads += len(rows)
         return rows
 
     async def _write_rows(self, rows: Sequence[tuple[Profile, int]]) -> dict[int, Exception]:
         """A group commit of write-through/-around callers: each failed row's error."""
         failures = await self.db.write(rows)
+        self.roll_window()
         c = self.c
         c.db_writes += len(rows) - len(failures)
         c.db_transactions += 1

@@ -106,6 +106,7 @@ class Flusher:
             landed = [p for p in batch.profiles if p.user_id not in failures]
             core.queue.landed(landed)
             await core.journal_landed(landed)
+            core.roll_window()
             c = core.c
             c.db_writes += len(landed)
             c.db_transactions += 1

@@ -20,8 +20,8 @@ def _bucket(ns: int) -> int:
     return index if index < _BUCKETS else _BUCKETS - 1
 
 
-def _bucket_value(index: int) -> int:
-    """The middle of a bucket's range, in nanoseconds."""
+def bucket_value(index: int) -> int:
+    """The middle of a histogram bucket's range, in nanoseconds."""
     if index < 2 * _SUB:
         return index
     shift = index // _SUB - 1
@@ -60,7 +60,7 @@ class LatencyHistogram:
         for index, count in enumerate(self.counts):
             seen += count
             if seen >= rank:
-                return _bucket_value(index) / 1e9
+                return bucket_value(index) / 1e9
         return None  # pragma: no cover - unreachable: counts sum to total
 
     def copy(self) -> LatencyHistogram:
@@ -128,6 +128,28 @@ class Counters:
         self.max_queue_wait = 0.0  # longest a write waited in the queue before landing
         self.read_latency = LatencyHistogram()
         self.update_latency = LatencyHistogram()
+
+    def copy(self) -> Counters:
+        """An independent copy (histograms included): a value to return to later with
+        ``Engine.reset_metrics(start_from=...)``."""
+        clone = Counters()
+        for name in self.__slots__:
+            value = getattr(self, name)
+            setattr(clone, name, value.copy() if isinstance(value, LatencyHistogram) else value)
+        return clone
+
+    def restarted(self) -> Counters:
+        """Fresh counters that keep what describes data at risk or parked: lost writes,
+        conflicts, rejections and discarded dead letters (see ``Engine.reset_metrics``)."""
+        fresh = Counters()
+        for name in KEPT_ON_RESET:
+            setattr(fresh, name, getattr(self, name))
+        return fresh
+
+
+#: Counters that ``Engine.reset_metrics()`` keeps: they describe writes lost or parked,
+#: which a reset must not hide.
+KEPT_ON_RESET = ("lost_writes", "conflicts", "rejections", "discarded")
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,12 +11,14 @@ replays the steps before the target, which re-creates every one of those states 
 - an empty (cold) cache;
 - every database row the scenario wrote put back as it was before the scenario first
   touched it (rows are copied on first write, before the write), so versions repeat;
-- metrics reset to zero, so a step's numbers and the scenario's totals repeat too.
+- metrics reset to zero, but for the lost writes, conflicts and rejections of entry (what
+  ``Engine.reset_metrics`` keeps), and the scenario's totals counted from there, so a
+  step's numbers and the totals repeat too.
 
 Leaving (:meth:`ScenarioRun.leave`) does the same, then restores what was there before
-the scenario: the policy, the faults, the queue bound and the cache contents (their TTL
-restarts). Writes the user made with the app's own keys during a scenario are not
-undone, and the metrics are not brought back (they restart at zero).
+the scenario: the policy, the faults, the queue bound, the cache contents (their TTL
+restarts) and the metrics, to their values on entry. Writes the user made with the app's
+own keys during a scenario are not undone.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from cachetui.engine import (
     StoreUnavailable,
     WritePolicy,
 )
-from cachetui.engine.metrics import LatencyHistogram, MetricsSnapshot
+from cachetui.engine.metrics import Counters, LatencyHistogram, MetricsSnapshot
 from cachetui.scenarios.actions import Action
 from cachetui.scenarios.model import Scenario, ScenarioError
 from cachetui.scenarios.narration import METRICS, fill
@@ -88,6 +90,7 @@ class _Entry:
     max_pending: int
     flush_interval: float
     cache: list[Profile]
+    metrics: Counters
 
 
 @dataclass(slots=True)
@@ -117,12 +120,14 @@ class ScenarioRun:
         self._log = _StepLog()
         self._step_number = 0
         self._unsubscribe: Callable[[], None] | None = None
+        self._base: MetricsSnapshot | None = None  # the metrics at the baseline
 
     # -- the presenter's three moves ------------------------------------------------------
     async def start(self) -> Frame:
         """Save the engine's state, settle it into the baseline, show the introduction."""
         async with self._lock:
             engine = self.engine
+            metrics = engine.counters.copy()
             faults = {
                 name: getattr(engine.faults, name)
                 for name in FAULT_NAMES
@@ -148,6 +153,7 @@ class ScenarioRun:
                 max_pending=engine.max_pending,
                 flush_interval=engine.flush_interval,
                 cache=cached,
+                metrics=metrics,
             )
             self._unsubscribe = engine.subscribe(self._on_event)
             self.active = True
@@ -190,6 +196,7 @@ class ScenarioRun:
                     max_pending=entry.max_pending,
                     flush_interval=entry.flush_interval,
                     cache=entry.cache,
+                    metrics=entry.metrics,
                 )
             finally:
                 self.active = False
@@ -227,6 +234,9 @@ class ScenarioRun:
             # narration's back
             flush_interval=SCENARIO_FLUSH_INTERVAL,
             cache=[],
+            # zero, but for the entry's lost writes, conflicts and rejections (what a
+            # reset keeps): so every replay of a step shows the same numbers
+            metrics=self._entry.metrics.restarted(),
         )
 
     async def _restore(
@@ -237,6 +247,7 @@ class ScenarioRun:
         max_pending: int,
         flush_interval: float,
         cache: Sequence[Profile],
+        metrics: Counters,
     ) -> None:
         engine = self.engine
         await self._cancel_background()
@@ -252,7 +263,8 @@ class ScenarioRun:
         engine.set_flush_interval(flush_interval)
         await engine.set_policy(policy)
         _apply_faults(engine, faults)
-        engine.reset_metrics()
+        engine.reset_metrics(start_from=metrics)
+        self._base = engine.metrics
         self._follow = None
         self._waiting = 0
         self._pushback = 0
@@ -288,7 +300,8 @@ class ScenarioRun:
             counters.read_latency.since(reads),
             counters.update_latency.since(updates),
         )
-        totals = {name: getattr(after, name) for name in METRICS}
+        base = self._base if self._base is not None else before
+        totals = {name: getattr(after, name) - getattr(base, name) for name in METRICS}
         return Frame(
             self.scenario, index, fill(step.narration, values, totals), self._follow, values
         )
