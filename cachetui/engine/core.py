@@ -120,9 +120,15 @@ class EngineCore:
         return perf_counter() + (self.config.flush_timeout if timeout is None else timeout)
 
     async def read_db(self, op: int, user_id: int) -> Profile:
-        """The user's row (concurrent callers share one query); ProfileNotFound if none."""
+        """The user's row; ProfileNotFound if none. Read on this thread when the database
+        allows it (:meth:`Database.read_now`), else through aiosqlite, where concurrent
+        callers share one query."""
         start = perf_counter()
-        profile = await self.loader.load(user_id)
+        read, profile = self.db.read_now(user_id)  # no thread hop when it can
+        if read:
+            self.c.db_reads += profile is not None
+        else:
+            profile = await self.loader.load(user_id)
         if profile is None:
             raise ProfileNotFound(user_id)
         self.emit(op, EventKind.DB_READ, user_id, profile.version, perf_counter() - start, "")

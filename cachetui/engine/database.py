@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
@@ -104,6 +105,8 @@ class Database:
         #: A random id stored in the database (``cachetui_meta``) at its first open: an
         #: outbox records it, so it is never replayed into another database.
         self.database_id = ""
+        # Point reads of the engine on the event loop's thread (see read_now).
+        self._reader: sqlite3.Connection | None = None
 
     async def open(self) -> None:
         try:
@@ -113,6 +116,7 @@ class Database:
                 self._observer = await _connect(self.path)
                 stat = os.stat(self.path)
                 self._identity = (stat.st_dev, stat.st_ino)
+                self._open_reader()
         except Exception as exc:  # sqlite3.Error, OSError, ForeignDatabase
             await self.close()
             reason = database_path_problem(self.path) or str(exc)  # SQLite's words are vague
@@ -171,6 +175,7 @@ class Database:
         return target
 
     async def close(self) -> None:
+        self._close_reader()
         for conn in (self._observer, self._conn):
             if conn is not None:
                 await conn.close()
@@ -181,6 +186,45 @@ class Database:
         if self._conn is None:
             raise DatabaseUnavailable(f"database {self.path} is not open")
         return self._conn
+
+    # -- point reads on the calling thread -------------------------------------------------
+    def _open_reader(self) -> None:
+        """A read-only sqlite3 connection for :meth:`read_now`, in WAL mode only (its
+        readers never wait for a writer); none otherwise. Its busy timeout is 0: a read
+        that would wait falls back to aiosqlite instead of blocking the event loop."""
+        uri = Path(self.path).absolute().as_uri() + "?mode=ro"
+        reader = sqlite3.connect(uri, uri=True, timeout=0, isolation_level=None)
+        try:
+            (mode,) = reader.execute("PRAGMA journal_mode").fetchone()
+            reader.execute("PRAGMA query_only = 1")
+        except sqlite3.Error:
+            reader.close()
+            return
+        if str(mode).lower() != "wal":
+            reader.close()
+            return
+        self._reader = reader
+
+    def _close_reader(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    def read_now(self, user_id: int) -> tuple[bool, Profile | None]:
+        """One user's row read on the calling thread (a primary-key read: a few µs, where a
+        trip to aiosqlite's thread costs tens): ``(True, row or None)``. ``(False, None)``
+        when it cannot be read so — no reader (``:memory:``, not WAL), a database fault is
+        injected (the awaited path applies it), or SQLite would have to wait or fails:
+        then the caller reads through :meth:`fetch_many`, which words the errors."""
+        reader = self._reader
+        if reader is None or self.faults.db_faulty:
+            return False, None
+        try:
+            # fetchall: the statement runs to its end, so no read transaction stays open
+            rows = reader.execute(_SELECT_ONE, (user_id,)).fetchall()
+        except sqlite3.Error:
+            return False, None
+        return True, (Profile(*rows[0]) if rows else None)
 
     # -- the engine's calls (faults apply) --------------------------------------------
     async def fetch_many(self, user_ids: Sequence[int]) -> dict[int, Profile]:

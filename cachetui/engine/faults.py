@@ -75,6 +75,11 @@ class Faults:
             self._changed("cache_down", value)
 
     @property
+    def db_faulty(self) -> bool:
+        """Whether a database fault (outage, latency, error rate) is injected."""
+        return self._db_down or self._db_latency > 0 or self._db_error_rate > 0
+
+    @property
     def active(self) -> bool:
         return self._db_down or self._db_latency > 0 or self._db_error_rate > 0 or self._cache_down
 
