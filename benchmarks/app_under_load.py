@@ -1,7 +1,12 @@
 """The dashboard under full load, headless: refresh tick time, key-press-to-screen
-latency and the process's CPU share, with 100,000 profiles.
+latency and the process's CPU share, with 100,000 profiles — beside the headless
+reference: the same workload (same keys, capacity, store, 80 % reads, Zipf 1.1, same
+target) on the engine alone, without the app, at the app's target and at 20,000 and
+50,000 ops/s.
 
     python benchmarks/app_under_load.py [--profiles N] [--seconds S] [--rate OPS]
+    python benchmarks/app_under_load.py --headless-only      # the reference alone
+    python benchmarks/app_under_load.py --cache redis://127.0.0.1:6379/14
 
 A benchmark, not a test: it prints numbers; nothing here asserts a time.
 """
@@ -23,6 +28,64 @@ from textual import events
 from cachetui.app.app import CacheTuiApp
 from cachetui.app.widgets.key_table import KeyTable
 from cachetui.engine import Engine, EngineConfig
+from cachetui.engine.workload import Workload
+
+#: Targets the headless reference is always measured at (besides the app's own).
+HEADLESS_TARGETS = (20_000, 50_000)
+
+
+def engine_config(db: Path, cache: str, capacity: int) -> EngineConfig:
+    """The app's engine here and the headless reference's: the same settings."""
+    return EngineConfig(
+        db_path=str(db),
+        cache_url=cache,
+        policy="write-behind",
+        capacity=capacity,
+        flush_interval=0.5,
+        batch_size=200,
+    )
+
+
+async def headless(
+    profiles: int, seconds: float, rate: int, cache: str, capacity: int
+) -> dict[str, object]:
+    """The reference: the app's workload (80 % reads, Zipf 1.1, ``rate`` ops/s target)
+    on the engine alone, after a 1 s warm-up; achieved ops/s and what limited it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = Engine(engine_config(Path(tmp) / "profiles.db", cache, capacity))
+        if hasattr(engine.store, "ephemeral"):
+            engine.store.ephemeral = True  # a Redis namespace of a temporary file: drop it
+        async with engine:
+            await engine.seed(profiles)
+            workload = Workload(engine, keys=profiles, rate=rate, read_ratio=0.8, skew=1.1, seed=1)
+            workload.start()
+            await asyncio.sleep(1.0)
+            stats = workload.stats
+
+            def done() -> int:
+                return stats.reads + stats.updates + stats.errors
+
+            before, cpu0, wall0 = done(), time.process_time(), time.perf_counter()
+            limits: set[str] = set()
+            deadline = wall0 + seconds
+            while time.perf_counter() < deadline:
+                await asyncio.sleep(0.25)
+                if workload.limited_by is not None:
+                    limits.add(workload.limited_by)
+            wall = time.perf_counter() - wall0
+            achieved = (done() - before) / wall
+            cpu = (time.process_time() - cpu0) / wall
+            stop0 = time.perf_counter()
+            await workload.stop()
+            stop_ms = (time.perf_counter() - stop0) * 1000
+            return {
+                "target": rate,
+                "achieved": achieved,
+                "cpu": cpu,
+                "limited_by": ", ".join(sorted(limits)) or "–",
+                "errors": stats.errors,
+                "stop_ms": stop_ms,
+            }
 
 
 class TimedApp(CacheTuiApp):
@@ -90,20 +153,13 @@ def status_text(app: CacheTuiApp) -> str:
     return str(app.query_one("#status").content)
 
 
-async def run(profiles: int, seconds: float, rate: int, cache: str) -> dict[str, object]:
+async def run(
+    profiles: int, seconds: float, rate: int, cache: str, capacity: int
+) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "profiles.db"
         seed_start = time.perf_counter()
-        engine = Engine(
-            EngineConfig(
-                db_path=str(db),
-                cache_url=cache,
-                policy="write-behind",
-                capacity=1000,
-                flush_interval=0.5,
-                batch_size=200,
-            )
-        )
+        engine = Engine(engine_config(db, cache, capacity))
         if hasattr(engine.store, "ephemeral"):
             engine.store.ephemeral = True  # a Redis namespace of a temporary file: drop it
         app = TimedApp(engine, seed_profiles=profiles, live=True, seed=1)
@@ -171,18 +227,54 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--rate", type=int, default=20_000, help="workload target ops/s")
     parser.add_argument("--cache", default="memory://", help="cache URL (e.g. redis://…)")
-    args = parser.parse_args()
-    r = asyncio.run(run(args.profiles, args.seconds, args.rate, args.cache))
-    table = Table(
-        title=f"cachetui app under load ({args.profiles:,} profiles, "
-        f"workload target {args.rate:,} ops/s, cache {args.cache})"
+    parser.add_argument("--capacity", type=int, default=10_000, help="cache capacity")
+    parser.add_argument(
+        "--headless-seconds", type=float, default=10.0, help="length of each reference run"
     )
+    parser.add_argument(
+        "--headless-only", action="store_true", help="the headless reference only, no app"
+    )
+    args = parser.parse_args()
+    console = Console()
+    setting = (
+        f"{args.profiles:,} profiles, capacity {args.capacity:,}, write-behind, "
+        f"80 % reads, Zipf 1.1, cache {args.cache}"
+    )
+    references = {
+        target: asyncio.run(
+            headless(args.profiles, args.headless_seconds, target, args.cache, args.capacity)
+        )
+        for target in sorted({args.rate, *HEADLESS_TARGETS})
+    }
+    table = Table(title=f"headless reference: the workload without the app ({setting})")
+    for name in ("target", "achieved", "of target", "limited by", "CPU share", "stop"):
+        table.add_column(name, justify="right")
+    for target, ref in references.items():
+        achieved = float(ref["achieved"])  # type: ignore[arg-type]
+        table.add_row(
+            f"{target:,} ops/s",
+            f"{achieved:,.0f} ops/s",
+            f"{achieved / target:.0%}",
+            str(ref["limited_by"]),
+            f"{ref['cpu']:.0%}",
+            f"{ref['stop_ms']:.0f} ms",
+        )
+    console.print(table)
+    if args.headless_only:
+        return
+    r = asyncio.run(run(args.profiles, args.seconds, args.rate, args.cache, args.capacity))
+    reference = float(references[args.rate]["achieved"])  # type: ignore[arg-type]
+    table = Table(title=f"cachetui app under load ({setting}, workload target {args.rate:,} ops/s)")
     table.add_column("measure")
     table.add_column("value", justify="right")
+    app_rate = float(r["ops_per_s"])  # type: ignore[arg-type]
     rows = [
         ("seed + start", f"{r['seed_s']:.2f} s"),
         ("idle CPU share (1 core = 100%)", f"{r['idle_cpu']:.1%}"),
-        ("workload achieved", f"{r['ops_per_s']:,.0f} ops/s"),
+        (
+            "workload achieved (headless reference, same target)",
+            f"{app_rate:,.0f} ops/s ({reference:,.0f}: {app_rate / reference:.0%})",
+        ),
         ("CPU share under load", f"{r['load_cpu']:.1%}"),
         ("pane refreshes per second", f"{r['ticks_per_s']:.1f}"),
         ("refresh tick p50 / max", f"{r['tick_p50_ms']:.1f} / {r['tick_max_ms']:.1f} ms"),
@@ -198,7 +290,7 @@ def main() -> None:
     ]
     for name, value in rows:
         table.add_row(name, value)
-    Console().print(table)
+    console.print(table)
 
 
 if __name__ == "__main__":
