@@ -107,6 +107,9 @@ class Database:
         self.database_id = ""
         # Point reads of the engine on the event loop's thread (see read_now).
         self._reader: sqlite3.Connection | None = None
+        #: False: every engine read takes aiosqlite's thread (to compare the two paths,
+        #: or to test the awaits of that path).
+        self.read_on_thread = True
 
     async def open(self) -> None:
         try:
@@ -213,11 +216,12 @@ class Database:
     def read_now(self, user_id: int) -> tuple[bool, Profile | None]:
         """One user's row read on the calling thread (a primary-key read: a few µs, where a
         trip to aiosqlite's thread costs tens): ``(True, row or None)``. ``(False, None)``
-        when it cannot be read so — no reader (``:memory:``, not WAL), a database fault is
-        injected (the awaited path applies it), or SQLite would have to wait or fails:
+        when it cannot be read so — no reader (``:memory:``, not WAL, ``read_on_thread``
+        False), a database fault is injected (the awaited path applies it), or SQLite would
+        have to wait or fails:
         then the caller reads through :meth:`fetch_many`, which words the errors."""
         reader = self._reader
-        if reader is None or self.faults.db_faulty:
+        if reader is None or not self.read_on_thread or self.faults.db_faulty:
             return False, None
         try:
             # fetchall: the statement runs to its end, so no read transaction stays open

@@ -87,13 +87,16 @@ async def test_shift_r_bursts_100_reads(make_app):
         await settle(app, pilot)
         m = app.engine.metrics
         assert m.reads == 100 and m.hits + m.misses == 100
-        assert m.db_reads < 100  # skewed keys: concurrent misses share DB reads
-        assert any("100 reads: 0 hits, 100 misses" in n for n in notifications(app))
+        assert m.db_reads < 100  # skewed keys: a user read twice is read from the DB once
+        # the toast says what the engine counted: a user drawn again after its first read
+        # filled the cache is a hit, even within the burst
+        assert any(f"100 reads: {m.hits} hits, {m.misses} misses" in n for n in notifications(app))
+        assert m.misses == m.db_reads
         await pilot.press("R")  # warm now
         await settle(app, pilot)
-        m = app.engine.metrics
-        assert m.reads == 200 and m.hits > 50
-        assert any(f"100 reads: {m.hits} hits" in n for n in notifications(app))
+        first, m = m, app.engine.metrics
+        assert m.reads == 200 and m.hits - first.hits > 50
+        assert any(f"100 reads: {m.hits - first.hits} hits" in n for n in notifications(app))
 
 
 async def test_u_under_write_behind_queues_a_dirty_write(make_app, tmp_path):

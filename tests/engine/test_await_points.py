@@ -74,6 +74,10 @@ async def run_until(
         await engine.read(USER)  # the cache holds v1
     owner_name, method = point.split(".")
     owner = engine.store if owner_name == "store" else engine.db
+    if point == "db.fetch_many":
+        # a cold read runs on the loop's thread when it can, with no await; this is the
+        # awaited path it takes otherwise (a fault injected, SQLite busy)
+        engine.db.read_on_thread = False
     pause = Pause(owner, method, after=after)
     task = asyncio.create_task(engine.update(USER, {"bio": "never acknowledged"}))
     async with asyncio.timeout(5):
