@@ -105,7 +105,6 @@ class Flusher:
             elapsed = perf_counter() - start
             landed = [p for p in batch.profiles if p.user_id not in failures]
             core.queue.landed(landed)
-            await core.journal_landed(landed)
             core.roll_window()
             c = core.c
             c.db_writes += len(landed)
@@ -132,6 +131,8 @@ class Flusher:
                     elapsed,
                     f"{len(landed)} writes in 1 transaction",
                 )
+            # After the counters: a reader between the two awaits sees a consistent account.
+            await core.journal_landed(landed)
             for profile in batch.profiles:
                 failure = failures.get(profile.user_id)
                 if isinstance(failure, RowRejected):
