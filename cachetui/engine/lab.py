@@ -80,7 +80,6 @@ class LabOperations:
             detail = f"{len(replayed)} writes replayed from the outbox, "
             detail += "none lost" if not lost else f"{len(lost)} lost"
             core.emit(op, EventKind.REPLAY, None, None, None, detail)
-            self._flusher.request_flush()
         if not lost:
             detail = "no pending writes lost"
         elif len(lost) == 1:
