@@ -101,13 +101,15 @@ def state_cell(state: KeyState, palette: Palette = DARK) -> Text:
     return Text(f"{SYMBOLS[state]} {state.value}", style=palette.states[state])
 
 
-def legend(palette: Palette = DARK, *, compact: bool = False) -> Text:
-    """Every state's symbol and name; ``compact``: one space between them, not two."""
+def legend(palette: Palette = DARK, *, compact: int = 0) -> Text:
+    """Every state's symbol and name, two spaces apart; ``compact`` 1: one space apart,
+    2: and no space after the symbol (for a narrow header)."""
     text = Text()
     styles = palette.states
     gap = " " if compact else "  "
+    inner = "" if compact > 1 else " "
     for state in KeyState:
-        text.append(f"{SYMBOLS[state]} {state.value}", style=styles[state])
+        text.append(f"{SYMBOLS[state]}{inner}{state.value}", style=styles[state])
         text.append(gap)
     return text
 

@@ -79,7 +79,7 @@ class StatusHeader(AppPart):
                 )
             )
         palette = self.state_palette
-        line2 = [part(legend(palette), legend(palette, compact=True))]
+        line2 = [part(legend(palette), legend(palette, compact=1), legend(palette, compact=2))]
         if self.workload is not None and self.workload.running:
             w = self.workload
             done = "–" if self._workload_rate is None else f"{self._workload_rate:,.0f}"
