@@ -145,6 +145,13 @@ async def test_d_lists_the_letters_and_r_retries_the_selected_one(make_app, tmp_
             13: [" 13", "⊘ rejected", "2", "1", "–", "3", "lab: every write of user 13 is rejected"]
         }
         assert "rejected by the database after 3 tries" in detail(app)
+        await pilot.resize_terminal(80, 24)  # a projector: the whole view still shows
+        await pilot.pause()
+        table = app.screen.query_one(DeadLetterTable)
+        assert table.shown_columns[:5] == ["user", "state", "v", "base", "db v"]
+        hint = app.screen.query_one(".hint").region
+        assert hint.bottom <= 24 and hint.right <= 80
+        await pilot.resize_terminal(*SIZE)
         await pilot.press("r")  # the trigger is still there: parked again
         await done(app, pilot)
         assert said(app, "user 13 was parked again: lab: every write of user 13 is rejected")
