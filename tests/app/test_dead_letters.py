@@ -6,6 +6,7 @@ write. What is asserted is what the user sees, and the database behind it."""
 
 from __future__ import annotations
 
+import signal
 import sqlite3
 
 from rich.color import Color, ColorSystem
@@ -13,7 +14,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
-from cachetui.app.quitting import parked_lines
+from cachetui.app.quitting import SignalReport, parked_lines
 from cachetui.app.screens.dead_letters import DeadLettersScreen
 from cachetui.app.screens.dialogs import ConfirmScreen
 from cachetui.app.states import DARK, LIGHT, SYMBOLS, legend
@@ -232,6 +233,16 @@ async def test_quit_dialog_and_close_path_count_the_parked_letters(make_app):
     lines = parked_lines(app.parked_on_exit, "/data/profiles.db")
     assert lines[0].startswith("cachetui: 1 dead letter stays parked in /data/profiles.db")
     assert lines[1] == "  parked: user 13 v2 (rejected)"
+
+
+def test_a_quit_on_a_signal_names_the_parked_letters_too(tmp_path):
+    report = SignalReport(signal.SIGTERM, flushed=2, parked=[(13, 2, "rejected")], db_path="p.db")
+    lines = report.stderr_lines()
+    assert lines[0] == "cachetui: quit on SIGTERM: 2 pending writes flushed"
+    assert lines[1].startswith("cachetui: 1 dead letter stays parked in p.db")
+    assert report.exit_code == 0  # parked is not lost
+    report.write_log(tmp_path / "cachetui.log")
+    assert "parked: user 13 version 2 (rejected)" in (tmp_path / "cachetui.log").read_text()
 
 
 async def test_start_names_leftover_lab_triggers_and_parked_letters(make_app, tmp_path):
