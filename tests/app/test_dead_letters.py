@@ -266,3 +266,8 @@ async def test_start_names_leftover_lab_triggers_and_parked_letters(make_app, tm
         assert said(app, "1 dead letter: 1 write was parked by an earlier run")
         assert "1 dead letter: d" in text_of(app, "#status")
         assert "⊘ rejected" in rows(app, "#database")[13]
+        await pilot.press("d")
+        await done(app, pilot)
+        await pilot.press("enter")  # follow the letter's user in the panes
+        await done(app, pilot)
+        assert not isinstance(app.screen, DeadLettersScreen) and app.followed == 13
