@@ -69,6 +69,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from cachetui.app.quitting import print_signal_report
 
         print_signal_report(app.signal_report)
+    elif app.parked_on_exit:  # q: the dead letters that stay in the database, named
+        from cachetui.app.quitting import parked_lines
+
+        for line in parked_lines(app.parked_on_exit, config.db_path):
+            print(line, file=sys.stderr)
     return app.return_code or 0
 
 

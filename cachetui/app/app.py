@@ -13,6 +13,7 @@ from textual.containers import Horizontal
 from textual.reactive import var
 from textual.screen import Screen
 
+from cachetui.app.dead_letter_keys import DeadLetterKeys
 from cachetui.app.export import MetricsHistory
 from cachetui.app.faults_workload import FaultsAndWorkload
 from cachetui.app.operations import Operations
@@ -29,7 +30,7 @@ from cachetui.app.widgets.key_table import KeyTable
 from cachetui.app.widgets.metrics_strip import MetricsStrip
 from cachetui.app.widgets.panes import FOLLOW_MARK, CachePane, DatabasePane, QueuePane
 from cachetui.app.widgets.status import StatusBar
-from cachetui.engine import CacheTuiError, Engine
+from cachetui.engine import CacheTuiError, Engine, Event, EventKind
 from cachetui.engine.workload import Workload
 from cachetui.scenarios import Scenario
 
@@ -50,6 +51,7 @@ FOOTER_DROP_ORDER = (
 class CacheTuiApp(
     ScenarioMode,
     Operations,
+    DeadLetterKeys,
     FaultsAndWorkload,
     Presenting,
     Quitting,
@@ -62,7 +64,8 @@ class CacheTuiApp(
     This class composes the screen, binds the keys and starts and releases the engine;
     each part it is made of lives in a module named for it: the scenarios
     (:mod:`~cachetui.app.scenario_mode`), the operations on the data
-    (:mod:`~cachetui.app.operations`), the faults and the workload
+    (:mod:`~cachetui.app.operations`), dead letters and rejected writes
+    (:mod:`~cachetui.app.dead_letter_keys`), the faults and the workload
     (:mod:`~cachetui.app.faults_workload`), help, focus and export
     (:mod:`~cachetui.app.presenting`), the quit path (:mod:`~cachetui.app.quitting`), the
     refresh loop (:mod:`~cachetui.app.refresh`) and the header
@@ -97,6 +100,10 @@ class CacheTuiApp(
         Binding("c", "crash", "Crash", id="crash"),
         Binding("o", "outage", "Outage", id="outage"),
         Binding("O", "cache_outage", "Cache outage", show=False, id="cache-outage"),
+        Binding("d", "dead_letters", "Dead letters", show=False, id="dead-letters"),
+        Binding(
+            "P", "toggle_reject", "Reject followed user's writes", show=False, id="reject-writes"
+        ),
         Binding("l", "latency", "DB latency", show=False, id="latency"),
         Binding("w", "workload", "Workload", id="workload"),
         Binding("plus,equals_sign", "rate(1)", "Rate +", show=False, id="rate-up"),
@@ -127,6 +134,16 @@ class CacheTuiApp(
         ("c", "crash: the queue (and an in-process cache) vanish; shows the writes lost"),
         ("o", "DB outage on/off (every DB call fails)"),
         ("O", "cache outage on/off (the cache store is unreachable: reads go to the DB)"),
+        (
+            "d",
+            "dead letters: writes the DB rejected or that conflicted, parked; inside: r retry, "
+            "R retry all, delete discard (asks first), enter follow",
+        ),
+        (
+            "P",
+            "the DB rejects the followed user's writes (a real trigger; P again: accepts): a "
+            "poison row",
+        ),
         ("l", "cycle DB latency: 0, 10 ms, 100 ms, 1 s"),
         ("w", "start/stop a background workload"),
         ("+ / -", "workload rate up / down"),
@@ -197,6 +214,11 @@ class CacheTuiApp(
         self.query_one("#log", EventLog).border_title = "Events"
         self.query_one("#metrics", MetricsStrip).border_title = "Metrics"
         self.install_signal_handlers()  # SIGTERM, SIGHUP, SIGINT: the path of q
+        # what the engine says while it starts: lab triggers left over by a killed run
+        at_start: list[Event] = []
+        unsubscribe = self.engine.subscribe(
+            lambda event: at_start.append(event) if event.kind is EventKind.FAULT else None
+        )
         try:
             await self.engine.start()
             await self.engine.seed(self.seed_profiles)
@@ -205,6 +227,9 @@ class CacheTuiApp(
             self.startup_error = str(exc)
             self.exit(return_code=2)
             return
+        finally:
+            unsubscribe()
+        self.notify_start(at_start)
         self.workload = Workload(
             self.engine,
             keys=max(1, self.total_rows),
@@ -253,3 +278,8 @@ class CacheTuiApp(
                 f"cachetui: {binding.description.lower()}",
                 lambda action=action: self.run_action(action),
             )
+        yield SystemCommand(
+            "Retry every dead letter (d, then R)",
+            "cachetui: put every parked write back in the write queue",
+            lambda: self.action_dead_letters(then="retry_all"),
+        )

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         # -- set by CacheTuiApp.__init__ ---------------------------------------------------
         KEY_HELP: ClassVar[list[tuple[str, str]]]
         engine: Engine
+        live: bool  # False: no refresh timers (tests repaint by hand)
         timings: bool  # False: no durations or ages (deterministic snapshots)
         rng: random.Random
         workload: Workload | None  # None until mounted
@@ -53,6 +54,11 @@ if TYPE_CHECKING:
         def _sample_since_last(self, now: float, m: MetricsSnapshot) -> MetricsSample: ...
         @property
         def state_palette(self) -> Palette: ...
+
+        # -- DeadLetterKeys ----------------------------------------------------------------
+        rejected_writes: set[int]
+
+        def rejecting_users(self) -> list[int]: ...
 
         # -- StatusHeader ------------------------------------------------------------------
         def _show_status(self) -> None: ...

@@ -14,7 +14,15 @@ from textual import work
 from cachetui.app.app_part import AppPart
 from cachetui.app.screens.dialogs import CrashReportScreen, GotoScreen
 from cachetui.app.screens.edit import EditScreen
-from cachetui.engine import CacheTuiError, EventKind, Profile, StoreUnavailable, WritePolicy
+from cachetui.engine import (
+    CacheTuiError,
+    EventKind,
+    Profile,
+    StoreUnavailable,
+    WriteConflict,
+    WritePolicy,
+    WriteRejected,
+)
 from cachetui.engine.demo_data import random_changes
 from cachetui.engine.engine import last_op_id
 
@@ -107,8 +115,9 @@ class Operations(AppPart):
         try:
             profile = await self.engine.update(user, changes)
         except CacheTuiError as exc:
-            self._trace(f"update user {user} failed")
-            self.notify(str(exc), title=f"Update of user {user} failed", severity="error")
+            title, message = update_failure(user, exc)
+            self._trace(title[0].lower() + title[1:])
+            self.notify(message, title=title, severity="error")
             return
         field = next(iter(changes))
         self._trace(f"update user {user} {field} → v{profile.version} ({self.engine.policy})")
@@ -176,6 +185,13 @@ class Operations(AppPart):
         changes = {"bio": f"Edited by another service at {time.strftime('%H:%M:%S')}"}
         try:
             profile = await self.engine.external_update(user, changes)
+        except WriteRejected as exc:
+            self.notify(
+                f"{exc.reason} (nothing was written)",
+                title=f"External write of user {user} rejected",
+                severity="error",
+            )
+            return
         except CacheTuiError as exc:
             self.notify(str(exc), title="External write failed", severity="error")
             return
@@ -183,9 +199,13 @@ class Operations(AppPart):
         cached = await self._cached()
         queued = {w.user_id: w.version for w in self.engine.pending_writes()}
         if user in queued:
+            if self.engine.config.conflict == "overwrite":
+                fate = "replaces this row (--conflict overwrite: this change is lost)"
+            else:
+                fate = "is parked as a dead letter of kind conflict (d), not written over it"
             note = (
-                f"the pending write-behind write v{queued[user]} will overwrite it "
-                "when it is flushed (last writer wins)"
+                f"the pending write-behind write v{queued[user]} was built on the older row: "
+                f"when it is flushed it conflicts and {fate}"
             )
         elif user in cached:
             ttl = self.engine.config.ttl
@@ -195,6 +215,8 @@ class Operations(AppPart):
                 else "until invalidated (no TTL set)"
             )
             note = f"the cache still holds v{cached[user].version}: stale {until}"
+            if self.engine.policy is WritePolicy.WRITE_BEHIND:
+                note += "; a write-behind update built on it will conflict when flushed"
         else:
             note = "not cached, so the next read will see it"
         self.notify(
@@ -209,16 +231,24 @@ class Operations(AppPart):
             self.notify("nothing pending to flush")
             return
         before = self.engine.metrics
+        parked_before = {(d.user_id, d.version) for d in self.engine.dead_letters()}
         try:
             await self.engine.flush(timeout=2)
         except CacheTuiError as exc:
             self.notify(str(exc), title="Flush failed", severity="error")
             return
         after = self.engine.metrics
-        self.notify(
+        message = (
             f"flushed {after.db_writes - before.db_writes} writes in "
             f"{after.db_transactions - before.db_transactions} transactions"
         )
+        parked = [
+            d for d in self.engine.dead_letters() if (d.user_id, d.version) not in parked_before
+        ]
+        if parked:  # the others landed; these wait in the dead letters (d)
+            named = ", ".join(f"user {d.user_id} v{d.version} ({d.kind})" for d in parked)
+            message += f"; parked as dead letters (d): {named}"
+        self.notify(message, severity="warning" if parked else "information")
         await self.refresh_view()
 
     @work(group="crash", exclusive=True)
@@ -265,3 +295,19 @@ class Operations(AppPart):
     def _trace(self, title: str) -> None:
         self._trace_op = last_op_id.get()
         self._trace_title = title
+
+
+def update_failure(user: int, exc: CacheTuiError) -> tuple[str, str]:
+    """The title and message that say why an update failed: the database refusing this
+    one row (a rejection), another writer having changed it (a conflict), or anything
+    else (the database down, a bad value) in the engine's words. Nothing was written."""
+    if isinstance(exc, WriteConflict):
+        now = "the row is gone" if exc.db_version is None else f"the row is at v{exc.db_version}"
+        return (
+            f"Update of user {user}: conflict",
+            f"another writer changed the row while this update was applied, twice ({now}); "
+            "nothing was written",
+        )
+    if isinstance(exc, WriteRejected):
+        return f"Update of user {user} rejected", f"{exc.reason} (nothing was written)"
+    return f"Update of user {user} failed", str(exc)

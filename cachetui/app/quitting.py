@@ -46,15 +46,47 @@ def default_log_path() -> Path:
     return Path(default_db_path()).with_name(LOG_NAME)
 
 
+#: A dead letter as the quit path names it: (user_id, version, kind).
+Parked = tuple[int, int, str]
+
+
+def parked_sentence(count: int) -> str:
+    """How many dead letters stay parked, for the quit dialog and notice."""
+    letters = "dead letter stays" if count == 1 else "dead letters stay"
+    return (
+        f"{count} {letters} parked in the database (not lost: the next start lists them, "
+        "d, to retry or discard)"
+    )
+
+
+def parked_lines(parked: list[Parked], db_path: str) -> list[str]:
+    """The dead letters left parked at exit, named (user, version, kind), for stderr."""
+    if not parked:
+        return []
+    count = len(parked)
+    letters = "dead letter stays" if count == 1 else "dead letters stay"
+    named = [f"user\N{NO-BREAK SPACE}{u} v{v} ({kind})" for u, v, kind in parked]
+    wrapped = textwrap.wrap(
+        "parked: " + ", ".join(named), width=100, initial_indent="  ", subsequent_indent="    "
+    )
+    return [
+        f"cachetui: {count} {letters} parked in {db_path} (table dead_letters): "
+        "cachetui lists them at the next start (d) to retry or discard",
+        *(line.replace("\N{NO-BREAK SPACE}", " ") for line in wrapped),
+    ]
+
+
 @dataclass
 class SignalReport:
-    """How a quit on a signal went: what landed, what could not."""
+    """How a quit on a signal went: what landed, what could not, what stays parked."""
 
     signal: int
     flushed: int = 0  # writes pending when the signal came that landed
     lost: list[tuple[int, int]] = field(default_factory=list)  # (user_id, version)
     reason: str = ""  # why the lost writes could not land
     log: Path | None = None  # where the report was written (None: it could not be)
+    parked: list[Parked] = field(default_factory=list)  # dead letters left in the database
+    db_path: str = ""
 
     @property
     def name(self) -> str:
@@ -87,6 +119,7 @@ class SignalReport:
                 subsequent_indent="    ",
             )
             lines += [line.replace("\N{NO-BREAK SPACE}", " ") for line in wrapped]
+        lines += parked_lines(self.parked, self.db_path)
         if self.log is not None and self.lost:
             lines.append(f"cachetui: written to {self.log}")
         return lines
@@ -95,6 +128,7 @@ class SignalReport:
         stamp = datetime.now().astimezone().isoformat(timespec="seconds")
         lines = [f"{stamp} pid {os.getpid()} {self.summary()}"]
         lines += [f"{stamp}   lost: user {u} version {v}" for u, v in self.lost]
+        lines += [f"{stamp}   parked: user {u} version {v} ({k})" for u, v, k in self.parked]
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("a", encoding="utf-8") as log:
@@ -135,6 +169,8 @@ class Quitting(AppPart):
         self.signal_report: SignalReport | None = None
         #: Where a quit on a signal is logged (None: beside the default database).
         self.log_path: Path | None = None
+        #: The dead letters left in the database when the engine closed (cli names them).
+        self.parked_on_exit: list[Parked] = []
 
     # -- signals -------------------------------------------------------------------------
     def install_signal_handlers(self) -> None:
@@ -214,19 +250,21 @@ class Quitting(AppPart):
             self._exit_after_signal()
             return
         pending = len(self.engine.pending_writes())
-        if pending:
-            self.notify(
-                f"Flushing {pending} pending writes before quitting…",
-                title="Quitting",
-                timeout=10,
-            )
+        letters = len(self.engine.dead_letters())
+        if pending or letters:
+            notice = [f"Flushing {pending} pending writes before quitting…"] if pending else []
+            if letters:
+                notice.append(parked_sentence(letters) + ".")
+            self.notify(" ".join(notice), title="Quitting", timeout=10)
         try:
             await self.engine.close()  # waits at most flush_timeout
         except PendingWritesError as exc:
             if self.signal_report is None:
+                letters = len(self.engine.dead_letters())
+                parked = f"\n\n{parked_sentence(letters)}." if letters else ""
                 self._quit_dialog = ConfirmScreen(
                     "The database is not taking writes",
-                    f"{exc}.\n\nQuit anyway and lose {exc.pending} "
+                    f"{exc}.{parked}\n\nQuit anyway and lose {exc.pending} "
                     f"{'write' if exc.pending == 1 else 'writes'}?",
                     yes=f"Quit and lose {exc.pending}",
                     no="Stay",
@@ -246,8 +284,11 @@ class Quitting(AppPart):
             if self.signal_report is not None:
                 self.signal_report.lost = lost
                 self.signal_report.reason = str(exc.__cause__ or exc)
+        self.parked_on_exit = [(d.user_id, d.version, d.kind) for d in self.engine.dead_letters()]
         if self.signal_report is not None:
             self.signal_report.flushed = max(0, pending - len(self.signal_report.lost))
+            self.signal_report.parked = self.parked_on_exit
+            self.signal_report.db_path = self.engine.config.db_path
         self._exit_after_signal()
 
     def _exit_after_signal(self) -> None:

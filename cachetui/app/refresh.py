@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import OrderedDict, deque
+from collections.abc import Collection
 
 from textual.theme import Theme
 from textual.widgets import DataTable
@@ -149,17 +150,18 @@ class RefreshLoop(AppPart):
         if len(entries) > PANE_ROWS:
             entries = sorted(entries, key=lambda e: e.age)[:PANE_ROWS]
         pending = engine.pending_writes()
+        letters = {d.user_id: d for d in engine.dead_letters()}
         cached = {e.profile.user_id: e.profile for e in entries}
         queued = {w.user_id: w.profile for w in pending}
-        wanted = set(cached) | set(queued) | set(self._touched)
+        wanted = set(cached) | set(queued) | set(self._touched) | set(letters)
         if self.followed is not None:
             wanted.add(self.followed)
         recent = await engine.db_recent(DB_RECENT_ROWS)
         db = {p.user_id: p for p in recent}
         db.update(await engine.db_rows(wanted - set(db)))
-        window = self._db_window(db, recent)
+        window = self._db_window(db, recent, letters)
         states: dict[int, KeyState] = {
-            user: key_state(cached.get(user), queued.get(user), db.get(user))
+            user: key_state(cached.get(user), queued.get(user), db.get(user), letters.get(user))
             for user in set(db) | set(cached) | set(queued)
         }
         followed = self.followed
@@ -189,8 +191,14 @@ class RefreshLoop(AppPart):
         else:
             every = f"{engine.config.flush_interval:g}s"
             flush = (f"flush every {every}", f"flush {every}")
+        # dead letters are not in the queue (one row per user): the title counts them
+        parked = f" · {SYMBOLS[KeyState.REJECTED]} {len(letters):,} parked" if letters else ""
         queue_pane.set_titles(
-            (f"Write queue {len(pending):,}", f"Queue {len(pending):,}"),
+            (
+                f"Write queue {len(pending):,}{parked}",
+                f"Queue {len(pending):,}{parked}",
+                f"Queue {len(pending):,}",
+            ),
             ("empty: only write-behind queues", "write-behind only")
             if engine.policy is not WritePolicy.WRITE_BEHIND and not pending
             else flush,
@@ -211,12 +219,18 @@ class RefreshLoop(AppPart):
         run = self.scenario_run
         return run is not None and run.active
 
-    def _db_window(self, db: dict[int, Profile], recent: list[Profile]) -> list[Profile]:
-        """The followed user, then the users just touched (newest first), then the most
-        recently updated rows: bounded, so 100,000 rows never reach the table."""
+    def _db_window(
+        self, db: dict[int, Profile], recent: list[Profile], letters: Collection[int] = ()
+    ) -> list[Profile]:
+        """The followed user, then the users with a dead letter, then the users just
+        touched (newest first), then the most recently updated rows: bounded, so 100,000
+        rows never reach the table."""
         chosen: dict[int, Profile] = {}
         if self.followed is not None and self.followed in db:
             chosen[self.followed] = db[self.followed]
+        for user in sorted(letters):
+            if user in db:
+                chosen.setdefault(user, db[user])
         for user in reversed(self._touched):
             if user in db:
                 chosen.setdefault(user, db[user])

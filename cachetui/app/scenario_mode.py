@@ -121,6 +121,16 @@ class ScenarioMode(AppPart):
             if self.workload is not None and self.workload.running:
                 await self.workload.stop()
                 self.notify("background workload stopped for the scenario", timeout=3)
+            if self.rejected_writes:  # P's triggers would spoil the scenario's steps
+                users = sorted(self.rejected_writes)
+                for user in users:
+                    await self.engine.accept_writes(user)
+                self.rejected_writes.clear()
+                self.notify(
+                    f"the database accepts writes of user {', '.join(map(str, users))} "
+                    "again (P) for the scenario",
+                    timeout=4,
+                )
             run = ScenarioRun(self.engine, scenario, timings=self.timings)
             frame = await run.start()
             self.scenario_run = run

@@ -15,7 +15,12 @@ SYMBOLS: dict[KeyState, str] = {
     KeyState.STALE: "▲",
     KeyState.ORPHANED: "✖",
     KeyState.UNCACHED: "○",
+    KeyState.REJECTED: "⊘",  # a dead letter the database refused
+    KeyState.CONFLICT: "≠",  # a dead letter another writer got ahead of
 }
+#: The states of a dead letter: drawn as a badge (reversed), which stays apart from every
+#: other state in 16 colours and, with NO_COLOR, keeps its reverse video and its symbol.
+DEAD_LETTER_STATES = (KeyState.REJECTED, KeyState.CONFLICT)
 
 
 @dataclass(frozen=True)
@@ -34,14 +39,26 @@ class Palette:
     muted: str  # uncached, evictions
 
     @cached_property
-    def states(self) -> dict[KeyState, str]:
+    def rows(self) -> dict[KeyState, str]:
+        """The style of a user's cells (id, version, name) in each state."""
         return {
             KeyState.CLEAN: f"bold {self.ok}",
             KeyState.DIRTY: f"bold {self.pending}",
             KeyState.STALE: f"bold {self.stale}",
             KeyState.ORPHANED: f"bold {self.bad}",
             KeyState.UNCACHED: self.muted,
+            KeyState.REJECTED: f"bold {self.bad}",
+            KeyState.CONFLICT: f"bold {self.stale}",
         }
+
+    @cached_property
+    def states(self) -> dict[KeyState, str]:
+        """The style of a state's own cell (symbol and name) and of its legend entry: a
+        dead letter's is a reversed badge."""
+        states = dict(self.rows)
+        for state in DEAD_LETTER_STATES:
+            states[state] = f"{states[state]} reverse"
+        return states
 
 
 DARK = Palette(
@@ -84,11 +101,16 @@ def state_cell(state: KeyState, palette: Palette = DARK) -> Text:
     return Text(f"{SYMBOLS[state]} {state.value}", style=palette.states[state])
 
 
-def legend(palette: Palette = DARK) -> Text:
+def legend(palette: Palette = DARK, *, compact: int = 0) -> Text:
+    """Every state's symbol and name, two spaces apart; ``compact`` 1: one space apart,
+    2: and no space after the symbol (for a narrow header)."""
     text = Text()
     styles = palette.states
+    gap = " " if compact else "  "
+    inner = "" if compact > 1 else " "
     for state in KeyState:
-        text.append(f"{SYMBOLS[state]} {state.value}  ", style=styles[state])
+        text.append(f"{SYMBOLS[state]}{inner}{state.value}", style=styles[state])
+        text.append(gap)
     return text
 
 

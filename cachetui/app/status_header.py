@@ -13,8 +13,9 @@ from rich.text import Text
 
 from cachetui.app.app_part import AppPart
 from cachetui.app.faults_workload import skew_name
-from cachetui.app.states import POLICY_STYLES, legend
+from cachetui.app.states import POLICY_STYLES, SYMBOLS, legend
 from cachetui.app.widgets.status import StatusBar, part
+from cachetui.engine import KeyState
 
 
 class StatusHeader(AppPart):
@@ -59,9 +60,26 @@ class StatusHeader(AppPart):
         faults = engine.faults.describe()
         if faults:
             line1.append(part(alarm(faults)))
+        rejecting = self.rejecting_users()
+        if rejecting:  # P: a real trigger refuses these users' writes
+            users = ", ".join(str(u) for u in rejecting)
+            who = f"user {users}'s writes" if len(rejecting) == 1 else f"writes of users {users}"
+            line1.append(part(alarm(f"DB rejects {who}"), alarm(f"rejects {users}")))
         if not engine.cache_available and not engine.faults.cache_down:
             line1.append(part(alarm(engine.cache_error), alarm("cache unreachable")))
-        line2 = [part(legend(self.state_palette))]
+        letters = len(engine.dead_letters())
+        if letters:  # parked writes wait for someone to retry or discard them (d)
+            badge = self.state_palette.states[KeyState.REJECTED]
+            symbol = SYMBOLS[KeyState.REJECTED]
+            named = f"{letters:,} dead letter{'s' if letters != 1 else ''}"
+            line1.append(
+                part(
+                    Text.assemble("  ", (f" {symbol} {named}: d ", badge)),
+                    Text.assemble("  ", (f" {symbol} {letters:,} ", badge)),
+                )
+            )
+        palette = self.state_palette
+        line2 = [part(legend(palette), legend(palette, compact=1), legend(palette, compact=2))]
         if self.workload is not None and self.workload.running:
             w = self.workload
             done = "–" if self._workload_rate is None else f"{self._workload_rate:,.0f}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from cachetui.engine.dead_letters import DeadLetter
 from cachetui.engine.profile import Profile
 
 
@@ -13,10 +14,22 @@ class KeyState(StrEnum):
     STALE = "stale"  # the database is newer than the cache (an external write)
     ORPHANED = "orphaned"  # the cache is newer than the database, and nothing is pending
     UNCACHED = "uncached"  # not in the cache, nothing pending
+    # The user's write is parked as a dead letter (engine.dead_letters()), by its kind:
+    REJECTED = "rejected"  # the database refused it max_attempts times (a poison row)
+    CONFLICT = "conflict"  # another writer changed the row since the write was built
 
 
-def key_state(cached: Profile | None, pending: Profile | None, db: Profile | None) -> KeyState:
-    """The state of one user from what the cache, the queue and the database hold."""
+def key_state(
+    cached: Profile | None,
+    pending: Profile | None,
+    db: Profile | None,
+    dead_letter: DeadLetter | None = None,
+) -> KeyState:
+    """The state of one user from what the cache, the queue and the database hold, and
+    the user's dead letter if it has one (a dead letter wins: it needs someone to retry
+    or discard it, whatever else is cached or pending)."""
+    if dead_letter is not None:
+        return KeyState.CONFLICT if dead_letter.kind == "conflict" else KeyState.REJECTED
     if pending is not None:
         return KeyState.DIRTY
     if cached is None:

@@ -39,9 +39,30 @@ VERBS: dict[str, tuple[str, str]] = {
     "max-pending": ("N", "bound of the write-behind queue for this scenario"),
     "wait": ("DURATION", f"pause, e.g. 500ms or 2s (at most {MAX_WAIT:g}s)"),
     "follow": ("USER", "follow the user in all three panes; narration's {user}"),
+    "reject-writes": (
+        "USERS",
+        "the database rejects every write of the users (a real trigger): a poison row",
+    ),
+    "accept-writes": ("USERS", "the database accepts the users' writes again"),
+    "retry": ("[USERS]", "put the users' dead letters (all, without USERS) back in the queue"),
+    "discard": ("USERS", "discard the users' dead letters (their updates are dropped)"),
 }
-ALIASES = {"outage": "db-down", "external-write": "external", "sleep": "wait"}
-_USER_VERBS = ("read", "update", "external", "invalidate")
+ALIASES = {
+    "outage": "db-down",
+    "external-write": "external",
+    "sleep": "wait",
+    "reject": "reject-writes",
+    "accept": "accept-writes",
+}
+_USER_VERBS = (
+    "read",
+    "update",
+    "external",
+    "invalidate",
+    "reject-writes",
+    "accept-writes",
+    "discard",
+)
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s)?$")
 
 
@@ -118,6 +139,10 @@ def _parse_user_action(verb: str, text: str, args: list[str]) -> Action:
 
 
 def _parse_other(verb: str, text: str, args: list[str]) -> Action:
+    if verb == "retry":  # every dead letter, or the users'
+        if len(args) > 1:
+            raise ActionError(f"retry takes at most one argument (users), got {len(args)}")
+        return Action(verb, text, users=parse_users(args[0]) if args else ())
     if verb in ("flush", "crash"):
         _count(verb, args, 0)
         return Action(verb, text)

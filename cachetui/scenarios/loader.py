@@ -24,6 +24,8 @@ BUILTIN_NAMES: tuple[str, ...] = (
     "write-around",
     "stale",
     "outage",
+    "poison-row",
+    "another-writer",
 )
 TOP_KEYS = ("name", "title", "description", "step")
 STEP_KEYS = ("narration", "actions")

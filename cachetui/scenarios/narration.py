@@ -30,6 +30,9 @@ METRICS: dict[str, str] = {
     "evictions": "cache entries evicted for room",
     "expirations": "cache entries expired (TTL)",
     "external_writes": "database writes that bypassed the cache",
+    "conflicts": "writes whose row another writer had changed since they were built",
+    "rejections": "writes the database refused (each try of a poison row counts)",
+    "discarded": "dead letters discarded",
 }
 #: Everything else a narration may name (value after the step).
 VALUES: dict[str, str] = {
@@ -55,8 +58,22 @@ VALUES: dict[str, str] = {
     "db_version": "the followed user's version in the database",
     "expires": "the followed user's entry: 'expires in 12 s (TTL)', 'never expires (no TTL)'"
     " or 'is not cached'",
+    "dead_letters": "writes parked as dead letters after the step",
+    "parked": "each dead letter: 'user 13 v2 (rejected), user 7 v3 (conflict)', or 'nothing'",
+    "letter_kind": "the followed user's dead letter: rejected or conflict, or 'no dead letter'",
+    "letter_version": "the version the followed user's dead letter holds, e.g. v2, or 'nothing'",
+    "letter_base": "the database version that dead letter was built on, e.g. v1",
+    "letter_db": "the database version when it was parked (a conflict's other writer), e.g. v3",
+    "letter_error": "why it was parked (SQLite's message, or the conflict), or 'no error'",
 }
-INT_VALUES = frozenset(METRICS) | {"failed", "lost_count", "waiting", "pending", "max_pending"}
+INT_VALUES = frozenset(METRICS) | {
+    "failed",
+    "lost_count",
+    "waiting",
+    "pending",
+    "max_pending",
+    "dead_letters",
+}
 _STANDARD_SPEC = re.compile(r"^[bcdeEfFgGnosxX%]$")
 _NOUN_SPEC = re.compile(r"^[A-Za-z][A-Za-z' -]*(\|[A-Za-z][A-Za-z' -]*)?$")
 

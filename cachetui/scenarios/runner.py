@@ -7,7 +7,9 @@ acknowledging new writes. Instead it returns the engine to the scenario's *basel
 replays the steps before the target, which re-creates every one of those states exactly
 (the steps are deterministic). The baseline is:
 
-- no fault, the write-behind queue empty, the queue bound and the policy as on entry;
+- no fault and no lab trigger the scenario set (``reject-writes``), the write-behind
+  queue empty, the queue bound and the policy as on entry;
+- no dead letter the scenario made (those there on entry stay);
 - an empty (cold) cache;
 - every database row the scenario wrote put back as it was before the scenario first
   touched it (rows are copied on first write, before the write), so versions repeat;
@@ -121,6 +123,10 @@ class ScenarioRun:
         self._step_number = 0
         self._unsubscribe: Callable[[], None] | None = None
         self._base: MetricsSnapshot | None = None  # the metrics at the baseline
+        #: Users whose writes the database rejects because a step said so
+        #: (``reject-writes``); accepted again at the baseline and on leaving.
+        self.rejecting: set[int] = set()
+        self._letters_on_entry: set[int] = set()  # users with a dead letter on entry
 
     # -- the presenter's three moves ------------------------------------------------------
     async def start(self) -> Frame:
@@ -147,6 +153,7 @@ class ScenarioRun:
                 cached = [e.profile for e in await engine.cache_entries()]
             except StoreUnavailable:
                 cached = []
+            self._letters_on_entry = {d.user_id for d in engine.dead_letters()}
             self._entry = _Entry(
                 policy=engine.policy,
                 faults=faults,
@@ -252,11 +259,19 @@ class ScenarioRun:
         engine = self.engine
         await self._cancel_background()
         engine.faults.clear()
+        for user in sorted(self.rejecting):  # before the flush: let the rows land
+            with contextlib.suppress(CacheTuiError):
+                await engine.accept_writes(user)
+        self.rejecting.clear()
         if engine.pending_writes():
             try:  # let them land; the rows the scenario wrote are put back just below
                 await engine.flush(timeout=engine.config.flush_timeout)
             except CacheTuiError:
                 await engine.crash()
+        for letter in engine.dead_letters():  # the scenario's; restore_rows keeps them
+            if letter.user_id not in self._letters_on_entry:
+                with contextlib.suppress(CacheTuiError):
+                    await engine.discard_dead_letter(letter.user_id)
         await engine.restore_rows(self._saved_rows.values())
         await engine.reset_cache(cache)
         engine.set_max_pending(max_pending)
@@ -345,8 +360,33 @@ class ScenarioRun:
             await asyncio.sleep(action.value)
         elif verb == "follow":
             self._follow = action.users[0]
+        elif verb == "reject-writes":
+            self.rejecting.update(action.users)  # before: a failure half-way is undone too
+            await self._each(action.users, engine.reject_writes)
+        elif verb == "accept-writes":
+            await self._each(action.users, engine.accept_writes)
+            self.rejecting.difference_update(action.users)
+        elif verb == "retry":
+            users = action.users or tuple(d.user_id for d in engine.dead_letters())
+            await self._save_rows(users)  # a retried letter lands: its row is put back
+            if action.users:
+                await self._each(users, engine.retry_dead_letters)
+            else:
+                await self._each([None], engine.retry_dead_letters)
+        elif verb == "discard":
+            await self._each(action.users, engine.discard_dead_letter)
         else:  # pragma: no cover - the parser knows every verb
             raise AssertionError(verb)
+
+    async def _each(
+        self, users: Iterable[int | None], call: Callable[[Any], Awaitable[Any]]
+    ) -> None:
+        """``call(user)`` for each user in turn; a failure is counted, the rest go on."""
+        for user in users:
+            try:
+                await call(user)
+            except CacheTuiError as exc:
+                self._failed(exc)
 
     def _updater(self, action: Action) -> Callable[[int], Awaitable[Any]]:
         changes = action.change_dict
@@ -460,21 +500,36 @@ class ScenarioRun:
             flush_interval=f"{interval:g} s",
             ttl=f"{config.ttl:g} s" if config.ttl else "no TTL",
         )
+        letters = engine.dead_letters()
+        values.update(
+            dead_letters=len(letters),
+            parked=", ".join(f"user {d.user_id} v{d.version} ({d.kind})" for d in letters)
+            or "nothing",
+        )
         values.update(await self._followed())
         return values
 
     async def _followed(self) -> dict[str, Any]:
         user = self._follow
+        engine = self.engine
+        letter = next((d for d in engine.dead_letters() if d.user_id == user), None)
+        none = "nothing"
+        letter_values = dict(
+            letter_kind=letter.kind if letter else "no dead letter",
+            letter_version=f"v{letter.version}" if letter else none,
+            letter_base=f"v{letter.base_version}" if letter else none,
+            letter_db=f"v{letter.db_version}" if letter and letter.db_version else none,
+            letter_error=letter.error if letter else "no error",
+        )
         if user is None:
-            none = "nothing"
             return dict(
                 user="nobody",
                 cache_version=none,
                 queue_version=none,
                 db_version=none,
                 expires="is not cached",
+                **letter_values,
             )
-        engine = self.engine
         entry = next((e for e in await engine.cache_entries() if e.profile.user_id == user), None)
         queued = next((w for w in engine.pending_writes() if w.user_id == user), None)
         row = (await engine.db_rows([user])).get(user)
@@ -490,6 +545,7 @@ class ScenarioRun:
             queue_version=f"v{queued.version}" if queued else "nothing",
             db_version=f"v{row.version}" if row else "nothing",
             expires=expires,
+            **letter_values,
         )
 
     def _duration(self, seconds: float | None) -> str:

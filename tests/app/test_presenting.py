@@ -90,7 +90,8 @@ async def test_every_size_is_complete_and_nothing_overlaps(make_app, size):
         assert len([line for line in status if line.strip()]) == 2
         assert all(cell_len(line.rstrip()) <= width - 2 for line in status)
         assert "WRITE-BEHIND" in status[0]
-        assert "● clean  ◆ dirty  ▲ stale  ✖ orphaned  ○ uncached" in status[1]
+        legend = "● clean  ◆ dirty  ▲ stale  ✖ orphaned  ○ uncached  ⊘ rejected  ≠ conflict"
+        assert legend in status[1]
         # the footer fits and keeps the keys a demo needs
         assert footer_width(app) <= width
         shown = {k.key for k in app.query_one(Footer).query(FooterKey)}

@@ -7,6 +7,7 @@ what the engine's metrics and the database rows say, independently.
 from __future__ import annotations
 
 import re
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -232,6 +233,87 @@ async def test_outage_write_through_fails_write_behind_rides_it_out(db_file):
         assert all(db_version(db_file, u) == 2 for u in range(1, 16))
         says(app, "15 writes landed in 2 transactions, 5 waiting updates were acknowledged")
         says(app, "0 writes still pending, 0 writes lost")
+
+
+async def test_poison_row_lands_the_others_and_parks_the_rejected_one(db_file):
+    app = make(db_file, "poison-row")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await step(app, pilot)
+        says(app, "The database now rejects every write of user 4")
+        assert "DB rejects user 4's writes" in text_of(app, "#status")
+        await step(app, pilot)
+        says(app, "6 updates acknowledged at once: 6 writes pending, user 4's (v2) among them")
+        await step(app, pilot)
+        m = app.engine.metrics
+        assert (m.db_writes, m.rejections, m.dead_letters) == (5, 3, 1)
+        assert [db_version(db_file, u) for u in range(1, 7)] == [2, 2, 2, 1, 2, 2]
+        says(app, "The flush: 5 writes landed in ")
+        says(app, "User 4's was refused 3 times, then parked as a dead letter (rejected: ")
+        says(app, "Nothing was dropped: user 4 v2 (rejected).")
+        assert "⊘ rejected" in rows(app, "#cache")[4] and "⊘ rejected" in rows(app, "#database")[4]
+        await step(app, pilot)
+        assert app.engine.dead_letters()[0].version == 3 and db_version(db_file, 4) == 1
+        says(app, "replaces it (v3, still built on v1); it is not sent to the database (0 writes)")
+        says(app, "Reads serve it: cache v3, database v1.")
+        await step(app, pilot)
+        assert db_version(db_file, 4) == 3 and app.engine.dead_letters() == []
+        says(app, "it landed, the database holds v3; 0 dead letters are left.")
+        assert "rejects" not in text_of(app, "#status")
+        await pilot.press("escape")
+        await settle(app, pilot)
+        await leaves_no_trace(app, db_file)
+
+
+async def test_another_writer_parks_a_conflict_with_both_versions(db_file):
+    app = make(db_file, "another-writer")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        for _ in range(3):
+            await step(app, pilot)
+        assert db_version(db_file, 7) == 3 and app.engine.metrics.pending == 1
+        says(app, "it holds v3 now. The queue still holds v2, built on v1.")
+        await step(app, pilot)
+        m = app.engine.metrics
+        assert (m.conflicts, m.db_writes, m.dead_letters) == (1, 0, 1)
+        [letter] = app.engine.dead_letters()
+        assert (letter.kind, letter.version, letter.base_version, letter.db_version) == (
+            "conflict",
+            2,
+            1,
+            3,
+        )
+        assert db_version(db_file, 7) == 3 and 7 not in await cached(app)
+        says(app, "The flush found the row at v3, not at v1: 1 conflict, 0 rows written.")
+        says(app, "The write (v2) is parked as a dead letter of kind conflict")
+        says(app, "so reads see the database (v3)")
+        assert "≠ conflict" in rows(app, "#database")[7]
+        assert any(e.kind is EventKind.CONFLICT for e in app.engine.recent_events())
+        await step(app, pilot)
+        assert app.engine.dead_letters() == [] and (await cached(app))[7] == 3
+        says(app, "User 7 reads v3 (1 miss), the other writer's version; 0 dead letters are left.")
+        await pilot.press("escape")
+        await settle(app, pilot)
+        await leaves_no_trace(app, db_file)
+
+
+async def step(app: CacheTuiApp, pilot) -> Frame:
+    """Next step, waiting only for its worker (which repaints the panes and the banner)."""
+    await pilot.press("space")
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+    return frame(app)
+
+
+async def leaves_no_trace(app: CacheTuiApp, db_file: str) -> None:
+    """After leaving: no dead letter, no lab trigger, no pending write, rows as before."""
+    assert app.scenario_run is None
+    assert app.engine.dead_letters() == [] and app.engine.metrics.pending == 0
+    with sqlite3.connect(db_file) as conn:
+        assert conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'").fetchall() == []
+        assert conn.execute("SELECT count(*) FROM dead_letters").fetchone() == (0,)
+    assert all(db_version(db_file, u) == 1 for u in range(1, 10))
 
 
 # -- back, leave, picker, command line ------------------------------------------------------------

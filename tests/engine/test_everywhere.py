@@ -157,6 +157,14 @@ async def test_key_states():
     assert key_state(v1, None, v2) is KeyState.STALE
     assert key_state(v2, None, v1) is KeyState.ORPHANED
     assert key_state(None, None, v1) is KeyState.UNCACHED
+    # a dead letter wins: it waits for someone to retry or discard it
+    from cachetui.engine import DeadLetter
+
+    rejected = DeadLetter("rejected", v2, 1, None, "no", 3, "t", "t")
+    conflict = DeadLetter("conflict", v2, 1, 3, "conflict", 1, "t", "t")
+    assert key_state(v2, None, v1, rejected) is KeyState.REJECTED
+    assert key_state(None, v2, v1, conflict) is KeyState.CONFLICT
+    assert key_state(v1, None, v1, None) is KeyState.CLEAN
 
 
 async def test_metrics_add_up_under_write_behind(make_engine):

@@ -249,6 +249,12 @@ def test_too_long_narration():
         ("follow 1-3", "follow takes one user"),
         ("faults on", "faults takes only off"),
         ('update 7 bio="unclosed', "cannot split"),
+        ("reject-writes", "reject-writes needs users"),
+        ("reject-writes 4 x2", "reject-writes cannot repeat"),
+        ("accept-writes 4 bio=x", "accept-writes takes no field=value"),
+        ("retry 4 5", "retry takes at most one argument (users), got 2"),
+        ("retry four", "not a user, range or list of users: 'four'"),
+        ("discard", "discard needs users"),
     ],
 )
 def test_bad_action_names_its_line(action, message):
@@ -266,6 +272,17 @@ def test_bad_action_names_its_line(action, message):
     assert caught.value.line == 9
     assert str(caught.value).startswith("talk.toml, line 9: step 2, action 2: ")
     assert message in str(caught.value)
+
+
+def test_dead_letter_actions_parse():
+    assert parse_action("reject 4,5").verb == "reject-writes"
+    assert parse_action("reject-writes 4,5").users == (4, 5)
+    assert parse_action("accept 4").verb == "accept-writes"
+    assert parse_action("retry").users == ()  # every dead letter
+    assert parse_action("retry 1-3").users == (1, 2, 3)
+    assert parse_action("discard 7").users == (7,)
+    check("{dead_letters:dead letter} ({parked}); {letter_kind} {letter_version} on {letter_base}")
+    check("{conflicts:conflict}, {total.rejections:rejection}, {discarded} discarded")
 
 
 def test_usage_is_quoted_in_action_errors():

@@ -18,7 +18,11 @@ database. The three panes show what each of them holds **right now**; a user kee
 the same colour and symbol in all three:
 **● clean** (cache = DB) · **◆ dirty** (a newer write is pending) ·
 **▲ stale** (the DB is newer than the cache) · **✖ orphaned** (the cache is newer than
-the DB, nothing pending) · **○ uncached**.
+the DB, nothing pending) · **○ uncached** · and two for a write parked as a **dead
+letter** (never dropped: **d** lists them to retry or discard): **⊘ rejected** (the DB
+refused it, e.g. a constraint; **P** stages one) · **≠ conflict** (another writer
+changed the row since the write was built; under write-behind it is parked, not written
+over the other writer).
 
 | policy | an update… | risk / cost |
 |---|---|---|

@@ -36,6 +36,9 @@ KIND_ROLES: dict[EventKind, tuple[str, str]] = {
     EventKind.CACHE_DOWN: ("bad", "bold"),
     EventKind.CACHE_UP: ("ok", "bold"),
     EventKind.ACK: ("ok", "bold"),
+    # a badge, as the states in the panes: they stay apart in 16 colours and NO_COLOR
+    EventKind.CONFLICT: ("stale", "bold reverse"),
+    EventKind.DEAD_LETTER: ("bad", "bold reverse"),
 }
 
 

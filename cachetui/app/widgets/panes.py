@@ -14,12 +14,12 @@ FOLLOW_MARK = "▸"
 
 
 def user_cell(user: int, state: KeyState, followed: bool, palette: Palette = DARK) -> Text:
-    style = palette.states[state] + (" reverse" if followed else "")
+    style = palette.rows[state] + (" reverse" if followed else "")
     return Text(f"{FOLLOW_MARK if followed else ' '}{user}", style=style)
 
 
 def name_cell(name: str, state: KeyState, palette: Palette = DARK) -> Text:
-    style = palette.states[state].replace("bold ", "")
+    style = palette.rows[state].replace("bold ", "")
     return Text(name, style=style, overflow="ellipsis", no_wrap=True)
 
 
@@ -29,7 +29,7 @@ def profile_cells(
     """The leading cells the Cache and Database panes share: user, v, name, state."""
     return (
         user_cell(p.user_id, state, p.user_id == followed, palette),
-        Text(str(p.version), style=palette.states[state]),
+        Text(str(p.version), style=palette.rows[state]),
         name_cell(p.name, state, palette),
         state_cell(state, palette),
     )
@@ -125,7 +125,7 @@ class QueuePane(KeyTable):
                     write.user_id,
                     (
                         user_cell(write.user_id, state, write.user_id == followed, palette),
-                        Text(str(write.version), style=palette.states[state]),
+                        Text(str(write.version), style=palette.rows[state]),
                         str(row.version) if row else "–",
                         f"+{write.coalesced}" if write.coalesced else "",
                         ago(write.age) if timings else "–",
