@@ -148,11 +148,19 @@ def check_options(args: argparse.Namespace) -> Sweep | None:
     return None
 
 
+#: Operations in flight at most: past it (the engine is far behind ``--rate``), new ones
+#: start as old ones return, rather than piling up in memory.
+MAX_IN_FLIGHT = 10_000
+#: A run whose throughput falls below this share of ``--rate`` did not keep up.
+KEPT_UP = 0.95
+
+
 def paced(rate: int, seconds: float) -> Drive:
     """Open loop: operation i starts at ``i / rate`` seconds whether or not earlier ones
     have returned; each tick (at most every millisecond) starts every operation due.
     The same seeded workload thus issues the same operations at the same moments in
-    every run; the run ends when the last of ``rate × seconds`` operations returns."""
+    every run; the run ends when the last of ``rate × seconds`` operations returns.
+    (Only an engine :data:`MAX_IN_FLIGHT` operations behind holds the next ones back.)"""
     total = max(1, round(rate * seconds))
 
     async def drive(workload: Workload) -> tuple[int, float]:
@@ -164,6 +172,8 @@ def paced(rate: int, seconds: float) -> Drive:
             while fired < total:
                 due = min(total, int((loop.time() - start) * rate) + 1)
                 while fired < due:
+                    if len(in_flight) >= MAX_IN_FLIGHT:
+                        await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
                     task = loop.create_task(workload.one())
                     in_flight.add(task)
                     task.add_done_callback(in_flight.discard)
@@ -218,6 +228,15 @@ async def run(sweep: Sweep) -> tuple[list[dict[str, Any]], int]:
                     row["db_writes_per_s"] = round(row["db_writes"] / row["seconds"], 1)
                     row["db_transactions_per_s"] = round(row["db_transactions"] / row["seconds"], 2)
                     rows.append(row)
+                    if row["ops_per_s"] < KEPT_UP * sweep.rate:
+                        progress.console.print(
+                            f"cachetui bench: {policy}, {knob.name} {value:g}: "
+                            f"{row['ops_per_s']:,.0f} ops/s of the {sweep.rate:,} asked; the "
+                            "engine fell behind and its latencies include the wait "
+                            "(lower --rate)",
+                            highlight=False,
+                            soft_wrap=True,
+                        )
                     if args.json:
                         print(json.dumps(row), flush=True)
                     progress.advance(task)
