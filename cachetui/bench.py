@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=number_type(int, 1),
         default=20_000,
         metavar="N",
-        help="operations per policy (default 20000)",
+        help="operations per policy (default 20000; not with --sweep, which runs paced)",
     )
     parser.add_argument(
         "--keys",
@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=number_type(int, 1),
         default=16,
         metavar="C",
-        help="concurrent callers (default 16)",
+        help="concurrent callers (default 16; not with --sweep)",
     )
     parser.add_argument(
         "--capacity",

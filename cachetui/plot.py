@@ -77,6 +77,13 @@ DB_LOAD = Panel(
     ),
 )
 UPDATE_P99 = Panel("update p99 (µs)", (Metric("update p99", lambda r: r["update_p99_us"]),))
+UPDATES = Panel(
+    "update latency (µs)",
+    (
+        Metric("update p50", lambda r: r["update_p50_us"]),
+        Metric("update p99", lambda r: r["update_p99_us"]),
+    ),
+)
 READS = Panel(
     "read latency (µs)",
     (
@@ -99,7 +106,7 @@ PEAK = Panel(
 
 #: The metrics each knob moves, top to bottom.
 PANELS: dict[str, tuple[Panel, ...]] = {
-    "flush-interval": (DB_LOAD, UPDATE_P99),
+    "flush-interval": (DB_LOAD, UPDATES),
     "batch-size": (DB_LOAD, WAIT, UPDATE_P99),
     "max-pending": (UPDATE_P99, PEAK, DB_LOAD),
     "capacity": (HITS, DB_READS, READS),
@@ -265,47 +272,53 @@ def _draw_window(load: Any, latency: Any, rows: list[Row]) -> None:
             color=COLOURS["write-behind"] if i == 0 else "#ff7f0e",
             label=f"write-behind: {metric.label}",
         )
-    for x, r in zip(xs, behind, strict=True):
+    for i, (x, r) in enumerate(zip(xs, behind, strict=True)):
         load.annotate(
             f"every {r['value']:g} s",
             (x, DB_LOAD.metrics[0].value(r) or 0.0),
             textcoords="offset points",
-            xytext=(0, -16),
+            xytext=(0, -14 - 22 * (i % 2)),  # staggered: neighbours may sit close
             ha="center",
             va="top",
             fontsize=14,
         )
-    p99s = [r["update_p99_us"] for r in behind if r["update_p99_us"] is not None]
-    latency.plot(
-        [x for x, r in zip(xs, behind, strict=True) if r["update_p99_us"] is not None],
-        p99s,
-        "-",
-        marker="o",
-        color=COLOURS["write-behind"],
-        label="write-behind",
-    )
-    for policy, series in policies.items():
-        colour = COLOURS.get(policy)
-        for i, metric in enumerate(DB_LOAD.metrics):
+    latencies: list[float] = []
+    p50, p99 = UPDATES.metrics
+    for metric, style, marker, colour in (
+        (p99, "-", "o", COLOURS["write-behind"]),
+        (p50, "--", "s", "#ff7f0e"),
+    ):
+        points = [(x, metric.value(r)) for x, r in zip(xs, behind, strict=True)]
+        ys = [y for _, y in points if y is not None]
+        latencies += ys
+        latency.plot(
+            [x for x, y in points if y is not None],
+            ys,
+            style,
+            marker=marker,
+            color=colour,
+            label=f"write-behind: {metric.label}",
+        )
+    for policy, series in policies.items():  # no unflushed window: a reference line
+        reference = COLOURS.get(policy)
+        for i, metric in enumerate((*DB_LOAD.metrics, p99)):
             values = [v for v in map(metric.value, series) if v is not None]
-            if values:
-                loads.append(sum(values) / len(values))
-                load.axhline(
-                    loads[-1],
-                    linestyle=STYLES[i],
-                    linewidth=2,
-                    color=colour,
-                    label=f"{policy}: {metric.label}",
-                )
-        p99 = [r["update_p99_us"] for r in series if r["update_p99_us"] is not None]
-        if p99:
-            p99s.append(sum(p99) / len(p99))
-            latency.axhline(p99s[-1], linestyle="--", linewidth=2, color=colour, label=policy)
+            if not values:
+                continue
+            mean = sum(values) / len(values)
+            (latencies if metric is p99 else loads).append(mean)
+            (latency if metric is p99 else load).axhline(
+                mean,
+                linestyle=STYLES[i % 2],
+                linewidth=2,
+                color=reference,
+                label=f"{policy}: {metric.label}",
+            )
     load.set_ylabel(DB_LOAD.axis)
-    latency.set_ylabel(UPDATE_P99.axis)
+    latency.set_ylabel(UPDATES.axis)
     _log_if_wide(load.set_xscale, xs)
     _log_if_wide(load.set_yscale, loads)
-    _log_if_wide(latency.set_yscale, p99s)
+    _log_if_wide(latency.set_yscale, latencies)
     for ax in (load, latency):
         ax.grid(True, which="both", alpha=0.3)
 
