@@ -290,7 +290,7 @@ def print_table(rows: list[dict[str, Any]], sweep: Sweep, profiles: int) -> None
         "ops/s",
         "read p50/p99",
         "update p50/p99",
-        "hits",
+        "hit ratio",
         "DB reads",
         "DB writes/tx",
         "writes/s",
