@@ -204,6 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def make_template(args: argparse.Namespace, folder: Path) -> Path:
+    """``folder/template.db``: a copy of ``--db``, or ``--keys`` seeded profiles; every run
+    starts from a copy of it. Raises DatabaseUnavailable naming the user's ``--db``."""
     template = folder / "template.db"
     if args.db:
         # Errors name the user's file, not this copy of it.
@@ -390,6 +392,7 @@ async def _run(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def stderr_console() -> Any:
+    """A Rich console on stderr (progress bars; stdout keeps the rows)."""
     from rich.console import Console
 
     return Console(file=sys.stderr)
@@ -445,6 +448,7 @@ def _say(line: str) -> None:
 
 
 def fmt_us(value: float | None) -> str:
+    """A latency in µs for a table: ``1,234``, or ``–`` without a sample."""
     return "–" if value is None else f"{value:,.0f}"
 
 
