@@ -548,6 +548,9 @@ async def bench_mixed(folder: Path, n: int, reps: int) -> list[Row]:
         cache="memory://",
         capacity=MIXED_KEYS,  # the plain dict / Redis hold every key too: same hit ratio
         concurrency=16,
+        flush_interval=0.5,  # bench's write-behind defaults
+        batch_size=100,
+        max_pending=10_000,
     )
     policies = [p.value for p in WritePolicy]
     runs = folder / "mixed-runs"

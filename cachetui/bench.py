@@ -12,9 +12,9 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cachetui.engine import (
     CacheTuiError,
@@ -30,18 +30,41 @@ from cachetui.engine.workload import Workload
 from cachetui.options import CACHE_HELP, cache_url_argument, check_db_argument
 
 
-def _number(kind: type, low: float, high: float | None = None) -> Any:
+def number_type(kind: type, low: float, high: float | None = None, *, above: bool = False) -> Any:
+    """An argparse type: a ``kind`` number >= ``low`` (> ``low`` with ``above``), <= ``high``."""
+
     def parse(text: str) -> Any:
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        if value < low or (high is not None and value > high):
-            bounds = f"between {low} and {high}" if high is not None else f">= {low}"
+        if value != value or value in (float("inf"), float("-inf")):  # nan, inf
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        too_low = value <= low if above else value < low
+        if too_low or (high is not None and value > high):
+            if high is not None:
+                bounds = f"between {low:g} and {high:g}"
+            else:
+                bounds = f"{'>' if above else '>='} {low:g}"
             raise argparse.ArgumentTypeError(f"must be {bounds}, got {text}")
         return value
 
     return parse
+
+
+class _Given(argparse.Action):
+    """Stores the value like ``store`` and notes that the option was given (``args.given``):
+    a sweep refuses options it would override or ignore."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, values)
+        namespace.given = {*namespace.given, self.dest}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,45 +75,56 @@ def build_parser() -> argparse.ArgumentParser:
         "a fresh copy of the same database, and compare.",
     )
     policies = ["all", *(p.value for p in WritePolicy)]
-    parser.add_argument("--policy", choices=policies, default="all")
+    parser.add_argument(
+        "--policy",
+        action=_Given,
+        choices=policies,
+        default="all",
+        help="default all (with --sweep: write-behind)",
+    )
     parser.add_argument(
         "--ops",
-        type=_number(int, 1),
+        action=_Given,
+        type=number_type(int, 1),
         default=20_000,
         metavar="N",
-        help="operations per policy (default 20000)",
+        help="operations per policy (default 20000; not with --sweep, which runs paced)",
     )
     parser.add_argument(
         "--keys",
-        type=_number(int, 1),
+        type=number_type(int, 1),
         default=10_000,
         metavar="N",
         help="profiles in the database (default 10000)",
     )
     parser.add_argument(
         "--read-ratio",
-        type=_number(float, 0, 1),
+        action=_Given,
+        type=number_type(float, 0, 1),
         default=0.9,
         metavar="R",
         help="share of reads, 0–1 (default 0.9)",
     )
     parser.add_argument(
         "--zipf",
-        type=_number(float, 0),
+        action=_Given,
+        type=number_type(float, 0),
         default=1.1,
         metavar="S",
         help="key skew, Zipf exponent; 0 = uniform (default 1.1)",
     )
     parser.add_argument(
         "--concurrency",
-        type=_number(int, 1),
+        action=_Given,
+        type=number_type(int, 1),
         default=16,
         metavar="C",
-        help="concurrent callers (default 16)",
+        help="concurrent callers (default 16; not with --sweep)",
     )
     parser.add_argument(
         "--capacity",
-        type=_number(int, 1),
+        action=_Given,
+        type=number_type(int, 1),
         default=1000,
         metavar="N",
         help="cache capacity (default 1000)",
@@ -107,10 +141,71 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--json", action="store_true", help="print one JSON object per policy instead of a table"
     )
+    behind = parser.add_argument_group("write-behind")
+    behind.add_argument(
+        "--flush-interval",
+        action=_Given,
+        type=number_type(float, 0, above=True),
+        default=0.5,
+        metavar="S",
+        help="seconds between flushes (default 0.5)",
+    )
+    behind.add_argument(
+        "--batch-size",
+        action=_Given,
+        type=number_type(int, 1),
+        default=100,
+        metavar="N",
+        help="flush when N writes are pending; at most N rows per transaction (default 100; "
+        "in a flush-interval sweep: --max-pending, so that the interval triggers flushes)",
+    )
+    behind.add_argument(
+        "--max-pending",
+        action=_Given,
+        type=number_type(int, 1),
+        default=10_000,
+        metavar="N",
+        help="queue bound; beyond it updates wait for room (default 10000)",
+    )
+    sweep = parser.add_argument_group(
+        "sweep",
+        "Vary one knob over the same seeded workload, run paced (open loop: each operation "
+        "starts when due, whether or not earlier ones finished); one row per value.",
+    )
+    sweep.add_argument(
+        "--sweep",
+        metavar="NAME=V1,V2,...",
+        help="NAME: flush-interval, batch-size, max-pending, capacity, zipf or read-ratio; "
+        "--policy then defaults to write-behind",
+    )
+    sweep.add_argument(
+        "--rate",
+        action=_Given,
+        type=number_type(int, 1),
+        default=2000,
+        metavar="OPS",
+        help="operations per second (default 2000)",
+    )
+    sweep.add_argument(
+        "--seconds",
+        action=_Given,
+        type=number_type(float, 0, above=True),
+        metavar="S",
+        help="seconds per run (default max(5, 10 x the largest flush interval))",
+    )
+    sweep.add_argument(
+        "--plot",
+        action=_Given,
+        metavar="FILE",
+        help="draw the sweep: FILE.png or FILE.svg (needs pip install 'cachetui[plot]')",
+    )
+    parser.set_defaults(given=frozenset())
     return parser
 
 
-async def _template(args: argparse.Namespace, folder: Path) -> Path:
+async def make_template(args: argparse.Namespace, folder: Path) -> Path:
+    """``folder/template.db``: a copy of ``--db``, or ``--keys`` seeded profiles; every run
+    starts from a copy of it. Raises DatabaseUnavailable naming the user's ``--db``."""
     template = folder / "template.db"
     if args.db:
         # Errors name the user's file, not this copy of it.
@@ -130,28 +225,15 @@ async def _template(args: argparse.Namespace, folder: Path) -> Path:
     return template
 
 
-async def run_policy(
-    args: argparse.Namespace, policy: str, template: Path, folder: Path
-) -> dict[str, Any]:
-    db = folder / f"{policy}.db"
-    shutil.copyfile(template, db)
-    config = EngineConfig(
-        db_path=str(db),
-        policy=policy,
-        cache_url=args.cache,
-        capacity=args.capacity,
-        flush_interval=0.5,
-        batch_size=100,
-    )
-    engine = Engine(config)
-    if isinstance(engine.store, RedisStore):
-        engine.store.ephemeral = True  # the copy's cache entries go when the copy does
-    await engine.start()
-    try:
-        keys = await engine.db_count()
-        workload = Workload(
-            engine, keys=max(1, keys), read_ratio=args.read_ratio, skew=args.zipf, seed=args.seed
-        )
+#: Drives a workload against its engine; returns (operations done, seconds taken).
+Drive = Callable[[Workload], Awaitable[tuple[int, float]]]
+
+
+def flat_out(args: argparse.Namespace) -> Drive:
+    """``--ops`` operations by ``--concurrency`` callers, each starting its next operation
+    as soon as its last one returns (closed loop: as fast as the engine goes)."""
+
+    async def drive(workload: Workload) -> tuple[int, float]:
         remaining = args.ops
 
         async def caller() -> None:
@@ -162,13 +244,49 @@ async def run_policy(
 
         start = time.perf_counter()
         await asyncio.gather(*(caller() for _ in range(args.concurrency)))
-        seconds = time.perf_counter() - start
+        return args.ops, time.perf_counter() - start
+
+    return drive
+
+
+async def run_policy(
+    args: argparse.Namespace,
+    policy: str,
+    template: Path,
+    folder: Path,
+    drive: Drive | None = None,
+    name: str | None = None,
+) -> dict[str, Any]:
+    """One policy on a fresh copy ``folder/NAME.db`` of ``template`` (NAME: the policy by
+    default), driven by ``drive`` (default :func:`flat_out`); the copy's engine is
+    configured from ``args`` (capacity, flush interval, batch size, queue bound)."""
+    db = folder / f"{name or policy}.db"
+    shutil.copyfile(template, db)
+    config = EngineConfig(
+        db_path=str(db),
+        policy=policy,
+        cache_url=args.cache,
+        capacity=args.capacity,
+        flush_interval=args.flush_interval,
+        batch_size=args.batch_size,
+        max_pending=args.max_pending,
+    )
+    engine = Engine(config)
+    if isinstance(engine.store, RedisStore):
+        engine.store.ephemeral = True  # the copy's cache entries go when the copy does
+    await engine.start()
+    try:
+        keys = await engine.db_count()
+        workload = Workload(
+            engine, keys=max(1, keys), read_ratio=args.read_ratio, skew=args.zipf, seed=args.seed
+        )
+        ops, seconds = await (drive or flat_out(args))(workload)
         m = engine.metrics
         result = {
             "policy": policy,
-            "ops": args.ops,
+            "ops": ops,
             "seconds": round(seconds, 4),
-            "ops_per_s": round(args.ops / seconds, 1),
+            "ops_per_s": round(ops / seconds, 1),
             "read_p50_us": _us(m.read_p50),
             "read_p99_us": _us(m.read_p99),
             "update_p50_us": _us(m.update_p50),
@@ -217,9 +335,13 @@ STOP_SIGNALS = tuple(
 )
 
 
-async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
-    """Every policy in turn; on SIGTERM, SIGHUP or SIGINT: stop, close without flushing,
-    remove the temporary folder and raise :class:`Interrupted`."""
+T = TypeVar("T")
+
+
+async def run(body: Coroutine[Any, Any, T]) -> T:
+    """Await ``body`` (every policy in turn, or a sweep); on SIGTERM, SIGHUP or SIGINT:
+    stop, close without flushing, remove the temporary folder and raise
+    :class:`Interrupted`."""
     task = asyncio.current_task()
     assert task is not None
     loop = asyncio.get_running_loop()
@@ -238,7 +360,7 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             continue  # no signals here (Windows, not the main thread)
         installed.append(signum)
     try:
-        return await _run(args)
+        return await body
     except asyncio.CancelledError:
         if received:
             raise Interrupted(received[0]) from None
@@ -255,9 +377,9 @@ async def _run(args: argparse.Namespace) -> list[dict[str, Any]]:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        with Progress(transient=True, console=_stderr_console()) as progress:
+        with Progress(transient=True, console=stderr_console()) as progress:
             task = progress.add_task("seeding", total=len(policies) + 1)
-            template = await _template(args, folder)
+            template = await make_template(args, folder)
             progress.advance(task)
             for policy in policies:
                 progress.update(task, description=f"{policy}: {args.ops:,} ops")
@@ -269,7 +391,8 @@ async def _run(args: argparse.Namespace) -> list[dict[str, Any]]:
     return results
 
 
-def _stderr_console() -> Any:
+def stderr_console() -> Any:
+    """A Rich console on stderr (progress bars; stdout keeps the rows)."""
     from rich.console import Console
 
     return Console(file=sys.stderr)
@@ -301,8 +424,8 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None
         table.add_row(
             r["policy"],
             f"{r['ops_per_s']:,.0f}",
-            f"{_fmt(r['read_p50_us'])} / {_fmt(r['read_p99_us'])}",
-            f"{_fmt(r['update_p50_us'])} / {_fmt(r['update_p99_us'])}",
+            f"{fmt_us(r['read_p50_us'])} / {fmt_us(r['read_p99_us'])}",
+            f"{fmt_us(r['update_p50_us'])} / {fmt_us(r['update_p99_us'])}",
             f"{r['hit_ratio']:.1%}",
             f"{r['db_reads']:,}",
             f"{r['db_writes']:,} / {r['db_transactions']:,}",
@@ -324,13 +447,21 @@ def _say(line: str) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
 
 
-def _fmt(value: float | None) -> str:
+def fmt_us(value: float | None) -> str:
+    """A latency in µs for a table: ``1,234``, or ``–`` without a sample."""
     return "–" if value is None else f"{value:,.0f}"
 
 
 def main(argv: Sequence[str]) -> int:
+    from cachetui import bench_sweep
+    from cachetui.plot import PlotError
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    try:
+        sweep = bench_sweep.check_options(args)
+    except (bench_sweep.SweepError, PlotError) as exc:
+        parser.error(str(exc))
     try:
         if args.db == ":memory:":
             parser.error("--db :memory:: bench copies a database file; leave --db out to seed one")
@@ -338,7 +469,14 @@ def main(argv: Sequence[str]) -> int:
             check_db_argument(args.db, writable=False)  # only read: the runs use copies
         if is_redis_url(args.cache):
             check_reachable(args.cache)
-        results = asyncio.run(run(args))
+        if sweep is not None:
+            rows, profiles = asyncio.run(run(bench_sweep.run(sweep)))
+            if not args.json:
+                bench_sweep.print_table(rows, sweep, profiles)
+            if sweep.plot is not None:
+                bench_sweep.draw(rows, sweep, profiles)
+            return 0
+        results = asyncio.run(run(_run(args)))
     except StoreUnavailable as exc:
         print(f"cachetui bench: error: {exc}", file=sys.stderr)
         return 2
