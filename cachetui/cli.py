@@ -69,11 +69,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         from cachetui.app.quitting import print_signal_report
 
         print_signal_report(app.signal_report)
-    elif app.parked_on_exit:  # q: the dead letters that stay in the database, named
-        from cachetui.app.quitting import parked_lines
+    else:
+        kept, where = app.kept_on_exit
+        if kept:  # q with the database down and a durable queue: nothing lost
+            stay = "write stays" if kept == 1 else "writes stay"
+            print(
+                f"cachetui: {kept} pending {stay} in the durable queue {where}; "
+                "replayed on next start",
+                file=sys.stderr,
+            )
+        if app.parked_on_exit:  # q: the dead letters that stay in the database, named
+            from cachetui.app.quitting import parked_lines
 
-        for line in parked_lines(app.parked_on_exit, config.db_path):
-            print(line, file=sys.stderr)
+            for line in parked_lines(app.parked_on_exit, config.db_path):
+                print(line, file=sys.stderr)
     return app.return_code or 0
 
 

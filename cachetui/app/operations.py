@@ -266,6 +266,9 @@ class Operations(AppPart):
                 {u: p.version for u, p in db.items()},
                 still_cached={u: p.version for u, p in still.items()},
                 cache_survives=not self.engine.store.lost_on_crash,
+                lost_updates=self.engine.last_crash.lost_updates,
+                replayed=self.engine.last_crash.replayed,
+                queue=self.engine.queue_location,
             )
         )
 

@@ -28,8 +28,8 @@ from typing import Any
 from textual import work
 
 from cachetui.app.app_part import AppPart
-from cachetui.app.screens.dialogs import ConfirmScreen
-from cachetui.engine import PendingWritesError
+from cachetui.app.screens.dialogs import ChoiceScreen, ConfirmScreen
+from cachetui.engine import CacheTuiError, PendingWritesError
 
 #: The signals that quit like q (SIGHUP: the terminal was closed). Not on Windows.
 QUIT_SIGNALS = tuple(
@@ -87,6 +87,8 @@ class SignalReport:
     log: Path | None = None  # where the report was written (None: it could not be)
     parked: list[Parked] = field(default_factory=list)  # dead letters left in the database
     db_path: str = ""
+    #: (writes a durable queue keeps for the next start, where): nothing lost
+    kept: tuple[int, str] = (0, "")
 
     @property
     def name(self) -> str:
@@ -97,6 +99,13 @@ class SignalReport:
         return 1 if self.lost else 0
 
     def summary(self) -> str:
+        if self.kept[0]:
+            kept, where = self.kept
+            stay = "write stays" if kept == 1 else "writes stay"
+            return (
+                f"quit on {self.name}: {kept} pending {stay} in the durable queue {where}; "
+                "replayed on next start"
+            )
         if not self.lost:
             writes = "write" if self.flushed == 1 else "writes"
             return f"quit on {self.name}: {self.flushed} pending {writes} flushed"
@@ -171,6 +180,8 @@ class Quitting(AppPart):
         self.log_path: Path | None = None
         #: The dead letters left in the database when the engine closed (cli names them).
         self.parked_on_exit: list[Parked] = []
+        #: (writes a durable queue keeps for the next start, where) after the quit.
+        self.kept_on_exit: tuple[int, str] = (0, "")
 
     # -- signals -------------------------------------------------------------------------
     def install_signal_handlers(self) -> None:
@@ -251,6 +262,7 @@ class Quitting(AppPart):
             return
         pending = len(self.engine.pending_writes())
         letters = len(self.engine.dead_letters())
+        queue = self.engine.queue_location  # (gone with the engine once it is closed)
         if pending or letters:
             notice = [f"Flushing {pending} pending writes before quitting…"] if pending else []
             if letters:
@@ -259,7 +271,14 @@ class Quitting(AppPart):
         try:
             await self.engine.close()  # waits at most flush_timeout
         except PendingWritesError as exc:
-            if self.signal_report is None:
+            answer = "ask"
+            if self.engine.database_file_error:
+                answer = await self._rescue_or_stay(exc)
+                if answer == "stay":
+                    return
+            if answer != "ask":
+                pass  # rescued and closed, or discard chosen already
+            elif self.signal_report is None:
                 letters = len(self.engine.dead_letters())
                 parked = f"\n\n{parked_sentence(letters)}." if letters else ""
                 self._quit_dialog = ConfirmScreen(
@@ -280,16 +299,53 @@ class Quitting(AppPart):
                     )
                     return
             # (user, newest version) of each write dropped: the queue as the engine left it
-            lost = await self.engine.close(timeout=0, discard=True)
-            if self.signal_report is not None:
-                self.signal_report.lost = lost
-                self.signal_report.reason = str(exc.__cause__ or exc)
+            if self.engine.running:
+                lost = await self.engine.close(timeout=0, discard=True)
+                if self.signal_report is not None:
+                    self.signal_report.lost = lost
+                    self.signal_report.reason = str(exc.__cause__ or exc)
+        self.kept_on_exit = (self.engine.kept_on_close, queue)
+        if self.engine.kept_on_close and self.signal_report is not None:
+            self.signal_report.kept = self.kept_on_exit
         self.parked_on_exit = [(d.user_id, d.version, d.kind) for d in self.engine.dead_letters()]
         if self.signal_report is not None:
             self.signal_report.flushed = max(0, pending - len(self.signal_report.lost))
             self.signal_report.parked = self.parked_on_exit
             self.signal_report.db_path = self.engine.config.db_path
         self._exit_after_signal()
+
+    async def _rescue_or_stay(self, exc: PendingWritesError) -> str:
+        """The database file was deleted or replaced while open: offer to write the
+        pending writes (and every row the engine still holds) into a new file, or to
+        discard them. A signal cannot wait for an answer: it writes the new file.
+        Returns "rescued" (closed), "discard", or "stay" (chosen, or the rescue failed)."""
+        engine = self.engine
+        choice: str | None = "rescue"
+        if self.signal_report is None:
+            choice = await self.push_screen_wait(
+                ChoiceScreen(
+                    "The database file is gone",
+                    f"{engine.database_file_error}.\n\n{exc.pending} acknowledged "
+                    f"{'write is' if exc.pending == 1 else 'writes are'} pending. Write "
+                    f"them, with every row the engine still holds, into a new file at "
+                    f"{engine.db.path} (beside it, if another file took its place), or "
+                    "discard them?",
+                    {"rescue": "Write a new file", "discard": "Discard them", "stay": "Stay"},
+                )
+            )
+        if choice in (None, "stay"):
+            self.notify("still running: nothing written, nothing discarded", severity="warning")
+            return "stay"
+        if choice == "discard":
+            return "discard"
+        try:
+            path = await engine.rescue_database()
+            await engine.close()
+        except CacheTuiError as err:
+            self.notify(f"could not write a new file: {err}", severity="error", timeout=10)
+            return "stay"
+        self.notify(f"wrote every row and the pending writes into {path}", title="Quitting")
+        return "rescued"
 
     def _exit_after_signal(self) -> None:
         report = self.signal_report

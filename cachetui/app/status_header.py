@@ -57,9 +57,30 @@ class StatusHeader(AppPart):
         def alarm(message: str) -> Text:
             return Text.assemble("  ", (f" ⚠ {message} ", "bold white on red"))
 
+        if engine.queue_durable:  # where acknowledged write-behind writes wait
+            where = engine.queue_location
+            persistence = engine.queue_persistence
+            line1.insert(
+                3,
+                part(
+                    labelled("queue", f"{where} ({persistence})" if persistence else where),
+                    labelled("queue", "redis stream" if persistence else Path(where).name),
+                    "",
+                    drop=2,
+                ),
+            )
         faults = engine.faults.describe()
         if faults:
             line1.append(part(alarm(faults)))
+        lost_file = engine.database_file_error
+        if lost_file:  # deleted or replaced while open: writes stay pending, q offers a new file
+            how = "deleted" if " was deleted " in lost_file else "replaced"
+            line1.append(
+                part(
+                    alarm(f"DB file {how}: writes kept pending, q offers a new file"),
+                    alarm(f"DB file {how}"),
+                )
+            )
         rejecting = self.rejecting_users()
         if rejecting:  # P: a real trigger refuses these users' writes
             users = ", ".join(str(u) for u in rejecting)

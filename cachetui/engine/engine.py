@@ -78,6 +78,9 @@ class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, PaneVi
         self._at_exit = _AtExit(weakref.ref(self))
         #: Writes recovered from a durable queue at start (entries of a process gone).
         self.recovered = 0
+        #: Writes close() left in a durable queue because the database would not take
+        #: them (replayed at the next start; nothing lost).
+        self.kept_on_close = 0
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> Engine:
@@ -157,6 +160,7 @@ class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, PaneVi
             if core.durable and not core.dead_letters.unsaved:
                 # Nothing is lost: the writes stay in the outbox for the next start.
                 kept = len(core.queue)
+                self.kept_on_close = kept
                 core.queue.clear()
                 core.emit(
                     BACKGROUND_OP,

@@ -103,6 +103,35 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(yes)
 
 
+class ChoiceScreen(ModalScreen[str | None]):
+    """A question with named answers (buttons, first key of each label); escape: None."""
+
+    DEFAULT_CSS = "ChoiceScreen { align: center middle; }" + DIALOG_CSS
+    BINDINGS = [Binding("escape", "choose(None)", "Cancel")]
+
+    def __init__(self, title: str, message: str, choices: dict[str, str]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.message = message
+        self.choices = choices  # id → label
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="title")
+            yield Static(self.message)
+            with Horizontal(classes="buttons"):
+                for index, (key, label) in enumerate(self.choices.items()):
+                    yield Button(
+                        label, id=f"choice-{key}", variant="primary" if index == 0 else "default"
+                    )
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss((event.button.id or "").removeprefix("choice-"))
+
+    def action_choose(self, key: str | None) -> None:
+        self.dismiss(key)
+
+
 class CrashReportScreen(ModalScreen[None]):
     """What a simulated crash lost, by user and version."""
 
@@ -123,10 +152,16 @@ class CrashReportScreen(ModalScreen[None]):
         *,
         still_cached: dict[int, int] | None = None,
         cache_survives: bool = False,
+        lost_updates: int = 0,
+        replayed: int = 0,
+        queue: str = "",
     ):
         super().__init__()
         self.policy = policy
         self.lost = list(lost)
+        self.lost_updates = max(lost_updates, len(self.lost))
+        self.replayed = replayed
+        self.queue = queue
         self.db_versions = db_versions
         self.still_cached = still_cached or {}
         self.cache_survives = cache_survives
@@ -140,12 +175,21 @@ class CrashReportScreen(ModalScreen[None]):
                 if self.cache_survives
                 else "The cache and the write-behind queue vanished without a flush."
             )
-            if self.lost:
+            if self.replayed:
+                were = "write was" if self.replayed == 1 else "writes were"
                 yield Static(
-                    f"{vanished} [b]{len(self.lost)}[/b] acknowledged "
-                    f"{'write was' if len(self.lost) == 1 else 'writes were'} lost: the "
-                    "callers were told these updates succeeded, but the database never "
-                    "got them."
+                    f"The process state vanished; the durable queue did not. [b]"
+                    f"{self.replayed}[/b] pending {were} replayed from "
+                    f"{self.queue or 'the outbox'} and land at the next flush."
+                )
+            if self.lost:
+                users = len(self.lost)
+                updates = self.lost_updates
+                yield Static(
+                    f"{vanished} [b]{updates}[/b] acknowledged "
+                    f"{'update' if updates == 1 else 'updates'} of [b]{users}[/b] "
+                    f"{'user was' if users == 1 else 'users were'} lost: the callers were "
+                    "told these updates succeeded, but the database never got them."
                 )
                 if self.still_cached:
                     yield Static(
@@ -169,6 +213,8 @@ class CrashReportScreen(ModalScreen[None]):
                         cells.append(f"v{cached_v} ✖ orphaned" if cached_v else "–")
                     table.add_row(*cells)
                 yield table
+            elif self.replayed:
+                yield Static("Nothing acknowledged was lost.")
             elif self.cache_survives:
                 yield Static(
                     f"Nothing acknowledged was lost: under {self.policy} every acknowledged "

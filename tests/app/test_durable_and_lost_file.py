@@ -1,0 +1,73 @@
+"""The dashboard with a durable queue (a crash replays, a quit with the database down
+keeps the writes for the next start) and with its database file deleted under it (the
+header says so; q offers a new file, or to discard)."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+
+from cachetui.app.screens.dialogs import ChoiceScreen, CrashReportScreen
+from tests.app.conftest import settle, text_of
+
+SIZE = (160, 45)
+
+
+async def test_a_crash_with_an_outbox_replays_and_says_so(make_app):
+    app = make_app(policy="write-behind", queue_url="sqlite://")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert "queue" in text_of(app, "#status") and ".outbox" in text_of(app, "#status")
+        for user in (1, 2, 2):
+            await app.engine.update(user, {"bio": "acknowledged"})
+        await pilot.press("c")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, CrashReportScreen)
+        assert app.screen.replayed == 2 and app.screen.lost == []
+        await pilot.press("escape")
+        assert len(app.engine.pending_writes()) == 2  # replayed, landing at the next flush
+
+
+async def test_the_crash_dialog_counts_updates_and_users(make_app):
+    app = make_app(policy="write-behind")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        for user in (1, 2, 2, 2):
+            await app.engine.update(user, {"bio": "acknowledged"})
+        await pilot.press("c")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, CrashReportScreen)
+        assert (app.screen.lost_updates, len(app.screen.lost)) == (4, 2)
+
+
+async def test_quit_with_the_database_down_keeps_an_outbox_for_the_next_start(make_app, tmp_path):
+    app = make_app(policy="write-behind", queue_url="sqlite://", flush_timeout=0.1)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await app.engine.update(5, {"bio": "safe in the outbox"})
+        await pilot.press("o", "q")  # no "lose N writes?" dialog: nothing is lost
+        await pilot.pause(0.5)
+    assert not app.engine.running
+    assert app.kept_on_exit == (1, str(tmp_path / "profiles.db.outbox"))
+    with sqlite3.connect(tmp_path / "profiles.db.outbox") as outbox:
+        assert outbox.execute("SELECT user_id, version FROM outbox").fetchall() == [(5, 2)]
+
+
+async def test_a_deleted_database_file_is_named_and_q_writes_a_new_one(make_app, tmp_path):
+    db = tmp_path / "profiles.db"
+    app = make_app(policy="write-behind", flush_timeout=0.1)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await app.engine.update(7, {"bio": "pending when the file went"})
+        os.unlink(db)
+        await settle(app, pilot)
+        assert "deleted" in text_of(app, "#status")
+        await pilot.press("q")
+        await pilot.pause(0.5)
+        assert isinstance(app.screen, ChoiceScreen)
+        await pilot.click("#choice-rescue")
+        await pilot.pause(0.5)
+    assert not app.engine.running
+    with sqlite3.connect(db) as rescued:  # a real file again, every row and the write
+        assert rescued.execute("SELECT count(*) FROM profiles").fetchone() == (200,)
+        assert rescued.execute("SELECT version FROM profiles WHERE user_id = 7").fetchone() == (2,)
