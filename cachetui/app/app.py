@@ -18,6 +18,7 @@ from cachetui.app.export import MetricsHistory
 from cachetui.app.faults_workload import FaultsAndWorkload
 from cachetui.app.operations import Operations
 from cachetui.app.presenting import Presenting
+from cachetui.app.queue_choice import QueueChoice
 from cachetui.app.quitting import Quitting
 from cachetui.app.refresh import REFRESH_SECONDS, RefreshLoop
 from cachetui.app.scenario_mode import ScenarioMode
@@ -52,6 +53,7 @@ class CacheTuiApp(
     ScenarioMode,
     Operations,
     DeadLetterKeys,
+    QueueChoice,
     FaultsAndWorkload,
     Presenting,
     Quitting,
@@ -101,6 +103,7 @@ class CacheTuiApp(
         Binding("o", "outage", "Outage", id="outage"),
         Binding("O", "cache_outage", "Cache outage", show=False, id="cache-outage"),
         Binding("d", "dead_letters", "Dead letters", show=False, id="dead-letters"),
+        Binding("Q", "choose_queue", "Write-behind queue", show=False, id="queue"),
         Binding(
             "P", "toggle_reject", "Reject followed user's writes", show=False, id="reject-writes"
         ),
@@ -132,6 +135,11 @@ class CacheTuiApp(
         ("x", "external DB write that bypasses the cache (the followed or a cached user)"),
         ("f", "flush the write-behind queue now"),
         ("c", "crash: the queue (and an in-process cache) vanish; shows the writes lost"),
+        (
+            "Q",
+            "write-behind queue: memory (lost on a crash), an outbox file or a Redis Stream "
+            "(durable: a crash loses nothing)",
+        ),
         ("o", "DB outage on/off (every DB call fails)"),
         ("O", "cache outage on/off (the cache store is unreachable: reads go to the DB)"),
         (
