@@ -46,7 +46,14 @@ VERBS: dict[str, tuple[str, str]] = {
     "accept-writes": ("USERS", "the database accepts the users' writes again"),
     "retry": ("[USERS]", "put the users' dead letters (all, without USERS) back in the queue"),
     "discard": ("USERS", "discard the users' dead letters (their updates are dropped)"),
+    "queue": (
+        "memory|outbox",
+        "where write-behind's queue lives: in the process (lost on a crash) or a durable "
+        "outbox file beside the database (pending writes land first)",
+    ),
 }
+#: The ``queue`` action's places → queue URLs.
+QUEUES = {"memory": "memory://", "outbox": "sqlite://"}
 ALIASES = {
     "outage": "db-down",
     "external-write": "external",
@@ -169,6 +176,10 @@ def _parse_other(verb: str, text: str, args: list[str]) -> Action:
         return Action(verb, text, value=seconds)
     if verb == "error-rate":
         return Action(verb, text, value=_parse_rate(arg))
+    if verb == "queue":
+        if arg.lower() not in QUEUES:
+            raise ActionError(f"queue takes memory or outbox, got {arg!r}")
+        return Action(verb, text, value=QUEUES[arg.lower()])
     if verb == "max-pending":
         if not _is_int(arg) or int(arg) < 1:
             raise ActionError(f"max-pending needs a whole number >= 1, got {arg!r}")

@@ -21,6 +21,7 @@ BUILTIN_NAMES: tuple[str, ...] = (
     "write-through",
     "write-behind",
     "crash",
+    "durable-queue",
     "write-around",
     "stale",
     "outage",

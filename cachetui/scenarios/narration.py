@@ -45,6 +45,8 @@ VALUES: dict[str, str] = {
     "lost": "per user whose acknowledged writes the step's crash lost, the newest lost "
     "version: 'user 3 v9, user 4 v2', or 'nothing'",
     "lost_count": "how many users lost acknowledged writes in the step's crash",
+    "replayed": "pending writes a durable queue replayed after the step's crash",
+    "queue": "where the write-behind queue lives: 'memory' or the outbox file's name",
     "waiting": "calls still waiting (e.g. for room in the queue) when the step ended",
     "pending": "writes in the write-behind queue after the step",
     "max_pending": "the queue bound",
@@ -69,6 +71,7 @@ VALUES: dict[str, str] = {
 INT_VALUES = frozenset(METRICS) | {
     "failed",
     "lost_count",
+    "replayed",
     "waiting",
     "pending",
     "max_pending",

@@ -32,6 +32,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from cachetui.engine import (
@@ -93,6 +94,7 @@ class _Entry:
     flush_interval: float
     cache: list[Profile]
     metrics: Counters
+    queue: str = "memory://"
 
 
 @dataclass(slots=True)
@@ -100,6 +102,7 @@ class _StepLog:
     failed: int = 0
     error: str = ""
     lost: list[tuple[int, int]] = field(default_factory=list)
+    replayed: int = 0  # pending writes a durable queue replayed after a crash
 
 
 class ScenarioRun:
@@ -161,6 +164,7 @@ class ScenarioRun:
                 flush_interval=engine.flush_interval,
                 cache=cached,
                 metrics=metrics,
+                queue=engine.config.queue_url,
             )
             self._unsubscribe = engine.subscribe(self._on_event)
             self.active = True
@@ -204,6 +208,7 @@ class ScenarioRun:
                     flush_interval=entry.flush_interval,
                     cache=entry.cache,
                     metrics=entry.metrics,
+                    queue=entry.queue,
                 )
             finally:
                 self.active = False
@@ -244,6 +249,7 @@ class ScenarioRun:
             # zero, but for the entry's lost writes, conflicts and rejections (what a
             # reset keeps): so every replay of a step shows the same numbers
             metrics=self._entry.metrics.restarted(),
+            queue=self._entry.queue,
         )
 
     async def _restore(
@@ -255,6 +261,7 @@ class ScenarioRun:
         flush_interval: float,
         cache: Sequence[Profile],
         metrics: Counters,
+        queue: str,
     ) -> None:
         engine = self.engine
         await self._cancel_background()
@@ -272,6 +279,9 @@ class ScenarioRun:
             if letter.user_id not in self._letters_on_entry:
                 with contextlib.suppress(CacheTuiError):
                     await engine.discard_dead_letter(letter.user_id)
+        if engine.config.queue_url != queue:
+            with contextlib.suppress(CacheTuiError):
+                await engine.set_queue(queue)
         await engine.restore_rows(self._saved_rows.values())
         await engine.reset_cache(cache)
         engine.set_max_pending(max_pending)
@@ -344,6 +354,12 @@ class ScenarioRun:
             await self._flush()
         elif verb == "crash":
             self._log.lost.extend(await engine.crash())
+            self._log.replayed += engine.last_crash.replayed
+        elif verb == "queue":
+            try:
+                await engine.set_queue(action.value)
+            except CacheTuiError as exc:
+                self._failed(exc)
         elif verb == "db-down":
             engine.faults.db_down = action.value
         elif verb == "cache-down":
@@ -492,6 +508,8 @@ class ScenarioRun:
             error=self._log.error or "no error",
             lost=", ".join(f"user {u} v{v}" for u, v in lost) or "nothing",
             lost_count=len(lost),
+            replayed=self._log.replayed,
+            queue=Path(engine.queue_location).name if engine.queue_durable else "memory",
             waiting=max(0, self._waiting),
             pending=after.pending,
             max_pending=engine.max_pending,
