@@ -47,6 +47,32 @@ async def test_concurrent_updates_and_reads_converge(make_engine, db_path, polic
     assert engine.metrics.updates == total == 200
 
 
+class HeldCommits:
+    """Every database write waits at the door until released (a real write afterwards):
+    the order of a group commit becomes deterministic, whatever the machine's load."""
+
+    def __init__(self, engine) -> None:
+        self.calls: list[tuple[asyncio.Event, asyncio.Event]] = []
+        real = engine.db.write
+
+        async def held(rows):
+            reached, release = asyncio.Event(), asyncio.Event()
+            self.calls.append((reached, release))
+            reached.set()
+            await release.wait()
+            return await real(rows)
+
+        engine.db.write = held
+
+    async def reached(self, n: int) -> None:
+        async with asyncio.timeout(5):
+            while len(self.calls) < n:  # noqa: ASYNC110 - polled state
+                await asyncio.sleep(0.001)
+
+    def release(self, n: int) -> None:
+        self.calls[n - 1][1].set()
+
+
 @pytest.mark.parametrize("policy", ["write-through", "write-around"])
 @pytest.mark.parametrize("in_flight", [False, True])
 async def test_a_cancelled_update_never_lands_behind_the_callers_back(
@@ -55,27 +81,30 @@ async def test_a_cancelled_update_never_lands_behind_the_callers_back(
     engine = await make_engine(policy)
     await engine.read(1)
     await engine.read(2)
-    engine.faults.db_latency = 0.05
+    commits = HeldCommits(engine)
     first = asyncio.create_task(engine.update(1, {"bio": "A"}))  # commits its own row
-    await asyncio.sleep(0)
+    await commits.reached(1)
     queued = asyncio.create_task(engine.update(2, {"bio": "B"}))  # waits for a group
-    # cancelled while queued, or once its group is being written
-    await asyncio.sleep(0.01)
-    if in_flight:
-        committer = engine._core.committer  # white-box: wait until the group is in flight
-        for _ in range(200):
-            if committer._flight is not None and not committer._flight.done():
-                break
-            await asyncio.sleep(0.002)
+    committer = engine._core.committer  # white-box: until it waits in the group
+    async with asyncio.timeout(5):
+        while not committer._group:  # noqa: ASYNC110 - polled state
+            await asyncio.sleep(0.001)
+    if in_flight:  # the first commit ends; the group with user 2 is being written
+        commits.release(1)
+        await commits.reached(2)
     queued.cancel()
+    if in_flight:
+        commits.release(2)  # the cancel waits for the write already under way
     with pytest.raises(asyncio.CancelledError):
         await queued
     landed = db_row(db_path, 2)
     assert landed.version == (2 if in_flight else 1)  # decided before the cancel returns
     seen = await engine.read(2)
+    for _, release in commits.calls:
+        release.set()
     await first
-    await asyncio.sleep(0.15)  # anything still on its way would have landed by now
-    engine.faults.db_latency = 0
+    await asyncio.sleep(0.05)  # anything still on its way would have landed by now
+    assert len(commits.calls) == (2 if in_flight else 1)  # a withdrawn row is never written
     assert db_row(db_path, 2) == landed
     assert seen == landed
     cached = await engine.cache_peek([2])
