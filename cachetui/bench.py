@@ -27,7 +27,12 @@ from cachetui.engine import (
 from cachetui.engine.stores.redis_store import RedisStore, check_reachable
 from cachetui.engine.stores.redis_url import is_redis_url, mask_url
 from cachetui.engine.workload import Workload
-from cachetui.options import CACHE_HELP, cache_url_argument, check_db_argument
+from cachetui.options import (
+    CACHE_HELP,
+    cache_url_argument,
+    check_db_argument,
+    queue_url_argument,
+)
 
 
 def number_type(kind: type, low: float, high: float | None = None, *, above: bool = False) -> Any:
@@ -167,6 +172,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="queue bound; beyond it updates wait for room (default 10000)",
     )
+    behind.add_argument(
+        "--queue",
+        type=queue_url_argument,
+        default="memory://",
+        metavar="URL",
+        help="where write-behind's queue lives: memory:// (default), sqlite:// (a durable "
+        "outbox beside each copy) or redis://HOST:PORT/DB (a durable Redis Stream); a "
+        "durable queue acknowledges once an update is journaled: bench measures that price",
+    )
     sweep = parser.add_argument_group(
         "sweep",
         "Vary one knob over the same seeded workload, run paced (open loop: each operation "
@@ -276,6 +290,7 @@ async def run_policy(
         flush_interval=args.flush_interval,
         batch_size=args.batch_size,
         max_pending=args.max_pending,
+        queue_url=args.queue if policy == "write-behind" else "memory://",
     )
     engine = Engine(config)
     if isinstance(engine.store, RedisStore):
@@ -305,6 +320,8 @@ async def run_policy(
             "peak_pending": m.peak_pending,
             "errors": workload.stats.errors,
         }
+        if policy == "write-behind" and args.queue != "memory://":
+            result["queue"] = args.queue
     except BaseException:
         # Stopped (a signal cancels the run) or failed: the copy is thrown away, so its
         # pending writes are dropped unflushed; the engine is still closed (aiosqlite's
@@ -409,9 +426,10 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None
     from rich.table import Table
 
     cache = "" if args.cache == "memory://" else f" · cache {mask_url(args.cache)}"
+    queue = "" if args.queue == "memory://" else f" · write-behind queue {mask_url(args.queue)}"
     table = Table(
         title=f"{args.ops:,} ops per policy · {args.read_ratio:.0%} reads · zipf {args.zipf:g}"
-        f" · {args.concurrency} callers{cache} · latencies in µs"
+        f" · {args.concurrency} callers{cache}{queue} · latencies in µs"
     )
     table.add_column("policy", no_wrap=True, min_width=13)
     for column in (

@@ -51,6 +51,17 @@ def test_bench_json_compares_every_policy():
     assert behind["db_transactions"] < rows["write-through"]["db_transactions"]
 
 
+def test_bench_measures_write_behind_over_a_durable_queue():
+    result = bench(
+        *("--ops", "400", "--keys", "200", "--read-ratio", "0.5", "--json"),
+        *("--policy", "write-behind", "--queue", "sqlite://"),
+    )
+    assert result.returncode == 0, result.stderr
+    [row] = map(json.loads, result.stdout.splitlines())
+    assert row["queue"] == "sqlite://" and row["errors"] == 0
+    assert row["db_writes"] + row["coalesced"] > 0  # every update landed or coalesced
+
+
 def test_bench_table_for_one_policy():
     result = bench("--ops", "200", "--keys", "50", "--policy", "write-around")
     assert result.returncode == 0, result.stderr
@@ -65,6 +76,7 @@ def test_bench_table_for_one_policy():
         (["--ops", "many"], "--ops: expected a number, got 'many'"),
         (["--db", "/no/such/file.db"], "--db /no/such/file.db: no such file"),
         (["--cache", "memcached://x"], "unsupported cache URL 'memcached://x'"),
+        (["--queue", "kafka://x"], "unknown queue URL 'kafka://x'"),
     ],
 )
 def test_bench_rejects_impossible_options(args, message):
