@@ -103,7 +103,7 @@ class CacheTuiApp(
         Binding("o", "outage", "Outage", id="outage"),
         Binding("O", "cache_outage", "Cache outage", show=False, id="cache-outage"),
         Binding("d", "dead_letters", "Dead letters", show=False, id="dead-letters"),
-        Binding("Q", "choose_queue", "Write-behind queue", show=False, id="queue"),
+        Binding("D", "cycle_queue", "Cycle the write-behind queue", show=False, id="queue"),
         Binding(
             "P", "toggle_reject", "Reject followed user's writes", show=False, id="reject-writes"
         ),
@@ -136,9 +136,9 @@ class CacheTuiApp(
         ("f", "flush the write-behind queue now"),
         ("c", "crash: the queue (and an in-process cache) vanish; shows the writes lost"),
         (
-            "Q",
-            "write-behind queue: memory (lost on a crash), an outbox file or a Redis Stream "
-            "(durable: a crash loses nothing)",
+            "D",
+            "cycle write-behind's queue: memory (lost on a crash) → an outbox file → a Redis "
+            "Stream when --queue or --cache named a server (durable: a crash loses nothing)",
         ),
         ("o", "DB outage on/off (every DB call fails)"),
         ("O", "cache outage on/off (the cache store is unreachable: reads go to the DB)"),

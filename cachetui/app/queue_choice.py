@@ -1,5 +1,5 @@
-"""Where write-behind's queue lives, chosen live: ``Q`` offers the memory queue (lost on
-a crash), the default outbox beside the database, and a Redis Stream only when
+"""Where write-behind's queue lives, chosen live: ``D`` cycles through the memory queue
+(lost on a crash), the default outbox beside the database, and a Redis Stream only when
 ``--queue`` or ``--cache`` named a server. The engine drains the queue before it moves.
 
 :class:`QueueChoice` is mixed into :class:`~cachetui.app.app.CacheTuiApp`.
@@ -10,7 +10,6 @@ from __future__ import annotations
 from textual import work
 
 from cachetui.app.app_part import AppPart
-from cachetui.app.screens.dialogs import ChoiceScreen
 from cachetui.engine import CacheTuiError
 
 REDIS_SCHEMES = ("redis", "rediss", "unix")
@@ -30,25 +29,26 @@ class QueueChoice(AppPart):
         return choices
 
     @work(group="queue", exclusive=True)
-    async def action_choose_queue(self) -> None:
-        choices = self.queue_choices()
-        current = self.engine.queue_location
-        answer = await self.push_screen_wait(
-            ChoiceScreen(
-                "Write-behind queue",
-                f"Now: {current}. A durable queue acknowledges an update once it is "
-                "journaled (an append per acknowledgement), and a crash then loses "
-                "nothing. Pending writes land in the database before the queue moves.",
-                {key: label for key, (_url, label) in choices.items()},
-            )
-        )
-        if answer is None or answer not in choices:
-            return
-        url = choices[answer][0]
+    async def action_cycle_queue(self) -> None:
+        choices = list(self.queue_choices().values())
+        current = self.engine.config.queue_url
+        urls = [url for url, _label in choices]
+        index = urls.index(current) if current in urls else -1
+        url, label = choices[(index + 1) % len(choices)]
+        if len(self.engine.pending_writes()):
+            self.notify("landing the pending writes before the queue moves…", title="Queue")
         try:
             await self.engine.set_queue(url)
         except CacheTuiError as exc:
-            self.notify(f"the queue stays {current}: {exc}", severity="error", timeout=8)
+            self.notify(
+                f"the queue stays {self.engine.queue_location}: {exc}",
+                severity="error",
+                timeout=8,
+            )
             return
-        self.notify(f"write-behind queue: {self.engine.queue_location}", title="Queue")
+        where = self.engine.queue_location
+        self.notify(
+            f"{label}: {where}" + ("" if where == "memory" else " (a crash now loses nothing)"),
+            title="Write-behind queue",
+        )
         await self.refresh_view()

@@ -73,21 +73,15 @@ async def test_a_deleted_database_file_is_named_and_q_writes_a_new_one(make_app,
         assert rescued.execute("SELECT version FROM profiles WHERE user_id = 7").fetchone() == (2,)
 
 
-async def test_q_moves_the_queue_to_the_outbox_and_back(make_app, tmp_path):
+async def test_d_cycles_the_queue_through_the_outbox_and_back(make_app):
     app = make_app(policy="write-behind")
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await app.engine.update(3, {"bio": "pending in memory"})
-        await pilot.press("Q")
-        await pilot.pause(0.3)
-        assert isinstance(app.screen, ChoiceScreen)
-        assert set(app.screen.choices) == {"memory", "outbox"}  # no server was named
-        await pilot.click("#choice-outbox")
+        await pilot.press("D")
         await app.workers.wait_for_complete()
-        assert app.engine.queue_durable
+        assert app.engine.queue_durable  # no server was named: memory → outbox
         assert app.engine.pending_writes() == []  # drained before it moved
-        await pilot.press("Q")
-        await pilot.pause(0.3)
-        await pilot.click("#choice-memory")
+        await pilot.press("D")
         await app.workers.wait_for_complete()
-        assert not app.engine.queue_durable
+        assert not app.engine.queue_durable  # and back to memory
