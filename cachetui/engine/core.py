@@ -148,10 +148,21 @@ class EngineCore:
 
     def drop_queue(self) -> list[tuple[int, int]]:
         """Drop every pending write (a crash, a discarding close); the lost
-        ``(user_id, version)`` pairs, counted as lost writes."""
+        ``(user_id, version)`` pairs. The ``lost_writes`` metric counts the acknowledged
+        updates they carried (see :meth:`count_lost`)."""
+        updates = self.queue.updates_by_user()
         lost = sorted((p.user_id, p.version) for p in self.queue.clear())
-        self.c.lost_writes += len(lost)
+        self.count_lost(lost, updates)
         return lost
+
+    def count_lost(self, lost: Sequence[tuple[int, int]], updates: dict[int, int]) -> int:
+        """Count these lost writes once: ``lost_writes`` grows by the acknowledged updates
+        they carried (``updates``: per user, 1 + those coalesced into it), and those
+        coalesced leave ``coalesced`` (they saved no database write). Returns the count."""
+        lost_updates = sum(updates.get(uid, 1) for uid, _ in lost)
+        self.c.lost_writes += lost_updates
+        self.c.coalesced -= lost_updates - len(lost)
+        return lost_updates
 
     def drop_unsaved_dead_letters(self) -> list[tuple[int, int]]:
         """Forget the dead letters the database never saved (a discarding close while it

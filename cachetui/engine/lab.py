@@ -61,15 +61,11 @@ class LabOperations:
         async with self._flusher.lock:  # a batch in flight either landed or did not
             core.epoch += 1  # updates in progress die with the process
             updates = core.queue.updates_by_user()
-            lost = core.drop_queue()
+            dropped = core.queue.clear()
             replayed = await self._replay_outbox()
-            if replayed:
-                lost = [(uid, v) for uid, v in lost if uid not in replayed]
-                core.c.lost_writes -= len(replayed)
+            lost = sorted((p.user_id, p.version) for p in dropped if p.user_id not in replayed)
             self.last_crash = CrashReport(
-                lost=lost,
-                lost_updates=sum(updates.get(uid, 1) for uid, _ in lost),
-                replayed=len(replayed),
+                lost=lost, lost_updates=core.count_lost(lost, updates), replayed=len(replayed)
             )
             # The process's memory is gone: so is its list of cache entries to repair.
             unrepaired = len(cache.backlog)
