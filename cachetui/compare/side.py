@@ -1,0 +1,144 @@
+"""One half of the compare screen: a badge naming the policy (and queue), the side's
+windowed metrics, compact Cache / Write queue / Database panes and its last outcome."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Static
+
+from cachetui.app.states import Palette
+from cachetui.app.widgets.panes import CachePane, DatabasePane, QueuePane
+from cachetui.compare.mirror import Lane
+from cachetui.engine import (
+    Engine,
+    KeyState,
+    Profile,
+    StoreUnavailable,
+    WritePolicy,
+    key_state,
+)
+
+PANE_ROWS = 100
+DB_ROWS = 30
+
+
+def badge_text(side: str, engine: Engine) -> str:
+    """``A · write-behind · queue sqlite://`` (the queue only where it matters)."""
+    text = f"{side} · {engine.policy}"
+    if engine.policy is WritePolicy.WRITE_BEHIND:
+        text += f" · queue {engine.config.queue_url}"
+    return text
+
+
+def _us(value: float | None) -> str:
+    if value is None:
+        return "–"
+    if value >= 1000:
+        return f"{value / 1000:.1f} ms"
+    return f"{value:.0f} µs"
+
+
+def metrics_text(engine: Engine, lane: Lane, palette: Palette, timings: bool) -> Text:
+    """Three lines over the last 5 s: latencies, the cache and the DB, the queue."""
+    window = engine.metrics_window().current
+    m = engine.metrics
+    text = Text()
+
+    def pair(label: str, value: str, style: str = "bold") -> None:
+        text.append(f"{label} ")
+        text.append(value, style=style)
+        text.append("  ")
+
+    if timings:
+        pair("update p50/p99", f"{_us(window.update_p50_us)}/{_us(window.update_p99_us)}")
+        pair("read p50/p99", f"{_us(window.read_p50_us)}/{_us(window.read_p99_us)}")
+    else:
+        pair("updates", f"{window.updates:,}")
+        pair("reads", f"{window.reads:,}")
+    text.append("\n")
+    ratio = "–" if window.hit_ratio is None else f"{window.hit_ratio:.0%}"
+    pair("hit ratio", ratio)
+    pair("DB writes", f"{window.db_writes:,}")
+    pair("transactions", f"{window.db_transactions:,}")
+    text.append("\n")
+    pair("pending", f"{m.pending:,}", "bold" if not m.pending else f"bold {palette.pending}")
+    pair("lost", f"{m.lost_writes:,}", "bold" if not m.lost_writes else f"bold {palette.bad}")
+    failed = lane.stats.failed
+    pair("failed", f"{failed:,}", "bold" if not failed else f"bold {palette.bad}")
+    if lane.backlog or lane.stats.dropped:
+        pair("behind", f"{lane.backlog:,}")
+    if lane.stats.dropped:
+        pair("dropped", f"{lane.stats.dropped:,}", f"bold {palette.bad}")
+    return text
+
+
+class SidePanel(Vertical):
+    """The widgets of one side; :meth:`repaint` reads its engine and redraws them."""
+
+    def __init__(self, side: str, engine: Engine, lane: Lane, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.side = side
+        self.engine = engine
+        self.lane = lane
+        self.outcome = ""
+        self.total_rows = 0
+
+    def compose(self) -> ComposeResult:
+        yield Static(badge_text(self.side, self.engine), classes="badge")
+        yield Static("", classes="side-metrics")
+        with Horizontal(classes="side-panes"):
+            yield CachePane(ttl=self.engine.config.ttl is not None, classes="cache")
+            yield QueuePane(classes="queue")
+            yield DatabasePane(classes="database")
+        yield Static("", classes="outcome")
+
+    def show_outcome(self, text: Text | str) -> None:
+        self.query_one(".outcome", Static).update(text)
+
+    async def repaint(self, followed: int | None, palette: Palette, timings: bool) -> None:
+        engine = self.engine
+        if not engine.running:
+            return
+        try:
+            entries = await engine.cache_entries()
+        except StoreUnavailable:
+            entries = []
+        size = len(entries)
+        entries = sorted(entries, key=lambda e: e.age)[:PANE_ROWS]
+        pending = engine.pending_writes()
+        letters = {d.user_id: d for d in engine.dead_letters()}
+        cached = {e.profile.user_id: e.profile for e in entries}
+        queued = {w.user_id: w.profile for w in pending}
+        recent = await engine.db_recent(DB_ROWS)
+        db: dict[int, Profile] = {p.user_id: p for p in recent}
+        wanted = set(cached) | set(queued) | ({followed} if followed else set())
+        db.update(await engine.db_rows(wanted - set(db)))
+        states: dict[int, KeyState] = {
+            user: key_state(cached.get(user), queued.get(user), db.get(user), letters.get(user))
+            for user in set(db) | set(cached) | set(queued)
+        }
+        window = ([db[followed]] if followed in db else []) + [
+            p for p in recent if p.user_id != followed
+        ]
+        cache_pane = self.query_one(CachePane)
+        queue_pane = self.query_one(QueuePane)
+        db_pane = self.query_one(DatabasePane)
+        cache_pane.show(entries, states, followed, timings=timings, palette=palette)
+        queue_pane.show(pending[:PANE_ROWS], db, followed, timings=timings, palette=palette)
+        db_pane.show(window[:DB_ROWS], states, followed, palette=palette)
+        if engine.cache_available:
+            cache_pane.set_titles(
+                (f"Cache {size:,}/{engine.config.capacity:,}", f"Cache {size:,}", f"C {size}")
+            )
+        else:
+            cache_pane.set_titles(("Cache ✖ unavailable", "Cache ✖"))
+        queue_pane.set_titles(
+            (f"Write queue {len(pending):,}", f"Queue {len(pending):,}", f"Q {len(pending)}")
+        )
+        db_pane.set_titles((f"Database {self.total_rows:,}", f"DB {self.total_rows:,}", "DB"))
+        self.query_one(".badge", Static).update(badge_text(self.side, engine))
+        self.query_one(".side-metrics", Static).update(
+            metrics_text(engine, self.lane, palette, timings)
+        )
