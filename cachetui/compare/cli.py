@@ -82,7 +82,7 @@ def sides_from_args(args: argparse.Namespace) -> Sides:
             f"both sides are {a_policy} with queue {queue_a}: compare the same policy only "
             "with different queues (--queue-a URL / --queue-b URL)"
         )
-    base = config_from_args(args)
+    base = config_from_args(argparse.Namespace(**{**vars(args), "policy": a_policy.value}))
     return Sides(
         dataclasses.replace(base, policy=a_policy, queue_url=queue_a),
         dataclasses.replace(base, policy=b_policy, queue_url=queue_b),

@@ -35,16 +35,18 @@ def badge_text(side: str, engine: Engine) -> str:
 def _us(value: float | None) -> str:
     if value is None:
         return "–"
+    if value >= 1_000_000:
+        return f"{value / 1_000_000:.1f}s"
     if value >= 1000:
-        return f"{value / 1000:.1f} ms"
-    return f"{value:.0f} µs"
+        return f"{value / 1000:.1f}ms"
+    return f"{value:.0f}µs"
 
 
 def metrics_text(engine: Engine, lane: Lane, palette: Palette, timings: bool) -> Text:
     """Three lines over the last 5 s: latencies, the cache and the DB, the queue."""
     window = engine.metrics_window().current
     m = engine.metrics
-    text = Text()
+    text = Text(no_wrap=True, overflow="ellipsis")
 
     def pair(label: str, value: str, style: str = "bold") -> None:
         text.append(f"{label} ")
@@ -52,8 +54,8 @@ def metrics_text(engine: Engine, lane: Lane, palette: Palette, timings: bool) ->
         text.append("  ")
 
     if timings:
-        pair("update p50/p99", f"{_us(window.update_p50_us)}/{_us(window.update_p99_us)}")
-        pair("read p50/p99", f"{_us(window.read_p50_us)}/{_us(window.read_p99_us)}")
+        pair("p50/p99 update", f"{_us(window.update_p50_us)}/{_us(window.update_p99_us)}")
+        pair("read", f"{_us(window.read_p50_us)}/{_us(window.read_p99_us)}")
     else:
         pair("updates", f"{window.updates:,}")
         pair("reads", f"{window.reads:,}")
