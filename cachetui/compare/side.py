@@ -20,8 +20,8 @@ from cachetui.engine import (
     key_state,
 )
 
-PANE_ROWS = 100
-DB_ROWS = 30
+PANE_ROWS = 40
+DB_ROWS = 20
 
 
 def badge_text(side: str, engine: Engine) -> str:

@@ -1,0 +1,104 @@
+"""`cachetui compare`: every key goes to both engines; faults and crashes show the two
+policies' different outcomes side by side."""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual.widgets import Input
+
+from cachetui.engine import WritePolicy
+from tests.compare.conftest import build_compare, outcome, settle
+
+SIZE = (160, 45)
+
+
+async def test_each_key_goes_to_both_engines_in_the_same_order():
+    app = build_compare()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("r", "R", "u", "U", "x")
+        await settle(app, pilot)
+        await pilot.press("g")  # go to user 42: read it and follow it
+        await pilot.pause(0.2)
+        await pilot.press("4", "2", "enter")
+        await settle(app, pilot)
+        assert app.followed == 42
+        await pilot.press("e")  # edit the followed user: a new name, saved on both
+        await pilot.pause(0.3)
+        app.screen.query_one("#name", Input).value = "Ada Compare"
+        app.screen.query_one("#name", Input).focus()
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        await settle(app, pilot)
+        await pilot.press("w")  # the workload: its operations go to both
+        await asyncio.sleep(0.3)
+        await pilot.press("w")
+        await settle(app, pilot)
+        a, b = app.mirror.lanes
+        assert list(a.log) == list(b.log)
+        kinds = {kind for _, kind, _ in a.log}
+        assert kinds == {"read", "update", "external"}
+        assert a.stats.started == b.stats.started > 2 * 100 + 3  # two bursts, keys, workload
+        ma, mb = a.engine.metrics, b.engine.metrics
+        assert (ma.reads, ma.updates, ma.external_writes) == (
+            mb.reads,
+            mb.updates,
+            mb.external_writes,
+        )
+        await b.engine.flush()
+        for lane in (a, b):
+            assert (await lane.engine.db_rows([42]))[42].name == "Ada Compare"
+
+
+async def test_an_outage_fails_write_through_and_write_behind_acknowledges_then_lands():
+    app = build_compare()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("g")
+        await pilot.pause(0.2)
+        await pilot.press("7", "enter")
+        await settle(app, pilot)
+        through, behind = app.engines
+        await pilot.press("o", "u")
+        await settle(app, pilot)
+        assert "Update of user 7 failed" in outcome(app, 0)
+        assert through.metrics.failed_updates == 1
+        assert "acknowledged" in outcome(app, 1)
+        assert [w.user_id for w in behind.pending_writes()] == [7]
+        assert "1 writes at risk on write-behind" in str(app.query_one("#difference").content)
+        await pilot.press("o", "f")  # the DB is back: the acknowledged write lands
+        await settle(app, pilot)
+        assert behind.pending_writes() == []
+        assert (await behind.db_rows([7]))[7].version == (await through.db_rows([7]))[7].version + 1
+
+
+async def test_a_crash_loses_write_behinds_acknowledged_writes_only():
+    app = build_compare()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("u", "u", "u")
+        await settle(app, pilot)
+        await pilot.press("c")
+        await settle(app, pilot)
+        assert "nothing lost" in outcome(app, 0)
+        assert "acknowledged writes lost" in outcome(app, 1)
+        through, behind = app.engines
+        assert (through.metrics.lost_writes, behind.metrics.lost_writes > 0) == (0, True)
+
+
+async def test_the_same_policy_with_a_durable_queue_keeps_its_writes_over_a_crash(tmp_path):
+    app = build_compare(
+        "write-behind",
+        "write-behind",
+        db_a=str(tmp_path / "a.db"),
+        db_b=str(tmp_path / "b.db"),
+        queue_b="sqlite://",
+    )
+    assert app.label_b == f"{WritePolicy.WRITE_BEHIND} (sqlite://)"
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("u", "u", "c")
+        await settle(app, pilot)
+        assert "acknowledged writes lost" in outcome(app, 0)
+        assert "replayed from the durable queue" in outcome(app, 1)
