@@ -25,6 +25,7 @@ def build_compare(
     options.setdefault("capacity", 50)
     options.setdefault("flush_timeout", 0.3)
     options.setdefault("clock", lambda: FIXED_CLOCK)
+    options.setdefault("metrics_clock", lambda: 100.0)  # one window, however slow the run
     engine_a = Engine(EngineConfig(db_path=db_a, policy=a, queue_url=queue_a, **options))
     engine_b = Engine(EngineConfig(db_path=db_b, policy=b, queue_url=queue_b, **options))
     return CompareApp(engine_a, engine_b, seed_profiles=profiles, live=False, timings=False, seed=7)
