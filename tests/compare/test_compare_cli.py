@@ -53,3 +53,12 @@ def test_the_same_policy_with_different_queues_is_accepted(tmp_path):
     sides = sides_from_args(args)
     assert (sides.a.queue_url, sides.b.queue_url) == ("memory://", "sqlite://")
     assert sides.a.policy == sides.b.policy == "write-behind"
+
+
+def test_serve_compare_checks_its_compare_options_before_listening(capsys):
+    from cachetui.serve import main as serve_main
+
+    assert serve_main(["--port", "0", "compare", "no-cache", "no-cache"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cachetui serve: error: compare: both sides are no-cache")
+    assert err.count("\n") == 1
