@@ -23,7 +23,7 @@ from cachetui.app.screens.dialogs import GotoScreen
 from cachetui.app.screens.edit import EditScreen
 from cachetui.app.states import Palette, palette_for
 from cachetui.app.widgets.footer import DashboardFooter
-from cachetui.compare.difference import difference_line, side_numbers
+from cachetui.compare.difference import difference_line, plural, side_numbers
 from cachetui.compare.mirror import Mirror, OpKind
 from cachetui.compare.side import SidePanel
 from cachetui.engine import CacheTuiError, Engine, Profile, WritePolicy
@@ -346,12 +346,14 @@ class CompareApp(App[None]):
             replayed = report.replayed if report is not None else 0
             if lost:
                 line = Text(
-                    f"✖ crash: {len(lost)} acknowledged writes lost (never reached the DB)",
+                    f"✖ crash: {plural(len(lost), 'acknowledged write')} lost (never reached "
+                    "the DB)",
                     style=f"bold {self.palette.bad}",
                 )
             elif replayed:
                 line = Text(
-                    f"✔ crash: nothing lost; {replayed} writes replayed from the durable queue",
+                    f"✔ crash: nothing lost; {plural(replayed, 'write')} replayed from the "
+                    "durable queue",
                     style=self.palette.ok,
                 )
             else:

@@ -40,6 +40,11 @@ def side_numbers(label: str, engine: Engine) -> SideNumbers:
     )
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 write``, ``120 writes``."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 def times(ratio: float) -> str:
     """``84×``, ``2.5×``."""
     return f"{ratio:.0f}×" if ratio >= 10 else f"{ratio:.1f}×".replace(".0×", "×")
@@ -66,12 +71,12 @@ def difference_line(a: SideNumbers, b: SideNumbers, *, timings: bool = True) -> 
     parts = [f"{label}: {', '.join(said)}" for label, said in claims.items() if said]
     risk = [s for s in (a, b) if s.at_risk]
     for side in risk:
-        parts.append(f"{side.at_risk:,} writes at risk on {side.label}")
+        parts.append(f"{plural(side.at_risk, 'write')} at risk on {side.label}")
     for side in (a, b):
         if side.pending and not side.at_risk:
             parts.append(f"{side.pending:,} pending on {side.label} (durable queue)")
         if side.lost:
-            parts.append(f"{side.lost:,} writes lost on {side.label}")
+            parts.append(f"{plural(side.lost, 'write')} lost on {side.label}")
     if not parts:
         return "the same so far: press u (update), w (workload), o (outage) or c (crash)"
     return " · ".join(parts)
