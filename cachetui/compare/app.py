@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import signal
 import time
 from pathlib import Path
+from types import FrameType
 from typing import Any, cast
 
 from rich.text import Text
@@ -19,6 +21,7 @@ from textual.widgets import DataTable, Static
 
 from cachetui.app.faults_workload import LATENCIES, READ_RATIOS, SKEWS, skew_name
 from cachetui.app.operations import update_failure
+from cachetui.app.quitting import _detach_from_terminal, _terminal_gone
 from cachetui.app.screens.dialogs import GotoScreen
 from cachetui.app.screens.edit import EditScreen
 from cachetui.app.states import Palette, palette_for
@@ -114,6 +117,7 @@ class CompareApp(App[None]):
         self.label_b = side_label(b, a)
         self._latency_index = 0
         self._refreshing = False
+        self._signals: list[int] = []
 
     @property
     def engines(self) -> tuple[Engine, Engine]:
@@ -153,12 +157,45 @@ class CompareApp(App[None]):
             keys=max(1, self.total_rows),
             seed=self.rng.random(),  # type: ignore[arg-type]
         )
+        self._install_signal_handlers()
         self.side(0).query_one(DataTable).focus()
         await self.refresh_view()
         if self.live:
             self.set_interval(REFRESH_SECONDS, self.refresh_view)
 
+    def _install_signal_handlers(self) -> None:
+        """SIGTERM, SIGHUP and SIGINT quit like q in a terminal (Textual's Linux driver
+        handles none of them), so the engines close and the copies are deleted; the web
+        driver and headless tests keep their own handling."""
+        if self.is_headless or self.is_web:
+            return
+        loop = asyncio.get_running_loop()
+        if hasattr(signal, "SIGCONT"):  # a hangup under tmux/ssh: see Quitting
+            resume = signal.getsignal(signal.SIGCONT)
+
+            def on_continue(signum: int, frame: FrameType | None) -> None:
+                if _terminal_gone():
+                    _detach_from_terminal()
+                elif callable(resume):
+                    resume(signum, frame)
+
+            signal.signal(signal.SIGCONT, on_continue)
+        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            try:
+                loop.add_signal_handler(signum, self._on_signal)
+            except (NotImplementedError, RuntimeError, ValueError, AttributeError):
+                continue
+            self._signals.append(signum)
+
+    def _on_signal(self) -> None:
+        if _terminal_gone():  # closed under us: draw nowhere instead of hanging on it
+            _detach_from_terminal()
+        self.call_later(self.action_quit)
+
     async def on_unmount(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._signals:
+            loop.remove_signal_handler(self._signals.pop())
         await self._release()
 
     async def action_quit(self) -> None:
