@@ -42,38 +42,73 @@ def _us(value: float | None) -> str:
     return f"{value:.0f}µs"
 
 
-def metrics_text(engine: Engine, lane: Lane, palette: Palette, timings: bool) -> Text:
-    """Three lines over the last 5 s: latencies, the cache and the DB, the queue."""
+#: The metrics' labels, long and short: a line takes the short ones when the long ones
+#: do not fit its width, and is cut with an ellipsis if even those do not.
+LABELS = {
+    "latency": ("p50/p99 update", "upd"),
+    "read": ("read", "read"),
+    "updates": ("updates", "upd"),
+    "reads": ("reads", "reads"),
+    "hit": ("hit ratio", "hit"),
+    "writes": ("DB writes", "DB wr"),
+    "tx": ("transactions", "tx"),
+    "pending": ("pending", "pend"),
+    "lost": ("lost", "lost"),
+    "failed": ("failed", "fail"),
+    "behind": ("behind", "behind"),
+    "dropped": ("dropped", "drop"),
+}
+
+
+def metrics_text(
+    engine: Engine, lane: Lane, palette: Palette, timings: bool, width: int = 0
+) -> Text:
+    """Three lines over the last 5 s: latencies, the cache and the DB, the queue; each
+    fitted to ``width`` cells (0: no limit)."""
     window = engine.metrics_window().current
     m = engine.metrics
-    text = Text(no_wrap=True, overflow="ellipsis")
-
-    def pair(label: str, value: str, style: str = "bold") -> None:
-        text.append(f"{label} ")
-        text.append(value, style=style)
-        text.append("  ")
-
+    lines: list[list[tuple[str, str, str]]] = [[], [], []]  # (label key, value, style)
     if timings:
-        pair("p50/p99 update", f"{_us(window.update_p50_us)}/{_us(window.update_p99_us)}")
-        pair("read", f"{_us(window.read_p50_us)}/{_us(window.read_p99_us)}")
+        update = f"{_us(window.update_p50_us)}/{_us(window.update_p99_us)}"
+        lines[0] += [("latency", update, "bold")]
+        lines[0] += [("read", f"{_us(window.read_p50_us)}/{_us(window.read_p99_us)}", "bold")]
     else:
-        pair("updates", f"{window.updates:,}")
-        pair("reads", f"{window.reads:,}")
-    text.append("\n")
+        lines[0] += [("updates", f"{window.updates:,}", "bold")]
+        lines[0] += [("reads", f"{window.reads:,}", "bold")]
     ratio = "–" if window.hit_ratio is None else f"{window.hit_ratio:.0%}"
-    pair("hit ratio", ratio)
-    pair("DB writes", f"{window.db_writes:,}")
-    pair("transactions", f"{window.db_transactions:,}")
-    text.append("\n")
-    pair("pending", f"{m.pending:,}", "bold" if not m.pending else f"bold {palette.pending}")
-    pair("lost", f"{m.lost_writes:,}", "bold" if not m.lost_writes else f"bold {palette.bad}")
+    lines[1] += [
+        ("hit", ratio, "bold"),
+        ("writes", f"{window.db_writes:,}", "bold"),
+        ("tx", f"{window.db_transactions:,}", "bold"),
+    ]
     failed = lane.stats.failed
-    pair("failed", f"{failed:,}", "bold" if not failed else f"bold {palette.bad}")
+    lines[2] += [
+        ("pending", f"{m.pending:,}", f"bold {palette.pending}" if m.pending else "bold"),
+        ("lost", f"{m.lost_writes:,}", f"bold {palette.bad}" if m.lost_writes else "bold"),
+        ("failed", f"{failed:,}", f"bold {palette.bad}" if failed else "bold"),
+    ]
     if lane.backlog or lane.stats.dropped:
-        pair("behind", f"{lane.backlog:,}")
+        lines[2] += [("behind", f"{lane.backlog:,}", "bold")]
     if lane.stats.dropped:
-        pair("dropped", f"{lane.stats.dropped:,}", f"bold {palette.bad}")
-    return text
+        lines[2] += [("dropped", f"{lane.stats.dropped:,}", f"bold {palette.bad}")]
+
+    def render(pairs: list[tuple[str, str, str]], form: int) -> Text:
+        line = Text()
+        for index, (key, value, style) in enumerate(pairs):
+            if index:
+                line.append("  ")
+            line.append(f"{LABELS[key][form]} ")
+            line.append(value, style=style)
+        return line
+
+    out = []
+    for pairs in lines:
+        line = render(pairs, 0)
+        if width and line.cell_len > width:
+            line = render(pairs, 1)
+            line.truncate(width, overflow="ellipsis")
+        out.append(line)
+    return Text("\n").join(out)
 
 
 class SidePanel(Vertical):
@@ -142,5 +177,5 @@ class SidePanel(Vertical):
         db_pane.set_titles((f"Database {self.total_rows:,}", f"DB {self.total_rows:,}", "DB"))
         self.query_one(".badge", Static).update(badge_text(self.side, engine))
         self.query_one(".side-metrics", Static).update(
-            metrics_text(engine, self.lane, palette, timings)
+            metrics_text(engine, self.lane, palette, timings, max(0, self.size.width - 2))
         )
