@@ -35,6 +35,7 @@ from cachetui.engine.workload import Workload
 
 REFRESH_SECONDS = 0.5
 BURST = 100
+ERROR_RATES = (0.0, 0.1, 0.5)
 FOOTER_DROP_ORDER = ("goto", "edit", "external-write", "flush", "workload")
 
 
@@ -82,6 +83,7 @@ class CompareApp(App[None]):
         Binding("o", "outage", "Outage", id="outage"),
         Binding("O", "cache_outage", "Cache outage", show=False, id="cache-outage"),
         Binding("l", "latency", "DB latency", show=False, id="latency"),
+        Binding("i", "error_rate", "DB error rate", show=False, id="error-rate"),
         Binding("w", "workload", "Workload", id="workload"),
         Binding("plus,equals_sign", "rate(1)", "Rate +", show=False, id="rate-up"),
         Binding("minus", "rate(-1)", "Rate −", show=False, id="rate-down"),
@@ -241,6 +243,8 @@ class CompareApp(App[None]):
             on.append("DB outage")
         if faults.cache_down:
             on.append("cache outage")
+        if faults.db_error_rate:
+            on.append(f"DB errors {faults.db_error_rate:.0%}")
         if faults.db_latency:
             on.append(f"DB latency {faults.db_latency * 1000:g} ms")
         workload = self.workload
@@ -415,6 +419,15 @@ class CompareApp(App[None]):
         self._latency_index = (self._latency_index + 1) % len(LATENCIES)
         for engine in self.engines:
             engine.faults.db_latency = LATENCIES[self._latency_index]
+        self._show_status()
+
+    def action_error_rate(self) -> None:
+        """i: the share of DB calls that fail, on both: 0, 10 %, 50 %."""
+        rates = ERROR_RATES
+        current = self.engines[0].faults.db_error_rate
+        rate = rates[(rates.index(current) + 1) % len(rates)] if current in rates else 0.0
+        for engine in self.engines:
+            engine.faults.db_error_rate = rate
         self._show_status()
 
     async def action_workload(self) -> None:

@@ -64,6 +64,14 @@ async def test_an_outage_and_a_crash_show_the_two_outcomes_side_by_side():
         await pilot.press("7", "enter")
         await settle(app, pilot)
         through, behind = app.engines
+        await pilot.press("l", "i", "O")  # every fault goes to both sides
+        for engine in app.engines:
+            faults = engine.faults
+            assert (faults.db_latency, faults.db_error_rate, faults.cache_down) == (0.01, 0.1, True)
+        await pilot.press("l", "l", "l", "i", "i", "O")  # and back off
+        for engine in app.engines:
+            faults = engine.faults
+            assert (faults.db_latency, faults.db_error_rate, faults.cache_down) == (0, 0, False)
         await pilot.press("o", "u")
         await settle(app, pilot)
         assert "Update of user 7 failed" in outcome(app, 0)
