@@ -91,6 +91,7 @@ class CompareApp(App[None]):
         Binding("minus", "rate(-1)", "Rate −", show=False, id="rate-down"),
         Binding("m", "mix", "Read/write mix", show=False, id="mix"),
         Binding("k", "skew", "Key skew", show=False, id="skew"),
+        Binding("question_mark", "keys", "Keys", show=False, id="keys"),
         Binding("q", "quit", "Quit", id="quit"),
     ]
 
@@ -489,6 +490,13 @@ class CompareApp(App[None]):
         current = self.workload.skew
         self.workload.set_skew(skews[(skews.index(current) + 1) % len(skews)])
         self._show_status()
+
+    def action_keys(self) -> None:
+        """?: the panel of every key and what it does, on both sides (? again: hidden)."""
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if event.row_key.value is not None:

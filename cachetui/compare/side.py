@@ -4,6 +4,7 @@ windowed metrics, compact Cache / Write queue / Database panes and its last outc
 from __future__ import annotations
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
@@ -121,6 +122,7 @@ class SidePanel(Vertical):
         self.lane = lane
         self.outcome = ""
         self.total_rows = 0
+        self._shown: tuple[Palette, bool] | None = None  # the metrics' last palette, timings
 
     def compose(self) -> ComposeResult:
         yield Static(badge_text(self.side, self.engine), classes="badge")
@@ -176,6 +178,18 @@ class SidePanel(Vertical):
         )
         db_pane.set_titles((f"Database {self.total_rows:,}", f"DB {self.total_rows:,}", "DB"))
         self.query_one(".badge", Static).update(badge_text(self.side, engine))
+        self._shown = (palette, timings)
+        self._show_metrics()
+
+    def _show_metrics(self) -> None:
+        if self._shown is None or not self.engine.running:
+            return
+        palette, timings = self._shown
+        width = max(0, self.size.width - 2)
         self.query_one(".side-metrics", Static).update(
-            metrics_text(engine, self.lane, palette, timings, max(0, self.size.width - 2))
+            metrics_text(self.engine, self.lane, palette, timings, width)
         )
+
+    def on_resize(self, event: events.Resize) -> None:
+        """A narrower half (a panel opened beside it): the metrics refit at once."""
+        self._show_metrics()
