@@ -82,10 +82,21 @@ def sides_from_args(args: argparse.Namespace) -> Sides:
             f"both sides are {a_policy} with queue {queue_a}: compare the same policy only "
             "with different queues (--queue-a URL / --queue-b URL)"
         )
-    base = config_from_args(argparse.Namespace(**{**vars(args), "policy": a_policy.value}))
+
+    def side(policy: WritePolicy, queue: str, own: str | None, name: str) -> EngineConfig:
+        """Checked as `cachetui` checks its options; an error names --queue-a/-b if given."""
+        try:
+            return config_from_args(
+                argparse.Namespace(**{**vars(args), "policy": policy.value, "queue": queue})
+            )
+        except ValidationError as exc:
+            if own is None:
+                raise
+            message = str(exc).replace("--queue ", f"--queue-{name} ", 1)
+            raise ValidationError(message, field="queue_url") from None
+
     return Sides(
-        dataclasses.replace(base, policy=a_policy, queue_url=queue_a),
-        dataclasses.replace(base, policy=b_policy, queue_url=queue_b),
+        side(a_policy, queue_a, args.queue_a, "a"), side(b_policy, queue_b, args.queue_b, "b")
     )
 
 

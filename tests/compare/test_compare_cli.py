@@ -44,6 +44,16 @@ def test_bad_input_is_one_error_line_and_exit_2(argv, message, tmp_path, capsys)
     assert not (tmp_path / "p.db").exists()
 
 
+def test_a_sides_queue_in_a_missing_folder_is_named_as_given(tmp_path, capsys):
+    missing = tmp_path / "gone" / "x.outbox"
+    assert main(["--queue-b", f"sqlite:///{missing}", "--db", str(tmp_path / "p.db")]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"cachetui compare: error: --queue-b sqlite:///{missing}: folder {missing.parent} "
+        "does not exist\n"
+    )
+
+
 def test_the_same_policy_with_different_queues_is_accepted(tmp_path):
     from cachetui.compare.cli import build_parser, sides_from_args
 
