@@ -20,7 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
             "write-behind and write-around over a real SQLite database of user profiles."
         ),
         epilog="Inside the app press ? for help on every key and policy. "
-        "Also: `cachetui bench` compares the policies, `cachetui serve` runs it in a browser.",
+        "Also: `cachetui bench` compares the policies, `cachetui compare` runs two side by side, "
+        "`cachetui serve` runs it in a browser.",
     )
     parser.add_argument("--version", action="version", version=f"cachetui {__version__}")
     add_app_options(parser)
@@ -33,6 +34,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from cachetui.bench import main as bench_main
 
         return bench_main(argv[1:])
+    if argv[:1] == ["compare"]:
+        from cachetui.compare.cli import main as compare_main
+
+        return compare_main(argv[1:])
     if argv[:1] == ["serve"]:
         from cachetui.serve import main as serve_main
 

@@ -82,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
         "For a room: cachetui serve --host 0.0.0.0 prints the URL to open, with its token "
         "(http://ADDRESS:8000/?token=...); a browser without it gets a page that says so. In "
         "a browser the export key (E) downloads its files there; nothing is written on the "
-        "server.",
+        "server. `cachetui serve [--host H] [--port P] compare [A B] [options]` serves the "
+        "compare screen instead (see `cachetui compare --help`).",
     )
     parser.add_argument(
         "--host",
@@ -211,8 +212,22 @@ def browser_url(sock: socket.socket) -> str:
 
 
 def main(argv: Sequence[str]) -> int:
+    argv = list(argv)
+    compare_argv: list[str] | None = None
+    if "compare" in argv:  # serve [server options] compare [A B] [options]: compare mode
+        at = argv.index("compare")
+        argv, compare_argv = argv[:at], argv[at + 1 :]
     parser = build_parser()
     args = parser.parse_args(argv)
+    if compare_argv is not None:
+        from cachetui.compare.cli import build_parser as compare_parser
+        from cachetui.compare.cli import sides_from_args
+
+        try:
+            sides_from_args(compare_parser().parse_args(compare_argv))
+        except (CacheTuiError, OSError) as exc:
+            print(f"cachetui serve: error: compare: {exc}", file=sys.stderr)
+            return 2
     try:
         config = options.config_from_args(args)
         from cachetui.engine import Engine
@@ -241,7 +256,10 @@ def main(argv: Sequence[str]) -> int:
         print(f"cachetui serve: warning: --no-token: no token is asked: {who}", file=sys.stderr)
     elif token is None and not is_loopback(sock):
         token = secrets.token_urlsafe(TOKEN_BYTES)
-    app_argv = [sys.executable, "-m", "cachetui", *app_arguments(argv)]
+    if compare_argv is not None:  # each tab its own compare (its own two copies)
+        app_argv = [sys.executable, "-m", "cachetui", "compare", *compare_argv]
+    else:
+        app_argv = [sys.executable, "-m", "cachetui", *app_arguments(argv)]
     server = ReapingServer(
         app_argv,
         sock,

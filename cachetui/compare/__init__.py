@@ -1,0 +1,1 @@
+"""``cachetui compare``: two write policies side by side over the same operations."""

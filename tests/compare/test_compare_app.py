@@ -1,0 +1,107 @@
+"""`cachetui compare`: every key goes to both engines; faults and crashes show the two
+policies' different outcomes side by side."""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual.widgets import Input
+
+from cachetui.engine import WritePolicy
+from tests.compare.conftest import build_compare, outcome, settle
+
+#: The projector size the issue asks to be readable (and a third of 160×45's painting).
+SIZE = (100, 30)
+
+
+async def test_each_key_goes_to_both_engines_in_the_same_order():
+    app = build_compare()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("r", "R", "u", "U", "x")
+        await settle(app, pilot)
+        await pilot.press("g")  # go to user 42: read it and follow it
+        await pilot.pause(0.2)
+        await pilot.press("4", "2", "enter")
+        await settle(app, pilot)
+        assert app.followed == 42
+        await pilot.press("e")  # edit the followed user: a new name, saved on both
+        await pilot.pause(0.3)
+        app.screen.query_one("#name", Input).value = "Ada Compare"
+        app.screen.query_one("#name", Input).focus()
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        await settle(app, pilot)
+        await pilot.press("w")  # the workload: its operations go to both
+        await asyncio.sleep(0.3)
+        await pilot.press("w")
+        await settle(app, pilot)
+        a, b = app.mirror.lanes
+        assert list(a.log) == list(b.log)
+        kinds = {kind for _, kind, _ in a.log}
+        assert kinds == {"read", "update", "external"}
+        assert a.stats.started == b.stats.started > 2 * 100 + 3  # two bursts, keys, workload
+        ma, mb = a.engine.metrics, b.engine.metrics
+        assert (ma.reads, ma.updates, ma.external_writes) == (
+            mb.reads,
+            mb.updates,
+            mb.external_writes,
+        )
+        await b.engine.flush()
+        for lane in (a, b):
+            assert (await lane.engine.db_rows([42]))[42].name == "Ada Compare"
+
+
+async def test_an_outage_and_a_crash_show_the_two_outcomes_side_by_side():
+    """An outage: write-through fails the caller, write-behind acknowledges and the write
+    lands once the DB is back. A crash: write-through loses nothing, write-behind loses
+    what it had acknowledged and not yet written."""
+    app = build_compare()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("g")
+        await pilot.pause(0.2)
+        await pilot.press("7", "enter")
+        await settle(app, pilot)
+        through, behind = app.engines
+        await pilot.press("l", "i", "O")  # every fault goes to both sides
+        for engine in app.engines:
+            faults = engine.faults
+            assert (faults.db_latency, faults.db_error_rate, faults.cache_down) == (0.01, 0.1, True)
+        await pilot.press("l", "l", "l", "i", "i", "O")  # and back off
+        for engine in app.engines:
+            faults = engine.faults
+            assert (faults.db_latency, faults.db_error_rate, faults.cache_down) == (0, 0, False)
+        await pilot.press("o", "u")
+        await settle(app, pilot)
+        assert "Update of user 7 failed" in outcome(app, 0)
+        assert through.metrics.failed_updates == 1
+        assert "acknowledged" in outcome(app, 1)
+        assert [w.user_id for w in behind.pending_writes()] == [7]
+        assert "1 write at risk on write-behind" in str(app.query_one("#difference").content)
+        await pilot.press("o", "f")  # the DB is back: the acknowledged write lands
+        await settle(app, pilot)
+        assert behind.pending_writes() == []
+        assert (await behind.db_rows([7]))[7].version == (await through.db_rows([7]))[7].version + 1
+        await pilot.press("u", "u", "c")
+        await settle(app, pilot)
+        assert "nothing lost" in outcome(app, 0)
+        assert "1 acknowledged write lost" in outcome(app, 1)  # user 7's two updates
+        assert (through.metrics.lost_writes, behind.metrics.lost_writes) == (0, 1)
+
+
+async def test_the_same_policy_with_a_durable_queue_keeps_its_writes_over_a_crash(tmp_path):
+    app = build_compare(
+        "write-behind",
+        "write-behind",
+        db_a=str(tmp_path / "a.db"),
+        db_b=str(tmp_path / "b.db"),
+        queue_b="sqlite://",
+    )
+    assert app.label_b == f"{WritePolicy.WRITE_BEHIND} (sqlite://)"
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("u", "u", "c")
+        await settle(app, pilot)
+        assert "2 acknowledged writes lost" in outcome(app, 0)
+        assert "replayed from the durable queue" in outcome(app, 1)
