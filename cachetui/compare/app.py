@@ -418,8 +418,8 @@ class CompareApp(App[None]):
             replayed = report.replayed if report is not None else 0
             if lost:
                 line = Text(
-                    f"✖ crash: {plural(len(lost), 'acknowledged write')} lost (never reached "
-                    "the DB)",
+                    f"✖ crash: {plural(report.lost_updates, 'acknowledged update')} of "
+                    f"{plural(len(lost), 'user')} lost (never reached the DB)",
                     style=f"bold {self.palette.bad}",
                 )
             elif replayed:

@@ -86,8 +86,8 @@ async def test_an_outage_and_a_crash_show_the_two_outcomes_side_by_side():
         await pilot.press("u", "u", "c")
         await settle(app, pilot)
         assert "nothing lost" in outcome(app, 0)
-        assert "1 acknowledged write lost" in outcome(app, 1)  # user 7's two updates
-        assert (through.metrics.lost_writes, behind.metrics.lost_writes) == (0, 1)
+        assert "2 acknowledged updates of 1 user lost" in outcome(app, 1)  # user 7's two
+        assert (through.metrics.lost_writes, behind.metrics.lost_writes) == (0, 2)
 
 
 async def test_the_same_policy_with_a_durable_queue_keeps_its_writes_over_a_crash(tmp_path):
@@ -103,5 +103,5 @@ async def test_the_same_policy_with_a_durable_queue_keeps_its_writes_over_a_cras
         await settle(app, pilot)
         await pilot.press("u", "u", "c")
         await settle(app, pilot)
-        assert "2 acknowledged writes lost" in outcome(app, 0)
+        assert "2 acknowledged updates of 2 users lost" in outcome(app, 0)
         assert "replayed from the durable queue" in outcome(app, 1)
