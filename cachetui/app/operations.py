@@ -224,6 +224,36 @@ class Operations(AppPart):
         )
         self.follow(user)
 
+    @work(group="ops")
+    async def action_invalidate(self) -> None:
+        """i: drop the followed user's cache entry; its next read misses and refills it
+        from the database (a pending write-behind write stays queued)."""
+        user = self.followed
+        if user is None:
+            self.notify(
+                "follow a user first (g, or enter on a row): i drops its cache entry",
+                title="Invalidate",
+                severity="warning",
+            )
+            return
+        cached = await self._cached()
+        try:
+            await self.engine.invalidate(user)
+        except CacheTuiError as exc:
+            self.notify(str(exc), title=f"Invalidate user {user} failed", severity="error")
+            return
+        self._trace(f"invalidate user {user}")
+        if not self.engine.cache_available:
+            note = "the cache is unreachable: the entry goes as soon as it answers again"
+        elif user in cached:
+            note = "its next read misses and loads the database's version"
+        else:
+            note = "it was not cached (nothing to drop)"
+        if any(w.user_id == user for w in self.engine.pending_writes()):
+            note += "; its pending write stays queued"
+        self.notify(note, title=f"User {user} invalidated", timeout=4)
+        await self.refresh_view()
+
     @work(group="flush", exclusive=True)
     async def action_flush(self) -> None:
         pending = len(self.engine.pending_writes())

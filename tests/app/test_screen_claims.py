@@ -1,0 +1,66 @@
+"""Issue 13, the screen's side: what the screen says is true, every action reachable."""
+
+from __future__ import annotations
+
+from textual import events
+
+from cachetui.app.screens.dialogs import GotoScreen
+from cachetui.scenarios import builtin_scenarios
+from tests.app.conftest import notifications, rows, settle
+
+SIZE = (160, 45)
+
+
+def burst(app, *keys: str) -> None:
+    """Keys as a fast typist sends them: all queued at once, none waiting for the screen."""
+    for key in keys:
+        char = "\r" if key == "enter" else key
+        event = events.Key(key, char)
+        event.set_sender(app)
+        app._driver.send_message(event)
+
+
+async def test_keys_typed_right_after_g_reach_the_dialog(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        burst(app, "g", "1", "2", "3", "enter")  # one burst, before the dialog mounts
+        await settle(app, pilot)
+        assert not isinstance(app.screen, GotoScreen)
+        assert app.followed == 123
+        assert app.engine.policy.value == "write-through"  # "1" was not the policy key
+
+
+async def test_i_invalidates_the_followed_user(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("g", "7", "enter")  # read (cached) and followed
+        await settle(app, pilot)
+        assert 7 in rows(app, "#cache")
+        await pilot.press("i")
+        await settle(app, pilot)
+        assert 7 not in rows(app, "#cache")
+        assert "User 7 invalidated: its next read misses" in notifications(app)[-1]
+        app.follow(None)
+        await pilot.press("i")  # nobody followed: says how to follow one
+        await settle(app, pilot)
+        assert "follow a user first" in notifications(app)[-1]
+
+
+async def test_the_palette_describes_each_action_in_words(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        commands = {c.title: c.help for c in app.get_system_commands(app.screen)}
+        assert "Invalidate (i)" in commands and "Help (?)" in commands
+        assert "Rate + (+)" in commands
+        assert not any("question_mark" in t or "plus" in t for t in commands)
+        assert not any(h.startswith("cachetui:") for h in commands.values())
+        assert not any(t.startswith(("Leave scenario", "Next step")) for t in commands)
+        assert commands["Quit (q)"] == "flush pending writes to the database, then quit"
+        assert "Quit" not in commands  # Textual's "as soon as possible"
+        app.start_scenario(builtin_scenarios()[0])
+        await settle(app, pilot)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Leave scenario (esc)" in titles
