@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from textual import events
 
 from cachetui.app.screens.dialogs import GotoScreen
 from cachetui.scenarios import builtin_scenarios
-from tests.app.conftest import notifications, rows, settle
+from tests.app.conftest import notifications, rows, settle, text_of
 
 SIZE = (160, 45)
 
@@ -64,3 +66,43 @@ async def test_the_palette_describes_each_action_in_words(make_app):
         await settle(app, pilot)
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert "Leave scenario (esc)" in titles
+
+
+async def test_a_scenario_step_traces_only_its_own_operation(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("g", "4", "2", "enter")  # a miss and a cache fill, before
+        await settle(app, pilot)
+        app.start_scenario(next(s for s in builtin_scenarios() if s.name == "no-cache"))
+        await settle(app, pilot)
+        assert "cache-fill" not in text_of(app, "#trace")  # the intro: no operation yet
+        await pilot.press("space")  # step 1 runs under no-cache: no miss, no fill
+        await settle(app, pilot)
+        trace = text_of(app, "#trace")
+        assert "miss" not in trace and "cache-fill" not in trace
+        if app._trace_op:
+            assert app.query_one("#trace").border_subtitle.startswith("scenario step 1")
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert "scenario step" not in str(app.query_one("#trace").border_subtitle)
+
+
+async def test_a_read_burst_accounts_for_every_use_of_the_cache(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("R")  # a cold cache: concurrent reads of a hot user miss together
+        await settle(app, pilot)
+        message = notifications(app)[-1]
+        hits, misses = map(int, re.search(r"(\d+) hits, (\d+) misses", message).groups())
+        waited = re.search(r"(\d+) waited for a read of the same user in flight", message)
+        uses = sum(int(cells[4]) for cells in rows(app, "#cache").values())
+        assert hits + misses == 100
+        assert uses == hits + (int(waited.group(1)) if waited else 0)
+        await pilot.press("0", "R")
+        await settle(app, pilot)
+        assert notifications(app)[-1].endswith("100 reads, all from the database (no cache)")
+        await pilot.press("r")
+        await settle(app, pilot)
+        assert "from the database (no cache)" in app.query_one("#trace").border_subtitle
