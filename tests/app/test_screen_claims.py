@@ -106,3 +106,15 @@ async def test_a_read_burst_accounts_for_every_use_of_the_cache(make_app):
         await pilot.press("r")
         await settle(app, pilot)
         assert "from the database (no cache)" in app.query_one("#trace").border_subtitle
+
+
+async def test_starting_a_scenario_does_not_flood_the_events_with_its_setup(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        before = len(app.engine.recent_events())
+        app.start_scenario(next(s for s in builtin_scenarios() if s.name == "crash"))
+        await settle(app, pilot)
+        setup = [e.detail for e in app.engine.recent_events()[before:]]
+        assert not [d for d in setup if "off" in d or "0 ms" in d or "0%" in d], setup
+        assert len(setup) == len(set(setup)), setup  # nothing said twice
