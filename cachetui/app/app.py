@@ -85,6 +85,7 @@ class CacheTuiApp(
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "cachetui"
     ENABLE_COMMAND_PALETTE = True
+    NOTIFICATION_TIMEOUT = 4  # seconds (Textual's 5): a toast repeats what the panes show
     # The screen's width and height classes; app.tcss lays the dashboard out by them.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-medium"), (140, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (28, "-mid"), (40, "-tall")]

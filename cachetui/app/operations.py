@@ -237,9 +237,9 @@ class Operations(AppPart):
         elif user in cached:
             ttl = self.engine.config.ttl
             until = (
-                f"until its TTL ({ttl:g}s) runs out or it is invalidated"
+                f"until its TTL ({ttl:g}s) runs out or it is invalidated (i)"
                 if ttl
-                else "until invalidated (no TTL set)"
+                else "until invalidated (i; no TTL set)"
             )
             note = f"the cache still holds v{cached[user].version}: stale {until}"
             if self.engine.policy is WritePolicy.WRITE_BEHIND:

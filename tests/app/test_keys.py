@@ -190,7 +190,7 @@ async def test_x_external_write_leaves_the_cached_entry_stale(make_app, tmp_path
         assert "▲ stale" in rows(app, "#cache")[3]
         assert rows(app, "#database")[3][1] == "2"
         assert rows(app, "#cache")[3][1] == "1"
-        assert any("stale until invalidated (no TTL set)" in n for n in notifications(app))
+        assert any("stale until invalidated (i; no TTL set)" in n for n in notifications(app))
 
 
 async def test_f_flushes_the_queue(make_app, tmp_path):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from textual import events
 
 from cachetui.app.screens.dialogs import GotoScreen
@@ -118,3 +120,18 @@ async def test_starting_a_scenario_does_not_flood_the_events_with_its_setup(make
         setup = [e.detail for e in app.engine.recent_events()[before:]]
         assert not [d for d in setup if "off" in d or "0 ms" in d or "0%" in d], setup
         assert len(setup) == len(set(setup)), setup  # nothing said twice
+
+
+@pytest.mark.parametrize("size", [(160, 45), (80, 24)])
+async def test_toasts_leave_the_last_operation_and_the_events_readable(make_app, size):
+    app = make_app()
+    async with app.run_test(size=size, notifications=True) as pilot:
+        await settle(app, pilot)
+        await pilot.press("R", "x")
+        await settle(app, pilot)
+        await pilot.pause(0.2)
+        toasts = list(app.screen.query("Toast"))
+        assert toasts
+        for pane in ("#trace", "#log"):
+            region = app.query_one(pane).region
+            assert not any(t.region.overlaps(region) for t in toasts), pane
