@@ -39,7 +39,8 @@ from cachetui.engine.workload import Workload
 from cachetui.scenarios import Scenario
 
 DEFAULT_EXPORT_DIR = "~/cachetui-exports"
-#: Footer keys that leave a narrow footer first (all stay in help and the palette).
+#: Footer keys that leave a narrow footer first (all stay in help and the palette). The
+#: way to help (?) and out (q) never leaves.
 FOOTER_DROP_ORDER = (
     "goto",
     "edit",
@@ -47,8 +48,10 @@ FOOTER_DROP_ORDER = (
     "external_write",
     PALETTE_KEY,
     "policy('no-cache')",
-    "help",
+    "outage",
     "flush",
+    "crash",
+    "policy('write-around')",
 )
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from textual import events
+from textual.widgets import Label
+from textual.widgets._footer import FooterKey
 
 from cachetui.app.screens.dialogs import GotoScreen
 from cachetui.scenarios import builtin_scenarios
@@ -135,3 +136,21 @@ async def test_toasts_leave_the_last_operation_and_the_events_readable(make_app,
         for pane in ("#trace", "#log"):
             region = app.query_one(pane).region
             assert not any(t.region.overlaps(region) for t in toasts), pane
+
+
+async def test_at_80x24_the_way_to_help_and_out_stays_on_screen(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        shown = {key.key for key in app.screen.query(FooterKey)}
+        assert {"question_mark", "q"} <= shown, shown
+        await pilot.press("s")
+        await pilot.pause()
+        hint = app.screen.query_one(".hint", Label)
+        assert "esc" in str(hint.render()) and app.screen.region.contains_region(hint.region)
+        await pilot.press("enter")  # the first scenario's introduction
+        await settle(app, pilot)
+        await pilot.press("space")
+        await settle(app, pilot)
+        head = text_of(app, "#scenario-banner").splitlines()[0]
+        assert "space" in head and "esc" in head, head
