@@ -5,11 +5,15 @@ from __future__ import annotations
 import re
 
 import pytest
+from rich.color import ColorSystem
+from rich.style import Style
 from textual import events
 from textual.widgets import Label
 from textual.widgets._footer import FooterKey
 
 from cachetui.app.screens.dialogs import GotoScreen
+from cachetui.app.states import DARK, LIGHT
+from cachetui.engine import KeyState
 from cachetui.scenarios import builtin_scenarios
 from tests.app.conftest import notifications, rows, settle, text_of
 
@@ -154,3 +158,14 @@ async def test_at_80x24_the_way_to_help_and_out_stays_on_screen(make_app):
         await settle(app, pilot)
         head = text_of(app, "#scenario-banner").splitlines()[0]
         assert "space" in head and "esc" in head, head
+
+
+@pytest.mark.parametrize("system", [ColorSystem.EIGHT_BIT, ColorSystem.STANDARD])
+def test_every_state_looks_different_without_truecolor(system):
+    for palette in (DARK, LIGHT):
+        looks = set()
+        for state in KeyState:
+            style = Style.parse(palette.states[state])
+            assert style.color is not None
+            looks.add((style.color.downgrade(system).number, bool(style.reverse)))
+        assert len(looks) == len(KeyState), (palette.dark, system)
