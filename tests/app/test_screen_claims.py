@@ -8,10 +8,11 @@ import pytest
 from rich.color import ColorSystem
 from rich.style import Style
 from textual import events
-from textual.widgets import Label
+from textual.widgets import Input, Label
 from textual.widgets._footer import FooterKey
 
 from cachetui.app.screens.dialogs import GotoScreen
+from cachetui.app.screens.edit import EditScreen
 from cachetui.app.states import DARK, LIGHT
 from cachetui.engine import KeyState
 from cachetui.scenarios import builtin_scenarios
@@ -169,3 +170,32 @@ def test_every_state_looks_different_without_truecolor(system):
             assert style.color is not None
             looks.add((style.color.downgrade(system).number, bool(style.reverse)))
         assert len(looks) == len(KeyState), (palette.dark, system)
+
+
+async def test_the_edit_form_explains_itself_counts_no_read_and_clears_a_fixed_error(make_app):
+    app = make_app(policy="write-through")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("e")  # nobody followed: the form says what to do before Save
+        await pilot.pause()
+        form = app.screen
+        assert isinstance(form, EditScreen)
+        assert "type a user id and press enter" in str(form.query_one("#error").content)
+        await pilot.press("escape")
+        await pilot.press("g", "5", "enter")
+        await settle(app, pilot)
+        reads = app.engine.metrics.reads
+        await pilot.press("e")
+        await pilot.pause()
+        form = app.screen
+        assert form.current.user_id == 5 and app.engine.metrics.reads == reads  # no read
+        form.query_one("#bio", Input).value = "x" * 300
+        form.query_one("#followers", Input).value = "-3"
+        await pilot.click("#save")
+        await pilot.pause()
+        form.query_one("#followers", Input).value = "12"  # corrected: its error goes now
+        await pilot.pause()
+        error = str(form.query_one("#error").content)
+        assert "followers" not in error and "bio must be" in error
+        assert not form.query_one("#followers").has_class("-invalid")
+        assert form.query_one("#bio").has_class("-invalid")
