@@ -45,6 +45,12 @@ No policy protects against a write that bypasses the cache (**x**, another servi
 even under write-through the cached entry stays **▲ stale** until it is invalidated
 (**i**) or expires (TTL).
 
+The Database pane keeps a window of rows: the followed user first, then the users just
+written, then the latest updated. Its **updated** column is when the update was
+acknowledged: under write-behind that is before its commit (the row lands at the next
+flush, with that time). Under **0 no cache** the Cache pane still lists what the cache
+holds, but no read or write uses it.
+
 The Cache pane's **uses** column counts the lookups that found the entry: reads
 (hits), updates, and the misses that waited for another read of the same user to load
 it (one database read serves them all). The **hit ratio** in the metrics counts reads
