@@ -48,8 +48,8 @@ FOOTER_DROP_ORDER = (
     "external_write",
     PALETTE_KEY,
     "policy('no-cache')",
-    "outage",
     "flush",
+    "outage",
     "crash",
     "policy('write-around')",
 )

@@ -48,8 +48,7 @@ class ScenarioBanner(Static):
         if frame.is_intro:
             where = part(f"  ·  {frame.total} {plural(frame.total, 'step')}", "", style="bold")
         else:
-            step = f"{frame.index + 1}/{frame.total}"
-            where = part(f"  ·  step {step}", f"  ·  {step}", style="bold")
+            where = part(f"  ·  step {frame.index + 1}/{frame.total}", style="bold")
         style = "bold" if self._busy else "dim"
         if self._busy:
             hint = part("  ·  running…", style=style)
