@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar
 
+from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -22,6 +24,7 @@ from cachetui.app.queue_choice import QueueChoice
 from cachetui.app.quitting import Quitting
 from cachetui.app.refresh import REFRESH_SECONDS, RefreshLoop
 from cachetui.app.scenario_mode import ScenarioMode
+from cachetui.app.screens.dialogs import GotoScreen
 from cachetui.app.status_header import StatusHeader
 from cachetui.app.widgets.activity import EventLog, TracePane
 from cachetui.app.widgets.banner import ScenarioBanner
@@ -36,7 +39,8 @@ from cachetui.engine.workload import Workload
 from cachetui.scenarios import Scenario
 
 DEFAULT_EXPORT_DIR = "~/cachetui-exports"
-#: Footer keys that leave a narrow footer first (all stay in help and the palette).
+#: Footer keys that leave a narrow footer first (all stay in help and the palette). The
+#: way to help (?) and out (q) never leaves.
 FOOTER_DROP_ORDER = (
     "goto",
     "edit",
@@ -44,8 +48,10 @@ FOOTER_DROP_ORDER = (
     "external_write",
     PALETTE_KEY,
     "policy('no-cache')",
-    "help",
     "flush",
+    "outage",
+    "crash",
+    "policy('write-around')",
 )
 
 
@@ -82,46 +88,256 @@ class CacheTuiApp(
     CSS_PATH = Path(__file__).with_name("app.tcss")
     TITLE = "cachetui"
     ENABLE_COMMAND_PALETTE = True
+    NOTIFICATION_TIMEOUT = 4  # seconds (Textual's 5): a toast repeats what the panes show
     # The screen's width and height classes; app.tcss lays the dashboard out by them.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-medium"), (140, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (28, "-mid"), (40, "-tall")]
     BINDINGS = [
-        Binding("1", "policy('write-through')", "Through", id="write-through"),
-        Binding("2", "policy('write-behind')", "Behind", id="write-behind"),
-        Binding("3", "policy('write-around')", "Around", id="write-around"),
-        Binding("0", "policy('no-cache')", "No cache", id="no-cache"),
-        Binding("p", "cycle_policy", "Next policy", show=False, id="cycle-policy"),
-        Binding("r", "read", "Read", id="read"),
-        Binding("R", "read_burst", "Read ×100", show=False, id="read-burst"),
-        Binding("u", "update", "Update", id="update"),
-        Binding("U", "update_burst", "Update ×100", show=False, id="update-burst"),
-        Binding("g", "goto", "Go to", id="goto"),
-        Binding("e", "edit", "Edit", id="edit"),
-        Binding("x", "external_write", "External", id="external-write"),
-        Binding("f", "flush", "Flush", id="flush"),
-        Binding("c", "crash", "Crash", id="crash"),
-        Binding("o", "outage", "Outage", id="outage"),
-        Binding("O", "cache_outage", "Cache outage", show=False, id="cache-outage"),
-        Binding("d", "dead_letters", "Dead letters", show=False, id="dead-letters"),
-        Binding("D", "cycle_queue", "Cycle the write-behind queue", show=False, id="queue"),
         Binding(
-            "P", "toggle_reject", "Reject followed user's writes", show=False, id="reject-writes"
+            "1",
+            "policy('write-through')",
+            "Through",
+            id="write-through",
+            tooltip="switch to write-through: updates commit to the database, then set the cache",
         ),
-        Binding("l", "latency", "DB latency", show=False, id="latency"),
-        Binding("w", "workload", "Workload", id="workload"),
-        Binding("plus,equals_sign", "rate(1)", "Rate +", show=False, id="rate-up"),
-        Binding("minus", "rate(-1)", "Rate −", show=False, id="rate-down"),
-        Binding("m", "mix", "Read/write mix", show=False, id="mix"),
-        Binding("k", "skew", "Key skew", show=False, id="skew"),
-        Binding("z", "toggle_focus", "Focus panes", show=False, id="focus-panes"),
-        Binding("E", "export", "Export screen + metrics", show=False, id="export"),
-        Binding("question_mark", "help", "Help", id="help"),
-        Binding("s", "scenarios", "Scenarios", show=False, id="scenarios"),
+        Binding(
+            "2",
+            "policy('write-behind')",
+            "Behind",
+            id="write-behind",
+            tooltip="switch to write-behind: updates set the cache and queue the database write",
+        ),
+        Binding(
+            "3",
+            "policy('write-around')",
+            "Around",
+            id="write-around",
+            tooltip="switch to write-around: updates commit to the database, drop the cache entry",
+        ),
+        Binding(
+            "0",
+            "policy('no-cache')",
+            "No cache",
+            id="no-cache",
+            tooltip="switch to no cache: every read and write goes straight to the database",
+        ),
+        Binding(
+            "p",
+            "cycle_policy",
+            "Next policy",
+            show=False,
+            id="cycle-policy",
+            tooltip="switch to the next policy",
+        ),
+        Binding(
+            "r", "read", "Read", id="read", tooltip="read the followed user, else a random one"
+        ),
+        Binding(
+            "R",
+            "read_burst",
+            "Read ×100",
+            show=False,
+            id="read-burst",
+            tooltip="read 100 random users at once",
+        ),
+        Binding(
+            "u",
+            "update",
+            "Update",
+            id="update",
+            tooltip="update a random field of the followed user, else of a random one",
+        ),
+        Binding(
+            "U",
+            "update_burst",
+            "Update ×100",
+            show=False,
+            id="update-burst",
+            tooltip="update 100 random users at once",
+        ),
+        Binding(
+            "g",
+            "goto",
+            "Go to",
+            id="goto",
+            tooltip="type a user id: read that user and follow it in all three panes",
+        ),
+        Binding(
+            "e", "edit", "Edit", id="edit", tooltip="edit the followed user's fields in a form"
+        ),
+        Binding(
+            "x",
+            "external_write",
+            "External",
+            id="external-write",
+            tooltip="write to the database behind the cache's back, as another service would",
+        ),
+        Binding(
+            "i",
+            "invalidate",
+            "Invalidate",
+            show=False,
+            id="invalidate",
+            tooltip="drop the followed user's cache entry: its next read misses",
+        ),
+        Binding(
+            "f",
+            "flush",
+            "Flush",
+            id="flush",
+            tooltip="write the pending write-behind queue to the database now",
+        ),
+        Binding(
+            "c",
+            "crash",
+            "Crash",
+            id="crash",
+            tooltip="simulate a process crash: the queue vanishes; shows the writes lost",
+        ),
+        Binding(
+            "o",
+            "outage",
+            "Outage",
+            id="outage",
+            tooltip="database outage on/off: every database call fails",
+        ),
+        Binding(
+            "O",
+            "cache_outage",
+            "Cache outage",
+            show=False,
+            id="cache-outage",
+            tooltip="cache outage on/off: the cache store is unreachable",
+        ),
+        Binding(
+            "d",
+            "dead_letters",
+            "Dead letters",
+            show=False,
+            id="dead-letters",
+            tooltip="list the writes the database rejected or that conflicted",
+        ),
+        Binding(
+            "D",
+            "cycle_queue",
+            "Cycle the write-behind queue",
+            show=False,
+            id="queue",
+            tooltip="where write-behind queues: memory, an outbox, a Redis Stream (lands first)",
+        ),
+        Binding(
+            "P",
+            "toggle_reject",
+            "Reject followed user's writes",
+            show=False,
+            id="reject-writes",
+            tooltip="the database rejects the followed user's writes (again: accepts them)",
+        ),
+        Binding(
+            "l",
+            "latency",
+            "DB latency",
+            show=False,
+            id="latency",
+            tooltip="cycle the database latency: 0, 10 ms, 100 ms, 1 s",
+        ),
+        Binding(
+            "w",
+            "workload",
+            "Workload",
+            id="workload",
+            tooltip="start or stop the background workload",
+        ),
+        Binding(
+            "plus,equals_sign",
+            "rate(1)",
+            "Rate +",
+            show=False,
+            id="rate-up",
+            tooltip="raise the background workload's rate",
+        ),
+        Binding(
+            "minus",
+            "rate(-1)",
+            "Rate −",
+            show=False,
+            id="rate-down",
+            tooltip="lower the background workload's rate",
+        ),
+        Binding(
+            "m",
+            "mix",
+            "Read/write mix",
+            show=False,
+            id="mix",
+            tooltip="cycle the workload's read/write mix",
+        ),
+        Binding(
+            "k", "skew", "Key skew", show=False, id="skew", tooltip="cycle the workload's key skew"
+        ),
+        Binding(
+            "z",
+            "toggle_focus",
+            "Focus panes",
+            show=False,
+            id="focus-panes",
+            tooltip="hide the event log and secondary metrics to enlarge the panes",
+        ),
+        Binding(
+            "E",
+            "export",
+            "Export screen + metrics",
+            show=False,
+            id="export",
+            tooltip="save the screen (SVG) and the metrics history (CSV, JSON) into a folder",
+        ),
+        Binding(
+            "question_mark",
+            "help",
+            "Help",
+            id="help",
+            tooltip="what each policy, state and key means",
+        ),
+        Binding(
+            "s",
+            "scenarios",
+            "Scenarios",
+            show=False,
+            id="scenarios",
+            tooltip="pick a guided scenario to play step by step",
+        ),
         # The scenario banner shows these three while a scenario runs (else disabled).
-        Binding("space,n", "scenario_next", "Next step", show=False, id="scenario-next"),
-        Binding("b", "scenario_back", "Step back", show=False, id="scenario-back"),
-        Binding("escape", "scenario_leave", "Leave scenario", show=False, id="scenario-leave"),
-        Binding("q", "quit", "Quit", id="quit"),
+        Binding(
+            "space,n",
+            "scenario_next",
+            "Next step",
+            show=False,
+            id="scenario-next",
+            tooltip="run the scenario's next step",
+        ),
+        Binding(
+            "b",
+            "scenario_back",
+            "Step back",
+            show=False,
+            id="scenario-back",
+            tooltip="go back one step (the state before it is restored)",
+        ),
+        Binding(
+            "escape",
+            "scenario_leave",
+            "Leave scenario",
+            show=False,
+            id="scenario-leave",
+            tooltip="leave the scenario: policy, faults, cache and rows as before it",
+        ),
+        Binding(
+            "q",
+            "quit",
+            "Quit",
+            id="quit",
+            tooltip="flush pending writes to the database, then quit",
+        ),
     ]
     #: (key, description) for the help screen and the README, in a sensible order.
     KEY_HELP: ClassVar[list[tuple[str, str]]] = [
@@ -133,6 +349,7 @@ class CacheTuiApp(
         ("enter", "follow the user under the cursor in all three panes"),
         ("e", "edit a user in a form (errors shown inline, nothing written on error)"),
         ("x", "external DB write that bypasses the cache (the followed or a cached user)"),
+        ("i", "invalidate: drop the followed user's cache entry (its next read misses)"),
         ("f", "flush the write-behind queue now"),
         ("c", "crash: the queue (and an in-process cache) vanish; shows the writes lost"),
         (
@@ -273,21 +490,44 @@ class CacheTuiApp(
             except CacheTuiError:
                 await self.engine.close(timeout=0, discard=True)
 
+    async def on_event(self, event: events.Event) -> None:
+        """A key typed in one burst after ``g`` was sent to the screen below before the
+        go-to dialog opened: it comes back up here, and goes to the dialog."""
+        if (
+            isinstance(event, events.Key)
+            and event.is_forwarded
+            and isinstance(self.screen, GotoScreen)
+            and self.screen.type_ahead(event)
+        ):
+            event.stop()
+            return
+        await super().on_event(event)
+
     # -- the command palette -------------------------------------------------------------------
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        """Textual's own commands (but its Quit: ours flushes first), then every key's
+        action by name, with its key and what it does in words; the scenario's steps only
+        while one runs."""
+        for command in super().get_system_commands(screen):
+            if command.title != "Quit":
+                yield command
         for binding in self.BINDINGS:
             assert isinstance(binding, Binding)
-            if binding.action in ("quit",):
-                continue
             action = binding.action
+            if self.check_action(action.split("(")[0], ()) is False:
+                continue  # next step, step back, leave: only inside a scenario
             yield SystemCommand(
-                f"{binding.description} ({binding.key.split(',')[0]})",
-                f"cachetui: {binding.description.lower()}",
+                f"{binding.description} ({self.get_key_display(first_key(binding))})",
+                binding.tooltip,
                 lambda action=action: self.run_action(action),
             )
         yield SystemCommand(
             "Retry every dead letter (d, then R)",
-            "cachetui: put every parked write back in the write queue",
+            "put every parked write back in the write queue",
             lambda: self.action_dead_letters(then="retry_all"),
         )
+
+
+def first_key(binding: Binding) -> Binding:
+    """``binding`` with only the first of its keys ("plus,equals_sign": "plus")."""
+    return dataclasses.replace(binding, key=binding.key.split(",")[0])

@@ -33,6 +33,22 @@ POLICY_KEYS = {
     "0": WritePolicy.NO_CACHE,
 }
 BURST = 100
+#: The events that end an operation worth tracing (not an eviction, a fault switch…).
+TRACED = frozenset(
+    {
+        EventKind.ACK,
+        EventKind.HIT,
+        EventKind.MISS,
+        EventKind.DB_READ,
+        EventKind.CACHE_FILL,
+        EventKind.QUEUE_HIT,
+        EventKind.FLUSH,
+        EventKind.CRASH,
+        EventKind.EXTERNAL,
+        EventKind.INVALIDATE,
+        EventKind.ERROR,
+    }
+)
 
 
 class Operations(AppPart):
@@ -94,8 +110,9 @@ class Operations(AppPart):
             self._trace(f"read user {user} failed")
             self.notify(str(exc), title=f"Read of user {user} failed", severity="error")
             return
-        trace = self.engine.trace(last_op_id.get())
-        how = "hit" if any(e.kind is EventKind.HIT for e in trace) else "miss"
+        how = read_outcome(
+            {e.kind for e in self.engine.trace(last_op_id.get())}, self.engine.policy
+        )
         self._trace(f"read user {user} v{profile.version}: {how}")
         if how == "hit":  # served from the cache: say so when the database has moved on
             try:
@@ -133,6 +150,7 @@ class Operations(AppPart):
 
     async def _burst(self, kind: str) -> None:
         users = [self._random_user() for _ in range(BURST)]
+        since = time.perf_counter()
         before = self.engine.metrics
         if kind == "read":
             calls = [self.engine.read(u) for u in users]
@@ -141,16 +159,25 @@ class Operations(AppPart):
         results = await asyncio.gather(*calls, return_exceptions=True)
         failed = [r for r in results if isinstance(r, BaseException)]
         after = self.engine.metrics
-        if kind == "read":
+        if kind == "read" and self.engine.policy is WritePolicy.NO_CACHE:
+            message = f"{BURST - len(failed)} reads, all from the database (no cache)"
+        elif kind == "read":
             hits = after.hits - before.hits
-            message = f"{BURST} reads: {hits} hits, {BURST - hits - len(failed)} misses"
+            misses = BURST - hits - len(failed)
+            message = f"{BURST} reads: {hits} hits, {misses} misses"
+            loaded = after.db_reads - before.db_reads
+            if 0 <= loaded < misses:  # single flight: one DB read per user, the rest wait
+                message += (
+                    f" ({loaded} read the database; {misses - loaded} waited for a read of "
+                    "the same user in flight)"
+                )
         else:
             message = (
                 f"{BURST} updates acknowledged: {BURST - len(failed)}; pending now {after.pending}"
             )
         if failed:
             message += f"; {len(failed)} failed: {failed[0]}"
-        self._trace_last(f"burst of {BURST} {kind}s: the last one")
+        self._trace_last(f"burst of {BURST} {kind}s: the last one", since)
         self.notify(message, severity="warning" if failed else "information")
         await self.refresh_view()
 
@@ -210,9 +237,9 @@ class Operations(AppPart):
         elif user in cached:
             ttl = self.engine.config.ttl
             until = (
-                f"until its TTL ({ttl:g}s) runs out or it is invalidated"
+                f"until its TTL ({ttl:g}s) runs out or it is invalidated (i)"
                 if ttl
-                else "until invalidated (no TTL set)"
+                else "until invalidated (i; no TTL set)"
             )
             note = f"the cache still holds v{cached[user].version}: stale {until}"
             if self.engine.policy is WritePolicy.WRITE_BEHIND:
@@ -223,6 +250,36 @@ class Operations(AppPart):
             f"user {user} is v{profile.version} in the database; {note}", title="External write"
         )
         self.follow(user)
+
+    @work(group="ops")
+    async def action_invalidate(self) -> None:
+        """i: drop the followed user's cache entry; its next read misses and refills it
+        from the database (a pending write-behind write stays queued)."""
+        user = self.followed
+        if user is None:
+            self.notify(
+                "follow a user first (g, or enter on a row): i drops its cache entry",
+                title="Invalidate",
+                severity="warning",
+            )
+            return
+        cached = await self._cached()
+        try:
+            await self.engine.invalidate(user)
+        except CacheTuiError as exc:
+            self.notify(str(exc), title=f"Invalidate user {user} failed", severity="error")
+            return
+        self._trace(f"invalidate user {user}")
+        if not self.engine.cache_available:
+            note = "the cache is unreachable: the entry goes as soon as it answers again"
+        elif user in cached:
+            note = "its next read misses and loads the database's version"
+        else:
+            note = "it was not cached (nothing to drop)"
+        if any(w.user_id == user for w in self.engine.pending_writes()):
+            note += "; its pending write stays queued"
+        self.notify(note, title=f"User {user} invalidated", timeout=4)
+        await self.refresh_view()
 
     @work(group="flush", exclusive=True)
     async def action_flush(self) -> None:
@@ -254,8 +311,9 @@ class Operations(AppPart):
     @work(group="crash", exclusive=True)
     async def action_crash(self) -> None:
         policy = self.engine.policy.value
+        since = time.perf_counter()
         lost = await self.engine.crash()
-        self._trace_last("crash")
+        self._trace_last("crash", since)
         db = await self.engine.db_rows(user for user, _ in lost)
         still = await self.engine.cache_peek(user for user, _ in lost)
         await self.refresh_view()
@@ -273,24 +331,16 @@ class Operations(AppPart):
         )
 
     # -- the trace pane's operation --------------------------------------------------------
-    def _trace_last(self, title: str) -> None:
+    def _trace_last(self, title: str, since: float | None = None) -> None:
         """Trace the newest finished operation (one not started in this context:
-        a dialog's save, the last call of a burst)."""
-        for event in reversed(self.engine.recent_events(200)):
-            if (
-                event.kind
-                in (
-                    EventKind.ACK,
-                    EventKind.HIT,
-                    EventKind.CACHE_FILL,
-                    EventKind.QUEUE_HIT,
-                    EventKind.FLUSH,
-                    EventKind.CRASH,
-                    EventKind.EXTERNAL,
-                    EventKind.ERROR,
-                )
-                and event.op_id
-            ):
+        a dialog's save, the last call of a burst, a scenario's step), among those that
+        happened after ``since`` (a ``time.perf_counter()``); none: the pane is cleared
+        rather than showing an older operation under this title."""
+        self._trace_op, self._trace_title = 0, ""
+        for event in reversed(self.engine.recent_events(400)):
+            if since is not None and event.at < since:
+                return
+            if event.kind in TRACED and event.op_id:
                 self._trace_op = event.op_id
                 self._trace_title = title
                 return
@@ -314,3 +364,17 @@ def update_failure(user: int, exc: CacheTuiError) -> tuple[str, str]:
     if isinstance(exc, WriteRejected):
         return f"Update of user {user} rejected", f"{exc.reason} (nothing was written)"
     return f"Update of user {user} failed", str(exc)
+
+
+def read_outcome(kinds: set[EventKind], policy: WritePolicy) -> str:
+    """How a read was served, from the kinds of its events: a hit, or a miss and where
+    its value came from (no-cache has no cache to miss)."""
+    if policy is WritePolicy.NO_CACHE:
+        return "from the database (no cache)"
+    if EventKind.HIT in kinds:
+        return "hit"
+    if EventKind.QUEUE_HIT in kinds:
+        return "miss, served from the write queue"
+    if EventKind.DB_READ not in kinds:
+        return "miss, filled meanwhile by another read of this user"
+    return "miss"

@@ -177,7 +177,12 @@ class RefreshLoop(AppPart):
                 if f"#{pane.id}" in self._scroll_to_followed and pane.move_to_user(followed):
                     self._scroll_to_followed.discard(f"#{pane.id}")
         # titles as variants, longest first: each pane shows the longest that fits
-        if engine.cache_available:
+        if engine.policy is WritePolicy.NO_CACHE:  # its entries are kept, but not used
+            cache_pane.set_titles(
+                (f"Cache {size:,}/{engine.config.capacity:,}", f"Cache {size:,}"),
+                ("not used under no-cache: reads go to the DB", "unused: no-cache"),
+            )
+        elif engine.cache_available:
             cache_pane.set_titles(
                 (f"Cache {size:,}/{engine.config.capacity:,}", f"Cache {size:,}"),
                 (self._state_counts(states, cached), self._state_counts(states, cached, True)),
@@ -206,7 +211,10 @@ class RefreshLoop(AppPart):
         self.total_rows = max(self.total_rows, len(db))
         db_pane.set_titles(
             (f"Database {self.total_rows:,} rows", f"DB {self.total_rows:,} rows"),
-            (f"showing {len(window)}: recent + on screen", f"{len(window)} shown"),
+            (
+                f"{len(window)} rows: followed, just written, latest updated",
+                f"{len(window)} rows",
+            ),
         )
         self.query_one("#metrics", MetricsStrip).show(
             engine.metrics, self._rates, timings=self.timings, palette=palette

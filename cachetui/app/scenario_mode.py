@@ -6,6 +6,8 @@ side (actions, measured narration, back by replay) is :mod:`cachetui.scenarios`.
 
 from __future__ import annotations
 
+import time
+
 from textual import work
 
 from cachetui.app.app_part import AppPart
@@ -34,6 +36,7 @@ class ScenarioMode(AppPart):
     scenario_run: ScenarioRun | None = None
     scenario_busy: bool = False
     _followed_before_scenario: int | None = None
+    _step_started: float | None = None  # perf_counter() when the shown step began
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in STEP_ACTIONS:
@@ -131,6 +134,7 @@ class ScenarioMode(AppPart):
                     "again (P) for the scenario",
                     timeout=4,
                 )
+            self._step_started = None
             run = ScenarioRun(self.engine, scenario, timings=self.timings)
             frame = await run.start()
             self.scenario_run = run
@@ -145,6 +149,7 @@ class ScenarioMode(AppPart):
         run = self.scenario_run
         assert run is not None
         frame: Frame | None = run.frame
+        self._step_started = time.perf_counter()
         try:
             if move == "next":
                 if await run.next() is None:
@@ -177,10 +182,15 @@ class ScenarioMode(AppPart):
         if frame is None or self.scenario_run is None:
             banner.hide()
             self.follow(self._followed_before_scenario)
+            self._trace_op, self._trace_title = 0, ""  # no step's operation once left
         else:
             banner.show_frame(frame)
             self.follow(frame.follow)
-            if not frame.is_intro:
-                self._trace_last(f"scenario step {frame.index + 1}: its last operation")
+            if frame.is_intro or self._step_started is None:
+                self._trace_op, self._trace_title = 0, ""
+            else:  # only an operation of this step: never an older one under its title
+                self._trace_last(
+                    f"scenario step {frame.index + 1}: its last operation", self._step_started
+                )
         self.refresh_bindings()
         await self.refresh_view()

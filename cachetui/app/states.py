@@ -64,7 +64,7 @@ class Palette:
 DARK = Palette(
     dark=True,
     ok="#4cd04c",
-    pending="#ff8700",
+    pending="#ffaf00",  # amber: stays apart from orphaned's red in 256 and 16 colours
     stale="#f070f0",
     bad="#ff5f5f",
     db="#62aeff",

@@ -37,8 +37,9 @@ class Faults:
     def db_down(self, value: bool) -> None:
         if not isinstance(value, bool):
             raise ValidationError(f"db_down must be True or False, got {value!r}")
-        self._db_down = value
-        self._changed("db_down", value)
+        if value != self._db_down:  # only a change is an event
+            self._db_down = value
+            self._changed("db_down", value)
 
     @property
     def db_latency(self) -> float:
@@ -48,8 +49,9 @@ class Faults:
     def db_latency(self, value: float) -> None:
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 60:
             raise ValidationError(f"db_latency must be 0–60 seconds, got {value!r}")
-        self._db_latency = float(value)
-        self._changed("db_latency", value)
+        if float(value) != self._db_latency:  # only a change is an event
+            self._db_latency = float(value)
+            self._changed("db_latency", value)
 
     @property
     def db_error_rate(self) -> float:
@@ -59,8 +61,9 @@ class Faults:
     def db_error_rate(self, value: float) -> None:
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
             raise ValidationError(f"db_error_rate must be between 0 and 1, got {value!r}")
-        self._db_error_rate = float(value)
-        self._changed("db_error_rate", value)
+        if float(value) != self._db_error_rate:  # only a change is an event
+            self._db_error_rate = float(value)
+            self._changed("db_error_rate", value)
 
     @property
     def cache_down(self) -> bool:

@@ -154,11 +154,13 @@ class LabOperations:
             raise ValidationError(
                 f"flush_interval must be a number > 0, got {seconds!r}", field="flush_interval"
             )
+        changed = float(seconds) != self._core.config.flush_interval
         self._core.config.flush_interval = float(seconds)
         self._flusher.restart_wait()
-        self._core.emit(
-            BACKGROUND_OP, EventKind.FAULT, None, None, None, f"flush interval = {seconds:g}s"
-        )
+        if changed:  # only a change is an event (a scenario's reset sets every knob)
+            self._core.emit(
+                BACKGROUND_OP, EventKind.FAULT, None, None, None, f"flush interval = {seconds:g}s"
+            )
 
     @property
     def max_pending(self) -> int:
@@ -173,10 +175,12 @@ class LabOperations:
             raise ValidationError(
                 f"max_pending must be an integer >= 1, got {max_pending!r}", field="max_pending"
             )
+        changed = max_pending != self._core.queue.max_pending
         self._core.queue.resize(max_pending)
-        self._core.emit(
-            BACKGROUND_OP, EventKind.FAULT, None, None, None, f"queue bound = {max_pending}"
-        )
+        if changed:  # only a change is an event
+            self._core.emit(
+                BACKGROUND_OP, EventKind.FAULT, None, None, None, f"queue bound = {max_pending}"
+            )
 
     async def reject_writes(self, user_id: int) -> None:
         """Lab fault: install a real SQLite trigger (``cachetui_lab_reject_<id>``) that

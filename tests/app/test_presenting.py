@@ -95,7 +95,7 @@ async def test_every_size_is_complete_and_nothing_overlaps(make_app, size):
         # the footer fits and keeps the keys a demo needs
         assert footer_width(app) <= width
         shown = {k.key for k in app.query_one(Footer).query(FooterKey)}
-        assert {"1", "2", "3", "r", "u", "c", "o", "q"} <= shown
+        assert {"1", "2", "3", "r", "u", "c", "o", "question_mark", "q"} <= shown
         # border titles are whole
         for pane in panes:
             assert "…" not in str(pane.border_title) + str(pane.border_subtitle)

@@ -301,7 +301,7 @@ async def test_a_stale_hit_says_what_the_database_has(make_app):
         await settle(app, pilot)
         await pilot.press("x")
         await settle(app, pilot)
-        assert any("stale until invalidated (no TTL set)" in n for n in notifications(app))
+        assert any("stale until invalidated (i; no TTL set)" in n for n in notifications(app))
         await pilot.press("r")
         await settle(app, pilot)
         title = app.query_one("#trace").border_subtitle

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -37,6 +38,9 @@ class GotoScreen(ModalScreen[int | None]):
     def __init__(self, max_user: int) -> None:
         super().__init__()
         self.max_user = max_user
+        self._ready = False  # the input is on screen and focused
+        self._typed = ""  # keys typed before that
+        self._submit = False  # and enter among them
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -44,6 +48,46 @@ class GotoScreen(ModalScreen[int | None]):
             # not type="integer": that swallows letters silently; they get an error instead
             yield Input(placeholder=f"user id (1–{self.max_user:,})", id="user-id")
             yield Static("", classes="error", id="error")
+
+    def on_mount(self) -> None:
+        field = self.query_one("#user-id", Input)
+        field.focus()
+        self._ready = True
+        if self._typed:  # typed before the dialog was on screen: it is the user's input
+            field.insert_text_at_cursor(self._typed)
+            self._typed = ""
+        if self._submit:
+            self.submit(field.value)
+
+    def on_key(self, event: events.Key) -> None:
+        """A key that reaches the screen before its input has the focus."""
+        if self.type_ahead(event):
+            event.stop()
+            event.prevent_default()
+
+    def type_ahead(self, event: events.Key) -> bool:
+        """Take a key typed in one burst with the ``g`` that opened the dialog (it may
+        still be on its way through the screen below): a character, backspace or enter
+        goes to the input, now or as soon as it is on screen. False: not such a key."""
+        field = self.query_one("#user-id", Input) if self._ready else None
+        if event.key == "enter":
+            if field is None:
+                self._submit = True
+            else:
+                self.submit(field.value)
+        elif event.key == "backspace":
+            if field is None:
+                self._typed = self._typed[:-1]
+            else:
+                field.action_delete_left()
+        elif event.is_printable and event.character:
+            if field is None:
+                self._typed += event.character
+            else:
+                field.insert_text_at_cursor(event.character)
+        else:
+            return False
+        return True
 
     def problem(self, text: str) -> str:
         """Why ``text`` is not a user id here ('' when it is one)."""
@@ -65,10 +109,14 @@ class GotoScreen(ModalScreen[int | None]):
         self._show(self.problem(event.value) if event.value.strip() else "")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        problem = self.problem(event.value)
+        self.submit(event.value)
+
+    def submit(self, text: str) -> None:
+        """Enter: go to the user ``text`` names, or say why it names none."""
+        problem = self.problem(text)
         self._show(problem)
         if not problem:
-            self.dismiss(int(event.value.strip().replace(",", "").replace("_", "")))
+            self.dismiss(int(text.strip().replace(",", "").replace("_", "")))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -15,6 +15,8 @@ from cachetui.app.screens.dialogs import DIALOG_CSS
 from cachetui.engine import CacheTuiError, Engine, Profile, ValidationError
 from cachetui.engine.profile import UPDATABLE_FIELDS, validate_changes
 
+LOAD_FIRST = "no user loaded: type a user id and press enter to load it"
+
 
 class EditScreen(ModalScreen[Profile | None]):
     """Loads the user's current profile, then submits only the fields that changed.
@@ -38,6 +40,7 @@ class EditScreen(ModalScreen[Profile | None]):
         self.engine = engine
         self.user_id = user_id
         self.current: Profile | None = None
+        self._marked: set[str] = set()  # the fields the error under the form names
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -61,6 +64,9 @@ class EditScreen(ModalScreen[Profile | None]):
         if self.user_id is not None:
             await self._load(self.user_id)
             self.query_one("#name", Input).focus()
+        else:  # say at once what to do, not only after a Save
+            self.query_one("#error", Static).update(LOAD_FIRST)
+            self.query_one("#user_id", Input).focus()
 
     @on(Input.Submitted, "#user_id")
     async def _user_chosen(self, event: Input.Submitted) -> None:
@@ -69,6 +75,22 @@ class EditScreen(ModalScreen[Profile | None]):
             self._error(f"not a user id: {text!r}", "user_id")
             return
         await self._load(int(text))
+
+    @on(Input.Changed, "#name, #bio, #location, #followers")
+    def _field_edited(self, event: Input.Changed) -> None:
+        """A field marked invalid is checked again as it is typed: corrected, its error
+        goes at once (the other fields' errors stay until they are corrected too)."""
+        field = event.input.id
+        if self.current is None or field not in self._marked:
+            return
+        _, errors = self.changes()
+        if field in errors:  # still wrong: it stays marked (Input clears the class)
+            event.input.set_class(True, "-invalid")
+            return
+        self._marked.discard(field)
+        self.query_one("#error", Static).update(
+            "\n".join(error for name, error in errors.items() if name in self._marked)
+        )
 
     @on(Input.Changed, "#user_id")
     def _user_id_edited(self, event: Input.Changed) -> None:
@@ -93,11 +115,30 @@ class EditScreen(ModalScreen[Profile | None]):
             f"field to load it, or put back {loaded} to save"
         )
 
+    async def _current(self, user_id: int) -> Profile | None:
+        """What an update of the user builds on, looked at without a read (opening the
+        form is no cache hit or miss): its pending write, its rejected dead letter, its
+        cache entry, else its database row (None: no such user)."""
+        engine = self.engine
+        for write in reversed(engine.pending_writes()):
+            if write.user_id == user_id:
+                return write.profile
+        for letter in engine.dead_letters():
+            if letter.user_id == user_id and letter.kind == "rejected":
+                return letter.profile
+        cached = await engine.cache_peek([user_id])
+        if user_id in cached:
+            return cached[user_id]
+        return (await engine.db_rows([user_id])).get(user_id)
+
     async def _load(self, user_id: int) -> None:
         try:
-            profile = await self.engine.read(user_id)
+            profile = await self._current(user_id)
         except CacheTuiError as exc:
             self._error(str(exc), "user_id")
+            return
+        if profile is None:
+            self._error(f"no user {user_id}", "user_id")
             return
         self.current = profile
         self.user_id = user_id
@@ -137,7 +178,7 @@ class EditScreen(ModalScreen[Profile | None]):
     @on(Input.Submitted, "#name, #bio, #location, #followers")
     async def save(self) -> None:
         if self.current is None:
-            self._error("load a user first: type an id and press enter", "user_id")
+            self._error(LOAD_FIRST, "user_id")
             return
         mismatch = self._id_mismatch()
         if mismatch:
@@ -165,6 +206,7 @@ class EditScreen(ModalScreen[Profile | None]):
     def _error(self, message: str, *fields: str) -> None:
         """Show ``message`` (one line per error), mark ``fields`` invalid, focus the first."""
         self.query_one("#error", Static).update(message)
+        self._marked = set(fields)
         for input_ in self.query(Input):
             input_.set_class(input_.id in fields, "-invalid")
         if fields:

@@ -24,9 +24,11 @@ class ScenarioPicker(ModalScreen[Scenario | None]):
         width: 90%; max-width: 96; height: auto; max-height: 90%;
         padding: 1 2; border: thick $accent; background: $surface;
     }
-    ScenarioPicker .title { text-style: bold; margin-bottom: 1; }
+    ScenarioPicker .title { text-style: bold; }
     ScenarioPicker OptionList { height: auto; max-height: 30; }
-    ScenarioPicker .hint { color: $text-muted; margin-top: 1; }
+    ScenarioPicker .hint { color: $text-muted; margin-bottom: 1; }
+    ScenarioPicker.-short > Vertical { padding: 0 1; }
+    ScenarioPicker.-short OptionList { max-height: 15; }
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
@@ -37,16 +39,17 @@ class ScenarioPicker(ModalScreen[Scenario | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label("Guided scenarios", classes="title")
+            # above the list, which scrolls: on a short screen it stays in view
+            yield Label(
+                "enter: start · then space/n next, b back, esc leave · esc: cancel",
+                classes="hint",
+            )
             options: list[Option | None] = []
             for index, scenario in enumerate(self.scenarios):
                 if index:
                     options.append(None)  # a separator line
                 options.append(Option(self._prompt(scenario), id=str(index)))
             yield OptionList(*options, id="scenarios")
-            yield Label(
-                "enter: start · then space/n next, b back, esc leave · esc: cancel",
-                classes="hint",
-            )
 
     @staticmethod
     def _prompt(scenario: Scenario) -> Text:

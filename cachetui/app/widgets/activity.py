@@ -67,6 +67,10 @@ def describe(event: Event, timings: bool = True, palette: Palette = DARK) -> Tab
     return line
 
 
+#: Below this width (cells) the Last operation pane leaves out its step numbers.
+NARROW_TRACE = 56
+
+
 class TracePane(Static):
     """The steps of the last operation started from the keyboard, with durations."""
 
@@ -77,9 +81,11 @@ class TracePane(Static):
         timings: bool = True,
         palette: Palette = DARK,
     ) -> None:
+        narrow = 0 < self.size.width < NARROW_TRACE  # no step numbers: room for the words
         table = Table.grid(padding=(0, 1))
-        table.add_column(style="dim", width=3, justify="right")
-        table.add_column(width=12)
+        if not narrow:
+            table.add_column(style="dim", width=3, justify="right")
+        table.add_column(width=12 if not narrow else 10)
         table.add_column()
         table.add_column(justify="right")
         if not events:
@@ -93,7 +99,7 @@ class TracePane(Static):
                     f" v{event.version}" if event.version is not None else ""
                 )
             table.add_row(
-                str(index),
+                *([] if narrow else [str(index)]),
                 Text(event.kind.value, style=kind_style(event.kind, palette)),
                 Text.assemble(subject, ("  " + event.detail if event.detail else "", "dim")),
                 duration(event.duration) if timings else "",

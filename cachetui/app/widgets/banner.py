@@ -6,7 +6,7 @@ from rich.text import Text
 from textual import events
 from textual.widgets import Static
 
-from cachetui.app.widgets.status import fit_line, part
+from cachetui.app.widgets.status import Part, fit_line, part
 from cachetui.scenarios import Frame
 from cachetui.scenarios.narration import plural
 
@@ -46,26 +46,28 @@ class ScenarioBanner(Static):
         if frame is None:
             return
         if frame.is_intro:
-            where = f"  ·  {frame.total} {plural(frame.total, 'step')}"
+            where = part(f"  ·  {frame.total} {plural(frame.total, 'step')}", "", style="bold")
         else:
-            where = f"  ·  step {frame.index + 1}/{frame.total}"
+            where = part(f"  ·  step {frame.index + 1}/{frame.total}", style="bold")
+        style = "bold" if self._busy else "dim"
         if self._busy:
-            hint = part("  ·  running…", style="bold")
+            hint = part("  ·  running…", style=style)
         elif frame.is_intro:
             hint = part(
-                "  ·  space: first step · esc leave", "  ·  space: start", drop=1, style="dim"
+                "  ·  space: first step · esc leave", "  ·  space start · esc leave", style=style
             )
         elif frame.is_last:
             hint = part(
-                "  ·  last step · b back · esc leave", "  ·  last step", drop=1, style="dim"
+                "  ·  last step · b back · esc leave", "  ·  last · b back · esc leave", style=style
             )
         else:
-            hint = part(f"  ·  {HINT}", "  ·  space/n b esc", "", drop=1, style="dim")
+            hint = part(f"  ·  {HINT}", "  ·  space/n b esc", style=style)
+        # the way on and out stays: the title shortens, word by word, before the hint would
         head = fit_line(
             [
                 part("▶ ", style="bold"),
-                part(frame.scenario.title, style="bold"),
-                part(where, style="bold"),
+                Part(title_forms(frame.scenario.title), drop=2),
+                Part(where.forms, drop=1),
                 hint,
             ],
             self.size.width,
@@ -81,3 +83,10 @@ class ScenarioBanner(Static):
         self.set_class(False, "-active")
         self.set_class(False, "-busy")
         self.app.set_class(False, "-scenario")
+
+
+def title_forms(title: str) -> tuple[Text, ...]:
+    """``title``, then shorter by one word at a time (with an ellipsis), down to "…"."""
+    words = title.split(" ")
+    forms = [title] + [" ".join(words[:n]) + "…" for n in range(len(words) - 1, 0, -1)]
+    return tuple(Text(form, style="bold") for form in [*forms, "…"])

@@ -213,7 +213,7 @@ class RedisStore(CacheStore):
         self._stored = base + "stored"
         self._expiry = base + "expiry"
         self._sources = scripts(base, eviction, capacity, self.ttl_ms)
-        self.description = f"redis {self.safe_url} ({eviction}, capacity {capacity})"
+        self.description = f"{self.safe_url} ({eviction}, capacity {capacity})"  # a URL says redis
         try:
             self._client = aioredis.Redis.from_url(
                 url,
