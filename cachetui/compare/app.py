@@ -85,7 +85,7 @@ class CompareApp(App[None]):
         Binding("o", "outage", "Outage", id="outage"),
         Binding("O", "cache_outage", "Cache outage", show=False, id="cache-outage"),
         Binding("l", "latency", "DB latency", show=False, id="latency"),
-        Binding("i", "error_rate", "DB error rate", show=False, id="error-rate"),
+        Binding("L", "error_rate", "DB error rate", show=False, id="error-rate"),
         Binding("w", "workload", "Workload", id="workload"),
         Binding("plus,equals_sign", "rate(1)", "Rate +", show=False, id="rate-up"),
         Binding("minus", "rate(-1)", "Rate −", show=False, id="rate-down"),
@@ -453,7 +453,7 @@ class CompareApp(App[None]):
         self._show_status()
 
     def action_error_rate(self) -> None:
-        """i: the share of DB calls that fail, on both: 0, 10 %, 50 %."""
+        """L: the share of DB calls that fail, on both: 0, 10 %, 50 %."""
         rates = ERROR_RATES
         current = self.engines[0].faults.db_error_rate
         rate = rates[(rates.index(current) + 1) % len(rates)] if current in rates else 0.0

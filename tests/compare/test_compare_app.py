@@ -64,11 +64,11 @@ async def test_an_outage_and_a_crash_show_the_two_outcomes_side_by_side():
         await pilot.press("7", "enter")
         await settle(app, pilot)
         through, behind = app.engines
-        await pilot.press("l", "i", "O")  # every fault goes to both sides
+        await pilot.press("l", "L", "O")  # every fault goes to both sides
         for engine in app.engines:
             faults = engine.faults
             assert (faults.db_latency, faults.db_error_rate, faults.cache_down) == (0.01, 0.1, True)
-        await pilot.press("l", "l", "l", "i", "i", "O")  # and back off
+        await pilot.press("l", "l", "l", "L", "L", "O")  # and back off
         for engine in app.engines:
             faults = engine.faults
             assert (faults.db_latency, faults.db_error_rate, faults.cache_down) == (0, 0, False)
