@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -337,3 +338,32 @@ OutboxEngineModel.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestOutboxEngineModel = OutboxEngineModel.TestCase
+
+
+class StreamEngineModel(EngineModel):
+    """The same contract with a durable queue in a Redis Stream (the cache in process)."""
+
+    queue_url = TEST_REDIS_URL
+
+    def teardown(self) -> None:
+        stream = f"cachetui:queue:{self.engine.db.database_id}" if self.engine else ""
+        try:
+            super().teardown()
+        finally:
+            if stream:
+                with redis.Redis.from_url(TEST_REDIS_URL) as client:
+                    client.delete(stream)
+
+
+StreamEngineModel.TestCase.settings = settings(
+    max_examples=20,
+    stateful_step_count=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+class TestStreamEngineModel(StreamEngineModel.TestCase):
+    def setUp(self) -> None:
+        redis_or_skip()
+        super().setUp()
