@@ -551,6 +551,7 @@ async def bench_mixed(folder: Path, n: int, reps: int) -> list[Row]:
         flush_interval=0.5,  # bench's write-behind defaults
         batch_size=100,
         max_pending=10_000,
+        queue="memory://",
     )
     policies = [p.value for p in WritePolicy]
     runs = folder / "mixed-runs"

@@ -21,6 +21,7 @@ import threading
 import time
 from pathlib import Path
 
+import pyte
 import pytest
 
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX signals")
@@ -39,6 +40,9 @@ class Terminal:
         self.pid, self.fd = pid, fd
         fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 45, 160, 0, 0))
         self.output = bytearray()
+        self._screen = pyte.Screen(160, 45)
+        self._stream = pyte.ByteStream(self._screen)
+        self._fed = 0
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         self.status: int | None = None
@@ -53,10 +57,22 @@ class Terminal:
                 return
             self.output.extend(data)
 
-    def wait_for(self, pattern: bytes) -> re.Match[bytes]:
+    def screen_text(self) -> str:
+        """What the terminal shows now, rendered by a terminal emulator (pyte): Textual
+        repaints only the cells that change, so a text may never be contiguous in the
+        raw output."""
+        fresh = bytes(self.output[self._fed :])
+        self._fed += len(fresh)
+        self._stream.feed(fresh)
+        return "\n".join(self._screen.display)
+
+    def wait_for(self, pattern: bytes) -> re.Match[str]:
         deadline = time.monotonic() + TIMEOUT
+        wanted = pattern.decode()
         while time.monotonic() < deadline:
-            found = re.search(pattern, self.output)
+            found = re.search(wanted, self.screen_text()) or re.search(
+                wanted, bytes(self.output).decode(errors="replace")
+            )
             if found:
                 return found
             if self.poll() is not None:

@@ -8,6 +8,7 @@ import contextlib
 import random
 import signal
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from types import FrameType
 from typing import Any, cast
@@ -29,7 +30,14 @@ from cachetui.app.widgets.footer import DashboardFooter
 from cachetui.compare.difference import difference_line, plural, side_numbers
 from cachetui.compare.mirror import Mirror, OpKind
 from cachetui.compare.side import SidePanel
-from cachetui.engine import CacheTuiError, Engine, Profile, WritePolicy
+from cachetui.engine import (
+    CacheTuiError,
+    DeadLetter,
+    Engine,
+    PendingWrite,
+    Profile,
+    WritePolicy,
+)
 from cachetui.engine.demo_data import random_changes
 from cachetui.engine.workload import Workload
 
@@ -61,6 +69,19 @@ class _EditTarget:
 
     async def update(self, user_id: int, changes: dict[str, Any]) -> Profile:
         return await self._app.mirrored("update", user_id, changes)
+
+    # What the form loads without a read (no hit, no miss): side A's view of the user.
+    def pending_writes(self) -> list[PendingWrite]:
+        return self._app.engines[0].pending_writes()
+
+    def dead_letters(self) -> list[DeadLetter]:
+        return self._app.engines[0].dead_letters()
+
+    async def cache_peek(self, user_ids: Iterable[int]) -> dict[int, Profile]:
+        return await self._app.engines[0].cache_peek(user_ids)
+
+    async def db_rows(self, user_ids: Iterable[int]) -> dict[int, Profile]:
+        return await self._app.engines[0].db_rows(user_ids)
 
 
 class CompareApp(App[None]):
