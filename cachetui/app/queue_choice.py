@@ -17,7 +17,7 @@ REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 class QueueChoice(AppPart):
     def queue_choices(self) -> dict[str, tuple[str, str]]:
-        """What Q offers: choice id → (queue URL, label)."""
+        """What D cycles through: choice id → (queue URL, label)."""
         config = self.engine.config
         choices = {"memory": ("memory://", "Memory (lost on a crash)")}
         if config.db_path != ":memory:":
