@@ -284,6 +284,14 @@ class CacheTuiApp(
             tooltip="hide the event log and secondary metrics to enlarge the panes",
         ),
         Binding(
+            "M",
+            "reset_metrics",
+            "Reset metrics",
+            show=False,
+            id="reset-metrics",
+            tooltip="totals, latencies and the 5 s window start again",
+        ),
+        Binding(
             "E",
             "export",
             "Export screen + metrics",
@@ -376,6 +384,11 @@ class CacheTuiApp(
         ("k", "workload key skew (Zipf s): 1.1, uniform, 0.8, 1.5"),
         ("tab", "move between panes"),
         ("z", "focus: hide the event log and secondary metrics to enlarge the panes (z: back)"),
+        (
+            "M",
+            "reset the metrics: totals, latencies and the 5 s window start again (lost "
+            "writes, dead letters and conflicts are kept)",
+        ),
         ("E", "export the screen (SVG) and the metrics history (CSV, JSON) into a folder"),
         ("ctrl+p", "command palette: every action by name"),
         ("?", "this help"),

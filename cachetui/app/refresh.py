@@ -92,7 +92,13 @@ class RefreshLoop(AppPart):
             strip.sample(m, sample.rates, sample.window_hit_ratio)
             # the numbers too, now: the panes repaint only on activity, and a quiet second
             # must show its zero rates as the sparklines do
-            strip.show(m, self._rates, timings=self.timings, palette=self.state_palette)
+            strip.show(
+                m,
+                self._rates,
+                timings=self.timings,
+                palette=self.state_palette,
+                window=self.engine.metrics_window(),
+            )
         self._last_sample = (now, m)
         self.metrics_history.add(sample)
         if self.workload is not None and self.workload.running:
@@ -102,6 +108,21 @@ class RefreshLoop(AppPart):
                 self._workload_rate = (ops - before) / (now - then) if now > then else None
                 self._show_status()
             self._workload_mark = (now, ops)
+
+    def action_reset_metrics(self) -> None:
+        """M: start the numbers again (totals, latencies, the 5 s window, the sparklines'
+        rates); lost writes, dead letters and conflicts are kept."""
+        self.engine.reset_metrics()
+        self._last_sample = None
+        self._rates = Rates()
+        self.notify(
+            "totals, latencies and the 5 s window start again "
+            "(lost writes, dead letters and conflicts are kept)",
+            title="Metrics reset",
+            timeout=3,
+        )
+        self._changed = True
+        self.call_later(self.refresh_view)
 
     def _workload_done(self) -> int:
         """The operations the background workload has finished (or failed) so far."""
@@ -217,7 +238,11 @@ class RefreshLoop(AppPart):
             ),
         )
         self.query_one("#metrics", MetricsStrip).show(
-            engine.metrics, self._rates, timings=self.timings, palette=palette
+            engine.metrics,
+            self._rates,
+            timings=self.timings,
+            palette=palette,
+            window=engine.metrics_window(),
         )
         self._show_activity()
         self._show_status()

@@ -7,6 +7,7 @@ that fits the lines to the width is :class:`~cachetui.app.widgets.status.StatusB
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.text import Text
@@ -14,8 +15,9 @@ from rich.text import Text
 from cachetui.app.app_part import AppPart
 from cachetui.app.faults_workload import skew_name
 from cachetui.app.states import POLICY_STYLES, SYMBOLS, legend
-from cachetui.app.widgets.status import StatusBar, part
+from cachetui.app.widgets.status import Part, StatusBar, part
 from cachetui.engine import KeyState
+from cachetui.engine.workload import ENGINE_LIMITED
 
 
 class StatusHeader(AppPart):
@@ -102,17 +104,57 @@ class StatusHeader(AppPart):
         palette = self.state_palette
         line2 = [part(legend(palette), legend(palette, compact=1), legend(palette, compact=2))]
         if self.workload is not None and self.workload.running:
-            w = self.workload
-            done = "–" if self._workload_rate is None else f"{self._workload_rate:,.0f}"
-            rate = f"   ▶ workload {done}/s of {w.rate:,} target"
-            line2.append(
+            line2.extend(self._workload_parts())
+            line1.extend(self._workload_errors(alarm))
+        self.query_one("#status", StatusBar).show([line1, line2])
+
+    def _workload_parts(self) -> list[Part]:
+        """The running workload: achieved vs target, and why it is below (the engine or
+        the event loop, not the target, sets the rate)."""
+        w = self.workload
+        assert w is not None
+        achieved = w.achieved
+        done = "–" if achieved is None else f"{achieved:,.0f}"
+        rate = f"   ▶ workload {done}/s of {w.target:,} target"
+        parts = [
+            part(
+                f"{rate} · {w.read_ratio:.0%} reads · {skew_name(w.skew)}",
+                rate,
+                f"   ▶ workload {done}/s of {w.target:,}",
+                "   ▶ workload",
+                drop=1,
+                style="bold",
+            )
+        ]
+        limit = w.limited_by
+        if limit is not None:
+            why = "waits on the engine" if limit == ENGINE_LIMITED else "no loop time left"
+            parts.append(
                 part(
-                    f"{rate} · {w.read_ratio:.0%} reads · {skew_name(w.skew)}",
-                    rate,
-                    f"   ▶ workload {done}/s of {w.rate:,}",
-                    "   ▶ workload",
+                    Text(f"  rate set by the {limit} ({why}), not the target", style="yellow"),
+                    Text(f"  set by the {limit}", style="yellow"),
                     drop=1,
-                    style="bold",
                 )
             )
-        self.query_one("#status", StatusBar).show([line1, line2])
+        return parts
+
+    def _workload_errors(self, alarm: Callable[[str], Text]) -> list[Part]:
+        """The workload's failed operations (since it was made) with the last cause."""
+        assert self.workload is not None
+        stats = self.workload.stats
+        if not stats.errors:
+            return []
+        cause = stats.last_error or "no cause given"
+        if not stats.reads and not stats.updates:
+            return [
+                part(
+                    alarm(f"every workload operation fails: {cause}"),
+                    alarm("every workload operation fails"),
+                )
+            ]
+        return [
+            part(
+                alarm(f"{stats.errors:,} workload errors, last: {cause}"),
+                alarm(f"{stats.errors:,} workload errors"),
+            )
+        ]
