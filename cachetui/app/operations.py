@@ -103,7 +103,10 @@ class Operations(AppPart):
 
     @work(group="ops")
     async def action_read(self, user: int | None = None) -> None:
-        user = user or await self._target_user()
+        await self._read_user(user or await self._target_user())
+
+    async def _read_user(self, user: int, *, repaint: bool = True) -> None:
+        """Read ``user`` and trace it: the trace shows the engine's own durations."""
         try:
             profile = await self.engine.read(user)
         except CacheTuiError as exc:
@@ -123,7 +126,8 @@ class Operations(AppPart):
                 self._trace_title = (
                     f"read user {user} v{profile.version}: hit (stale: DB has v{row.version})"
                 )
-        await self.refresh_view()
+        if repaint:
+            await self.refresh_view()
 
     @work(group="ops")
     async def action_update(self, user: int | None = None) -> None:
@@ -185,21 +189,29 @@ class Operations(AppPart):
     def action_goto(self) -> None:
         def chosen(user: int | None) -> None:
             if user is not None:
-                self.follow(user)
-                self.action_read(user)
+                # read once the dialog is off the screen: its closing is not the read's time
+                self.call_after_refresh(self._goto, user)
 
         self.push_screen(GotoScreen(max(1, self.total_rows)), chosen)
+
+    @work(group="ops")
+    async def _goto(self, user: int) -> None:
+        await self._read_user(user, repaint=False)
+        self.follow(user)  # (repaints)
 
     def action_edit(self) -> None:
         def saved(profile: Profile | None) -> None:
             if profile is not None:
                 self.follow(profile.user_id)
-                self._trace_last(f"edit user {profile.user_id} → v{profile.version}")
+                # the save's own operation (a workload's may have finished since)
+                self._trace_op = screen.op_id
+                self._trace_title = f"edit user {profile.user_id} → v{profile.version}"
                 self.notify(
                     f"user {profile.user_id} saved as v{profile.version} ({self.engine.policy})"
                 )
 
-        self.push_screen(EditScreen(self.engine, self.followed), saved)
+        screen = EditScreen(self.engine, self.followed)
+        self.push_screen(screen, saved)
 
     # -- behind the cache's back: external write, flush, crash ------------------------------
     @work(group="ops")

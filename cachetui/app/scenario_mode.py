@@ -85,19 +85,20 @@ class ScenarioMode(AppPart):
     def start_scenario(self, scenario: Scenario) -> None:
         """Leave the running scenario, if any, and start ``scenario`` at its introduction."""
         if self._claim():
-            self._start_scenario(scenario)
+            # the step runs once the screen shows it busy: a repaint is not its time
+            self.call_after_refresh(self._start_scenario, scenario)
 
     def action_scenario_next(self) -> None:
         if self._claim(needs_run=True):
-            self._move_scenario("next")
+            self.call_after_refresh(self._move_scenario, "next")
 
     def action_scenario_back(self) -> None:
         if self._claim(needs_run=True):
-            self._move_scenario("back")
+            self.call_after_refresh(self._move_scenario, "back")
 
     def action_scenario_leave(self) -> None:
         if self._claim(needs_run=True):
-            self._move_scenario("leave")
+            self.call_after_refresh(self._move_scenario, "leave")
 
     def _claim(self, *, needs_run: bool = False) -> bool:
         """Take the scenario for one move; False (with a word why) when it cannot."""

@@ -13,6 +13,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from cachetui.app.screens.dialogs import DIALOG_CSS
 from cachetui.engine import CacheTuiError, Engine, Profile, ValidationError
+from cachetui.engine.engine import last_op_id
 from cachetui.engine.profile import UPDATABLE_FIELDS, validate_changes
 
 LOAD_FIRST = "no user loaded: type a user id and press enter to load it"
@@ -41,6 +42,7 @@ class EditScreen(ModalScreen[Profile | None]):
         self.user_id = user_id
         self.current: Profile | None = None
         self._marked: set[str] = set()  # the fields the error under the form names
+        self.op_id = 0  # the saved update's operation (0: none yet)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -191,6 +193,7 @@ class EditScreen(ModalScreen[Profile | None]):
         try:
             changes = validate_changes(changes)
             profile = await self.engine.update(self.current.user_id, changes)
+            self.op_id = last_op_id.get()  # the trace pane shows this operation
         except ValidationError as exc:
             self._error(str(exc), *([exc.field] if exc.field else []))
             return
