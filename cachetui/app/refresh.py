@@ -14,6 +14,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Collection
 
+from textual.css.query import NoMatches
 from textual.theme import Theme
 from textual.widgets import DataTable
 
@@ -86,7 +87,10 @@ class RefreshLoop(AppPart):
         now = time.monotonic()
         m = self.engine.metrics
         sample = self._sample_since_last(now, m)
-        strip = self.query_one("#metrics", MetricsStrip)
+        try:
+            strip = self.screen_stack[0].query_one("#metrics", MetricsStrip)
+        except NoMatches:
+            return  # the dashboard is going (the app is exiting)
         if self._last_sample is not None:
             self._rates = sample.rates
             strip.sample(m, sample.rates, sample.window_hit_ratio)
@@ -158,6 +162,8 @@ class RefreshLoop(AppPart):
             await self._repaint()
         except CacheTuiError as exc:  # e.g. the SQLite file vanished
             self.notify(f"cannot refresh the panes: {exc}", severity="error")
+        except NoMatches:
+            pass  # the panes went while the engine answered (the app is exiting)
         finally:
             self._refreshing = False
 

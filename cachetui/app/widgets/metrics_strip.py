@@ -88,7 +88,10 @@ class MetricsStrip(Horizontal):
         """``rates``: over the last second (shown when there is no ``window``, or when
         ``timings`` is off: the window's numbers depend on the time they are read at)."""
         self._shown = (m, rates, timings, palette, window)
-        numbers = self.query_one("#numbers", Static)
+        found = self.query("#numbers").results(Static)
+        numbers = next(found, None)
+        if numbers is None:
+            return  # not composed yet, or being removed: on_resize shows it
         width, height = numbers.size
         live = window if timings else None
         numbers.update(_numbers(m, rates, timings, palette, width, height, live))
