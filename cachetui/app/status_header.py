@@ -102,7 +102,10 @@ class StatusHeader(AppPart):
                 )
             )
         palette = self.state_palette
-        line2 = [part(legend(palette), legend(palette, compact=1), legend(palette, compact=2))]
+        # the legend compacts first: the workload's numbers and its limit matter more
+        line2 = [
+            part(legend(palette), legend(palette, compact=1), legend(palette, compact=2), drop=2)
+        ]
         if self.workload is not None and self.workload.running:
             line2.extend(self._workload_parts())
             line1.extend(self._workload_errors(alarm))
@@ -122,7 +125,7 @@ class StatusHeader(AppPart):
                 rate,
                 f"   ▶ workload {done}/s of {w.target:,}",
                 "   ▶ workload",
-                drop=1,
+                drop=0,
                 style="bold",
             )
         ]
