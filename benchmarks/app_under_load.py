@@ -1,8 +1,11 @@
-"""The dashboard under full load, headless: refresh tick time, key-press-to-screen
-latency and the process's CPU share, with 100,000 profiles — beside the headless
-reference: the same workload (same keys, capacity, store, 80 % reads, Zipf 1.1, same
-target) on the engine alone, without the app, at the app's target and at 20,000 and
-50,000 ops/s.
+"""The dashboard under full load, headless, with 100,000 profiles: idle CPU, the workload
+achieved, refreshes per second, CPU per refresh (process CPU with the refresh on − with
+the refresh timer paused, same workload, ÷ refreshes per second), key-press-to-screen and
+`g <id> enter`-to-row p50/p99, the write-behind → write-through switch (how long until
+the windowed update p50 on screen is ≥ 10× the old one) and `q` under load → exited; each
+beside the issue's reference, and beside the headless reference: the same workload (same
+keys, capacity, store, 80 % reads, Zipf 1.1, same target) on the engine alone, without
+the app, at the app's target and at 20,000 and 50,000 ops/s.
 
     python benchmarks/app_under_load.py [--profiles N] [--seconds S] [--rate OPS]
     python benchmarks/app_under_load.py --headless-only      # the reference alone
@@ -19,6 +22,7 @@ import io
 import math
 import re
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -180,6 +184,10 @@ def shown_update_p50(app: CacheTuiApp) -> float | None:
     return None if found is None else float(found.group(1)) * _UNITS[found.group(2)]
 
 
+def phase(name: str) -> None:
+    print(f"… {name}", file=sys.stderr, flush=True)
+
+
 async def cpu_over(seconds: float) -> tuple[float, float]:
     """(process CPU seconds, wall seconds) over the next ``seconds``."""
     cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -204,10 +212,12 @@ async def run(
             results["seed_s"] = time.perf_counter() - seed_start
 
             # idle: no workload
+            phase("idle")
             cpu, wall = await cpu_over(min(5.0, seconds))
             results["idle_cpu"] = cpu / wall
 
             # full load, the refresh on, then paused: the CPU a refresh costs
+            phase("load: refresh on, then paused")
             app.workload.set_rate(rate)
             app.workload.start()
             await asyncio.sleep(1.0)
@@ -234,6 +244,7 @@ async def run(
             )
 
             # keys under load
+            phase("keys under load")
             key_latencies: list[float] = []  # a synchronous action: header update
             goto_latencies: list[float] = []  # dialog, engine read, Database pane
             deadline = time.perf_counter() + seconds
@@ -259,6 +270,7 @@ async def run(
             )
 
             # write-behind → write-through: the windowed update p50 on screen
+            phase("switch")
             await asyncio.sleep(5.0)  # a window of write-behind only
             behind = shown_update_p50(app)
             start = time.perf_counter()
@@ -276,6 +288,7 @@ async def run(
             results["pending"] = app.engine.metrics.pending
 
             # q under load: exited
+            phase("quit")
             start = time.perf_counter()
             press(app, "q")
             await wait_until(lambda: not app.is_running, timeout=60)

@@ -105,7 +105,7 @@ class Operations(AppPart):
     async def action_read(self, user: int | None = None) -> None:
         await self._read_user(user or await self._target_user())
 
-    async def _read_user(self, user: int, *, repaint: bool = True) -> None:
+    async def _read_user(self, user: int) -> None:
         """Read ``user`` and trace it: the trace shows the engine's own durations."""
         try:
             profile = await self.engine.read(user)
@@ -126,8 +126,7 @@ class Operations(AppPart):
                 self._trace_title = (
                     f"read user {user} v{profile.version}: hit (stale: DB has v{row.version})"
                 )
-        if repaint:
-            await self.refresh_view()
+        await self.refresh_view()
 
     @work(group="ops")
     async def action_update(self, user: int | None = None) -> None:
@@ -189,15 +188,11 @@ class Operations(AppPart):
     def action_goto(self) -> None:
         def chosen(user: int | None) -> None:
             if user is not None:
+                self.follow(user)
                 # read once the dialog is off the screen: its closing is not the read's time
-                self.call_after_refresh(self._goto, user)
+                self.call_after_refresh(self.action_read, user)
 
         self.push_screen(GotoScreen(max(1, self.total_rows)), chosen)
-
-    @work(group="ops")
-    async def _goto(self, user: int) -> None:
-        await self._read_user(user, repaint=False)
-        self.follow(user)  # (repaints)
 
     def action_edit(self) -> None:
         def saved(profile: Profile | None) -> None:
