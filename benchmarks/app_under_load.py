@@ -30,6 +30,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 from textual import events
+from textual.widgets import Input
 
 from cachetui.app.app import CacheTuiApp
 from cachetui.app.widgets.key_table import KeyTable
@@ -146,7 +147,8 @@ async def measure_keys(
     key_latencies.append(time.perf_counter() - start)
     start = time.perf_counter()
     press(app, "g")
-    await wait_until(lambda: len(app.screen_stack) > 1)
+    # typing starts once the dialog's input has the focus, as a person's would
+    await wait_until(lambda: isinstance(app.focused, Input))
     for digit in str(user):
         press(app, digit)
     typed = str(user)

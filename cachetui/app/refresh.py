@@ -93,7 +93,10 @@ class RefreshLoop(AppPart):
             return  # the dashboard is going (the app is exiting)
         if self._last_sample is not None:
             self._rates = sample.rates
-            strip.sample(m, sample.rates, sample.window_hit_ratio)
+            try:
+                strip.sample(m, sample.rates, sample.window_hit_ratio)
+            except NoMatches:
+                return  # the dashboard is going (the app is exiting)
             # the numbers too, now: the panes repaint only on activity, and a quiet second
             # must show its zero rates as the sparklines do
             strip.show(
