@@ -23,15 +23,18 @@ def key(app, name: str) -> None:
     app.post_message(events.Key(name, name if len(name) == 1 else None))
 
 
-async def until(predicate: Callable[[], bool], what: str) -> None:
+async def until(predicate: Callable[[], bool], what: str, app=None) -> None:
     async def wait() -> None:
-        while not predicate():
+        while not predicate():  # noqa: ASYNC110 - a condition on the app, not an event
             await asyncio.sleep(0.01)
 
     try:
         await asyncio.wait_for(wait(), HANG)
     except TimeoutError:
-        pytest.fail(f"hung: {what} not within {HANG:g} s")
+        state = ""
+        if app is not None:  # what the app was doing: the screens, its workers
+            state = f"; screens {app.screen_stack}, workers {list(app.workers)}"
+        pytest.fail(f"hung: {what} not within {HANG:g} s{state}")
 
 
 @pytest.fixture
@@ -39,7 +42,8 @@ def loaded_app(make_app, redis_url):
     apps = []
 
     def factory():
-        app = make_app(cache_url=redis_url, policy="write-behind")
+        # the default flush_timeout (5 s): a quit under load flushes as a real one does
+        app = make_app(cache_url=redis_url, policy="write-behind", flush_timeout=5.0)
         app.live = True  # the refresh timers run, as in a terminal
         apps.append(app)
         return app
@@ -65,10 +69,10 @@ async def test_w_stops_a_full_rate_workload_over_redis_every_time(loaded_app):
                 f"operations finishing {cycle}",
             )
             key(app, "w")
-            await until(lambda: not app.workload.running, f"stop {cycle}")
+            await until(lambda: not app.workload.running, f"stop {cycle}", app)
             ratio = app.workload.read_ratio
             key(app, "m")  # the next key still works
-            await until(lambda ratio=ratio: app.workload.read_ratio != ratio, f"key {cycle}")
+            await until(lambda ratio=ratio: app.workload.read_ratio != ratio, f"key {cycle}", app)
         assert app.workload.stats.reads > 0
 
 
@@ -83,6 +87,6 @@ async def test_quitting_under_a_full_rate_workload_over_redis_exits(loaded_app, 
         for name in keys:
             key(app, name)
             await asyncio.sleep(0.05)
-        await until(lambda: not app.is_running, "exit")
+        await until(lambda: not app.is_running, "exit", app)
     assert not app.engine.running
     assert app.engine.metrics.pending == 0  # the flushing quit: every write landed
