@@ -167,6 +167,25 @@ def _detach_from_terminal() -> None:
     os.close(devnull)
 
 
+def guard_hangup() -> tuple[SignalHandler, SignalHandler] | None:
+    """Install a SIGCONT handler for a hangup: it comes with SIGCONT when the terminal was
+    ours as session leader (tmux, ssh, script), and Textual's driver would then restart
+    its application mode on the dead terminal and hang at exit writing to it. Returns
+    (ours, the previous handler) to restore later; None without SIGCONT."""
+    if not hasattr(signal, "SIGCONT"):
+        return None
+    resume = signal.getsignal(signal.SIGCONT)
+
+    def on_continue(signum: int, frame: FrameType | None) -> None:
+        if _terminal_gone():
+            _detach_from_terminal()
+        elif callable(resume):
+            resume(signum, frame)
+
+    signal.signal(signal.SIGCONT, on_continue)
+    return on_continue, resume
+
+
 class Quitting(AppPart):
     def __init__(self) -> None:
         super().__init__()
@@ -191,20 +210,7 @@ class Quitting(AppPart):
         if self.is_headless or self.is_web or self._signals_installed:
             return
         loop = asyncio.get_running_loop()
-        if hasattr(signal, "SIGCONT"):
-            # A hangup comes with SIGCONT when the terminal was ours as session leader
-            # (tmux, ssh, script): Textual's driver would then restart its application
-            # mode on the dead terminal and hang at exit writing to it.
-            resume = signal.getsignal(signal.SIGCONT)
-
-            def on_continue(signum: int, frame: FrameType | None) -> None:
-                if _terminal_gone():
-                    _detach_from_terminal()
-                elif callable(resume):
-                    resume(signum, frame)
-
-            signal.signal(signal.SIGCONT, on_continue)
-            self._restore_sigcont = (on_continue, resume)
+        self._restore_sigcont = guard_hangup()
         for signum in QUIT_SIGNALS:
             try:
                 loop.add_signal_handler(signum, self._on_signal, signum)

@@ -10,7 +10,6 @@ import signal
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from types import FrameType
 from typing import Any, cast
 
 from rich.text import Text
@@ -22,7 +21,7 @@ from textual.widgets import DataTable, Static
 
 from cachetui.app.faults_workload import LATENCIES, READ_RATIOS, SKEWS, skew_name
 from cachetui.app.operations import update_failure
-from cachetui.app.quitting import _detach_from_terminal, _terminal_gone
+from cachetui.app.quitting import _detach_from_terminal, _terminal_gone, guard_hangup
 from cachetui.app.screens.dialogs import GotoScreen
 from cachetui.app.screens.edit import EditScreen
 from cachetui.app.states import Palette, palette_for
@@ -199,16 +198,7 @@ class CompareApp(App[None]):
         if self.is_headless or self.is_web:
             return
         loop = asyncio.get_running_loop()
-        if hasattr(signal, "SIGCONT"):  # a hangup under tmux/ssh: see Quitting
-            resume = signal.getsignal(signal.SIGCONT)
-
-            def on_continue(signum: int, frame: FrameType | None) -> None:
-                if _terminal_gone():
-                    _detach_from_terminal()
-                elif callable(resume):
-                    resume(signum, frame)
-
-            signal.signal(signal.SIGCONT, on_continue)
+        guard_hangup()  # a hangup under tmux/ssh: see Quitting
         for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             try:
                 loop.add_signal_handler(signum, self._on_signal)
