@@ -13,9 +13,9 @@ from pathlib import Path
 from cachetui.engine.config import EVICTIONS, EngineConfig, WritePolicy
 from cachetui.engine.database_path import database_path_problem
 from cachetui.engine.errors import CacheTuiError, ValidationError
-from cachetui.engine.queue_url import REDIS_SCHEMES, parse_queue_url
+from cachetui.engine.queue_url import parse_queue_url
 from cachetui.engine.stores.factory import CACHE_URL_FORMS, check_cache_url
-from cachetui.engine.stores.redis_url import parse_redis_url
+from cachetui.engine.stores.redis_url import is_redis_url, parse_redis_url
 from cachetui.scenarios.loader import BUILTIN_NAMES, scenario_argument
 
 DEFAULT_PROFILES = 1000
@@ -80,7 +80,7 @@ cache_url_argument = url_argument(check_cache_url)
 
 def _check_queue_url(url: str) -> None:
     """``--queue``: memory://, sqlite://[/PATH], or a Redis server as ``--cache`` takes it."""
-    if url.split("://", 1)[0].lower() in REDIS_SCHEMES:
+    if is_redis_url(url):
         parse_redis_url(url)
     else:
         parse_queue_url(url, "profiles.db")  # the :memory: check comes with --db

@@ -11,8 +11,7 @@ from textual import work
 
 from cachetui.app.app_part import AppPart
 from cachetui.engine import CacheTuiError
-
-REDIS_SCHEMES = ("redis", "rediss", "unix")
+from cachetui.engine.stores.redis_url import is_redis_url
 
 
 class QueueChoice(AppPart):
@@ -23,7 +22,7 @@ class QueueChoice(AppPart):
         if config.db_path != ":memory:":
             choices["outbox"] = ("sqlite://", "Outbox file (durable)")
         for url in (config.queue_url, config.cache_url):
-            if url.split("://", 1)[0].lower() in REDIS_SCHEMES:
+            if is_redis_url(url):
                 choices["redis"] = (url, "Redis Stream (durable)")
                 break
         return choices

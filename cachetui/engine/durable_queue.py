@@ -18,11 +18,11 @@ from cachetui.engine.flusher import Flusher
 from cachetui.engine.outbox import Journal, Outbox
 from cachetui.engine.profile import Profile
 from cachetui.engine.queue_url import (
-    REDIS_SCHEMES,
     QueueLocation,
     default_outbox_path,
     parse_queue_url,
 )
+from cachetui.engine.stores.redis_url import is_redis_url
 
 
 class DurableQueueOperations:
@@ -85,7 +85,7 @@ class DurableQueueOperations:
         if await asyncio.to_thread(os.path.exists, path):
             found.append(Outbox(path))
         cache_url = self._core.config.cache_url
-        if cache_url.split("://", 1)[0].lower() in REDIS_SCHEMES:
+        if is_redis_url(cache_url):
             from cachetui.engine.stream_outbox import RedisStreamOutbox  # imports redis
 
             found.append(RedisStreamOutbox(cache_url))

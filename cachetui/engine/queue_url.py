@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cachetui.engine.errors import ValidationError
-
-#: The URL schemes of a Redis server, as redis-py reads them.
-REDIS_SCHEMES = ("redis", "rediss", "unix")
+from cachetui.engine.stores.redis_url import REDIS_SCHEMES
 
 
 @dataclass(frozen=True, slots=True)
