@@ -16,7 +16,6 @@ from collections.abc import Collection
 
 from textual.css.query import NoMatches
 from textual.theme import Theme
-from textual.widgets import DataTable
 
 from cachetui.app.app_part import AppPart
 from cachetui.app.export import MetricsSample
@@ -172,13 +171,11 @@ class RefreshLoop(AppPart):
 
     async def _repaint(self) -> None:
         engine = self.engine
-        try:
-            entries = await engine.cache_entries()
+        try:  # the youngest entries: a pane of a 10,000-entry cache shows a few hundred
+            entries = await engine.cache_entries(limit=PANE_ROWS)
+            size = await engine.cache_size()
         except StoreUnavailable:
-            entries = []
-        size = len(entries)
-        if len(entries) > PANE_ROWS:
-            entries = sorted(entries, key=lambda e: e.age)[:PANE_ROWS]
+            entries, size = [], 0
         pending = engine.pending_writes()
         letters = {d.user_id: d for d in engine.dead_letters()}
         cached = {e.profile.user_id: e.profile for e in entries}
@@ -316,9 +313,8 @@ class RefreshLoop(AppPart):
         self.call_later(self.refresh_view)
 
     # -- following a user across panes ---------------------------------------------------------
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.row_key.value is not None:
-            self.follow(int(event.row_key.value))
+    def on_key_table_row_selected(self, event: KeyTable.RowSelected) -> None:
+        self.follow(event.user)
 
     def follow(self, user: int | None) -> None:
         """Follow ``user`` in all three panes: each scrolls to its row now, or as soon as

@@ -17,7 +17,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from cachetui.app.faults_workload import LATENCIES, READ_RATIOS, SKEWS, skew_name
 from cachetui.app.operations import update_failure
@@ -26,6 +26,7 @@ from cachetui.app.screens.dialogs import GotoScreen
 from cachetui.app.screens.edit import EditScreen
 from cachetui.app.states import Palette, palette_for
 from cachetui.app.widgets.footer import DashboardFooter
+from cachetui.app.widgets.key_table import KeyTable
 from cachetui.compare.difference import difference_line, plural, side_numbers
 from cachetui.compare.mirror import Mirror, OpKind
 from cachetui.compare.side import SidePanel
@@ -186,7 +187,7 @@ class CompareApp(App[None]):
             seed=self.rng.random(),  # type: ignore[arg-type]
         )
         self._install_signal_handlers()
-        self.side(0).query_one(DataTable).focus()
+        self.side(0).query_one(KeyTable).focus()
         await self.refresh_view()
         if self.live:
             self.set_interval(REFRESH_SECONDS, self._tick)
@@ -509,7 +510,6 @@ class CompareApp(App[None]):
         else:
             self.action_show_help_panel()
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.row_key.value is not None:
-            self.followed = int(event.row_key.value)
-            self.call_later(self.refresh_view)
+    def on_key_table_row_selected(self, event: KeyTable.RowSelected) -> None:
+        self.followed = event.user
+        self.call_later(self.refresh_view)

@@ -141,11 +141,10 @@ class SidePanel(Vertical):
         if not engine.running:
             return
         try:
-            entries = await engine.cache_entries()
+            entries = await engine.cache_entries(limit=PANE_ROWS)
+            size = await engine.cache_size()
         except StoreUnavailable:
-            entries = []
-        size = len(entries)
-        entries = sorted(entries, key=lambda e: e.age)[:PANE_ROWS]
+            entries, size = [], 0
         pending = engine.pending_writes()
         letters = {d.user_id: d for d in engine.dead_letters()}
         cached = {e.profile.user_id: e.profile for e in entries}

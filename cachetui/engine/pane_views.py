@@ -35,13 +35,27 @@ class PaneViews:
         error = self._core.db.file_error()
         return "" if error is None else str(error)
 
-    async def cache_entries(self) -> list[CacheEntry]:
-        """What the cache store holds; raises StoreUnavailable while it is unreachable."""
+    async def cache_entries(self, limit: int | None = None) -> list[CacheEntry]:
+        """What the cache store holds: every entry, or with ``limit`` the ``limit`` most
+        recently stored, youngest first (a pane of a 10,000-entry cache needs a few
+        hundred). Raises StoreUnavailable while the store is unreachable."""
         cache = self._core.cache
         if not cache.ok:
             raise StoreUnavailable(cache.error)
         try:
-            return await self._core.store.entries()
+            return await self._core.store.entries(limit)
+        except StoreUnavailable as exc:
+            cache.failed(exc)
+            raise
+
+    async def cache_size(self) -> int:
+        """How many entries the cache store holds (Redis: its keys, counted with SCAN).
+        Raises StoreUnavailable while the store is unreachable."""
+        cache = self._core.cache
+        if not cache.ok:
+            raise StoreUnavailable(cache.error)
+        try:
+            return await self._core.store.size()
         except StoreUnavailable as exc:
             cache.failed(exc)
             raise

@@ -39,9 +39,9 @@ def rows(app: CacheTuiApp, pane: str) -> dict[int, list[str]]:
     """A pane's rows as the user sees them: user id → plain cell texts."""
     table = app.query_one(pane, KeyTable)
     found: dict[int, list[str]] = {}
-    for row_key in table.rows:
-        cells = table.get_row(row_key)
-        found[int(row_key.value)] = [c.plain if isinstance(c, Text) else str(c) for c in cells]
+    for user in table.users:
+        cells = table.row_cells(user)
+        found[user] = [c.plain if isinstance(c, Text) else str(c) for c in cells]
     return found
 
 

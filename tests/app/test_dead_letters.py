@@ -36,8 +36,8 @@ def view_rows(app) -> dict[int, list[str]]:
     """The view's rows as the user sees them: user id → plain cell texts."""
     table = app.screen.query_one(DeadLetterTable)
     return {
-        int(key.value): [c.plain if isinstance(c, Text) else str(c) for c in table.get_row(key)]
-        for key in table.rows
+        user: [c.plain if isinstance(c, Text) else str(c) for c in table.row_cells(user)]
+        for user in table.users
     }
 
 

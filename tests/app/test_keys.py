@@ -360,8 +360,8 @@ async def test_a_row_that_only_changes_state_is_recoloured(make_app):
         await pilot.press("g", "2", "enter")  # user 2 is in the Database pane, clean
         await settle(app, pilot)
         table = app.query_one("#database")
-        assert DARK.ok in str(table.get_row("2")[1].style)  # clean
+        assert DARK.ok in str(table.row_cells(2)[1].style)  # clean
         await pilot.press("u")  # same DB row, now dirty: only its colour changes
         await settle(app, pilot)
         assert rows(app, "#database")[2][1] == "1"
-        assert DARK.pending in str(table.get_row("2")[1].style)  # dirty
+        assert DARK.pending in str(table.row_cells(2)[1].style)  # dirty

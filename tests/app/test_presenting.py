@@ -237,11 +237,11 @@ async def test_light_theme_recolours_panes_log_and_header(make_app):
         await busy(app, pilot)
         table = app.query_one("#database", KeyTable)
         user = next(iter(rows(app, "#queue")))
-        assert DARK.pending in str(table.get_row(str(user))[1].style)
+        assert DARK.pending in str(table.row_cells(user)[1].style)
         app.theme = "textual-light"
         await settle(app, pilot)
         assert app.state_palette is LIGHT
-        assert LIGHT.pending in str(table.get_row(str(user))[1].style)
+        assert LIGHT.pending in str(table.row_cells(user)[1].style)
         log = app.query_one("#log")
         styles = {str(segment.style) for line in log.lines for segment in line}
         assert any(LIGHT.db in s or LIGHT.ok in s for s in styles)

@@ -211,3 +211,15 @@ async def test_updates_waiting_for_their_turn_die_with_a_crash(make_engine, db_p
     engine.faults.db_latency = 0
     await asyncio.sleep(0.05)
     assert engine.pending_writes() == [] and db_version(db_path, 3) == 1
+
+
+async def test_a_limited_cache_listing_holds_the_youngest_entries(make_engine):
+    """The Cache pane of a 10,000-entry cache asks for a few hundred: the newest."""
+    engine = await make_engine("write-through")
+    for user in (5, 3, 9, 1):
+        await engine.read(user)  # stored in this order
+        await asyncio.sleep(0.003)  # Redis keeps store times in milliseconds
+    assert [e.profile.user_id for e in await engine.cache_entries(limit=2)] == [1, 9]
+    assert await engine.cache_entries(limit=0) == []
+    assert sorted(e.profile.user_id for e in await engine.cache_entries()) == [1, 3, 5, 9]
+    assert await engine.cache_size() == 4

@@ -13,11 +13,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Label, Static
+from textual.widgets import Label, Static
 
 from cachetui.app.screens.dialogs import ConfirmScreen
 from cachetui.app.states import DARK, Palette
 from cachetui.app.widgets.dead_letter_table import DeadLetterTable, describe_letter
+from cachetui.app.widgets.key_table import KeyTable
 from cachetui.engine import CacheTuiError, DeadLetter, Engine
 
 #: The longest a retry waits for its writes to land before saying they are queued.
@@ -107,10 +108,10 @@ class DeadLettersScreen(ModalScreen[None]):
             text = describe_letter(letter, self.engine.config.conflict)
         self.query_one("#detail", Static).update(text)
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    def on_key_table_row_highlighted(self, event: KeyTable.RowHighlighted) -> None:
         self._show_detail()
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_key_table_row_selected(self, event: KeyTable.RowSelected) -> None:
         # the app follows the user (the message bubbles on to it); the panes show it
         self.dismiss(None)
 

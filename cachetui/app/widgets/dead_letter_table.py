@@ -26,7 +26,7 @@ class DeadLetterTable(KeyTable):
         ("squeeze", "state"),
     )
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: str | None) -> None:
         columns = [
             Column("user", 5, fit=True),
             Column("state", 10),

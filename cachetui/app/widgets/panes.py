@@ -56,7 +56,7 @@ class CachePane(KeyTable):
         ("squeeze", "state"),
     )
 
-    def __init__(self, ttl: bool, **kwargs: object) -> None:
+    def __init__(self, ttl: bool, **kwargs: str | None) -> None:
         last = Column("ttl", 5, key="age", fit=True) if ttl else Column("age", 5, fit=True)
         self.show_ttl = ttl
         super().__init__([*PROFILE_COLUMNS, Column("uses", 4, fit=True), last], **kwargs)
@@ -95,7 +95,7 @@ class QueuePane(KeyTable):
         ("drop", "coal."),
     )
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: str | None) -> None:
         columns = [
             Column("user", 5, fit=True),
             Column("v", 3, fit=True),
@@ -149,7 +149,7 @@ class DatabasePane(KeyTable):
         ("squeeze", "state"),
     )
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: str | None) -> None:
         super().__init__([*PROFILE_COLUMNS, Column("updated", 12)], **kwargs)
 
     def show(

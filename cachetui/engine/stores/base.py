@@ -71,8 +71,9 @@ class CacheStore(ABC):
     async def clear(self) -> None: ...
 
     @abstractmethod
-    async def entries(self) -> list[CacheEntry]:
-        """Every live entry (expired ones are dropped first), for the panes."""
+    async def entries(self, limit: int | None = None) -> list[CacheEntry]:
+        """Every live entry (expired ones are dropped first), for the panes; with
+        ``limit``, only the ``limit`` most recently stored (youngest first)."""
 
     @abstractmethod
     async def size(self) -> int: ...

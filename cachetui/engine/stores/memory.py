@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import heapq
+import operator
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -18,6 +20,9 @@ class _Entry:
         self.stored_at = stored_at
         self.expires_at = expires_at
         self.hits = 0
+
+
+_stored_at = operator.attrgetter("stored_at")
 
 
 class MemoryStore(CacheStore):
@@ -93,9 +98,13 @@ class MemoryStore(CacheStore):
             self._drop(key, "expire")
         return len(due)
 
-    def entries_nowait(self) -> list[CacheEntry]:
+    def entries_nowait(self, limit: int | None = None) -> list[CacheEntry]:
+        """Every live entry, or the ``limit`` most recently stored (youngest first)."""
         self.expire_due()
         now = self._clock()
+        chosen: Iterable[_Entry] = self._data.values()
+        if limit is not None:
+            chosen = heapq.nlargest(max(0, limit), chosen, key=_stored_at)
         return [
             CacheEntry(
                 profile=e.profile,
@@ -103,7 +112,7 @@ class MemoryStore(CacheStore):
                 age=now - e.stored_at,
                 ttl_left=None if e.expires_at is None else e.expires_at - now,
             )
-            for e in self._data.values()
+            for e in chosen
         ]
 
     def __len__(self) -> int:
@@ -131,8 +140,8 @@ class MemoryStore(CacheStore):
     async def clear(self) -> None:
         self.clear_nowait()
 
-    async def entries(self) -> list[CacheEntry]:
-        return self.entries_nowait()
+    async def entries(self, limit: int | None = None) -> list[CacheEntry]:
+        return self.entries_nowait(limit)
 
     async def size(self) -> int:
         return len(self._data)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import heapq
 import json
 import os
 import re
@@ -390,8 +391,12 @@ class RedisStore(CacheStore):
         except RedisError as exc:
             raise self._unavailable(exc) from None
 
-    async def entries(self) -> list[CacheEntry]:
-        """What Redis really holds under this namespace, found with SCAN."""
+    async def entries(self, limit: int | None = None) -> list[CacheEntry]:
+        """What Redis really holds under this namespace, found with SCAN; with ``limit``,
+        only the ``limit`` most recently stored (youngest first): their store times are
+        read for every key, their values only for those."""
+        if limit is not None and limit <= 0:
+            return []
         await self.record_uses()
         # SCAN may return a key twice; a key set by hand may not end in an id
         start = len(self.prefix)
@@ -401,6 +406,14 @@ class RedisStore(CacheStore):
             if await self._call(self._client.zcard, self._index):
                 await self._reconcile()
             return []
+        found = len(keys)
+        if limit is not None and limit < len(keys):
+            stored_at = await self._call(self._client.hmget, self._stored, ids)
+            youngest = heapq.nlargest(
+                max(0, limit), range(len(ids)), key=lambda i: int(stored_at[i] or 0)
+            )
+            keys = [keys[i] for i in youngest]
+            ids = [ids[i] for i in youngest]
         pipe = self._client.pipeline(transaction=False)
         pipe.time()
         for i in range(0, len(keys), _CHUNK):
@@ -436,7 +449,7 @@ class RedisStore(CacheStore):
                     ttl_left=ttl / 1000 if ttl >= 0 else None,
                 )
             )
-        if indexed != len(keys):
+        if indexed != found:
             await self._reconcile()
         return out
 

@@ -1,0 +1,90 @@
+"""One table row drawn as a :class:`~textual.strip.Strip`: each cell padded, cut with an
+ellipsis when too long, styled over the row's style. Built straight from segments (a
+row of plain or single-style cells costs a few µs, not a Rich layout pass)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+from rich.cells import cell_len, set_cell_size
+from rich.console import Console
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.strip import Strip
+
+from cachetui.app.widgets.table_columns import Cell
+
+ELLIPSIS = "…"
+
+
+@lru_cache(maxsize=1024)
+def _parse(style: str) -> Style:
+    return Style.parse(style) if style else Style.null()
+
+
+def cell_style(cell: Text) -> Style:
+    """A Text's own (base) style as a Rich Style."""
+    style = cell.style
+    return _parse(style) if isinstance(style, str) else style
+
+
+def fit(text: str, width: int) -> str:
+    """``text`` in exactly ``width`` cells: padded with spaces, or cut with an ellipsis."""
+    length = cell_len(text)
+    if length == width:
+        return text
+    if length < width:
+        return text + " " * (width - length)
+    if width <= 1:
+        return set_cell_size(text, width)
+    return set_cell_size(text, width - 1) + ELLIPSIS
+
+
+def row_strip(
+    cells: Sequence[Cell],
+    widths: Sequence[int],
+    row: Style,
+    *,
+    padding: int = 1,
+    post: Style | None = None,
+    console: Console | None = None,
+) -> Strip:
+    """The row's line: ``cells[i]`` in ``widths[i]`` cells with ``padding`` spaces either
+    side, everything over ``row`` (the table's background, or the cursor's); ``post``
+    goes over each cell's own style (the cursor's colour wins over the cell's).
+    ``console`` renders a cell with spans (several styles), the rare case."""
+    segments: list[Segment] = []
+    pad = Segment(" " * padding, row) if padding else None
+    total = 0
+    for cell, width in zip(cells, widths, strict=True):
+        if pad:
+            segments.append(pad)
+        if isinstance(cell, Text) and cell.spans:
+            segments.extend(_rich_cell(cell, width, row, post, console or Console()))
+        else:
+            text = cell.plain if isinstance(cell, Text) else cell
+            style = row + cell_style(cell) if isinstance(cell, Text) else row
+            if post is not None:
+                style += post
+            length = cell_len(text)
+            if length < width:  # the text in its style, the rest in the row's
+                segments.append(Segment(text, style))
+                segments.append(Segment(" " * (width - length), row))
+            else:
+                segments.append(Segment(fit(text, width), style))
+        if pad:
+            segments.append(pad)
+        total += width + 2 * padding
+    return Strip(segments, total).simplify()
+
+
+def _rich_cell(
+    cell: Text, width: int, row: Style, post: Style | None, console: Console
+) -> list[Segment]:
+    text = cell.copy()
+    text.truncate(width, overflow="ellipsis")
+    text.end = ""
+    segments = list(Segment.apply_style(text.render(console), row, post))
+    return list(Segment.adjust_line_length(segments, width, style=row))

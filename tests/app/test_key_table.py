@@ -1,0 +1,148 @@
+"""The panes' table: a repaint draws only the rows that changed; keys and clicks move the
+cursor and follow a user; colours, ellipses and narrow columns are drawn as before."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import App, ComposeResult
+
+from cachetui.app.widgets.key_table import Column, KeyTable
+from tests.app.conftest import settle
+
+
+class CountingTable(KeyTable):
+    """Records which lines it draws."""
+
+    NARROWING = (("drop", "note"),)
+
+    def __init__(self) -> None:
+        super().__init__([Column("user", 4, fit=True), Column("name", 8), Column("note", 6)])
+        self.drawn: list[int] = []
+        self.selected: list[int] = []
+
+    def render_line(self, y: int):  # type: ignore[no-untyped-def]
+        self.drawn.append(y)
+        return super().render_line(y)
+
+
+class TableApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield CountingTable()
+
+    def on_key_table_row_selected(self, event: KeyTable.RowSelected) -> None:
+        self.query_one(CountingTable).selected.append(event.user)
+
+
+def people(count: int, renamed: dict[int, Text | str] | None = None) -> list:
+    renamed = renamed or {}
+    return [(u, (str(u), renamed.get(u, f"name{u}"), "")) for u in range(1, count + 1)]
+
+
+def in_view(table: KeyTable) -> int:
+    """How many rows fit under the header."""
+    return table.scrollable_content_region.height - 1
+
+
+def line(table: KeyTable, y: int) -> str:
+    return table.render_line(y).text
+
+
+async def test_a_repaint_draws_only_the_lines_whose_row_changed():
+    app = TableApp()
+    async with app.run_test(size=(40, 12)) as pilot:
+        table = app.query_one(CountingTable)
+        table.sync(people(30))
+        await pilot.pause()
+        assert line(table, 0).split() == ["user", "name", "note"]
+        assert line(table, 3).split() == ["3", "name3"]
+        table.drawn.clear()
+        table.sync(people(30, {3: "Ada"}))  # one row changed
+        await pilot.pause()
+        assert table.drawn == [3]  # the header is line 0: row 3 is line 3
+        assert line(table, 3).split() == ["3", "Ada"]
+        table.drawn.clear()
+        table.sync(people(30, {3: "Ada"}))  # nothing changed: nothing drawn
+        await pilot.pause()
+        assert table.drawn == []
+        table.sync(people(30, {3: Text("Ada", style="red")}))  # only its colour
+        await pilot.pause()
+        assert table.drawn == [3]
+        assert any(
+            s.style and s.style.color and s.style.color.name == "red"
+            for s in table.render_line(3)
+            if s.text == "Ada"
+        )
+        table.drawn.clear()
+        table.sync(people(31, {3: Text("Ada", style="red")})[1:])  # 1 went, 31 came: all move up
+        await pilot.pause()
+        assert sorted(table.drawn) == list(range(1, in_view(table) + 1))  # every row line
+        assert line(table, 1).split() == ["2", "name2"]
+
+
+async def test_keys_move_the_cursor_and_enter_selects_its_user():
+    app = TableApp()
+    async with app.run_test(size=(40, 12)) as pilot:
+        table = app.query_one(CountingTable)
+        table.sync(people(30))
+        table.focus()
+        await pilot.pause()
+        await pilot.press("down", "down", "enter")
+        assert table.user_at_cursor() == 3 and table.selected == [3]
+        await pilot.press("pagedown")
+        assert table.cursor_row == 2 + in_view(table)  # a page: the rows under the header
+        await pilot.press("end")
+        assert table.user_at_cursor() == 30
+        assert table.scroll_y == 30 - in_view(table)  # the last row in view
+        await pilot.press("home")
+        assert table.user_at_cursor() == 1 and table.scroll_y == 0
+        table.sync(people(5))  # the rows under the cursor went: it stays on a row
+        await pilot.press("end")
+        table.sync(people(2))
+        assert table.user_at_cursor() == 2
+
+
+async def test_a_click_moves_the_cursor_and_a_second_click_selects():
+    app = TableApp()
+    async with app.run_test(size=(40, 12)) as pilot:
+        table = app.query_one(CountingTable)
+        table.sync(people(30))
+        await pilot.pause()
+        await pilot.click(CountingTable, offset=(2, 4))  # line 4: the fourth row
+        assert table.user_at_cursor() == 4 and table.selected == []
+        await pilot.click(CountingTable, offset=(2, 4))
+        assert table.selected == [4]
+        await pilot.click(CountingTable, offset=(2, 0))  # the header: nothing
+        assert table.user_at_cursor() == 4 and table.selected == [4]
+
+
+async def test_long_names_end_in_an_ellipsis_and_narrow_panes_drop_columns():
+    app = TableApp()
+    async with app.run_test(size=(40, 12)) as pilot:
+        table = app.query_one(CountingTable)
+        table.sync(people(3, {2: "Margaret Hamilton"}))
+        await pilot.pause()
+        assert line(table, 2).split()[1] == "Margare…"
+        assert table.shown_columns == ["user", "name", "note"]
+        table.styles.width = 20  # too narrow for the note
+        await pilot.pause()
+        assert table.shown_columns == ["user", "name"]
+        assert line(table, 0).split() == ["user", "name"]
+
+
+async def test_enter_on_a_pane_row_follows_that_user_in_every_pane(make_app):
+    app = make_app(policy="write-behind")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("R", "u")
+        await settle(app, pilot)
+        cache = app.query_one("#cache", KeyTable)
+        cache.focus()
+        await pilot.press("down", "down")
+        user = cache.user_at_cursor()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert user is not None and app.followed == user
+        for pane in ("#cache", "#database"):
+            table = app.query_one(pane, KeyTable)
+            assert table.user_at_cursor() == user
+            assert str(table.row_cells(user)[0]).startswith("▸")
