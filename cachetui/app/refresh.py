@@ -38,7 +38,6 @@ from cachetui.engine import (
 
 REFRESH_SECONDS = 0.25  # panes repaint at 4 Hz at most
 IDLE_REFRESH_SECONDS = 2.0  # with no engine event since the last paint, only ages change
-DB_RECENT_ROWS = 30
 DB_WINDOW_ROWS = 60
 PANE_ROWS = 200
 TOUCHED = 20
@@ -54,6 +53,7 @@ class RefreshLoop(AppPart):
         self._skipped = 0
         self._touched: OrderedDict[int, None] = OrderedDict()
         self._refreshing = False
+        self._again = False  # a repaint was asked for while one ran
         self._changed = True  # an engine event arrived since the last paint
         self._painted_at = 0.0
         self._rates = Rates()
@@ -155,13 +155,19 @@ class RefreshLoop(AppPart):
     # -- repainting ----------------------------------------------------------------------------
     async def refresh_view(self) -> None:
         """Read the engine's state and repaint every pane (diffing rows by key)."""
-        if self._refreshing or not self.engine.running:
+        if not self.engine.running:
+            return
+        if self._refreshing:  # asked during a repaint (g, enter): once more right after
+            self._again = True
             return
         self._refreshing = True
-        self._changed = False
-        self._painted_at = time.monotonic()
         try:
-            await self._repaint()
+            self._again = True
+            while self._again and self.engine.running:
+                self._again = False
+                self._changed = False
+                self._painted_at = time.monotonic()
+                await self._repaint()
         except CacheTuiError as exc:  # e.g. the SQLite file vanished
             self.notify(f"cannot refresh the panes: {exc}", severity="error")
         except NoMatches:
@@ -183,7 +189,7 @@ class RefreshLoop(AppPart):
         wanted = set(cached) | set(queued) | set(self._touched) | set(letters)
         if self.followed is not None:
             wanted.add(self.followed)
-        recent = await engine.db_recent(DB_RECENT_ROWS)
+        recent = await engine.db_recent(DB_WINDOW_ROWS)  # the window stays full: no relayout
         db = {p.user_id: p for p in recent}
         db.update(await engine.db_rows(wanted - set(db)))
         window = self._db_window(db, recent, letters)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 from textual import events
@@ -48,9 +50,14 @@ def kind_style(kind: EventKind, palette: Palette = DARK) -> str:
     return f"{extra} {colour}".strip()
 
 
-def describe(event: Event, timings: bool = True, palette: Palette = DARK) -> Table:
-    """One log entry: the event's kind, then its user, detail and duration. A long entry
-    wraps by words under the detail (a hanging indent), never back to the kind's column."""
+#: The event kind's column (cells), and the space after it.
+KIND_WIDTH = 12
+
+
+def describe(event: Event, timings: bool = True, palette: Palette = DARK, width: int = 0) -> Text:
+    """One log entry: the event's kind, then its user, detail and duration. Given the
+    ``width`` (cells), a long entry wraps by words under the detail (a hanging indent),
+    never back to the kind's column."""
     text = Text()
     if event.user_id is not None:
         text.append(f"user {event.user_id}")
@@ -60,11 +67,24 @@ def describe(event: Event, timings: bool = True, palette: Palette = DARK) -> Tab
         text.append(f"  {event.detail}" if text else event.detail, style="dim")
     if timings and event.duration is not None:
         text.append(f"  {duration(event.duration)}", style="italic")
-    line = Table.grid(padding=(0, 1))
-    line.add_column(width=12, no_wrap=True)
-    line.add_column(overflow="fold")
-    line.add_row(Text(event.kind.value, style=kind_style(event.kind, palette)), text)
+    kind = event.kind.value[:KIND_WIDTH].ljust(KIND_WIDTH + 1)
+    line = Text(end="")
+    line.append(kind, style=kind_style(event.kind, palette))
+    room = width - len(kind)
+    if width <= 0 or text.cell_len <= room or room < 8:
+        return line.append_text(text)
+    parts = text.wrap(_MEASURE, room, overflow="fold")
+    indent = " " * len(kind)
+    for index, part in enumerate(parts):
+        part.rstrip()
+        if index:
+            line.append("\n" + indent)
+        line.append_text(part)
     return line
+
+
+#: Wrapping measures text only: a console that never writes anywhere.
+_MEASURE = Console(file=io.StringIO(), width=200, color_system=None, legacy_windows=False)
 
 
 #: Below this width (cells) the Last operation pane leaves out its step numbers.
@@ -74,6 +94,8 @@ NARROW_TRACE = 56
 class TracePane(Static):
     """The steps of the last operation started from the keyboard, with durations."""
 
+    _shown: object = None
+
     def show(
         self,
         title: str,
@@ -82,6 +104,16 @@ class TracePane(Static):
         palette: Palette = DARK,
     ) -> None:
         narrow = 0 < self.size.width < NARROW_TRACE  # no step numbers: room for the words
+        shown = (
+            title,
+            tuple((e.kind, e.user_id, e.version, e.detail, e.duration) for e in events),
+            timings,
+            palette,
+            narrow,
+        )
+        if shown == self._shown:
+            return  # the same operation: drawn already
+        self._shown = shown
         table = Table.grid(padding=(0, 1))
         if not narrow:
             table.add_column(style="dim", width=3, justify="right")
@@ -127,20 +159,28 @@ class EventLog(RichLog):
         palette: Palette = DARK,
     ) -> None:
         self._style = (timings, palette)
-        if skipped:
-            self._shown.append(skipped)
-            self.write(_skipped(skipped))
-        for event in events:
-            self._shown.append(event)
-            self.write(describe(event, timings, palette))
+        items: list[Event | int] = [skipped] if skipped else []
+        items.extend(events)
+        self._shown.extend(items)
+        self._write(items)
 
     def repaint(self, timings: bool, palette: Palette) -> None:
         """Write every kept line again (after a theme change, or to wrap at a new width)."""
         self._style = (timings, palette)
         self.clear()
-        for item in self._shown:
-            line = _skipped(item) if isinstance(item, int) else describe(item, timings, palette)
-            self.write(line)
+        self._write(list(self._shown))
+
+    def _write(self, items: Sequence[Event | int]) -> None:
+        """One write for all of them: each write of a RichLog lays the screen out again."""
+        if not items:
+            return
+        timings, palette = self._style
+        width = self.scrollable_content_region.width
+        entries = [
+            _skipped(item) if isinstance(item, int) else describe(item, timings, palette, width)
+            for item in items
+        ]
+        self.write(Text("\n").join(entries))
 
     def on_resize(self, event: events.Resize) -> None:
         if event.size.width != self._width:

@@ -13,6 +13,7 @@ from typing import ClassVar
 
 from rich.cells import cell_len
 from rich.style import Style
+from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Region, Size, Spacing
@@ -26,6 +27,7 @@ from cachetui.app.widgets.table_columns import (
     Cells,
     Column,
     Layout,
+    as_text,
     fit_columns,
     longest_fitting,
     looks,
@@ -141,6 +143,7 @@ class KeyTable(ScrollView, can_focus=True):
         self._strips: dict[tuple[int, bool], Strip] = {}  # (user, under the cursor)
         self._header: Strip | None = None
         self._styles: tuple[Style, Style, Style] | None = None
+        self._sized: tuple[Size, Size, Size] | None = None
         self._titles: tuple[str, ...] = ("",)
         self._subtitles: tuple[str, ...] = ("",)
 
@@ -164,10 +167,10 @@ class KeyTable(ScrollView, can_focus=True):
         """The users whose rows are shown, top to bottom."""
         return list(self._order)
 
-    def row_cells(self, user: int) -> tuple[Cell, ...]:
-        """The cells of ``user``'s row as shown (only the columns on screen).
-        Raises KeyError if the pane has no row for ``user``."""
-        return project(self._rows_now[user], self._layout)
+    def row_cells(self, user: int) -> tuple[Text | str, ...]:
+        """The cells of ``user``'s row as shown (only the columns on screen), as Rich
+        renders them. Raises KeyError if the pane has no row for ``user``."""
+        return tuple(as_text(cell) for cell in project(self._rows_now[user], self._layout))
 
     def row_index(self, user: int) -> int | None:
         """``user``'s row position (0: the first row under the header); None: no row."""
@@ -241,6 +244,19 @@ class KeyTable(ScrollView, can_focus=True):
             return False
         self.virtual_size = size
         return True
+
+    def _size_updated(
+        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
+    ) -> bool:
+        # Textual calls this for every widget at every layout of the screen (a label that
+        # changed width is enough) and, for a ScrollView, redraws both scrollbars each
+        # time: the compositor's virtual size never equals the table's. Only a change of
+        # the pane's size or of its rows is worth that.
+        sized = (size, self.virtual_size, container_size)
+        if sized == self._sized:
+            return False
+        self._sized = sized
+        return super()._size_updated(size, virtual_size, container_size, layout)
 
     # -- columns -----------------------------------------------------------------------------
     def on_mount(self) -> None:

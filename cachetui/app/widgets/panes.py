@@ -4,32 +4,38 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from rich.text import Text
-
-from cachetui.app.states import DARK, Palette, ago, state_cell
+from cachetui.app.states import DARK, SYMBOLS, Palette, ago
 from cachetui.app.widgets.key_table import Cells, Column, KeyTable
 from cachetui.engine import CacheEntry, KeyState, PendingWrite, Profile
 
 FOLLOW_MARK = "▸"
 
 
-def user_cell(user: int, state: KeyState, followed: bool, palette: Palette = DARK) -> Text:
+#: A cell as (text, Rich style): a pane builds hundreds of them per repaint, and a Rich
+#: Text per cell would cost more than drawing the rows on screen.
+StyledCell = tuple[str, str]
+
+
+def user_cell(user: int, state: KeyState, followed: bool, palette: Palette = DARK) -> StyledCell:
     style = palette.rows[state] + (" reverse" if followed else "")
-    return Text(f"{FOLLOW_MARK if followed else ' '}{user}", style=style)
+    return f"{FOLLOW_MARK if followed else ' '}{user}", style
 
 
-def name_cell(name: str, state: KeyState, palette: Palette = DARK) -> Text:
-    style = palette.rows[state].replace("bold ", "")
-    return Text(name, style=style, overflow="ellipsis", no_wrap=True)
+def name_cell(name: str, state: KeyState, palette: Palette = DARK) -> StyledCell:
+    return name, palette.rows[state].replace("bold ", "")
+
+
+def state_cell(state: KeyState, palette: Palette = DARK) -> StyledCell:
+    return f"{SYMBOLS[state]} {state.value}", palette.states[state]
 
 
 def profile_cells(
     p: Profile, state: KeyState, followed: int | None, palette: Palette = DARK
-) -> tuple[Text, ...]:
+) -> tuple[StyledCell, ...]:
     """The leading cells the Cache and Database panes share: user, v, name, state."""
     return (
         user_cell(p.user_id, state, p.user_id == followed, palette),
-        Text(str(p.version), style=palette.rows[state]),
+        (str(p.version), palette.rows[state]),
         name_cell(p.name, state, palette),
         state_cell(state, palette),
     )
@@ -125,14 +131,12 @@ class QueuePane(KeyTable):
                     write.user_id,
                     (
                         user_cell(write.user_id, state, write.user_id == followed, palette),
-                        Text(str(write.version), style=palette.rows[state]),
+                        (str(write.version), palette.rows[state]),
                         str(row.version) if row else "–",
                         f"+{write.coalesced}" if write.coalesced else "",
                         ago(write.age) if timings else "–",
-                        Text(str(write.retries), style=f"bold {palette.bad}")
-                        if write.retries
-                        else "",
-                        Text("⇡ db", style="italic") if write.in_flight else "",
+                        (str(write.retries), f"bold {palette.bad}") if write.retries else "",
+                        ("⇡ db", "italic") if write.in_flight else "",
                     ),
                 )
             )

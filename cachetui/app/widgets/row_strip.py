@@ -56,28 +56,47 @@ def row_strip(
     goes over each cell's own style (the cursor's colour wins over the cell's).
     ``console`` renders a cell with spans (several styles), the rare case."""
     segments: list[Segment] = []
-    pad = Segment(" " * padding, row) if padding else None
-    total = 0
+    gap = " " * padding
+    plain = ""  # characters in the row's own style, not yet in a segment
     for cell, width in zip(cells, widths, strict=True):
-        if pad:
-            segments.append(pad)
+        plain += gap
         if isinstance(cell, Text) and cell.spans:
+            if plain:
+                segments.append(Segment(plain, row))
+                plain = ""
             segments.extend(_rich_cell(cell, width, row, post, console or Console()))
         else:
-            text = cell.plain if isinstance(cell, Text) else cell
-            style = row + cell_style(cell) if isinstance(cell, Text) else row
-            if post is not None:
-                style += post
+            text, style = _styled(cell, row, post)
             length = cell_len(text)
-            if length < width:  # the text in its style, the rest in the row's
-                segments.append(Segment(text, style))
-                segments.append(Segment(" " * (width - length), row))
+            if style is row:
+                plain += fit(text, width)
             else:
-                segments.append(Segment(fit(text, width), style))
-        if pad:
-            segments.append(pad)
-        total += width + 2 * padding
-    return Strip(segments, total).simplify()
+                if plain:
+                    segments.append(Segment(plain, row))
+                    plain = ""
+                segments.append(Segment(fit(text, min(width, length)), style))
+                if length < width:  # the rest of the cell in the row's style
+                    plain = " " * (width - length)
+        plain += gap
+    if plain:
+        segments.append(Segment(plain, row))
+    return Strip(segments, sum(widths) + 2 * padding * len(widths))
+
+
+def _styled(
+    cell: tuple[str, str] | Text | str, row: Style, post: Style | None
+) -> tuple[str, Style]:
+    """A one-style cell's characters and their style over the ``row`` (``row`` itself,
+    the same object, when the cell adds nothing)."""
+    if isinstance(cell, tuple):
+        text, style = cell[0], row + _parse(cell[1]) if cell[1] else row
+    elif isinstance(cell, Text):
+        text, style = cell.plain, row + cell_style(cell)
+    else:
+        text, style = cell, row
+    if post is not None:
+        style += post
+    return text, style
 
 
 def _rich_cell(

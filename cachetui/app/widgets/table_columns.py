@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from rich.cells import cell_len
 from rich.text import Text
 
-Cell = Text | str
+#: A cell: plain characters, characters in a Rich style given as ``(text, style)`` (the
+#: cheap form the panes use: no Text object per cell), or a Rich Text.
+Cell = Text | str | tuple[str, str]
 Cells = Sequence[Cell]
 
 
@@ -91,21 +93,32 @@ def squeeze(cell: Cell) -> Cell:
     """A cell reduced to its first character, in the same style (a state's symbol)."""
     if isinstance(cell, Text):
         return Text(cell.plain[:1], style=cell.style)
+    if isinstance(cell, tuple):
+        return cell[0][:1], cell[1]
     return cell[:1]
 
 
 def plain(cell: Cell) -> str:
     """The characters a cell shows."""
-    return cell.plain if isinstance(cell, Text) else str(cell)
+    if isinstance(cell, Text):
+        return cell.plain
+    return cell[0] if isinstance(cell, tuple) else cell
 
 
 def look(cell: Cell) -> tuple[str, str, int]:
     """What a cell looks like: its characters, style and spans (Rich's ``Text.__eq__``
     ignores the base style, so a row that only changed colour would compare equal)."""
+    if isinstance(cell, tuple):
+        return cell[0], cell[1], 0
     if isinstance(cell, Text):
         return cell.plain, str(cell.style), hash(tuple(cell.spans)) if cell.spans else 0
-    return str(cell), "", 0
+    return cell, "", 0
 
 
 def looks(cells: Sequence[Cell]) -> tuple[tuple[str, str, int], ...]:
     return tuple(look(cell) for cell in cells)
+
+
+def as_text(cell: Cell) -> Text | str:
+    """The cell as Rich renders it: ``(text, style)`` becomes a Text."""
+    return Text(cell[0], style=cell[1]) if isinstance(cell, tuple) else cell

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import heapq
-import operator
+import itertools
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -20,9 +19,6 @@ class _Entry:
         self.stored_at = stored_at
         self.expires_at = expires_at
         self.hits = 0
-
-
-_stored_at = operator.attrgetter("stored_at")
 
 
 class MemoryStore(CacheStore):
@@ -43,6 +39,8 @@ class MemoryStore(CacheStore):
         self.ttl = ttl
         self._clock = clock
         self._data: OrderedDict[int, _Entry] = OrderedDict()
+        #: The keys in the order they were last stored: the youngest entries are its end.
+        self._stored: OrderedDict[int, None] = OrderedDict()
         self._policy = _make_policy(eviction)
         self._lru = eviction == "lru"
         self.description = f"memory ({eviction}, capacity {capacity})"
@@ -71,9 +69,11 @@ class MemoryStore(CacheStore):
             entry.profile = profile
             entry.stored_at = now
             entry.expires_at = expires_at
+            self._stored.move_to_end(key)
             self._policy.touch(self._data, key)
             return
         self._data[key] = _Entry(profile, now, expires_at)
+        self._stored[key] = None
         self._policy.inserted(key)
         while len(self._data) > self.capacity:
             self._drop(self._policy.victim(self._data), "evict")
@@ -81,11 +81,13 @@ class MemoryStore(CacheStore):
     def delete_nowait(self, user_id: int) -> bool:
         if self._data.pop(user_id, None) is None:
             return False
+        del self._stored[user_id]
         self._policy.removed(user_id)
         return True
 
     def clear_nowait(self) -> None:
         self._data.clear()
+        self._stored.clear()
         self._policy = _make_policy(self.eviction)
 
     def expire_due(self) -> int:
@@ -104,7 +106,8 @@ class MemoryStore(CacheStore):
         now = self._clock()
         chosen: Iterable[_Entry] = self._data.values()
         if limit is not None:
-            chosen = heapq.nlargest(max(0, limit), chosen, key=_stored_at)
+            data = self._data
+            chosen = [data[key] for key in itertools.islice(reversed(self._stored), max(0, limit))]
         return [
             CacheEntry(
                 profile=e.profile,
@@ -123,6 +126,7 @@ class MemoryStore(CacheStore):
 
     def _drop(self, key: int, reason: str) -> None:
         entry = self._data.pop(key)
+        del self._stored[key]
         self._policy.removed(key)
         if self._on_drop is not None:
             self._on_drop(key, entry.profile, reason)
