@@ -14,6 +14,7 @@ from textual import events
 from textual.widgets import RichLog, Static
 
 from cachetui.app.states import DARK, Palette, duration
+from cachetui.app.widgets.steady_scroll import SteadyScrollbars
 from cachetui.engine import Event, EventKind
 
 #: Each event kind's colour, as a role of the theme's palette, and extra style.
@@ -122,7 +123,10 @@ class TracePane(Static):
         table.add_column(justify="right")
         if not events:
             self.border_subtitle = ""  # no operation: no title of an old one either
-            self.update(Text(title or "Press r to read a profile, u to update one.", style="dim"))
+            self.update(
+                Text(title or "Press r to read a profile, u to update one.", style="dim"),
+                layout=False,  # its size is the pane's, whatever it shows
+            )
             return
         for index, event in enumerate(events, 1):
             subject = ""
@@ -137,10 +141,10 @@ class TracePane(Static):
                 duration(event.duration) if timings else "",
             )
         self.border_subtitle = title
-        self.update(table)
+        self.update(table, layout=False)
 
 
-class EventLog(RichLog):
+class EventLog(SteadyScrollbars, RichLog):
     """Every engine event, newest at the bottom. It keeps the events it shows, so that
     :meth:`repaint` can redraw them in another theme's colours."""
 
@@ -180,7 +184,11 @@ class EventLog(RichLog):
             _skipped(item) if isinstance(item, int) else describe(item, timings, palette, width)
             for item in items
         ]
-        self.write(Text("\n").join(entries))
+        # scrolled to the end now, in the same screen update (a RichLog scrolls after the
+        # next one: a second update of the screen per repaint)
+        self.write(Text("\n").join(entries), width=width or None, scroll_end=False)
+        if self.auto_scroll:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def on_resize(self, event: events.Resize) -> None:
         if event.size.width != self._width:

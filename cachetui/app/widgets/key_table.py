@@ -18,10 +18,10 @@ from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Region, Size, Spacing
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from cachetui.app.widgets.row_strip import row_strip
+from cachetui.app.widgets.steady_scroll import SteadyScrollbars
 from cachetui.app.widgets.table_columns import (
     Cell,
     Cells,
@@ -40,7 +40,7 @@ __all__ = ["Cells", "Column", "KeyTable", "fit_columns"]
 HEADER_HEIGHT = 1
 
 
-class KeyTable(ScrollView, can_focus=True):
+class KeyTable(SteadyScrollbars, can_focus=True):
     """Rows keyed by user id, a header line, a row cursor. :meth:`sync` applies a new
     list of rows as a diff: only the lines that look different are drawn again.
 
@@ -143,7 +143,6 @@ class KeyTable(ScrollView, can_focus=True):
         self._strips: dict[tuple[int, bool], Strip] = {}  # (user, under the cursor)
         self._header: Strip | None = None
         self._styles: tuple[Style, Style, Style] | None = None
-        self._sized: tuple[Size, Size, Size] | None = None
         self._titles: tuple[str, ...] = ("",)
         self._subtitles: tuple[str, ...] = ("",)
 
@@ -244,19 +243,6 @@ class KeyTable(ScrollView, can_focus=True):
             return False
         self.virtual_size = size
         return True
-
-    def _size_updated(
-        self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True
-    ) -> bool:
-        # Textual calls this for every widget at every layout of the screen (a label that
-        # changed width is enough) and, for a ScrollView, redraws both scrollbars each
-        # time: the compositor's virtual size never equals the table's. Only a change of
-        # the pane's size or of its rows is worth that.
-        sized = (size, self.virtual_size, container_size)
-        if sized == self._sized:
-            return False
-        self._sized = sized
-        return super()._size_updated(size, virtual_size, container_size, layout)
 
     # -- columns -----------------------------------------------------------------------------
     def on_mount(self) -> None:

@@ -94,7 +94,8 @@ class MetricsStrip(Horizontal):
             return  # not composed yet, or being removed: on_resize shows it
         width, height = numbers.size
         live = window if timings else None
-        numbers.update(_numbers(m, rates, timings, palette, width, height, live))
+        # its size is the strip's, whatever it shows: no layout of the screen
+        numbers.update(_numbers(m, rates, timings, palette, width, height, live), layout=False)
         self.border_subtitle = by_policy(live) if live is not None else ""
 
     def on_resize(self, event: events.Resize) -> None:

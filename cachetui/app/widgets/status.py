@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from rich.text import Text
+from rich.text import Span, Text
 from textual import events
 from textual.widgets import Static
 
@@ -51,6 +51,7 @@ class StatusBar(Static):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._lines: list[list[Part]] = []
+        self._shown: tuple[str, tuple[Span, ...]] | None = None
 
     def show(self, lines: Sequence[Sequence[Part]]) -> None:
         self._lines = [list(line) for line in lines]
@@ -58,7 +59,12 @@ class StatusBar(Static):
 
     def _fit(self) -> None:
         width = self.size.width
-        self.update(Text("\n").join(fit_line(line, width) for line in self._lines))
+        text = Text("\n").join(fit_line(line, width) for line in self._lines)
+        shown = (text.plain, tuple(text.spans))
+        if shown == self._shown:
+            return  # the same words in the same colours
+        self._shown = shown
+        self.update(text, layout=False)  # its height is set by the layout, not its lines
 
     def on_resize(self, event: events.Resize) -> None:
         self._fit()
