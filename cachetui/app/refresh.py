@@ -332,7 +332,9 @@ class RefreshLoop(AppPart):
         if user is not None:
             for pane_id in panes:
                 self.query_one(pane_id, KeyTable).move_to_user(user)
-        self.call_later(self.refresh_view)
+        # started now, not queued behind the messages of a dialog that just closed (the
+        # screen beneath is drawn again meanwhile): the row shows in that same drawing
+        self.run_worker(self.refresh_view(), group="follow", exit_on_error=True)
 
 
 def _restarted(before: MetricsSnapshot, after: MetricsSnapshot) -> bool:

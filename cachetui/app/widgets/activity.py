@@ -144,7 +144,7 @@ class TracePane(Static):
         self.update(table, layout=False)
 
 
-class EventLog(SteadyScrollbars, RichLog):
+class EventLog(RichLog, SteadyScrollbars):
     """Every engine event, newest at the bottom. It keeps the events it shows, so that
     :meth:`repaint` can redraw them in another theme's colours."""
 
