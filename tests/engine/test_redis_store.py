@@ -108,6 +108,17 @@ async def test_pane_shows_changes_made_with_another_client(engine, client):
     assert keys_of(client, engine) == [2]  # refilled with the database's profile
 
 
+async def test_a_pane_listing_of_the_youngest_sees_keys_deleted_with_another_client(engine, client):
+    for user in (1, 2, 3):
+        await engine.read(user)
+        await asyncio.sleep(0.003)  # store times are milliseconds
+    await engine.cache_entries(limit=2)  # the first listing SCANs every key
+    client.delete(engine.store.prefix + "3")  # the youngest, behind the store's back
+    assert [e.profile.user_id for e in await engine.cache_entries(limit=2)] == [2]
+    assert await engine.cache_size() == 2  # the listing found it gone: counts agree
+    assert [e.profile.user_id for e in await engine.cache_entries(limit=5)] == [2, 1]
+
+
 async def test_two_engines_share_one_cache_tier(db_path, redis_url):
     config = EngineConfig(db_path=db_path, cache_url=redis_url, policy="write-through")
     async with Engine(config) as a, Engine(config) as b:

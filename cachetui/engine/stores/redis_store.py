@@ -25,6 +25,7 @@ import json
 import os
 import re
 import secrets
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -43,6 +44,8 @@ from cachetui.engine.stores.redis_url import mask_url as mask_url  # where it us
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _loads = json.loads
 _SCAN_COUNT = 1000
+#: With a limit, a listing of the entries SCANs every key at most this often (seconds).
+FULL_LISTING_SECONDS = 5.0
 _CHUNK = 1000
 _USES_BATCH = 512  # reads whose uses are sent together …
 _USES_INTERVAL = 0.25  # … or at least this often (seconds)
@@ -213,6 +216,7 @@ class RedisStore(CacheStore):
         self._hits = base + "hits"
         self._stored = base + "stored"
         self._expiry = base + "expiry"
+        self._listed_at = -FULL_LISTING_SECONDS  # when entries() last SCANned every key
         self._sources = scripts(base, eviction, capacity, self.ttl_ms)
         self.description = f"{self.safe_url} ({eviction}, capacity {capacity})"  # a URL says redis
         try:
@@ -392,12 +396,21 @@ class RedisStore(CacheStore):
             raise self._unavailable(exc) from None
 
     async def entries(self, limit: int | None = None) -> list[CacheEntry]:
-        """What Redis really holds under this namespace, found with SCAN; with ``limit``,
-        only the ``limit`` most recently stored (youngest first): their store times are
-        read for every key, their values only for those."""
+        """What Redis really holds under this namespace, found with SCAN (and the store's
+        bookkeeping made to match it). With ``limit``, the ``limit`` most recently stored,
+        youngest first, found by their store times without a SCAN (a 10,000-key SCAN at
+        every repaint of a pane is most of a repaint's cost), except every
+        :data:`FULL_LISTING_SECONDS`, when a full listing keeps the bookkeeping true to
+        keys deleted behind the store's back."""
         if limit is not None and limit <= 0:
             return []
         await self.record_uses()
+        now = time.monotonic()
+        if limit is not None and now - self._listed_at < FULL_LISTING_SECONDS:
+            youngest = await self._youngest(limit)
+            if youngest is not None:
+                return youngest
+        self._listed_at = now
         # SCAN may return a key twice; a key set by hand may not end in an id
         start = len(self.prefix)
         keys = sorted({k for k in await self._profile_keys() if k[start:].isdigit()})
@@ -409,11 +422,35 @@ class RedisStore(CacheStore):
         found = len(keys)
         if limit is not None and limit < len(keys):
             stored_at = await self._call(self._client.hmget, self._stored, ids)
-            youngest = heapq.nlargest(
-                max(0, limit), range(len(ids)), key=lambda i: int(stored_at[i] or 0)
+            youngest_first = heapq.nlargest(
+                limit, range(len(ids)), key=lambda i: int(stored_at[i] or 0)
             )
-            keys = [keys[i] for i in youngest]
-            ids = [ids[i] for i in youngest]
+            keys = [keys[i] for i in youngest_first]
+            ids = [ids[i] for i in youngest_first]
+        out, _, indexed = await self._fetch(keys, ids)
+        if indexed != found:
+            await self._reconcile()
+        return out
+
+    async def _youngest(self, limit: int) -> list[CacheEntry] | None:
+        """The ``limit`` most recently stored entries, by the store times the scripts
+        keep; None when there are none recorded (keys set by hand only: a SCAN finds
+        them)."""
+        stored = await self._call(self._client.hgetall, self._stored)
+        if not stored:
+            return None
+        chosen = heapq.nlargest(
+            limit, ((int(at), int(uid)) for uid, at in stored.items() if uid.isdigit())
+        )
+        ids = [uid for _, uid in chosen]
+        out, missing, _ = await self._fetch([self.prefix + str(uid) for uid in ids], ids)
+        if missing:  # expired, or deleted behind the store's back
+            await self._reconcile()
+        return out
+
+    async def _fetch(self, keys: list[str], ids: list[int]) -> tuple[list[CacheEntry], int, int]:
+        """The entries of these keys in one pipeline: (entries in the order given, how
+        many keys were gone, how many ids the index holds)."""
         pipe = self._client.pipeline(transaction=False)
         pipe.time()
         for i in range(0, len(keys), _CHUNK):
@@ -435,9 +472,11 @@ class RedisStore(CacheStore):
         ttls = results[1 + chunks : 1 + chunks + len(keys)] if with_ttl else [-1] * len(keys)
         hits, stored, indexed = results[-3], results[-2], results[-1]
         out = []
+        missing = 0
         for uid, raw, ttl, hit, at in zip(ids, values, ttls, hits, stored, strict=True):
             if raw is None:
-                continue  # expired or deleted between SCAN and MGET
+                missing += 1  # expired or deleted since it was listed
+                continue
             profile = decode(raw, uid)
             if profile is None:
                 continue
@@ -449,12 +488,13 @@ class RedisStore(CacheStore):
                     ttl_left=ttl / 1000 if ttl >= 0 else None,
                 )
             )
-        if indexed != found:
-            await self._reconcile()
-        return out
+        return out, missing, int(indexed)
 
     async def size(self) -> int:
-        return len(await self._profile_keys())
+        """The entries the store indexes (ZCARD: kept exact as Redis expires keys; a key
+        deleted behind the store's back counts until the next full listing finds it
+        gone)."""
+        return int(await self._call(self._client.zcard, self._index))
 
     async def peek_many(self, user_ids: Iterable[int]) -> dict[int, Profile]:
         ids = list(user_ids)
