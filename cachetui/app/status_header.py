@@ -133,8 +133,14 @@ class StatusHeader(AppPart):
         if limit is not None:
             why = "waits on the engine" if limit == ENGINE_LIMITED else "no loop time left"
             parts.append(
-                part(
-                    Text(f"  rate set by the {limit} ({why}), not the target", style="yellow"),
+                part(  # the panes repaint at 2 Hz meanwhile (RefreshLoop.panes_slowed)
+                    Text(
+                        f"  rate set by the {limit} ({why}), not the target · panes 2/s",
+                        style="yellow",
+                    ),
+                    Text(f"  rate set by the {limit} ({why}) · panes 2/s", style="yellow"),
+                    Text(f"  rate set by the {limit} · panes 2/s", style="yellow"),
+                    Text(f"  set by the {limit} · panes 2/s", style="yellow"),
                     Text(f"  set by the {limit}", style="yellow"),
                     drop=1,
                 )

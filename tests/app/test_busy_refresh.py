@@ -1,0 +1,41 @@
+"""While the workload cannot reach its target, the panes repaint at 2 Hz (not 4) and the
+header says so: a repaint's cost goes back to the work."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from cachetui.app.refresh import BUSY_REFRESH_SECONDS, REFRESH_SECONDS
+from tests.app.conftest import settle, text_of
+
+
+async def test_panes_repaint_half_as_often_while_the_engine_sets_the_rate(make_app):
+    app = make_app(policy="write-through")
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(app, pilot)
+        workload = app.workload
+        assert workload is not None
+        app.engine.faults.db_latency = 0.05  # every update waits: the engine sets the rate
+        workload.max_in_flight = 8
+        workload.set_rate(2_000)
+        workload.start()
+        try:
+            for _ in range(100):  # until the workload has measured itself
+                if workload.limited_by is not None:
+                    break
+                await asyncio.sleep(0.1)
+            assert workload.limited_by == "engine" and app.panes_slowed
+            app._show_status()
+            assert "panes 2/s" in " ".join(text_of(app, "#status").split())
+            # a tick one 4 Hz period after a repaint keeps still; one 2 Hz period after, paints
+            app._changed, app._painted_at = True, time.monotonic() - REFRESH_SECONDS
+            painted = app._painted_at
+            await app._tick()
+            assert app._painted_at == painted
+            app._painted_at = time.monotonic() - BUSY_REFRESH_SECONDS
+            await app._tick()
+            assert app._painted_at > painted
+        finally:
+            await workload.stop()
+        assert not app.panes_slowed  # stopped: the panes go back to 4 Hz
