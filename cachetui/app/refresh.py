@@ -83,8 +83,8 @@ class RefreshLoop(AppPart):
         since = time.monotonic() - self._painted_at
         if not self._changed and since < IDLE_REFRESH_SECONDS:
             return  # nothing happened: do not repaint
-        if self.panes_slowed and since < BUSY_REFRESH_SECONDS:
-            return
+        if self.panes_slowed and since < BUSY_REFRESH_SECONDS - REFRESH_SECONDS / 2:
+            return  # every other tick (half a tick of slack: timers drift)
         await self.refresh_view()
 
     @property

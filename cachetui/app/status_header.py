@@ -138,9 +138,6 @@ class StatusHeader(AppPart):
                         f"  rate set by the {limit} ({why}), not the target · panes 2/s",
                         style="yellow",
                     ),
-                    Text(f"  rate set by the {limit} ({why}) · panes 2/s", style="yellow"),
-                    Text(f"  rate set by the {limit} · panes 2/s", style="yellow"),
-                    Text(f"  set by the {limit} · panes 2/s", style="yellow"),
                     Text(f"  set by the {limit}", style="yellow"),
                     drop=1,
                 )

@@ -12,7 +12,7 @@ from tests.app.conftest import settle, text_of
 
 async def test_panes_repaint_half_as_often_while_the_engine_sets_the_rate(make_app):
     app = make_app(policy="write-through")
-    async with app.run_test(size=(160, 45)) as pilot:
+    async with app.run_test(size=(240, 45)) as pilot:  # wide: the header's whole note
         await settle(app, pilot)
         workload = app.workload
         assert workload is not None
