@@ -37,6 +37,8 @@ from cachetui.app.widgets.key_table import KeyTable
 from cachetui.engine import Engine, EngineConfig
 from cachetui.engine.workload import Workload
 
+#: Seconds of full load before the CPU is measured (the cache fills, the log grows).
+WARM_UP_SECONDS = 4.0
 #: Targets the headless reference is always measured at (besides the app's own).
 HEADLESS_TARGETS = (20_000, 50_000)
 
@@ -223,23 +225,31 @@ async def run(
             cpu, wall = await cpu_over(min(5.0, seconds))
             results["idle_cpu"] = cpu / wall
 
-            # full load, the refresh on, then paused: the CPU a refresh costs
-            phase("load: refresh on, then paused")
+            # full load, the refresh on and paused in turns: the CPU a refresh costs. The
+            # cache fills and the event log grows during the first seconds: a warm-up,
+            # then on/paused/on/paused (each a quarter of the time), so that what drifts
+            # meanwhile weighs on both sides alike
+            phase("load: refresh on and paused in turns")
             app.workload.set_rate(rate)
             app.workload.start()
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(WARM_UP_SECONDS)
             app.tick_times.clear()
             m0 = app.engine.metrics
-            cpu_on, wall_on = await cpu_over(seconds)
+            on: list[tuple[float, float]] = []
+            off: list[tuple[float, float]] = []
+            for paused in (False, True, False, True):
+                app.paused = paused
+                (off if paused else on).append(await cpu_over(seconds / 4))
+            app.paused = False
             m1 = app.engine.metrics
+            cpu_on, wall_on = sum(c for c, _ in on), sum(w for _, w in on)
+            cpu_off, wall_off = sum(c for c, _ in off), sum(w for _, w in off)
             refreshes = len(app.tick_times)
             ticks = list(app.tick_times)
-            app.paused = True
-            cpu_off, wall_off = await cpu_over(seconds)
-            app.paused = False
             results.update(
                 load_seconds=wall_on,
-                ops_per_s=((m1.reads - m0.reads) + (m1.updates - m0.updates)) / wall_on,
+                ops_per_s=((m1.reads - m0.reads) + (m1.updates - m0.updates))
+                / (wall_on + wall_off),
                 load_cpu=cpu_on / wall_on,
                 paused_cpu=cpu_off / wall_off,
                 ticks_per_s=refreshes / wall_on,
