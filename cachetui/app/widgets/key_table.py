@@ -189,8 +189,6 @@ class KeyTable(SteadyScrollbars, can_focus=True):
         """Show ``rows`` (user id, cells; in order, one per user): rows that vanished go,
         new ones come, and only the visible lines that now look different are redrawn."""
         wanted = {user: tuple(cells) for user, cells in rows}
-        if self._widen_to_fit(wanted.values()):
-            self._apply_layout(self._fitted())
         changed: set[int] = set()
         new_looks: dict[int, tuple[tuple[str, str, int], ...]] = {}
         for user, cells in wanted.items():
@@ -200,6 +198,8 @@ class KeyTable(SteadyScrollbars, can_focus=True):
                 changed.add(user)
                 self._strips.pop((user, False), None)
                 self._strips.pop((user, True), None)
+        if self._widen_to_fit([wanted[user] for user in changed]):  # the others fitted
+            self._apply_layout(self._fitted())
         for user in self._rows_now.keys() - wanted.keys():
             self._strips.pop((user, False), None)
             self._strips.pop((user, True), None)
@@ -218,18 +218,20 @@ class KeyTable(SteadyScrollbars, can_focus=True):
         top = int(self.scroll_y)
         end = top + self._visible_rows() + 1
         after = self._order
+        width = max(self.virtual_size.width, self.size.width)
+        dirty: list[Region] = []  # one refresh for all: each call clears the widget's caches
         run_start: int | None = None
-        for index in range(top, end):
+        for index in range(top, end + 1):
             old = before[index] if index < len(before) else None
             new = after[index] if index < len(after) else None
-            dirty = old != new or new in changed
-            if dirty and run_start is None:
-                run_start = index
-            elif not dirty and run_start is not None:
-                self.refresh_lines(run_start + HEADER_HEIGHT, index - run_start)
+            if index < end and (old != new or new in changed):
+                if run_start is None:
+                    run_start = index
+            elif run_start is not None:
+                dirty.append(Region(0, run_start + HEADER_HEIGHT - top, width, index - run_start))
                 run_start = None
-        if run_start is not None:
-            self.refresh_lines(run_start + HEADER_HEIGHT, end - run_start)
+        if dirty:
+            self.refresh(*dirty)
 
     def _visible_rows(self) -> int:
         return max(0, self.scrollable_content_region.height - HEADER_HEIGHT)
