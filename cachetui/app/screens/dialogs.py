@@ -33,12 +33,7 @@ class GotoScreen(ModalScreen[int | None]):
         "GotoScreen { align: center middle; } GotoScreen Input.-invalid { border: tall $error; }"
         + DIALOG_CSS
     )
-    BINDINGS = [
-        Binding("escape", "cancel", "Cancel"),
-        # here, not through the Input's Submitted message: one trip less through a busy
-        # event loop between enter and the row on screen
-        Binding("enter", "submit", "Go", show=False, priority=True),
-    ]
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, max_user: int) -> None:
         super().__init__()
@@ -122,12 +117,6 @@ class GotoScreen(ModalScreen[int | None]):
         self._show(problem)
         if not problem:
             self.dismiss(int(text.strip().replace(",", "").replace("_", "")))
-
-    def action_submit(self) -> None:
-        if not self._ready:
-            self._submit = True  # enter typed ahead: on_mount submits
-            return
-        self.submit(self.query_one("#user-id", Input).value)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
