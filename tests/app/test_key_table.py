@@ -101,6 +101,25 @@ async def test_keys_move_the_cursor_and_enter_selects_its_user():
         assert table.user_at_cursor() == 2
 
 
+async def test_the_cursor_stays_on_its_user_while_rows_come_and_go_around_it():
+    app = TableApp()
+    async with app.run_test(size=(40, 12)) as pilot:
+        table = app.query_one(CountingTable)
+        table.sync(people(30))
+        table.focus()
+        await pilot.pause()
+        table.move_to_user(5)
+        rows = people(30)
+        table.sync([(100 + u, cells) for u, cells in rows[:3]] + rows)  # three rows above
+        await pilot.pause()
+        assert table.user_at_cursor() == 5 and table.cursor_row == 7
+        await pilot.press("enter")
+        assert table.selected == [5]  # enter follows the row the cursor shows
+        table.sync([row for row in people(30) if row[0] != 5])  # its user went
+        await pilot.pause()
+        assert table.cursor_row == 7 and table.user_at_cursor() == 9  # it keeps its place
+
+
 async def test_a_click_moves_the_cursor_and_a_second_click_selects():
     app = TableApp()
     async with app.run_test(size=(40, 12)) as pilot:

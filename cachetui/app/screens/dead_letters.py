@@ -42,7 +42,9 @@ class DeadLettersScreen(ModalScreen[None]):
         border: thick $accent; background: $surface; padding: 0 1;
     }
     DeadLettersScreen .title { text-style: bold; margin-bottom: 1; }
-    DeadLettersScreen DeadLetterTable { height: auto; max-height: 24; }
+    /* rows at once, so that title, table, detail and keys fit in 90 % of the height */
+    DeadLettersScreen DeadLetterTable { height: auto; max-height: 20; }
+    DeadLettersScreen.-mid DeadLetterTable { max-height: 10; }
     DeadLettersScreen #detail { height: auto; max-height: 6; margin-top: 1; }
     DeadLettersScreen .hint { color: $text-muted; margin-top: 1; }
     /* a short terminal (80x24): fewer rows at once (the table scrolls), the rest stays */

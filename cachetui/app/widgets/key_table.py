@@ -49,7 +49,7 @@ class KeyTable(SteadyScrollbars, can_focus=True):
 
     Keys: up/down, page up/down, home/end move the cursor (posting
     :class:`RowHighlighted`); enter, or a click on the cursor's row, posts
-    :class:`RowSelected`."""
+    :class:`RowSelected`. The cursor stays on its user while rows change around it."""
 
     DEFAULT_CSS = """
     KeyTable {
@@ -204,10 +204,16 @@ class KeyTable(SteadyScrollbars, can_focus=True):
             self._strips.pop((user, False), None)
             self._strips.pop((user, True), None)
         before = self._order
+        under_cursor = self.user_at_cursor()
         self._rows_now, self._looks = wanted, new_looks
         self._order = [user for user, _ in rows]
         self._index = {user: i for i, user in enumerate(self._order)}
-        if self._cursor >= len(self._order):
+        # the cursor stays on its user while the user is listed (rows come and go above
+        # it under load: enter must follow the row it shows); else on its position
+        moved = self._index.get(under_cursor) if under_cursor is not None else None
+        if moved is not None:
+            self._cursor = moved
+        elif self._cursor >= len(self._order):
             self._cursor = max(0, len(self._order) - 1)
         if self._resize_virtual():
             return  # the whole pane is drawn again
