@@ -113,6 +113,7 @@ async def test_the_cursor_stays_on_its_user_while_rows_come_and_go_around_it():
         table.sync([(100 + u, cells) for u, cells in rows[:3]] + rows)  # three rows above
         await pilot.pause()
         assert table.user_at_cursor() == 5 and table.cursor_row == 7
+        assert table.scroll_y == 3  # and on the same line of the screen: rows moved past it
         await pilot.press("enter")
         assert table.selected == [5]  # enter follows the row the cursor shows
         table.sync([row for row in people(30) if row[0] != 5])  # its user went

@@ -49,7 +49,8 @@ class KeyTable(SteadyScrollbars, can_focus=True):
 
     Keys: up/down, page up/down, home/end move the cursor (posting
     :class:`RowHighlighted`); enter, or a click on the cursor's row, posts
-    :class:`RowSelected`. The cursor stays on its user while rows change around it."""
+    :class:`RowSelected`. Once moved, the cursor stays on its user while rows change
+    around it."""
 
     DEFAULT_CSS = """
     KeyTable {
@@ -140,6 +141,7 @@ class KeyTable(SteadyScrollbars, can_focus=True):
         self._order: list[int] = []
         self._index: dict[int, int] = {}
         self._cursor = 0
+        self._cursor_placed = False  # the cursor was put on a user: it follows that user
         self._strips: dict[tuple[int, bool], Strip] = {}  # (user, under the cursor)
         self._header: Strip | None = None
         self._styles: tuple[Style, Style, Style] | None = None
@@ -208,16 +210,29 @@ class KeyTable(SteadyScrollbars, can_focus=True):
         self._rows_now, self._looks = wanted, new_looks
         self._order = [user for user, _ in rows]
         self._index = {user: i for i, user in enumerate(self._order)}
-        # the cursor stays on its user while the user is listed (rows come and go above
-        # it under load: enter must follow the row it shows); else on its position
-        moved = self._index.get(under_cursor) if under_cursor is not None else None
+        # once moved there (a key, a click, a follow), the cursor stays on its user while
+        # the user is listed (rows come and go above it under load: enter must follow the
+        # row it shows); else, and until then, on its position
+        moved = (
+            self._index.get(under_cursor)
+            if under_cursor is not None and self._cursor_placed
+            else None
+        )
+        shown_at: int | None = None  # the cursor's line on screen, if it is on screen
+        top = int(self.scroll_y)
+        if top <= self._cursor < top + self._visible_rows():
+            shown_at = self._cursor - top
         if moved is not None:
             self._cursor = moved
         elif self._cursor >= len(self._order):
             self._cursor = max(0, len(self._order) - 1)
-        if self._resize_virtual():
+        resized = self._resize_virtual()
+        if moved is not None and shown_at is not None and moved - shown_at != top:
+            # it was on screen: it stays on the same line, the rows move past it
+            self.scroll_to(y=max(0, moved - shown_at), animate=False, immediate=True)
             return  # the whole pane is drawn again
-        self._redraw_changed(before, changed)
+        if not resized:
+            self._redraw_changed(before, changed)
 
     def _redraw_changed(self, before: list[int], changed: Collection[int]) -> None:
         """Mark the visible lines whose row is another user's now, or looks different."""
@@ -384,6 +399,7 @@ class KeyTable(SteadyScrollbars, can_focus=True):
         """Put the cursor on row ``row`` (clamped to the rows there are), scroll it into
         view, and post :class:`RowHighlighted` if it moved."""
         row = max(0, min(row, len(self._order) - 1))
+        self._cursor_placed = True
         if row != self._cursor:
             old, self._cursor = self._cursor, row
             self.refresh_lines(old + HEADER_HEIGHT)
