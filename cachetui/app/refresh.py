@@ -42,7 +42,8 @@ REFRESH_SECONDS = 0.25  # panes repaint at 4 Hz at most
 BUSY_REFRESH_SECONDS = 0.5
 IDLE_REFRESH_SECONDS = 2.0  # with no engine event since the last paint, only ages change
 DB_WINDOW_ROWS = 60
-PANE_ROWS = 200  # the Cache and Write queue panes list at most this many rows
+PANE_ROWS = 200  # the Cache and Write queue panes list at most this many rows,
+PANE_ROWS_MIN = 100  # at least this many (a default cache, 100 entries, whole), else three pages
 TOUCHED = 20
 LOG_LINES_PER_PAINT = 15  # busier than that, the log says how many it skipped
 
@@ -191,7 +192,7 @@ class RefreshLoop(AppPart):
     async def _repaint(self) -> None:
         engine = self.engine
         try:  # the youngest entries: a pane of a 10,000-entry cache shows a few hundred
-            entries = await engine.cache_entries(limit=PANE_ROWS)
+            entries = await engine.cache_entries(limit=self._pane_rows())
             size = await engine.cache_size()
         except StoreUnavailable:
             entries, size = [], 0
@@ -216,7 +217,9 @@ class RefreshLoop(AppPart):
         db_pane = self.query_one("#database", DatabasePane)
         palette = self.state_palette
         cache_pane.show(entries, states, followed, timings=self.timings, palette=palette)
-        queue_pane.show(pending[:PANE_ROWS], db, followed, timings=self.timings, palette=palette)
+        queue_pane.show(
+            pending[: self._pane_rows()], db, followed, timings=self.timings, palette=palette
+        )
         db_pane.show(window, states, followed, palette=palette)
         if followed is not None:  # just followed: scroll each pane to its row once it has one
             for pane in (cache_pane, queue_pane, db_pane):
@@ -271,6 +274,16 @@ class RefreshLoop(AppPart):
         )
         self._show_activity()
         self._show_status()
+
+    def _pane_rows(self) -> int:
+        """How many rows the Cache and Write queue panes list: a default cache whole, and
+        of a big one three pages (under load every row changes at each repaint, and rows
+        nobody can see cost as much to build as the ones on screen)."""
+        try:
+            height = self.query_one("#cache", CachePane).scrollable_content_region.height
+        except NoMatches:
+            height = 0
+        return min(PANE_ROWS, max(PANE_ROWS_MIN, 3 * height))
 
     def _flush_by_step(self) -> bool:
         """A scenario pauses the flush timer: its steps flush when they say so."""
