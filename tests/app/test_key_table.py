@@ -3,10 +3,12 @@ cursor and follow a user; colours, ellipses and narrow columns are drawn as befo
 
 from __future__ import annotations
 
+from rich.style import Style
 from rich.text import Text
 from textual.app import App, ComposeResult
 
 from cachetui.app.widgets.key_table import Column, KeyTable
+from cachetui.app.widgets.row_strip import row_strip
 from tests.app.conftest import settle
 
 
@@ -166,3 +168,26 @@ async def test_enter_on_a_pane_row_follows_that_user_in_every_pane(make_app):
             table = app.query_one(pane, KeyTable)
             assert table.user_at_cursor() == user
             assert str(table.row_cells(user)[0]).startswith("▸")
+
+
+async def test_rows_moving_under_a_placed_cursor_at_the_top_are_redrawn():
+    app = TableApp()
+    async with app.run_test(size=(40, 12)) as pilot:
+        table = app.query_one(CountingTable)
+        table.sync(people(30))
+        await pilot.pause()
+        table.move_to_user(6)
+        await pilot.pause()
+        table.drawn.clear()
+        table.sync([row for row in people(31) if row[0] != 2])  # 2 went above, 31 came below
+        await pilot.pause()
+        # the view cannot scroll above its top: the rows move, the lines are drawn again
+        assert table.scroll_y == 0 and table.cursor_row == 4 and table.user_at_cursor() == 6
+        assert {2, 3, 4, 5} <= set(table.drawn)
+        assert [line(table, y).split()[0] for y in (1, 2, 5)] == ["1", "3", "6"]
+
+
+def test_control_characters_in_the_data_never_reach_the_terminal():
+    strip = row_strip([("Ann\nX\tY", "red"), "a\rb"], [10, 4], Style())
+    assert "\n" not in strip.text and "\t" not in strip.text and "\r" not in strip.text
+    assert strip.text == " Ann X Y     a b  " and strip.cell_length == 18

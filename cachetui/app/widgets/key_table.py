@@ -230,7 +230,9 @@ class KeyTable(SteadyScrollbars, can_focus=True):
         if moved is not None and shown_at is not None and moved - shown_at != top:
             # it was on screen: it stays on the same line, the rows move past it
             self.scroll_to(y=max(0, moved - shown_at), animate=False, immediate=True)
-            return  # the whole pane is drawn again
+            if int(self.scroll_y) != top:
+                return  # scrolled: the whole pane is drawn again
+            # at the top or the bottom already: no scroll, so the changed lines are marked
         if not resized:
             self._redraw_changed(before, changed)
 

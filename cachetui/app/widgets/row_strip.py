@@ -96,6 +96,8 @@ def _styled(
         text, style = cell, row
     if post is not None:
         style += post
+    if not text.isprintable():  # a newline or a tab in the data must not reach the terminal
+        text = "".join(char if char.isprintable() else " " for char in text)
     return text, style
 
 

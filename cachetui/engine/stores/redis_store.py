@@ -420,7 +420,7 @@ class RedisStore(CacheStore):
                 await self._reconcile()
             return []
         found = len(keys)
-        if limit is not None and limit < len(keys):
+        if limit is not None:  # youngest first, as the limited listing promises
             stored_at = await self._call(self._client.hmget, self._stored, ids)
             youngest_first = heapq.nlargest(
                 limit, range(len(ids)), key=lambda i: int(stored_at[i] or 0)
@@ -491,9 +491,9 @@ class RedisStore(CacheStore):
         return out, missing, int(indexed)
 
     async def size(self) -> int:
-        """The entries the store indexes (ZCARD: kept exact as Redis expires keys; a key
-        deleted behind the store's back counts until the next full listing finds it
-        gone)."""
+        """The entries the store indexes (ZCARD). Keys Redis expired leave the index at the
+        next write or the store's upkeep (every few seconds), and a key deleted behind the
+        store's back when a listing finds it gone; keys set by hand are not counted."""
         return int(await self._call(self._client.zcard, self._index))
 
     async def peek_many(self, user_ids: Iterable[int]) -> dict[int, Profile]:
