@@ -40,6 +40,16 @@ def people(count: int, renamed: dict[int, Text | str] | None = None) -> list:
     return [(u, (str(u), renamed.get(u, f"name{u}"), "")) for u in range(1, count + 1)]
 
 
+async def shown(app: TableApp, pilot, rows: list, *, focus: bool = False) -> CountingTable:
+    """The app's table showing ``rows``, drawn once (and focused)."""
+    table = app.query_one(CountingTable)
+    table.sync(rows)
+    if focus:
+        table.focus()
+    await pilot.pause()
+    return table
+
+
 def in_view(table: KeyTable) -> int:
     """How many rows fit under the header."""
     return table.scrollable_content_region.height - 1
@@ -52,9 +62,7 @@ def line(table: KeyTable, y: int) -> str:
 async def test_a_repaint_draws_only_the_lines_whose_row_changed():
     app = TableApp()
     async with app.run_test(size=(40, 12)) as pilot:
-        table = app.query_one(CountingTable)
-        table.sync(people(30))
-        await pilot.pause()
+        table = await shown(app, pilot, people(30))
         assert line(table, 0).split() == ["user", "name", "note"]
         assert line(table, 3).split() == ["3", "name3"]
         table.drawn.clear()
@@ -84,10 +92,7 @@ async def test_a_repaint_draws_only_the_lines_whose_row_changed():
 async def test_keys_move_the_cursor_and_enter_selects_its_user():
     app = TableApp()
     async with app.run_test(size=(40, 12)) as pilot:
-        table = app.query_one(CountingTable)
-        table.sync(people(30))
-        table.focus()
-        await pilot.pause()
+        table = await shown(app, pilot, people(30), focus=True)
         await pilot.press("down", "down", "enter")
         assert table.user_at_cursor() == 3 and table.selected == [3]
         await pilot.press("pagedown")
@@ -106,10 +111,7 @@ async def test_keys_move_the_cursor_and_enter_selects_its_user():
 async def test_the_cursor_stays_on_its_user_while_rows_come_and_go_around_it():
     app = TableApp()
     async with app.run_test(size=(40, 12)) as pilot:
-        table = app.query_one(CountingTable)
-        table.sync(people(30))
-        table.focus()
-        await pilot.pause()
+        table = await shown(app, pilot, people(30), focus=True)
         table.move_to_user(5)
         rows = people(30)
         table.sync([(100 + u, cells) for u, cells in rows[:3]] + rows)  # three rows above
@@ -126,9 +128,7 @@ async def test_the_cursor_stays_on_its_user_while_rows_come_and_go_around_it():
 async def test_a_click_moves_the_cursor_and_a_second_click_selects():
     app = TableApp()
     async with app.run_test(size=(40, 12)) as pilot:
-        table = app.query_one(CountingTable)
-        table.sync(people(30))
-        await pilot.pause()
+        table = await shown(app, pilot, people(30))
         await pilot.click(CountingTable, offset=(2, 4))  # line 4: the fourth row
         assert table.user_at_cursor() == 4 and table.selected == []
         await pilot.click(CountingTable, offset=(2, 4))
@@ -173,9 +173,7 @@ async def test_enter_on_a_pane_row_follows_that_user_in_every_pane(make_app):
 async def test_rows_moving_under_a_placed_cursor_at_the_top_are_redrawn():
     app = TableApp()
     async with app.run_test(size=(40, 12)) as pilot:
-        table = app.query_one(CountingTable)
-        table.sync(people(30))
-        await pilot.pause()
+        table = await shown(app, pilot, people(30))
         table.move_to_user(6)
         await pilot.pause()
         table.drawn.clear()

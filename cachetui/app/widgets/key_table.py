@@ -100,29 +100,23 @@ class KeyTable(SteadyScrollbars, can_focus=True):
     cell_padding = 1
     header_height = HEADER_HEIGHT
 
-    class RowHighlighted(Message):
+    class _RowMessage(Message):
+        """Something happened to ``user``'s row of ``table``."""
+
+        def __init__(self, table: KeyTable, user: int) -> None:
+            self.table = table
+            self.user = user
+            super().__init__()
+
+        @property
+        def control(self) -> KeyTable:
+            return self.table
+
+    class RowHighlighted(_RowMessage):
         """The cursor moved to ``user``'s row."""
 
-        def __init__(self, table: KeyTable, user: int) -> None:
-            self.table = table
-            self.user = user
-            super().__init__()
-
-        @property
-        def control(self) -> KeyTable:
-            return self.table
-
-    class RowSelected(Message):
+    class RowSelected(_RowMessage):
         """Enter (or a click) on ``user``'s row."""
-
-        def __init__(self, table: KeyTable, user: int) -> None:
-            self.table = table
-            self.user = user
-            super().__init__()
-
-        @property
-        def control(self) -> KeyTable:
-            return self.table
 
     def __init__(
         self,
