@@ -33,6 +33,7 @@ from textual import events
 from textual.widgets import Input
 
 from cachetui.app.app import CacheTuiApp
+from cachetui.app.collector import tune_collector
 from cachetui.app.widgets.key_table import KeyTable
 from cachetui.engine import Engine, EngineConfig
 from cachetui.engine.workload import Workload
@@ -332,6 +333,7 @@ def main() -> None:
         "--headless-only", action="store_true", help="the headless reference only, no app"
     )
     args = parser.parse_args()
+    tune_collector()  # as the command line does before an app runs: both sides alike
     console = Console()
     setting = (
         f"{args.profiles:,} profiles, capacity {args.capacity:,}, write-behind, "

@@ -49,6 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CacheTuiError, OSError) as exc:
         parser.error(str(exc))
     from cachetui.app.app import CacheTuiApp
+    from cachetui.app.collector import tune_collector
     from cachetui.engine import Engine
 
     try:
@@ -63,6 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CacheTuiError as exc:
         parser.error(str(exc))
     app = CacheTuiApp(engine, seed_profiles=args.profiles, scenario=args.scenario, theme=args.theme)
+    tune_collector()  # after the imports and the engine's set-up: frozen
     try:
         app.run()
     except KeyboardInterrupt:  # SIGINT before the app could handle it (while starting)

@@ -119,9 +119,11 @@ def main(argv: Sequence[str]) -> int:
             engines = make_engines(sides, copies)
         except CacheTuiError as exc:  # StoreUnavailable: Redis does not answer
             return _error(str(exc))
+        from cachetui.app.collector import tune_collector
         from cachetui.compare.app import CompareApp
 
         app = CompareApp(*engines, seed_profiles=args.profiles, theme=args.theme)
+        tune_collector()  # after the imports and the engines' set-up: frozen
         try:
             app.run()
         except KeyboardInterrupt:

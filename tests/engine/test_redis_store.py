@@ -309,3 +309,38 @@ def test_passwords_in_the_query_and_odd_urls_are_masked():
     assert mask_url("redis://h:6379/0?password=s3cret") == "redis://h:6379/0?password=***"
     assert mask_url("redis://:pa#ss@h") == "redis://:***@h"
     assert mask_url("redis://:pw@127.0.0.1:99999/1") == "redis://:***@127.0.0.1:99999/1"
+
+
+async def test_store_times_kept_as_a_hash_by_earlier_versions_are_dropped_at_start(
+    db_path, redis_url, client
+):
+    config = EngineConfig(db_path=db_path, cache_url=redis_url, capacity=3)
+    namespace = Engine(config).store.namespace
+    legacy = f"cachetui:{namespace}:stored"
+    client.hset(legacy, mapping={"1": "1700000000000"})  # what an earlier version left
+    try:
+        async with Engine(config) as engine:
+            await engine.seed(5)
+            assert not client.exists(legacy)
+            for user in (1, 2):
+                await engine.read(user)
+                await asyncio.sleep(0.003)  # store times are milliseconds
+            assert [e.profile.user_id for e in await engine.cache_entries(limit=1)] == [2]
+    finally:
+        delete_namespace(redis_url, namespace)
+
+
+async def test_the_youngest_listing_reads_store_times_and_hit_counts(engine, client):
+    for user in (1, 2, 3):
+        await engine.read(user)
+        await asyncio.sleep(0.003)
+    await engine.read(1)  # a hit, sent with the listing
+    client.set(
+        engine.store.prefix + "9",
+        client.get(engine.store.prefix + "1").replace('"user_id":1,', '"user_id":9,'),
+    )  # by hand: no store time
+    entries = await engine.cache_entries(limit=3)  # the store holds 3: no SCAN needed
+    assert [e.profile.user_id for e in entries] == [3, 2, 1]
+    assert {e.profile.user_id: e.hits for e in entries}[1] == 1
+    assert all(0 <= e.age < 5 for e in entries)
+    client.delete(engine.store.prefix + "9")

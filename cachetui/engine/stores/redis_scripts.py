@@ -9,7 +9,8 @@ Keys of one namespace ``cachetui:<ns>:``:
                     as in the in-process store
 - ``clock``         the logical clock (INCR)
 - ``hits``          hash id → reads served
-- ``stored``        hash id → server time (ms) the value was stored
+- ``stored_at``     sorted set id → server time (ms) the value was stored: the panes
+                    list the youngest entries with one ZREVRANGE
 - ``expiry``        sorted set id → server time (ms) the TTL ends, to keep ``index`` exact
                     once Redis has expired a key
 
@@ -28,7 +29,7 @@ _PROLOGUE = """
 local base = '{base}'
 local prefix = base .. 'profile:'
 local index, hits, clock = base .. 'index', base .. 'hits', base .. 'clock'
-local stored, expiry = base .. 'stored', base .. 'expiry'
+local stored, expiry = base .. 'stored_at', base .. 'expiry'
 """
 
 # LFU: uses * 10^12 + clock, written out in full (Lua would print 15 digits as 1.5e+15).
@@ -64,7 +65,7 @@ local function forget(id)
   redis.call('ZREM', index, id)
   redis.call('ZREM', expiry, id)
   redis.call('HDEL', hits, id)
-  redis.call('HDEL', stored, id)
+  redis.call('ZREM', stored, id)
 end
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', expiry, '-inf', now)) do
   if redis.call('EXISTS', prefix .. id) == 0 then
@@ -101,7 +102,7 @@ if ttl > 0 then
 else
   redis.call('SET', KEYS[1], ARGV[1])
 end
-redis.call('HSET', stored, id, now)
+redis.call('ZADD', stored, now, id)
 if not known then
   {insert}
   redis.call('HSET', hits, id, 0)
@@ -141,7 +142,7 @@ for _, id in ipairs(ARGV) do
   redis.call('ZREM', index, id)
   redis.call('ZREM', expiry, id)
   redis.call('HDEL', hits, id)
-  redis.call('HDEL', stored, id)
+  redis.call('ZREM', stored, id)
 end
 return n
 """
@@ -161,8 +162,31 @@ return dropped
 """
 
 
+# ARGV[1]: how many; ARGV[2..]: uses to record first (so the hit counts are current).
+# The panes' listing in one round trip: (server time ms, entries with a store time,
+# entries indexed) then, youngest first, (id, stored at ms, hits, value or nil, PTTL ms
+# or -1) per entry; a key gone behind the store's back comes with a nil value.
+_YOUNGEST = """
+local t = redis.call('TIME')
+local out = {
+  tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000),
+  redis.call('ZCARD', stored), redis.call('ZCARD', index)
+}
+local chosen = redis.call('ZREVRANGE', stored, 0, tonumber(ARGV[1]) - 1, 'WITHSCORES')
+for i = 1, #chosen, 2 do
+  local id = chosen[i]
+  table.insert(out, id)
+  table.insert(out, chosen[i + 1])
+  table.insert(out, redis.call('HGET', hits, id) or '0')
+  table.insert(out, redis.call('GET', prefix .. id))
+  table.insert(out, {ttl_ms} > 0 and redis.call('PTTL', prefix .. id) or -1)
+end
+return out
+"""
+
+
 def scripts(base: str, eviction: str, capacity: int, ttl_ms: int) -> dict[str, str]:
-    """The Lua source of TOUCH, SET, DELETE and RECONCILE for one store configuration.
+    """The Lua source of TOUCH, SET, DELETE, RECONCILE and YOUNGEST for one store configuration.
     ``base`` is ``cachetui:<ns>:`` with ``<ns>`` made of ``[A-Za-z0-9_.-]`` only."""
     prologue = _PROLOGUE.replace("{base}", base)
     uses = _APPLY_USES.replace("{touch}", _TOUCH[eviction])
@@ -176,5 +200,8 @@ def scripts(base: str, eviction: str, capacity: int, ttl_ms: int) -> dict[str, s
         .replace("{insert}", _INSERT[eviction])
         .replace("{overwrite}", _OVERWRITE[eviction]),
         "DELETE": prologue + _DELETE,
+        "YOUNGEST": prologue
+        + uses.replace("{first}", "2")
+        + _YOUNGEST.replace("{ttl_ms}", str(ttl_ms)),
         "RECONCILE": prologue + _FORGET_EXPIRED + _RECONCILE,
     }

@@ -214,7 +214,8 @@ class RedisStore(CacheStore):
         self._index = base + "index"
         self._clock_key = base + "clock"
         self._hits = base + "hits"
-        self._stored = base + "stored"
+        self._stored = base + "stored_at"
+        self._legacy_stored = base + "stored"  # earlier versions' hash of store times
         self._expiry = base + "expiry"
         self._listed_at = -FULL_LISTING_SECONDS  # when entries() last SCANned every key
         self._sources = scripts(base, eviction, capacity, self.ttl_ms)
@@ -250,6 +251,7 @@ class RedisStore(CacheStore):
             self._run_id = await self._server_run_id()
             for name, source in self._sources.items():
                 self._sha[name] = await self._client.script_load(source)
+            await self._client.unlink(self._legacy_stored)
             self._started = True
         except RedisError as exc:
             await self._client.aclose()
@@ -398,18 +400,20 @@ class RedisStore(CacheStore):
     async def entries(self, limit: int | None = None) -> list[CacheEntry]:
         """What Redis really holds under this namespace, found with SCAN (and the store's
         bookkeeping made to match it). With ``limit``, the ``limit`` most recently stored,
-        youngest first, found by their store times without a SCAN (a 10,000-key SCAN at
-        every repaint of a pane is most of a repaint's cost), except every
-        :data:`FULL_LISTING_SECONDS`, when a full listing keeps the bookkeeping true to
-        keys deleted behind the store's back."""
+        youngest first, by the store times the scripts keep (one ZREVRANGE, not a SCAN of
+        every key at each repaint of a pane). Keys set by hand have no store time and
+        sort as the oldest: while the store keeps ``limit`` entries or more they cannot be
+        among the youngest; below that, a full listing finds them, at most every
+        :data:`FULL_LISTING_SECONDS`. Keys deleted behind the store's back are found by
+        the listing that misses them (and by the store's upkeep every few seconds)."""
         if limit is not None and limit <= 0:
             return []
-        await self.record_uses()
         now = time.monotonic()
-        if limit is not None and now - self._listed_at < FULL_LISTING_SECONDS:
-            youngest = await self._youngest(limit)
-            if youngest is not None:
+        if limit is not None:
+            youngest, kept = await self._youngest(limit)
+            if kept >= limit or (kept and now - self._listed_at < FULL_LISTING_SECONDS):
                 return youngest
+        await self.record_uses()
         self._listed_at = now
         # SCAN may return a key twice; a key set by hand may not end in an id
         start = len(self.prefix)
@@ -421,10 +425,10 @@ class RedisStore(CacheStore):
             return []
         found = len(keys)
         if limit is not None:  # youngest first, as the limited listing promises
-            stored_at = await self._call(self._client.hmget, self._stored, ids)
-            youngest_first = heapq.nlargest(
-                limit, range(len(ids)), key=lambda i: int(stored_at[i] or 0)
+            stored_at = await self._call(
+                self._client.zmscore, self._stored, [str(uid) for uid in ids]
             )
+            youngest_first = heapq.nlargest(limit, range(len(ids)), key=lambda i: stored_at[i] or 0)
             keys = [keys[i] for i in youngest_first]
             ids = [ids[i] for i in youngest_first]
         out, _, indexed = await self._fetch(keys, ids)
@@ -432,21 +436,32 @@ class RedisStore(CacheStore):
             await self._reconcile()
         return out
 
-    async def _youngest(self, limit: int) -> list[CacheEntry] | None:
-        """The ``limit`` most recently stored entries, by the store times the scripts
-        keep; None when there are none recorded (keys set by hand only: a SCAN finds
-        them)."""
-        stored = await self._call(self._client.hgetall, self._stored)
-        if not stored:
-            return None
-        chosen = heapq.nlargest(
-            limit, ((int(at), int(uid)) for uid, at in stored.items() if uid.isdigit())
-        )
-        ids = [uid for _, uid in chosen]
-        out, missing, _ = await self._fetch([self.prefix + str(uid) for uid in ids], ids)
-        if missing:  # expired, or deleted behind the store's back
+    async def _youngest(self, limit: int) -> tuple[list[CacheEntry], int]:
+        """(the ``limit`` most recently stored entries, youngest first; how many entries
+        have a store time), in one round trip that also sends the uses gathered."""
+        uses, self._uses = self._uses, []
+        reply = await self._script("YOUNGEST", 0, limit, *uses)
+        now_ms, kept = int(reply[0]), int(reply[1])
+        out = []
+        missing = 0
+        for i in range(3, len(reply), 5):
+            uid, at, hits, raw, ttl = reply[i : i + 5]
+            if raw is None:
+                missing += 1  # expired, or deleted behind the store's back
+                continue
+            if not uid.isdigit() or (profile := decode(raw, int(uid))) is None:
+                continue
+            out.append(
+                CacheEntry(
+                    profile=profile,
+                    hits=int(hits),
+                    age=max(0.0, (now_ms - float(at)) / 1000),
+                    ttl_left=ttl / 1000 if ttl >= 0 else None,
+                )
+            )
+        if missing:
             await self._reconcile()
-        return out
+        return out, kept
 
     async def _fetch(self, keys: list[str], ids: list[int]) -> tuple[list[CacheEntry], int, int]:
         """The entries of these keys in one pipeline: (entries in the order given, how
@@ -462,7 +477,7 @@ class RedisStore(CacheStore):
             for key in keys:
                 pipe.pttl(key)
         pipe.hmget(self._hits, ids)
-        pipe.hmget(self._stored, ids)
+        pipe.zmscore(self._stored, [str(uid) for uid in ids])
         pipe.zcard(self._index)
         results = await self._call(pipe.execute)
         seconds, micros = results[0]
@@ -484,7 +499,7 @@ class RedisStore(CacheStore):
                 CacheEntry(
                     profile=profile,
                     hits=int(hit or 0),
-                    age=max(0.0, (now_ms - int(at)) / 1000) if at else 0.0,
+                    age=max(0.0, (now_ms - at) / 1000) if at else 0.0,
                     ttl_left=ttl / 1000 if ttl >= 0 else None,
                 )
             )
