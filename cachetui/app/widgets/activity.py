@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 from textual import events
+from textual.geometry import Size
+from textual.reactive import Reactive
 from textual.widgets import RichLog, Static
 
 from cachetui.app.states import DARK, Palette, duration
@@ -148,6 +150,11 @@ class EventLog(RichLog, SteadyScrollbars):
     """Every engine event, newest at the bottom. It keeps the events it shows, so that
     :meth:`repaint` can redraw them in another theme's colours."""
 
+    #: RichLog sets it at every write: as Widget's, that would lay the whole screen out
+    #: again at every repaint until the log is full. Only the scrollbar depends on it
+    #: (see :meth:`_write`).
+    virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False)
+
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("min_width", 20)  # RichLog's 78 would scroll sideways when narrow
         super().__init__(**kwargs)
@@ -187,6 +194,8 @@ class EventLog(RichLog, SteadyScrollbars):
         # scrolled to the end now, in the same screen update (a RichLog scrolls after the
         # next one: a second update of the screen per repaint)
         self.write(Text("\n").join(entries), width=width or None, scroll_end=False)
+        # the thumb; a scrollbar that appears lays the screen out (Textual does, then)
+        self._scroll_update(self.virtual_size)
         if self.auto_scroll:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
 

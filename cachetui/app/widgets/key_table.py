@@ -254,11 +254,27 @@ class KeyTable(SteadyScrollbars, can_focus=True):
         return max(0, self.scrollable_content_region.height - HEADER_HEIGHT)
 
     def _resize_virtual(self) -> bool:
-        """Set the scrollable size from the rows and columns; True if it changed (which
-        redraws the whole pane)."""
+        """Set the scrollable size from the rows and columns; True if that lays the
+        screen out again (which redraws the whole pane).
+
+        Rows coming and going under load change only the scrollable height: while the
+        vertical scrollbar stays as it is (shown or not), that moves the scrollbar's thumb
+        and nothing else on screen, so the screen is not laid out again for it (a layout
+        at every repaint cost ~5 ms of CPU and a second screen update)."""
         width = sum(width + 2 * self.cell_padding for width in self._widths)
         size = Size(width, len(self._order) + HEADER_HEIGHT)
-        if size == self.virtual_size:
+        old = self.virtual_size
+        if size == old:
+            return False
+        window = self.scrollable_content_region.height
+        if (
+            self.is_mounted
+            and size.width == old.width
+            and window > 0
+            and ((size.height > window) == (old.height > window))
+        ):
+            self.set_reactive(KeyTable.virtual_size, size)
+            self._scroll_update(size)  # the thumb; the scroll offset kept within the rows
             return False
         self.virtual_size = size
         return True

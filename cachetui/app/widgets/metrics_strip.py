@@ -127,7 +127,8 @@ class MetricsStrip(Horizontal):
             shown = self._labels.get(name)
             if shown != label:
                 self._labels[name] = label
-                self.query_one(f"#{name}-label", Label).update(label)
+                # 14 cells wide whatever it says (the CSS): no layout of the screen
+                self.query_one(f"#{name}-label", Label).update(label, layout=False)
             if all(v == value for v in history):
                 continue  # a flat line stays a flat line: no repaint
             history.append(value)
