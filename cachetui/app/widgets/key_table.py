@@ -20,6 +20,7 @@ from textual.geometry import Region, Size, Spacing
 from textual.message import Message
 from textual.strip import Strip
 
+from cachetui.app.widgets.framed_lines import BorderFrame
 from cachetui.app.widgets.row_strip import row_strip
 from cachetui.app.widgets.steady_scroll import SteadyScrollbars
 from cachetui.app.widgets.table_columns import (
@@ -140,6 +141,8 @@ class KeyTable(SteadyScrollbars, can_focus=True):
         self._header: Strip | None = None
         self._styles: tuple[Style, Style, Style] | None = None
         self._titles: tuple[str, ...] = ("",)
+        self._border_frame = BorderFrame()  # content lines framed without Textual's renderer
+        self._framing = False
         self._subtitles: tuple[str, ...] = ("",)
 
     # -- what it shows -----------------------------------------------------------------------
@@ -354,7 +357,36 @@ class KeyTable(SteadyScrollbars, can_focus=True):
             self._header = None
             if stale:
                 self.refresh()  # the lines outside ``crop`` too, next frame
-        return super().render_lines(crop)
+        if not self._border_frame.fits(self):
+            if self._framing:  # lines framed meanwhile never reached Textual's cache
+                self._framing = False
+                self._styles_cache.clear()
+            return super().render_lines(crop)
+        self._framing = True
+        width, height = self.region.size
+        top, bottom = self.styles.gutter.top, height - self.styles.gutter.bottom
+        background = self.background_colors[1]
+        framed = self._border_frame.render(
+            range(max(crop.y, top), min(crop.bottom, bottom)),
+            self.render_line,
+            top,
+            self.content_region.width,
+            width,
+            self.get_line_filters(),
+            background,
+        )
+        # the border's top and bottom lines (titles): Textual's renderer
+        above = below = []
+        if crop.y < top:
+            above = super().render_lines(Region(0, crop.y, width, min(top, crop.bottom) - crop.y))
+        if crop.bottom > bottom:
+            start = max(bottom, crop.y)
+            below = super().render_lines(Region(0, start, width, crop.bottom - start))
+        strips = above + framed + below
+        if crop.column_span != (0, width):
+            x1, x2 = crop.column_span
+            strips = [strip.crop(x1, x2) for strip in strips]
+        return strips
 
     def render_line(self, y: int) -> Strip:
         assert self._styles is not None
