@@ -62,6 +62,7 @@ class MetricsStrip(Horizontal):
         self.hit_history: deque[float] = deque([0.0] * HISTORY, maxlen=HISTORY)
         self.queue_history: deque[float] = deque([0.0] * HISTORY, maxlen=HISTORY)
         self._labels: dict[str, str] = {}  # what each sparkline's label shows
+        self._undrawn: set[str] = set()  # sparklines with points kept but not drawn yet
 
     def compose(self) -> ComposeResult:
         yield Static(id="numbers")
@@ -105,8 +106,11 @@ class MetricsStrip(Horizontal):
                 self.show, m, rates, timings=timings, palette=palette, window=window
             )
 
-    def sample(self, m: MetricsSnapshot, rates: Rates, window_hit_ratio: float) -> None:
-        """Add one point to each sparkline (called once a second)."""
+    def sample(
+        self, m: MetricsSnapshot, rates: Rates, window_hit_ratio: float, *, draw: bool = True
+    ) -> None:
+        """Add one point to each sparkline (called once a second); ``draw``: False keeps
+        the points without drawing them (the next sample that draws shows them all)."""
         points = (
             (
                 "ops",
@@ -124,14 +128,17 @@ class MetricsStrip(Horizontal):
             ("queue", self.queue_history, float(m.pending), f"queue {m.pending:5d}"),
         )
         for name, history, value, label in points:
-            shown = self._labels.get(name)
-            if shown != label:
+            if draw and self._labels.get(name) != label:
                 self._labels[name] = label
                 # 14 cells wide whatever it says (the CSS): no layout of the screen
                 self.query_one(f"#{name}-label", Label).update(label, layout=False)
-            if all(v == value for v in history):
+            if all(v == value for v in history) and name not in self._undrawn:
                 continue  # a flat line stays a flat line: no repaint
             history.append(value)
+            if not draw:
+                self._undrawn.add(name)
+                continue
+            self._undrawn.discard(name)
             self.query_one(f"#{name}-spark", Sparkline).data = list(history)
 
 
