@@ -102,3 +102,13 @@ def db_row(path: str, user_id: int) -> Profile | None:
 def db_version(path: str, user_id: int) -> int | None:
     row = db_row(path, user_id)
     return None if row is None else row.version
+
+
+@pytest.fixture(autouse=True)
+def _collector_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command line tunes the garbage collector for its whole process (see
+    ``cachetui/app/collector.py``): a test calling it in-process must not leave the rest
+    of the run frozen and tuned. (``tests/app/test_collector.py`` tests the tuning.)"""
+    import cachetui.app.collector as collector
+
+    monkeypatch.setattr(collector, "tune_collector", lambda: None)

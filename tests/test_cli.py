@@ -97,3 +97,15 @@ def test_theme_is_validated_and_passed_to_the_app_and_to_serve(monkeypatch):
     monkeypatch.setattr(app_module.CacheTuiApp, "run", run)
     assert cli.main(["--db", ":memory:", "--theme", "textual-light"]) == 0
     assert seen == {"theme": "textual-light"}
+
+
+def test_the_command_line_tunes_the_collector_before_the_app_runs(monkeypatch):
+    import cachetui.app.collector as collector
+    from cachetui import cli
+    from cachetui.app import app as app_module
+
+    order: list[str] = []
+    monkeypatch.setattr(collector, "tune_collector", lambda: order.append("tune"))
+    monkeypatch.setattr(app_module.CacheTuiApp, "run", lambda self: order.append("run"))
+    assert cli.main(["--db", ":memory:"]) == 0
+    assert order == ["tune", "run"]

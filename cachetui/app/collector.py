@@ -6,8 +6,9 @@ pausing the event loop for 80–180 ms on this project's development machine: th
 were most of the worst key-to-screen latencies, and the collections ~9 % of a core. A
 young generation of 10,000 allocations makes them rare (one full collection in ~30 s of
 that load, measured with ``gc.callbacks``); freezing what exists at launch (modules,
-Textual, the engine's code) keeps it out of every later collection. Nothing is left
-uncollected: garbage in cycles is found as before, later.
+Textual, the engine's code) keeps it out of every later collection. Garbage in cycles
+made afterwards is found as before, later; what was frozen is never collected, and it
+lives as long as the app anyway.
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ the next repaint scrolls to.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
 from collections import OrderedDict, deque
@@ -200,9 +199,8 @@ class RefreshLoop(AppPart):
     async def _repaint(self) -> None:
         engine = self.engine
         try:  # the youngest entries: a pane of a 10,000-entry cache shows a few hundred
-            entries, size = await asyncio.gather(  # over Redis: side by side, not in turn
-                engine.cache_entries(limit=self._pane_rows()), engine.cache_size()
-            )
+            entries = await engine.cache_entries(limit=self._pane_rows())
+            size = await engine.cache_size()
         except StoreUnavailable:
             entries, size = [], 0
         pending = engine.pending_writes()

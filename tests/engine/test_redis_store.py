@@ -311,36 +311,45 @@ def test_passwords_in_the_query_and_odd_urls_are_masked():
     assert mask_url("redis://:pw@127.0.0.1:99999/1") == "redis://:***@127.0.0.1:99999/1"
 
 
-async def test_store_times_kept_as_a_hash_by_earlier_versions_are_dropped_at_start(
+async def test_store_times_an_earlier_version_kept_in_a_hash_are_adopted_at_start(
     db_path, redis_url, client
 ):
-    config = EngineConfig(db_path=db_path, cache_url=redis_url, capacity=3)
+    config = EngineConfig(db_path=db_path, cache_url=redis_url, capacity=5)
     namespace = Engine(config).store.namespace
-    legacy = f"cachetui:{namespace}:stored"
-    client.hset(legacy, mapping={"1": "1700000000000"})  # what an earlier version left
+    base = f"cachetui:{namespace}:"
     try:
         async with Engine(config) as engine:
             await engine.seed(5)
-            assert not client.exists(legacy)
-            for user in (1, 2):
+            for user in (3, 1, 2):
                 await engine.read(user)
                 await asyncio.sleep(0.003)  # store times are milliseconds
-            assert [e.profile.user_id for e in await engine.cache_entries(limit=1)] == [2]
+        # what an earlier version leaves: the store times in a hash, no sorted set
+        times = client.zrange(base + "stored_at", 0, -1, withscores=True)
+        client.delete(base + "stored_at")
+        client.hset(base + "stored", mapping={uid: int(at) for uid, at in times})
+        async with Engine(config) as engine:
+            assert not client.exists(base + "stored")
+            assert [e.profile.user_id for e in await engine.cache_entries(limit=2)] == [2, 1]
     finally:
         delete_namespace(redis_url, namespace)
 
 
-async def test_the_youngest_listing_reads_store_times_and_hit_counts(engine, client):
+async def test_the_youngest_listing_needs_no_scan_and_reads_times_hits_and_values(engine, client):
     for user in (1, 2, 3):
         await engine.read(user)
         await asyncio.sleep(0.003)
     await engine.read(1)  # a hit, sent with the listing
-    client.set(
-        engine.store.prefix + "9",
-        client.get(engine.store.prefix + "1").replace('"user_id":1,', '"user_id":9,'),
-    )  # by hand: no store time
-    entries = await engine.cache_entries(limit=3)  # the store holds 3: no SCAN needed
+
+    async def no_scan() -> list[str]:
+        raise AssertionError("the store holds as many entries as listed: no SCAN")
+
+    engine.store._profile_keys = no_scan
+    entries = await engine.cache_entries(limit=3)
     assert [e.profile.user_id for e in entries] == [3, 2, 1]
     assert {e.profile.user_id: e.hits for e in entries}[1] == 1
-    assert all(0 <= e.age < 5 for e in entries)
-    client.delete(engine.store.prefix + "9")
+    assert all(0 <= e.age < 5 and e.ttl_left is None for e in entries)
+    # a listed key turned into another type by hand: not a profile, never an outage
+    client.delete(engine.store.prefix + "2")
+    client.hset(engine.store.prefix + "2", mapping={"name": "a hash"})
+    assert [e.profile.user_id for e in await engine.cache_entries(limit=3)] == [3, 1]
+    assert engine.cache_available

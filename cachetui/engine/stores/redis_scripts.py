@@ -158,6 +158,12 @@ for _, id in ipairs(redis.call('ZRANGE', index, 0, -1)) do
     table.insert(dropped, '')
   end
 end
+-- store times of keys gone unindexed (an older version's process deleted them)
+for _, id in ipairs(redis.call('ZRANGE', stored, 0, -1)) do
+  if redis.call('EXISTS', prefix .. id) == 0 then
+    redis.call('ZREM', stored, id)
+  end
+end
 return dropped
 """
 
@@ -165,7 +171,8 @@ return dropped
 # ARGV[1]: how many; ARGV[2..]: uses to record first (so the hit counts are current).
 # The panes' listing in one round trip: (server time ms, entries with a store time,
 # entries indexed) then, youngest first, (id, stored at ms, hits, value or nil, PTTL ms
-# or -1) per entry; a key gone behind the store's back comes with a nil value.
+# or -1) per entry; a key gone behind the store's back comes with a nil value, one of
+# another type (set by hand) with an empty one.
 _YOUNGEST = """
 local t = redis.call('TIME')
 local out = {
@@ -178,7 +185,9 @@ for i = 1, #chosen, 2 do
   table.insert(out, id)
   table.insert(out, chosen[i + 1])
   table.insert(out, redis.call('HGET', hits, id) or '0')
-  table.insert(out, redis.call('GET', prefix .. id))
+  local value = redis.pcall('GET', prefix .. id)
+  if type(value) == 'table' then value = '' end  -- WRONGTYPE (set by hand): not a profile
+  table.insert(out, value)
   table.insert(out, {ttl_ms} > 0 and redis.call('PTTL', prefix .. id) or -1)
 end
 return out

@@ -65,6 +65,10 @@ def encode(profile: Profile) -> str:
     return _dumps(profile.as_dict())
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def decode(raw: bytes | str, user_id: int) -> Profile | None:
     """The profile a value holds, or None if it is not a valid profile of this user
     (for example written by hand with redis-cli)."""
@@ -251,12 +255,27 @@ class RedisStore(CacheStore):
             self._run_id = await self._server_run_id()
             for name, source in self._sources.items():
                 self._sha[name] = await self._client.script_load(source)
-            await self._client.unlink(self._legacy_stored)
+            await self._adopt_legacy_store_times()
             self._started = True
         except RedisError as exc:
             await self._client.aclose()
             raise unreachable(self.url, exc) from None
         self._use_flusher = asyncio.get_running_loop().create_task(self._upkeep())
+
+    async def _adopt_legacy_store_times(self) -> None:
+        """Earlier versions kept the store times in a hash (``stored``): they move into
+        the sorted set, so the panes list a cache those versions filled youngest first."""
+        if await self._client.type(self._legacy_stored) not in (b"hash", "hash"):
+            return
+        kept = await self._client.hgetall(self._legacy_stored)
+        times: dict[str, float] = {
+            _text(uid): float(at) for uid, at in kept.items() if uid.isdigit() and at.isdigit()
+        }
+        pipe = self._client.pipeline(transaction=True)
+        if times:
+            pipe.zadd(self._stored, times, nx=True)  # a time this version wrote is newer
+        pipe.unlink(self._legacy_stored)
+        await pipe.execute()
 
     async def close(self) -> None:
         if self._use_flusher is not None:
@@ -425,10 +444,11 @@ class RedisStore(CacheStore):
             return []
         found = len(keys)
         if limit is not None:  # youngest first, as the limited listing promises
-            stored_at = await self._call(
-                self._client.zmscore, self._stored, [str(uid) for uid in ids]
+            stored_at = await self._store_times(ids)
+            # ties as the listing without a SCAN orders them (ZREVRANGE): by id as text
+            youngest_first = heapq.nlargest(
+                limit, range(len(ids)), key=lambda i: (stored_at[i] or 0, str(ids[i]))
             )
-            youngest_first = heapq.nlargest(limit, range(len(ids)), key=lambda i: stored_at[i] or 0)
             keys = [keys[i] for i in youngest_first]
             ids = [ids[i] for i in youngest_first]
         out, _, indexed = await self._fetch(keys, ids)
@@ -477,7 +497,8 @@ class RedisStore(CacheStore):
             for key in keys:
                 pipe.pttl(key)
         pipe.hmget(self._hits, ids)
-        pipe.zmscore(self._stored, [str(uid) for uid in ids])
+        for uid in ids:  # (ZMSCORE would be one command, but needs Redis 6.2)
+            pipe.zscore(self._stored, uid)
         pipe.zcard(self._index)
         results = await self._call(pipe.execute)
         seconds, micros = results[0]
@@ -485,7 +506,8 @@ class RedisStore(CacheStore):
         chunks = (len(keys) + _CHUNK - 1) // _CHUNK
         values = [v for chunk in results[1 : 1 + chunks] for v in chunk]
         ttls = results[1 + chunks : 1 + chunks + len(keys)] if with_ttl else [-1] * len(keys)
-        hits, stored, indexed = results[-3], results[-2], results[-1]
+        hits, indexed = results[-2 - len(ids)], results[-1]
+        stored = results[-1 - len(ids) : -1]
         out = []
         missing = 0
         for uid, raw, ttl, hit, at in zip(ids, values, ttls, hits, stored, strict=True):
@@ -504,6 +526,13 @@ class RedisStore(CacheStore):
                 )
             )
         return out, missing, int(indexed)
+
+    async def _store_times(self, ids: list[int]) -> list[float | None]:
+        """Each id's store time (server ms), None where it has none."""
+        pipe = self._client.pipeline(transaction=False)
+        for uid in ids:
+            pipe.zscore(self._stored, uid)
+        return list(await self._call(pipe.execute))
 
     async def size(self) -> int:
         """The entries the store indexes (ZCARD). Keys Redis expired leave the index at the
