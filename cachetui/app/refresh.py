@@ -203,6 +203,10 @@ class RefreshLoop(AppPart):
             size = await engine.cache_size()
         except StoreUnavailable:
             entries, size = [], 0
+        # the queue after the cache, not before: over Redis the listing takes a round
+        # trip, and an update landing meanwhile is then dirty (queued) in the panes, never
+        # "orphaned" (cached newer than the database with nothing queued); the price is a
+        # cache row that may be a version behind the queue's
         pending = engine.pending_writes()
         letters = {d.user_id: d for d in engine.dead_letters()}
         cached = {e.profile.user_id: e.profile for e in entries}
@@ -239,8 +243,14 @@ class RefreshLoop(AppPart):
                 ("not used under no-cache: reads go to the DB", "unused: no-cache"),
             )
         elif engine.cache_available:
+            # a big cache is listed in part (the youngest entries): the title says so
+            listed: tuple[str, ...] = (
+                (f"Cache {size:,}/{engine.config.capacity:,} · youngest {len(entries):,} listed",)
+                if size > len(entries)
+                else ()
+            )
             cache_pane.set_titles(
-                (f"Cache {size:,}/{engine.config.capacity:,}", f"Cache {size:,}"),
+                (*listed, f"Cache {size:,}/{engine.config.capacity:,}", f"Cache {size:,}"),
                 (self._state_counts(states, cached), self._state_counts(states, cached, True)),
             )
         else:
@@ -254,8 +264,18 @@ class RefreshLoop(AppPart):
             flush = (f"flush every {every}", f"flush {every}")
         # dead letters are not in the queue (one row per user): the title counts them
         parked = f" · {SYMBOLS[KeyState.REJECTED]} {len(letters):,} parked" if letters else ""
+        shown = min(len(pending), self._pane_rows())
+        listed = (  # a long queue is listed in part (its oldest writes): the title says so
+            (
+                f"Write queue {len(pending):,} · first {shown:,} listed{parked}",
+                f"Queue {len(pending):,} · {shown:,} listed{parked}",
+            )
+            if shown < len(pending)
+            else ()
+        )
         queue_pane.set_titles(
             (
+                *listed,
                 f"Write queue {len(pending):,}{parked}",
                 f"Queue {len(pending):,}{parked}",
                 f"Queue {len(pending):,}",

@@ -103,10 +103,12 @@ class StatusHeader(AppPart):
             )
         palette = self.state_palette
         # the legend compacts first: the workload's numbers and its limit matter more
-        line2 = [
-            part(legend(palette), legend(palette, compact=1), legend(palette, compact=2), drop=2)
-        ]
-        if self.workload is not None and self.workload.running:
+        forms = [legend(palette), legend(palette, compact=1), legend(palette, compact=2)]
+        running = self.workload is not None and self.workload.running
+        if running:  # at 80 columns even the compact legend left no room for the rate
+            forms.append(Text(""))
+        line2 = [part(*forms, drop=2)]
+        if running:
             line2.extend(self._workload_parts())
             line1.extend(self._workload_errors(alarm))
         self.query_one("#status", StatusBar).show([line1, line2])

@@ -404,3 +404,51 @@ async def test_under_a_dialog_the_dashboard_keeps_still_and_keeps_its_points(mak
         # the two seconds under the dialog (an update each), then this one: three points
         now = list(spark.data or [])
         assert now[:-3] == drawn[3:] and now[-3] > 0 and now[-2] > 0
+
+
+async def test_a_pane_listing_part_of_a_long_queue_or_a_big_cache_says_so(make_app):
+    app = make_app(policy="write-behind", capacity=300)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        for user in range(1, 151):  # queued (tests flush by hand) and cached
+            await app.engine.update(user, {"bio": "one of many"})
+        await app.refresh_view()
+        await pilot.pause()
+        queue = app.query_one("#queue", KeyTable)
+        cache = app.query_one("#cache", KeyTable)
+        assert len(queue.users) == 100 and len(cache.users) == 100
+        assert str(queue.border_title) == "Write queue 150 · first 100 listed"
+        assert "Cache 150/300 · youngest 100 listed" in str(cache.border_title)
+
+
+async def test_the_header_keeps_the_workload_rate_at_80_columns(make_app):
+    app = make_app(policy="write-behind")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("w")
+        await settle(app, pilot)
+        assert app.workload is not None and app.workload.running
+        assert re.search(r"▶ workload \S+/s of [\d,]+", text_of(app, "#status"))
+        await pilot.press("w")
+        await settle(app, pilot)
+
+
+async def test_the_event_log_stays_where_it_was_scrolled_to(make_app):
+    from cachetui.app.widgets.activity import EventLog
+
+    app = make_app(policy="write-behind")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        log = app.query_one("#log", EventLog)
+        for _ in range(3):  # enough lines to scroll
+            await pilot.press("U")
+            await settle(app, pilot)
+        assert log.max_scroll_y > 5 and log.scroll_y == log.max_scroll_y  # it follows
+        log.scroll_to(y=2, animate=False, immediate=True)
+        await pilot.press("U")
+        await settle(app, pilot)
+        assert log.scroll_y == 2 < log.max_scroll_y  # someone reading: it stays
+        log.scroll_end(animate=False, immediate=True)
+        await pilot.press("U")
+        await settle(app, pilot)
+        assert log.scroll_y == log.max_scroll_y  # at the end again: it follows again

@@ -191,13 +191,19 @@ class EventLog(RichLog, SteadyScrollbars):
             _skipped(item) if isinstance(item, int) else describe(item, timings, palette, width)
             for item in items
         ]
+        # it follows the newest line while it shows it: scrolled up (to read), it stays
+        at_end = self.scroll_y >= self.max_scroll_y
+        first = self._start_line  # the oldest line kept (a full log drops the oldest)
         # scrolled to the end now, in the same screen update (a RichLog scrolls after the
         # next one: a second update of the screen per repaint)
         self.write(Text("\n").join(entries), width=width or None, scroll_end=False)
         # the thumb; a scrollbar that appears lays the screen out (Textual does, then)
         self._scroll_update(self.virtual_size)
-        if self.auto_scroll:
+        if self.auto_scroll and at_end:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
+        elif (dropped := self._start_line - first) and not at_end:
+            # the lines read stay where they are while the oldest go
+            self.scroll_to(y=max(0, self.scroll_y - dropped), animate=False, immediate=True)
 
     def on_resize(self, event: events.Resize) -> None:
         if event.size.width != self._width:
