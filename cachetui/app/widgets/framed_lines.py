@@ -10,8 +10,10 @@ hatch or outline, no horizontal scroll) a content line is only the border's left
 the content padded to its width and the border's right cell. :class:`BorderFrame` builds
 those two cells once per look of the widget, with Textual's own box characters
 (``textual._border.get_box``: private, and Textual is pinned; ``tests/app/test_key_table``
-checks that both ways give the same lines), and keeps each framed line while its
-content line is the same object. Anything else falls back to Textual's renderer.
+checks that both ways give the same lines), and keeps each line of the widget framed
+while its content line is the same object: one per line, as Textual's cache does (more
+would keep the strips of rows long gone alive, each a dozen objects that the garbage
+collector walks). Anything else falls back to Textual's renderer.
 """
 
 from __future__ import annotations
@@ -20,15 +22,11 @@ from collections.abc import Callable, Sequence
 
 from rich.segment import Segment
 from textual._border import get_box
-from textual.cache import LRUCache
 from textual.color import Color
 from textual.filter import LineFilter
 from textual.strip import Strip
 from textual.style import Style
 from textual.widget import Widget
-
-#: Framed lines kept (the visible lines of a pane, a few times over).
-FRAMED_LINES = 512
 
 
 class BorderFrame:
@@ -37,7 +35,7 @@ class BorderFrame:
     def __init__(self) -> None:
         self._look: tuple[object, ...] | None = None
         self._cells: tuple[Segment, Segment, Style] | None = None
-        self._framed: LRUCache[int, tuple[Strip, Strip]] = LRUCache(FRAMED_LINES)
+        self._framed: dict[int, tuple[Strip, Strip]] = {}  # line → (content, framed)
 
     def fits(self, widget: Widget) -> bool:
         """True if ``widget``'s content lines can be framed here (the plain case), after
@@ -66,19 +64,23 @@ class BorderFrame:
             )
         return True
 
-    def frame(self, content: Strip, content_width: int, width: int) -> Strip:
-        """``content`` between the border cells, ``width`` cells in all (kept while the
-        content line is the same object)."""
+    def frame(self, y: int, content: Strip, content_width: int, width: int) -> Strip:
+        """Line ``y``: ``content`` between the border cells, ``width`` cells in all (kept
+        while that line's content is the same object)."""
         assert self._cells is not None
-        key = id(content)
-        kept = self._framed.get(key)
-        if kept is not None and kept[0] is content:
+        kept = self._framed.get(y)
+        if kept is not None and kept[0] is content and kept[1].cell_length == width:
             return kept[1]
         left, right, inner = self._cells
         padded = content.adjust_cell_length(content_width, inner.rich_style)
         framed = Strip([left, *padded, right], width)
-        self._framed[key] = (content, framed)
+        self._framed[y] = (content, framed)
         return framed
+
+    def forget_below(self, height: int) -> None:
+        """Drop the lines from ``height`` on (the widget got shorter)."""
+        for y in [y for y in self._framed if y >= height]:
+            del self._framed[y]
 
     def render(
         self,
@@ -94,7 +96,7 @@ class BorderFrame:
         content line ``line - top``), as Textual's renderer would give them."""
         out = []
         for y in lines:
-            strip = self.frame(content_line(y - top), content_width, width)
+            strip = self.frame(y, content_line(y - top), content_width, width)
             for line_filter in filters:
                 strip = strip.apply_filter(line_filter, background)
             out.append(strip)

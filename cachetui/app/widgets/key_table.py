@@ -364,6 +364,7 @@ class KeyTable(SteadyScrollbars, can_focus=True):
             return super().render_lines(crop)
         self._framing = True
         width, height = self.region.size
+        self._border_frame.forget_below(height)
         top, bottom = self.styles.gutter.top, height - self.styles.gutter.bottom
         background = self.background_colors[1]
         framed = self._border_frame.render(
