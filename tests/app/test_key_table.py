@@ -221,3 +221,35 @@ async def test_the_panes_frame_their_lines_exactly_as_textual_draws_them(make_ap
                     pane._styles_cache.clear()
                     textual = Widget.render_lines(pane, crop)
                     assert drawn(ours) == drawn(textual), (pane_id, focused, crop)
+
+
+class BorderedApp(App[None]):
+    CSS = "KeyTable { border: round $primary; height: 12; }"
+
+    def compose(self) -> ComposeResult:
+        yield KeyTable([Column("user", 6), Column("name", 8)])
+
+
+async def test_a_scrollbar_that_comes_is_there_in_the_first_frame_with_the_rows(monkeypatch):
+    """Rows outgrowing the pane (a queue refilling after a flush) bring the scrollbar in
+    the same screen update, not one later (a frame with rows and no scrollbar)."""
+    from textual.screen import Screen
+
+    frames: list[tuple[int, bool]] = []
+    update = Screen._on_timer_update
+
+    def recorded(screen: Screen) -> None:
+        update(screen)
+        table = screen.app.query_one(KeyTable)
+        frames.append((table.row_count, bool(table.vertical_scrollbar.region)))
+
+    monkeypatch.setattr(Screen, "_on_timer_update", recorded)
+    app = BorderedApp()
+    async with app.run_test(size=(40, 20)) as pilot:
+        table = app.query_one(KeyTable)
+        for count in (3, 30, 2, 40):
+            frames.clear()
+            table.sync(people(count))
+            await pilot.pause()
+            await pilot.pause()
+            assert frames and frames[0] == (count, count > in_view(table)), frames

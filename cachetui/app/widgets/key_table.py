@@ -280,6 +280,8 @@ class KeyTable(SteadyScrollbars, can_focus=True):
             self._scroll_update(size)  # the thumb; the scroll offset kept within the rows
             return False
         self.virtual_size = size
+        if self.is_mounted:  # a scrollbar that comes or goes: in this same layout, not
+            self._refresh_scrollbars()  # one frame later (a frame with rows but no bar)
         return True
 
     # -- columns -----------------------------------------------------------------------------
