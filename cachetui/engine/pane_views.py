@@ -5,13 +5,16 @@ pending writes, windows of database rows. Part of the
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
+from typing import Any, TypeVar
 
 from cachetui.engine.core import EngineCore, perf_counter
 from cachetui.engine.errors import StoreUnavailable
 from cachetui.engine.profile import Profile
 from cachetui.engine.stores.base import CacheEntry
 from cachetui.engine.write_queue import PendingWrite
+
+_T = TypeVar("_T")
 
 
 class PaneViews:
@@ -39,23 +42,22 @@ class PaneViews:
         """What the cache store holds: every entry, or with ``limit`` the ``limit`` most
         recently stored, youngest first (a pane of a 10,000-entry cache needs a few
         hundred). Raises StoreUnavailable while the store is unreachable."""
-        cache = self._core.cache
-        if not cache.ok:
-            raise StoreUnavailable(cache.error)
-        try:
-            return await self._core.store.entries(limit)
-        except StoreUnavailable as exc:
-            cache.failed(exc)
-            raise
+        return await self._from_store(self._core.store.entries(limit))
 
     async def cache_size(self) -> int:
-        """How many entries the cache store holds (Redis: its keys, counted with SCAN).
+        """How many entries the cache store holds (Redis: the entries its index counts).
         Raises StoreUnavailable while the store is unreachable."""
+        return await self._from_store(self._core.store.size())
+
+    async def _from_store(self, read: Coroutine[Any, Any, _T]) -> _T:
+        """``read``'s answer; StoreUnavailable while the store is unreachable, and a
+        failure of ``read`` marks it so."""
         cache = self._core.cache
         if not cache.ok:
+            read.close()  # never awaited
             raise StoreUnavailable(cache.error)
         try:
-            return await self._core.store.size()
+            return await read
         except StoreUnavailable as exc:
             cache.failed(exc)
             raise

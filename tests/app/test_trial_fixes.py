@@ -376,7 +376,8 @@ async def test_the_crash_dialog_shows_close_at_80x24(make_app):
         assert app.screen.query_one("#close").region.bottom <= 24
 
 
-async def test_under_a_dialog_the_dashboard_keeps_still_and_keeps_its_points(make_app):
+@pytest.mark.parametrize("dialog", ["g", "question_mark", "e"])
+async def test_under_a_dialog_the_dashboard_keeps_still_and_keeps_its_points(make_app, dialog):
     """Textual redraws a dialog's dimmed background from the whole screen beneath at each
     change of it (60-250 ms under load): the numbers wait, the points are kept."""
     from textual.widgets import Sparkline
@@ -385,7 +386,7 @@ async def test_under_a_dialog_the_dashboard_keeps_still_and_keeps_its_points(mak
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         app._sample()
-        await pilot.press("g")
+        await pilot.press(dialog)
         await pilot.pause()
         await pilot.pause()
         assert len(app.screen_stack) == 2

@@ -18,12 +18,12 @@ collector walks). Anything else falls back to Textual's renderer.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from rich.segment import Segment
 from textual._border import get_box
 from textual.color import Color
-from textual.filter import LineFilter
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.style import Style
 from textual.widget import Widget
@@ -36,10 +36,49 @@ class BorderFrame:
         self._look: tuple[object, ...] | None = None
         self._cells: tuple[Segment, Segment, Style] | None = None
         self._framed: dict[int, tuple[Strip, Strip]] = {}  # line → (content, framed)
+        self._framing = False  # the last lines were framed here
 
-    def fits(self, widget: Widget) -> bool:
+    def render_lines(
+        self, widget: Widget, crop: Region, textual: Callable[[Region], list[Strip]]
+    ) -> list[Strip]:
+        """``widget``'s lines in ``crop``, as ``textual`` (Textual's own renderer, the
+        widget's ``super().render_lines``) gives them: its content lines framed here in
+        the plain case, the rest (the border's top and bottom lines, any other look) by
+        ``textual``."""
+        if not self._fits(widget):
+            if self._framing:  # lines framed meanwhile never reached Textual's cache
+                self._framing = False
+                widget._styles_cache.clear()
+            return textual(crop)
+        self._framing = True
+        width, height = widget.region.size
+        top, bottom = widget.styles.gutter.top, height - widget.styles.gutter.bottom
+        for y in [y for y in self._framed if y >= bottom]:  # the widget got shorter
+            del self._framed[y]
+        content_width = widget.content_region.width
+        filters = widget.get_line_filters()
+        background = widget.background_colors[1]
+        strips = (
+            textual(Region(0, crop.y, width, min(top, crop.bottom) - crop.y))
+            if crop.y < top
+            else []
+        )
+        for y in range(max(crop.y, top), min(crop.bottom, bottom)):
+            strip = self._frame(y, widget.render_line(y - top), content_width, width)
+            for line_filter in filters:
+                strip = strip.apply_filter(line_filter, background)
+            strips.append(strip)
+        if crop.bottom > bottom:
+            start = max(bottom, crop.y)
+            strips += textual(Region(0, start, width, crop.bottom - start))
+        if crop.column_span != (0, width):
+            x1, x2 = crop.column_span
+            strips = [strip.crop(x1, x2) for strip in strips]
+        return strips
+
+    def _fits(self, widget: Widget) -> bool:
         """True if ``widget``'s content lines can be framed here (the plain case), after
-        which :meth:`frame` uses its current look."""
+        which :meth:`_frame` uses its current look."""
         styles = widget.styles
         (left_type, left_color), (right_type, right_color) = styles.border_left, styles.border_right
         if (
@@ -64,7 +103,7 @@ class BorderFrame:
             )
         return True
 
-    def frame(self, y: int, content: Strip, content_width: int, width: int) -> Strip:
+    def _frame(self, y: int, content: Strip, content_width: int, width: int) -> Strip:
         """Line ``y``: ``content`` between the border cells, ``width`` cells in all (kept
         while that line's content is the same object)."""
         assert self._cells is not None
@@ -76,31 +115,6 @@ class BorderFrame:
         framed = Strip([left, *padded, right], width)
         self._framed[y] = (content, framed)
         return framed
-
-    def forget_below(self, height: int) -> None:
-        """Drop the lines from ``height`` on (the widget got shorter)."""
-        for y in [y for y in self._framed if y >= height]:
-            del self._framed[y]
-
-    def render(
-        self,
-        lines: Sequence[int],
-        content_line: Callable[[int], Strip],
-        top: int,
-        content_width: int,
-        width: int,
-        filters: Sequence[LineFilter],
-        background: Color,
-    ) -> list[Strip]:
-        """Framed and filtered lines ``lines`` (the widget's own line numbers, each a
-        content line ``line - top``), as Textual's renderer would give them."""
-        out = []
-        for y in lines:
-            strip = self.frame(y, content_line(y - top), content_width, width)
-            for line_filter in filters:
-                strip = strip.apply_filter(line_filter, background)
-            out.append(strip)
-        return out
 
 
 def _border_cells(

@@ -142,7 +142,6 @@ class KeyTable(SteadyScrollbars, can_focus=True):
         self._styles: tuple[Style, Style, Style] | None = None
         self._titles: tuple[str, ...] = ("",)
         self._border_frame = BorderFrame()  # content lines framed without Textual's renderer
-        self._framing = False
         self._subtitles: tuple[str, ...] = ("",)
 
     # -- what it shows -----------------------------------------------------------------------
@@ -195,13 +194,11 @@ class KeyTable(SteadyScrollbars, can_focus=True):
             new_looks[user] = seen
             if self._looks.get(user) != seen:
                 changed.add(user)
-                self._strips.pop((user, False), None)
-                self._strips.pop((user, True), None)
+                self._forget_row(user)
         if self._widen_to_fit([wanted[user] for user in changed]):  # the others fitted
             self._apply_layout(self._fitted())
         for user in self._rows_now.keys() - wanted.keys():
-            self._strips.pop((user, False), None)
-            self._strips.pop((user, True), None)
+            self._forget_row(user)
         before = self._order
         under_cursor = self.user_at_cursor()
         self._rows_now, self._looks = wanted, new_looks
@@ -289,8 +286,7 @@ class KeyTable(SteadyScrollbars, can_focus=True):
         self._apply_layout(self._fitted())
 
     def on_resize(self, event: events.Resize) -> None:
-        self._strips.clear()  # the cursor's row and the header run to the pane's edge
-        self._header = None
+        self._forget_lines()  # the cursor's row and the header run to the pane's edge
         self._apply_layout(self._fitted())
         self._show_titles()
 
@@ -306,8 +302,7 @@ class KeyTable(SteadyScrollbars, can_focus=True):
             return
         self._layout = layout
         self._widths = tuple(width for _, width, _ in layout)
-        self._strips.clear()
-        self._header = None
+        self._forget_lines()
         self._resize_virtual()
         self.refresh()
 
@@ -355,41 +350,20 @@ class KeyTable(SteadyScrollbars, can_focus=True):
         if styles != self._styles:  # focus, theme: every line looks different
             stale = self._styles is not None
             self._styles = styles
-            self._strips.clear()
-            self._header = None
+            self._forget_lines()
             if stale:
                 self.refresh()  # the lines outside ``crop`` too, next frame
-        if not self._border_frame.fits(self):
-            if self._framing:  # lines framed meanwhile never reached Textual's cache
-                self._framing = False
-                self._styles_cache.clear()
-            return super().render_lines(crop)
-        self._framing = True
-        width, height = self.region.size
-        self._border_frame.forget_below(height)
-        top, bottom = self.styles.gutter.top, height - self.styles.gutter.bottom
-        background = self.background_colors[1]
-        framed = self._border_frame.render(
-            range(max(crop.y, top), min(crop.bottom, bottom)),
-            self.render_line,
-            top,
-            self.content_region.width,
-            width,
-            self.get_line_filters(),
-            background,
-        )
-        # the border's top and bottom lines (titles): Textual's renderer
-        above = below = []
-        if crop.y < top:
-            above = super().render_lines(Region(0, crop.y, width, min(top, crop.bottom) - crop.y))
-        if crop.bottom > bottom:
-            start = max(bottom, crop.y)
-            below = super().render_lines(Region(0, start, width, crop.bottom - start))
-        strips = above + framed + below
-        if crop.column_span != (0, width):
-            x1, x2 = crop.column_span
-            strips = [strip.crop(x1, x2) for strip in strips]
-        return strips
+        return self._border_frame.render_lines(self, crop, super().render_lines)
+
+    def _forget_row(self, user: int) -> None:
+        """Drop ``user``'s drawn line (with and without the cursor)."""
+        self._strips.pop((user, False), None)
+        self._strips.pop((user, True), None)
+
+    def _forget_lines(self) -> None:
+        """Drop every drawn line: the columns, the width or the look changed."""
+        self._strips.clear()
+        self._header = None
 
     def render_line(self, y: int) -> Strip:
         assert self._styles is not None

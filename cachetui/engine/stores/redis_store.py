@@ -451,7 +451,7 @@ class RedisStore(CacheStore):
             )
             keys = [keys[i] for i in youngest_first]
             ids = [ids[i] for i in youngest_first]
-        out, _, indexed = await self._fetch(keys, ids)
+        out, indexed = await self._fetch(keys, ids)
         if indexed != found:
             await self._reconcile()
         return out
@@ -483,9 +483,9 @@ class RedisStore(CacheStore):
             await self._reconcile()
         return out, kept
 
-    async def _fetch(self, keys: list[str], ids: list[int]) -> tuple[list[CacheEntry], int, int]:
+    async def _fetch(self, keys: list[str], ids: list[int]) -> tuple[list[CacheEntry], int]:
         """The entries of these keys in one pipeline: (entries in the order given, how
-        many keys were gone, how many ids the index holds)."""
+        many ids the index holds). Keys gone since they were listed are left out."""
         pipe = self._client.pipeline(transaction=False)
         pipe.time()
         for i in range(0, len(keys), _CHUNK):
@@ -509,11 +509,9 @@ class RedisStore(CacheStore):
         hits, indexed = results[-2 - len(ids)], results[-1]
         stored = results[-1 - len(ids) : -1]
         out = []
-        missing = 0
         for uid, raw, ttl, hit, at in zip(ids, values, ttls, hits, stored, strict=True):
             if raw is None:
-                missing += 1  # expired or deleted since it was listed
-                continue
+                continue  # expired or deleted since it was listed
             profile = decode(raw, uid)
             if profile is None:
                 continue
@@ -525,7 +523,7 @@ class RedisStore(CacheStore):
                     ttl_left=ttl / 1000 if ttl >= 0 else None,
                 )
             )
-        return out, missing, int(indexed)
+        return out, int(indexed)
 
     async def _store_times(self, ids: list[int]) -> list[float | None]:
         """Each id's store time (server ms), None where it has none."""
