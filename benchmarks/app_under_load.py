@@ -36,7 +36,7 @@ from cachetui.app.app import CacheTuiApp
 from cachetui.app.collector import tune_collector
 from cachetui.app.widgets.key_table import KeyTable
 from cachetui.engine import Engine, EngineConfig
-from cachetui.engine.workload import Workload
+from cachetui.engine.lab.workload import Workload
 
 #: Seconds of full load before the CPU is measured (the cache fills, the log grows).
 WARM_UP_SECONDS = 4.0

@@ -43,10 +43,10 @@ from pathlib import Path
 from typing import Any
 
 from cachetui.engine import Engine, EngineConfig, Profile, ValidationError, WritePolicy
-from cachetui.engine.database import COLUMNS, SCHEMA, UPSERT
-from cachetui.engine.demo_data import random_changes
+from cachetui.engine.database.sqlite_statements import COLUMNS, SCHEMA, UPSERT
+from cachetui.engine.lab.demo_data import random_changes
+from cachetui.engine.lab.workload import ZipfKeys
 from cachetui.engine.profile import utc_timestamp
-from cachetui.engine.workload import ZipfKeys
 
 REDIS_URL = "redis://127.0.0.1:6379/14"
 REDIS_HOST, REDIS_PORT, REDIS_DB = "127.0.0.1", 6379, 14

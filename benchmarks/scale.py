@@ -59,7 +59,7 @@ def peak_rss_mib() -> float:
 async def one_size(size: int, ops: int, policy: str, concurrency: int) -> dict[str, Any]:
     """Runs in a worker process: seed ``size`` profiles, then each workload."""
     from cachetui.engine import Engine, EngineConfig
-    from cachetui.engine.workload import Workload
+    from cachetui.engine.lab.workload import Workload
 
     result: dict[str, Any] = {"profiles": size, "policy": policy, "rss_start_mib": rss_mib()}
     with tempfile.TemporaryDirectory(prefix="cachetui-scale-") as tmp:

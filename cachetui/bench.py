@@ -24,9 +24,9 @@ from cachetui.engine import (
     StoreUnavailable,
     WritePolicy,
 )
+from cachetui.engine.lab.workload import Workload
 from cachetui.engine.stores.redis_store import RedisStore, check_reachable
 from cachetui.engine.stores.redis_url import is_redis_url, mask_url
-from cachetui.engine.workload import Workload
 from cachetui.options import (
     CACHE_HELP,
     cache_url_argument,

@@ -23,8 +23,8 @@ from cachetui.bench import (
     stderr_console,
 )
 from cachetui.engine import WritePolicy
+from cachetui.engine.lab.workload import Workload
 from cachetui.engine.stores.redis_url import mask_url
-from cachetui.engine.workload import Workload
 
 WRITE_BEHIND = WritePolicy.WRITE_BEHIND.value
 

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cachetui.engine.config import EVICTIONS, EngineConfig, WritePolicy
-from cachetui.engine.database_path import database_path_problem
+from cachetui.engine.database.paths import database_path_problem
 from cachetui.engine.errors import CacheTuiError, ValidationError
-from cachetui.engine.queue_url import parse_queue_url
+from cachetui.engine.queue.url import parse_queue_url
 from cachetui.engine.stores.factory import CACHE_URL_FORMS, check_cache_url
 from cachetui.engine.stores.redis_url import is_redis_url, parse_redis_url
 from cachetui.scenarios.loader import BUILTIN_NAMES, scenario_argument
@@ -91,7 +91,7 @@ queue_url_argument = url_argument(_check_queue_url)
 
 def check_db_argument(path: str, *, writable: bool = True, option: str = "--db") -> None:
     """ValidationError naming ``path`` as the user gave it and what is wrong with it
-    (see :func:`~cachetui.engine.database_path.database_path_problem`)."""
+    (see :func:`~cachetui.engine.database.paths.database_path_problem`)."""
     problem = database_path_problem(path, writable=writable)
     if problem is not None:
         raise ValidationError(f"{option} {path}: {problem}", field="db_path")

@@ -35,7 +35,7 @@ from cachetui.app.widgets.metrics_strip import MetricsStrip
 from cachetui.app.widgets.panes import FOLLOW_MARK, CachePane, DatabasePane, QueuePane
 from cachetui.app.widgets.status import StatusBar
 from cachetui.engine import CacheTuiError, Engine, Event, EventKind
-from cachetui.engine.workload import Workload
+from cachetui.engine.lab.workload import Workload
 from cachetui.scenarios import Scenario
 
 DEFAULT_EXPORT_DIR = "~/cachetui-exports"

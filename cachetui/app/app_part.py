@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from cachetui.app.export import MetricsHistory, MetricsSample
     from cachetui.app.states import Palette
     from cachetui.engine import Engine, MetricsSnapshot
-    from cachetui.engine.workload import Workload
+    from cachetui.engine.lab.workload import Workload
     from cachetui.scenarios import ScenarioRun
 
     class AppPart(App[None]):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from cachetui.app.app_part import AppPart
-from cachetui.engine.workload import Workload
+from cachetui.engine.lab.workload import Workload
 
 LATENCIES = (0.0, 0.01, 0.1, 1.0)
 READ_RATIOS = (0.8, 0.5, 0.95, 0.2)

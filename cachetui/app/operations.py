@@ -23,8 +23,8 @@ from cachetui.engine import (
     WritePolicy,
     WriteRejected,
 )
-from cachetui.engine.demo_data import random_changes
 from cachetui.engine.engine import last_op_id
+from cachetui.engine.lab.demo_data import random_changes
 
 POLICY_KEYS = {
     "1": WritePolicy.WRITE_THROUGH,

@@ -17,7 +17,7 @@ from cachetui.app.faults_workload import skew_name
 from cachetui.app.states import POLICY_STYLES, SYMBOLS, legend
 from cachetui.app.widgets.status import Part, StatusBar, part
 from cachetui.engine import KeyState
-from cachetui.engine.workload import ENGINE_LIMITED
+from cachetui.engine.lab.workload import ENGINE_LIMITED
 
 
 class StatusHeader(AppPart):

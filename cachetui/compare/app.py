@@ -38,8 +38,8 @@ from cachetui.engine import (
     Profile,
     WritePolicy,
 )
-from cachetui.engine.demo_data import random_changes
-from cachetui.engine.workload import Workload
+from cachetui.engine.lab.demo_data import random_changes
+from cachetui.engine.lab.workload import Workload
 
 #: One half per tick, so each half repaints once a second at most (three tables a frame).
 REFRESH_SECONDS = 0.5

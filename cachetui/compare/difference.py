@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cachetui.engine import Engine
-from cachetui.engine.queue_url import parse_queue_url
+from cachetui.engine.queue.url import parse_queue_url
 
 #: Below this ratio two numbers are "about the same" and the line does not name a winner.
 NOTABLE = 1.2

@@ -169,7 +169,7 @@ class Outcome:
 class Mirror:
     """Issue each operation once to both engines (``a``, ``b``).
 
-    The background :class:`~cachetui.engine.workload.Workload` takes a Mirror as its
+    The background :class:`~cachetui.engine.lab.workload.Workload` takes a Mirror as its
     engine: its ``read`` and ``update`` queue the operation on both lanes and return at
     once, so the workload's rate is the rate issued to both. A key press uses
     :meth:`press`, which waits for both outcomes (each lane still at its own pace)."""

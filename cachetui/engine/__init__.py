@@ -4,7 +4,6 @@ No Textual here: the engine is a library for scripts, notebooks, the benchmark a
 """
 
 from cachetui.engine.config import EngineConfig, WritePolicy
-from cachetui.engine.dead_letters import DeadLetter
 from cachetui.engine.engine import Engine
 from cachetui.engine.errors import (
     CacheTuiError,
@@ -20,13 +19,14 @@ from cachetui.engine.errors import (
     WriteRejected,
 )
 from cachetui.engine.events import Event, EventKind
-from cachetui.engine.lab import CrashReport
-from cachetui.engine.metrics import MetricsSnapshot
-from cachetui.engine.metrics_window import MetricsWindow, WindowStats
+from cachetui.engine.lab.operations import CrashReport
+from cachetui.engine.metrics.counters import MetricsSnapshot
+from cachetui.engine.metrics.window import MetricsWindow, WindowStats
 from cachetui.engine.profile import Profile
+from cachetui.engine.queue.dead_letters import DeadLetter
+from cachetui.engine.queue.write_queue import PendingWrite
 from cachetui.engine.states import KeyState, key_state
 from cachetui.engine.stores import CacheEntry
-from cachetui.engine.write_queue import PendingWrite
 
 __all__ = [
     "CacheEntry",

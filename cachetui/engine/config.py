@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from cachetui.engine.errors import ValidationError
-from cachetui.engine.queue_url import parse_queue_url
+from cachetui.engine.queue.url import parse_queue_url
 
 
 class WritePolicy(StrEnum):
@@ -57,7 +57,7 @@ class EngineConfig:
     conflict: str = "reject"
     #: Where the write-behind queue lives: "memory://" (in the process: lost on a crash),
     #: "sqlite://" (a durable outbox file ``<db_path>.outbox``; ``sqlite:///rel/path`` or
-    #: ``sqlite:////abs/path`` choose it). See :mod:`cachetui.engine.outbox`.
+    #: ``sqlite:////abs/path`` choose it). See :mod:`cachetui.engine.queue.outbox`.
     queue_url: str = "memory://"
     #: First retry delay of a failed write-behind batch; doubles up to ``retry_cap``.
     retry_base: float = 0.05

@@ -15,11 +15,10 @@ import itertools
 import time
 from collections.abc import Awaitable, Sequence
 
-from cachetui.engine.batching import BatchLoader, GroupCommit
-from cachetui.engine.cache_health import CacheHealth
 from cachetui.engine.config import EngineConfig, WritePolicy
-from cachetui.engine.database import Database, RowConflict, RowRejected
-from cachetui.engine.dead_letters import DeadLetters
+from cachetui.engine.database.base import Database, RowConflict, RowRejected
+from cachetui.engine.database.batching import BatchLoader, GroupCommit
+from cachetui.engine.database.factory import make_database
 from cachetui.engine.errors import (
     DatabaseUnavailable,
     Interrupted,
@@ -28,14 +27,16 @@ from cachetui.engine.errors import (
     WriteRejected,
 )
 from cachetui.engine.events import Event, EventKind, EventLog
-from cachetui.engine.faults import Faults
 from cachetui.engine.key_locks import KeyLocks
-from cachetui.engine.metrics import Counters
-from cachetui.engine.metrics_window import WindowTracker
-from cachetui.engine.outbox import Journal
+from cachetui.engine.lab.faults import Faults
+from cachetui.engine.metrics.counters import Counters
+from cachetui.engine.metrics.window import WindowTracker
 from cachetui.engine.profile import Profile, utc_timestamp
+from cachetui.engine.queue.dead_letters import DeadLetters
+from cachetui.engine.queue.outbox import Journal
+from cachetui.engine.queue.write_queue import WriteQueue
 from cachetui.engine.stores.base import CacheStore
-from cachetui.engine.write_queue import WriteQueue
+from cachetui.engine.stores.health import CacheHealth
 
 #: The op id of the last operation started in the current asyncio context: after
 #: ``await engine.read(42)`` the caller finds its op id here, to show its trace.
@@ -54,7 +55,7 @@ class EngineCore:
     def __init__(self, config: EngineConfig, store: CacheStore) -> None:
         self.config = config
         self.faults = Faults(config.fault_seed)
-        self.db = Database(config.db_path, self.faults)
+        self.db: Database = make_database(config.db_path, self.faults)
         self.store = store
         self.events = EventLog(config.event_buffer)
         self.queue = WriteQueue(config.max_pending)

@@ -4,9 +4,9 @@ SQLite database.
 Semantics are DESIGN.md's table; each policy's update and read-miss paths live in
 :mod:`cachetui.engine.policies` (one module per policy). Here: the lifecycle, the public
 API and its validation, the events and metrics wiring, and the dispatch to the current
-policy. The rooms around it: :mod:`~cachetui.engine.flusher` (write-behind batches,
-retries, draining), :mod:`~cachetui.engine.cache_health` (cache outages and recovery),
-:mod:`~cachetui.engine.lab` (crash, external writes, knobs) and
+policy. The rooms around it: :mod:`~cachetui.engine.queue.flusher` (write-behind batches,
+retries, draining), :mod:`~cachetui.engine.stores.health` (cache outages and recovery),
+:mod:`~cachetui.engine.lab.operations` (crash, external writes, knobs) and
 :mod:`~cachetui.engine.pane_views` (what the panes show).
 """
 
@@ -29,8 +29,6 @@ from cachetui.engine.core import (
     last_op_id,
     perf_counter,
 )
-from cachetui.engine.dead_letter_ops import DeadLetterOperations
-from cachetui.engine.durable_queue import DurableQueueOperations
 from cachetui.engine.errors import (
     CacheTuiError,
     DatabaseUnavailable,
@@ -39,13 +37,15 @@ from cachetui.engine.errors import (
     ValidationError,
 )
 from cachetui.engine.events import Event, EventKind, Subscriber
-from cachetui.engine.flusher import Flusher
-from cachetui.engine.lab import LabOperations
-from cachetui.engine.metrics import Counters, MetricsSnapshot
-from cachetui.engine.metrics_window import MetricsWindow
+from cachetui.engine.lab.operations import LabOperations
+from cachetui.engine.metrics.counters import Counters, MetricsSnapshot
+from cachetui.engine.metrics.window import MetricsWindow
 from cachetui.engine.pane_views import PaneViews
 from cachetui.engine.policies import Policy, WriteBehind, build_policies
 from cachetui.engine.profile import Profile, validate_changes, validate_user_id
+from cachetui.engine.queue.dead_letter_ops import DeadLetterOperations
+from cachetui.engine.queue.durable import DurableQueueOperations
+from cachetui.engine.queue.flusher import Flusher
 from cachetui.engine.stores.base import CacheStore
 from cachetui.engine.stores.factory import make_store
 

@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 from cachetui.engine.core import EngineCore, perf_counter
 from cachetui.engine.errors import StoreUnavailable
 from cachetui.engine.profile import Profile
+from cachetui.engine.queue.write_queue import PendingWrite
 from cachetui.engine.stores.base import CacheEntry
-from cachetui.engine.write_queue import PendingWrite
 
 _T = TypeVar("_T")
 

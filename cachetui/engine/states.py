@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from cachetui.engine.dead_letters import DeadLetter
 from cachetui.engine.profile import Profile
+from cachetui.engine.queue.dead_letters import DeadLetter
 
 
 class KeyState(StrEnum):

@@ -44,7 +44,7 @@ from cachetui.engine import (
     StoreUnavailable,
     WritePolicy,
 )
-from cachetui.engine.metrics import Counters, LatencyHistogram, MetricsSnapshot
+from cachetui.engine.metrics.counters import Counters, LatencyHistogram, MetricsSnapshot
 from cachetui.scenarios.actions import Action
 from cachetui.scenarios.model import Scenario, ScenarioError
 from cachetui.scenarios.narration import METRICS, fill

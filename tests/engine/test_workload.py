@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from cachetui.engine.workload import ENGINE_LIMITED, LOOP_LIMITED, Workload
+from cachetui.engine.lab.workload import ENGINE_LIMITED, LOOP_LIMITED, Workload
 from tests.conftest import redis_or_skip
 
 #: A generous bound for waiting on the event loop: never a timing assertion.

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from cachetui.engine.config import WritePolicy
 from cachetui.engine.core import EngineCore
-from cachetui.engine.flusher import Flusher
 from cachetui.engine.policies.base import CommitFirst, Policy
 from cachetui.engine.policies.no_cache import NoCache
 from cachetui.engine.policies.write_around import WriteAround
 from cachetui.engine.policies.write_behind import WriteBehind
 from cachetui.engine.policies.write_through import WriteThrough
+from cachetui.engine.queue.flusher import Flusher
 
 __all__ = [
     "CommitFirst",

@@ -1,5 +1,5 @@
 """write-behind (write-back): the cache set and the write queued, then the
-acknowledgement at once; the flusher (:mod:`cachetui.engine.flusher`) lands the queue
+acknowledgement at once; the flusher (:mod:`cachetui.engine.queue.flusher`) lands the queue
 in batches later.
 
 Updates of a user already queued coalesce into one pending write; a full queue
@@ -19,9 +19,9 @@ from cachetui.engine.config import WritePolicy
 from cachetui.engine.core import EngineCore, last_op_id, perf_counter
 from cachetui.engine.errors import DatabaseUnavailable, Interrupted
 from cachetui.engine.events import Event, EventKind
-from cachetui.engine.flusher import Flusher
 from cachetui.engine.policies.base import Policy
 from cachetui.engine.profile import Profile
+from cachetui.engine.queue.flusher import Flusher
 
 WRITE_BEHIND = WritePolicy.WRITE_BEHIND
 

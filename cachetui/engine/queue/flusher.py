@@ -13,11 +13,11 @@ import asyncio
 import contextlib
 
 from cachetui.engine.core import BACKGROUND_OP, EngineCore, perf_counter, wait_event
-from cachetui.engine.database import RowConflict, RowRejected
-from cachetui.engine.dead_letters import DeadLetter, DeadLetterKind
+from cachetui.engine.database.base import RowConflict, RowRejected
 from cachetui.engine.errors import DatabaseUnavailable, PendingWritesError
 from cachetui.engine.events import EventKind
 from cachetui.engine.profile import Profile
+from cachetui.engine.queue.dead_letters import DeadLetter, DeadLetterKind
 
 
 class Flusher:

@@ -1,6 +1,6 @@
 """The durable write-behind queue: an outbox, an SQLite file beside the database.
 
-The in-process :class:`~cachetui.engine.write_queue.WriteQueue` still does the work
+The in-process :class:`~cachetui.engine.queue.write_queue.WriteQueue` still does the work
 (coalescing, batching, backpressure); the outbox journals it, so that the death of the
 process loses nothing. An update is acknowledged only once its entry is committed here
 (WAL, ``synchronous=NORMAL``: it survives the process, not a power loss); concurrent
@@ -26,7 +26,8 @@ from typing import Any, Protocol
 
 import aiosqlite
 
-from cachetui.engine.database import Database, _connect, _transaction
+from cachetui.engine.database.sqlite import call, connect
+from cachetui.engine.database.sqlite_statements import transaction
 from cachetui.engine.errors import DatabaseUnavailable
 from cachetui.engine.profile import Profile
 
@@ -103,7 +104,7 @@ def _decode(text: str) -> Profile:
 
 class Journal(Protocol):
     """What the engine needs of a durable queue (:class:`Outbox`, or
-    :class:`~cachetui.engine.stream_outbox.RedisStreamOutbox`)."""
+    :class:`~cachetui.engine.queue.stream.RedisStreamOutbox`)."""
 
     path: str  # what to show: the outbox file, or the stream and its server
     owner: str
@@ -133,7 +134,7 @@ class Outbox:
         """Open (or create) the file and check it belongs to the database
         ``database_id``: DatabaseUnavailable if it holds entries of another one."""
         try:
-            self._conn = await _connect(self.path)
+            self._conn = await connect(self.path)
             await self._run(_setup, database_id)
             LIVE_OWNERS.add(self.owner)
         except DatabaseUnavailable:
@@ -228,7 +229,7 @@ class Outbox:
     async def _run(self, fn: Any, *args: Any) -> Any:
         if self._conn is None:
             raise DatabaseUnavailable(f"the outbox {self.path} is not open")
-        return await Database._run(self._conn, fn, *args)
+        return await call(self._conn, fn, *args)
 
 
 # -- what runs in aiosqlite's thread ------------------------------------------------------
@@ -245,7 +246,7 @@ def _setup(db: sqlite3.Connection, database_id: str) -> None:
                 f"{database_id}) and holds {entries} writes for it: refusing to replay "
                 "them here"
             )
-    _transaction(
+    transaction(
         db,
         lambda: db.execute(
             "INSERT OR REPLACE INTO outbox_meta (key, value) VALUES ('database_id', ?)",
@@ -259,7 +260,7 @@ def _executemany(db: sqlite3.Connection, work: list[tuple[str, list[tuple[Any, .
         for sql, params in work:
             db.executemany(sql, params)
 
-    _transaction(db, run)
+    transaction(db, run)
 
 
 def _mine(db: sqlite3.Connection, owner: str) -> list[tuple[str, int]]:
@@ -281,7 +282,7 @@ def _take_over(db: sqlite3.Connection, me: str, dead: list[str]) -> None:
                 (me, owner, me),
             )
 
-    _transaction(db, run)
+    transaction(db, run)
 
 
 def _count(db: sqlite3.Connection) -> int:

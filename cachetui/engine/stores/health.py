@@ -16,7 +16,7 @@ from typing import Protocol
 
 from cachetui.engine.errors import StoreUnavailable
 from cachetui.engine.events import EventKind
-from cachetui.engine.faults import Faults
+from cachetui.engine.lab.faults import Faults
 from cachetui.engine.profile import Profile
 from cachetui.engine.stores.base import CacheStore
 

@@ -2,8 +2,8 @@
 :class:`~cachetui.engine.engine.Engine` facade: which queue is open (memory, an outbox
 file, a Redis Stream), what an earlier process left to replay, and switching live.
 
-The journals themselves: :mod:`cachetui.engine.outbox` (the file) and
-:mod:`cachetui.engine.stream_outbox` (the stream).
+The journals themselves: :mod:`cachetui.engine.queue.outbox` (the file) and
+:mod:`cachetui.engine.queue.stream` (the stream).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import os
 from cachetui.engine.core import EngineCore, perf_counter
 from cachetui.engine.errors import DatabaseUnavailable
 from cachetui.engine.events import EventKind
-from cachetui.engine.flusher import Flusher
-from cachetui.engine.outbox import Journal, Outbox
 from cachetui.engine.profile import Profile
-from cachetui.engine.queue_url import (
+from cachetui.engine.queue.flusher import Flusher
+from cachetui.engine.queue.outbox import Journal, Outbox
+from cachetui.engine.queue.url import (
     QueueLocation,
     default_outbox_path,
     parse_queue_url,
@@ -69,7 +69,7 @@ class DurableQueueOperations:
     @staticmethod
     def _journal_at(location: QueueLocation) -> Journal:
         if location.kind == "redis":
-            from cachetui.engine.stream_outbox import RedisStreamOutbox  # imports redis
+            from cachetui.engine.queue.stream import RedisStreamOutbox  # imports redis
 
             return RedisStreamOutbox(location.url)
         return Outbox(location.path)
@@ -86,7 +86,7 @@ class DurableQueueOperations:
             found.append(Outbox(path))
         cache_url = self._core.config.cache_url
         if is_redis_url(cache_url):
-            from cachetui.engine.stream_outbox import RedisStreamOutbox  # imports redis
+            from cachetui.engine.queue.stream import RedisStreamOutbox  # imports redis
 
             found.append(RedisStreamOutbox(cache_url))
         return found

@@ -20,8 +20,8 @@ from cachetui.engine.errors import (
     ValidationError,
 )
 from cachetui.engine.events import EventKind
-from cachetui.engine.flusher import Flusher
 from cachetui.engine.profile import Profile, validate_changes, validate_user_id
+from cachetui.engine.queue.flusher import Flusher
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,8 +30,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
 from cachetui.engine.errors import DatabaseUnavailable
-from cachetui.engine.outbox import LIVE_OWNERS, owner_alive, this_owner
 from cachetui.engine.profile import Profile
+from cachetui.engine.queue.outbox import LIVE_OWNERS, owner_alive, this_owner
 from cachetui.engine.stores.redis_store import mask_url
 
 #: One stream entry: its id and its fields, as bytes.
@@ -44,7 +44,7 @@ HEARTBEAT_EVERY = 5.0
 
 class RedisStreamOutbox:
     """The outbox of one engine in a Redis Stream; same operations as
-    :class:`~cachetui.engine.outbox.Outbox`. Errors raise DatabaseUnavailable."""
+    :class:`~cachetui.engine.queue.outbox.Outbox`. Errors raise DatabaseUnavailable."""
 
     def __init__(self, url: str, owner: str | None = None) -> None:
         self.url = url

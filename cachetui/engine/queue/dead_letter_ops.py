@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 from cachetui.engine.core import EngineCore, perf_counter
-from cachetui.engine.dead_letters import DeadLetter
 from cachetui.engine.errors import ValidationError
 from cachetui.engine.events import EventKind
-from cachetui.engine.flusher import Flusher
 from cachetui.engine.profile import validate_user_id
+from cachetui.engine.queue.dead_letters import DeadLetter
+from cachetui.engine.queue.flusher import Flusher
 
 
 class DeadLetterOperations:

@@ -12,8 +12,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cachetui.engine.demo_data import random_changes
 from cachetui.engine.errors import CacheTuiError
+from cachetui.engine.lab.demo_data import random_changes
 
 
 class ZipfKeys:

@@ -1,7 +1,8 @@
 """Live numbers over a sliding window: the last 5 s in 1 s buckets, per write policy.
 
-The hot path records into the engine's cumulative :class:`~cachetui.engine.metrics.Counters`
-only; this module cuts them into buckets. A *cut* moves what the counters gained since the
+The hot path records into the engine's cumulative counters
+(:class:`~cachetui.engine.metrics.counters.Counters`) only; this module cuts them into
+buckets. A *cut* moves what the counters gained since the
 previous cut into the bucket of the current second, of the current policy. Cuts happen when
 an operation finds that the second has turned (one comparison per operation), when the
 policy changes, and when :meth:`WindowTracker.window` is asked; so every sample lands in the
@@ -21,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from cachetui.engine.config import WritePolicy
-from cachetui.engine.metrics import Counters, bucket_value
+from cachetui.engine.metrics.counters import Counters, bucket_value
 
 #: The window: this many buckets of BUCKET_SECONDS, the newest one still filling.
 WINDOW_BUCKETS = 5

@@ -1,0 +1,140 @@
+"""The seam between the engine and a database: the few operations the engine needs.
+
+:class:`Database` is what every backend implements (SQLite today, in
+:mod:`cachetui.engine.database.sqlite`); the engine, the flusher and the pane views call
+only these methods, so the dialect stays inside each backend's modules. Every call the
+engine makes goes through :meth:`Faults.before_db_call
+<cachetui.engine.lab.faults.Faults.before_db_call>`; the ``peek_*`` calls are the
+observer's view for the panes (no faults, no metrics).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cachetui.engine.errors import DatabaseFileLost
+from cachetui.engine.lab.faults import Faults
+from cachetui.engine.profile import Profile
+from cachetui.engine.queue.dead_letters import DeadLetter
+
+
+@dataclass(frozen=True, slots=True)
+class RowRejected:
+    """The database refused the row (``reason``: its message)."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RowConflict:
+    """The row's version was not the base the write was built on (None: no such row)."""
+
+    db_version: int | None
+
+
+#: Why one row of a guarded write did not land.
+RowFailure = RowRejected | RowConflict
+
+
+class Database(ABC):
+    """A database of profiles (the ``profiles`` and ``dead_letters`` tables, and the
+    database's own id in ``cachetui_meta``). Errors that are not about one row raise
+    :class:`~cachetui.engine.errors.DatabaseUnavailable`."""
+
+    #: What to show as the database: a file's path, or a server's masked URL.
+    path: str
+    #: The faults injected into the engine's calls.
+    faults: Faults
+    #: A random id stored in the database at its first open: a durable queue records it,
+    #: so it is never replayed into another database ("" before :meth:`open`).
+    database_id: str
+
+    # -- lifetime ---------------------------------------------------------------------------
+    @abstractmethod
+    async def open(self) -> None:
+        """Connect, create the tables if missing and check they are cachetui's; raise
+        DatabaseUnavailable with the reason if not."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release every connection (idempotent)."""
+
+    def file_error(self) -> DatabaseFileLost | None:
+        """Why the database is no longer the one opened (a file deleted or replaced
+        under the engine), or None. Only a file can be lost: None by default."""
+        return None
+
+    async def rescue(self) -> str:
+        """Copy a lost database into a new one and continue there; what is now in use.
+        Only a file can be lost: nothing to do by default."""
+        return self.path
+
+    # -- the engine's calls (faults apply) ------------------------------------------------
+    def read_now(self, user_id: int) -> tuple[bool, Profile | None]:
+        """One row read without awaiting, where the backend can (``(True, row or
+        None)``); ``(False, None)`` sends the caller through :meth:`fetch_many`."""
+        return False, None
+
+    @abstractmethod
+    async def fetch_many(self, user_ids: Sequence[int]) -> dict[int, Profile]:
+        """The rows of these users (missing users are absent), in one round trip."""
+
+    @abstractmethod
+    async def write(self, rows: Sequence[tuple[Profile, int]]) -> dict[int, RowFailure]:
+        """Write each ``(profile, base_version)`` in one transaction, only where the row
+        still has ``base_version`` (the version guard). Returns the rows that did not
+        land, by user; every other row committed."""
+
+    @abstractmethod
+    async def external_update(
+        self, user_id: int, changes: dict[str, Any], updated_at: str
+    ) -> Profile | None:
+        """Read-modify-write of one row that bypasses any cache (version + 1); None if
+        there is no such user. WriteRejected if the database refuses it."""
+
+    @abstractmethod
+    async def load_dead_letters(self) -> list[DeadLetter]:
+        """Every parked write in the ``dead_letters`` table."""
+
+    @abstractmethod
+    async def save_dead_letters(
+        self, letters: Sequence[DeadLetter], deleted: Sequence[int]
+    ) -> None:
+        """Upsert these dead letters and delete those of ``deleted`` users, in one
+        transaction."""
+
+    @abstractmethod
+    async def set_lab_rejection(self, user_id: int, reject: bool) -> None:
+        """Install (or drop) a real trigger that refuses every update of the user."""
+
+    @abstractmethod
+    async def drop_lab_triggers(self) -> list[str]:
+        """Drop every lab trigger (no other trigger is touched); the names dropped."""
+
+    # -- setup and the observer's view (no faults) ---------------------------------------
+    @abstractmethod
+    async def restore(self, profiles: Sequence[Profile]) -> None:
+        """Upsert rows as given, in one transaction (the scenarios' rewind)."""
+
+    @abstractmethod
+    async def seed(self, count: int, updated_at: str, seed: int = 42) -> int:
+        """Insert demo profiles 1..count if the table is empty; the rows inserted."""
+
+    @abstractmethod
+    async def count(self) -> int:
+        """Rows in ``profiles``."""
+
+    @abstractmethod
+    async def max_user_id(self) -> int:
+        """The largest user id (0 in an empty table)."""
+
+    @abstractmethod
+    async def peek_many(self, user_ids: Iterable[int]) -> dict[int, Profile]:
+        """These users' rows, for the panes."""
+
+    @abstractmethod
+    async def peek_recent(self, limit: int) -> list[Profile]:
+        """The most recently updated rows, newest first, for the panes."""

@@ -1,0 +1,290 @@
+"""The SQL of the SQLite backend: its schema, and the functions that run in aiosqlite's
+thread (each gets the ``sqlite3.Connection`` and runs its statements, and the commit,
+there: one hand-off per call). :mod:`cachetui.engine.database.sqlite` calls them."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from cachetui.engine.database.base import RowConflict, RowFailure, RowRejected
+from cachetui.engine.errors import CacheTuiError
+from cachetui.engine.lab.demo_data import demo_profiles
+from cachetui.engine.profile import Profile
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS profiles (
+    user_id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    bio TEXT NOT NULL,
+    location TEXT NOT NULL,
+    followers INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    updated_at TEXT NOT NULL
+);
+DROP INDEX IF EXISTS profiles_updated_at;
+CREATE INDEX IF NOT EXISTS profiles_recent ON profiles (updated_at DESC, user_id);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    user_id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,            -- rejected | conflict
+    version INTEGER NOT NULL,
+    base_version INTEGER NOT NULL,
+    db_version INTEGER,
+    profile TEXT NOT NULL,         -- JSON
+    error TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    first_failed_at TEXT NOT NULL,
+    last_failed_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cachetui_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+#: ``PRAGMA user_version`` of the schema above: later schema changes migrate from it
+#: (2 added ``cachetui_meta``, which holds the database's id: an outbox names it; 3 put
+#: the ``updated_at`` index in the order the Database pane reads it, newest first then by
+#: id: the pane's 60 rows come off the index, where 100,000 rows seeded at one instant
+#: had to be sorted, ~100 ms, at every repaint).
+SCHEMA_VERSION = 3
+DEAD_LETTER_COLUMNS = (
+    "user_id, kind, version, base_version, db_version, profile, error, attempts, "
+    "first_failed_at, last_failed_at"
+)
+COLUMNS = "user_id, name, bio, location, followers, version, updated_at"
+UPSERT = (
+    f"INSERT INTO profiles ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT(user_id) DO UPDATE SET name = excluded.name, bio = excluded.bio, "
+    "location = excluded.location, followers = excluded.followers, "
+    "version = excluded.version, updated_at = excluded.updated_at"
+)
+SELECT_ONE = f"SELECT {COLUMNS} FROM profiles WHERE user_id = ?"
+#: SQLite's default limit of host parameters per statement is 999 on old builds.
+_MAX_IN = 500
+_T = TypeVar("_T")
+
+
+class RowPermanentError(CacheTuiError):
+    """SQLite refused one row for good (see :func:`row_permanent`); internal."""
+
+
+class ForeignDatabase(CacheTuiError):
+    """The file is a SQLite database of something else; internal (open() words it)."""
+
+
+def check_ours(db: sqlite3.Connection) -> None:
+    """A file is cachetui's if it is empty or has a ``profiles`` table with every column
+    (whatever other tables it also has); anything else is refused before it is touched."""
+    tables = [
+        name
+        for (name,) in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+    ]
+    if tables and "profiles" not in tables:
+        raise ForeignDatabase(
+            "not a cachetui database: it holds the tables "
+            f"{', '.join(sorted(tables))} and no profiles table"
+        )
+    if tables:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(profiles)")}
+        missing = [c for c in COLUMNS.split(", ") if c not in columns]
+        if missing:
+            raise ForeignDatabase(
+                f"its profiles table lacks the column{'s' if len(missing) > 1 else ''} "
+                f"{', '.join(missing)} that cachetui needs"
+            )
+
+
+def setup(db: sqlite3.Connection, wal: bool) -> str:
+    check_ours(db)
+    if wal:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+    db.executescript(SCHEMA)
+    if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    db.execute(
+        "INSERT OR IGNORE INTO cachetui_meta (key, value) VALUES ('database_id', ?)",
+        (uuid.uuid4().hex,),
+    )
+    db.commit()
+    return str(
+        db.execute("SELECT value FROM cachetui_meta WHERE key = 'database_id'").fetchone()[0]
+    )
+
+
+LAB_TRIGGER_PREFIX = "cachetui_lab_reject_"
+
+
+def lab_trigger(db: sqlite3.Connection, user_id: int, reject: bool) -> None:
+    name = f"{LAB_TRIGGER_PREFIX}{int(user_id)}"
+    if reject:
+        sql = (
+            f"CREATE TRIGGER IF NOT EXISTS {name} BEFORE UPDATE ON profiles "
+            f"WHEN new.user_id = {int(user_id)} BEGIN "
+            f"SELECT RAISE(ABORT, 'lab: every write of user {int(user_id)} is rejected'); END"
+        )
+    else:
+        sql = f"DROP TRIGGER IF EXISTS {name}"
+    transaction(db, lambda: db.execute(sql))
+
+
+def drop_lab_triggers(db: sqlite3.Connection) -> list[str]:
+    names = [
+        name
+        for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        if name.startswith(LAB_TRIGGER_PREFIX)
+    ]
+
+    def work() -> None:
+        for name in names:
+            db.execute(f"DROP TRIGGER IF EXISTS {name}")
+
+    transaction(db, work)
+    return names
+
+
+def backup(db: sqlite3.Connection, target: str) -> None:
+    """Copy the whole database into a new file ``target`` (SQLite's online backup)."""
+    dest = sqlite3.connect(target)
+    try:
+        db.backup(dest)
+        dest.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        dest.close()
+
+
+def fetch_all(db: sqlite3.Connection, sql: str) -> list[tuple[Any, ...]]:
+    return db.execute(sql).fetchall()
+
+
+def save_dead_letters(
+    db: sqlite3.Connection, rows: list[tuple[Any, ...]], deleted: list[int]
+) -> None:
+    def work() -> None:
+        marks = ", ".join("?" * 10)
+        db.executemany(
+            f"INSERT OR REPLACE INTO dead_letters ({DEAD_LETTER_COLUMNS}) VALUES ({marks})",
+            rows,
+        )
+        db.executemany("DELETE FROM dead_letters WHERE user_id = ?", [(u,) for u in deleted])
+
+    transaction(db, work)
+
+
+def select(db: sqlite3.Connection, user_ids: Sequence[int]) -> list[tuple[Any, ...]]:
+    if len(user_ids) == 1:
+        return db.execute(SELECT_ONE, (user_ids[0],)).fetchall()
+    rows: list[tuple[Any, ...]] = []
+    for start in range(0, len(user_ids), _MAX_IN):
+        chunk = tuple(user_ids[start : start + _MAX_IN])
+        marks = ", ".join("?" * len(chunk))
+        sql = f"SELECT {COLUMNS} FROM profiles WHERE user_id IN ({marks})"
+        rows += db.execute(sql, chunk).fetchall()
+    return rows
+
+
+def recent(db: sqlite3.Connection, limit: int) -> list[tuple[Any, ...]]:
+    sql = f"SELECT {COLUMNS} FROM profiles ORDER BY updated_at DESC, user_id LIMIT ?"
+    return db.execute(sql, (limit,)).fetchall()
+
+
+def scalar(db: sqlite3.Connection, sql: str) -> int:
+    row = db.execute(sql).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def transaction(db: sqlite3.Connection, work: Callable[[], _T]) -> _T:
+    try:
+        result = work()
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
+    return result
+
+
+def upsert(db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    if len(rows) == 1:
+        transaction(db, lambda: db.execute(UPSERT, rows[0]))
+    else:
+        transaction(db, lambda: db.executemany(UPSERT, rows))
+
+
+def read_modify_write(
+    db: sqlite3.Connection, user_id: int, changes: dict[str, Any], updated_at: str
+) -> Profile | None:
+    def work() -> Profile | None:
+        db.execute("BEGIN IMMEDIATE")  # no other process may write between read and write
+        row = db.execute(SELECT_ONE, (user_id,)).fetchone()
+        if row is None:
+            return None
+        new = Profile(*row).apply(changes, updated_at)
+        db.execute(UPSERT, new.as_row())
+        return new
+
+    return transaction(db, work)
+
+
+def seed(db: sqlite3.Connection, count: int, updated_at: str, seed: int) -> int:
+    if scalar(db, "SELECT count(*) FROM profiles") > 0:
+        return 0
+    rows = (p.as_row() for p in demo_profiles(count, updated_at, seed=seed))
+    transaction(db, lambda: db.executemany(UPSERT, rows))
+    return count
+
+
+# -- the guarded write: one transaction, an outcome per row --------------------------------
+#: SQLite's primary result codes that concern one row only: SQLITE_CONSTRAINT (unique,
+#: not null, check, foreign key, a trigger's RAISE(ABORT)) and SQLITE_MISMATCH.
+ROW_PERMANENT_CODES = frozenset({19, 20})
+_GUARDED_UPDATE = (
+    "UPDATE profiles SET name = ?, bio = ?, location = ?, followers = ?, version = ?, "
+    "updated_at = ? WHERE user_id = ? AND version = ?"
+)
+
+
+def row_permanent(exc: sqlite3.Error) -> bool:
+    """Whether SQLite refused this one row for good (retrying cannot help), as opposed to
+    an error of the database as a whole (busy, locked, I/O, schema) that may pass."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        return True
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in ROW_PERMANENT_CODES
+
+
+def guarded_write(db: sqlite3.Connection, rows: list[tuple[Profile, int]]) -> dict[int, RowFailure]:
+    """Write each ``(profile, base_version)`` only where the row still has that version,
+    in one transaction. A row SQLite refuses is rolled back alone (a failed statement
+    aborts only itself): the other rows commit. Errors that are not about one row roll
+    everything back and propagate."""
+    failures: dict[int, RowFailure] = {}
+
+    def work() -> dict[int, RowFailure]:
+        for profile, base in rows:
+            uid = profile.user_id
+            params = (
+                profile.name,
+                profile.bio,
+                profile.location,
+                profile.followers,
+                profile.version,
+                profile.updated_at,
+                uid,
+                base,
+            )
+            try:
+                changed = db.execute(_GUARDED_UPDATE, params).rowcount
+            except sqlite3.Error as exc:
+                if not row_permanent(exc):
+                    raise
+                failures[uid] = RowRejected(str(exc))
+                continue
+            if changed != 1:
+                row = db.execute(SELECT_ONE, (uid,)).fetchone()
+                if row is not None and tuple(row) == profile.as_row():
+                    continue  # already there (an outbox replayed): landed, not a conflict
+                failures[uid] = RowConflict(None if row is None else int(row[5]))
+        return failures
+
+    return transaction(db, work)

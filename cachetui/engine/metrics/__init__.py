@@ -1,0 +1,1 @@
+"""Metrics: the running counters and latency histograms, and their sliding window."""
