@@ -13,11 +13,9 @@ stderr (:mod:`cachetui.cli` prints :attr:`Quitting.signal_report`); the exit sta
 from __future__ import annotations
 
 import asyncio
-import errno
 import os
 import signal
 import sys
-import termios
 import textwrap
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,6 +27,7 @@ from textual import work
 
 from cachetui.app.app_part import AppPart
 from cachetui.app.screens.dialogs import ChoiceScreen, ConfirmScreen
+from cachetui.app.terminal import detach_from_terminal, terminal_gone
 from cachetui.engine import CacheTuiError, PendingWritesError
 
 #: The signals that quit like q (SIGHUP: the terminal was closed). Not on Windows.
@@ -147,26 +146,6 @@ class SignalReport:
         self.log = path
 
 
-def _terminal_gone() -> bool:
-    """The terminal was closed (a hangup): its files answer every call with EIO."""
-    for fd in (0, 2):  # Textual reads stdin and draws on stderr
-        try:
-            termios.tcgetattr(fd)
-        except (termios.error, OSError) as exc:
-            if exc.args and exc.args[0] in (errno.EIO, errno.ENXIO):
-                return True
-    return False
-
-
-def _detach_from_terminal() -> None:
-    """Point stdin, stdout and stderr at /dev/null: Textual's restore writes and our
-    report then go nowhere instead of failing on the closed terminal."""
-    devnull = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(devnull, fd)
-    os.close(devnull)
-
-
 def guard_hangup() -> tuple[SignalHandler, SignalHandler] | None:
     """Install a SIGCONT handler for a hangup: it comes with SIGCONT when the terminal was
     ours as session leader (tmux, ssh, script), and Textual's driver would then restart
@@ -177,8 +156,8 @@ def guard_hangup() -> tuple[SignalHandler, SignalHandler] | None:
     resume = signal.getsignal(signal.SIGCONT)
 
     def on_continue(signum: int, frame: FrameType | None) -> None:
-        if _terminal_gone():
-            _detach_from_terminal()
+        if terminal_gone():
+            detach_from_terminal()
         elif callable(resume):
             resume(signum, frame)
 
@@ -232,8 +211,8 @@ class Quitting(AppPart):
         if self.signal_report is not None:
             return  # already quitting on a signal: the flush is bounded by flush_timeout
         self.signal_report = SignalReport(signum)
-        if _terminal_gone():
-            _detach_from_terminal()
+        if terminal_gone():
+            detach_from_terminal()
         dialog = self._quit_dialog
         if dialog is not None:
             # q is asking whether to lose the pending writes: a signal cannot wait for an
@@ -369,4 +348,4 @@ def print_signal_report(report: SignalReport) -> None:
             print(line, file=sys.stderr)
         sys.stderr.flush()
     except OSError:
-        _detach_from_terminal()
+        detach_from_terminal()

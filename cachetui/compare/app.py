@@ -21,10 +21,11 @@ from textual.widgets import Static
 
 from cachetui.app.faults_workload import LATENCIES, READ_RATIOS, SKEWS, skew_name
 from cachetui.app.operations import update_failure
-from cachetui.app.quitting import _detach_from_terminal, _terminal_gone, guard_hangup
+from cachetui.app.quitting import guard_hangup
 from cachetui.app.screens.dialogs import GotoScreen
 from cachetui.app.screens.edit import EditScreen
 from cachetui.app.states import Palette, palette_for
+from cachetui.app.terminal import detach_from_terminal, terminal_gone
 from cachetui.app.widgets.footer import DashboardFooter
 from cachetui.app.widgets.key_table import KeyTable
 from cachetui.compare.difference import difference_line, plural, side_numbers
@@ -208,8 +209,8 @@ class CompareApp(App[None]):
             self._signals.append(signum)
 
     def _on_signal(self) -> None:
-        if _terminal_gone():  # closed under us: draw nowhere instead of hanging on it
-            _detach_from_terminal()
+        if terminal_gone():  # closed under us: draw nowhere instead of hanging on it
+            detach_from_terminal()
         self.call_later(self.action_quit)
 
     async def on_unmount(self) -> None:
