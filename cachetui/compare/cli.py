@@ -4,11 +4,11 @@ two policies over the same traffic, side by side."""
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import signal
 import sys
 from collections.abc import Sequence
 
+from cachetui.compare.side_configs import Sides
 from cachetui.engine.config import EngineConfig, WritePolicy
 from cachetui.engine.errors import CacheTuiError, ValidationError
 from cachetui.options import add_app_options, config_from_args, queue_url_argument
@@ -53,14 +53,6 @@ def build_parser() -> argparse.ArgumentParser:
 def _error(message: str) -> int:
     print(f"cachetui compare: error: {message}", file=sys.stderr)
     return 2
-
-
-@dataclasses.dataclass(frozen=True)
-class Sides:
-    """The two sides' configurations (``db_path`` still the user's: see DatabaseCopies)."""
-
-    a: EngineConfig
-    b: EngineConfig
 
 
 def sides_from_args(args: argparse.Namespace) -> Sides:

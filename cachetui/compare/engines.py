@@ -11,8 +11,8 @@ from cachetui.engine.stores.base import CacheStore
 from cachetui.engine.stores.factory import make_store
 
 if TYPE_CHECKING:
-    from cachetui.compare.cli import Sides
     from cachetui.compare.copies import DatabaseCopies
+    from cachetui.compare.side_configs import Sides
 
 
 def side_engine(config: EngineConfig) -> Engine:
