@@ -16,6 +16,12 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from cachetui.cli.options import (
+    CACHE_HELP,
+    cache_url_argument,
+    check_db_argument,
+    queue_url_argument,
+)
 from cachetui.engine import (
     CacheTuiError,
     DatabaseUnavailable,
@@ -27,12 +33,6 @@ from cachetui.engine import (
 from cachetui.engine.lab.workload import Workload
 from cachetui.engine.stores.redis_store import RedisStore, check_reachable
 from cachetui.engine.stores.redis_url import is_redis_url, mask_url
-from cachetui.options import (
-    CACHE_HELP,
-    cache_url_argument,
-    check_db_argument,
-    queue_url_argument,
-)
 
 
 def number_type(kind: type, low: float, high: float | None = None, *, above: bool = False) -> Any:

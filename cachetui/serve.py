@@ -21,7 +21,7 @@ import socket
 import sys
 from collections.abc import Sequence
 
-from cachetui import options
+from cachetui.cli import options
 from cachetui.engine.errors import CacheTuiError
 from cachetui.reaping_server import DEFAULT_MAX_SESSIONS, ReapingServer
 

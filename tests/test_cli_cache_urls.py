@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from cachetui import cli
+from cachetui.cli import command as cli
 from cachetui.engine import StoreUnavailable
 from cachetui.engine.stores.redis_store import check_reachable
 from cachetui.engine.stores.redis_url import parse_redis_url

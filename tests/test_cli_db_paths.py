@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from cachetui import bench, cli, serve
+from cachetui import bench, serve
+from cachetui.cli import command as cli
 
 NOT_SQLITE = "is not a SQLite database (its first bytes are not SQLite's header)"
 
@@ -121,7 +122,7 @@ def test_paths_you_may_not_write_or_read_are_named(locked):
     ]
     code = textwrap.dedent(
         f"""
-        from cachetui.options import check_db_argument
+        from cachetui.cli.options import check_db_argument
         for path, writable in {cases!r}:
             try:
                 check_db_argument(path, writable=writable)

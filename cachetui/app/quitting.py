@@ -4,7 +4,7 @@ flush what is pending, close the engine.
 If the database will not take the pending writes, q asks before losing them. A signal
 cannot ask: the writes that could not land are named (user, version) in
 ``cachetui.log`` beside the default database and, once the terminal is restored, on
-stderr (:mod:`cachetui.cli` prints :attr:`Quitting.signal_report`); the exit status is 1.
+stderr (:mod:`cachetui.cli.command` prints :attr:`Quitting.signal_report`); the exit status is 1.
 
 :class:`Quitting` is mixed into :class:`~cachetui.app.app.CacheTuiApp`, whose
 ``on_unmount`` still releases the engine when the app ends another way.
@@ -40,7 +40,7 @@ SignalHandler = Any  # what signal.getsignal returns: a callable, SIG_DFL, SIG_I
 
 def default_log_path() -> Path:
     """``cachetui.log`` in the user's data directory, beside the default database."""
-    from cachetui.options import default_db_path
+    from cachetui.cli.options import default_db_path
 
     return Path(default_db_path()).with_name(LOG_NAME)
 

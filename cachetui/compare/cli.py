@@ -8,10 +8,10 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from cachetui.cli.options import add_app_options, config_from_args, queue_url_argument
 from cachetui.compare.side_configs import Sides
 from cachetui.engine.config import EngineConfig, WritePolicy
 from cachetui.engine.errors import CacheTuiError, ValidationError
-from cachetui.options import add_app_options, config_from_args, queue_url_argument
 
 DEFAULT_POLICIES = (WritePolicy.WRITE_THROUGH.value, WritePolicy.WRITE_BEHIND.value)
 

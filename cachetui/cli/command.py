@@ -8,8 +8,8 @@ import sys
 from collections.abc import Sequence
 
 from cachetui import __version__
+from cachetui.cli.options import add_app_options, config_from_args
 from cachetui.engine.errors import CacheTuiError, StoreUnavailable
-from cachetui.options import add_app_options, config_from_args
 
 
 def build_parser() -> argparse.ArgumentParser:

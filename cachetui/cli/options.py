@@ -1,7 +1,8 @@
 """The options of ``cachetui`` itself and the engine configuration they make.
 
-Shared by :mod:`cachetui.cli` (``cachetui [options]``) and :mod:`cachetui.serve` (which
-offers the same options and passes them on to every tab's app); neither imports the other.
+Shared by :mod:`cachetui.cli.command` (``cachetui [options]``), :mod:`cachetui.serve`
+(which offers the same options and passes them on to every tab's app) and
+:mod:`cachetui.compare.cli` (both sides take them).
 """
 
 from __future__ import annotations

@@ -1,0 +1,7 @@
+"""The ``cachetui`` command line: :mod:`~cachetui.cli.command` (the entry point, which
+hands ``bench``, ``compare`` and ``serve`` to their own commands) and
+:mod:`~cachetui.cli.options` (the app's options, shared with ``serve`` and ``compare``)."""
+
+from cachetui.cli.command import main
+
+__all__ = ["main"]
