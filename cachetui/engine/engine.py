@@ -1,12 +1,13 @@
 """The :class:`Engine` facade: one write policy at a time over a cache store and a
-SQLite database.
+database.
 
-Semantics are DESIGN.md's table; each policy's update and read-miss paths live in
-:mod:`cachetui.engine.policies` (one module per policy). Here: the lifecycle, the public
+Semantics are the README's table ("Semantics"); each policy's update and read-miss paths
+live in :mod:`cachetui.engine.policies` (one module per policy). Here: the lifecycle, the public
 API and its validation, the events and metrics wiring, and the dispatch to the current
 policy. The rooms around it: :mod:`~cachetui.engine.queue.flusher` (write-behind batches,
 retries, draining), :mod:`~cachetui.engine.stores.health` (cache outages and recovery),
-:mod:`~cachetui.engine.lab.operations` (crash, external writes, knobs) and
+:mod:`~cachetui.engine.lab.operations` (crash, external writes, knobs),
+:mod:`~cachetui.engine.observation` (metrics and events) and
 :mod:`~cachetui.engine.pane_views` (what the panes show).
 """
 
@@ -15,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
-import sys
 import weakref
 from typing import Any
 
@@ -36,10 +36,9 @@ from cachetui.engine.errors import (
     PendingWritesError,
     ValidationError,
 )
-from cachetui.engine.events import Event, EventKind, Subscriber
+from cachetui.engine.events import Event, EventKind
 from cachetui.engine.lab.operations import LabOperations
-from cachetui.engine.metrics.counters import Counters, MetricsSnapshot
-from cachetui.engine.metrics.window import MetricsWindow
+from cachetui.engine.observation import Observation
 from cachetui.engine.pane_views import PaneViews
 from cachetui.engine.policies import Policy, WriteBehind, build_policies
 from cachetui.engine.profile import Profile, validate_changes, validate_user_id
@@ -48,6 +47,7 @@ from cachetui.engine.queue.durable import DurableQueueOperations
 from cachetui.engine.queue.flusher import Flusher
 from cachetui.engine.stores.base import CacheStore
 from cachetui.engine.stores.factory import make_store
+from cachetui.engine.unclosed import NotClosedWarning
 
 __all__ = ["Engine", "last_op_id", "make_store"]
 
@@ -56,7 +56,7 @@ NO_CACHE = WritePolicy.NO_CACHE
 _HIT = EventKind.HIT
 
 
-class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, PaneViews):
+class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, Observation, PaneViews):
     """A cache in front of the ``profiles`` database. Use ``async with Engine(cfg)``
     or ``await start()`` … ``await close()``; ``close()`` flushes pending writes."""
 
@@ -75,7 +75,7 @@ class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, PaneVi
         assert isinstance(behind, WriteBehind)
         self._behind = behind
         self._switch_lock = asyncio.Lock()
-        self._at_exit = _AtExit(weakref.ref(self))
+        self._at_exit = NotClosedWarning(weakref.ref(core))
         #: Writes recovered from a durable queue at start (entries of a process gone).
         self.recovered = 0
         #: Writes close() left in a durable queue because the database would not take
@@ -413,118 +413,3 @@ class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, PaneVi
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise ValidationError(f"profile count must be an integer >= 0, got {count!r}")
         return await self._core.db.seed(count, self._core.timestamp(), seed=seed)
-
-    # -- observation: metrics and events ---------------------------------------------------------
-    @property
-    def metrics(self) -> MetricsSnapshot:
-        queue = self._core.queue
-        return MetricsSnapshot.of(
-            self._core.c,
-            len(queue),
-            queue.oldest_age(perf_counter()),
-            len(self._core.dead_letters),
-        )
-
-    @property
-    def counters(self) -> Counters:
-        """The live counters and latency histograms (read-only by convention)."""
-        return self._core.c
-
-    def reset_metrics(self, *, start_from: Counters | None = None) -> None:
-        """Start the counters, the latency histograms and the window again.
-
-        What describes writes lost or parked is kept: ``lost_writes``, ``conflicts``,
-        ``rejections`` and ``discarded`` (and the dead letters themselves). Everything
-        else (reads, hits, misses, updates, DB reads/writes/transactions, coalesced,
-        retries, evictions, peak_pending, the latency percentiles, ``metrics_window()``)
-        starts from zero. ``start_from``: counters to continue from instead, kept
-        exactly (a ``engine.counters.copy()`` taken earlier, e.g. on entering a scenario,
-        to put back on leaving it)."""
-        core = self._core
-        core.set_counters(start_from.copy() if start_from is not None else core.c.restarted())
-
-    def metrics_window(self) -> MetricsWindow:
-        """The last 5 s in 1 s buckets (``EngineConfig.metrics_clock``): read and
-        update p50/p99 (µs), hit ratio, reads/updates/DB writes/DB transactions per
-        second — for the current policy, for all of them together, and per policy over
-        the last 5 s each policy ran (so a switch can be shown side by side). Cost: a
-        few hundred µs; meant for a refresh a few times a second."""
-        return self._core.window.window()
-
-    def subscribe(self, subscriber: Subscriber) -> Any:
-        """Call ``subscriber(event)`` for every event; returns a function that unsubscribes."""
-        return self._core.events.subscribe(subscriber)
-
-    def recent_events(self, limit: int | None = None) -> list[Event]:
-        return self._core.events.recent(limit)
-
-    def trace(self, op_id: int) -> list[Event]:
-        """The steps of one operation, from the event ring buffer."""
-        return self._core.events.for_op(op_id)
-
-    # -- listeners -------------------------------------------------------------------------------
-    def _on_drop(self, user_id: int, profile: Profile | None, reason: str) -> None:
-        core = self._core
-        if reason == "expire":
-            core.c.expirations += 1
-            kind = EventKind.EXPIRE
-        elif reason == "evict":
-            core.c.evictions += 1
-            kind = EventKind.EVICT
-        else:
-            kind = EventKind.INVALIDATE
-            reason = {
-                "invalid": "the cached value was not a valid profile: dropped",
-                "gone": "deleted outside the engine",
-            }.get(reason, reason)
-        dirty = " (its pending write stays queued)" if user_id in core.queue else ""
-        version = None if profile is None else profile.version
-        core.emit(BACKGROUND_OP, kind, user_id, version, None, reason + dirty)
-
-    def _on_fault(self, name: str, value: object) -> None:
-        core = self._core
-        change = {
-            "db_down": f"DB outage {'on' if value else 'off'}",
-            "cache_down": f"cache outage {'on' if value else 'off'}",
-            "db_latency": f"DB latency {float(value) * 1000:g} ms",  # type: ignore[arg-type]
-            "db_error_rate": f"DB error rate {float(value):.0%}",  # type: ignore[arg-type]
-        }.get(name, f"{name} = {value}")
-        state = core.faults.describe() or "none"
-        core.emit(BACKGROUND_OP, EventKind.FAULT, None, None, None, f"{change} (faults: {state})")
-        if name == "cache_down" and core.state == RUNNING:
-            core.cache.fault_changed(bool(value))
-
-
-class _AtExit:
-    """Run at interpreter exit for an engine that was never closed (an exception left
-    ``async with``, ``asyncio.run`` ended): name the writes that never reached the
-    database on stderr. The process still exits: the database threads are daemons."""
-
-    def __init__(self, ref: weakref.ReferenceType[Engine]) -> None:
-        self._ref = ref
-
-    def __call__(self) -> None:
-        engine = self._ref()
-        if engine is None or not engine.running:
-            return
-        lost = [(p.user_id, p.version) for p in engine.pending_writes()]
-        letters = engine._core.dead_letters
-        lost += [(d.user_id, d.version) for u in sorted(letters.unsaved) if (d := letters.get(u))]
-        if not lost:
-            return
-        named = ", ".join(f"(user {u}, v{v})" for u, v in lost[:50])
-        more = f" and {len(lost) - 50} more" if len(lost) > 50 else ""
-        if engine.queue_durable and not letters.unsaved:
-            print(
-                f"cachetui: the engine was not closed: {len(lost)} acknowledged "
-                f"write{'s' if len(lost) != 1 else ''} stay in the outbox "
-                f"{engine.queue_location}, replayed at the next start: {named}{more}",
-                file=sys.stderr,
-            )
-            return
-        print(
-            f"cachetui: the engine was not closed: {len(lost)} acknowledged "
-            f"write{'s' if len(lost) != 1 else ''} never reached "
-            f"{engine.db.path}: {named}{more}",
-            file=sys.stderr,
-        )

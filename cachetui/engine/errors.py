@@ -4,7 +4,11 @@ from __future__ import annotations
 
 
 class CacheTuiError(Exception):
-    """Base class of every error the engine raises on purpose."""
+    """Base class of every error the engine raises: catch it to catch them all.
+
+    The specific errors below keep their other bases (``ValidationError`` is also a
+    ``ValueError``, ``ProfileNotFound`` a ``LookupError``), so code that catches those
+    still works."""
 
 
 class ValidationError(CacheTuiError, ValueError):

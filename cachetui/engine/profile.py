@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 from cachetui.engine.errors import ValidationError
 
-#: Fields an update may change, with their limits (DESIGN.md, "Data").
+#: Fields an update may change, with their limits (README.md, "The engine API").
 TEXT_LIMITS: dict[str, tuple[int, int]] = {
     "name": (1, 64),
     "bio": (0, 280),

@@ -1,4 +1,5 @@
-"""The bullets under "Everywhere" in DESIGN.md, for every policy."""
+"""What holds under every policy (README.md, "Semantics"): per-user ordering, single
+flight, draining on a policy switch, crashes, external writes, key states, metrics."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from cachetui.engine import (
     PendingWritesError,
     ValidationError,
 )
-from cachetui.engine import outbox as outbox_module
+from cachetui.engine.queue import outbox as outbox_module
 from tests.conftest import db_version
 
 memory_store = pytest.mark.parametrize("cache_url", ["memory://"])

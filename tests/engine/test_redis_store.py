@@ -22,7 +22,9 @@ from cachetui.engine import (
     StoreUnavailable,
     ValidationError,
 )
-from cachetui.engine.stores.redis_store import RedisStore, mask_url, namespace_for
+from cachetui.engine.stores.redis_codec import namespace_for
+from cachetui.engine.stores.redis_store import RedisStore
+from cachetui.engine.stores.redis_url import mask_url
 from tests.conftest import db_row, delete_namespace
 
 

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cachetui.engine.errors import CacheTuiError
+from cachetui.engine.errors import CacheTuiError, ValidationError
 from cachetui.engine.lab.demo_data import random_changes
 
 
@@ -21,9 +21,9 @@ class ZipfKeys:
 
     def __init__(self, n: int, s: float, rng: random.Random) -> None:
         if n < 1:
-            raise ValueError(f"a workload needs at least 1 key, got {n}")
+            raise ValidationError(f"a workload needs at least 1 key, got {n}")
         if s < 0:
-            raise ValueError(f"Zipf exponent must be >= 0, got {s}")
+            raise ValidationError(f"Zipf exponent must be >= 0, got {s}")
         self.n = n
         self.s = s
         self._rng = rng
@@ -115,7 +115,7 @@ class Workload:
         self.stats = WorkloadStats()
         self.max_in_flight = self.MAX_IN_FLIGHT if max_in_flight is None else max_in_flight
         if self.max_in_flight < 1:
-            raise ValueError(f"max_in_flight must be >= 1, got {self.max_in_flight}")
+            raise ValidationError(f"max_in_flight must be >= 1, got {self.max_in_flight}")
         self._clock = clock if clock is not None else time.monotonic
         self._batches: dict[asyncio.Task[None], list[int]] = {}
         self._stuck: set[asyncio.Task[None]] = set()  # ignored a cancellation in stop()
@@ -146,7 +146,7 @@ class Workload:
     def set_rate(self, rate: int) -> None:
         """The target, 1..MAX_RATE ops/s (ValueError outside); the schedule restarts."""
         if isinstance(rate, bool) or not isinstance(rate, int) or not 1 <= rate <= self.MAX_RATE:
-            raise ValueError(f"rate must be 1..{self.MAX_RATE:,} ops/s, got {rate!r}")
+            raise ValidationError(f"rate must be 1..{self.MAX_RATE:,} ops/s, got {rate!r}")
         self.rate = rate
         if self.running:
             self._restart_schedule(self._clock())

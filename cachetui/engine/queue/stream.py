@@ -32,7 +32,7 @@ from redis.exceptions import RedisError, ResponseError
 from cachetui.engine.errors import DatabaseUnavailable
 from cachetui.engine.profile import Profile
 from cachetui.engine.queue.outbox import LIVE_OWNERS, owner_alive, this_owner
-from cachetui.engine.stores.redis_store import mask_url
+from cachetui.engine.stores.redis_url import mask_url
 
 #: One stream entry: its id and its fields, as bytes.
 Entry = tuple[bytes, dict[bytes, bytes]]

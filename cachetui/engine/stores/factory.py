@@ -41,7 +41,8 @@ def make_store(config: EngineConfig) -> CacheStore:
     check_cache_url(config.cache_url)
     if config.cache_url.lower() == "memory://":
         return MemoryStore(config.capacity, config.eviction, config.ttl)
-    from cachetui.engine.stores.redis_store import RedisStore, namespace_for
+    from cachetui.engine.stores.redis_codec import namespace_for
+    from cachetui.engine.stores.redis_store import RedisStore
 
     return RedisStore(
         config.cache_url,

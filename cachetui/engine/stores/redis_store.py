@@ -19,12 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import heapq
-import json
-import os
-import re
-import secrets
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -32,17 +27,23 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import AuthenticationError, NoScriptError, RedisError, ResponseError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from cachetui.engine.errors import StoreUnavailable, ValidationError
 from cachetui.engine.profile import Profile
 from cachetui.engine.stores.base import CacheEntry, CacheStore
+from cachetui.engine.stores.redis_codec import (
+    decode,
+    encode,
+    fetched_entries,
+    text,
+    youngest_entries,
+)
+from cachetui.engine.stores.redis_errors import check_reachable as check_reachable
+from cachetui.engine.stores.redis_errors import describe_error, unreachable
 from cachetui.engine.stores.redis_scripts import scripts
-from cachetui.engine.stores.redis_url import RedisAddress, parse_redis_url
-from cachetui.engine.stores.redis_url import mask_url as mask_url  # where it used to be
+from cachetui.engine.stores.redis_url import mask_url, parse_redis_url
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-_loads = json.loads
 _SCAN_COUNT = 1000
 #: With a limit, a listing of the entries SCANs every key at most this often (seconds).
 FULL_LISTING_SECONDS = 5.0
@@ -50,138 +51,6 @@ _CHUNK = 1000
 _USES_BATCH = 512  # reads whose uses are sent together …
 _USES_INTERVAL = 0.25  # … or at least this often (seconds)
 _CHECKS_EVERY = 12  # upkeep rounds between restart checks and index repairs (3 s)
-
-
-def namespace_for(db_path: str) -> str:
-    """``<file stem>-<hash of the absolute path>``; a private one for ``:memory:``."""
-    if db_path == ":memory:":
-        return f"memory-{os.getpid()}-{secrets.token_hex(4)}"
-    path = os.path.realpath(db_path)
-    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", os.path.splitext(os.path.basename(path))[0])
-    return f"{stem[:40] or 'db'}-{hashlib.sha1(path.encode()).hexdigest()[:6]}"
-
-
-def encode(profile: Profile) -> str:
-    return _dumps(profile.as_dict())
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def decode(raw: bytes | str, user_id: int) -> Profile | None:
-    """The profile a value holds, or None if it is not a valid profile of this user
-    (for example written by hand with redis-cli)."""
-    try:
-        d = _loads(raw)
-        p = Profile(
-            d["user_id"],
-            d["name"],
-            d["bio"],
-            d["location"],
-            d["followers"],
-            d["version"],
-            d["updated_at"],
-        )
-    except (ValueError, TypeError, KeyError):
-        return None
-    if (
-        p.user_id != user_id
-        or type(p.followers) is not int
-        or type(p.version) is not int
-        or type(p.name) is not str
-        or type(p.bio) is not str
-        or type(p.location) is not str
-        or type(p.updated_at) is not str
-    ):
-        return None
-    return p
-
-
-def describe_error(exc: BaseException) -> str:
-    """A short reason: 'connection refused', 'timed out', ... from a redis-py error."""
-    cause: BaseException | None = exc
-    while cause is not None:  # the OS error behind it says most
-        if isinstance(cause, TimeoutError):
-            return "timed out"
-        if isinstance(cause, OSError) and cause.errno:
-            # gaierror's codes are negative: its own text is the one to show
-            text = os.strerror(cause.errno) if cause.errno > 0 else cause.strerror
-            return str(text or cause).lower()
-        cause = cause.__cause__ or cause.__context__
-    text = str(exc).strip().rstrip(".")
-    lowered = text.lower()
-    for needle, reason in (
-        ("connection refused", "connection refused"),
-        ("timeout", "timed out"),
-        ("timed out", "timed out"),
-        ("name or service not known", "unknown host"),
-        ("nodename nor servname", "unknown host"),
-        ("closed by server", "connection closed by the server"),
-        ("invalid username-password", "authentication failed"),
-        ("invalid password", "authentication failed"),
-        ("noauth", "authentication required"),
-        ("authentication required", "authentication required"),
-    ):
-        if needle in lowered:
-            return reason
-    if ". " in text:
-        text = text.rsplit(". ", 1)[1]
-    if not text:
-        return type(exc).__name__
-    if text[1:2].isupper():  # an acronym ("DB index is out of range"): keep it
-        return text
-    return text[:1].lower() + text[1:]
-
-
-def unreachable(url: str, exc: BaseException) -> StoreUnavailable:
-    """The one-line error for a Redis that cannot be used at start: a password it needs
-    (and how to give it), a database it lacks, or why it could not be reached."""
-    try:
-        address: RedisAddress | None = parse_redis_url(url)
-    except ValidationError:
-        address = None
-    if address is not None:
-        known = _known_refusal(address, exc)
-        if known is not None:
-            return StoreUnavailable(known)
-    if isinstance(exc, ResponseError):  # it answered, with an error
-        return StoreUnavailable(
-            f"Redis at {mask_url(url)} refused the connection: {describe_error(exc)}"
-        )
-    return StoreUnavailable(f"cannot reach Redis at {mask_url(url)}: {describe_error(exc)}")
-
-
-def _known_refusal(address: RedisAddress, exc: BaseException) -> str | None:
-    """The message for a refusal a user can fix from the URL, None for others."""
-    text = str(exc).lower()
-    at = f"Redis at {address.where}"
-    if isinstance(exc, AuthenticationError) or "noauth" in text:
-        if not address.has_password:
-            return f"{at} requires a password ({address.with_password_placeholder()})"
-        if "no password is set" in text or "without any password configured" in text:
-            return f"{at} has no password set: remove the password from the URL"
-        return f"{at} refused the user name or password in the URL ({describe_error(exc)})"
-    if isinstance(exc, ResponseError) and "db index is out of range" in text:
-        return (
-            f"{at} has no database {address.db} (a server has databases 0 to its "
-            "`databases` setting - 1: 0–15 by default)"
-        )
-    return None
-
-
-def check_reachable(url: str, timeout: float = 1.0) -> None:
-    """Raise StoreUnavailable (one clear line, password masked) unless a Redis server
-    answers at ``url``. Synchronous: for command lines, before an event loop runs."""
-    import redis
-
-    try:
-        with redis.Redis.from_url(
-            url, socket_timeout=timeout, socket_connect_timeout=timeout
-        ) as client:
-            client.ping()
-    except (RedisError, ValueError) as exc:
-        raise unreachable(url, exc) from None
 
 
 class RedisStore(CacheStore):
@@ -269,7 +138,7 @@ class RedisStore(CacheStore):
             return
         kept = await self._client.hgetall(self._legacy_stored)
         times: dict[str, float] = {
-            _text(uid): float(at) for uid, at in kept.items() if uid.isdigit() and at.isdigit()
+            text(uid): float(at) for uid, at in kept.items() if uid.isdigit() and at.isdigit()
         }
         pipe = self._client.pipeline(transaction=True)
         if times:
@@ -461,24 +330,7 @@ class RedisStore(CacheStore):
         have a store time), in one round trip that also sends the uses gathered."""
         uses, self._uses = self._uses, []
         reply = await self._script("YOUNGEST", 0, limit, *uses)
-        now_ms, kept = int(reply[0]), int(reply[1])
-        out = []
-        missing = 0
-        for i in range(3, len(reply), 5):
-            uid, at, hits, raw, ttl = reply[i : i + 5]
-            if raw is None:
-                missing += 1  # expired, or deleted behind the store's back
-                continue
-            if not uid.isdigit() or (profile := decode(raw, int(uid))) is None:
-                continue
-            out.append(
-                CacheEntry(
-                    profile=profile,
-                    hits=int(hits),
-                    age=max(0.0, (now_ms - float(at)) / 1000),
-                    ttl_left=ttl / 1000 if ttl >= 0 else None,
-                )
-            )
+        out, kept, missing = youngest_entries(reply)
         if missing:
             await self._reconcile()
         return out, kept
@@ -501,29 +353,7 @@ class RedisStore(CacheStore):
             pipe.zscore(self._stored, uid)
         pipe.zcard(self._index)
         results = await self._call(pipe.execute)
-        seconds, micros = results[0]
-        now_ms = seconds * 1000 + micros // 1000
-        chunks = (len(keys) + _CHUNK - 1) // _CHUNK
-        values = [v for chunk in results[1 : 1 + chunks] for v in chunk]
-        ttls = results[1 + chunks : 1 + chunks + len(keys)] if with_ttl else [-1] * len(keys)
-        hits, indexed = results[-2 - len(ids)], results[-1]
-        stored = results[-1 - len(ids) : -1]
-        out = []
-        for uid, raw, ttl, hit, at in zip(ids, values, ttls, hits, stored, strict=True):
-            if raw is None:
-                continue  # expired or deleted since it was listed
-            profile = decode(raw, uid)
-            if profile is None:
-                continue
-            out.append(
-                CacheEntry(
-                    profile=profile,
-                    hits=int(hit or 0),
-                    age=max(0.0, (now_ms - at) / 1000) if at else 0.0,
-                    ttl_left=ttl / 1000 if ttl >= 0 else None,
-                )
-            )
-        return out, int(indexed)
+        return fetched_entries(results, ids, with_ttl, _CHUNK)
 
     async def _store_times(self, ids: list[int]) -> list[float | None]:
         """Each id's store time (server ms), None where it has none."""

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlparse
 
-from cachetui.engine.errors import ValidationError
+from cachetui.engine.errors import CacheTuiError, ValidationError
 
 #: The Redis URL forms, for help texts and error messages.
 REDIS_URL_FORMS = "redis://[:PASSWORD@]HOST:PORT/DB, rediss://… (TLS) or unix:///PATH.sock?db=N"
@@ -82,7 +82,7 @@ def is_redis_url(url: str) -> bool:
     return url.partition("://")[0].lower() in REDIS_SCHEMES and "://" in url
 
 
-class _Problem(Exception):
+class _Problem(CacheTuiError):
     """What is wrong with a Redis URL; :func:`parse_redis_url` words it."""
 
 

@@ -1,0 +1,98 @@
+"""Observing the engine: its metrics (totals and the sliding window), its events, and
+the listeners that turn what the store and the faults report into events. Part of the
+:class:`~cachetui.engine.engine.Engine` facade; these are public methods of every engine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cachetui.engine.core import BACKGROUND_OP, RUNNING, EngineCore, perf_counter
+from cachetui.engine.events import Event, EventKind, Subscriber
+from cachetui.engine.metrics.counters import Counters, MetricsSnapshot
+from cachetui.engine.metrics.window import MetricsWindow
+from cachetui.engine.profile import Profile
+
+
+class Observation:
+    _core: EngineCore
+
+    # -- observation: metrics and events ---------------------------------------------------------
+    @property
+    def metrics(self) -> MetricsSnapshot:
+        queue = self._core.queue
+        return MetricsSnapshot.of(
+            self._core.c,
+            len(queue),
+            queue.oldest_age(perf_counter()),
+            len(self._core.dead_letters),
+        )
+
+    @property
+    def counters(self) -> Counters:
+        """The live counters and latency histograms (read-only by convention)."""
+        return self._core.c
+
+    def reset_metrics(self, *, start_from: Counters | None = None) -> None:
+        """Start the counters, the latency histograms and the window again.
+
+        What describes writes lost or parked is kept: ``lost_writes``, ``conflicts``,
+        ``rejections`` and ``discarded`` (and the dead letters themselves). Everything
+        else (reads, hits, misses, updates, DB reads/writes/transactions, coalesced,
+        retries, evictions, peak_pending, the latency percentiles, ``metrics_window()``)
+        starts from zero. ``start_from``: counters to continue from instead, kept
+        exactly (a ``engine.counters.copy()`` taken earlier, e.g. on entering a scenario,
+        to put back on leaving it)."""
+        core = self._core
+        core.set_counters(start_from.copy() if start_from is not None else core.c.restarted())
+
+    def metrics_window(self) -> MetricsWindow:
+        """The last 5 s in 1 s buckets (``EngineConfig.metrics_clock``): read and
+        update p50/p99 (µs), hit ratio, reads/updates/DB writes/DB transactions per
+        second — for the current policy, for all of them together, and per policy over
+        the last 5 s each policy ran (so a switch can be shown side by side). Cost: a
+        few hundred µs; meant for a refresh a few times a second."""
+        return self._core.window.window()
+
+    def subscribe(self, subscriber: Subscriber) -> Any:
+        """Call ``subscriber(event)`` for every event; returns a function that unsubscribes."""
+        return self._core.events.subscribe(subscriber)
+
+    def recent_events(self, limit: int | None = None) -> list[Event]:
+        return self._core.events.recent(limit)
+
+    def trace(self, op_id: int) -> list[Event]:
+        """The steps of one operation, from the event ring buffer."""
+        return self._core.events.for_op(op_id)
+
+    # -- listeners -------------------------------------------------------------------------------
+    def _on_drop(self, user_id: int, profile: Profile | None, reason: str) -> None:
+        core = self._core
+        if reason == "expire":
+            core.c.expirations += 1
+            kind = EventKind.EXPIRE
+        elif reason == "evict":
+            core.c.evictions += 1
+            kind = EventKind.EVICT
+        else:
+            kind = EventKind.INVALIDATE
+            reason = {
+                "invalid": "the cached value was not a valid profile: dropped",
+                "gone": "deleted outside the engine",
+            }.get(reason, reason)
+        dirty = " (its pending write stays queued)" if user_id in core.queue else ""
+        version = None if profile is None else profile.version
+        core.emit(BACKGROUND_OP, kind, user_id, version, None, reason + dirty)
+
+    def _on_fault(self, name: str, value: object) -> None:
+        core = self._core
+        change = {
+            "db_down": f"DB outage {'on' if value else 'off'}",
+            "cache_down": f"cache outage {'on' if value else 'off'}",
+            "db_latency": f"DB latency {float(value) * 1000:g} ms",  # type: ignore[arg-type]
+            "db_error_rate": f"DB error rate {float(value):.0%}",  # type: ignore[arg-type]
+        }.get(name, f"{name} = {value}")
+        state = core.faults.describe() or "none"
+        core.emit(BACKGROUND_OP, EventKind.FAULT, None, None, None, f"{change} (faults: {state})")
+        if name == "cache_down" and core.state == RUNNING:
+            core.cache.fault_changed(bool(value))

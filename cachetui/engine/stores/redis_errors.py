@@ -1,0 +1,98 @@
+"""Redis errors in a user's words: a short reason from a redis-py error, the one-line
+error for a server that cannot be used at start, and a synchronous reachability check for
+command lines."""
+
+from __future__ import annotations
+
+import os
+
+from redis.exceptions import AuthenticationError, RedisError, ResponseError
+
+from cachetui.engine.errors import StoreUnavailable, ValidationError
+from cachetui.engine.stores.redis_url import RedisAddress, mask_url, parse_redis_url
+
+
+def describe_error(exc: BaseException) -> str:
+    """A short reason: 'connection refused', 'timed out', ... from a redis-py error."""
+    cause: BaseException | None = exc
+    while cause is not None:  # the OS error behind it says most
+        if isinstance(cause, TimeoutError):
+            return "timed out"
+        if isinstance(cause, OSError) and cause.errno:
+            # gaierror's codes are negative: its own text is the one to show
+            text = os.strerror(cause.errno) if cause.errno > 0 else cause.strerror
+            return str(text or cause).lower()
+        cause = cause.__cause__ or cause.__context__
+    text = str(exc).strip().rstrip(".")
+    lowered = text.lower()
+    for needle, reason in (
+        ("connection refused", "connection refused"),
+        ("timeout", "timed out"),
+        ("timed out", "timed out"),
+        ("name or service not known", "unknown host"),
+        ("nodename nor servname", "unknown host"),
+        ("closed by server", "connection closed by the server"),
+        ("invalid username-password", "authentication failed"),
+        ("invalid password", "authentication failed"),
+        ("noauth", "authentication required"),
+        ("authentication required", "authentication required"),
+    ):
+        if needle in lowered:
+            return reason
+    if ". " in text:
+        text = text.rsplit(". ", 1)[1]
+    if not text:
+        return type(exc).__name__
+    if text[1:2].isupper():  # an acronym ("DB index is out of range"): keep it
+        return text
+    return text[:1].lower() + text[1:]
+
+
+def unreachable(url: str, exc: BaseException) -> StoreUnavailable:
+    """The one-line error for a Redis that cannot be used at start: a password it needs
+    (and how to give it), a database it lacks, or why it could not be reached."""
+    try:
+        address: RedisAddress | None = parse_redis_url(url)
+    except ValidationError:
+        address = None
+    if address is not None:
+        known = _known_refusal(address, exc)
+        if known is not None:
+            return StoreUnavailable(known)
+    if isinstance(exc, ResponseError):  # it answered, with an error
+        return StoreUnavailable(
+            f"Redis at {mask_url(url)} refused the connection: {describe_error(exc)}"
+        )
+    return StoreUnavailable(f"cannot reach Redis at {mask_url(url)}: {describe_error(exc)}")
+
+
+def _known_refusal(address: RedisAddress, exc: BaseException) -> str | None:
+    """The message for a refusal a user can fix from the URL, None for others."""
+    text = str(exc).lower()
+    at = f"Redis at {address.where}"
+    if isinstance(exc, AuthenticationError) or "noauth" in text:
+        if not address.has_password:
+            return f"{at} requires a password ({address.with_password_placeholder()})"
+        if "no password is set" in text or "without any password configured" in text:
+            return f"{at} has no password set: remove the password from the URL"
+        return f"{at} refused the user name or password in the URL ({describe_error(exc)})"
+    if isinstance(exc, ResponseError) and "db index is out of range" in text:
+        return (
+            f"{at} has no database {address.db} (a server has databases 0 to its "
+            "`databases` setting - 1: 0–15 by default)"
+        )
+    return None
+
+
+def check_reachable(url: str, timeout: float = 1.0) -> None:
+    """Raise StoreUnavailable (one clear line, password masked) unless a Redis server
+    answers at ``url``. Synchronous: for command lines, before an event loop runs."""
+    import redis
+
+    try:
+        with redis.Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout
+        ) as client:
+            client.ping()
+    except (RedisError, ValueError) as exc:
+        raise unreachable(url, exc) from None
