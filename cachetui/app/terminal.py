@@ -1,7 +1,8 @@
 """The terminal after a hangup: whether it is gone, and how to stop drawing on it.
 
-Used by the quit path (:mod:`cachetui.app.quitting`) and by the compare screen
-(:mod:`cachetui.compare.app`) when a signal or a SIGCONT comes after the terminal closed.
+Used by the quit path (:mod:`cachetui.app.quitting`) and by the compare screen's signal
+handlers (:mod:`cachetui.compare.quit_signals`) when a signal or a SIGCONT comes after the
+terminal closed.
 """
 
 from __future__ import annotations

@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import signal
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, cast
 
@@ -19,26 +17,20 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Static
 
-from cachetui.app.faults_workload import LATENCIES, READ_RATIOS, SKEWS, skew_name
-from cachetui.app.operations import update_failure
-from cachetui.app.quitting import guard_hangup
+from cachetui.app.faults_workload import LATENCIES, READ_RATIOS, SKEWS
 from cachetui.app.screens.dialogs import GotoScreen
 from cachetui.app.screens.edit import EditScreen
 from cachetui.app.states import Palette, palette_for
-from cachetui.app.terminal import detach_from_terminal, terminal_gone
 from cachetui.app.widgets.footer import DashboardFooter
 from cachetui.app.widgets.key_table import KeyTable
-from cachetui.compare.difference import difference_line, plural, side_numbers
+from cachetui.compare.difference import difference_line, side_numbers
+from cachetui.compare.edit_target import EditTarget
 from cachetui.compare.mirror import Mirror, OpKind
-from cachetui.compare.side import SidePanel
-from cachetui.engine import (
-    CacheTuiError,
-    DeadLetter,
-    Engine,
-    PendingWrite,
-    Profile,
-    WritePolicy,
-)
+from cachetui.compare.outcomes import burst_line, crash_line, done_line, failed_line
+from cachetui.compare.quit_signals import QuitSignals
+from cachetui.compare.side import SidePanel, side_label
+from cachetui.compare.status_line import status_line
+from cachetui.engine import CacheTuiError, Engine, Profile
 from cachetui.engine.lab.demo_data import random_changes
 from cachetui.engine.lab.workload import Workload
 
@@ -48,41 +40,6 @@ IDLE_REFRESH_SECONDS = 2.0
 BURST = 100
 ERROR_RATES = (0.0, 0.1, 0.5)
 FOOTER_DROP_ORDER = ("goto", "edit", "external-write", "flush", "workload")
-
-
-def side_label(engine: Engine, other: Engine) -> str:
-    """The policy, and the queue too when both sides run the same policy."""
-    if engine.policy is other.policy:
-        return f"{engine.policy} ({engine.config.queue_url})"
-    return str(engine.policy)
-
-
-class _EditTarget:
-    """What the edit form needs of an engine, mirrored: its read loads the form through
-    both sides; its save updates both and answers with side A's outcome."""
-
-    def __init__(self, app: CompareApp) -> None:
-        self._app = app
-        self.policy = f"{app.label_a} vs {app.label_b}"
-
-    async def read(self, user_id: int) -> Profile:
-        return await self._app.mirrored("read", user_id)
-
-    async def update(self, user_id: int, changes: dict[str, Any]) -> Profile:
-        return await self._app.mirrored("update", user_id, changes)
-
-    # What the form loads without a read (no hit, no miss): side A's view of the user.
-    def pending_writes(self) -> list[PendingWrite]:
-        return self._app.engines[0].pending_writes()
-
-    def dead_letters(self) -> list[DeadLetter]:
-        return self._app.engines[0].dead_letters()
-
-    async def cache_peek(self, user_ids: Iterable[int]) -> dict[int, Profile]:
-        return await self._app.engines[0].cache_peek(user_ids)
-
-    async def db_rows(self, user_ids: Iterable[int]) -> dict[int, Profile]:
-        return await self._app.engines[0].db_rows(user_ids)
 
 
 class CompareApp(App[None]):
@@ -144,7 +101,7 @@ class CompareApp(App[None]):
         self.label_b = side_label(b, a)
         self._latency_index = 0
         self._refreshing = False
-        self._signals: list[int] = []
+        self._signals = QuitSignals(lambda: self.call_later(self.action_quit))
         self._painted_activity: tuple[object, ...] = ()
         self._painted_at = 0.0
         self._next_side = 1
@@ -194,29 +151,14 @@ class CompareApp(App[None]):
             self.set_interval(REFRESH_SECONDS, self._tick)
 
     def _install_signal_handlers(self) -> None:
-        """SIGTERM, SIGHUP and SIGINT quit like q in a terminal (Textual's Linux driver
-        handles none of them), so the engines close and the copies are deleted; the web
-        driver and headless tests keep their own handling."""
+        """SIGTERM, SIGHUP and SIGINT quit like q in a terminal (:class:`QuitSignals`);
+        the web driver and headless tests keep their own handling."""
         if self.is_headless or self.is_web:
             return
-        loop = asyncio.get_running_loop()
-        guard_hangup()  # a hangup under tmux/ssh: see Quitting
-        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-            try:
-                loop.add_signal_handler(signum, self._on_signal)
-            except (NotImplementedError, RuntimeError, ValueError, AttributeError):
-                continue
-            self._signals.append(signum)
-
-    def _on_signal(self) -> None:
-        if terminal_gone():  # closed under us: draw nowhere instead of hanging on it
-            detach_from_terminal()
-        self.call_later(self.action_quit)
+        self._signals.install()
 
     async def on_unmount(self) -> None:
-        loop = asyncio.get_running_loop()
-        while self._signals:
-            loop.remove_signal_handler(self._signals.pop())
+        self._signals.remove()
         await self._release()
 
     async def action_quit(self) -> None:
@@ -279,32 +221,7 @@ class CompareApp(App[None]):
             self._refreshing = False
 
     def _show_status(self) -> None:
-        faults = self.engines[0].faults
-        on = []
-        if faults.db_down:
-            on.append("DB outage")
-        if faults.cache_down:
-            on.append("cache outage")
-        if faults.db_error_rate:
-            on.append(f"DB errors {faults.db_error_rate:.0%}")
-        if faults.db_latency:
-            on.append(f"DB latency {faults.db_latency * 1000:g} ms")
-        workload = self.workload
-        if workload is None:
-            load = ""
-        elif workload.running:
-            load = (
-                f"workload {workload.rate:,} ops/s to both, {workload.read_ratio:.0%} reads, "
-                f"{skew_name(workload.skew)}"
-            )
-        else:
-            load = f"workload off (w: {workload.rate:,} ops/s)"
-        followed = f"following user {self.followed}" if self.followed else ""
-        parts = ["same operations to both sides", load, followed]
-        text = Text(" · ".join(p for p in parts if p))
-        if on:
-            text.append("  ")
-            text.append(" ".join(f"⚠ {f}" for f in on), style=f"bold {self.palette.bad}")
+        text = status_line(self.engines[0], self.workload, self.followed, self.palette)
         self.query_one("#status", Static).update(text)
 
     # -- operations on both sides ----------------------------------------------------------
@@ -332,21 +249,11 @@ class CompareApp(App[None]):
         try:
             profile = await asyncio.shield(future)
         except CacheTuiError as exc:
-            if what == "update":
-                title, message = update_failure(user, exc)
-                line = Text(f"✖ {title}: {message}", style=f"bold {palette.bad}")
-            else:
-                line = Text(f"✖ {what} user {user} failed: {exc}", style=f"bold {palette.bad}")
+            line = failed_line(what, user, exc, palette)
         except asyncio.CancelledError:
             return
         else:
-            if what == "update" and engine.policy is WritePolicy.WRITE_BEHIND:
-                how = "acknowledged, queued for the DB"
-            elif what == "update":
-                how = "in the DB"
-            else:
-                how = "ok"
-            line = Text(f"✔ {what} user {user} → v{profile.version}: {how}", style=palette.ok)
+            line = done_line(what, user, profile, engine.policy, palette)
         self.side(index).show_outcome(line)
 
     def _target(self) -> int:
@@ -377,9 +284,7 @@ class CompareApp(App[None]):
             failed = sum(
                 1 for f in side if f is not None and (f.cancelled() or f.exception() is not None)
             )
-            self.side(index).show_outcome(
-                f"burst of {BURST} {kind}s: {BURST - failed} ok, {failed} failed"
-            )
+            self.side(index).show_outcome(burst_line(kind, BURST, failed))
         await self.refresh_view()
 
     def action_goto(self) -> None:
@@ -396,7 +301,8 @@ class CompareApp(App[None]):
                 self.followed = profile.user_id
                 self.call_later(self.refresh_view)
 
-        target = cast(Engine, _EditTarget(self))
+        policy = f"{self.label_a} vs {self.label_b}"
+        target = cast(Engine, EditTarget(policy, self.mirrored, self.engines[0]))
         self.push_screen(EditScreen(target, self.followed), saved)
 
     @work(group="ops")
@@ -427,23 +333,7 @@ class CompareApp(App[None]):
         """Both processes crash: what each loses (a memory queue's acknowledged writes)."""
         for index, engine in enumerate(self.engines):
             lost = await engine.crash()
-            report = engine.last_crash
-            replayed = report.replayed if report is not None else 0
-            if lost:
-                line = Text(
-                    f"✖ crash: {plural(report.lost_updates, 'acknowledged update')} of "
-                    f"{plural(len(lost), 'user')} lost (never reached the DB)",
-                    style=f"bold {self.palette.bad}",
-                )
-            elif replayed:
-                line = Text(
-                    f"✔ crash: nothing lost; {plural(replayed, 'write')} replayed from the "
-                    "durable queue",
-                    style=self.palette.ok,
-                )
-            else:
-                line = Text("✔ crash: nothing lost (nothing was pending)", style=self.palette.ok)
-            self.side(index).show_outcome(line)
+            self.side(index).show_outcome(crash_line(lost, engine.last_crash, self.palette))
         await self.refresh_view()
 
     # -- faults and the workload, on both ------------------------------------------------------

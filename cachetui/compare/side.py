@@ -25,6 +25,13 @@ PANE_ROWS = 40
 DB_ROWS = 20
 
 
+def side_label(engine: Engine, other: Engine) -> str:
+    """The policy, and the queue too when both sides run the same policy."""
+    if engine.policy is other.policy:
+        return f"{engine.policy} ({engine.config.queue_url})"
+    return str(engine.policy)
+
+
 def badge_text(side: str, engine: Engine) -> str:
     """``A · write-behind · queue sqlite://`` (the queue only where it matters)."""
     text = f"{side} · {engine.policy}"
