@@ -536,7 +536,7 @@ def delete_redis_prefix(prefix: str) -> None:
 
 
 async def bench_mixed(folder: Path, n: int, reps: int) -> list[Row]:
-    from cachetui import bench
+    from cachetui.bench.policy_run import run_policy
 
     seed = 42
     template = await seeded_template(folder, "mixed-template", MIXED_KEYS)
@@ -561,7 +561,7 @@ async def bench_mixed(folder: Path, n: int, reps: int) -> list[Row]:
 
     async def engine_side(policy: str, k: int) -> float:
         args.ops = k
-        result = await bench.run_policy(args, policy, template, runs)
+        result = await run_policy(args, policy, template, runs)
         engine_hits[policy] = result["hit_ratio"]
         return result["ops_per_s"]
 

@@ -104,7 +104,8 @@ ROW = {
 
 
 def test_bench_table_title_names_a_cache_that_is_not_memory(capsys):
-    from cachetui.bench import build_parser, print_table
+    from cachetui.bench.all_policies import print_table
+    from cachetui.bench.command import build_parser
 
     row = ROW
     print_table([row], build_parser().parse_args([]))
@@ -116,7 +117,8 @@ def test_bench_table_title_names_a_cache_that_is_not_memory(capsys):
 
 
 def test_bench_table_names_the_hit_ratio_a_ratio(capsys):
-    from cachetui.bench import build_parser, print_table
+    from cachetui.bench.all_policies import print_table
+    from cachetui.bench.command import build_parser
 
     print_table([ROW], build_parser().parse_args([]))
     lines = capsys.readouterr().out.splitlines()

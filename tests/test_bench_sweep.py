@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from cachetui.bench import build_parser
-from cachetui.bench import main as bench_main
-from cachetui.bench_sweep import plan
+from cachetui.bench.command import build_parser
+from cachetui.bench.command import main as bench_main
+from cachetui.bench.sweep import plan
 from cachetui.engine import WritePolicy
 from tests.test_bench import FIELDS, bench
 

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from cachetui import bench, serve
+from cachetui import serve
+from cachetui.bench import command as bench
 from cachetui.cli import command as cli
 
 NOT_SQLITE = "is not a SQLite database (its first bytes are not SQLite's header)"

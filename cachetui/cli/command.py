@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:
-        from cachetui.bench import main as bench_main
+        from cachetui.bench.command import main as bench_main
 
         return bench_main(argv[1:])
     if argv[:1] == ["compare"]:

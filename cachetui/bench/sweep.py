@@ -1,6 +1,6 @@
 """``cachetui bench --sweep NAME=V1,V2,…``: one knob varied over the same seeded workload,
 each value run paced (open loop) on a fresh copy of the database; one row per policy and
-value, as a table or JSON lines, optionally drawn (:mod:`cachetui.plot`)."""
+value, as a table or JSON lines, optionally drawn (:mod:`cachetui.bench.plot`)."""
 
 from __future__ import annotations
 
@@ -13,15 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cachetui import plot
-from cachetui.bench import (
-    Drive,
-    fmt_us,
-    make_template,
-    number_type,
-    run_policy,
-    stderr_console,
-)
+from cachetui.bench import plot
+from cachetui.bench.argument_types import number_type
+from cachetui.bench.output import fmt_us, stderr_console
+from cachetui.bench.policy_run import Drive, make_template, run_policy
 from cachetui.engine import WritePolicy
 from cachetui.engine.lab.workload import Workload
 from cachetui.engine.stores.redis_url import mask_url

@@ -1,0 +1,81 @@
+"""``cachetui bench`` without ``--sweep``: every policy (or the one ``--policy`` names) in
+turn, flat out, each on a fresh copy of the same database; one row each, as a table or
+JSON lines."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from cachetui.bench.output import fmt_us, stderr_console
+from cachetui.bench.policy_run import make_template, run_policy
+from cachetui.engine import WritePolicy
+from cachetui.engine.stores.redis_url import mask_url
+
+
+async def run_policies(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Every policy asked for, in turn; its result is printed as a JSON line as it
+    completes with ``--json``."""
+    from rich.progress import Progress
+
+    policies = [p.value for p in WritePolicy] if args.policy == "all" else [args.policy]
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        with Progress(transient=True, console=stderr_console()) as progress:
+            task = progress.add_task("seeding", total=len(policies) + 1)
+            template = await make_template(args, folder)
+            progress.advance(task)
+            for policy in policies:
+                progress.update(task, description=f"{policy}: {args.ops:,} ops")
+                result = await run_policy(args, policy, template, folder)
+                results.append(result)
+                if args.json:
+                    print(json.dumps(result), flush=True)
+                progress.advance(task)
+    return results
+
+
+def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    cache = "" if args.cache == "memory://" else f" · cache {mask_url(args.cache)}"
+    queue = "" if args.queue == "memory://" else f" · write-behind queue {mask_url(args.queue)}"
+    table = Table(
+        title=f"{args.ops:,} ops per policy · {args.read_ratio:.0%} reads · zipf {args.zipf:g}"
+        f" · {args.concurrency} callers{cache}{queue} · latencies in µs"
+    )
+    table.add_column("policy", no_wrap=True, min_width=13)
+    for column in (
+        "ops/s",
+        "read p50/p99",
+        "update p50/p99",
+        "hit ratio",
+        "DB reads",
+        "DB writes/tx",
+        "coalesced",
+        "peak queue",
+        "max wait ms",
+    ):
+        table.add_column(column, justify="right", no_wrap=True)
+    for r in results:
+        table.add_row(
+            r["policy"],
+            f"{r['ops_per_s']:,.0f}",
+            f"{fmt_us(r['read_p50_us'])} / {fmt_us(r['read_p99_us'])}",
+            f"{fmt_us(r['update_p50_us'])} / {fmt_us(r['update_p99_us'])}",
+            f"{r['hit_ratio']:.1%}",
+            f"{r['db_reads']:,}",
+            f"{r['db_writes']:,} / {r['db_transactions']:,}",
+            f"{r['coalesced']:,}",
+            f"{r['peak_pending']:,}",
+            f"{r['max_queue_wait_ms']:,}",
+        )
+    console = Console()
+    if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
+        console = Console(width=140)
+    console.print(table)

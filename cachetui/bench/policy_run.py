@@ -1,0 +1,144 @@
+"""One policy's run: the template database every run copies, and a policy driven on a
+fresh copy of it (flat out by default, or as a sweep paces it)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import shutil
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from cachetui.engine import CacheTuiError, DatabaseUnavailable, Engine, EngineConfig
+from cachetui.engine.lab.workload import Workload
+from cachetui.engine.stores.redis_store import RedisStore
+
+
+async def make_template(args: argparse.Namespace, folder: Path) -> Path:
+    """``folder/template.db``: a copy of ``--db``, or ``--keys`` seeded profiles; every run
+    starts from a copy of it. Raises DatabaseUnavailable naming the user's ``--db``."""
+    template = folder / "template.db"
+    if args.db:
+        # Errors name the user's file, not this copy of it.
+        try:
+            shutil.copyfile(args.db, template)
+        except OSError as exc:
+            reason = (exc.strerror or str(exc)).lower()
+            raise DatabaseUnavailable(f"--db {args.db}: cannot copy it: {reason}") from None
+        try:
+            async with Engine(EngineConfig(db_path=str(template))):
+                pass  # opened once: a file of another program is refused here
+        except DatabaseUnavailable as exc:
+            raise DatabaseUnavailable(f"--db {args.db}: {exc.__cause__ or exc}") from None
+        return template
+    async with Engine(EngineConfig(db_path=str(template))) as engine:
+        await engine.seed(args.keys)
+    return template
+
+
+#: Operations between two points where a flat-out caller hands the event loop over.
+YIELD_EVERY = 32
+#: Drives a workload against its engine; returns (operations done, seconds taken).
+Drive = Callable[[Workload], Awaitable[tuple[int, float]]]
+
+
+def flat_out(args: argparse.Namespace) -> Drive:
+    """``--ops`` operations by ``--concurrency`` callers, each starting its next operation
+    as soon as its last one returns (closed loop: as fast as the engine goes)."""
+
+    async def drive(workload: Workload) -> tuple[int, float]:
+        remaining = args.ops
+
+        async def caller() -> None:
+            nonlocal remaining
+            while remaining > 0:
+                remaining -= 1
+                await workload.one()
+                if not remaining % YIELD_EVERY:
+                    # A hit (or a cold read on the loop's thread) never suspends: let the
+                    # other callers, the flusher and a signal's handler have the loop.
+                    await asyncio.sleep(0)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(caller() for _ in range(args.concurrency)))
+        return args.ops, time.perf_counter() - start
+
+    return drive
+
+
+async def run_policy(
+    args: argparse.Namespace,
+    policy: str,
+    template: Path,
+    folder: Path,
+    drive: Drive | None = None,
+    name: str | None = None,
+) -> dict[str, Any]:
+    """One policy on a fresh copy ``folder/NAME.db`` of ``template`` (NAME: the policy by
+    default), driven by ``drive`` (default :func:`flat_out`); the copy's engine is
+    configured from ``args`` (capacity, flush interval, batch size, queue bound)."""
+    db = folder / f"{name or policy}.db"
+    shutil.copyfile(template, db)
+    config = EngineConfig(
+        db_path=str(db),
+        policy=policy,
+        cache_url=args.cache,
+        capacity=args.capacity,
+        flush_interval=args.flush_interval,
+        batch_size=args.batch_size,
+        max_pending=args.max_pending,
+        queue_url=args.queue if policy == "write-behind" else "memory://",
+    )
+    engine = Engine(config)
+    if isinstance(engine.store, RedisStore):
+        engine.store.ephemeral = True  # the copy's cache entries go when the copy does
+    await engine.start()
+    try:
+        keys = await engine.db_count()
+        workload = Workload(
+            engine, keys=max(1, keys), read_ratio=args.read_ratio, skew=args.zipf, seed=args.seed
+        )
+        ops, seconds = await (drive or flat_out(args))(workload)
+        m = engine.metrics
+        result = {
+            "policy": policy,
+            "ops": ops,
+            "seconds": round(seconds, 4),
+            "ops_per_s": round(ops / seconds, 1),
+            "read_p50_us": _us(m.read_p50),
+            "read_p99_us": _us(m.read_p99),
+            "update_p50_us": _us(m.update_p50),
+            "update_p99_us": _us(m.update_p99),
+            "hit_ratio": round(m.hit_ratio, 4),
+            "db_reads": m.db_reads,
+            "db_writes": m.db_writes,
+            "db_transactions": m.db_transactions,
+            "coalesced": m.coalesced,
+            "peak_pending": m.peak_pending,
+            "errors": workload.stats.errors,
+        }
+        if policy == "write-behind" and args.queue != "memory://":
+            result["queue"] = args.queue
+    except BaseException:
+        # Stopped (a signal cancels the run) or failed: the copy is thrown away, so its
+        # pending writes are dropped unflushed; the engine is still closed (aiosqlite's
+        # threads would keep the process alive).
+        try:
+            with contextlib.suppress(CacheTuiError):
+                await engine.crash()
+        finally:
+            await engine.close(timeout=0, discard=True)
+        raise
+    await engine.close()
+    # close() flushed the queue: the longest a write waited is known only now
+    result["db_writes"] = engine.metrics.db_writes
+    result["db_transactions"] = engine.metrics.db_transactions
+    result["max_queue_wait_ms"] = round(engine.metrics.max_queue_wait * 1000, 1)
+    return result
+
+
+def _us(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1e6, 1)
