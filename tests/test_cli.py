@@ -80,10 +80,10 @@ def test_an_outbox_in_a_missing_folder_is_refused_before_the_ui_starts(tmp_path)
 
 
 def test_theme_is_validated_and_passed_to_the_app_and_to_serve(monkeypatch):
-    from cachetui import serve
     from cachetui.app import app as app_module
     from cachetui.cli import command as cli
     from cachetui.cli import options
+    from cachetui.serve import command as serve
 
     assert cli.build_parser().parse_args(["--theme", "textual-light"]).theme == "textual-light"
     assert "textual-light" in options.theme_names() and "textual-dark" in options.theme_names()

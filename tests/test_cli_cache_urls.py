@@ -93,8 +93,8 @@ def test_every_command_refuses_a_bad_url_before_it_starts(command):
 
 
 def test_help_names_the_cache_url_forms():
-    from cachetui import serve
     from cachetui.bench import command as bench
+    from cachetui.serve import command as serve
 
     for parser in (cli.build_parser(), bench.build_parser(), serve.build_parser()):
         text = " ".join(parser.format_help().split())

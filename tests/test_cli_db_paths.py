@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from cachetui import serve
 from cachetui.bench import command as bench
 from cachetui.cli import command as cli
+from cachetui.serve import command as serve
 
 NOT_SQLITE = "is not a SQLite database (its first bytes are not SQLite's header)"
 

@@ -31,8 +31,9 @@ import redis
 from textual_serve.download_manager import DownloadManager
 from yarl import URL
 
-from cachetui.reaping_server import ProcessGroups, ReapingAppService
-from cachetui.serve import app_arguments, build_parser
+from cachetui.serve.app_service import ReapingAppService
+from cachetui.serve.command import app_arguments, build_parser
+from cachetui.serve.process_groups import ProcessGroups
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

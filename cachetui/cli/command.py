@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return compare_main(argv[1:])
     if argv[:1] == ["serve"]:
-        from cachetui.serve import main as serve_main
+        from cachetui.serve.command import main as serve_main
 
         return serve_main(argv[1:])
     parser = build_parser()

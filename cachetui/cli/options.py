@@ -1,6 +1,6 @@
 """The options of ``cachetui`` itself and the engine configuration they make.
 
-Shared by :mod:`cachetui.cli.command` (``cachetui [options]``), :mod:`cachetui.serve`
+Shared by :mod:`cachetui.cli.command` (``cachetui [options]``), :mod:`cachetui.serve.command`
 (which offers the same options and passes them on to every tab's app) and
 :mod:`cachetui.compare.cli` (both sides take them).
 """

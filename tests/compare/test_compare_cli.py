@@ -66,7 +66,7 @@ def test_the_same_policy_with_different_queues_is_accepted(tmp_path):
 
 
 def test_serve_compare_checks_its_compare_options_before_listening(capsys):
-    from cachetui.serve import main as serve_main
+    from cachetui.serve.command import main as serve_main
 
     assert serve_main(["--port", "0", "compare", "no-cache", "no-cache"]) == 2
     err = capsys.readouterr().err

@@ -3,7 +3,8 @@
 Every browser tab gets its own app process (``python -m cachetui <options>``, with the
 interpreter running this server), and so its own engine; with the default database
 the tabs share one SQLite file. The server, which never leaves an app process behind,
-is :class:`~cachetui.reaping_server.ReapingServer`; this module is its command line.
+is :class:`~cachetui.serve.server.ReapingServer`; this module is its command line (the
+socket and its URLs: :mod:`cachetui.serve.listening`).
 
 Beyond loopback the server asks for a token (a random one unless ``--token`` gives it;
 ``--no-token`` lets everyone in, with a warning) and runs at most ``--max-sessions``
@@ -14,16 +15,15 @@ from __future__ import annotations
 
 import argparse
 import errno
-import ipaddress
 import re
 import secrets
-import socket
 import sys
 from collections.abc import Sequence
 
 from cachetui.cli import options
 from cachetui.engine.errors import CacheTuiError
-from cachetui.reaping_server import DEFAULT_MAX_SESSIONS, ReapingServer
+from cachetui.serve.listening import browser_url, is_loopback, lan_url, listen
+from cachetui.serve.server import DEFAULT_MAX_SESSIONS, ReapingServer
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -155,60 +155,6 @@ def app_arguments(argv: Sequence[str]) -> list[str]:
         else:
             arguments += [option, value]
     return arguments
-
-
-def listen(host: str, port: int) -> socket.socket:
-    """A listening socket on host:port (OSError when that is impossible)."""
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(128)
-    except OSError:
-        sock.close()
-        raise
-    sock.set_inheritable(False)
-    return sock
-
-
-def is_loopback(sock: socket.socket) -> bool:
-    """Whether ``sock`` listens on a loopback address only (127.0.0.0/8, ::1)."""
-    host = sock.getsockname()[0]
-    try:
-        return ipaddress.ip_address(host.split("%")[0]).is_loopback
-    except ValueError:
-        return False
-
-
-def lan_url(sock: socket.socket) -> str | None:
-    """For a server on every interface, its URL on this machine's usual address (the
-    one the default route leaves from; no packet is sent), None when there is none."""
-    host, port = sock.getsockname()[:2]
-    if host not in ("0.0.0.0", "::"):
-        return None
-    family = socket.AF_INET if host == "0.0.0.0" else socket.AF_INET6
-    probe = "192.0.2.1" if family == socket.AF_INET else "2001:db8::1"  # documentation nets
-    try:
-        with socket.socket(family, socket.SOCK_DGRAM) as udp:
-            udp.connect((probe, 9))
-            address = udp.getsockname()[0]
-    except OSError:
-        return None
-    if ipaddress.ip_address(address).is_loopback or address in ("0.0.0.0", "::"):
-        return None
-    return f"http://[{address}]:{port}" if ":" in address else f"http://{address}:{port}"
-
-
-def browser_url(sock: socket.socket) -> str:
-    host, port = sock.getsockname()[:2]
-    if host in ("0.0.0.0", "::"):
-        host = "127.0.0.1" if host == "0.0.0.0" else "::1"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{port}"
 
 
 def main(argv: Sequence[str]) -> int:

@@ -2,14 +2,15 @@
 behind a token and a cap on sessions.
 
 Every browser tab gets its own app process, started from the ``argv`` the server is
-given (:mod:`cachetui.serve` gives ``python -m cachetui <options>``).
+given (:mod:`cachetui.serve.command` gives ``python -m cachetui <options>``).
 
 textual-serve (1.1) starts each app through ``sh -c``; when a tab goes away it only
 sends the app a quit message and then waits, without a deadline, for the app's output
 to end; stopped while tabs are open, the server waits for them to leave (aiohttp's
 60 s shutdown timeout) and then does the same. An app that does not quit (stuck, busy,
-deaf to the message) stays behind, and so does anything it started. This module keeps
-textual-serve's web front end and protocol and replaces the process handling:
+deaf to the message) stays behind, and so does anything it started. This server keeps
+textual-serve's web front end and protocol and replaces the process handling
+(:mod:`cachetui.serve.app_service`, :mod:`cachetui.serve.process_groups`):
 
 - each app is started without a shell, as the leader of its own process group (and,
   on Linux, with a parent-death signal, so even a killed server takes its apps along);
@@ -28,7 +29,7 @@ Beyond localhost (a talk's room, a conference Wi-Fi) two guards come first:
   that one must close first, and a websocket is closed with that reason (code 1013),
   again without starting an app. A session counts until its app is reaped.
 
-The page is cachetui's copy of textual-serve's (``serve_templates/``): it has a title,
+The page is cachetui's copy of textual-serve's (``templates/`` beside this module): it has a title,
 loads nothing from outside this server, and downloads delivered files in place.
 """
 
@@ -38,11 +39,9 @@ import asyncio
 import contextlib
 import hmac
 import logging
-import os
 import shlex
 import signal
 import socket
-import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -50,166 +49,23 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import WSCloseCode, web
 from aiohttp.web_runner import GracefulExit
-from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
 
-GRACE_SECONDS = 2.0
-"""How long a closed tab's app may take to quit (and flush its writes) before SIGKILL."""
+from cachetui.serve.app_service import GRACE_SECONDS, ReapingAppService
+from cachetui.serve.process_groups import ProcessGroups
 
 DEFAULT_MAX_SESSIONS = 4
 """Apps at once: each idles at a few percent of a core and starts at much more."""
 
-TEMPLATES = Path(__file__).with_name("serve_templates")
+TEMPLATES = Path(__file__).with_name("templates")
 
 log = logging.getLogger("cachetui.serve")
-
-
-# -- process groups ------------------------------------------------------------------------------
-def signal_group(pgid: int, sig: int) -> bool:
-    """Send ``sig`` to process group ``pgid``; False if the group is gone."""
-    try:
-        os.killpg(pgid, sig)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # pragma: no cover - not ours any more
-        return False
-    return True
-
-
-def _parent_death_signal() -> Callable[[], None] | None:
-    """A ``preexec_fn`` that makes the child get SIGKILL when the server dies (Linux only)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        import ctypes
-
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):  # pragma: no cover - no libc prctl
-        return None
-    pr_set_pdeathsig = 1
-
-    def preexec() -> None:
-        prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
-
-    return preexec
-
-
-_PREEXEC = _parent_death_signal()
-
-
-class ProcessGroups:
-    """The process groups (one per app, pgid = the app's pid) that are not reaped yet."""
-
-    def __init__(self) -> None:
-        self.pgids: set[int] = set()
-
-    def add(self, pgid: int) -> None:
-        self.pgids.add(pgid)
-
-    def discard(self, pgid: int) -> None:
-        self.pgids.discard(pgid)
-
-    def kill_all(self) -> None:
-        """SIGKILL every known group at once: the last resort, synchronous."""
-        for pgid in list(self.pgids):
-            signal_group(pgid, signal.SIGKILL)
 
 
 def say(text: str) -> None:
     """One line on stdout; never fails (a closed terminal must not stop the reaping)."""
     with contextlib.suppress(OSError, ValueError):
         print(text, flush=True)
-
-
-# -- textual-serve, with reaping -----------------------------------------------------------------
-class ReapingAppService(AppService):
-    """One app process per browser session, which never outlives :meth:`stop`."""
-
-    def __init__(
-        self,
-        argv: Sequence[str],
-        *,
-        groups: ProcessGroups,
-        grace: float = GRACE_SECONDS,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(shlex.join(argv), **kwargs)
-        self.argv = list(argv)
-        self.grace = grace
-        self.groups = groups
-        self._stopping: asyncio.Future[None] | None = None
-
-    @property
-    def pid(self) -> int | None:
-        return None if self._process is None else self._process.pid
-
-    async def _open_app_process(self, width: int = 80, height: int = 24) -> Any:
-        """As textual-serve's, but no shell, its own process group, and tracked."""
-        process = await asyncio.create_subprocess_exec(
-            *self.argv,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env=self._build_environment(width=width, height=height),
-            start_new_session=True,
-            preexec_fn=_PREEXEC,
-        )
-        self.groups.add(process.pid)
-        self._process = process
-        if self._stopping is not None:  # stopped while it was starting
-            signal_group(process.pid, signal.SIGKILL)
-        assert process.stdin is not None
-        self._stdin = process.stdin
-        return process
-
-    async def run(self) -> None:
-        await super().run()
-        if self._stopping is None:
-            # The app ended by itself (quit in the browser, or a crash): end the session
-            # so that the page says so, and reap the process.
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.remote_close(), 2)
-
-    async def stop(self) -> None:
-        """Ask the app to quit, kill its process group after the grace period; idempotent.
-
-        Shielded: a cancelled caller does not interrupt the reaping."""
-        if self._stopping is None:
-            self._stopping = asyncio.ensure_future(self._stop())
-        await asyncio.shield(self._stopping)
-
-    async def _stop(self) -> None:
-        process = self._process
-        if process is None:
-            return
-        pgid = process.pid
-        try:
-            with contextlib.suppress(Exception):
-                await self._download_manager.cancel_app_downloads(
-                    app_service_id=self.app_service_id
-                )
-            if process.returncode is None:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(self.send_meta({"type": "quit"}), 0.5)
-                signal_group(pgid, signal.SIGTERM)
-                try:
-                    await asyncio.wait_for(process.wait(), self.grace)
-                except TimeoutError:
-                    log.warning("app process %d did not quit in %.1f s: killed", pgid, self.grace)
-                    signal_group(pgid, signal.SIGKILL)
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(process.wait(), 5)
-            # Anything the app started and left behind in its group goes too.
-            signal_group(pgid, signal.SIGKILL)
-            if self._task is not None:
-                try:
-                    await asyncio.wait_for(self._task, 2)
-                except (TimeoutError, asyncio.CancelledError):
-                    self._task.cancel()
-                self._task = None
-        finally:
-            if process.returncode is not None:
-                self.groups.discard(pgid)
 
 
 class ReapingServer(Server):
