@@ -1,9 +1,10 @@
 """A table of rows keyed by user id, drawn line by line (Textual's Line API).
 
-Each row's line is built once and kept until the row changes; a repaint redraws only
-the lines whose row changed, moved or took the cursor. (A DataTable re-renders every
-visible row after any change: ~80 ms of CPU per refresh for three panes at 160×45
-against a few ms here.) Its columns fit its width (see :func:`fit_columns`)."""
+Each row's line is built once and kept until the row changes (see
+:mod:`~cachetui.app.widgets.table_lines`); a repaint redraws only the lines whose row
+changed, moved or took the cursor. (A DataTable re-renders every visible row after any
+change: ~80 ms of CPU per refresh for three panes at 160×45 against a few ms here.) Its
+columns fit its width (see :func:`fit_columns`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from dataclasses import replace
 from typing import ClassVar
 
 from rich.cells import cell_len
-from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
@@ -21,7 +21,6 @@ from textual.message import Message
 from textual.strip import Strip
 
 from cachetui.app.widgets.framed_lines import BorderFrame
-from cachetui.app.widgets.row_strip import row_strip
 from cachetui.app.widgets.steady_scroll import SteadyScrollbars
 from cachetui.app.widgets.table_columns import (
     Cell,
@@ -35,6 +34,7 @@ from cachetui.app.widgets.table_columns import (
     plain,
     project,
 )
+from cachetui.app.widgets.table_lines import TableLines, redrawn_runs
 
 __all__ = ["Cells", "Column", "KeyTable", "fit_columns"]
 
@@ -137,9 +137,7 @@ class KeyTable(SteadyScrollbars, can_focus=True):
         self._index: dict[int, int] = {}
         self._cursor = 0
         self._cursor_placed = False  # the cursor was put on a user: it follows that user
-        self._strips: dict[tuple[int, bool], Strip] = {}  # (user, under the cursor)
-        self._header: Strip | None = None
-        self._styles: tuple[Style, Style, Style] | None = None
+        self._lines = TableLines(self, self.cell_padding)  # drawn once, kept until changed
         self._titles: tuple[str, ...] = ("",)
         self._border_frame = BorderFrame()  # content lines framed without Textual's renderer
         self._subtitles: tuple[str, ...] = ("",)
@@ -194,11 +192,11 @@ class KeyTable(SteadyScrollbars, can_focus=True):
             new_looks[user] = seen
             if self._looks.get(user) != seen:
                 changed.add(user)
-                self._forget_row(user)
+                self._lines.forget_row(user)
         if self._widen_to_fit([wanted[user] for user in changed]):  # the others fitted
             self._apply_layout(self._fitted())
         for user in self._rows_now.keys() - wanted.keys():
-            self._forget_row(user)
+            self._lines.forget_row(user)
         before = self._order
         under_cursor = self.user_at_cursor()
         self._rows_now, self._looks = wanted, new_looks
@@ -234,19 +232,12 @@ class KeyTable(SteadyScrollbars, can_focus=True):
         """Mark the visible lines whose row is another user's now, or looks different."""
         top = int(self.scroll_y)
         end = top + self._visible_rows() + 1
-        after = self._order
         width = max(self.virtual_size.width, self.size.width)
-        dirty: list[Region] = []  # one refresh for all: each call clears the widget's caches
-        run_start: int | None = None
-        for index in range(top, end + 1):
-            old = before[index] if index < len(before) else None
-            new = after[index] if index < len(after) else None
-            if index < end and (old != new or new in changed):
-                if run_start is None:
-                    run_start = index
-            elif run_start is not None:
-                dirty.append(Region(0, run_start + HEADER_HEIGHT - top, width, index - run_start))
-                run_start = None
+        # one refresh for all: each call clears the widget's caches
+        dirty = [
+            Region(0, start + HEADER_HEIGHT - top, width, count)
+            for start, count in redrawn_runs(before, self._order, changed, top, end)
+        ]
         if dirty:
             self.refresh(*dirty)
 
@@ -286,7 +277,7 @@ class KeyTable(SteadyScrollbars, can_focus=True):
         self._apply_layout(self._fitted())
 
     def on_resize(self, event: events.Resize) -> None:
-        self._forget_lines()  # the cursor's row and the header run to the pane's edge
+        self._lines.forget_all()  # the cursor's row and the header run to the pane's edge
         self._apply_layout(self._fitted())
         self._show_titles()
 
@@ -302,7 +293,7 @@ class KeyTable(SteadyScrollbars, can_focus=True):
             return
         self._layout = layout
         self._widths = tuple(width for _, width, _ in layout)
-        self._forget_lines()
+        self._lines.forget_all()
         self._resize_virtual()
         self.refresh()
 
@@ -347,73 +338,29 @@ class KeyTable(SteadyScrollbars, can_focus=True):
             self.get_component_rich_style("key-table--header"),
             self.get_component_rich_style("key-table--cursor"),
         )
-        if styles != self._styles:  # focus, theme: every line looks different
-            stale = self._styles is not None
-            self._styles = styles
-            self._forget_lines()
-            if stale:
-                self.refresh()  # the lines outside ``crop`` too, next frame
+        if self._lines.restyle(styles):  # focus, theme: every line looks different
+            self.refresh()  # the lines outside ``crop`` too, next frame
         return self._border_frame.render_lines(self, crop, super().render_lines)
 
-    def _forget_row(self, user: int) -> None:
-        """Drop ``user``'s drawn line (with and without the cursor)."""
-        self._strips.pop((user, False), None)
-        self._strips.pop((user, True), None)
-
-    def _forget_lines(self) -> None:
-        """Drop every drawn line: the columns, the width or the look changed."""
-        self._strips.clear()
-        self._header = None
-
     def render_line(self, y: int) -> Strip:
-        assert self._styles is not None
-        base = self._styles[0]
+        lines = self._lines
+        base = lines.base
         scroll_x, scroll_y = self.scroll_offset
         if y < HEADER_HEIGHT:
-            strip = self._header_strip()
+            strip = lines.header(self._column_spec, self._layout, self._widths)
         else:
             index = y - HEADER_HEIGHT + scroll_y
             if index >= len(self._order):
                 return Strip.blank(self.size.width, base)
-            strip = self._row_strip(index)
-        return strip.crop_extend(scroll_x, scroll_x + self.size.width, base)
-
-    def _header_strip(self) -> Strip:
-        if self._header is None:
-            assert self._styles is not None
-            spec = self._column_spec
-            labels = ["" if squeezed else spec[i].label for i, _, squeezed in self._layout]
-            header = self._styles[1]
-            self._header = row_strip(
-                labels, self._widths, header, padding=self.cell_padding
-            ).extend_cell_length(self.size.width, header)  # its band runs to the pane's edge
-        return self._header
-
-    def _row_strip(self, index: int) -> Strip:
-        user = self._order[index]
-        under_cursor = index == self._cursor
-        strip = self._strips.get((user, under_cursor))
-        if strip is None:
-            assert self._styles is not None
-            base, _, cursor = self._styles
-            cells = project(self._rows_now[user], self._layout)
-            if under_cursor:
-                row = base + cursor
-                post = Style.from_color(color=cursor.color)
-            else:
-                row, post = base, None
-            strip = row_strip(
-                cells,
+            user = self._order[index]
+            strip = lines.row(
+                user,
+                self._rows_now[user],
+                self._layout,
                 self._widths,
-                row,
-                padding=self.cell_padding,
-                post=post,
-                console=self.app.console,
+                under_cursor=index == self._cursor,
             )
-            if under_cursor:  # the cursor's colour runs to the pane's edge
-                strip = strip.extend_cell_length(self.size.width, row)
-            self._strips[(user, under_cursor)] = strip
-        return strip
+        return strip.crop_extend(scroll_x, scroll_x + self.size.width, base)
 
     # -- the cursor --------------------------------------------------------------------------
     def move_cursor(self, row: int, *, scroll: bool = True) -> None:
