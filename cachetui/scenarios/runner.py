@@ -20,19 +20,20 @@ replays the steps before the target, which re-creates every one of those states 
 Leaving (:meth:`ScenarioRun.leave`) does the same, then restores what was there before
 the scenario: the policy, the faults, the queue bound, the cache contents (their TTL
 restarts) and the metrics, to their values on entry. Writes the user made with the app's
-own keys during a scenario are not undone.
+own keys during a scenario are not undone. (That state and how it is put back:
+:mod:`~cachetui.scenarios.engine_state`; what a step measures for its narration:
+:mod:`~cachetui.scenarios.step_values`.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
-import math
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from cachetui.engine import (
@@ -42,23 +43,27 @@ from cachetui.engine import (
     EventKind,
     Profile,
     StoreUnavailable,
-    WritePolicy,
 )
-from cachetui.engine.metrics.counters import Counters, LatencyHistogram, MetricsSnapshot
+from cachetui.engine.metrics.counters import MetricsSnapshot
 from cachetui.scenarios.actions import Action
+from cachetui.scenarios.engine_state import (
+    EngineState,
+    apply_faults,
+    restore_engine,
+    saved_faults,
+)
 from cachetui.scenarios.model import Scenario, ScenarioError
 from cachetui.scenarios.narration import METRICS, fill
+from cachetui.scenarios.step_values import StepLog, step_values
 
 #: After the engine reported backpressure, this long without any call finishing means
 #: the remaining calls are waiting for room: the step ends and they keep waiting.
 STALL_SECONDS = 0.2
 #: The longest a step waits for its calls; slower ones carry on in the background.
 STEP_DEADLINE = 30.0
-#: The fault knobs saved on entry and restored on leaving (those this engine has).
 #: While a scenario runs the flusher waits this long: the queue lands when a step says
 #: "flush" (or fills up), so no narration is overtaken by a timer.
 SCENARIO_FLUSH_INTERVAL = 3600.0
-FAULT_NAMES = ("db_down", "db_latency", "db_error_rate", "cache_down")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,27 +89,6 @@ class Frame:
         return self.index == self.total - 1
 
 
-@dataclass(slots=True)
-class _Entry:
-    """The engine's state when the scenario started, restored on leaving."""
-
-    policy: WritePolicy
-    faults: dict[str, Any]
-    max_pending: int
-    flush_interval: float
-    cache: list[Profile]
-    metrics: Counters
-    queue: str = "memory://"
-
-
-@dataclass(slots=True)
-class _StepLog:
-    failed: int = 0
-    error: str = ""
-    lost: list[tuple[int, int]] = field(default_factory=list)
-    replayed: int = 0  # pending writes a durable queue replayed after a crash
-
-
 class ScenarioRun:
     """Drive ``scenario`` on ``engine``: :meth:`start`, then :meth:`next` / :meth:`back`,
     finally :meth:`leave`. Calls are serialized; each returns the frame to show."""
@@ -116,13 +100,13 @@ class ScenarioRun:
         self.frame: Frame | None = None
         self.active = False
         self._lock = asyncio.Lock()
-        self._entry: _Entry | None = None
+        self._entry: EngineState | None = None
         self._saved_rows: dict[int, Profile] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._waiting = 0  # calls started and not finished
         self._pushback = 0  # backpressure events seen
         self._follow: int | None = None
-        self._log = _StepLog()
+        self._log = StepLog()
         self._step_number = 0
         self._unsubscribe: Callable[[], None] | None = None
         self._base: MetricsSnapshot | None = None  # the metrics at the baseline
@@ -137,17 +121,13 @@ class ScenarioRun:
         async with self._lock:
             engine = self.engine
             metrics = engine.counters.copy()
-            faults = {
-                name: getattr(engine.faults, name)
-                for name in FAULT_NAMES
-                if hasattr(engine.faults, name)
-            }
+            faults = saved_faults(engine)
             engine.faults.clear()
             if engine.pending_writes():
                 try:
                     await engine.flush(timeout=engine.config.flush_timeout)
                 except CacheTuiError as exc:
-                    _apply_faults(engine, faults)
+                    apply_faults(engine, faults)
                     raise ScenarioError(
                         f"cannot start {self.scenario.name!r}: writes are pending and the "
                         f"database does not take them ({exc})"
@@ -157,7 +137,7 @@ class ScenarioRun:
             except StoreUnavailable:
                 cached = []
             self._letters_on_entry = {d.user_id for d in engine.dead_letters()}
-            self._entry = _Entry(
+            self._entry = EngineState(
                 policy=engine.policy,
                 faults=faults,
                 max_pending=engine.max_pending,
@@ -199,17 +179,8 @@ class ScenarioRun:
         async with self._lock:
             if not self.active or self._entry is None:
                 return
-            entry = self._entry
             try:
-                await self._restore(
-                    policy=entry.policy,
-                    faults=entry.faults,
-                    max_pending=entry.max_pending,
-                    flush_interval=entry.flush_interval,
-                    cache=entry.cache,
-                    metrics=entry.metrics,
-                    queue=entry.queue,
-                )
+                await self._restore(self._entry)
             finally:
                 self.active = False
                 self.frame = None
@@ -239,56 +210,29 @@ class ScenarioRun:
     async def _baseline(self) -> None:
         assert self._entry is not None
         await self._restore(
-            policy=self._entry.policy,
-            faults={},
-            max_pending=self._entry.max_pending,
-            # the queue flushes when a step says so (or is full), never behind the
-            # narration's back
-            flush_interval=SCENARIO_FLUSH_INTERVAL,
-            cache=[],
-            # zero, but for the entry's lost writes, conflicts and rejections (what a
-            # reset keeps): so every replay of a step shows the same numbers
-            metrics=self._entry.metrics.restarted(),
-            queue=self._entry.queue,
+            dataclasses.replace(
+                self._entry,
+                faults={},
+                # the queue flushes when a step says so (or is full), never behind the
+                # narration's back
+                flush_interval=SCENARIO_FLUSH_INTERVAL,
+                cache=[],
+                # zero, but for the entry's lost writes, conflicts and rejections (what a
+                # reset keeps): so every replay of a step shows the same numbers
+                metrics=self._entry.metrics.restarted(),
+            )
         )
 
-    async def _restore(
-        self,
-        *,
-        policy: WritePolicy,
-        faults: dict[str, Any],
-        max_pending: int,
-        flush_interval: float,
-        cache: Sequence[Profile],
-        metrics: Counters,
-        queue: str,
-    ) -> None:
+    async def _restore(self, state: EngineState) -> None:
         engine = self.engine
         await self._cancel_background()
-        engine.faults.clear()
-        for user in sorted(self.rejecting):  # before the flush: let the rows land
-            with contextlib.suppress(CacheTuiError):
-                await engine.accept_writes(user)
-        self.rejecting.clear()
-        if engine.pending_writes():
-            try:  # let them land; the rows the scenario wrote are put back just below
-                await engine.flush(timeout=engine.config.flush_timeout)
-            except CacheTuiError:
-                await engine.crash()
-        for letter in engine.dead_letters():  # the scenario's; restore_rows keeps them
-            if letter.user_id not in self._letters_on_entry:
-                with contextlib.suppress(CacheTuiError):
-                    await engine.discard_dead_letter(letter.user_id)
-        if engine.config.queue_url != queue:
-            with contextlib.suppress(CacheTuiError):
-                await engine.set_queue(queue)
-        await engine.restore_rows(self._saved_rows.values())
-        await engine.reset_cache(cache)
-        engine.set_max_pending(max_pending)
-        engine.set_flush_interval(flush_interval)
-        await engine.set_policy(policy)
-        _apply_faults(engine, faults)
-        engine.reset_metrics(start_from=metrics)
+        await restore_engine(
+            engine,
+            state,
+            rejecting=self.rejecting,
+            letters_kept=self._letters_on_entry,
+            rows=self._saved_rows.values(),
+        )
         self._base = engine.metrics
         self._follow = None
         self._waiting = 0
@@ -311,7 +255,7 @@ class ScenarioRun:
     async def _run_step(self, index: int) -> Frame:
         step = self.scenario.steps[index]
         engine = self.engine
-        self._log = _StepLog()
+        self._log = StepLog()
         self._step_number = index + 1
         before = engine.metrics
         counters = engine.counters
@@ -319,11 +263,19 @@ class ScenarioRun:
         for action in step.actions:
             await self._do(action)
         after = engine.metrics
-        values = await self._values(
+        # the app's own interval: the scenario pauses the timer while it runs
+        interval = self._entry.flush_interval if self._entry else engine.config.flush_interval
+        values = await step_values(
+            engine,
             before,
             after,
             counters.read_latency.since(reads),
             counters.update_latency.since(updates),
+            log=self._log,
+            waiting=self._waiting,
+            flush_interval=interval,
+            follow=self._follow,
+            timings=self.timings,
         )
         base = self._base if self._base is not None else before
         totals = {name: getattr(after, name) - getattr(base, name) for name in METRICS}
@@ -481,102 +433,3 @@ class ScenarioRun:
         self._log.failed += 1
         if not self._log.error:
             self._log.error = str(exc)
-
-    # -- what the narration may say ------------------------------------------------------------
-    async def _values(
-        self,
-        before: MetricsSnapshot,
-        after: MetricsSnapshot,
-        reads: LatencyHistogram,
-        updates: LatencyHistogram,
-    ) -> dict[str, Any]:
-        engine = self.engine
-        config = engine.config
-        values: dict[str, Any] = {
-            name: getattr(after, name) - getattr(before, name) for name in METRICS
-        }
-        asked = values["hits"] + values["misses"]
-        latency = engine.faults.db_latency
-        lost = sorted(self._log.lost)
-        # the app's own interval: the scenario pauses the timer while it runs
-        interval = self._entry.flush_interval if self._entry else config.flush_interval
-        values.update(
-            hit_ratio=f"{values['hits'] / asked:.0%}" if asked else "no reads",
-            read_ms=self._duration(reads.percentile(50)),
-            update_ms=self._duration(updates.percentile(50)),
-            failed=self._log.failed,
-            error=self._log.error or "no error",
-            lost=", ".join(f"user {u} v{v}" for u, v in lost) or "nothing",
-            lost_count=len(lost),
-            replayed=self._log.replayed,
-            queue=Path(engine.queue_location).name if engine.queue_durable else "memory",
-            waiting=max(0, self._waiting),
-            pending=after.pending,
-            max_pending=engine.max_pending,
-            policy=engine.policy.value,
-            latency=f"{latency * 1000:g} ms" if latency else "no added latency",
-            flush_interval=f"{interval:g} s",
-            ttl=f"{config.ttl:g} s" if config.ttl else "no TTL",
-        )
-        letters = engine.dead_letters()
-        values.update(
-            dead_letters=len(letters),
-            parked=", ".join(f"user {d.user_id} v{d.version} ({d.kind})" for d in letters)
-            or "nothing",
-        )
-        values.update(await self._followed())
-        return values
-
-    async def _followed(self) -> dict[str, Any]:
-        user = self._follow
-        engine = self.engine
-        letter = next((d for d in engine.dead_letters() if d.user_id == user), None)
-        none = "nothing"
-        letter_values = dict(
-            letter_kind=letter.kind if letter else "no dead letter",
-            letter_version=f"v{letter.version}" if letter else none,
-            letter_base=f"v{letter.base_version}" if letter else none,
-            letter_db=f"v{letter.db_version}" if letter and letter.db_version else none,
-            letter_error=letter.error if letter else "no error",
-        )
-        if user is None:
-            return dict(
-                user="nobody",
-                cache_version=none,
-                queue_version=none,
-                db_version=none,
-                expires="is not cached",
-                **letter_values,
-            )
-        entry = next((e for e in await engine.cache_entries() if e.profile.user_id == user), None)
-        queued = next((w for w in engine.pending_writes() if w.user_id == user), None)
-        row = (await engine.db_rows([user])).get(user)
-        if entry is None:
-            expires = "is not cached"
-        elif entry.ttl_left is None:
-            expires = "never expires (no TTL)"
-        else:
-            expires = f"expires in {math.ceil(entry.ttl_left)} s (TTL)"
-        return dict(
-            user=user,
-            cache_version=f"v{entry.profile.version}" if entry else "nothing",
-            queue_version=f"v{queued.version}" if queued else "nothing",
-            db_version=f"v{row.version}" if row else "nothing",
-            expires=expires,
-            **letter_values,
-        )
-
-    def _duration(self, seconds: float | None) -> str:
-        if seconds is None:
-            return "–"
-        if not self.timings:
-            return "…"  # timings hidden (deterministic snapshots)
-        if seconds < 0.001:
-            return f"{seconds * 1e6:.0f} µs"
-        return f"{seconds * 1000:.1f} ms"
-
-
-def _apply_faults(engine: Engine, faults: dict[str, Any]) -> None:
-    for name, value in faults.items():
-        if getattr(engine.faults, name) != value:
-            setattr(engine.faults, name, value)
