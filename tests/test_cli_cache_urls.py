@@ -21,7 +21,7 @@ import redis
 
 from cachetui.cli import command as cli
 from cachetui.engine import StoreUnavailable
-from cachetui.engine.stores.redis_store import check_reachable
+from cachetui.engine.stores.redis_errors import check_reachable
 from cachetui.engine.stores.redis_url import parse_redis_url
 
 

@@ -20,14 +20,12 @@ import textwrap
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from types import FrameType
-from typing import Any
 
 from textual import work
 
 from cachetui.app.app_part import AppPart
 from cachetui.app.screens.dialogs import ChoiceScreen, ConfirmScreen
-from cachetui.app.terminal import detach_from_terminal, terminal_gone
+from cachetui.app.terminal import SignalHandler, detach_from_terminal, guard_hangup, terminal_gone
 from cachetui.engine import CacheTuiError, PendingWritesError
 
 #: The signals that quit like q (SIGHUP: the terminal was closed). Not on Windows.
@@ -35,7 +33,6 @@ QUIT_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGINT") if hasattr(signal, name)
 )
 LOG_NAME = "cachetui.log"
-SignalHandler = Any  # what signal.getsignal returns: a callable, SIG_DFL, SIG_IGN or None
 
 
 def default_log_path() -> Path:
@@ -144,25 +141,6 @@ class SignalReport:
         except OSError:
             return
         self.log = path
-
-
-def guard_hangup() -> tuple[SignalHandler, SignalHandler] | None:
-    """Install a SIGCONT handler for a hangup: it comes with SIGCONT when the terminal was
-    ours as session leader (tmux, ssh, script), and Textual's driver would then restart
-    its application mode on the dead terminal and hang at exit writing to it. Returns
-    (ours, the previous handler) to restore later; None without SIGCONT."""
-    if not hasattr(signal, "SIGCONT"):
-        return None
-    resume = signal.getsignal(signal.SIGCONT)
-
-    def on_continue(signum: int, frame: FrameType | None) -> None:
-        if terminal_gone():
-            detach_from_terminal()
-        elif callable(resume):
-            resume(signum, frame)
-
-    signal.signal(signal.SIGCONT, on_continue)
-    return on_continue, resume
 
 
 class Quitting(AppPart):

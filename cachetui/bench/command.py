@@ -20,7 +20,7 @@ from cachetui.cli.options import (
     queue_url_argument,
 )
 from cachetui.engine import CacheTuiError, StoreUnavailable, WritePolicy
-from cachetui.engine.stores.redis_store import check_reachable
+from cachetui.engine.stores.redis_errors import check_reachable
 from cachetui.engine.stores.redis_url import is_redis_url
 
 

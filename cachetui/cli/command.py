@@ -55,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         engine = Engine(config)
         if not engine.store.local:
-            from cachetui.engine.stores.redis_store import check_reachable
+            from cachetui.engine.stores.redis_errors import check_reachable
 
             check_reachable(config.cache_url)
     except StoreUnavailable as exc:

@@ -20,7 +20,8 @@ def side_engine(config: EngineConfig) -> Engine:
     names is temporary, so is its cache. StoreUnavailable if Redis does not answer."""
     store: CacheStore = make_store(config)
     if not store.local:
-        from cachetui.engine.stores.redis_store import RedisStore, check_reachable
+        from cachetui.engine.stores.redis_errors import check_reachable
+        from cachetui.engine.stores.redis_store import RedisStore
 
         assert isinstance(store, RedisStore)
         check_reachable(config.cache_url)

@@ -7,8 +7,7 @@ import asyncio
 import signal
 from collections.abc import Callable
 
-from cachetui.app.quitting import guard_hangup
-from cachetui.app.terminal import detach_from_terminal, terminal_gone
+from cachetui.app.terminal import detach_from_terminal, guard_hangup, terminal_gone
 
 
 class QuitSignals:

@@ -20,6 +20,7 @@ from cachetui.engine.errors import (
 )
 from cachetui.engine.events import Event, EventKind
 from cachetui.engine.lab.operations import CrashReport
+from cachetui.engine.lab.workload import Workload
 from cachetui.engine.metrics.counters import MetricsSnapshot
 from cachetui.engine.metrics.window import MetricsWindow, WindowStats
 from cachetui.engine.profile import Profile
@@ -51,6 +52,7 @@ __all__ = [
     "StoreUnavailable",
     "ValidationError",
     "WindowStats",
+    "Workload",
     "WriteConflict",
     "WritePolicy",
     "WriteRejected",

@@ -39,7 +39,6 @@ from cachetui.engine.stores.redis_codec import (
     text,
     youngest_entries,
 )
-from cachetui.engine.stores.redis_errors import check_reachable as check_reachable
 from cachetui.engine.stores.redis_errors import describe_error, unreachable
 from cachetui.engine.stores.redis_scripts import scripts
 from cachetui.engine.stores.redis_url import mask_url, parse_redis_url
