@@ -345,7 +345,7 @@ async def bench_behind_or_skip(folder: Path, n: int, reps: int) -> list[Row]:
 
 # -- 3. update, write-through ----------------------------------------------------------------
 async def open_peer_db(path: Path) -> Any:
-    """An aiosqlite connection set up as the engine's (cachetui/engine/database.py)."""
+    """An aiosqlite connection set up as the engine's (cachetui/engine/database/sqlite.py)."""
     import aiosqlite
 
     conn = await aiosqlite.connect(str(path))
@@ -446,7 +446,7 @@ def open_sqlite3(path: Path) -> sqlite3.Connection:
 
 
 def plain_ops(n: int, seed: int) -> Iterator[tuple[int, dict[str, Any] | None]]:
-    """The same draws as ``Workload.one`` (cachetui/engine/workload.py), in the same order:
+    """The same draws as ``Workload.one`` (cachetui/engine/lab/workload.py), in the same order:
     a Zipf key, then read (None) or update (random changes)."""
     rng = random.Random(seed)
     keys = ZipfKeys(MIXED_KEYS, 1.1, rng)

@@ -2,7 +2,7 @@
 
 SQLite itself says "unable to open database file" for a folder, a missing folder and a
 folder it may not write, and "file is not a database" without naming the file; the
-command lines and :class:`~cachetui.engine.database.sqlite.Database` ask
+command lines and :class:`~cachetui.engine.database.sqlite.SQLiteDatabase` ask
 :func:`database_path_problem` instead, and name the path the user gave.
 """
 
