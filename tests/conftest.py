@@ -1,13 +1,24 @@
 """Shared fixtures: engines over real SQLite files in a temporary directory, with the
-in-process store and with a real Redis server (``make_engine`` runs each test on both)."""
+in-process store and with a real Redis server (``make_engine`` runs each test on both);
+a private schema of a real PostgreSQL server per test (``postgres_url``).
+
+Tests run in parallel (pytest-xdist): nothing here touches what another test may use.
+Redis: database 15 by default, each engine under its own key namespace (named after its
+SQLite file, which lives in the test's own folder) and each durable queue under its
+database's random id; a test deletes only its own keys. PostgreSQL: one test database,
+a schema per test, dropped afterwards."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
+import tempfile
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
 import redis
@@ -39,6 +50,33 @@ def delete_namespace(url: str, namespace: str) -> None:
         keys = list(client.scan_iter(match=f"cachetui:{namespace}:*", count=1000))
         if keys:
             client.delete(*keys)
+
+
+def database_ids(folder: Path) -> list[str]:
+    """The ids of the cachetui databases (``*.db``) under ``folder``: a Redis Stream
+    queue is named after its database's id."""
+    ids = []
+    for path in folder.rglob("*.db"):
+        with contextlib.suppress(sqlite3.Error), sqlite3.connect(path) as conn:
+            row = conn.execute(
+                "SELECT value FROM cachetui_meta WHERE key = 'database_id'"
+            ).fetchone()
+            if row is not None:
+                ids.append(str(row[0]))
+    return ids
+
+
+def delete_test_keys(url: str, folder: Path) -> None:
+    """Delete what the databases under ``folder`` (one test's) left in Redis: their
+    queues' streams and their caches' namespaces; never another test's keys."""
+    from cachetui.engine.stores.redis_codec import namespace_for
+
+    with redis.Redis.from_url(url) as client:
+        for database_id in database_ids(folder):
+            stream = f"cachetui:queue:{database_id}"
+            client.delete(stream, *client.scan_iter(match=f"{stream}:*", count=1000))
+    for path in folder.rglob("*.db"):
+        delete_namespace(url, namespace_for(str(path)))
 
 
 @pytest.fixture
@@ -86,6 +124,94 @@ async def make_engine(db_path: str, cache_url: str) -> AsyncIterator[EngineFacto
         namespace = getattr(engine.store, "namespace", None)
         if namespace is not None:
             delete_namespace(engine.config.cache_url, namespace)
+
+
+#: The test database on a PostgreSQL server (created when missing); each test gets its own
+#: schema in it (see :func:`private_schema`).
+TEST_POSTGRES_URL = os.environ.get(
+    "CACHETUI_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/cachetui_test"
+)
+
+
+def postgres_or_skip(url: str = TEST_POSTGRES_URL) -> str:
+    """``url`` once its database exists (created if missing) and a PostgreSQL server
+    answers; else skip, but fail under CI=true."""
+    import psycopg
+    from psycopg import errors, sql
+
+    parts = urlsplit(url)
+    database = parts.path.lstrip("/")
+    maintenance = urlunsplit(parts._replace(path="/postgres", query=""))
+    try:
+        with psycopg.connect(maintenance, autocommit=True, connect_timeout=3) as conn:
+            found = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (database,)
+            ).fetchone()
+            if found is None:
+                with contextlib.suppress(errors.DuplicateDatabase, errors.UniqueViolation):
+                    conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+    except psycopg.OperationalError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = (
+            f"no PostgreSQL server at {maintenance} ({first}); start one or set "
+            "CACHETUI_TEST_POSTGRES"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true requires PostgreSQL: {reason}")
+        pytest.skip(reason)
+    return url
+
+
+@contextlib.contextmanager
+def private_schema(url: str) -> Iterator[str]:
+    """A new schema in the database at ``url``; yields a URL whose connections see it
+    first (``options=-csearch_path=…``, as libpq takes it). Dropped, with all it holds,
+    on the way out."""
+    import psycopg
+    from psycopg import sql
+
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    parts = urlsplit(url)
+    option = "options=" + quote(f"-csearch_path={schema}", safe="")
+    query = f"{parts.query}&{option}" if parts.query else option
+    try:
+        yield urlunsplit(parts._replace(query=query))
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A URL of the PostgreSQL test database whose connections work in this test's own
+    schema (dropped afterwards)."""
+    with private_schema(postgres_or_skip()) as url:
+        yield url
+
+
+@pytest.fixture
+def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """This test's own system temporary folder (``TMPDIR``, for it and the processes it
+    starts): what a test lists there is its own, whatever runs beside it."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setenv("TMPDIR", str(folder))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+    return folder
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that need a server, so ``-m "not redis"`` (or ``postgres``) leaves
+    them out."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if "redis_url" in fixtures or params.get("cache_url") == "redis":
+            item.add_marker(pytest.mark.redis)
+        if "postgres_url" in fixtures:
+            item.add_marker(pytest.mark.postgres)
 
 
 def db_row(path: str, user_id: int) -> Profile | None:

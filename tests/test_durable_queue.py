@@ -15,10 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
-from tests.conftest import redis_or_skip
+from tests.conftest import delete_test_keys, redis_or_skip
 from tests.test_signals import TIMEOUT, Terminal, env  # noqa: F401 - env is a fixture
+
+pytestmark = pytest.mark.timeout(3 * TIMEOUT)  # up to TIMEOUT at each of its steps
 
 DRIVER = """
 import asyncio, sys
@@ -78,15 +79,13 @@ def versions(db: Path) -> dict[int, int]:
 
 
 @pytest.fixture(params=["sqlite", "redis"])
-def queue(request: pytest.FixtureRequest) -> Iterator[str]:
+def queue(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield "sqlite://"
         return
     url = redis_or_skip()
     yield url
-    with redis.Redis.from_url(url) as client:
-        for key in client.scan_iter("cachetui:*"):
-            client.delete(key)
+    delete_test_keys(url, tmp_path)  # this test's stream and cache keys, no other's
 
 
 def test_kill_9_with_a_durable_queue_loses_no_acknowledged_write(tmp_path, env, queue):  # noqa: F811

@@ -5,12 +5,19 @@ function-level imports included), and the engine imports nothing of the UI."""
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "cachetui"
 MAX_LINES = 450
 
 
+@functools.cache
+def parsed(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(), str(path))
+
+
+@functools.cache
 def modules() -> dict[str, Path]:
     """Every module of the package by dotted name (a package by its own name)."""
     found = {}
@@ -27,7 +34,7 @@ def imports(name: str, path: Path, known: dict[str, Path]) -> list[tuple[str, st
     module in ``path``, wherever it stands (top level, function, ``TYPE_CHECKING``)."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     out = []
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(parsed(path)):
         if isinstance(node, ast.Import):
             out += [(a.name, "", node.lineno) for a in node.names if a.name in known]
         elif isinstance(node, ast.ImportFrom):
@@ -108,7 +115,7 @@ def test_the_engine_imports_nothing_outside_itself():
         f"{path.relative_to(PACKAGE.parent)}:{node.lineno}"
         for name, path in known.items()
         if name.startswith("cachetui.engine")
-        for node in ast.walk(ast.parse(path.read_text()))
+        for node in ast.walk(parsed(path))
         if isinstance(node, ast.Import | ast.ImportFrom)
         for mod in (
             [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]

@@ -35,6 +35,9 @@ from cachetui.serve.app_service import ReapingAppService
 from cachetui.serve.command import app_arguments, build_parser
 from cachetui.serve.process_groups import ProcessGroups
 
+# A browser session waits up to 20 s for each of a few screens, on a loaded machine.
+pytestmark = pytest.mark.timeout(120)
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
@@ -774,11 +777,16 @@ async def test_browser_export_downloads_there_and_the_page_loads_nothing_from_ou
             # E: the screen and the metrics arrive in the browser's download folder.
             await page.press("E", code="KeyE")
             # (30 s: twice in full-suite runs 10 s were not enough, never alone)
-            await wait_until(
-                lambda: sorted(p.suffix for p in downloads.iterdir()) == [".csv", ".json", ".svg"],
-                30,
-                "three downloads arrive",
-            )
+            try:
+                await wait_until(
+                    lambda: sorted(p.suffix for p in downloads.iterdir())
+                    == [".csv", ".json", ".svg"],
+                    30,
+                    "three downloads arrive",
+                )
+            except AssertionError as exc:  # say what did arrive, and what the app logged
+                got = sorted(p.name for p in downloads.iterdir())
+                raise AssertionError(f"{exc}; the folder holds {got}; {output(log)}") from None
             files = {path.suffix: path for path in downloads.iterdir()}
             assert re.fullmatch(r"cachetui-\d{8}-\d{6}", files[".svg"].stem)
             assert files[".svg"].read_text().startswith("<svg")

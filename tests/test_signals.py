@@ -24,9 +24,12 @@ from pathlib import Path
 import pyte
 import pytest
 
-pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX signals")
-
 TIMEOUT = 60  # seconds; generous: a loaded machine, never an assertion on speed
+
+pytestmark = [
+    pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX signals"),
+    pytest.mark.timeout(3 * TIMEOUT),  # a test waits up to TIMEOUT at each of its steps
+]
 BURST = 100  # the updates U makes
 
 

@@ -4,6 +4,7 @@ the workload's achieved rate and errors in the header. The window's clock is inj
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from tests.app.conftest import notifications, settle, text_of
@@ -78,8 +79,9 @@ async def test_a_workload_whose_every_operation_fails_says_so_in_the_header(make
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await pilot.press("w")
-        while app.workload.stats.errors < 3:
-            await pilot.pause(0.05)
+        async with asyncio.timeout(10):  # the workload fails at once: never spin for ever
+            while app.workload.stats.errors < 3:
+                await pilot.pause(0.05)
         app._show_status()
         await pilot.pause()
         header = text_of(app, "#status")

@@ -12,6 +12,7 @@ from cachetui.compare.cli import main
 
 
 def _copies() -> set[str]:
+    """The compare copies in the temporary folder (the test's own: ``private_tmp``)."""
     return {p.name for p in Path(tempfile.gettempdir()).glob("cachetui-compare-*")}
 
 
@@ -35,7 +36,7 @@ def _copies() -> set[str]:
         ),
     ],
 )
-def test_bad_input_is_one_error_line_and_exit_2(argv, message, tmp_path, capsys):
+def test_bad_input_is_one_error_line_and_exit_2(argv, message, tmp_path, capsys, private_tmp):
     before = _copies()
     assert main([*argv, "--db", str(tmp_path / "p.db")]) == 2
     err = capsys.readouterr().err

@@ -8,6 +8,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from tests.test_serve import (  # noqa: F401 - chromium and cleanup are fixtures
     Browser,
     app_children,
@@ -19,12 +21,20 @@ from tests.test_serve import (  # noqa: F401 - chromium and cleanup are fixtures
     wait_until,
 )
 
+pytestmark = pytest.mark.timeout(120)  # a browser session, on a loaded machine
+
 
 def _copies() -> set[str]:
+    """The compare copies in the temporary folder (this test's own: ``private_tmp``)."""
     return {p.name for p in Path(tempfile.gettempdir()).glob("cachetui-compare-*")}
 
 
-async def test_serve_compare_in_a_browser_and_nothing_left(chromium, cleanup, tmp_path):  # noqa: F811
+async def test_serve_compare_in_a_browser_and_nothing_left(
+    chromium,  # noqa: F811
+    cleanup,  # noqa: F811
+    tmp_path,
+    private_tmp,
+):
     port = free_port()
     log = tmp_path / "serve.log"
     before = _copies()

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -20,7 +21,7 @@ from cachetui.engine import (
     ValidationError,
 )
 from cachetui.engine.queue import outbox as outbox_module
-from tests.conftest import db_version
+from tests.conftest import db_version, delete_test_keys
 
 memory_store = pytest.mark.parametrize("cache_url", ["memory://"])
 DEAD_OWNER = "999999999:1:1"  # no such pid
@@ -165,7 +166,8 @@ async def test_a_cancelled_durable_update_leaves_no_trace(make_engine, db_path):
 
     outbox.append_many = paused  # type: ignore[method-assign]
     task = asyncio.create_task(engine.update(2, {"bio": "never acknowledged"}))
-    await reached.wait()
+    async with asyncio.timeout(5):
+        await reached.wait()
     task.cancel()
     release.set()
     with pytest.raises(asyncio.CancelledError):
@@ -213,11 +215,9 @@ def orphan_stream(redis_url: str, engine: Engine) -> None:
 
 
 @pytest.fixture
-def stream_url(redis_url: str) -> Iterator[str]:
+def stream_url(redis_url: str, tmp_path: Path) -> Iterator[str]:
     yield redis_url
-    with redis.Redis.from_url(redis_url) as client:
-        for key in client.scan_iter("cachetui:queue:*"):
-            client.delete(key)
+    delete_test_keys(redis_url, tmp_path)  # this test's streams, no other's
 
 
 @memory_store
