@@ -231,6 +231,15 @@ def db_version(path: str, user_id: int) -> int | None:
 
 
 @pytest.fixture(autouse=True)
+def _no_inherited_terminal_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pytest-xdist's workers run with COLUMNS=80 and LINES=24 in their environment: an
+    app started in a terminal of another size would draw at 80×24 (the environment wins
+    over the terminal's size). A run on one core has neither; nor do the tests."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.delenv("LINES", raising=False)
+
+
+@pytest.fixture(autouse=True)
 def _collector_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     """The command line tunes the garbage collector for its whole process (see
     ``cachetui/app/collector.py``): a test calling it in-process must not leave the rest

@@ -344,7 +344,7 @@ class Browser:
     async def __aenter__(self) -> Browser:
         port_file = self.port_file
         await wait_until(
-            lambda: port_file.exists() and port_file.read_text().strip(), 15, "DevTools"
+            lambda: port_file.exists() and port_file.read_text().strip(), 30, "DevTools"
         )
         self.endpoint = f"http://127.0.0.1:{int(port_file.read_text().split()[0])}/json"
         return self
