@@ -779,8 +779,9 @@ async def test_browser_export_downloads_there_and_the_page_loads_nothing_from_ou
             # (30 s: twice in full-suite runs 10 s were not enough, never alone)
             try:
                 await wait_until(
-                    lambda: sorted(p.suffix for p in downloads.iterdir())
-                    == [".csv", ".json", ".svg"],
+                    lambda: (
+                        sorted(p.suffix for p in downloads.iterdir()) == [".csv", ".json", ".svg"]
+                    ),
                     30,
                     "three downloads arrive",
                 )
