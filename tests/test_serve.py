@@ -334,18 +334,27 @@ class Browser:
                 "about:blank",
             ],
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=(profile.parent / "chromium.log").open("wb"),
             start_new_session=True,
+            # the system's temporary folder: a test's own (TMPDIR) is too deep for the
+            # path of Chromium's singleton socket (at most 107 bytes)
+            env={k: v for k, v in os.environ.items() if k != "TMPDIR"},
         )
         started.append(self.process)
+        self.log = profile.parent / "chromium.log"
         self.port_file = profile / "DevToolsActivePort"
         self.http = aiohttp.ClientSession()
 
     async def __aenter__(self) -> Browser:
         port_file = self.port_file
-        await wait_until(
-            lambda: port_file.exists() and port_file.read_text().strip(), 30, "DevTools"
-        )
+        try:
+            await wait_until(
+                lambda: port_file.exists() and port_file.read_text().strip(), 30, "DevTools"
+            )
+        except AssertionError as exc:  # say why: Chromium's own words
+            state = "running" if self.process.poll() is None else f"exited {self.process.poll()}"
+            tail = self.log.read_text(errors="replace")[-2000:]
+            raise AssertionError(f"{exc}; Chromium {state}; its stderr: {tail}") from None
         self.endpoint = f"http://127.0.0.1:{int(port_file.read_text().split()[0])}/json"
         return self
 

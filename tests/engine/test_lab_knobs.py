@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from cachetui.engine import ValidationError
+from cachetui.engine import EventKind, ValidationError
 from tests.conftest import db_row
 
 
@@ -49,12 +49,12 @@ async def test_restore_rows_and_reset_cache_rewind_a_demo(make_engine, db_path):
 async def test_the_flush_interval_can_change_while_running(make_engine, db_path):
     engine = await make_engine("write-behind")  # interval: an hour
     await engine.update(1, {"bio": "soon"})
+    flushed = asyncio.Event()
+    engine.subscribe(lambda event: event.kind is EventKind.FLUSH and flushed.set())
     engine.set_flush_interval(0.05)
     assert engine.flush_interval == 0.05
-    for _ in range(100):
-        if db_row(db_path, 1).version == 2:
-            break
-        await asyncio.sleep(0.01)
+    async with asyncio.timeout(10):  # due within 0.05 s; generous on a loaded machine
+        await flushed.wait()
     assert db_row(db_path, 1).version == 2
     engine.set_flush_interval(3600)
     await engine.update(2, {"bio": "later"})
