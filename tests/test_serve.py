@@ -321,6 +321,13 @@ class Browser:
     connection per tab."""
 
     def __init__(self, executable: str, profile: Path, started: list) -> None:
+        # As a user who let the page "download multiple files": a page's downloads without
+        # a fresh user gesture (E's export lands seconds after the key on a loaded
+        # machine) are otherwise held after the first
+        (profile / "Default").mkdir(parents=True, exist_ok=True)
+        (profile / "Default" / "Preferences").write_text(
+            json.dumps({"profile": {"default_content_setting_values": {"automatic_downloads": 1}}})
+        )
         self.process = subprocess.Popen(
             [
                 executable,
