@@ -1,7 +1,11 @@
 """The cachetui engine: write policies over a cache store and a SQLite database.
 
 No Textual here: the engine is a library for scripts, notebooks, the benchmark and tests.
+It logs (what it cannot tell a caller: a bug) to the ``cachetui.engine`` logger, silent
+unless the program configures logging.
 """
+
+import logging
 
 from cachetui.engine.config import EngineConfig, WritePolicy
 from cachetui.engine.engine import Engine
@@ -28,6 +32,8 @@ from cachetui.engine.queue.dead_letters import DeadLetter
 from cachetui.engine.queue.write_queue import PendingWrite
 from cachetui.engine.states import KeyState, key_state
 from cachetui.engine.stores import CacheEntry
+
+logging.getLogger("cachetui.engine").addHandler(logging.NullHandler())
 
 __all__ = [
     "CacheEntry",

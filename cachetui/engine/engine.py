@@ -41,7 +41,12 @@ from cachetui.engine.lab.operations import LabOperations
 from cachetui.engine.observation import Observation
 from cachetui.engine.pane_views import PaneViews
 from cachetui.engine.policies import Policy, WriteBehind, build_policies
-from cachetui.engine.profile import Profile, validate_changes, validate_user_id
+from cachetui.engine.profile import (
+    MAX_INTEGER,
+    Profile,
+    validate_changes,
+    validate_user_id,
+)
 from cachetui.engine.queue.dead_letter_ops import DeadLetterOperations
 from cachetui.engine.queue.durable import DurableQueueOperations
 from cachetui.engine.queue.flusher import Flusher
@@ -183,6 +188,9 @@ class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, Observ
                 None,
                 f"closed with {len(discarded)} pending writes discarded: {exc}",
             )
+        except BaseException:  # cancelled: still open, and updates may come in again
+            core.gate.set()
+            raise
         core.state = CLOSED
         core.gate.set()
         atexit.unregister(self._at_exit)
@@ -261,7 +269,7 @@ class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, Observ
         core = self._core
         if core.state != RUNNING:
             self._check_running()
-        if type(user_id) is not int or user_id < 1:
+        if type(user_id) is not int or not 0 < user_id <= MAX_INTEGER:
             validate_user_id(user_id)
         if start >= core.window.due:
             core.window.roll()
@@ -307,7 +315,7 @@ class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, Observ
         core = self._core
         if core.state != RUNNING:
             self._check_running()
-        if type(user_id) is not int or user_id < 1:
+        if type(user_id) is not int or not 0 < user_id <= MAX_INTEGER:
             validate_user_id(user_id)
         changes = validate_changes(changes)
         if start >= core.window.due:

@@ -14,6 +14,9 @@ TEXT_LIMITS: dict[str, tuple[int, int]] = {
     "location": (0, 64),
 }
 UPDATABLE_FIELDS: tuple[str, ...] = ("name", "bio", "location", "followers")
+#: The largest integer the databases store (a signed 64-bit INTEGER / BIGINT): the limit
+#: of user ids and followers, refused above it before anything is queued.
+MAX_INTEGER = 2**63 - 1
 
 
 class Profile(NamedTuple):
@@ -90,6 +93,12 @@ def validate_changes(changes: object) -> dict[str, Any]:
                 )
             if value < 0:
                 raise ValidationError(f"followers must be >= 0, got {value}", field=field)
+            if value > MAX_INTEGER:
+                raise ValidationError(
+                    f"followers must be <= {MAX_INTEGER:,} (the largest the database "
+                    f"stores), got {value:,}",
+                    field=field,
+                )
         else:
             if not isinstance(value, str):
                 raise ValidationError(
@@ -101,8 +110,23 @@ def validate_changes(changes: object) -> dict[str, Any]:
                     f"{field} must be {low}–{high} characters, got {len(value)}",
                     field=field,
                 )
+            if not value.isascii():
+                check_storable_text(field, value)
         clean[field] = value
     return clean
+
+
+def check_storable_text(field: str, value: str) -> None:
+    """ValidationError unless ``value`` can be stored as UTF-8 text (a lone surrogate,
+    such as ``"\\ud800"``, cannot: neither SQLite nor Redis would take it)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError(
+            f"{field} must be text a database can store: it holds a lone surrogate "
+            f"(U+{ord(value[exc.start]):04X}) at character {exc.start + 1}",
+            field=field,
+        ) from None
 
 
 def validate_user_id(user_id: object) -> int:
@@ -112,6 +136,12 @@ def validate_user_id(user_id: object) -> int:
         )
     if user_id < 1:
         raise ValidationError(f"user id must be >= 1, got {user_id}", field="user_id")
+    if user_id > MAX_INTEGER:
+        raise ValidationError(
+            f"user id must be <= {MAX_INTEGER:,} (the largest the database stores), "
+            f"got {user_id:,}",
+            field="user_id",
+        )
     return user_id
 
 

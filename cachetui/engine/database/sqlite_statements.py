@@ -4,6 +4,7 @@ there: one hand-off per call). :mod:`cachetui.engine.database.sqlite` calls them
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import uuid
 from collections.abc import Callable, Sequence
@@ -61,6 +62,7 @@ SELECT_ONE = f"SELECT {COLUMNS} FROM profiles WHERE user_id = ?"
 #: SQLite's default limit of host parameters per statement is 999 on old builds.
 _MAX_IN = 500
 _T = TypeVar("_T")
+log = logging.getLogger("cachetui.engine")
 
 
 class RowPermanentError(CacheTuiError):
@@ -253,11 +255,24 @@ def row_permanent(exc: sqlite3.Error) -> bool:
     return code is not None and code & 0xFF in ROW_PERMANENT_CODES
 
 
+def unexpected_row_error(profile: Profile, exc: Exception) -> RowRejected:
+    """A row whose values could not be bound (OverflowError, UnicodeEncodeError…): the
+    API refuses such values, so this is a bug; it fails this row only, for good (retried
+    ``max_attempts`` times, then parked with this reason), and is logged."""
+    reason = (
+        f"its values cannot be stored ({type(exc).__name__}: {exc}); "
+        "a bug in cachetui, please report it"
+    )
+    log.error("user %s v%s not written: %s", profile.user_id, profile.version, reason)
+    return RowRejected(reason)
+
+
 def guarded_write(db: sqlite3.Connection, rows: list[tuple[Profile, int]]) -> dict[int, RowFailure]:
     """Write each ``(profile, base_version)`` only where the row still has that version,
     in one transaction. A row SQLite refuses is rolled back alone (a failed statement
-    aborts only itself): the other rows commit. Errors that are not about one row roll
-    everything back and propagate."""
+    aborts only itself): the other rows commit; so does every row beside one whose
+    values cannot be bound at all (see :func:`unexpected_row_error`). Errors that are
+    not about one row roll everything back and propagate."""
     failures: dict[int, RowFailure] = {}
 
     def work() -> dict[int, RowFailure]:
@@ -279,6 +294,9 @@ def guarded_write(db: sqlite3.Connection, rows: list[tuple[Profile, int]]) -> di
                 if not row_permanent(exc):
                     raise
                 failures[uid] = RowRejected(str(exc))
+                continue
+            except Exception as exc:  # noqa: BLE001 - the row's values could not be bound
+                failures[uid] = unexpected_row_error(profile, exc)
                 continue
             if changed != 1:
                 row = db.execute(SELECT_ONE, (uid,)).fetchone()

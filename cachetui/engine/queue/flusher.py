@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 
 from cachetui.engine.core import BACKGROUND_OP, EngineCore, perf_counter, wait_event
 from cachetui.engine.database.base import RowConflict, RowRejected
@@ -18,6 +19,8 @@ from cachetui.engine.errors import DatabaseUnavailable, PendingWritesError
 from cachetui.engine.events import EventKind
 from cachetui.engine.profile import Profile
 from cachetui.engine.queue.dead_letters import DeadLetter, DeadLetterKind
+
+log = logging.getLogger("cachetui.engine")
 
 
 class Flusher:
@@ -87,7 +90,13 @@ class Flusher:
                 failures = await core.db.write(
                     list(zip(batch.profiles, batch.base_versions, strict=True))
                 )
-            except DatabaseUnavailable as exc:
+            except Exception as exc:  # noqa: BLE001 - never a bare error out of flush or close
+                if not isinstance(exc, DatabaseUnavailable):  # a bug: kept, retried, told
+                    log.error("a batch of %d writes failed unexpectedly", count, exc_info=exc)
+                    exc = DatabaseUnavailable(
+                        f"unexpected error while writing ({type(exc).__name__}: {exc}); "
+                        "a bug in cachetui, please report it"
+                    )
                 core.c.coalesced += core.queue.failed(batch)
                 core.c.retries += 1
                 core.emit(
