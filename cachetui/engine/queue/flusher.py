@@ -78,7 +78,23 @@ class Flusher:
         Each row is guarded by its base version. A row SQLite refuses for good is tried
         again (back to back) until ``max_attempts``, then parked as a dead letter; a row
         whose base is gone is a conflict (parked, or rebased with ``conflict=overwrite``).
-        Every other row of the batch lands."""
+        Every other row of the batch lands.
+
+        Cancelling the caller (a ``flush()`` given up, a policy switch or a close
+        cancelled) does not cancel the batch: its commit may already be on its way, and
+        what landed must be counted as landed. The caller's cancellation goes on once
+        the batch and its bookkeeping are done."""
+        batch = asyncio.ensure_future(self._flush_batch(op))
+        try:
+            return await asyncio.shield(batch)
+        except asyncio.CancelledError:
+            if not batch.done():
+                await asyncio.wait([batch])
+            if not batch.cancelled():
+                batch.exception()  # retrieved: the caller is gone, its cancellation goes on
+            raise
+
+    async def _flush_batch(self, op: int) -> DatabaseUnavailable | None:
         core = self._core
         async with self.lock:
             batch = core.queue.take_batch(core.config.batch_size)

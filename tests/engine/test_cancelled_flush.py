@@ -1,0 +1,71 @@
+"""A flush whose caller is cancelled still counts what its batch did: a commit that was
+on its way lands and is known to have landed (no phantom conflict, no stale read)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+
+import pytest
+
+from tests.conftest import db_version
+
+memory_store = pytest.mark.parametrize("cache_url", ["memory://"])
+
+
+@contextlib.contextmanager
+def write_lock_held(db_path: str):
+    """Another program holds SQLite's write lock (``BEGIN IMMEDIATE``) until the block
+    ends; the engine's writes wait for it (SQLite's busy timeout)."""
+    other = sqlite3.connect(db_path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        other.execute("COMMIT")
+        other.close()
+
+
+async def cancel_while_blocked(db_path: str, call) -> None:
+    """Start ``call``, cancel it while its batch waits for the write lock, let the
+    lock go: the cancelled caller raises CancelledError."""
+    with write_lock_held(db_path):
+        task = asyncio.ensure_future(call())
+        await asyncio.sleep(0.3)  # the batch is in SQLite, waiting for the lock
+        task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+@memory_store
+@pytest.mark.parametrize("queue", ["memory://", "sqlite://"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda engine: engine.flush(),
+        lambda engine: engine.set_policy("write-through"),
+        lambda engine: engine.close(),
+    ],
+    ids=["flush", "set_policy", "close"],
+)
+async def test_a_batch_committed_after_its_caller_gave_up_counts_as_landed(
+    make_engine, db_path, call, queue
+):
+    engine = await make_engine("write-behind", queue_url=queue)
+    await engine.update(1, {"bio": "v2"})
+    await cancel_while_blocked(db_path, lambda: call(engine))
+    assert db_version(db_path, 1) == 2  # the commit went through
+    assert engine.pending_writes() == []  # and the engine knows it
+    assert engine.metrics.db_writes == 1
+    if queue == "sqlite://":  # its entry left the outbox too: nothing to replay
+        with contextlib.closing(sqlite3.connect(db_path + ".outbox")) as outbox:
+            assert outbox.execute("SELECT count(*) FROM outbox").fetchone() == (0,)
+    if not engine.running:
+        return
+    await engine.set_policy("write-behind")
+    assert (await engine.update(1, {"bio": "v3"})).version == 3
+    await engine.flush()
+    assert db_version(db_path, 1) == 3
+    assert engine.dead_letters() == [] and engine.metrics.conflicts == 0
+    assert (await engine.read(1)).bio == "v3"
