@@ -32,6 +32,7 @@ from redis.exceptions import RedisError, ResponseError
 from cachetui.engine.errors import DatabaseUnavailable
 from cachetui.engine.profile import Profile
 from cachetui.engine.queue.outbox import LIVE_OWNERS, owner_alive, this_owner
+from cachetui.engine.stores.redis_pool import blocking_client
 from cachetui.engine.stores.redis_url import mask_url
 
 #: One stream entry: its id and its fields, as bytes.
@@ -63,8 +64,10 @@ class RedisStreamOutbox:
         self._key = f"cachetui:queue:{database_id}"
         self.path = f"redis stream {self._key} at {mask_url(self.url)}"
         try:
-            self._client = aioredis.Redis.from_url(
-                self.url, socket_timeout=5, socket_connect_timeout=5
+            # Blocking pool: concurrent calls wait for a connection (a full pool is not
+            # a failed write); one waits at most as long as two calls may take.
+            self._client = blocking_client(
+                self.url, pool_timeout=10, socket_timeout=5, socket_connect_timeout=5
             )
             await self._beat()
             self.persistence = await self._persistence()

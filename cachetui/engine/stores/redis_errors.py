@@ -1,12 +1,23 @@
-"""Redis errors in a user's words: a short reason from a redis-py error, the one-line
-error for a server that cannot be used at start, and a synchronous reachability check for
-command lines."""
+"""Redis errors in a user's words: a short reason from a redis-py error, which errors are
+a limit of the client or the server rather than an outage, the one-line error for a
+server that cannot be used at start, and a synchronous reachability check for command
+lines."""
 
 from __future__ import annotations
 
 import os
 
-from redis.exceptions import AuthenticationError, RedisError, ResponseError
+from redis.exceptions import (
+    AuthenticationError,
+    MaxClientsReachedError,
+    MaxConnectionsError,
+    OutOfMemoryError,
+    RedisError,
+    ResponseError,
+)
+from redis.exceptions import (
+    ConnectionError as RedisConnectionError,
+)
 
 from cachetui.engine.errors import StoreUnavailable, ValidationError
 from cachetui.engine.stores.redis_url import RedisAddress, mask_url, parse_redis_url
@@ -46,6 +57,26 @@ def describe_error(exc: BaseException) -> str:
     if text[1:2].isupper():  # an acronym ("DB index is out of range"): keep it
         return text
     return text[:1].lower() + text[1:]
+
+
+def limit_reason(exc: BaseException) -> str | None:
+    """The limit of the client or the server that refused this call, None if ``exc`` is
+    not one. Such a server answers: the call failed, the cache is not down (an outage is
+    only a server that does not answer: connection refused or reset, timed out)."""
+    text = str(exc).lower()
+    if isinstance(exc, MaxConnectionsError) or "too many connections" in text:
+        return "the client's connection pool is full"
+    if isinstance(exc, RedisConnectionError) and "no connection available" in text:
+        return "no free connection in the client's pool in time (too many calls at once)"
+    if isinstance(exc, MaxClientsReachedError) or "max number of clients reached" in text:
+        return "the server's maxclients is reached"
+    if isinstance(exc, ResponseError):
+        code = exc.status_code or str(exc).split(" ", 1)[0]
+        if isinstance(exc, OutOfMemoryError) or code == "OOM":
+            return "the server's maxmemory is reached (OOM: it refuses writes)"
+        if code == "BUSY":
+            return "the server is busy running a script"
+    return None
 
 
 def unreachable(url: str, exc: BaseException) -> StoreUnavailable:

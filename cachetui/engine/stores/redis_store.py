@@ -1,4 +1,6 @@
-"""A cache store over a real Redis server (redis.asyncio, one connection pool).
+"""A cache store over a real Redis server (redis.asyncio, one blocking connection pool:
+see ``redis_pool``; a limit of the client or the server fails one call with StoreBusy,
+only a server that does not answer raises StoreUnavailable).
 
 Each profile is one compact JSON string under ``cachetui:<ns>:profile:<id>``: readable
 with ``redis-cli GET``, and measured here 40 % faster to read back than a hash
@@ -24,7 +26,6 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisError, ResponseError
@@ -32,6 +33,7 @@ from redis.exceptions import NoScriptError, RedisError, ResponseError
 from cachetui.engine.errors import StoreUnavailable, ValidationError
 from cachetui.engine.profile import Profile
 from cachetui.engine.stores.base import CacheEntry, CacheStore
+from cachetui.engine.stores.busy import StoreBusy
 from cachetui.engine.stores.redis_codec import (
     decode,
     encode,
@@ -39,7 +41,8 @@ from cachetui.engine.stores.redis_codec import (
     text,
     youngest_entries,
 )
-from cachetui.engine.stores.redis_errors import describe_error, unreachable
+from cachetui.engine.stores.redis_errors import describe_error, limit_reason, unreachable
+from cachetui.engine.stores.redis_pool import MAX_CONNECTIONS, blocking_client
 from cachetui.engine.stores.redis_scripts import scripts
 from cachetui.engine.stores.redis_url import mask_url, parse_redis_url
 
@@ -54,7 +57,9 @@ _CHECKS_EVERY = 12  # upkeep rounds between restart checks and index repairs (3 
 
 class RedisStore(CacheStore):
     """``url`` is ``redis://[user:password@]host:port/db``, ``rediss://…`` (TLS) or
-    ``unix:///path.sock?db=N``: any form redis-py accepts (see ``redis_url``)."""
+    ``unix:///path.sock?db=N``: any form redis-py accepts (see ``redis_url``). Calls
+    share ``max_connections`` connections and wait up to ``pool_timeout`` seconds (by
+    default twice ``timeout``, the longest a call holds one) for a free one."""
 
     local = False
     lost_on_crash = False
@@ -69,6 +74,8 @@ class RedisStore(CacheStore):
         ttl: float | None = None,
         ephemeral: bool = False,
         timeout: float = 1.0,
+        max_connections: int = MAX_CONNECTIONS,
+        pool_timeout: float | None = None,
     ) -> None:
         super().__init__()
         self.address = parse_redis_url(url)  # ValidationError: one line, password masked
@@ -93,8 +100,10 @@ class RedisStore(CacheStore):
         self._sources = scripts(base, eviction, capacity, self.ttl_ms)
         self.description = f"{self.safe_url} ({eviction}, capacity {capacity})"  # a URL says redis
         try:
-            self._client = aioredis.Redis.from_url(
+            self._client = blocking_client(
                 url,
+                max_connections=max_connections,
+                pool_timeout=2 * timeout if pool_timeout is None else pool_timeout,
                 socket_timeout=timeout,
                 socket_connect_timeout=timeout,
                 retry=Retry(NoBackoff(), 1),
@@ -105,6 +114,8 @@ class RedisStore(CacheStore):
             raise ValidationError(
                 f"invalid Redis URL {self.safe_url}: {exc}", field="cache_url"
             ) from None
+        #: The client's connection pool (blocking: callers wait for a free connection).
+        self.pool = self._client.connection_pool
         self._sha: dict[str, str] = {}
         self._uses: list[str] = []  # ids of reads served, not yet sent
         self._run_id = ""  # the server's run id: a new one means it restarted
@@ -216,12 +227,18 @@ class RedisStore(CacheStore):
     async def get(self, user_id: int) -> Profile | None:
         if self._recheck:
             self._recheck = False
-            await self.check_restart()
+            try:
+                await self.check_restart()
+            except StoreBusy:
+                self._recheck = True  # not checked yet: at the next read
+                raise
         uid = str(user_id)
         try:
             raw = await self._client.get(self.prefix + uid)
-        except ResponseError:  # WRONGTYPE: not a string, e.g. a hash set by hand
-            raw = b"-"  # dropped below as an invalid value
+        except ResponseError as exc:
+            if limit_reason(exc) is not None:  # BUSY: not an answer about the value
+                raise self._unavailable(exc) from None
+            raw = b"-"  # WRONGTYPE (e.g. a hash set by hand): dropped as invalid below
         except RedisError as exc:
             raise self._unavailable(exc) from None
         if self._recheck:  # the GET itself reconnected: to the same server?
@@ -420,4 +437,9 @@ class RedisStore(CacheStore):
             raise self._unavailable(exc) from None
 
     def _unavailable(self, exc: BaseException) -> StoreUnavailable:
+        """StoreBusy for a limit of the client or the server (this call failed), else
+        StoreUnavailable: the server does not answer."""
+        limit = limit_reason(exc)
+        if limit is not None:
+            return StoreBusy(f"Redis at {self.safe_url}: {limit} (this call failed)")
         return StoreUnavailable(f"Redis at {self.safe_url} unavailable: {describe_error(exc)}")
