@@ -10,11 +10,21 @@ from typing import Any, TypeVar
 
 from cachetui.engine.core import EngineCore, perf_counter
 from cachetui.engine.errors import StoreUnavailable
-from cachetui.engine.profile import Profile
+from cachetui.engine.profile import MAX_INTEGER, Profile
 from cachetui.engine.queue.write_queue import PendingWrite
 from cachetui.engine.stores.base import CacheEntry
 
 _T = TypeVar("_T")
+
+
+def possible_ids(user_ids: Iterable[object]) -> list[int]:
+    """The ids a user can have, of these (what a pane or a dialog asks about may be
+    typed by hand: a number the database cannot even hold is no user, not an error)."""
+    return [
+        u
+        for u in user_ids
+        if type(u) is int and 0 < u <= MAX_INTEGER  # noqa: E721 - no bools
+    ]
 
 
 class PaneViews:
@@ -63,16 +73,18 @@ class PaneViews:
             raise
 
     async def cache_peek(self, user_ids: Iterable[int]) -> dict[int, Profile]:
-        """The cached profiles of these users (no hit counted; {} if unreachable)."""
-        return await self._core.cache.peek_many(user_ids)
+        """The cached profiles of these users (no hit counted; {} if unreachable). An id
+        no user can have (not an integer 1..2**63-1) has no entry."""
+        return await self._core.cache.peek_many(possible_ids(user_ids))
 
     def pending_writes(self) -> list[PendingWrite]:
         """The write-behind queue, oldest first (ages in seconds)."""
         return self._core.queue.snapshot(perf_counter())
 
     async def db_rows(self, user_ids: Iterable[int]) -> dict[int, Profile]:
-        """The database rows of these users, read past any injected fault."""
-        return await self._core.db.peek_many(user_ids)
+        """The database rows of these users, read past any injected fault. An id no user
+        can have (not an integer 1..2**63-1) has no row."""
+        return await self._core.db.peek_many(possible_ids(user_ids))
 
     async def db_recent(self, limit: int = 50) -> list[Profile]:
         """The ``limit`` most recently updated rows, read past any injected fault."""

@@ -165,3 +165,10 @@ async def test_an_unexpected_failure_in_flush_is_a_cachetui_error_and_nothing_ha
     engine.db.write = real_write  # type: ignore[method-assign]
     await engine.close()
     assert (db_version(db_path, 1), db_version(db_path, 2)) == (2, 2)
+
+
+async def test_the_panes_views_of_an_id_no_user_can_have_are_empty(make_engine):
+    engine = await make_engine("write-behind")
+    await engine.read(1)  # cached
+    assert set(await engine.db_rows([TOO_BIG, 1, 0, -5])) == {1}
+    assert set(await engine.cache_peek([TOO_BIG, 1, True])) == {1}
