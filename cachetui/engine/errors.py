@@ -90,6 +90,19 @@ class StoreUnavailable(CacheTuiError):
     """The cache store (for example a Redis server) cannot be reached."""
 
 
+class StoreBusy(StoreUnavailable):
+    """A limit of the cache store's client or server refused this one call: the client's
+    connection pool had no free connection in time, or the server's ``maxclients`` or
+    ``maxmemory`` (``OOM``) is reached, or a script keeps it ``BUSY``. The server
+    answers: the cache is not down, the call failed and nothing else. Reads that hit one
+    are served by the database; nothing already cached is dropped.
+
+    A :class:`StoreUnavailable` so that callers that catch that (the panes, the lab, the
+    command lines) show it as one failed call; the cache's health
+    (:mod:`cachetui.engine.stores.health`) tells the two apart: only a store that does
+    not answer is an outage."""
+
+
 class Interrupted(CacheTuiError):
     """An update was in progress when a simulated crash happened: not acknowledged."""
 

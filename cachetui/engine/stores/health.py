@@ -22,12 +22,11 @@ import contextlib
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
-from cachetui.engine.errors import StoreUnavailable
+from cachetui.engine.errors import StoreBusy, StoreUnavailable
 from cachetui.engine.events import EventKind
 from cachetui.engine.lab.faults import Faults
 from cachetui.engine.profile import Profile
 from cachetui.engine.stores.base import CacheStore
-from cachetui.engine.stores.busy import StoreBusy
 
 CACHE_PROBE_BASE = 0.25  # seconds before asking an unreachable cache again
 CACHE_PROBE_CAP = 2.0

@@ -30,10 +30,9 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
-from cachetui.engine.errors import StoreUnavailable, ValidationError
+from cachetui.engine.errors import StoreBusy, StoreUnavailable, ValidationError
 from cachetui.engine.profile import Profile
 from cachetui.engine.stores.base import CacheEntry, CacheStore
-from cachetui.engine.stores.busy import StoreBusy
 from cachetui.engine.stores.redis_codec import (
     decode,
     encode,
