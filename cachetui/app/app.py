@@ -11,6 +11,7 @@ from textual import events
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.notifications import SeverityLevel
 from textual.reactive import var
 from textual.screen import Screen
 
@@ -40,6 +41,7 @@ from cachetui.app.widgets.panes import FOLLOW_MARK, CachePane, DatabasePane, Que
 from cachetui.app.widgets.status import StatusBar
 from cachetui.engine import CacheTuiError, Engine, Event, EventKind
 from cachetui.engine.lab.workload import Workload
+from cachetui.literal import printable
 from cachetui.scenarios import Scenario
 
 DEFAULT_EXPORT_DIR = "~/cachetui-exports"
@@ -180,6 +182,26 @@ class CacheTuiApp(
         if self.live:
             self.set_interval(REFRESH_SECONDS, self._tick)
             self.set_interval(1.0, self._sample)
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every notification is shown literally (it may carry a database's error, a
+        path, a profile's field): never markup, whatever ``markup`` says (a widget's
+        notify passes True), and no control character reaches the terminal."""
+        super().notify(
+            printable(message),
+            title=printable(title, newlines=False),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
 
     async def on_unmount(self) -> None:
         """Leaving without the quit action (tests, an error): still release the engine."""

@@ -27,6 +27,7 @@ from cachetui.app.app_part import AppPart
 from cachetui.app.screens.dialogs import ChoiceScreen, ConfirmScreen
 from cachetui.app.terminal import SignalHandler, detach_from_terminal, guard_hangup, terminal_gone
 from cachetui.engine import CacheTuiError, PendingWritesError
+from cachetui.literal import printable
 
 #: The signals that quit like q (SIGHUP: the terminal was closed). Not on Windows.
 QUIT_SIGNALS = tuple(
@@ -322,8 +323,8 @@ class Quitting(AppPart):
 def print_signal_report(report: SignalReport) -> None:
     """The report on stderr (the terminal is restored by now; gone after a hangup)."""
     try:
-        for line in report.stderr_lines():
-            print(line, file=sys.stderr)
+        for line in report.stderr_lines():  # they may quote the database's error
+            print(printable(line), file=sys.stderr)
         sys.stderr.flush()
     except OSError:
         detach_from_terminal()

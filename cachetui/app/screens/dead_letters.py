@@ -20,6 +20,7 @@ from cachetui.app.states import DARK, Palette
 from cachetui.app.widgets.dead_letter_table import DeadLetterTable, describe_letter
 from cachetui.app.widgets.key_table import KeyTable
 from cachetui.engine import CacheTuiError, DeadLetter, Engine
+from cachetui.literal import literal
 
 #: The longest a retry waits for its writes to land before saying they are queued.
 RETRY_FLUSH_SECONDS = 2.0
@@ -99,7 +100,7 @@ class DeadLettersScreen(ModalScreen[None]):
         count = len(letters)
         title = "Dead letters: none" if not count else f"Dead letters: {count:,} parked"
         where = Path(self.engine.config.db_path).name
-        self.query_one("#title", Label).update(title + (f" in {where}" if count else ""))
+        self.query_one("#title", Label).update(literal(title + (f" in {where}" if count else "")))
         self._show_detail()
 
     def _show_detail(self) -> None:
@@ -108,7 +109,7 @@ class DeadLettersScreen(ModalScreen[None]):
             text = EMPTY if not self._letters else ""
         else:
             text = describe_letter(letter, self.engine.config.conflict)
-        self.query_one("#detail", Static).update(text)
+        self.query_one("#detail", Static).update(literal(text))  # SQLite's error, as it is
 
     def on_key_table_row_highlighted(self, event: KeyTable.RowHighlighted) -> None:
         self._show_detail()

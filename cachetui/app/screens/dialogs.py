@@ -11,6 +11,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
 
+from cachetui.literal import literal
+
 DIALOG_CSS = """
 .dialog {
     width: 64; height: auto; max-height: 90%;
@@ -102,7 +104,7 @@ class GotoScreen(ModalScreen[int | None]):
         return ""
 
     def _show(self, problem: str) -> None:
-        self.query_one("#error", Static).update(problem)
+        self.query_one("#error", Static).update(literal(problem))  # it quotes what was typed
         self.query_one("#user-id", Input).set_class(bool(problem), "-invalid")
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -138,8 +140,8 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.title_text, classes="title")
-            yield Static(self.message)
+            yield Label(literal(self.title_text), classes="title")
+            yield Static(literal(self.message))  # it may quote an error or a path
             with Horizontal(classes="buttons"):
                 yield Button(self.no, id="no", variant="primary")
                 yield Button(self.yes, id="yes", variant="error")
@@ -165,8 +167,8 @@ class ChoiceScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.title_text, classes="title")
-            yield Static(self.message)
+            yield Label(literal(self.title_text), classes="title")
+            yield Static(literal(self.message))  # it may quote an error or a path
             with Horizontal(classes="buttons"):
                 for index, (key, label) in enumerate(self.choices.items()):
                     yield Button(

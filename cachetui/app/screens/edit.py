@@ -15,6 +15,7 @@ from cachetui.app.screens.dialogs import DIALOG_CSS
 from cachetui.engine import CacheTuiError, Engine, Profile, ValidationError
 from cachetui.engine.engine import last_op_id
 from cachetui.engine.profile import UPDATABLE_FIELDS, validate_changes
+from cachetui.literal import literal
 
 LOAD_FIRST = "no user loaded: type a user id and press enter to load it"
 
@@ -91,7 +92,7 @@ class EditScreen(ModalScreen[Profile | None]):
             return
         self._marked.discard(field)
         self.query_one("#error", Static).update(
-            "\n".join(error for name, error in errors.items() if name in self._marked)
+            literal("\n".join(error for name, error in errors.items() if name in self._marked))
         )
 
     @on(Input.Changed, "#user_id")
@@ -208,7 +209,7 @@ class EditScreen(ModalScreen[Profile | None]):
 
     def _error(self, message: str, *fields: str) -> None:
         """Show ``message`` (one line per error), mark ``fields`` invalid, focus the first."""
-        self.query_one("#error", Static).update(message)
+        self.query_one("#error", Static).update(literal(message))  # it may quote the input
         self._marked = set(fields)
         for input_ in self.query(Input):
             input_.set_class(input_.id in fields, "-invalid")

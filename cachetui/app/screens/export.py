@@ -14,6 +14,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from cachetui.app.export import ExportError
 from cachetui.app.screens.dialogs import DIALOG_CSS
+from cachetui.literal import literal
 
 
 class ExportScreen(ModalScreen[list[Path] | None]):
@@ -63,7 +64,7 @@ class ExportScreen(ModalScreen[list[Path] | None]):
             paths = self.save(folder.value)
         except ExportError as exc:
             folder.add_class("-invalid")
-            self.query_one("#error", Static).update(str(exc))
+            self.query_one("#error", Static).update(literal(str(exc)))  # it names the folder
             return
         self.dismiss(paths)
 

@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
+from cachetui.literal import printable
 from cachetui.scenarios import Scenario
 
 
@@ -54,11 +55,13 @@ class ScenarioPicker(ModalScreen[Scenario | None]):
     @staticmethod
     def _prompt(scenario: Scenario) -> Text:
         text = Text()
-        text.append(scenario.title, style="bold")
+        # a scenario file's words: as they are (Text takes no markup), printable only
+        text.append(printable(scenario.title, newlines=False), style="bold")
         steps = len(scenario.steps)
-        text.append(f"\n{scenario.name} · {steps} {'step' if steps == 1 else 'steps'}", "dim")
+        name = printable(scenario.name, newlines=False)
+        text.append(f"\n{name} · {steps} {'step' if steps == 1 else 'steps'}", "dim")
         if scenario.description:
-            text.append(f"\n{scenario.description}")
+            text.append(f"\n{printable(scenario.description)}")
         return text
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:

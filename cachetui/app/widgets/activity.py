@@ -18,6 +18,7 @@ from textual.widgets import RichLog, Static
 from cachetui.app.states import DARK, Palette, duration
 from cachetui.app.widgets.steady_scroll import SteadyScrollbars
 from cachetui.engine import Event, EventKind
+from cachetui.literal import literal, printable
 
 #: Each event kind's colour, as a role of the theme's palette, and extra style.
 KIND_ROLES: dict[EventKind, tuple[str, str]] = {
@@ -66,8 +67,9 @@ def describe(event: Event, timings: bool = True, palette: Palette = DARK, width:
         text.append(f"user {event.user_id}")
         if event.version is not None:
             text.append(f" v{event.version}")
-    if event.detail:
-        text.append(f"  {event.detail}" if text else event.detail, style="dim")
+    if event.detail:  # a profile's field or a server's error: as it is, on one line
+        detail = printable(event.detail, newlines=False)
+        text.append(f"  {detail}" if text else detail, style="dim")
     if timings and event.duration is not None:
         text.append(f"  {duration(event.duration)}", style="italic")
     kind = event.kind.value[:KIND_WIDTH].ljust(KIND_WIDTH + 1)
@@ -126,7 +128,7 @@ class TracePane(Static):
         if not events:
             self.border_subtitle = ""  # no operation: no title of an old one either
             self.update(
-                Text(title or "Press r to read a profile, u to update one.", style="dim"),
+                literal(title or "Press r to read a profile, u to update one.", "dim"),
                 layout=False,  # its size is the pane's, whatever it shows
             )
             return
@@ -136,13 +138,14 @@ class TracePane(Static):
                 subject = f"user {event.user_id}" + (
                     f" v{event.version}" if event.version is not None else ""
                 )
+            detail = printable(event.detail, newlines=False)  # a field or an error, as it is
             table.add_row(
                 *([] if narrow else [str(index)]),
                 Text(event.kind.value, style=kind_style(event.kind, palette)),
-                Text.assemble(subject, ("  " + event.detail if event.detail else "", "dim")),
+                Text.assemble(subject, ("  " + detail if detail else "", "dim")),
                 duration(event.duration) if timings else "",
             )
-        self.border_subtitle = title
+        self.border_subtitle = literal(title, newlines=False)  # a str would be markup
         self.update(table, layout=False)
 
 

@@ -7,6 +7,7 @@ from textual import events
 from textual.widgets import Static
 
 from cachetui.app.widgets.status import Part, fit_line, part
+from cachetui.literal import literal, printable
 from cachetui.scenarios import Frame
 from cachetui.scenarios.narration import plural
 
@@ -72,7 +73,7 @@ class ScenarioBanner(Static):
             ],
             self.size.width,
         )
-        self.update(Text("\n").join([head, Text(frame.narration)]))
+        self.update(Text("\n").join([head, literal(frame.narration)]))  # a file's words
 
     def on_resize(self, event: events.Resize) -> None:
         self._render_frame()
@@ -87,6 +88,7 @@ class ScenarioBanner(Static):
 
 def title_forms(title: str) -> tuple[Text, ...]:
     """``title``, then shorter by one word at a time (with an ellipsis), down to "…"."""
+    title = printable(title, newlines=False)  # a scenario file's: as it is, on one line
     words = title.split(" ")
     forms = [title] + [" ".join(words[:n]) + "…" for n in range(len(words) - 1, 0, -1)]
     return tuple(Text(form, style="bold") for form in [*forms, "…"])

@@ -10,6 +10,8 @@ from rich.text import Span, Text
 from textual import events
 from textual.widgets import Static
 
+from cachetui.literal import literal, printable_text
+
 
 class Part(NamedTuple):
     """A piece of a line: ``forms`` from longest to shortest (an empty last form means the
@@ -20,7 +22,17 @@ class Part(NamedTuple):
 
 
 def part(*forms: Text | str, drop: int = 0, style: str = "") -> Part:
-    return Part(tuple(f if isinstance(f, Text) else Text(f, style=style) for f in forms), drop)
+    """A part of one line: a form may quote a server's error or a path, shown as it is
+    (a Text takes no markup) and on one line (no control character, no newline)."""
+    return Part(
+        tuple(
+            printable_text(f, newlines=False)
+            if isinstance(f, Text)
+            else literal(f, style, newlines=False)
+            for f in forms
+        ),
+        drop,
+    )
 
 
 def fit_line(parts: Sequence[Part], width: int) -> Text:
