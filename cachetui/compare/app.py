@@ -33,6 +33,7 @@ from cachetui.compare.status_line import status_line
 from cachetui.engine import CacheTuiError, Engine, Profile
 from cachetui.engine.lab.demo_data import random_changes
 from cachetui.engine.lab.workload import Workload
+from cachetui.literal import literal
 
 #: One half per tick, so each half repaints once a second at most (three tables a frame).
 REFRESH_SECONDS = 0.5
@@ -215,7 +216,7 @@ class CompareApp(App[None]):
             line = difference_line(
                 side_numbers(self.label_a, a), side_numbers(self.label_b, b), timings=self.timings
             )
-            self.query_one("#difference", Static).update(Text(line, style="bold"))
+            self.query_one("#difference", Static).update(literal(line, "bold"))  # has URLs
             self._show_status()
         finally:
             self._refreshing = False

@@ -20,6 +20,7 @@ from cachetui.engine import (
     WritePolicy,
     key_state,
 )
+from cachetui.literal import literal, printable_text
 
 PANE_ROWS = 40
 DB_ROWS = 20
@@ -132,7 +133,7 @@ class SidePanel(Vertical):
         self._shown: tuple[Palette, bool] | None = None  # the metrics' last palette, timings
 
     def compose(self) -> ComposeResult:
-        yield Static(badge_text(self.side, self.engine), classes="badge")
+        yield Static(literal(badge_text(self.side, self.engine)), classes="badge")
         yield Static("", classes="side-metrics")
         with Horizontal(classes="side-panes"):
             yield CachePane(ttl=self.engine.config.ttl is not None, classes="cache")
@@ -141,7 +142,9 @@ class SidePanel(Vertical):
         yield Static("", classes="outcome")
 
     def show_outcome(self, text: Text | str) -> None:
-        self.query_one(".outcome", Static).update(text)
+        """An outcome may quote a server's error: shown as it is, never as markup."""
+        shown = printable_text(text) if isinstance(text, Text) else literal(text)
+        self.query_one(".outcome", Static).update(shown)
 
     async def repaint(self, followed: int | None, palette: Palette, timings: bool) -> None:
         engine = self.engine
@@ -183,7 +186,7 @@ class SidePanel(Vertical):
             (f"Write queue {len(pending):,}", f"Queue {len(pending):,}", f"Q {len(pending)}")
         )
         db_pane.set_titles((f"Database {self.total_rows:,}", f"DB {self.total_rows:,}", "DB"))
-        self.query_one(".badge", Static).update(badge_text(self.side, engine))
+        self.query_one(".badge", Static).update(literal(badge_text(self.side, engine)))
         self._shown = (palette, timings)
         self._show_metrics()
 
