@@ -43,11 +43,15 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None
     from rich.console import Console
     from rich.table import Table
 
+    from cachetui.literal import literal
+
     cache = "" if args.cache == "memory://" else f" · cache {mask_url(args.cache)}"
     queue = "" if args.queue == "memory://" else f" · write-behind queue {mask_url(args.queue)}"
-    table = Table(
-        title=f"{args.ops:,} ops per policy · {args.read_ratio:.0%} reads · zipf {args.zipf:g}"
-        f" · {args.concurrency} callers{cache}{queue} · latencies in µs"
+    table = Table(  # the title names the servers' URLs: shown as they are, never as markup
+        title=literal(
+            f"{args.ops:,} ops per policy · {args.read_ratio:.0%} reads · zipf {args.zipf:g}"
+            f" · {args.concurrency} callers{cache}{queue} · latencies in µs"
+        )
     )
     table.add_column("policy", no_wrap=True, min_width=13)
     for column in (

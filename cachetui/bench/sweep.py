@@ -273,8 +273,10 @@ def print_table(rows: list[dict[str, Any]], sweep: Sweep, profiles: int) -> None
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(
-        title=f"{title(sweep)} · {describe(sweep, profiles)} · latencies in µs",
+    from cachetui.literal import literal
+
+    table = Table(  # the title names the cache's URL: shown as it is, never as markup
+        title=literal(f"{title(sweep)} · {describe(sweep, profiles)} · latencies in µs"),
         title_justify="left",
     )
     several = len(sweep.policies) > 1  # else the title names the policy

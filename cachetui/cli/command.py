@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from cachetui import __version__
 from cachetui.cli.options import add_app_options, config_from_args
 from cachetui.engine.errors import CacheTuiError, StoreUnavailable
+from cachetui.literal import printable
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             check_reachable(config.cache_url)
     except StoreUnavailable as exc:
-        print(f"cachetui: error: {exc}", file=sys.stderr)
+        print(f"cachetui: error: {printable(str(exc))}", file=sys.stderr)  # a server's words
         return 2
     except CacheTuiError as exc:
         parser.error(str(exc))
@@ -70,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # SIGINT before the app could handle it (while starting)
         return 128 + signal.SIGINT
     if app.startup_error:
-        print(f"cachetui: error: {app.startup_error}", file=sys.stderr)
+        print(f"cachetui: error: {printable(app.startup_error)}", file=sys.stderr)
         return 2
     if app.signal_report is not None:  # SIGTERM, SIGHUP, SIGINT quit like q
         from cachetui.app.quitting import print_signal_report
