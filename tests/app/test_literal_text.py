@@ -12,7 +12,7 @@ from textual.widgets import Input, Static
 from textual.widgets._toast import Toast
 
 from cachetui.app.screens.dead_letters import DeadLettersScreen
-from cachetui.app.screens.dialogs import GotoScreen
+from cachetui.app.screens.dialogs import CrashReportScreen, GotoScreen
 from cachetui.app.screens.edit import EditScreen
 from cachetui.app.widgets.activity import EventLog, TracePane
 from cachetui.app.widgets.key_table import KeyTable
@@ -168,3 +168,21 @@ async def test_a_scenario_file_with_markup_shows_literally(tmp_path):
         banner = drawn(app.query_one("#scenario-banner"))
         assert app.is_running
         assert shows(f"Step {nasty}", banner), banner
+
+
+async def test_a_queue_path_with_markup_shows_literally_in_the_crash_report(tmp_path):
+    folder = tmp_path / "[red]q[" / "b]"  # the outbox's path says [red]q[/b]
+    folder.mkdir(parents=True)
+    app = build_app(
+        str(tmp_path / "profiles.db"),
+        policy="write-behind",
+        queue_url=f"sqlite:///{folder}/outbox.db",
+    )
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(app, pilot)
+        await app.engine.update(1, {"bio": "acknowledged"})
+        await pilot.press("c")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, CrashReportScreen) and app.is_running
+        said = "\n".join(drawn(static) for static in app.screen.query(Static))
+        assert shows("[red]q[/b]/outbox.db", said), said

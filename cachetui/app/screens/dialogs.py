@@ -11,7 +11,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
 
-from cachetui.literal import literal
+from cachetui.literal import escaped, literal
 
 DIALOG_CSS = """
 .dialog {
@@ -230,7 +230,7 @@ class CrashReportScreen(ModalScreen[None]):
                 yield Static(
                     f"The process state vanished; the durable queue did not. [b]"
                     f"{self.replayed}[/b] pending {were} replayed from "
-                    f"{self.queue or 'the outbox'} and land at the next flush."
+                    f"{escaped(self.queue) or 'the outbox'} and land at the next flush."
                 )
             if self.lost:
                 users = len(self.lost)
