@@ -4,7 +4,6 @@ markup, and with no control character or escape sequence reaching the terminal."
 
 from __future__ import annotations
 
-from rich.markup import escape
 from rich.text import Text
 
 
@@ -21,11 +20,6 @@ def printable(text: str, *, newlines: bool = True) -> str:
 def literal(text: str, style: str = "", *, newlines: bool = True) -> Text:
     """``text`` as a Rich Text shown as it is (no markup), in ``style``."""
     return Text(printable(text, newlines=newlines), style=style)
-
-
-def escaped(text: str, *, newlines: bool = True) -> str:
-    """``text`` for a place that reads markup: its brackets escaped, printable only."""
-    return escape(printable(text, newlines=newlines))
 
 
 def printable_text(text: Text, *, newlines: bool = True) -> Text:

@@ -15,6 +15,7 @@ from cachetui.app.screens.dead_letters import DeadLettersScreen
 from cachetui.app.screens.dialogs import CrashReportScreen, GotoScreen
 from cachetui.app.screens.edit import EditScreen
 from cachetui.app.widgets.activity import EventLog, TracePane
+from cachetui.app.widgets.dead_letter_table import DeadLetterTable
 from cachetui.app.widgets.key_table import KeyTable
 from cachetui.literal import printable
 from cachetui.scenarios import load_scenario_file
@@ -133,6 +134,8 @@ async def test_profiles_and_database_errors_with_markup_show_literally(tmp_path)
         await pilot.pause()
         assert isinstance(app.screen, DeadLettersScreen) and app.is_running
         assert shows(CHECK, drawn(app.screen.query_one("#detail", Static)))
+        table = drawn(app.screen.query_one(DeadLetterTable))
+        assert "name NOT GLOB '*[/\\]*'" in table and shows("", table), table
 
 
 async def test_a_scenario_file_with_markup_shows_literally(tmp_path):

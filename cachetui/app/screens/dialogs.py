@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
 
-from cachetui.literal import escaped, literal
+from cachetui.literal import literal, printable
 
 DIALOG_CSS = """
 .dialog {
@@ -227,10 +228,15 @@ class CrashReportScreen(ModalScreen[None]):
             )
             if self.replayed:
                 were = "write was" if self.replayed == 1 else "writes were"
+                # the queue's path is a user's: a Text, never markup around it
                 yield Static(
-                    f"The process state vanished; the durable queue did not. [b]"
-                    f"{self.replayed}[/b] pending {were} replayed from "
-                    f"{escaped(self.queue) or 'the outbox'} and land at the next flush."
+                    Text.assemble(
+                        "The process state vanished; the durable queue did not. ",
+                        (str(self.replayed), "bold"),
+                        f" pending {were} replayed from ",
+                        printable(self.queue, newlines=False) or "the outbox",
+                        " and land at the next flush.",
+                    )
                 )
             if self.lost:
                 users = len(self.lost)
