@@ -86,7 +86,7 @@ async def test_typed_text_in_the_go_to_dialog_and_the_edit_form_shows_literally(
         await pilot.press("escape", "e")
         await pilot.pause()
         assert isinstance(app.screen, EditScreen)
-        await pilot.click("#user_id")
+        app.screen.query_one("#user_id", Input).focus()
         await pilot.press("5", "enter")
         await pilot.pause()
         app.screen.query_one("#followers", Input).focus()
@@ -112,7 +112,7 @@ async def test_profiles_and_database_errors_with_markup_show_literally(tmp_path)
         await settle(app, pilot)
         await pilot.press("u")  # write-through: the database's error comes back
         await settle(app, pilot)
-        await pilot.pause(0.2)
+        await pilot.pause()
         assert app.is_running
         assert shows(CHECK, toasts(app)), (toasts(app), list(app._notifications))
         assert shows(CHECK.replace("\n", " "), drawn(app.query_one("#trace", TracePane)))
@@ -138,7 +138,7 @@ async def test_profiles_and_database_errors_with_markup_show_literally(tmp_path)
         assert "name NOT GLOB '*[/\\]*'" in table and shows("", table), table
 
 
-async def test_a_scenario_file_with_markup_shows_literally(tmp_path):
+async def test_a_scenario_file_and_a_queue_path_with_markup_show_literally(tmp_path):
     nasty = "[/] [bold red]x [link=http://x]y[/link] [@click=app.quit]q[/]"
     good = tmp_path / "talk.toml"
     good.write_text(
@@ -157,23 +157,6 @@ async def test_a_scenario_file_with_markup_shows_literally(tmp_path):
     (tmp_path / "[red]bad[").mkdir()
     bad = tmp_path / "[red]bad[" / "b].toml"  # its path says [red]bad[/b].toml
     bad.write_text('name = "x"\ntitle = "[/"\n[[step]]\nactions = ["fly [/b] to [bold]"]\n')
-    app = build_app(str(tmp_path / "profiles.db"))
-    app.initial_scenario = str(bad)  # as --scenario gives it: its error is notified
-    async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await settle(app, pilot)
-        await pilot.pause(0.2)
-        assert app.is_running
-        assert "[red]bad[/b].toml" in toasts(app), toasts(app)
-        app.start_scenario(load_scenario_file(good))
-        await settle(app, pilot)
-        await pilot.press("space")
-        await settle(app, pilot)
-        banner = drawn(app.query_one("#scenario-banner"))
-        assert app.is_running
-        assert shows(f"Step {nasty}", banner), banner
-
-
-async def test_a_queue_path_with_markup_shows_literally_in_the_crash_report(tmp_path):
     folder = tmp_path / "[red]q[" / "b]"  # the outbox's path says [red]q[/b]
     folder.mkdir(parents=True)
     app = build_app(
@@ -181,11 +164,25 @@ async def test_a_queue_path_with_markup_shows_literally_in_the_crash_report(tmp_
         policy="write-behind",
         queue_url=f"sqlite:///{folder}/outbox.db",
     )
+    app.initial_scenario = str(bad)  # as --scenario gives it: its error is notified
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(app, pilot)
+        await pilot.pause()
+        assert app.is_running
+        assert "[red]bad[/b].toml" in toasts(app), toasts(app)
         await app.engine.update(1, {"bio": "acknowledged"})
-        await pilot.press("c")
-        await pilot.pause(0.3)
+        await pilot.press("c")  # the crash report names the outbox it replayed from
+        await app.workers.wait_for_complete()
+        await pilot.pause()
         assert isinstance(app.screen, CrashReportScreen) and app.is_running
         said = "\n".join(drawn(static) for static in app.screen.query(Static))
         assert shows("[red]q[/b]/outbox.db", said), said
+        await pilot.press("escape")
+        await pilot.pause()
+        app.start_scenario(load_scenario_file(good))
+        await settle(app, pilot)
+        await pilot.press("space")
+        await settle(app, pilot)
+        banner = drawn(app.query_one("#scenario-banner"))
+        assert app.is_running
+        assert shows(f"Step {nasty}", banner), banner
