@@ -422,8 +422,14 @@ class ScenarioRun:
                 self._failed(exc)
                 return
             self._background = {t for t in self._background if not t.done()}
-            if not self._background or time.monotonic() > deadline:
+            if time.monotonic() > deadline:
                 return
+            if not self._background:
+                # updates that got room while the flush ran are acknowledged and pending
+                # now: they are part of what "flush" writes (the loop ends at the deadline)
+                if not engine.pending_writes():
+                    return
+                continue
             waiting = self._waiting
             await asyncio.wait(self._background, timeout=STALL_SECONDS)
             if self._waiting == waiting and not engine.pending_writes():
