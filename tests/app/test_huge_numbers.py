@@ -38,3 +38,37 @@ async def test_the_edit_form_names_numbers_the_database_cannot_hold(make_app, tm
         await settle(app, pilot)
         assert app.engine.pending_writes() == []  # nothing queued
     assert db_row(path, 5).version == 1
+
+
+async def test_digits_int_refuses_are_a_message_in_both_dialogs(make_app):
+    app = make_app(policy="write-behind")
+    thousands = "9" * 5000  # past int()'s limit of 4,300 digits
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("g")
+        await pilot.pause()
+        app.screen.query_one("#user-id").value = thousands
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "ids run 1–200" in str(app.screen.query_one("#error").content)
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("e")
+        await pilot.pause()
+        for typed, said in ((thousands, "ids are at most"), ("²", "not a user id")):
+            app.screen.query_one("#user_id").value = typed
+            await pilot.click("#user_id")
+            await pilot.press("enter")
+            await pilot.pause()
+            assert isinstance(app.screen, EditScreen)
+            assert said in str(app.screen.query_one("#error").content)
+        app.screen.query_one("#user_id").value = "5"
+        await pilot.click("#user_id")
+        await pilot.press("enter")
+        await pilot.pause()
+        for typed in ("²", thousands):
+            app.screen.query_one("#followers").value = typed
+            await pilot.click("#save")
+            await pilot.pause()
+            assert "followers must be a whole number" in str(app.screen.query_one("#error").content)
+        assert app.engine.pending_writes() == []

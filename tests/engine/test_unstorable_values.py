@@ -172,3 +172,19 @@ async def test_the_panes_views_of_an_id_no_user_can_have_are_empty(make_engine):
     await engine.read(1)  # cached
     assert set(await engine.db_rows([TOO_BIG, 1, 0, -5])) == {1}
     assert set(await engine.cache_peek([TOO_BIG, 1, True])) == {1}
+
+
+def test_a_port_of_digits_int_refuses_is_a_validation_error():
+    from cachetui.engine.stores.redis_url import parse_redis_url
+
+    with pytest.raises(ValidationError, match="the port must be a number from 1 to 65535"):
+        parse_redis_url("redis://127.0.0.1:²/0")
+
+
+@pytest.mark.parametrize("cache_url", ["redis"], indirect=True)
+async def test_a_key_set_by_hand_with_a_digit_int_refuses_is_skipped(make_engine, cache_url):
+    engine = await make_engine("write-behind")
+    await engine.read(1)
+    with redis.Redis.from_url(cache_url) as client:
+        client.set(f"cachetui:{engine.store.namespace}:profile:²", "{}")
+    assert [e.profile.user_id for e in await engine.cache_entries()] == [1]

@@ -14,7 +14,7 @@ from textual.widgets import Button, Input, Label, Static
 from cachetui.app.screens.dialogs import DIALOG_CSS
 from cachetui.engine import CacheTuiError, Engine, Profile, ValidationError
 from cachetui.engine.engine import last_op_id
-from cachetui.engine.profile import UPDATABLE_FIELDS, validate_changes
+from cachetui.engine.profile import MAX_INTEGER, UPDATABLE_FIELDS, validate_changes
 from cachetui.literal import literal
 
 LOAD_FIRST = "no user loaded: type a user id and press enter to load it"
@@ -74,8 +74,11 @@ class EditScreen(ModalScreen[Profile | None]):
     @on(Input.Submitted, "#user_id")
     async def _user_chosen(self, event: Input.Submitted) -> None:
         text = event.value.strip()
-        if not text.isdigit():
+        if not (text.isascii() and text.isdigit()):  # "²" is a digit int() refuses
             self._error(f"not a user id: {text!r}", "user_id")
+            return
+        if len(text.lstrip("0")) > len(str(MAX_INTEGER)):  # int() refuses 4,300 digits
+            self._error(f"no user {text[:24]}…: ids are at most {MAX_INTEGER:,}", "user_id")
             return
         await self._load(int(text))
 
@@ -164,6 +167,8 @@ class EditScreen(ModalScreen[Profile | None]):
             value: Any = raw
             if field == "followers":
                 try:
+                    if not raw.strip().isascii():
+                        raise ValueError(raw)
                     value = int(raw.strip())
                 except ValueError:
                     errors[field] = f"followers must be a whole number, got {raw!r}"

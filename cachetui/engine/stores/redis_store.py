@@ -320,7 +320,9 @@ class RedisStore(CacheStore):
         self._listed_at = now
         # SCAN may return a key twice; a key set by hand may not end in an id
         start = len(self.prefix)
-        keys = sorted({k for k in await self._profile_keys() if k[start:].isdigit()})
+        keys = sorted(
+            {k for k in await self._profile_keys() if k[start:].isascii() and k[start:].isdigit()}
+        )
         ids = [int(k[start:]) for k in keys]
         if not keys:
             if await self._call(self._client.zcard, self._index):

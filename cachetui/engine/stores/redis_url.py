@@ -143,7 +143,7 @@ def _port(netloc: str) -> int | None:
     if match is None or not match.group(1):  # "host:" is redis-py's default port too
         return None
     text = match.group(1)
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 65535:
         raise _Problem(f"the port must be a number from 1 to 65535, got {text!r}")
     return int(text)
 
