@@ -12,7 +12,7 @@ from cachetui.engine.queue.url import parse_queue_url
 
 
 class WritePolicy(StrEnum):
-    """How an update reaches the cache and the database (README.md, "Semantics")."""
+    """How an update reaches the cache and the database (docs/engine.md, "Semantics")."""
 
     WRITE_THROUGH = "write-through"
     WRITE_BEHIND = "write-behind"

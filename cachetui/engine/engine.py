@@ -1,13 +1,13 @@
 """The :class:`Engine` facade: one write policy at a time over a cache store and a
 database.
 
-Semantics are the README's table ("Semantics"); each policy's update and read-miss paths
-live in :mod:`cachetui.engine.policies` (one module per policy). Here: the lifecycle, the public
-API and its validation, the events and metrics wiring, and the dispatch to the current
-policy. The rooms around it: :mod:`~cachetui.engine.queue.flusher` (write-behind batches,
-retries, draining), :mod:`~cachetui.engine.stores.health` (cache outages and recovery),
-:mod:`~cachetui.engine.lab.operations` (crash, external writes, knobs),
-:mod:`~cachetui.engine.observation` (metrics and events) and
+Semantics are the table in docs/engine.md ("Semantics"); each policy's update and
+read-miss paths live in :mod:`cachetui.engine.policies` (one module per policy). Here:
+the lifecycle, the public API and its validation, the events and metrics wiring, and the
+dispatch to the current policy. The rooms around it: :mod:`~cachetui.engine.queue.flusher`
+(write-behind batches, retries, draining), :mod:`~cachetui.engine.stores.health` (cache
+outages and recovery), :mod:`~cachetui.engine.lab.operations` (crash, external writes,
+knobs), :mod:`~cachetui.engine.observation` (metrics and events) and
 :mod:`~cachetui.engine.pane_views` (what the panes show).
 """
 

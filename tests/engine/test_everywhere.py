@@ -1,4 +1,4 @@
-"""What holds under every policy (README.md, "Semantics"): per-user ordering, single
+"""What holds under every policy (docs/engine.md, "Semantics"): per-user ordering, single
 flight, draining on a policy switch, crashes, external writes, key states, metrics."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Each row of the semantics table (README.md, "Semantics"), per policy, checked against
-the SQLite file."""
+"""Each row of the semantics table (docs/engine.md, "Semantics"), per policy, checked
+against the SQLite file."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 the commit-first update of the policies that write the database before acknowledging.
 
 One module per policy beside this one holds its update path and its read-miss path, so
-the README's semantics table maps to files (cachetools' one small class per eviction
+the semantics table (docs/engine.md) maps to files (cachetools' one small class per eviction
 policy is the model).
 """
 
