@@ -465,14 +465,13 @@ async def test_a_bad_scenario_name_given_to_the_app_is_reported(db_file):
         assert any("unknown scenario 'nope'" in n for n in notifications(app))
 
 
-README_TOML = re.search(
-    r"```toml\n(.*?)```", (Path(__file__).resolve().parents[2] / "README.md").read_text(), re.S
-).group(1)
+TALKS = Path(__file__).resolve().parents[2] / "docs" / "talks.md"
+TALKS_TOML = re.search(r"```toml\n(.*?)```", TALKS.read_text(), re.S).group(1)
 
 
-async def test_the_readme_scenario_example_runs(db_file, tmp_path):
+async def test_the_talk_pages_scenario_example_runs(db_file, tmp_path):
     path = tmp_path / "breath.toml"
-    path.write_text(README_TOML)
+    path.write_text(TALKS_TOML)
     app = make(db_file, str(path))
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
