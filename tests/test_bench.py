@@ -72,7 +72,9 @@ def test_bench_table_for_one_policy():
     ("args", "message"),
     [
         (["--read-ratio", "1.5"], "--read-ratio: must be between 0 and 1, got 1.5"),
-        (["--keys", "0"], "--keys: must be >= 1, got 0"),
+        (["--keys", "0"], "--keys: must be between 1 and 10,000,000, got 0"),
+        (["--keys", "9" * 20], "--keys: must be between 1 and 10,000,000, got 99999999999"),
+        (["--concurrency", "100000"], "--concurrency: must be between 1 and 10,000, got 100000"),
         (["--ops", "many"], "--ops: expected a number, got 'many'"),
         (["--db", "/no/such/file.db"], "--db /no/such/file.db: no such file"),
         (["--cache", "memcached://x"], "unsupported cache URL 'memcached://x'"),

@@ -52,6 +52,10 @@ def test_version():
         (["--eviction", "random"], "invalid choice: 'random'"),
         (["--cache", "memcached://x"], "unsupported cache URL 'memcached://x'"),
         (["--profiles", "-5"], "--profiles: expected a number >= 0, got -5"),
+        (
+            ["--profiles", "9" * 23],  # seeding it filled the disk, deaf to signals
+            "--profiles: expected a number from 0 to 10,000,000, got 99,999,999,999,999",
+        ),
         (["--frobnicate"], "unrecognized arguments: --frobnicate"),
         (["--theme", "neon"], "--theme: unknown theme 'neon'; choose one of: ansi-dark,"),
         (["--queue", "kafka://x"], "unknown queue URL 'kafka://x'"),

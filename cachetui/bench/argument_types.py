@@ -19,11 +19,16 @@ def number_type(kind: type, low: float, high: float | None = None, *, above: boo
             raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
         too_low = value <= low if above else value < low
         if too_low or (high is not None and value > high):
+
+            def show(number: float) -> str:
+                return f"{number:,}" if kind is int else f"{number:g}"
+
             if high is not None:
-                bounds = f"between {low:g} and {high:g}"
+                bounds = f"between {show(low)} and {show(high)}"
             else:
-                bounds = f"{'>' if above else '>='} {low:g}"
-            raise argparse.ArgumentTypeError(f"must be {bounds}, got {text}")
+                bounds = f"{'>' if above else '>='} {show(low)}"
+            got = text if len(text) <= 40 else f"{text[:40]}… ({len(text)} characters)"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {got}")
         return value
 
     return parse

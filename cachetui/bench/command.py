@@ -20,8 +20,12 @@ from cachetui.cli.options import (
     queue_url_argument,
 )
 from cachetui.engine import CacheTuiError, StoreUnavailable, WritePolicy
+from cachetui.engine.lab.demo_data import MAX_SEED_PROFILES
 from cachetui.engine.stores.redis_errors import check_reachable
 from cachetui.engine.stores.redis_url import is_redis_url
+
+#: Concurrent callers at most: each is a task (a typed slip must not exhaust memory).
+MAX_CONCURRENCY = 10_000
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--keys",
-        type=number_type(int, 1),
+        type=number_type(int, 1, MAX_SEED_PROFILES),
         default=10_000,
         metavar="N",
         help="profiles in the database (default 10000)",
@@ -73,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--concurrency",
         action=Given,
-        type=number_type(int, 1),
+        type=number_type(int, 1, MAX_CONCURRENCY),
         default=16,
         metavar="C",
         help="concurrent callers (default 16; not with --sweep)",

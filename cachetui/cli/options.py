@@ -14,6 +14,7 @@ from pathlib import Path
 from cachetui.engine.config import EVICTIONS, EngineConfig, WritePolicy
 from cachetui.engine.database.paths import database_path_problem
 from cachetui.engine.errors import CacheTuiError, ValidationError
+from cachetui.engine.lab.demo_data import MAX_SEED_PROFILES
 from cachetui.engine.queue.url import parse_queue_url
 from cachetui.engine.stores.factory import CACHE_URL_FORMS, check_cache_url
 from cachetui.engine.stores.redis_url import is_redis_url, parse_redis_url
@@ -33,14 +34,20 @@ def default_db_path() -> str:
     return str(folder / "profiles.db")
 
 
-def _int_at_least(minimum: int) -> Callable[[str], int]:
+def _int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+            shown = text if len(text) <= 40 else text[:40] + "…"
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {shown!r}") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"expected a number >= {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            shown = f"{value:,}" if len(text) <= 40 else f"{text[:40]}… ({len(text)} digits)"
+            raise argparse.ArgumentTypeError(
+                f"expected a number from {minimum} to {maximum:,}, got {shown}"
+            )
         return value
 
     return parse
@@ -144,7 +151,7 @@ def add_app_options(target: argparse.ArgumentParser | argparse._ArgumentGroup) -
     )
     target.add_argument(
         "--profiles",
-        type=_non_negative_int,
+        type=_int_at_least(0, MAX_SEED_PROFILES),
         default=DEFAULT_PROFILES,
         metavar="N",
         help=f"demo profiles to seed into an empty database (default {DEFAULT_PROFILES})",

@@ -37,6 +37,7 @@ from cachetui.engine.errors import (
     ValidationError,
 )
 from cachetui.engine.events import Event, EventKind
+from cachetui.engine.lab.demo_data import MAX_SEED_PROFILES
 from cachetui.engine.lab.operations import LabOperations
 from cachetui.engine.observation import Observation
 from cachetui.engine.pane_views import PaneViews
@@ -420,4 +421,8 @@ class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, Observ
         self._check_running()
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise ValidationError(f"profile count must be an integer >= 0, got {count!r}")
+        if count > MAX_SEED_PROFILES:
+            raise ValidationError(
+                f"profile count must be at most {MAX_SEED_PROFILES:,}, got {count:,}"
+            )
         return await self._core.db.seed(count, self._core.timestamp(), seed=seed)

@@ -188,3 +188,10 @@ async def test_a_key_set_by_hand_with_a_digit_int_refuses_is_skipped(make_engine
     with redis.Redis.from_url(cache_url) as client:
         client.set(f"cachetui:{engine.store.namespace}:profile:²", "{}")
     assert [e.profile.user_id for e in await engine.cache_entries()] == [1]
+
+
+async def test_a_seed_count_past_the_bound_is_refused_before_any_row(make_engine, db_path):
+    engine = await make_engine("write-through", seed=0)
+    with pytest.raises(ValidationError, match="profile count must be at most 10,000,000"):
+        await engine.seed(10**23)
+    assert await engine.db_count() == 0

@@ -7,6 +7,10 @@ from collections.abc import Iterator
 
 from cachetui.engine.profile import Profile
 
+#: The most demo profiles one seed makes (about 1.2 GB of SQLite): a bound on a typed
+#: count, so that a slip of the keyboard cannot fill the disk.
+MAX_SEED_PROFILES = 10_000_000
+
 FIRST_NAMES = (
     "Ada",
     "Alan",
