@@ -166,6 +166,13 @@ class EditScreen(ModalScreen[Profile | None]):
             raw = self.query_one(f"#{field}", Input).value
             value: Any = raw
             if field == "followers":
+                digits = raw.strip()
+                if digits.isascii() and digits.isdigit() and len(digits) > 30:
+                    errors[field] = (
+                        f"followers must be <= {MAX_INTEGER:,} (the largest the database "
+                        f"stores), got a number of {len(digits):,} digits"
+                    )
+                    continue
                 try:
                     if not raw.strip().isascii():
                         raise ValueError(raw)
