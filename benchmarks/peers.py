@@ -391,7 +391,17 @@ async def bench_through(folder: Path, n1: int, n64: int, reps: int) -> list[Row]
 
             def peer_row(uid: int) -> tuple[Any, ...]:
                 version[uid] += 1
-                return (uid, f"User {uid}", changes["bio"], "Bench", uid, version[uid], stamp)
+                write_id = f"peer:0:{version[uid]}"
+                return (
+                    uid,
+                    f"User {uid}",
+                    changes["bio"],
+                    "Bench",
+                    uid,
+                    version[uid],
+                    stamp,
+                    write_id,
+                )
 
             async def engine_update(uid: int) -> Profile:
                 return await engine.update(uid, changes)
@@ -479,7 +489,7 @@ def plain_dict_sqlite3(db: Path, n: int, seed: int) -> tuple[float, float]:
                 reads += 1
                 read(uid)
             else:
-                new = read(uid).apply(changes, utc_timestamp(time.time()))
+                new = read(uid).apply(changes, utc_timestamp(time.time()), f"peer:0:{uid}")
                 conn.execute(UPSERT, new.as_row())
                 conn.commit()
                 cache[uid] = new
@@ -513,7 +523,7 @@ def plain_redis_sqlite3(db: Path, n: int, seed: int, prefix: str) -> tuple[float
                 reads += 1
                 read(uid)
             else:
-                new = read(uid).apply(changes, utc_timestamp(time.time()))
+                new = read(uid).apply(changes, utc_timestamp(time.time()), f"peer:0:{uid}")
                 conn.execute(UPSERT, new.as_row())
                 conn.commit()
                 client.set(f"{prefix}{uid}", json.dumps(new.as_row()))

@@ -218,7 +218,7 @@ def db_row(path: str, user_id: int) -> Profile | None:
     """Read a row through a separate sqlite3 connection, as any SQLite client would."""
     with sqlite3.connect(path) as conn:
         row = conn.execute(
-            "SELECT user_id, name, bio, location, followers, version, updated_at "
+            "SELECT user_id, name, bio, location, followers, version, updated_at, write_id "
             "FROM profiles WHERE user_id = ?",
             (user_id,),
         ).fetchone()

@@ -12,11 +12,12 @@ import asyncio
 import contextlib
 import contextvars
 import itertools
+import secrets
 import time
 from collections.abc import Awaitable, Sequence
 
 from cachetui.engine.config import EngineConfig, WritePolicy
-from cachetui.engine.database.base import Database, RowConflict, RowRejected
+from cachetui.engine.database.base import Database, RowConflict, RowLanded, RowRejected
 from cachetui.engine.database.batching import BatchLoader, GroupCommit
 from cachetui.engine.database.factory import make_database
 from cachetui.engine.errors import (
@@ -31,7 +32,7 @@ from cachetui.engine.key_locks import KeyLocks
 from cachetui.engine.lab.faults import Faults
 from cachetui.engine.metrics.counters import Counters
 from cachetui.engine.metrics.window import WindowTracker
-from cachetui.engine.profile import Profile, utc_timestamp
+from cachetui.engine.profile import Profile, utc_timestamp, write_id_prefix
 from cachetui.engine.queue.dead_letters import DeadLetters
 from cachetui.engine.queue.outbox import Journal
 from cachetui.engine.queue.write_queue import WriteQueue
@@ -80,6 +81,13 @@ class EngineCore:
         self.idle.set()
         self.active_updates = 0
         self.epoch = 0  # crashes so far: an update that sees it change was interrupted
+        #: This engine's random id, the first part of its write ids (unique across
+        #: instances and restarts), and the write epoch: it grows at each crash and at
+        #: each rewind of the rows (a lab going back), so a write id says which era of
+        #: the lab it is of. ``write_prefix`` is ``instance:epoch:``.
+        self.instance = secrets.token_hex(6)
+        self.write_epoch = 0
+        self.write_prefix = write_id_prefix(self.instance, 0)
         #: The durable outbox that journals the queue (None: the queue is memory only),
         #: and whether acknowledgements wait for it (False while an outbox left by an
         #: earlier process is only being replayed into a memory queue).
@@ -96,6 +104,16 @@ class EngineCore:
         op = next(self.ops)
         last_op_id.set(op)
         return op
+
+    def write_id(self, op: int) -> str:
+        """The id of the write the update ``op`` makes."""
+        return f"{self.write_prefix}{op}"
+
+    def new_epoch(self) -> int:
+        """Start a new write epoch (a crash, a rewind); its number."""
+        self.write_epoch += 1
+        self.write_prefix = write_id_prefix(self.instance, self.write_epoch)
+        return self.write_epoch
 
     def timestamp(self) -> str:
         return utc_timestamp(self.config.clock())
@@ -209,6 +227,8 @@ class EngineCore:
         failures = await self.db.write(rows)
         self.roll_window()
         c = self.c
+        for uid in [u for u, f in failures.items() if isinstance(f, RowLanded)]:
+            del failures[uid]  # cannot happen to a new write (its id is new): landed
         c.db_writes += len(rows) - len(failures)
         c.db_transactions += 1
         errors: dict[int, Exception] = {}

@@ -33,8 +33,12 @@ class Profile(NamedTuple):
     followers: int
     version: int
     updated_at: str
+    #: Which acknowledged write this is (``instance:epoch:op``, unique across instances
+    #: and restarts: see :func:`write_id_prefix`); None for a row another program wrote
+    #: (or seeded): a database trigger clears it on every write that is not cachetui's.
+    write_id: str | None = None
 
-    def as_row(self) -> tuple[int, str, str, str, int, int, str]:
+    def as_row(self) -> tuple[int, str, str, str, int, int, str, str | None]:
         return tuple.__new__(tuple, self)
 
     def as_dict(self) -> dict[str, Any]:
@@ -46,11 +50,13 @@ class Profile(NamedTuple):
             "followers": self.followers,
             "version": self.version,
             "updated_at": self.updated_at,
+            "write_id": self.write_id,
         }
 
-    def apply(self, changes: dict[str, Any], updated_at: str) -> Profile:
-        """The next version of this profile with ``changes`` (already validated)."""
-        user_id, name, bio, location, followers, version, _ = self
+    def apply(self, changes: dict[str, Any], updated_at: str, write_id: str | None) -> Profile:
+        """The next version of this profile with ``changes`` (already validated), as
+        the write ``write_id``."""
+        user_id, name, bio, location, followers, version, _, _ = self
         get = changes.get
         return _new_tuple(
             Profile,
@@ -62,11 +68,21 @@ class Profile(NamedTuple):
                 get("followers", followers),
                 version + 1,
                 updated_at,
+                write_id,
             ),
         )
 
 
 _new_tuple = tuple.__new__
+
+
+def write_id_prefix(instance: str, epoch: int) -> str:
+    """The start of the write ids of ``instance`` in ``epoch``: a write's id is this
+    prefix and the op id of the update that made it (``"3f9a1c2b7d4e:0:"`` + ``"17"``).
+    ``instance`` is random per engine (so ids are unique across instances and
+    restarts); the epoch grows at each crash and rewind (op ids never repeat within an
+    instance, so the epoch is there for readers: which era of the lab a write is of)."""
+    return f"{instance}:{epoch}:"
 
 
 def validate_changes(changes: object) -> dict[str, Any]:

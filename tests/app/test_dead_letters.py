@@ -128,7 +128,9 @@ async def test_p_rejects_the_followed_users_writes_and_the_panes_show_the_dead_l
         assert "rejects" not in text_of(app, "#status")
         assert said(app, "its dead letter waits for a retry (d, then r)")
         with sqlite3.connect(db_file) as conn:
-            triggers = conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'")
+            triggers = conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='trigger' AND name LIKE 'cachetui_lab%'"
+            )
             assert triggers.fetchall() == []
 
 

@@ -311,7 +311,12 @@ async def leaves_no_trace(app: CacheTuiApp, db_file: str) -> None:
     assert app.scenario_run is None
     assert app.engine.dead_letters() == [] and app.engine.metrics.pending == 0
     with sqlite3.connect(db_file) as conn:
-        assert conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'").fetchall() == []
+        assert (
+            conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='trigger' AND name LIKE 'cachetui_lab%'"
+            ).fetchall()
+            == []
+        )
         assert conn.execute("SELECT count(*) FROM dead_letters").fetchone() == (0,)
     assert all(db_version(db_file, u) == 1 for u in range(1, 10))
 

@@ -108,7 +108,7 @@ async def test_a_replay_of_a_write_that_already_landed_is_a_no_op(make_engine, d
         kept = db.execute("SELECT * FROM outbox").fetchall()
     await engine.flush()
     with contextlib.closing(sqlite3.connect(db_path + ".outbox")) as db, db:
-        db.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?, ?, ?)", kept)
+        db.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?, ?, ?, ?)", kept)
     orphan(db_path)
 
     replaying = await make_engine("write-behind", seed=0)

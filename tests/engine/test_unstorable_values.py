@@ -151,7 +151,7 @@ async def test_an_unexpected_failure_in_flush_is_a_cachetui_error_and_nothing_ha
     await engine.update(1, {"bio": "kept"})
     real_write = engine.db.write
 
-    async def broken_write(rows):
+    async def broken_write(rows, **options):
         raise RuntimeError("a bug in a backend")
 
     engine.db.write = broken_write  # type: ignore[method-assign]

@@ -16,7 +16,10 @@ def lab_state(db_file: str) -> tuple[list[str], int]:
     """The lab triggers and the dead letters the file holds, as sqlite3 sees them."""
     with sqlite3.connect(db_file) as conn:
         triggers = [
-            n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type='trigger'")
+            n
+            for (n,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='trigger' AND name LIKE 'cachetui_lab%'"
+            )
         ]
         (letters,) = conn.execute("SELECT count(*) FROM dead_letters").fetchone()
     return triggers, letters

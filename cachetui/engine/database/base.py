@@ -35,8 +35,14 @@ class RowConflict:
     db_version: int | None
 
 
-#: Why one row of a guarded write did not land.
-RowFailure = RowRejected | RowConflict
+@dataclass(frozen=True, slots=True)
+class RowLanded:
+    """The write had landed before (a durable queue replaying it): its write id is in
+    the database already. Nothing was written; it counts as landed, not as a conflict."""
+
+
+#: Why one row of a guarded write was not written.
+RowFailure = RowRejected | RowConflict | RowLanded
 
 
 class Database(ABC):
@@ -83,10 +89,20 @@ class Database(ABC):
         """The rows of these users (missing users are absent), in one round trip."""
 
     @abstractmethod
-    async def write(self, rows: Sequence[tuple[Profile, int]]) -> dict[int, RowFailure]:
+    async def write(
+        self, rows: Sequence[tuple[Profile, int]], *, record: bool = False
+    ) -> dict[int, RowFailure]:
         """Write each ``(profile, base_version)`` in one transaction, only where the row
-        still has ``base_version`` (the version guard). Returns the rows that did not
-        land, by user; every other row committed."""
+        still has ``base_version`` (the version guard), with the profile's write id.
+        Returns the rows not written, by user (a write that had landed already is
+        :class:`RowLanded`); every other row committed. ``record``: note each landing's
+        write id in the same transaction, for :meth:`landed` (a durable queue's
+        writes)."""
+
+    @abstractmethod
+    async def landed(self, writes: Sequence[tuple[int, str]]) -> set[str]:
+        """Which of these ``(user_id, write_id)`` writes are in the database already
+        (the row holds the write id, or a recorded landing names it)."""
 
     @abstractmethod
     async def external_update(

@@ -93,6 +93,7 @@ class SQLiteDatabase(Database):
         #: False: every engine read takes aiosqlite's thread (to compare the two paths,
         #: or to test the awaits of that path).
         self.read_on_thread = True
+        self._recorded = 0  # landings recorded since ``landed_writes`` was last pruned
 
     async def open(self) -> None:
         try:
@@ -220,16 +221,33 @@ class SQLiteDatabase(Database):
         rows = await call(self.conn, sql.select, user_ids)
         return {row[0]: Profile(*row) for row in rows}
 
-    async def write(self, rows: Sequence[tuple[Profile, int]]) -> dict[int, RowFailure]:
+    async def write(
+        self, rows: Sequence[tuple[Profile, int]], *, record: bool = False
+    ) -> dict[int, RowFailure]:
         """Write each ``(profile, base_version)`` in one transaction, only where the row
         still has ``base_version`` (the version guard: a row's version never goes down).
-        Returns the rows that did not land, by user: :class:`RowRejected` (SQLite refused
-        that row for good) or :class:`RowConflict`; every other row committed. Raises
-        DatabaseUnavailable (nothing written) for errors that are not about one row, and
-        DatabaseFileLost if the file was deleted or replaced since it was opened."""
+        Returns the rows not written, by user: :class:`RowRejected` (SQLite refused
+        that row for good), :class:`RowConflict` or :class:`RowLanded`; every other row
+        committed. ``record``: their write ids go into ``landed_writes`` in the same
+        transaction. Raises DatabaseUnavailable (nothing written) for errors that are
+        not about one row, and DatabaseFileLost if the file was deleted or replaced
+        since it was opened."""
         await self.faults.before_db_call()
         self._check_file()
-        return await call(self.conn, sql.guarded_write, list(rows))
+        failures = await call(self.conn, sql.guarded_write, list(rows), record)
+        if record:
+            self._recorded += len(rows) - len(failures)
+            if self._recorded >= sql.PRUNE_EVERY:
+                self._recorded = 0
+                await call(self.conn, sql.prune_landings)
+        return failures
+
+    async def landed(self, writes: Sequence[tuple[int, str]]) -> set[str]:
+        """Which of these ``(user_id, write_id)`` writes are in the database already."""
+        if not writes:
+            return set()
+        await self.faults.before_db_call()
+        return await call(self.conn, sql.landed_ids, list(writes))
 
     async def set_lab_rejection(self, user_id: int, reject: bool) -> None:
         """Install (or drop) the real trigger ``cachetui_lab_reject_<id>`` that makes
@@ -263,14 +281,15 @@ class SQLiteDatabase(Database):
         await self.faults.before_db_call()
         self._check_file()
         try:
-            return await call(self.conn, sql.read_modify_write, user_id, changes, updated_at)
+            return await call(self.conn, sql.external_write, user_id, changes, updated_at)
         except sql.RowPermanentError as exc:
             raise WriteRejected(user_id, 0, str(exc)) from exc
 
     # -- setup and the observer's view (no faults) -------------------------------------
     async def restore(self, profiles: Sequence[Profile]) -> None:
-        """Upsert rows as given, in one transaction, with no fault applied."""
-        await call(self.conn, sql.upsert, [p.as_row() for p in profiles])
+        """Upsert rows exactly as given (versions and write ids too), in one
+        transaction, with no fault applied."""
+        await call(self.conn, sql.restore, [p.as_row() for p in profiles])
 
     async def seed(self, count: int, updated_at: str, seed: int = 42) -> int:
         """Insert demo profiles 1..count if the table is empty; returns rows inserted."""

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from cachetui.engine.database.base import RowConflict, RowFailure, RowRejected
+from cachetui.engine.database.base import RowConflict, RowFailure, RowLanded, RowRejected
 from cachetui.engine.errors import CacheTuiError
 from cachetui.engine.lab.demo_data import demo_profiles
 from cachetui.engine.profile import Profile
@@ -40,23 +40,50 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     last_failed_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS cachetui_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS landed_writes (
+    write_id TEXT NOT NULL UNIQUE, -- a write a durable queue landed (see LANDINGS_KEPT)
+    user_id INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    landed_at TEXT NOT NULL
+);
 """
+#: The trigger that recognises writes by other programs: an UPDATE that leaves
+#: ``write_id`` as it was is not cachetui's (cachetui gives every write a new id), so
+#: the row's ``write_id`` is cleared and its ``version`` goes up by one (unless the
+#: other program raised it itself). The WHEN clause also keeps the trigger's own UPDATE
+#: (with ``PRAGMA recursive_triggers`` on) from firing it again.
+FOREIGN_WRITE_TRIGGER = "cachetui_foreign_write"
+CREATE_FOREIGN_WRITE_TRIGGER = f"""
+CREATE TRIGGER IF NOT EXISTS {FOREIGN_WRITE_TRIGGER} AFTER UPDATE ON profiles
+WHEN new.write_id IS old.write_id AND (new.write_id IS NOT NULL OR new.version <= old.version)
+BEGIN
+    UPDATE profiles SET write_id = NULL, version = max(new.version, old.version + 1)
+    WHERE user_id = new.user_id;
+END
+"""
+#: Landings recorded for replays (the newest are kept; older ones are pruned).
+LANDINGS_KEPT = 1_000_000
 #: ``PRAGMA user_version`` of the schema above: later schema changes migrate from it
 #: (2 added ``cachetui_meta``, which holds the database's id: an outbox names it; 3 put
 #: the ``updated_at`` index in the order the Database pane reads it, newest first then by
 #: id: the pane's 60 rows come off the index, where 100,000 rows seeded at one instant
-#: had to be sorted, ~100 ms, at every repaint).
-SCHEMA_VERSION = 3
+#: had to be sorted, ~100 ms, at every repaint; 4 added write identity: the
+#: ``write_id`` columns of ``profiles`` and ``dead_letters``, the ``landed_writes``
+#: table and the trigger that recognises other programs' writes).
+SCHEMA_VERSION = 4
 DEAD_LETTER_COLUMNS = (
     "user_id, kind, version, base_version, db_version, profile, error, attempts, "
-    "first_failed_at, last_failed_at"
+    "first_failed_at, last_failed_at, write_id"
 )
-COLUMNS = "user_id, name, bio, location, followers, version, updated_at"
+#: The columns a file must have to be cachetui's (``write_id`` is added if missing).
+REQUIRED_COLUMNS = ("user_id", "name", "bio", "location", "followers", "version", "updated_at")
+COLUMNS = "user_id, name, bio, location, followers, version, updated_at, write_id"
 UPSERT = (
-    f"INSERT INTO profiles ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
+    f"INSERT INTO profiles ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT(user_id) DO UPDATE SET name = excluded.name, bio = excluded.bio, "
     "location = excluded.location, followers = excluded.followers, "
-    "version = excluded.version, updated_at = excluded.updated_at"
+    "version = excluded.version, updated_at = excluded.updated_at, "
+    "write_id = excluded.write_id"
 )
 SELECT_ONE = f"SELECT {COLUMNS} FROM profiles WHERE user_id = ?"
 #: SQLite's default limit of host parameters per statement is 999 on old builds.
@@ -89,7 +116,7 @@ def check_ours(db: sqlite3.Connection) -> None:
         )
     if tables:
         columns = {row[1] for row in db.execute("PRAGMA table_info(profiles)")}
-        missing = [c for c in COLUMNS.split(", ") if c not in columns]
+        missing = [c for c in REQUIRED_COLUMNS if c not in columns]
         if missing:
             raise ForeignDatabase(
                 f"its profiles table lacks the column{'s' if len(missing) > 1 else ''} "
@@ -103,6 +130,7 @@ def setup(db: sqlite3.Connection, wal: bool) -> str:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
     db.executescript(SCHEMA)
+    migrate(db)
     if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     db.execute(
@@ -113,6 +141,15 @@ def setup(db: sqlite3.Connection, wal: bool) -> str:
     return str(
         db.execute("SELECT value FROM cachetui_meta WHERE key = 'database_id'").fetchone()[0]
     )
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Bring a file of an earlier schema to this one (each step only if missing)."""
+    for table in ("profiles", "dead_letters"):
+        columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if "write_id" not in columns:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN write_id TEXT")
+    db.execute(CREATE_FOREIGN_WRITE_TRIGGER)
 
 
 LAB_TRIGGER_PREFIX = "cachetui_lab_reject_"
@@ -164,7 +201,7 @@ def save_dead_letters(
     db: sqlite3.Connection, rows: list[tuple[Any, ...]], deleted: list[int]
 ) -> None:
     def work() -> None:
-        marks = ", ".join("?" * 10)
+        marks = ", ".join("?" * 11)
         db.executemany(
             f"INSERT OR REPLACE INTO dead_letters ({DEAD_LETTER_COLUMNS}) VALUES ({marks})",
             rows,
@@ -206,24 +243,36 @@ def transaction(db: sqlite3.Connection, work: Callable[[], _T]) -> _T:
     return result
 
 
-def upsert(db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
-    if len(rows) == 1:
-        transaction(db, lambda: db.execute(UPSERT, rows[0]))
-    else:
-        transaction(db, lambda: db.executemany(UPSERT, rows))
+def restore(db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Upsert rows exactly as given (versions and write ids too): the foreign-write
+    trigger is dropped and created again inside the transaction, so no other
+    connection ever sees the table without it."""
+
+    def work() -> None:
+        db.execute(f"DROP TRIGGER IF EXISTS {FOREIGN_WRITE_TRIGGER}")
+        db.executemany(UPSERT, rows)
+        db.execute(CREATE_FOREIGN_WRITE_TRIGGER)
+
+    transaction(db, work)
 
 
-def read_modify_write(
+def external_write(
     db: sqlite3.Connection, user_id: int, changes: dict[str, Any], updated_at: str
 ) -> Profile | None:
+    """Another program's write, as such a program makes it: an UPDATE of the changed
+    fields only (the foreign-write trigger raises the version and clears the write
+    id), then the row read back in the same transaction."""
+    # The field names come from validate_changes: only UPDATABLE_FIELDS reach here.
+    sets = ", ".join(f"{field} = ?" for field in changes)
+
     def work() -> Profile | None:
-        db.execute("BEGIN IMMEDIATE")  # no other process may write between read and write
+        db.execute("BEGIN IMMEDIATE")
+        db.execute(
+            f"UPDATE profiles SET {sets}, updated_at = ? WHERE user_id = ?",
+            (*changes.values(), updated_at, user_id),
+        )
         row = db.execute(SELECT_ONE, (user_id,)).fetchone()
-        if row is None:
-            return None
-        new = Profile(*row).apply(changes, updated_at)
-        db.execute(UPSERT, new.as_row())
-        return new
+        return None if row is None else Profile(*row)
 
     return transaction(db, work)
 
@@ -242,8 +291,14 @@ def seed(db: sqlite3.Connection, count: int, updated_at: str, seed: int) -> int:
 ROW_PERMANENT_CODES = frozenset({19, 20})
 _GUARDED_UPDATE = (
     "UPDATE profiles SET name = ?, bio = ?, location = ?, followers = ?, version = ?, "
-    "updated_at = ? WHERE user_id = ? AND version = ?"
+    "updated_at = ?, write_id = ? WHERE user_id = ? AND version = ?"
 )
+_RECORD_LANDING = (
+    "INSERT OR IGNORE INTO landed_writes (write_id, user_id, version, landed_at) "
+    "VALUES (?, ?, ?, ?)"
+)
+#: Landings between two prunes of ``landed_writes`` (kept to its newest LANDINGS_KEPT).
+PRUNE_EVERY = 10_000
 
 
 def row_permanent(exc: sqlite3.Error) -> bool:
@@ -267,13 +322,21 @@ def unexpected_row_error(profile: Profile, exc: Exception) -> RowRejected:
     return RowRejected(reason)
 
 
-def guarded_write(db: sqlite3.Connection, rows: list[tuple[Profile, int]]) -> dict[int, RowFailure]:
+def guarded_write(
+    db: sqlite3.Connection, rows: list[tuple[Profile, int]], record: bool
+) -> dict[int, RowFailure]:
     """Write each ``(profile, base_version)`` only where the row still has that version,
     in one transaction. A row SQLite refuses is rolled back alone (a failed statement
     aborts only itself): the other rows commit; so does every row beside one whose
     values cannot be bound at all (see :func:`unexpected_row_error`). Errors that are
-    not about one row roll everything back and propagate."""
+    not about one row roll everything back and propagate.
+
+    A write that had landed already (its write id is the row's, or, with ``record``,
+    in ``landed_writes``) is :class:`RowLanded`, never written twice. ``record``: note
+    each landing's write id in ``landed_writes``, in the same transaction (what a
+    durable queue's replay asks, by :func:`landed_ids`)."""
     failures: dict[int, RowFailure] = {}
+    landings: list[tuple[str, int, int, str]] = []
 
     def work() -> dict[int, RowFailure]:
         for profile, base in rows:
@@ -285,6 +348,7 @@ def guarded_write(db: sqlite3.Connection, rows: list[tuple[Profile, int]]) -> di
                 profile.followers,
                 profile.version,
                 profile.updated_at,
+                profile.write_id,
                 uid,
                 base,
             )
@@ -298,11 +362,66 @@ def guarded_write(db: sqlite3.Connection, rows: list[tuple[Profile, int]]) -> di
             except Exception as exc:  # noqa: BLE001 - the row's values could not be bound
                 failures[uid] = unexpected_row_error(profile, exc)
                 continue
-            if changed != 1:
-                row = db.execute(SELECT_ONE, (uid,)).fetchone()
-                if row is not None and tuple(row) == profile.as_row():
-                    continue  # already there (an outbox replayed): landed, not a conflict
-                failures[uid] = RowConflict(None if row is None else int(row[5]))
+            if changed == 1:
+                if record and profile.write_id is not None:
+                    landings.append((profile.write_id, uid, profile.version, profile.updated_at))
+                continue
+            row = db.execute(SELECT_ONE, (uid,)).fetchone()
+            if already_landed(db, profile, row):
+                failures[uid] = RowLanded()
+                continue
+            failures[uid] = RowConflict(None if row is None else int(row[5]))
+        if landings:
+            db.executemany(_RECORD_LANDING, landings)
         return failures
 
     return transaction(db, work)
+
+
+def already_landed(db: sqlite3.Connection, profile: Profile, row: tuple[Any, ...] | None) -> bool:
+    """Whether this write is in the database already (decided by its write id; an entry
+    of an outbox from before write ids, by the whole row being equal)."""
+    if profile.write_id is None:
+        return row is not None and tuple(row[:7]) == profile.as_row()[:7]
+    if row is not None and row[7] == profile.write_id:
+        return True
+    found = db.execute(
+        "SELECT 1 FROM landed_writes WHERE write_id = ?", (profile.write_id,)
+    ).fetchone()
+    return found is not None
+
+
+def landed_ids(db: sqlite3.Connection, writes: list[tuple[int, str]]) -> set[str]:
+    """Which of these ``(user_id, write_id)`` writes have landed: the row holds the
+    write id, or ``landed_writes`` recorded it (it landed, and was overwritten later)."""
+    found: set[str] = set()
+    for start in range(0, len(writes), _MAX_IN):
+        chunk = writes[start : start + _MAX_IN]
+        marks = ", ".join("?" * len(chunk))
+        ids = [write_id for _, write_id in chunk]
+        found.update(
+            str(w)
+            for (w,) in db.execute(
+                f"SELECT write_id FROM landed_writes WHERE write_id IN ({marks})", ids
+            )
+        )
+        found.update(
+            str(w)
+            for (w,) in db.execute(
+                f"SELECT write_id FROM profiles WHERE user_id IN ({marks})",
+                [uid for uid, _ in chunk],
+            )
+            if w is not None
+        )
+    return found & {write_id for _, write_id in writes}
+
+
+def prune_landings(db: sqlite3.Connection) -> None:
+    """Keep ``landed_writes`` to its newest LANDINGS_KEPT rows (one range delete)."""
+    transaction(
+        db,
+        lambda: db.execute(
+            "DELETE FROM landed_writes WHERE rowid <= (SELECT max(rowid) FROM landed_writes) - ?",
+            (LANDINGS_KEPT,),
+        ),
+    )

@@ -60,6 +60,7 @@ class LabOperations:
         op = next(core.ops)
         async with self._flusher.lock:  # a batch in flight either landed or did not
             core.epoch += 1  # updates in progress die with the process
+            core.new_epoch()  # the restarted process writes in a new epoch
             updates = core.queue.updates_by_user()
             dropped = core.queue.clear()
             replayed = await self._replay_outbox()
@@ -214,12 +215,25 @@ class LabOperations:
         )
 
     async def restore_rows(self, profiles: Iterable[Profile]) -> None:
-        """Write these rows to the database exactly as given (versions included), past
-        any injected fault and outside the metrics: for labs that rewind a demo."""
+        """Write these rows to the database exactly as given (versions and write ids
+        included, so versions may go down), past any injected fault and outside the
+        metrics: for labs that rewind a demo. A rewind starts a new write epoch."""
         rows = list(profiles)
         if rows:
             self._check_running()
             await self._core.db.restore(rows)
+            self._core.new_epoch()
+
+    @property
+    def instance_id(self) -> str:
+        """This engine's random id: the first part of each of its write ids."""
+        return self._core.instance
+
+    @property
+    def epoch(self) -> int:
+        """The write epoch (0 at start; one more at each crash and each rewind of the
+        rows): the middle part of a write id, ``instance:epoch:op``."""
+        return self._core.write_epoch
 
     async def reset_cache(self, profiles: Iterable[Profile] = ()) -> None:
         """Empty the cache store, then put ``profiles`` in it (a lab rewinding a demo).

@@ -109,7 +109,8 @@ class CommitFirst(Policy):
                 f"{letter.error}); retry or discard it first",
             )
         current = await self.current(op, user_id)
-        profile = current.apply(changes, core.timestamp())
+        write_id = core.write_id(op)
+        profile = current.apply(changes, core.timestamp(), write_id)
         core.check_epoch(epoch)  # a crashed process commits nothing more
         start = perf_counter()
         try:
@@ -128,7 +129,7 @@ class CommitFirst(Policy):
                     "row and applying the changes again",
                 )
                 fresh = await core.read_db(op, user_id)
-                profile = fresh.apply(changes, core.timestamp())
+                profile = fresh.apply(changes, core.timestamp(), write_id)
                 await core.committer.write(profile, fresh.version)
         except asyncio.CancelledError:
             # The commit has finished (GroupCommit waits for it), but whether the row

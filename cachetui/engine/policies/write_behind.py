@@ -53,7 +53,7 @@ class WriteBehind(Policy):
             return None
         op = next(core.ops)
         last_op_id.set(op)
-        profile = current.apply(changes, core.timestamp())
+        profile = current.apply(changes, core.timestamp(), f"{core.write_prefix}{op}")
         store.set_nowait(profile)
         self.enqueue(op, profile)
         c = core.c
@@ -90,7 +90,7 @@ class WriteBehind(Policy):
             )
             self._flusher.request_flush()
             await queue.wait_for_room(user_id)
-        profile = current.apply(changes, core.timestamp())
+        profile = current.apply(changes, core.timestamp(), core.write_id(op))
         core.check_epoch(epoch)
         letter = core.dead_letters.rejected(user_id)
         if letter is not None and user_id not in queue:

@@ -42,7 +42,14 @@ class DeadLetter:
     def version(self) -> int:
         return self.profile.version
 
-    def as_row(self) -> tuple[int, str, int, int, int | None, str, str, int, str, str]:
+    @property
+    def write_id(self) -> str | None:
+        """The parked write's id (``instance:epoch:op``)."""
+        return self.profile.write_id
+
+    def as_row(
+        self,
+    ) -> tuple[int, str, int, int, int | None, str, str, int, str, str, str | None]:
         """The ``dead_letters`` table's columns, in order."""
         return (
             self.user_id,
@@ -55,12 +62,15 @@ class DeadLetter:
             self.attempts,
             self.first_failed_at,
             self.last_failed_at,
+            self.profile.write_id,
         )
 
     @classmethod
     def from_row(cls, row: tuple[object, ...]) -> DeadLetter:
-        (_uid, kind, _version, base, db_version, profile, error, attempts, first, last) = row
+        (_uid, kind, _version, base, db_version, profile, error, attempts, first, last) = row[:10]
         data = json.loads(str(profile))
+        if len(row) > 10 and row[10] is not None:
+            data["write_id"] = str(row[10])
         return cls(
             kind="conflict" if kind == "conflict" else "rejected",
             profile=Profile(**data),

@@ -14,7 +14,7 @@ import contextlib
 import logging
 
 from cachetui.engine.core import BACKGROUND_OP, EngineCore, perf_counter, wait_event
-from cachetui.engine.database.base import RowConflict, RowRejected
+from cachetui.engine.database.base import RowConflict, RowLanded, RowRejected
 from cachetui.engine.errors import DatabaseUnavailable, PendingWritesError
 from cachetui.engine.events import EventKind
 from cachetui.engine.profile import Profile
@@ -104,7 +104,8 @@ class Flusher:
             start = perf_counter()
             try:
                 failures = await core.db.write(
-                    list(zip(batch.profiles, batch.base_versions, strict=True))
+                    list(zip(batch.profiles, batch.base_versions, strict=True)),
+                    record=core.outbox is not None,
                 )
             except Exception as exc:  # noqa: BLE001 - never a bare error out of flush or close
                 if not isinstance(exc, DatabaseUnavailable):  # a bug: kept, retried, told
@@ -128,33 +129,48 @@ class Flusher:
                 core.queue.failed(batch)
                 raise
             elapsed = perf_counter() - start
+            before = [u for u, f in failures.items() if isinstance(f, RowLanded)]
+            for uid in before:  # a replayed write already in the database: not written again
+                del failures[uid]
             landed = [p for p in batch.profiles if p.user_id not in failures]
             core.queue.landed(landed)
             core.roll_window()
             c = core.c
-            c.db_writes += len(landed)
+            c.db_writes += len(landed) - len(before)
             c.db_transactions += 1
-            if landed:
+            done = set(before)
+            written = [p for p in landed if p.user_id not in done]
+            if written:
                 waited = perf_counter() - min(
                     t
                     for p, t in zip(batch.profiles, batch.queued_at, strict=True)
-                    if p.user_id not in failures
+                    if p.user_id not in failures and p.user_id not in done
                 )
                 if waited > c.max_queue_wait:
                     c.max_queue_wait = waited
-            if len(landed) == 1:
-                p = landed[0]
+            if len(written) == 1:
+                p = written[0]
                 core.emit(
                     op, EventKind.FLUSH, p.user_id, p.version, elapsed, "1 write in 1 transaction"
                 )
-            elif landed:
+            elif written:
                 core.emit(
                     op,
                     EventKind.FLUSH,
                     None,
                     None,
                     elapsed,
-                    f"{len(landed)} writes in 1 transaction",
+                    f"{len(written)} writes in 1 transaction",
+                )
+            if before:
+                core.emit(
+                    op,
+                    EventKind.REPLAY,
+                    None,
+                    None,
+                    None,
+                    f"{len(before)} replayed write{'s' if len(before) > 1 else ''} had "
+                    "landed already (the same write id is in the database): not written again",
                 )
             # After the counters: a reader between the two awaits sees a consistent account.
             await core.journal_landed(landed)

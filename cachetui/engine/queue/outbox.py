@@ -40,13 +40,15 @@ CREATE TABLE IF NOT EXISTS outbox (
     base_version INTEGER NOT NULL, -- the database version its first un-landed write was built on
     profile TEXT NOT NULL,         -- JSON
     queued_at TEXT NOT NULL,
+    write_id TEXT,                 -- the newest write's id (also in the JSON)
     PRIMARY KEY (owner, user_id)
 );
 """
 _APPEND = (
-    "INSERT INTO outbox (owner, user_id, version, base_version, profile, queued_at) "
-    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(owner, user_id) DO UPDATE SET "
-    "version = excluded.version, profile = excluded.profile"  # the base is kept
+    "INSERT INTO outbox (owner, user_id, version, base_version, profile, queued_at, write_id) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(owner, user_id) DO UPDATE SET "
+    "version = excluded.version, profile = excluded.profile, "
+    "write_id = excluded.write_id"  # the base is kept
 )
 
 
@@ -154,7 +156,10 @@ class Outbox:
         """Journal each ``(profile, base_version)`` (the newest value of its user; a
         user's base is kept from its first entry). One transaction: durable on return."""
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        params = [(self.owner, p.user_id, p.version, base, _encode(p), stamp) for p, base in rows]
+        params = [
+            (self.owner, p.user_id, p.version, base, _encode(p), stamp, p.write_id)
+            for p, base in rows
+        ]
         await self._run(_executemany, [(_APPEND, params)])
         return {}
 
@@ -166,12 +171,11 @@ class Outbox:
             return
         profile, base = previous
         sql = (
-            "UPDATE outbox SET version = ?, base_version = ?, profile = ? "
+            "UPDATE outbox SET version = ?, base_version = ?, profile = ?, write_id = ? "
             "WHERE owner = ? AND user_id = ?"
         )
-        await self._run(
-            _executemany, [(sql, [(profile.version, base, _encode(profile), self.owner, user_id)])]
-        )
+        params = (profile.version, base, _encode(profile), profile.write_id, self.owner, user_id)
+        await self._run(_executemany, [(sql, [params])])
 
     async def landed(self, profiles: Sequence[Profile]) -> None:
         """These versions are in the database: drop their entries; an entry holding a
@@ -193,10 +197,19 @@ class Outbox:
     async def rebase(self, profile: Profile, base_version: int) -> None:
         """The entry now holds ``profile`` built on ``base_version`` (an overwrite)."""
         sql = (
-            "UPDATE outbox SET version = ?, base_version = ?, profile = ? "
+            "UPDATE outbox SET version = ?, base_version = ?, profile = ?, write_id = ? "
             "WHERE owner = ? AND user_id = ?"
         )
-        params = [(profile.version, base_version, _encode(profile), self.owner, profile.user_id)]
+        params = [
+            (
+                profile.version,
+                base_version,
+                _encode(profile),
+                profile.write_id,
+                self.owner,
+                profile.user_id,
+            )
+        ]
         await self._run(_executemany, [(sql, params)])
 
     async def remove(self, user_ids: Sequence[int]) -> None:
@@ -237,6 +250,9 @@ def _setup(db: sqlite3.Connection, database_id: str) -> None:
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     db.executescript(SCHEMA)
+    columns = {row[1] for row in db.execute("PRAGMA table_info(outbox)")}
+    if "write_id" not in columns:  # an outbox of an earlier version
+        db.execute("ALTER TABLE outbox ADD COLUMN write_id TEXT")
     row = db.execute("SELECT value FROM outbox_meta WHERE key = 'database_id'").fetchone()
     if row is not None and row[0] != database_id:
         (entries,) = db.execute("SELECT count(*) FROM outbox").fetchone()

@@ -179,6 +179,7 @@ class RedisStreamOutbox:
             "v": profile.version,
             "b": base,
             "o": self.owner,
+            "w": profile.write_id or "",
             "p": json.dumps(profile.as_dict(), ensure_ascii=False),
         }
 

@@ -47,8 +47,9 @@ def decode(raw: bytes | str, user_id: int) -> Profile | None:
             d["followers"],
             d["version"],
             d["updated_at"],
+            d.get("write_id"),
         )
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, AttributeError):
         return None
     if (
         p.user_id != user_id
@@ -58,6 +59,7 @@ def decode(raw: bytes | str, user_id: int) -> Profile | None:
         or type(p.bio) is not str
         or type(p.location) is not str
         or type(p.updated_at) is not str
+        or (p.write_id is not None and type(p.write_id) is not str)
     ):
         return None
     return p
