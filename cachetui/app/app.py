@@ -171,11 +171,13 @@ class CacheTuiApp(
             pane.reserve("user", len(f"{FOLLOW_MARK}{self.total_rows}"))
         self.query_one("#cache", CachePane).focus()
         await self.refresh_view()
-        if self.engine.recovered:
-            count = self.engine.recovered
+        if self.engine.recovered or self.engine.recovered_landed:
+            count, landed = self.engine.recovered, self.engine.recovered_landed
             self.notify(
                 f"recovered {count} write{'s' if count != 1 else ''} from the outbox "
-                "(acknowledged before the last run ended): flushing them",
+                "(acknowledged before the last run ended)"
+                + (": flushing them" if count else "")
+                + (f"; {landed} had landed already: dropped, not written twice" if landed else ""),
                 title="Durable queue",
                 timeout=8,
             )

@@ -94,6 +94,8 @@ class EngineCore:
         self.outbox: Journal | None = None
         self.durable = False
         self.journal = GroupCommit(self._append_outbox)
+        #: The crash point ``CACHETUI_CRASH_AT`` arms (read at start), or None.
+        self.crash_at: str | None = None
 
     @property
     def running(self) -> bool:
@@ -245,6 +247,25 @@ class EngineCore:
                     profile.user_id, profile.version, failure.reason
                 )
         return errors
+
+    async def drop_landed(
+        self, entries: list[tuple[Profile, int]]
+    ) -> tuple[list[tuple[Profile, int]], int]:
+        """Of a durable queue's entries to replay, those whose write had landed already
+        (decided by write id, never by version: the database holds it, or recorded its
+        landing) leave the durable queue; the others are returned to be queued, with how
+        many were dropped. Asked in one query; while the database does not answer, all
+        are returned (the flush's guarded write asks again, row by row)."""
+        writes = [(p.user_id, p.write_id) for p, _ in entries if p.write_id is not None]
+        try:
+            landed = await self.db.landed(writes) if writes else set()
+        except DatabaseUnavailable:
+            return entries, 0
+        if not landed:
+            return entries, 0
+        done = [p.user_id for p, _ in entries if p.write_id in landed]
+        await self.journal_removed(done)
+        return [(p, base) for p, base in entries if p.write_id not in landed], len(done)
 
     async def save_dead_letters(self) -> DatabaseUnavailable | None:
         """Write the dead letters changed in memory to the ``dead_letters`` table (they

@@ -29,6 +29,7 @@ from cachetui.engine.core import (
     last_op_id,
     perf_counter,
 )
+from cachetui.engine.crash_points import armed_step
 from cachetui.engine.errors import (
     CacheTuiError,
     DatabaseUnavailable,
@@ -82,8 +83,10 @@ class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, Observ
         self._behind = behind
         self._switch_lock = asyncio.Lock()
         self._at_exit = NotClosedWarning(weakref.ref(core))
-        #: Writes recovered from a durable queue at start (entries of a process gone).
+        #: Writes recovered from a durable queue at start (entries of a process gone), and
+        #: entries found there whose write had landed already (dropped, by write id).
         self.recovered = 0
+        self.recovered_landed = 0
         #: Writes close() left in a durable queue because the database would not take
         #: them (replayed at the next start; nothing lost).
         self.kept_on_close = 0
@@ -97,11 +100,12 @@ class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, Observ
             return self
         if core.state == CLOSED:
             raise EngineClosed("this engine was closed; make a new one")
+        core.crash_at = armed_step()
         await core.db.open()
         try:
             leftover = await core.db.drop_lab_triggers()
             core.dead_letters.load(await core.db.load_dead_letters())
-            replayed = await self._open_outbox()
+            replayed, landed = await self._open_outbox()
             await core.store.start()
         except BaseException:
             if core.outbox is not None:
@@ -119,17 +123,9 @@ class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, Observ
         core.state = RUNNING
         core.cache.start(loop)
         atexit.register(self._at_exit)
-        if replayed:
-            self.recovered = replayed
-            core.emit(
-                BACKGROUND_OP,
-                EventKind.REPLAY,
-                None,
-                None,
-                None,
-                f"recovered {replayed} write{'s' if replayed != 1 else ''} from the outbox "
-                f"{core.outbox.path if core.outbox else ''}: flushing them",
-            )
+        if replayed or landed:
+            self.recovered, self.recovered_landed = replayed, landed
+            core.emit(BACKGROUND_OP, EventKind.REPLAY, None, None, None, self._recovery(core))
             self._flusher.request_flush()
         if leftover:
             core.emit(
@@ -142,6 +138,16 @@ class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, Observ
                 f"over by an earlier run that did not close: {', '.join(leftover)}",
             )
         return self
+
+    def _recovery(self, core: EngineCore) -> str:
+        """The recovery message: what a durable queue held at start."""
+        replayed, landed = self.recovered, self.recovered_landed
+        where = f"the outbox {core.outbox.path}" if core.outbox else "the outbox"
+        text = f"recovered {replayed} write{'s' if replayed != 1 else ''} from {where}"
+        text += ": flushing them" if replayed else ""
+        if landed:
+            text += f"; {landed} already landed (the same write id is in the database): dropped"
+        return text
 
     async def close(
         self, timeout: float | None = None, *, discard: bool = False

@@ -110,6 +110,17 @@ class LabOperations:
         except DatabaseUnavailable as exc:
             core.emit(BACKGROUND_OP, EventKind.ERROR, None, None, None, f"outbox: {exc}")
             return set()
+        entries, landed = await core.drop_landed(entries)
+        if landed:
+            core.emit(
+                BACKGROUND_OP,
+                EventKind.REPLAY,
+                None,
+                None,
+                None,
+                f"{landed} write{'s' if landed != 1 else ''} in the durable queue had landed "
+                "already (the database holds the same write id): dropped, not written again",
+            )
         now = perf_counter()
         for profile, base in entries:
             core.queue.put(profile, now, base_version=base)

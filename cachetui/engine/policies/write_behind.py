@@ -17,6 +17,7 @@ from typing import Any
 
 from cachetui.engine.config import WritePolicy
 from cachetui.engine.core import EngineCore, last_op_id, perf_counter
+from cachetui.engine.crash_points import reached
 from cachetui.engine.errors import DatabaseUnavailable, Interrupted
 from cachetui.engine.events import Event, EventKind
 from cachetui.engine.policies.base import Policy
@@ -142,6 +143,7 @@ class WriteBehind(Policy):
         base = profile.version - 1 if entry is None else entry.base_version
         try:
             await core.journal.write(profile, base)
+            reached("append-committed", core.crash_at)
             core.check_epoch(epoch)
         except Interrupted:
             raise  # the process died: it puts nothing back

@@ -33,10 +33,11 @@ class DurableQueueOperations:
     def _check_running(self) -> None:
         raise NotImplementedError  # the facade's
 
-    async def _open_outbox(self) -> int:
+    async def _open_outbox(self) -> tuple[int, int]:
         """Open the durable queue ``queue_url`` names, or the default outbox an earlier
         process left beside the database (replayed whatever ``queue_url`` says); put the
-        entries of owners that are gone back in the queue. Returns how many."""
+        entries of owners that are gone back in the queue, except those whose write had
+        landed already (dropped). Returns how many were queued, and dropped."""
         core = self._core
         location = parse_queue_url(core.config.queue_url, core.db.path)
         if location.durable:
@@ -61,10 +62,11 @@ class DurableQueueOperations:
             core.outbox = journal
             replay = taken
         core.durable = location.durable
+        replay, landed = await core.drop_landed(replay)
         now = perf_counter()
         for profile, base in replay:
             core.queue.put(profile, now, base_version=base)
-        return len(replay)
+        return len(replay), landed
 
     @staticmethod
     def _journal_at(location: QueueLocation) -> Journal:

@@ -14,6 +14,7 @@ import contextlib
 import logging
 
 from cachetui.engine.core import BACKGROUND_OP, EngineCore, perf_counter, wait_event
+from cachetui.engine.crash_points import reached
 from cachetui.engine.database.base import RowConflict, RowLanded, RowRejected
 from cachetui.engine.errors import DatabaseUnavailable, PendingWritesError
 from cachetui.engine.events import EventKind
@@ -101,6 +102,7 @@ class Flusher:
             count = len(batch.profiles)
             if not count:
                 return None
+            reached("flush-taken", core.crash_at)
             start = perf_counter()
             try:
                 failures = await core.db.write(
@@ -128,6 +130,7 @@ class Flusher:
             except BaseException:
                 core.queue.failed(batch)
                 raise
+            reached("flush-committed", core.crash_at)
             elapsed = perf_counter() - start
             before = [u for u, f in failures.items() if isinstance(f, RowLanded)]
             for uid in before:  # a replayed write already in the database: not written again
@@ -174,6 +177,7 @@ class Flusher:
                 )
             # After the counters: a reader between the two awaits sees a consistent account.
             await core.journal_landed(landed)
+            reached("flush-journaled", core.crash_at)
             for profile in batch.profiles:
                 failure = failures.get(profile.user_id)
                 if isinstance(failure, RowRejected):
