@@ -96,7 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(http://ADDRESS:8000/?token=...); a browser without it gets a page that says so. In "
         "a browser the export key (E) downloads its files there; nothing is written on the "
         "server. `cachetui serve [--host H] [--port P] compare [A B] [options]` serves the "
-        "compare screen instead (see `cachetui compare --help`).",
+        "compare screen instead (see `cachetui compare --help`). Each app gets the app options "
+        "in its environment, never on its command line, so a password in --cache stays out "
+        "of the process list (the server's own command line is as you type it).",
     )
     parser.add_argument(
         "--host",
