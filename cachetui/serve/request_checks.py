@@ -26,6 +26,8 @@ from typing import NamedTuple
 LOOPBACK_NAMES = frozenset({"localhost"})
 """Names that mean this machine's loopback (with 127.0.0.0/8 and ::1)."""
 
+MAX_NAME_LENGTH = 253  # DNS's
+
 SHOWN_LENGTH = 100
 """At most this much of a header is shown in a page or a log line."""
 
@@ -87,7 +89,10 @@ def host_name(text: str) -> str:
         raise ValueError(
             f"expected a host name without a port (any port is allowed), got {shown(text)}"
         )
-    return _comparable(authority.host)
+    name = _comparable(authority.host)
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValueError(f"a host name has at most {MAX_NAME_LENGTH} characters, got {len(name)}")
+    return name
 
 
 def _comparable(host: str) -> str:
