@@ -76,10 +76,21 @@ def children(pid: int) -> list[int]:
 
 
 def cmdline(pid: int) -> list[str]:
+    """A process's command line, as any user of the machine can read it (``ps``)."""
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
     except FileNotFoundError:
         return []
+
+
+def app_options(pid: int) -> list[str]:
+    """The options `cachetui serve` handed an app in its environment (which only the
+    process's own user can read)."""
+    for variable in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+        name, _, value = variable.partition(b"=")
+        if name == b"CACHETUI_APP_OPTIONS":
+            return list(json.loads(value))
+    return []
 
 
 async def wait_until(predicate: Any, timeout: float, what: str, step: float = 0.05) -> float:
@@ -104,8 +115,9 @@ def test_help_lists_server_and_app_options():
     assert result.returncode == 0, result.stderr
     for option in ("--host", "--port", "--db", "--policy", "--profiles", "--max-pending"):
         assert option in result.stdout
-    for option in ("--token VALUE", "--no-token", "--max-sessions N"):
+    for option in ("--token VALUE", "--no-token", "--max-sessions N", "--allow-host NAME"):
         assert option in result.stdout
+    assert "CACHETUI_TOKEN=VALUE" in " ".join(result.stdout.split())
 
 
 def test_port_in_use_is_one_line_and_exit_2():
@@ -144,6 +156,8 @@ def test_bad_options_are_argparse_errors(args, message):
         (["--token", "fifteen-chars.."], "argument --token: a token needs at least 16 characters"),
         (["--token", "sixteen chars!!!"], "argument --token: a token may use only letters"),
         (["--token", "sixteen-chars-ok", "--no-token"], "not allowed with argument --token"),
+        (["--allow-host", "http://lab.test/"], "argument --allow-host: expected a host name, not"),
+        (["--allow-host", "lab.test:80"], "argument --allow-host: expected a host name without"),
     ],
 )
 def test_bad_room_options_are_one_error_line_and_exit_2(args, message):
@@ -171,6 +185,7 @@ def test_app_arguments_are_the_given_app_options_verbatim():
     assert app_arguments([]) == []
     assert app_arguments(["--port", "1"]) == []
     room = ["--token", "sixteen-chars-ok", "--max-sessions", "2", "--ttl", "5", "--no-token"]
+    room += ["--allow-host", "lab.test", "--allow-host", "lab.local"]
     assert app_arguments(room) == ["--ttl", "5"]  # the token never reaches an app
 
 
@@ -244,6 +259,10 @@ SCREEN = """(() => {
 })()"""
 
 
+# How a websocket the page opens ends: 1006 when the server refuses the handshake.
+CLOSE_CODE = "new Promise(done => { new WebSocket(%r).onclose = (e) => done(e.code); })"
+
+
 class DevTools:
     """The few Chrome DevTools Protocol calls the test needs, over one page's websocket."""
 
@@ -268,9 +287,23 @@ class DevTools:
                     raise RuntimeError(f"{method}: {reply['error']}")
                 return reply["result"]
 
-    async def evaluate(self, expression: str) -> Any:
-        result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+    async def evaluate(self, expression: str, wait: bool = False) -> Any:
+        """The value of ``expression`` (with ``wait``, of the promise it makes)."""
+        result = await self.call(
+            "Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=wait
+        )
         return result["result"].get("value")
+
+    async def wait_for_body(self, *texts: str, timeout: float = 10) -> str:
+        """The page's text once it holds every one of ``texts`` (not a terminal's)."""
+        start = time.monotonic()
+        body = ""
+        while time.monotonic() - start < timeout:
+            body = await self.evaluate("document.body ? document.body.innerText : ''") or ""
+            if all(text in body for text in texts):
+                return body
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{texts} not on the page within {timeout} s; it shows:\n{body}")
 
     async def screen(self) -> str:
         return await self.evaluate(SCREEN) or ""
@@ -338,6 +371,8 @@ class Browser:
                 "--remote-debugging-port=0",
                 f"--user-data-dir={profile}",
                 "--window-size=1400,900",
+                # the attacker's name of a DNS-rebinding test, pointed at this machine
+                "--host-resolver-rules=MAP evil.example 127.0.0.1",
                 "about:blank",
             ],
             stdout=subprocess.DEVNULL,
@@ -429,7 +464,7 @@ async def test_browser_session_shows_the_dashboard_takes_keys_and_leaves_no_proc
                 "WRITE-THROUGH", "Database 50 rows", "db p.db", timeout=15
             )
             (app,) = app_children(server.pid)
-            assert "--profiles" in cmdline(app) and "50" in cmdline(app)
+            assert app_options(app) == ["--db", str(tmp_path / "p.db"), "--profiles", "50"]
 
             # A key press reaches the app: 2 switches the policy badge to write-behind.
             await page.press("2")
@@ -443,8 +478,20 @@ async def test_browser_session_shows_the_dashboard_takes_keys_and_leaves_no_proc
                 lambda: not alive(app), 5, "the app of a page navigated away from exits"
             )
 
-            # Coming back gets a new app; closing the tab ends it.
-            await page.call("Page.navigate", url=url)
+            # A page under a name of its own that points here (DNS rebinding) gets the 403
+            # page, and its websockets to either name start nothing.
+            await page.call("Page.navigate", url=f"http://evil.example:{port}/")
+            await page.wait_for_body("Refused: its Host 'evil.example:", "--allow-host NAME")
+            for target in (f"ws://evil.example:{port}/ws", f"ws://127.0.0.1:{port}/ws"):
+                assert await page.evaluate(CLOSE_CODE % target, wait=True) == 1006  # refused
+            assert not children(server.pid)
+            refusals = [line for line in log.read_text().splitlines() if " refused " in line]
+            assert len(refusals) == 3, refusals  # once each: the page, two websockets
+            assert all(" from 127.0.0.1: its " in line for line in refusals), refusals
+            assert "its Origin 'http://evil.example:" in refusals[2], refusals
+
+            # Coming back (as localhost) gets a new app; closing the tab ends it.
+            await page.call("Page.navigate", url=f"http://localhost:{port}")
             await page.wait_for_text("WRITE-THROUGH", "Database 50 rows", timeout=15)
             (app,) = app_children(server.pid)
         await browser.close_tab(tab)
@@ -712,7 +759,11 @@ async def test_served_export_downloads_and_the_cache_password_never_reaches_the_
             received += await response.read()
         session = await open_session(http, root, size=(160, 45))
         (app,) = app_children(server.pid)
-        assert redis_with_password in cmdline(app)  # the app gets the URL it needs ...
+        # The app gets the URL it needs, in its environment: its command line, which
+        # every user of the machine can read, holds no option (no password) at all ...
+        assert cmdline(app) == [sys.executable, "-m", "cachetui"]
+        assert password not in " ".join(cmdline(app))
+        assert redis_with_password in app_options(app)
 
         async def receive_until(done: Any, timeout: float) -> list[Any]:
             texts = []

@@ -8,8 +8,9 @@ import sys
 from collections.abc import Sequence
 
 from cachetui import __version__
+from cachetui.cli.handoff import take_options
 from cachetui.cli.options import add_app_options, config_from_args
-from cachetui.engine.errors import CacheTuiError, StoreUnavailable
+from cachetui.engine.errors import CacheTuiError, StoreUnavailable, ValidationError
 from cachetui.literal import printable
 
 
@@ -30,7 +31,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """``argv`` (default: the command line, then any options handed over in the
+    environment by ``cachetui serve``, see :mod:`cachetui.cli.handoff`)."""
+    if argv is None:
+        try:
+            argv = sys.argv[1:] + take_options()
+        except ValidationError as exc:
+            print(f"cachetui: error: {exc}", file=sys.stderr)
+            return 2
+    argv = list(argv)
     if argv[:1] == ["bench"]:
         from cachetui.bench.command import main as bench_main
 

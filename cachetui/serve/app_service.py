@@ -1,7 +1,8 @@
 """One browser tab's app process, started without a shell as the leader of its own
 process group and never left behind: when its tab goes, the app is asked to quit (quit
 message and SIGTERM to its group), then its whole group is killed after
-``GRACE_SECONDS``."""
+``GRACE_SECONDS``. Its command line carries no secret: what the app needs besides
+``argv`` comes in the environment it is given."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import contextlib
 import logging
 import shlex
 import signal
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from textual_serve.app_service import AppService
@@ -32,10 +33,15 @@ class ReapingAppService(AppService):
         *,
         groups: ProcessGroups,
         grace: float = GRACE_SECONDS,
+        environment: Mapping[str, str | None] | None = None,
         **kwargs: Any,
     ) -> None:
+        """``environment``: changes to the environment the app inherits (this process's,
+        with textual-serve's variables: its driver, the terminal's size): a value sets a
+        variable, None removes it."""
         super().__init__(shlex.join(argv), **kwargs)
         self.argv = list(argv)
+        self.environment = dict(environment or {})
         self.grace = grace
         self.groups = groups
         self._stopping: asyncio.Future[None] | None = None
@@ -43,6 +49,16 @@ class ReapingAppService(AppService):
     @property
     def pid(self) -> int | None:
         return None if self._process is None else self._process.pid
+
+    def _build_environment(self, width: int = 80, height: int = 24) -> dict[str, str]:
+        """textual-serve's, changed as :attr:`environment` says."""
+        environment = super()._build_environment(width=width, height=height)
+        for key, value in self.environment.items():
+            if value is None:
+                environment.pop(key, None)
+            else:
+                environment[key] = value
+        return environment
 
     async def _open_app_process(self, width: int = 80, height: int = 24) -> Any:
         """As textual-serve's, but no shell, its own process group, and tracked."""

@@ -6,29 +6,35 @@ the tabs share one SQLite file. The server, which never leaves an app process be
 is :class:`~cachetui.serve.server.ReapingServer`; this module is its command line (the
 socket and its URLs: :mod:`cachetui.serve.listening`).
 
-Beyond loopback the server asks for a token (a random one unless ``--token`` gives it;
-``--no-token`` lets everyone in, with a warning) and runs at most ``--max-sessions``
-apps at once.
+Beyond loopback the server asks for a token (a random one unless ``--token`` or
+``CACHETUI_TOKEN`` gives it; ``--no-token`` lets everyone in, with a warning) and runs at
+most ``--max-sessions`` apps at once. On loopback it answers only requests for a loopback
+name or address, or a name given with ``--allow-host``. The apps get their options in
+their environment (:mod:`cachetui.cli.handoff`), never on their command line, and not the
+token.
 """
 
 from __future__ import annotations
 
 import argparse
 import errno
+import os
 import re
 import secrets
 import sys
 from collections.abc import Sequence
 
-from cachetui.cli import options
+from cachetui.cli import handoff, options
 from cachetui.engine.errors import CacheTuiError
 from cachetui.serve.listening import browser_url, is_loopback, lan_url, listen
+from cachetui.serve.request_checks import host_name
 from cachetui.serve.server import DEFAULT_MAX_SESSIONS, ReapingServer
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 TOKEN_MIN_LENGTH = 16
 TOKEN_BYTES = 16  # secrets.token_urlsafe: 22 characters, 128 random bits
+TOKEN_VARIABLE = "CACHETUI_TOKEN"  # taken like --token, out of the process list
 
 
 # -- command line --------------------------------------------------------------------------------
@@ -52,6 +58,13 @@ def _token(text: str) -> str:
             "a token may use only letters, digits and - _ . ~ (it goes into a URL)"
         )
     return text
+
+
+def _allowed_host(text: str) -> str:
+    try:
+        return host_name(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _sessions(text: str) -> int:
@@ -83,7 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(http://ADDRESS:8000/?token=...); a browser without it gets a page that says so. In "
         "a browser the export key (E) downloads its files there; nothing is written on the "
         "server. `cachetui serve [--host H] [--port P] compare [A B] [options]` serves the "
-        "compare screen instead (see `cachetui compare --help`).",
+        "compare screen instead (see `cachetui compare --help`). Each app gets the app options "
+        "in its environment, never on its command line, so a password in --cache stays out "
+        "of the process list (the server's own command line is as you type it).",
     )
     parser.add_argument(
         "--host",
@@ -106,13 +121,27 @@ def build_parser() -> argparse.ArgumentParser:
         "characters A-Z a-z 0-9 - _ . ~), also on loopback. Without it a --host that is not "
         "loopback gets a random token; either way the URL to open is printed at start, "
         "http://HOST:PORT/?token=VALUE (then a cookie keeps it). Other users of this "
-        "machine can see a --token in the process list",
+        f"machine can see a --token in the process list: prefer {TOKEN_VARIABLE}=VALUE in "
+        "the environment, which is taken the same way (--token wins over it; empty is unset)",
     )
     access.add_argument(
         "--no-token",
         action="store_true",
         help="ask no token even on a --host that is not loopback: anyone who reaches the "
         "port gets an app (prints a warning)",
+    )
+    parser.add_argument(
+        "--allow-host",
+        type=_allowed_host,
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="on loopback, answer requests for NAME too (a name in /etc/hosts, a tunnel's; "
+        "no port: any goes); repeatable. Otherwise the server answers only requests for "
+        "localhost, 127.0.0.1 or [::1] (any port), so that a web page cannot reach it under "
+        "a name of its own (DNS rebinding): others get a 403 page that says why. On every "
+        "interface a websocket is taken only from the server's own page (its Origin). Beyond "
+        "loopback every name is answered and the token guards the server",
     )
     parser.add_argument(
         "--max-sessions",
@@ -134,6 +163,7 @@ def app_arguments(argv: Sequence[str]) -> list[str]:
     raw = argparse.ArgumentParser(add_help=False)
     for server_option in ("--host", "--port", "--token", "--max-sessions"):
         raw.add_argument(server_option)
+    raw.add_argument("--allow-host", action="append")
     raw.add_argument("--no-token", action="store_true")
     app_actions = _app_actions()
     for action in app_actions:
@@ -157,6 +187,10 @@ def app_arguments(argv: Sequence[str]) -> list[str]:
     return arguments
 
 
+def say_warning(text: str) -> None:
+    print(f"cachetui serve: warning: {text}", file=sys.stderr)
+
+
 def main(argv: Sequence[str]) -> int:
     argv = list(argv)
     compare_argv: list[str] | None = None
@@ -165,6 +199,13 @@ def main(argv: Sequence[str]) -> int:
         argv, compare_argv = argv[:at], argv[at + 1 :]
     parser = build_parser()
     args = parser.parse_args(argv)
+    token: str | None = args.token
+    from_environment = os.environ.get(TOKEN_VARIABLE) or None  # empty: unset
+    if token is None and not args.no_token and from_environment is not None:
+        try:
+            token = _token(from_environment)
+        except argparse.ArgumentTypeError as exc:
+            parser.error(f"{TOKEN_VARIABLE}: {exc}")  # never the value: it is a secret
     if compare_argv is not None:
         from cachetui.compare.cli import build_parser as compare_parser
         from cachetui.compare.cli import sides_from_args
@@ -191,21 +232,31 @@ def main(argv: Sequence[str]) -> int:
             reason = exc.strerror or str(exc)
         print(f"cachetui serve: error: cannot listen on {where}: {reason}", file=sys.stderr)
         return 2
-    token: str | None = args.token
+    loopback = is_loopback(sock)
     if args.no_token:
         port = sock.getsockname()[1]
         who = (
             "any program or user of this machine gets an app, as on loopback without --token"
-            if is_loopback(sock)
+            if loopback
             else f"anyone who can reach port {port} of this machine gets an app"
         )
-        print(f"cachetui serve: warning: --no-token: no token is asked: {who}", file=sys.stderr)
-    elif token is None and not is_loopback(sock):
+        ignored = f" ({TOKEN_VARIABLE} is ignored)" if from_environment else ""
+        say_warning(f"--no-token: no token is asked{ignored}: {who}")
+    elif token is None and not loopback:
         token = secrets.token_urlsafe(TOKEN_BYTES)
+    if args.allow_host and not loopback:
+        say_warning(
+            "--allow-host does nothing beyond loopback: every name is answered there "
+            "(the token guards the server)"
+        )
+    # The apps' options travel in their environment, not on their command line (which
+    # every user of the machine can read); the token does not reach them at all.
     if compare_argv is not None:  # each tab its own compare (its own two copies)
-        app_argv = [sys.executable, "-m", "cachetui", "compare", *compare_argv]
+        app_argv = [sys.executable, "-m", "cachetui", "compare"]
+        app_options = compare_argv
     else:
-        app_argv = [sys.executable, "-m", "cachetui", *app_arguments(argv)]
+        app_argv = [sys.executable, "-m", "cachetui"]
+        app_options = app_arguments(argv)
     server = ReapingServer(
         app_argv,
         sock,
@@ -213,6 +264,8 @@ def main(argv: Sequence[str]) -> int:
         remote_url=lan_url(sock),
         token=token,
         max_sessions=args.max_sessions,
+        allowed_hosts=frozenset(args.allow_host),
+        app_environment={**handoff.environment_with(app_options), TOKEN_VARIABLE: None},
     )
     server.serve()
     return 0

@@ -19,7 +19,11 @@ textual-serve's web front end and protocol and replaces the process handling
 - when the server stops (SIGINT, SIGTERM, SIGHUP), every app goes through the same
   sequence, and any process group still known afterwards is killed outright.
 
-Beyond localhost (a talk's room, a conference Wi-Fi) two guards come first:
+Before anything else, a web page the user visits must not drive the server behind
+their back (:mod:`cachetui.serve.request_checks`): on loopback a request must name a
+loopback host (or one of ``allowed_hosts``), against DNS rebinding; on every interface a
+websocket must come from the server's own page (its ``Origin``). Then, beyond localhost
+(a talk's room, a conference Wi-Fi), two more guards:
 
 - a token: with one, every request (the page, its websocket, static files, downloads)
   must carry it, in the query (``/?token=…``, the printed URL) or in the cookie that the
@@ -28,6 +32,9 @@ Beyond localhost (a talk's room, a conference Wi-Fi) two guards come first:
 - a cap: at most ``max_sessions`` apps at once; beyond it the page says how many run and
   that one must close first, and a websocket is closed with that reason (code 1013),
   again without starting an app. A session counts until its app is reaped.
+
+Each refused request is one line on stdout, with its remote address; what it sent is
+quoted and escaped there and in the page (:mod:`cachetui.serve.refusals`).
 
 The page is cachetui's copy of textual-serve's (``templates/`` beside this module): it has a title,
 loads nothing from outside this server, and downloads delivered files in place.
@@ -42,17 +49,22 @@ import logging
 import shlex
 import signal
 import socket
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import aiohttp_jinja2
-from aiohttp import WSCloseCode, web
+from aiohttp import WSCloseCode, hdrs, web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_runner import GracefulExit
 from textual_serve.server import Server, to_int
 
+from cachetui.serve import refusals
 from cachetui.serve.app_service import GRACE_SECONDS, ReapingAppService
+from cachetui.serve.listening import is_loopback
 from cachetui.serve.process_groups import ProcessGroups
+from cachetui.serve.refusals import Refusal
+from cachetui.serve.request_checks import host_problem, origin_problem, shown
 
 DEFAULT_MAX_SESSIONS = 4
 """Apps at once: each idles at a few percent of a core and starts at much more."""
@@ -66,6 +78,23 @@ def say(text: str) -> None:
     """One line on stdout; never fails (a closed terminal must not stop the reaping)."""
     with contextlib.suppress(OSError, ValueError):
         print(text, flush=True)
+
+
+class MalformedRequests(logging.Filter):
+    """aiohttp answers a request it cannot parse (a control character in a header, two
+    Host headers) with 400 and logs a traceback: one line instead, like a refusal's."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if not isinstance(error, HttpProcessingError):
+            return True
+        remote = record.args[0] if isinstance(record.args, tuple) and record.args else None
+        words = (error.message or "").splitlines()[0] if error.message else str(error.code)
+        say(
+            f"cachetui serve: refused a malformed request from {remote or 'an unknown address'}"
+            f": {shown(words.rstrip(':'))}"
+        )
+        return False
 
 
 class ReapingServer(Server):
@@ -82,9 +111,15 @@ class ReapingServer(Server):
         grace: float = GRACE_SECONDS,
         token: str | None = None,
         max_sessions: int = DEFAULT_MAX_SESSIONS,
+        allowed_hosts: frozenset[str] = frozenset(),
+        app_environment: Mapping[str, str | None] | None = None,
     ) -> None:
         """``url``: where to point a browser on this machine; ``remote_url``: on another
-        (for a server on every interface). ``token``: None lets every request in."""
+        (for a server on every interface). ``token``: None lets every request in.
+        ``allowed_hosts``: names (as :func:`~cachetui.serve.request_checks.host_name` gives
+        them) a request on loopback may name besides the loopback ones.
+        ``app_environment``: changes to the environment every app inherits from this
+        process (a value sets a variable, None removes it)."""
         host, port = sock.getsockname()[:2]
         super().__init__(
             shlex.join(argv),
@@ -101,6 +136,9 @@ class ReapingServer(Server):
         self.token = token
         self.cookie_name = f"cachetui-token-{port}"  # a cookie is per host, not per port
         self.max_sessions = max_sessions
+        self.loopback = is_loopback(sock)
+        self.allowed_hosts = allowed_hosts
+        self.app_environment = app_environment
         self.groups = ProcessGroups()
         self.sessions: dict[ReapingAppService, web.WebSocketResponse] = {}
         self._exiting = False
@@ -120,7 +158,7 @@ class ReapingServer(Server):
 
     async def _make_app(self) -> web.Application:
         app = await super()._make_app()
-        app.middlewares.append(self._check_token)
+        app.middlewares.append(self._check_request)
         return app
 
     async def on_startup(self, app: web.Application) -> None:
@@ -157,6 +195,7 @@ class ReapingServer(Server):
         """Serve until a signal; every app process is gone when this returns."""
         self.debug = debug
         self.initialize_logging()
+        logging.getLogger("aiohttp.server").addFilter(MalformedRequests())
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -174,54 +213,54 @@ class ReapingServer(Server):
         finally:
             self.groups.kill_all()
 
-    # -- the token ---------------------------------------------------------------------
+    # -- which requests are answered ----------------------------------------------------
     def _is_token(self, given: str | None) -> bool:
         assert self.token is not None
         return given is not None and hmac.compare_digest(given.encode(), self.token.encode())
 
+    def _refusal(self, request: web.Request) -> Refusal | None:
+        """The first check the request fails: its Host (on loopback), a websocket's
+        Origin, the token (when there is one); None when it passes them all."""
+        hosts = request.headers.getall(hdrs.HOST, [])
+        if self.loopback:
+            problem = host_problem(hosts, self.allowed_hosts)
+            if problem is not None:
+                return refusals.foreign_host(problem, self.public_url)
+        if request.match_info.route.name == "websocket":
+            origins = request.headers.getall(hdrs.ORIGIN, [])
+            problem = origin_problem(origins, request.scheme, hosts)
+            if problem is not None:
+                return refusals.foreign_origin(problem)
+        if self.token is not None:
+            in_query = self._is_token(request.query.get("token"))
+            if not in_query and not self._is_token(request.cookies.get(self.cookie_name)):
+                given = "token" in request.query or self.cookie_name in request.cookies
+                return refusals.no_token(given)
+        return None
+
     @web.middleware
-    async def _check_token(
+    async def _check_request(
         self,
         request: web.Request,
         handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
     ) -> web.StreamResponse:
-        """Every request carries the token (query or cookie), or gets the 403 page."""
-        if self.token is None:
-            return await handler(request)
-        in_query = self._is_token(request.query.get("token"))
-        if not in_query and not self._is_token(request.cookies.get(self.cookie_name)):
-            return self._refused(
-                request,
-                status=403,
-                title="cachetui: a token is needed",
-                heading="This cachetui server asks for a token",
-                paragraphs=[
-                    [
-                        ("To get in, open the address that ", False),
-                        ("cachetui serve", True),
-                        (" printed when it started: it ends in ", False),
-                        ("/?token=…", True),
-                        (". The person running the server can give it to you.", False),
-                    ],
-                    [
-                        (
-                            "Opened that address and still here? The server has been restarted "
-                            "since (each start makes a new token unless it is given with ",
-                            False,
-                        ),
-                        ("--token", True),
-                        (
-                            "), or this browser refused the cookie that keeps the token after "
-                            "the first page.",
-                            False,
-                        ),
-                    ],
-                ],
-            )
+        """Every request passes :meth:`_refusal`'s checks or gets its 403 page, logged
+        once with its remote address; and no app starts."""
+        refusal = self._refusal(request)
+        if refusal is not None:
+            if request.match_info.route.name == "websocket":
+                what = "a websocket"
+            else:
+                what = f"{request.method} {shown(request.path)}"
+            remote = request.remote or "an unknown address"
+            say(f"cachetui serve: refused {what} from {remote}: {refusal.log}")
+            return self._refused(request, refusal)
+        in_query = self.token is not None and self._is_token(request.query.get("token"))
         if not in_query or request.method != "GET" or request.match_info.route.name != "index":
             return await handler(request)
         # The page with the token in its URL: the token moves into a cookie, out of the
         # address bar (and off the projector); the page reloads without it.
+        assert self.token is not None
         query = [(key, value) for key, value in request.query.items() if key != "token"]
         response = web.Response(
             status=303,
@@ -236,20 +275,18 @@ class ReapingServer(Server):
         return response
 
     def _refused(
-        self,
-        request: web.Request,
-        *,
-        status: int,
-        title: str,
-        heading: str,
-        paragraphs: list[list[tuple[str, bool]]],
-        retry: str | None = None,
+        self, request: web.Request, refusal: Refusal, retry: str | None = None
     ) -> web.Response:
         response = aiohttp_jinja2.render_template(
             "refused.html",
             request,
-            {"title": title, "heading": heading, "paragraphs": paragraphs, "retry": retry},
-            status=status,
+            {
+                "title": refusal.title,
+                "heading": refusal.heading,
+                "paragraphs": refusal.paragraphs,
+                "retry": retry,
+            },
+            status=refusal.status,
         )
         response.headers["Cache-Control"] = "no-store"
         return response
@@ -275,33 +312,8 @@ class ReapingServer(Server):
         every session in use, a page that says so instead (503)."""
         if self._full():
             self._turned_away()
-            cap = self.max_sessions
-            response = self._refused(
-                request,
-                status=503,
-                title="cachetui: every session is in use",
-                heading=f"{self._running()}: the most this server allows",
-                paragraphs=[
-                    [
-                        (
-                            "Every browser tab runs its own cachetui app, and this server runs "
-                            f"at most {cap} at once (",
-                            False,
-                        ),
-                        (f"cachetui serve --max-sessions {cap}", True),
-                        (").", False),
-                    ],
-                    [
-                        (
-                            "One must close first: close a tab that shows cachetui (here or on "
-                            "another machine); its app ends within a few seconds. Then try "
-                            "again.",
-                            False,
-                        ),
-                    ],
-                ],
-                retry=str(request.rel_url),
-            )
+            refusal = refusals.every_session_in_use(self._running(), self.max_sessions)
+            response = self._refused(request, refusal, retry=str(request.rel_url))
             response.headers["Retry-After"] = "5"
             return response
         page = await self._page(request)
@@ -313,12 +325,14 @@ class ReapingServer(Server):
         """The page, with its websocket and static URLs on the host the browser used (so
         that ``--host 0.0.0.0`` works from another machine)."""
         router = request.app.router
-        origin = f"{request.scheme}://{request.host}"
+        # The Host header, never aiohttp's fallback for a request without one (a DNS lookup).
+        host = request.headers.get(hdrs.HOST) or self.public_url.split("://", 1)[1]
+        origin = f"{request.scheme}://{host}"
         ws_scheme = "wss" if request.scheme == "https" else "ws"
         static = str(router["static"].url_for(filename="/")).rstrip("/") + "/"
         return {
             "font_size": to_int(request.query.get("fontsize", "16"), 16),
-            "app_websocket_url": f"{ws_scheme}://{request.host}{router['websocket'].url_for()}",
+            "app_websocket_url": f"{ws_scheme}://{host}{router['websocket'].url_for()}",
             "config": {"static": {"url": origin + static}},
             "application": {"name": self.title},
         }
@@ -327,6 +341,8 @@ class ReapingServer(Server):
         """As textual-serve's, with a reaping app service that the server keeps track of;
         beyond the cap, closed at once (1013, "try again later") with the reason."""
         websocket = web.WebSocketResponse(heartbeat=15)
+        if not websocket.can_prepare(request).ok:  # a plain GET, not a websocket's
+            raise web.HTTPBadRequest(text="This is the websocket of a cachetui page: open /.")
         width = to_int(request.query.get("width", "80"), 80)
         height = to_int(request.query.get("height", "24"), 24)
         if self._full():
@@ -351,6 +367,7 @@ class ReapingServer(Server):
             close=websocket.close,
             download_manager=self.download_manager,
             debug=self.debug,
+            environment=self.app_environment,
         )
         self.sessions[service] = websocket
         try:
