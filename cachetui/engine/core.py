@@ -94,6 +94,11 @@ class EngineCore:
         self.outbox: Journal | None = None
         self.durable = False
         self.journal = GroupCommit(self._append_outbox)
+        #: Per user, a write whose append to the durable queue has an unknown outcome
+        #: (cancelled, timed out, the connection reset) and whose entry, if any, is not
+        #: removed yet: the user's next acknowledgement waits for :meth:`settle`.
+        self.unsettled: dict[int, Profile] = {}
+        self._settling: dict[int, asyncio.Task[None]] = {}
         #: The crash point ``CACHETUI_CRASH_AT`` arms (read at start), or None.
         self.crash_at: str | None = None
 
@@ -246,6 +251,71 @@ class EngineCore:
                 errors[profile.user_id] = WriteRejected(
                     profile.user_id, profile.version, failure.reason
                 )
+        return errors
+
+    def settle_soon(self, user_id: int, write: Profile) -> None:
+        """``write``'s append has an unknown outcome: remove its entry, if any, in the
+        background (its caller, cancelled or failed, does not wait for that); the user's
+        next acknowledgement waits for it (:meth:`settle`)."""
+        self.unsettled[user_id] = write
+        task = asyncio.get_running_loop().create_task(self._settle_quietly(user_id))
+        self._settling[user_id] = task
+        task.add_done_callback(lambda _: self._settling.pop(user_id, None))
+
+    async def _settle_quietly(self, user_id: int) -> None:
+        with contextlib.suppress(DatabaseUnavailable):
+            await self._withdraw(user_id)
+
+    async def settle(self, user_id: int) -> None:
+        """Make sure no entry of the user's write whose append had an unknown outcome is
+        left in the durable queue: wait for the background removal, then try again if it
+        failed. DatabaseUnavailable if the queue does not answer: the write stays
+        unsettled (and the caller's update is not acknowledged)."""
+        task = self._settling.get(user_id)
+        if task is not None:
+            await asyncio.shield(task)
+        if user_id in self.unsettled:
+            await asyncio.shield(asyncio.ensure_future(self._withdraw(user_id)))
+
+    async def _withdraw(self, user_id: int) -> None:
+        """Remove the unsettled write's entry, by its write id (the user's pending write
+        before it, if one is queued, takes its place again in the outbox file)."""
+        write = self.unsettled.get(user_id)
+        if write is None:
+            return
+        outbox = self.outbox
+        if outbox is not None:
+            entry = self.queue.entry_of(user_id)
+            previous = None if entry is None else (entry.profile, entry.base_version)
+            try:
+                await outbox.withdraw(write, previous)
+            except DatabaseUnavailable as exc:
+                raise DatabaseUnavailable(
+                    f"an earlier update of user {user_id} (write {write.write_id}) may be "
+                    f"in the queue (its append's outcome is unknown) and cannot be removed "
+                    f"yet: {exc}",
+                    transient=True,
+                ) from exc
+        if self.unsettled.get(user_id) is write:
+            del self.unsettled[user_id]
+        self.emit(
+            BACKGROUND_OP,
+            EventKind.REPLAY,
+            user_id,
+            write.version,
+            None,
+            f"write {write.write_id} was never acknowledged: its entry, if it reached the "
+            "queue, is removed",
+        )
+
+    async def settle_all(self) -> list[str]:
+        """:meth:`settle` every user (a clean close); the errors of those that failed."""
+        errors = []
+        for user_id in list(self.unsettled):
+            try:
+                await self.settle(user_id)
+            except DatabaseUnavailable as exc:
+                errors.append(str(exc))
         return errors
 
     async def drop_landed(

@@ -198,6 +198,8 @@ class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, Observ
         except BaseException:  # cancelled: still open, and updates may come in again
             core.gate.set()
             raise
+        for error in await core.settle_all():  # no entry of a write never acknowledged stays
+            core.emit(BACKGROUND_OP, EventKind.ERROR, None, None, None, error)
         core.state = CLOSED
         core.gate.set()
         atexit.unregister(self._at_exit)

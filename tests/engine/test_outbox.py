@@ -112,7 +112,9 @@ async def test_a_replay_of_a_write_that_already_landed_is_a_no_op(make_engine, d
     orphan(db_path)
 
     replaying = await make_engine("write-behind", seed=0)
-    assert replaying.recovered == 1
+    # recognised by its write id at start: dropped, counted, not queued
+    assert (replaying.recovered, replaying.recovered_landed) == (0, 1)
+    assert replaying.pending_writes() == []
     await replaying.flush()
     assert db_version(db_path, 6) == 2  # not applied twice, no version going down
     assert replaying.metrics.conflicts == 0 and replaying.dead_letters() == []
@@ -165,6 +167,8 @@ async def test_a_cancelled_durable_update_leaves_no_trace(make_engine, db_path):
         return result
 
     outbox.append_many = paused  # type: ignore[method-assign]
+    withdrawn = asyncio.Event()
+    engine.subscribe(lambda e: withdrawn.set() if "never acknowledged" in e.detail else None)
     task = asyncio.create_task(engine.update(2, {"bio": "never acknowledged"}))
     async with asyncio.timeout(5):
         await reached.wait()
@@ -172,6 +176,8 @@ async def test_a_cancelled_durable_update_leaves_no_trace(make_engine, db_path):
     release.set()
     with pytest.raises(asyncio.CancelledError):
         await task
+    async with asyncio.timeout(5):  # taken back by write id, in the background
+        await withdrawn.wait()
     assert outbox_rows(db_path) == [(2, 2, 1)]  # the entry as it was
     assert (await engine.read(2)).bio == "acknowledged"
 

@@ -11,7 +11,6 @@ evicted or expired).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 from typing import Any
 
@@ -133,13 +132,22 @@ class WriteBehind(Policy):
         return profile
 
     async def _journal(self, profile: Profile, epoch: int) -> None:
-        """Commit the write to the outbox before it is acknowledged (group-committed with
-        concurrent callers). Cancelled or failed: the entry is put back as it was and the
-        cache value taken back. A crash meanwhile replays whatever the outbox holds."""
+        """Commit the write to the durable queue before it is acknowledged (group-committed
+        with concurrent callers). First, an earlier write of this user whose append has an
+        unknown outcome is removed from the queue (else this update fails, not
+        acknowledged). Cancelled or failed: the cache value is taken back and the entry
+        withdrawn by its write id; if that cannot be done now, it is done before the
+        user's next acknowledgement, or at close. A crash meanwhile replays whatever the
+        durable queue holds."""
         core = self._core
         user_id = profile.user_id
+        if user_id in core.unsettled:
+            try:
+                await core.settle(user_id)
+            except BaseException:
+                await self._untrace(user_id)
+                raise
         entry = core.queue.entry_of(user_id)
-        previous = None if entry is None else (entry.profile, entry.base_version)
         base = profile.version - 1 if entry is None else entry.base_version
         try:
             await core.journal.write(profile, base)
@@ -149,10 +157,8 @@ class WriteBehind(Policy):
             raise  # the process died: it puts nothing back
         except BaseException:
             await self._untrace(user_id)
-            outbox = core.outbox
-            if outbox is not None:
-                with contextlib.suppress(DatabaseUnavailable):
-                    await asyncio.shield(asyncio.ensure_future(outbox.restore(user_id, previous)))
+            if core.outbox is not None:
+                core.settle_soon(user_id, profile)  # its entry may be there: withdraw it
             raise
 
     async def _cache_or_untrace(self, profile: Profile, epoch: int) -> None:

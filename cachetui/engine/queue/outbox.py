@@ -114,7 +114,7 @@ class Journal(Protocol):
     async def open(self, database_id: str) -> None: ...
     async def close(self) -> None: ...
     async def append_many(self, rows: Sequence[tuple[Profile, int]]) -> dict[int, Exception]: ...
-    async def restore(self, user_id: int, previous: tuple[Profile, int] | None) -> None: ...
+    async def withdraw(self, profile: Profile, previous: tuple[Profile, int] | None) -> None: ...
     async def landed(self, profiles: Sequence[Profile]) -> None: ...
     async def rebase(self, profile: Profile, base_version: int) -> None: ...
     async def remove(self, user_ids: Sequence[int]) -> None: ...
@@ -163,19 +163,37 @@ class Outbox:
         await self._run(_executemany, [(_APPEND, params)])
         return {}
 
-    async def restore(self, user_id: int, previous: tuple[Profile, int] | None) -> None:
-        """Put the user's entry back as it was before an append that was never
-        acknowledged (None: no entry)."""
+    async def withdraw(self, profile: Profile, previous: tuple[Profile, int] | None) -> None:
+        """Take back the entry of ``profile``'s write, whose append has an unknown outcome
+        (cancelled, failed): where the user's entry is that write (by its write id), it
+        becomes ``previous`` again (the user's pending write before it), or goes (None).
+        An entry of another write is left alone. One transaction."""
+        uid = profile.user_id
+        work: list[tuple[str, list[tuple[Any, ...]]]]
         if previous is None:
-            await self.remove([user_id])
-            return
-        profile, base = previous
-        sql = (
-            "UPDATE outbox SET version = ?, base_version = ?, profile = ?, write_id = ? "
-            "WHERE owner = ? AND user_id = ?"
-        )
-        params = (profile.version, base, _encode(profile), profile.write_id, self.owner, user_id)
-        await self._run(_executemany, [(sql, [params])])
+            work = [
+                (
+                    "DELETE FROM outbox WHERE owner = ? AND user_id = ? AND write_id IS ?",
+                    [(self.owner, uid, profile.write_id)],
+                )
+            ]
+        else:
+            before, base = previous
+            sql = (
+                "UPDATE outbox SET version = ?, base_version = ?, profile = ?, write_id = ? "
+                "WHERE owner = ? AND user_id = ? AND write_id IS ?"
+            )
+            params = (
+                before.version,
+                base,
+                _encode(before),
+                before.write_id,
+                self.owner,
+                uid,
+                profile.write_id,
+            )
+            work = [(sql, [params])]
+        await self._run(_executemany, work)
 
     async def landed(self, profiles: Sequence[Profile]) -> None:
         """These versions are in the database: drop their entries; an entry holding a

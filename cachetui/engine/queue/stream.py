@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError, ResponseError
 
 from cachetui.engine.errors import DatabaseUnavailable
@@ -41,6 +42,15 @@ Entry = tuple[bytes, dict[bytes, bytes]]
 #: Seconds a heartbeat lasts, and how often it is refreshed.
 HEARTBEAT_TTL = 15
 HEARTBEAT_EVERY = 5.0
+#: Seconds a withdrawn write stays void (far longer than any request is in flight).
+VOID_TTL = 3600
+#: XADD unless the write was withdrawn (KEYS: the stream, the write's void key; ARGV:
+#: the entry's fields and values). Atomic: an append either ran before the withdrawal
+#: (and its scan finds the entry) or is refused.
+APPEND_UNLESS_VOID = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return false end
+return redis.call('XADD', KEYS[1], '*', unpack(ARGV))
+"""
 
 
 class RedisStreamOutbox:
@@ -59,6 +69,7 @@ class RedisStreamOutbox:
         self._key = ""
         self._ids: dict[int, list[tuple[bytes, int]]] = {}  # user → [(entry id, version)]
         self._heartbeat: asyncio.Task[None] | None = None
+        self._append_script: AsyncScript | None = None
 
     async def open(self, database_id: str) -> None:
         self._key = f"cachetui:queue:{database_id}"
@@ -69,6 +80,7 @@ class RedisStreamOutbox:
             self._client = blocking_client(
                 self.url, pool_timeout=10, socket_timeout=5, socket_connect_timeout=5
             )
+            self._append_script = self._client.register_script(APPEND_UNLESS_VOID)
             await self._beat()
             self.persistence = await self._persistence()
             LIVE_OWNERS.add(self._local)
@@ -91,23 +103,58 @@ class RedisStreamOutbox:
             await client.aclose()
 
     async def append_many(self, rows: Sequence[tuple[Profile, int]]) -> dict[int, Exception]:
-        """Append each ``(profile, base_version)``: durable (as the server is) on return."""
+        """Append each ``(profile, base_version)``: durable (as the server is) on return.
+        An entry whose write was withdrawn meanwhile (:meth:`withdraw`: a late request)
+        is not appended."""
         client = self._require()
+        script = self._append_script
+        assert script is not None
         try:
             async with client.pipeline(transaction=False) as pipe:
                 for profile, base in rows:
-                    pipe.xadd(self._key, self._fields(profile, base))  # type: ignore[arg-type]
-                ids = cast(list[bytes], await pipe.execute())
+                    await script(
+                        keys=[self._key, self._void_key(profile.write_id or "")],
+                        args=[
+                            item for pair in self._fields(profile, base).items() for item in pair
+                        ],
+                        client=pipe,
+                    )
+                ids = cast(list[bytes | None], await pipe.execute())
         except (RedisError, OSError) as exc:
             raise DatabaseUnavailable(f"the queue {self.path}: {exc}") from exc
         for (profile, _), entry_id in zip(rows, ids, strict=True):
-            self._ids.setdefault(profile.user_id, []).append((entry_id, profile.version))
+            if entry_id is not None:
+                self._ids.setdefault(profile.user_id, []).append((entry_id, profile.version))
         return {}
 
-    async def restore(self, user_id: int, previous: tuple[Profile, int] | None) -> None:
-        """Withdraw the entries newer than ``previous`` (an append never acknowledged)."""
-        floor = 0 if previous is None else previous[0].version
-        await self._delete(user_id, lambda version: version > floor)
+    async def withdraw(self, profile: Profile, previous: tuple[Profile, int] | None) -> None:
+        """Remove the entry of ``profile``'s write, whose append has an unknown outcome
+        (cancelled, timed out, the connection reset: its entry id was never learned), by
+        its write id. First the write is marked void (``SET …:void:<write id> EX``), so
+        an append still on its way is refused by the append script; then every entry
+        with that write id is deleted. The entries before it stay (``previous`` is for
+        the outbox file, which keeps one row per user)."""
+        write_id = profile.write_id
+        if write_id is None:
+            await self._delete(profile.user_id, lambda version: version >= profile.version)
+            return
+        client = self._require()
+        try:
+            await client.set(self._void_key(write_id), "1", ex=VOID_TTL)
+            doomed = [
+                entry_id
+                for entry_id, fields in await self._xrange()
+                if fields.get(b"w", b"").decode() == write_id
+            ]
+        except (RedisError, OSError) as exc:
+            raise DatabaseUnavailable(f"the queue {self.path}: {exc}") from exc
+        entries = self._ids.get(profile.user_id, [])
+        kept = [(i, v) for i, v in entries if i not in doomed]
+        if kept:
+            self._ids[profile.user_id] = kept
+        else:
+            self._ids.pop(profile.user_id, None)
+        await self._xdel(doomed)
 
     async def landed(self, profiles: Sequence[Profile]) -> None:
         for profile in profiles:
@@ -183,6 +230,9 @@ class RedisStreamOutbox:
             "p": json.dumps(profile.as_dict(), ensure_ascii=False),
         }
 
+    def _void_key(self, write_id: str) -> str:
+        return f"{self._key}:void:{write_id}"
+
     def _owner_key(self, owner: str) -> str:
         return f"{self._key}:owner:{owner}"
 
@@ -236,14 +286,17 @@ class RedisStreamOutbox:
         self, owned: Callable[[str], bool]
     ) -> dict[int, tuple[Profile, int, list[tuple[bytes, int]]]]:
         """Per user, the newest entry of the owners ``owned`` accepts: (profile, base,
-        every entry id of that user with its version)."""
+        every entry id of that user with its version). Entries of withdrawn writes are
+        left out, and deleted."""
         try:
             entries = await self._xrange()
         except (RedisError, OSError) as exc:
             raise DatabaseUnavailable(f"the queue {self.path}: {exc}") from exc
+        entries = [(i, fields) for i, fields in entries if owned(fields[b"o"].decode())]
+        void = await self._voided(entries)
         folded: dict[int, tuple[Profile, int, list[tuple[bytes, int]]]] = {}
         for entry_id, fields in entries:
-            if not owned(fields[b"o"].decode()):
+            if entry_id in void:
                 continue
             uid, version, base = int(fields[b"u"]), int(fields[b"v"]), int(fields[b"b"])
             ids = folded[uid][2] if uid in folded else []
@@ -251,6 +304,24 @@ class RedisStreamOutbox:
             if uid not in folded or version >= folded[uid][0].version:
                 folded[uid] = (Profile(**json.loads(fields[b"p"])), base, ids)
         return folded
+
+    async def _voided(self, entries: list[Entry]) -> set[bytes]:
+        """The ids of these entries whose write was withdrawn (:meth:`withdraw`), now
+        deleted from the stream."""
+        writes = sorted({w for _, f in entries if (w := f.get(b"w", b"").decode())})
+        if not writes:
+            return set()
+        try:
+            async with self._require().pipeline(transaction=False) as pipe:
+                for write_id in writes:
+                    pipe.exists(self._void_key(write_id))
+                found = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise DatabaseUnavailable(f"the queue {self.path}: {exc}") from exc
+        void = {w for w, hit in zip(writes, found, strict=True) if hit}
+        doomed = [i for i, f in entries if f.get(b"w", b"").decode() in void]
+        await self._xdel(doomed)
+        return set(doomed)
 
 
 def ids_only(entries: list[tuple[bytes, int]]) -> list[bytes]:
