@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from cachetui.engine.errors import ValidationError
 from cachetui.engine.queue.url import parse_queue_url
+from cachetui.engine.stores.redis_url import mask_url
 
 
 class WritePolicy(StrEnum):
@@ -40,7 +41,15 @@ CONFLICT_RULES = ("reject", "overwrite")
 class EngineConfig:
     """Everything an :class:`Engine` needs; invalid values raise ValidationError."""
 
-    db_path: str = "profiles.db"
+    #: The SQLite file ("" → ``profiles.db``, unless ``db_url`` is given).
+    db_path: str = ""
+    #: The database as a URL: a PostgreSQL server (``postgresql://…``, ``postgres://…``;
+    #: libpq's conventions pass through), or ``sqlite:///PATH`` / a path (then it becomes
+    #: ``db_path``). Not together with ``db_path``.
+    db_url: str | None = None
+    #: PostgreSQL: connections in the pool, and the connect and statement timeout (s).
+    db_pool: int = 10
+    db_timeout: float = 10.0
     cache_url: str = "memory://"
     policy: WritePolicy | str = WritePolicy.WRITE_THROUGH
     capacity: int = 1000
@@ -101,14 +110,46 @@ class EngineConfig:
         _positive_number("retry_base", self.retry_base)
         _positive_number("retry_cap", self.retry_cap)
         _positive_number("flush_timeout", self.flush_timeout, allow_zero=True)
-        if not isinstance(self.db_path, str) or not self.db_path:
-            raise ValidationError("db_path must be a file path or ':memory:'", field="db_path")
+        self._database()
+        _positive_int("db_pool", self.db_pool)
+        _positive_number("db_timeout", self.db_timeout)
         parse_queue_url(self.queue_url, self.db_path)
         if not isinstance(self.cache_url, str) or "://" not in self.cache_url:
             raise ValidationError(
                 f"cache_url must look like memory:// or redis://HOST:PORT/DB, got "
                 f"{self.cache_url!r}",
                 field="cache_url",
+            )
+
+
+    def _database(self) -> None:
+        """Settle ``db_path`` and ``db_url``: a PostgreSQL URL stays in ``db_url`` (and
+        ``db_path`` names it, password masked); a SQLite one becomes ``db_path``."""
+        if not isinstance(self.db_path, str):
+            raise ValidationError("db_path must be a file path or ':memory:'", field="db_path")
+        if self.db_url is None:
+            self.db_path = self.db_path or "profiles.db"
+            return
+        if self.db_path and self.db_path != mask_url(str(self.db_url)):  # (a copy's)
+            raise ValidationError(
+                "give db_url or db_path, not both (db_url names a PostgreSQL server or "
+                "a SQLite file, db_path a SQLite file)",
+                field="db_url",
+            )
+        url = self.db_url.strip() if isinstance(self.db_url, str) else ""
+        scheme, sep, rest = url.partition("://")
+        if sep and scheme.lower() in ("postgresql", "postgres"):
+            self.db_url = url
+            self.db_path = mask_url(url)
+        elif sep and scheme.lower() == "sqlite" and rest.startswith("/") and rest != "/":
+            self.db_url, self.db_path = None, rest[1:]
+        elif url and not sep:
+            self.db_url, self.db_path = None, url
+        else:
+            raise ValidationError(
+                f"unknown database URL {mask_url(url) if sep else url!r}: use a SQLite file "
+                "path, sqlite:///PATH, or postgresql://USER@HOST:PORT/DBNAME",
+                field="db_url",
             )
 
 

@@ -56,7 +56,7 @@ class EngineCore:
     def __init__(self, config: EngineConfig, store: CacheStore) -> None:
         self.config = config
         self.faults = Faults(config.fault_seed)
-        self.db: Database = make_database(config.db_path, self.faults)
+        self.db: Database = make_database(config, self.faults)
         self.store = store
         self.events = EventLog(config.event_buffer)
         self.queue = WriteQueue(config.max_pending)

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from cachetui.engine.config import EngineConfig
 from cachetui.engine.database.base import Database
 from cachetui.engine.database.sqlite import SQLiteDatabase
 from cachetui.engine.lab.faults import Faults
 
 
-def make_database(db_path: str, faults: Faults | None = None) -> Database:
-    """The database at ``db_path``: a SQLite file, or ``:memory:``."""
-    return SQLiteDatabase(db_path, faults)
+def make_database(config: EngineConfig, faults: Faults | None = None) -> Database:
+    """The database ``config`` names: a PostgreSQL server (``db_url``), else the SQLite
+    file at ``db_path`` (or ``:memory:``)."""
+    if config.db_url is not None:
+        from cachetui.engine.database.postgres import PostgresDatabase  # imports psycopg
+
+        return PostgresDatabase(
+            config.db_url, faults, pool=config.db_pool, timeout=config.db_timeout
+        )
+    return SQLiteDatabase(config.db_path, faults)

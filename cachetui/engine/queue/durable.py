@@ -21,6 +21,7 @@ from cachetui.engine.queue.url import (
     QueueLocation,
     default_outbox_path,
     parse_queue_url,
+    server_outbox_path,
 )
 from cachetui.engine.stores.redis_url import is_redis_url
 
@@ -40,6 +41,8 @@ class DurableQueueOperations:
         landed already (dropped). Returns how many were queued, and dropped."""
         core = self._core
         location = parse_queue_url(core.config.queue_url, core.db.path)
+        if location.kind == "sqlite" and not location.path:  # a server's: in the data dir
+            location = QueueLocation("sqlite", path=server_outbox_path(core.db.database_id))
         if location.durable:
             journals = [self._journal_at(location)]
         else:
@@ -83,7 +86,7 @@ class DurableQueueOperations:
         found: list[Journal] = []
         if db_path == ":memory:":
             return found
-        path = default_outbox_path(db_path)
+        path = default_outbox_path(db_path) or server_outbox_path(self._core.db.database_id)
         if await asyncio.to_thread(os.path.exists, path):
             found.append(Outbox(path))
         cache_url = self._core.config.cache_url
@@ -121,6 +124,8 @@ class DurableQueueOperations:
         self._check_running()
         core = self._core
         location = parse_queue_url(url, core.db.path)
+        if location.kind == "sqlite" and not location.path:
+            location = QueueLocation("sqlite", path=server_outbox_path(core.db.database_id))
         async with self._switch_lock:
             if url == core.config.queue_url:
                 return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from cachetui.engine.errors import ValidationError
@@ -23,7 +24,19 @@ class QueueLocation:
 
 
 def default_outbox_path(db_path: str) -> str:
-    return f"{db_path}.outbox"
+    """``<db file>.outbox``; for a database server (``db_path`` a URL), "": the outbox is
+    then ``<user data dir>/outbox-<database id>.db``, named once the database is open
+    (:func:`server_outbox_path`)."""
+    return "" if "://" in db_path else f"{db_path}.outbox"
+
+
+def server_outbox_path(database_id: str) -> str:
+    """The default outbox file of a database server's database."""
+    from platformdirs import user_data_dir
+
+    folder = user_data_dir("cachetui", appauthor=False)
+    os.makedirs(folder, exist_ok=True)
+    return os.path.join(folder, f"outbox-{database_id}.db")
 
 
 def parse_queue_url(url: str, db_path: str) -> QueueLocation:

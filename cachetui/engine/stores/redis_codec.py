@@ -21,6 +21,9 @@ def namespace_for(db_path: str) -> str:
     """``<file stem>-<hash of the absolute path>``; a private one for ``:memory:``."""
     if db_path == ":memory:":
         return f"memory-{os.getpid()}-{secrets.token_hex(4)}"
+    if "://" in db_path:  # a database server: its database's name and the (masked) URL
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", db_path.split("?", 1)[0].rsplit("/", 1)[-1])
+        return f"{name[:40] or 'db'}-{hashlib.sha1(db_path.encode()).hexdigest()[:6]}"
     path = os.path.realpath(db_path)
     stem = re.sub(r"[^A-Za-z0-9_.-]", "_", os.path.splitext(os.path.basename(path))[0])
     return f"{stem[:40] or 'db'}-{hashlib.sha1(path.encode()).hexdigest()[:6]}"

@@ -1,0 +1,377 @@
+"""The PostgreSQL backend: the profiles in a PostgreSQL database, through psycopg 3
+(async) and a psycopg_pool connection pool; its SQL is in
+:mod:`cachetui.engine.database.postgres_statements`.
+
+The same tables and the same semantics as SQLite (the version guard, write ids, the
+trigger that recognises other programs' writes, dead letters, the lab's rejection
+trigger); a batch is one statement over arrays, one round trip. libpq's conventions pass
+through the URL (``sslmode``, ``PG*`` variables, socket hosts, ``options=-c…``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg_pool import AsyncConnectionPool
+
+from cachetui.engine.database import postgres_statements as sql
+from cachetui.engine.database.base import (
+    Database,
+    RowConflict,
+    RowFailure,
+    RowLanded,
+    RowRejected,
+)
+from cachetui.engine.database.postgres_errors import (
+    connect_problem,
+    message,
+    row_permanent,
+    unavailable,
+)
+from cachetui.engine.errors import DatabaseUnavailable, WriteRejected
+from cachetui.engine.lab.demo_data import demo_profiles
+from cachetui.engine.lab.faults import Faults
+from cachetui.engine.profile import Profile
+from cachetui.engine.queue.dead_letters import DeadLetter
+from cachetui.engine.stores.redis_url import mask_url
+
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+
+
+def is_postgres_url(url: str) -> bool:
+    return url.split("://", 1)[0].lower() in POSTGRES_SCHEMES and "://" in url
+
+
+class PostgresDatabase(Database):
+    """The profiles in a PostgreSQL database (see the module's docstring)."""
+
+    def __init__(
+        self, url: str, faults: Faults | None = None, *, pool: int = 10, timeout: float = 10.0
+    ) -> None:
+        self.url = url
+        self.path = mask_url(url)
+        self.faults = faults or Faults()
+        self.database_id = ""
+        #: What the header shows: "PostgreSQL 15.10 at HOST:PORT/DBNAME" (set at open).
+        self.description = f"PostgreSQL at {self.path}"
+        self.pool_size = pool
+        self.timeout = timeout
+        self._pool: AsyncConnectionPool | None = None
+        self._recorded = 0
+
+    # -- lifetime --------------------------------------------------------------------------
+    def _conninfo(self) -> str:
+        """The URL with the connect and statement timeouts added (to any ``options``)."""
+        params = conninfo_to_dict(self.url)
+        options = str(params.get("options") or "")
+        millis = int(self.timeout * 1000)
+        params["options"] = f"{options} -c statement_timeout={millis}".strip()
+        params.setdefault("connect_timeout", max(1, round(self.timeout)))
+        params.setdefault("application_name", "cachetui")
+        return make_conninfo("", **params)
+
+    async def open(self) -> None:
+        try:
+            conninfo = self._conninfo()
+        except psycopg.ProgrammingError as exc:
+            raise DatabaseUnavailable(f"invalid PostgreSQL URL {self.path}: {message(exc)}") from None
+        try:  # one plain connection first: its error says what is wrong
+            async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+                await self._setup(conn)
+                version = conn.info.server_version
+        except DatabaseUnavailable:
+            raise
+        except (psycopg.Error, OSError) as exc:
+            raise DatabaseUnavailable(
+                f"cannot open database {self.path}: {connect_problem(exc, self.url)}"
+            ) from None
+        info = conninfo_to_dict(self.url)
+        where = f"{info.get('host') or 'localhost'}:{info.get('port') or 5432}/{info.get('dbname') or ''}"
+        self.description = f"PostgreSQL {version // 10000}.{version % 10000} at {where}"
+        self._pool = AsyncConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=self.pool_size,
+            timeout=self.timeout,
+            kwargs={"autocommit": True},
+            open=False,
+        )
+        try:
+            await self._pool.open(wait=True, timeout=self.timeout)
+        except Exception as exc:  # noqa: BLE001 - worded, the pool closed
+            await self.close()
+            raise DatabaseUnavailable(
+                f"cannot open database {self.path}: {connect_problem(exc, self.url)}"
+            ) from None
+
+    async def _setup(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Create the tables if missing, refuse a ``profiles`` table that is not ours,
+        and read (or make) the database's id."""
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(7215007)")  # one setup at a time
+            cur = await conn.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_name = 'profiles' AND table_schema = current_schema()"
+            )
+            columns = {str(name) for (name,) in await cur.fetchall()}
+            missing = [c for c in sql.REQUIRED_COLUMNS if c not in columns]
+            if columns and missing:
+                raise DatabaseUnavailable(
+                    f"cannot open database {self.path}: its profiles table was not made "
+                    f"by cachetui (it lacks {', '.join(missing)})"
+                )
+            await conn.execute(sql.SCHEMA)
+            await conn.execute(
+                "INSERT INTO cachetui_meta (key, value) VALUES ('database_id', %s), "
+                "('schema_version', %s) ON CONFLICT (key) DO NOTHING",
+                (uuid.uuid4().hex, str(sql.SCHEMA_VERSION)),
+            )
+            cur = await conn.execute(
+                "SELECT value FROM cachetui_meta WHERE key = 'database_id'"
+            )
+            row = await cur.fetchone()
+        self.database_id = str(row[0]) if row else ""
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    def _require(self) -> AsyncConnectionPool:
+        if self._pool is None:
+            raise DatabaseUnavailable(f"database {self.path} is not open")
+        return self._pool
+
+    async def _run(self, where: str, statement: str, params: Any = None) -> list[tuple[Any, ...]]:
+        """One statement on a pooled connection; its rows ([] for none)."""
+        try:
+            async with self._require().connection() as conn:
+                cur = await conn.execute(statement.encode(), params)
+                return await cur.fetchall() if cur.description else []
+        except DatabaseUnavailable:
+            raise
+        except (psycopg.Error, OSError) as exc:
+            if row_permanent(exc):
+                raise WriteRejected(0, 0, message(exc)) from exc
+            raise unavailable(exc, where) from exc
+        except Exception as exc:  # PoolTimeout is not a psycopg.Error
+            raise unavailable(exc, where) from exc
+
+    # -- the engine's calls (faults apply) -----------------------------------------------
+    async def fetch_many(self, user_ids: Sequence[int]) -> dict[int, Profile]:
+        await self.faults.before_db_call()
+        rows = await self._run("reading", sql.SELECT_MANY, (list(user_ids),))
+        return {row[0]: Profile(*row) for row in rows}
+
+    async def write(
+        self, rows: Sequence[tuple[Profile, int]], *, record: bool = False
+    ) -> dict[int, RowFailure]:
+        """The guarded write of a batch in one statement (see GUARDED_BATCH); if the
+        database refuses one of its rows, the rows are written one by one, each in a
+        savepoint of one transaction, so the refused ones fail alone."""
+        await self.faults.before_db_call()
+        if not rows:
+            return {}
+        columns: dict[str, Any] = {
+            "user_id": [p.user_id for p, _ in rows],
+            "name": [p.name for p, _ in rows],
+            "bio": [p.bio for p, _ in rows],
+            "location": [p.location for p, _ in rows],
+            "followers": [p.followers for p, _ in rows],
+            "version": [p.version for p, _ in rows],
+            "updated_at": [p.updated_at for p, _ in rows],
+            "write_id": [p.write_id for p, _ in rows],
+            "base": [base for _, base in rows],
+            "record": record,
+        }
+        by_user = {p.user_id: p for p, _ in rows}
+        try:
+            async with self._require().connection() as conn:
+                cur = await conn.execute(sql.GUARDED_BATCH, columns)
+                answers = await cur.fetchall()
+        except (psycopg.Error, OSError) as exc:
+            if not row_permanent(exc):
+                raise unavailable(exc, "writing") from exc
+            return await self._write_one_by_one(rows, record)
+        except DatabaseUnavailable:
+            raise
+        except Exception as exc:  # noqa: BLE001 - PoolTimeout, a value psycopg cannot send
+            raise unavailable(exc, "writing") from exc
+        failures: dict[int, RowFailure] = {}
+        for uid, written, version, write_id, recorded in answers:
+            if written:
+                continue
+            failures[uid] = self._not_written(by_user[uid], version, write_id, recorded)
+        await self._count_landings(len(rows) - len(failures), record)
+        return failures
+
+    @staticmethod
+    def _not_written(
+        profile: Profile, version: int | None, write_id: str | None, recorded: bool
+    ) -> RowFailure:
+        if profile.write_id is not None and (write_id == profile.write_id or recorded):
+            return RowLanded()
+        return RowConflict(None if version is None else int(version))
+
+    async def _write_one_by_one(
+        self, rows: Sequence[tuple[Profile, int]], record: bool
+    ) -> dict[int, RowFailure]:
+        failures: dict[int, RowFailure] = {}
+        try:
+            async with self._require().connection() as conn, conn.transaction():
+                for profile, base in rows:
+                    params = {**profile._asdict(), "base": base}
+                    try:
+                        async with conn.transaction():  # a savepoint
+                            cur = await conn.execute(sql.GUARDED_ONE, params)
+                            written = await cur.fetchone()
+                            if written and written[0] and record and profile.write_id:
+                                await conn.execute(
+                                    sql.RECORD_LANDING,
+                                    (profile.write_id, profile.user_id, profile.version,
+                                     profile.updated_at),
+                                )
+                    except psycopg.Error as exc:
+                        if not row_permanent(exc):
+                            raise
+                        failures[profile.user_id] = RowRejected(message(exc))
+                        continue
+                    if written and written[0]:
+                        continue
+                    cur = await conn.execute(sql.ROW_STATE, (profile.write_id, profile.user_id))
+                    state = await cur.fetchone()
+                    version, write_id, recorded = state if state else (None, None, False)
+                    failures[profile.user_id] = self._not_written(
+                        profile, version, write_id, bool(recorded)
+                    )
+        except (psycopg.Error, OSError) as exc:
+            raise unavailable(exc, "writing") from exc
+        await self._count_landings(len(rows) - len(failures), record)
+        return failures
+
+    async def _count_landings(self, landed: int, record: bool) -> None:
+        if not record:
+            return
+        self._recorded += landed
+        if self._recorded >= 10_000:
+            self._recorded = 0
+            await self._run("pruning landed_writes", sql.PRUNE_LANDINGS, (sql.LANDINGS_KEPT,))
+
+    async def landed(self, writes: Sequence[tuple[int, str]]) -> set[str]:
+        if not writes:
+            return set()
+        await self.faults.before_db_call()
+        params = {"ids": [w for _, w in writes], "users": [u for u, _ in writes]}
+        return {str(w) for (w,) in await self._run("reading landings", sql.LANDED, params)}
+
+    async def external_update(
+        self, user_id: int, changes: dict[str, Any], updated_at: str
+    ) -> Profile | None:
+        """Another program's write: an UPDATE of the changed fields only (the trigger
+        raises the version and clears the write id), the row returned."""
+        await self.faults.before_db_call()
+        # The field names come from validate_changes: only UPDATABLE_FIELDS reach here.
+        sets = ", ".join(f"{field} = %s" for field in changes)
+        statement = (
+            f"UPDATE profiles SET {sets}, updated_at = %s WHERE user_id = %s "
+            f"RETURNING {sql.COLUMNS}"
+        )
+        try:
+            rows = await self._run("writing", statement, (*changes.values(), updated_at, user_id))
+        except WriteRejected as exc:
+            raise WriteRejected(user_id, 0, exc.reason) from exc
+        return Profile(*rows[0]) if rows else None
+
+    async def load_dead_letters(self) -> list[DeadLetter]:
+        rows = await self._run(
+            "reading dead letters", f"SELECT {sql.DEAD_LETTER_COLUMNS} FROM dead_letters"
+        )
+        return [DeadLetter.from_row(tuple(row)) for row in rows]
+
+    async def save_dead_letters(
+        self, letters: Sequence[DeadLetter], deleted: Sequence[int]
+    ) -> None:
+        await self.faults.before_db_call()
+        try:
+            async with self._require().connection() as conn, conn.transaction():
+                async with conn.cursor() as cur:
+                    if letters:
+                        await cur.executemany(sql.SAVE_DEAD_LETTER, [d.as_row() for d in letters])
+                    if deleted:
+                        await cur.execute(
+                            "DELETE FROM dead_letters WHERE user_id = ANY(%s)", (list(deleted),)
+                        )
+        except (psycopg.Error, OSError) as exc:
+            raise unavailable(exc, "saving dead letters") from exc
+
+    async def set_lab_rejection(self, user_id: int, reject: bool) -> None:
+        await self._transaction("installing a lab trigger", sql.lab_trigger_sql(user_id, reject))
+
+    async def drop_lab_triggers(self) -> list[str]:
+        names = [str(n) for (n,) in await self._run("listing lab triggers", sql.LAB_TRIGGERS)]
+        statements = [
+            s for name in names for s in sql.lab_trigger_sql(int(name.rsplit("_", 1)[1]), False)
+        ]
+        if statements:
+            await self._transaction("dropping lab triggers", statements)
+        return names
+
+    async def _transaction(self, where: str, statements: Iterable[str]) -> None:
+        try:
+            async with self._require().connection() as conn, conn.transaction():
+                for statement in statements:
+                    await conn.execute(statement.encode())
+        except (psycopg.Error, OSError) as exc:
+            raise unavailable(exc, where) from exc
+
+    # -- setup and the observer's view (no faults) -----------------------------------------
+    async def restore(self, profiles: Sequence[Profile]) -> None:
+        """Upsert rows exactly as given: the transaction is marked so that the
+        foreign-write trigger leaves it alone."""
+        try:
+            async with self._require().connection() as conn, conn.transaction():
+                await conn.execute("SELECT set_config('cachetui.restoring', 'on', true)")
+                async with conn.cursor() as cur:
+                    await cur.executemany(sql.UPSERT, [p.as_row() for p in profiles])
+        except (psycopg.Error, OSError) as exc:
+            raise unavailable(exc, "restoring rows") from exc
+
+    async def seed(self, count: int, updated_at: str, seed: int = 42) -> int:
+        """Insert demo profiles 1..count if the table is empty (COPY, one transaction)."""
+        try:
+            async with self._require().connection() as conn, conn.transaction():
+                cur = await conn.execute("SELECT EXISTS (SELECT 1 FROM profiles)")
+                row = await cur.fetchone()
+                if row and row[0]:
+                    return 0
+                async with conn.cursor().copy(
+                    f"COPY profiles ({sql.COLUMNS}) FROM STDIN"
+                ) as copy:
+                    for n, profile in enumerate(demo_profiles(count, updated_at, seed=seed)):
+                        await copy.write_row(profile.as_row())
+                        if n % 20_000 == 19_999:
+                            await asyncio.sleep(0)
+        except (psycopg.Error, OSError) as exc:
+            raise unavailable(exc, "seeding") from exc
+        return count
+
+    async def count(self) -> int:
+        rows = await self._run("counting", "SELECT count(*) FROM profiles")
+        return int(rows[0][0])
+
+    async def max_user_id(self) -> int:
+        rows = await self._run("reading", "SELECT coalesce(max(user_id), 0) FROM profiles")
+        return int(rows[0][0])
+
+    async def peek_many(self, user_ids: Iterable[int]) -> dict[int, Profile]:
+        rows = await self._run("reading", sql.SELECT_MANY, (list(user_ids),))
+        return {row[0]: Profile(*row) for row in rows}
+
+    async def peek_recent(self, limit: int) -> list[Profile]:
+        rows = await self._run("reading", sql.RECENT, (limit,))
+        return [Profile(*row) for row in rows]

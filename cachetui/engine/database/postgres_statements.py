@@ -1,0 +1,165 @@
+"""The SQL of the PostgreSQL backend (:mod:`cachetui.engine.database.postgres`): its
+schema and migrations, the trigger that recognises other programs' writes, and the
+guarded batch write as one statement over arrays (one round trip per batch)."""
+
+from __future__ import annotations
+
+from cachetui.engine.database.sqlite_statements import LANDINGS_KEPT, REQUIRED_COLUMNS
+
+__all__ = ["LANDINGS_KEPT", "REQUIRED_COLUMNS"]
+
+#: ``cachetui_meta.schema_version`` of the schema below (the SQLite schema's number:
+#: the same tables).
+SCHEMA_VERSION = 4
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS profiles (
+    user_id BIGINT PRIMARY KEY,
+    name TEXT NOT NULL,
+    bio TEXT NOT NULL,
+    location TEXT NOT NULL,
+    followers BIGINT NOT NULL,
+    version BIGINT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+ALTER TABLE profiles ADD COLUMN IF NOT EXISTS write_id TEXT;
+CREATE INDEX IF NOT EXISTS profiles_recent ON profiles (updated_at DESC, user_id);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    user_id BIGINT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    version BIGINT NOT NULL,
+    base_version BIGINT NOT NULL,
+    db_version BIGINT,
+    profile TEXT NOT NULL,
+    error TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    first_failed_at TEXT NOT NULL,
+    last_failed_at TEXT NOT NULL,
+    write_id TEXT
+);
+CREATE TABLE IF NOT EXISTS cachetui_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS landed_writes (
+    id BIGSERIAL PRIMARY KEY,
+    write_id TEXT NOT NULL UNIQUE,
+    user_id BIGINT NOT NULL,
+    version BIGINT NOT NULL,
+    landed_at TEXT NOT NULL
+);
+CREATE OR REPLACE FUNCTION cachetui_foreign_write() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    -- cachetui gives every write a new write id: an UPDATE that keeps it is another
+    -- program's. A rewind (restore) marks its transaction and is left alone.
+    IF current_setting('cachetui.restoring', true) IS DISTINCT FROM 'on'
+       AND NEW.write_id IS NOT DISTINCT FROM OLD.write_id
+       AND (NEW.write_id IS NOT NULL OR NEW.version <= OLD.version) THEN
+        NEW.write_id := NULL;
+        NEW.version := GREATEST(NEW.version, OLD.version + 1);
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE OR REPLACE TRIGGER cachetui_foreign_write BEFORE UPDATE ON profiles
+    FOR EACH ROW EXECUTE FUNCTION cachetui_foreign_write();
+"""
+COLUMNS = "user_id, name, bio, location, followers, version, updated_at, write_id"
+SELECT_MANY = f"SELECT {COLUMNS} FROM profiles WHERE user_id = ANY(%s)"
+RECENT = f"SELECT {COLUMNS} FROM profiles ORDER BY updated_at DESC, user_id LIMIT %s"
+UPSERT = (
+    f"INSERT INTO profiles ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+    "ON CONFLICT (user_id) DO UPDATE SET name = excluded.name, bio = excluded.bio, "
+    "location = excluded.location, followers = excluded.followers, "
+    "version = excluded.version, updated_at = excluded.updated_at, "
+    "write_id = excluded.write_id"
+)
+DEAD_LETTER_COLUMNS = (
+    "user_id, kind, version, base_version, db_version, profile, error, attempts, "
+    "first_failed_at, last_failed_at, write_id"
+)
+SAVE_DEAD_LETTER = (
+    f"INSERT INTO dead_letters ({DEAD_LETTER_COLUMNS}) VALUES "
+    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (user_id) DO UPDATE SET "
+    "kind = excluded.kind, version = excluded.version, base_version = excluded.base_version, "
+    "db_version = excluded.db_version, profile = excluded.profile, error = excluded.error, "
+    "attempts = excluded.attempts, first_failed_at = excluded.first_failed_at, "
+    "last_failed_at = excluded.last_failed_at, write_id = excluded.write_id"
+)
+#: The guarded write of a batch, one statement: each input row is written only where the
+#: row still has its base version; every input row comes back with whether it was
+#: written, the row's version and write id, and whether its write id had a recorded
+#: landing (a replay). ``%(record)s``: record the landings of this batch.
+GUARDED_BATCH = """
+WITH input AS (
+    SELECT * FROM unnest(
+        %(user_id)s::bigint[], %(name)s::text[], %(bio)s::text[], %(location)s::text[],
+        %(followers)s::bigint[], %(version)s::bigint[], %(updated_at)s::text[],
+        %(write_id)s::text[], %(base)s::bigint[]
+    ) AS t(user_id, name, bio, location, followers, version, updated_at, write_id, base)
+),
+written AS (
+    UPDATE profiles p SET name = i.name, bio = i.bio, location = i.location,
+        followers = i.followers, version = i.version, updated_at = i.updated_at,
+        write_id = i.write_id
+    FROM input i WHERE p.user_id = i.user_id AND p.version = i.base
+    RETURNING p.user_id
+),
+recorded AS (
+    INSERT INTO landed_writes (write_id, user_id, version, landed_at)
+    SELECT i.write_id, i.user_id, i.version, i.updated_at
+    FROM input i JOIN written w ON w.user_id = i.user_id
+    WHERE %(record)s AND i.write_id IS NOT NULL
+    ON CONFLICT (write_id) DO NOTHING
+)
+SELECT i.user_id, w.user_id IS NOT NULL, p.version, p.write_id,
+       EXISTS (SELECT 1 FROM landed_writes l WHERE l.write_id = i.write_id)
+FROM input i
+LEFT JOIN written w ON w.user_id = i.user_id
+LEFT JOIN profiles p ON p.user_id = i.user_id
+"""
+#: One row of a batch, alone (after the batch statement failed on a row the database
+#: refuses): the same guard, the same answer.
+GUARDED_ONE = """
+WITH written AS (
+    UPDATE profiles SET name = %(name)s, bio = %(bio)s, location = %(location)s,
+        followers = %(followers)s, version = %(version)s, updated_at = %(updated_at)s,
+        write_id = %(write_id)s
+    WHERE user_id = %(user_id)s AND version = %(base)s
+    RETURNING user_id
+)
+SELECT (SELECT count(*) FROM written) > 0
+"""
+RECORD_LANDING = (
+    "INSERT INTO landed_writes (write_id, user_id, version, landed_at) "
+    "VALUES (%s, %s, %s, %s) ON CONFLICT (write_id) DO NOTHING"
+)
+ROW_STATE = (
+    "SELECT p.version, p.write_id, EXISTS (SELECT 1 FROM landed_writes l "
+    "WHERE l.write_id = %s) FROM (SELECT 1) AS one "
+    "LEFT JOIN profiles p ON p.user_id = %s"
+)
+LANDED = """
+SELECT write_id FROM landed_writes WHERE write_id = ANY(%(ids)s)
+UNION SELECT write_id FROM profiles WHERE user_id = ANY(%(users)s) AND write_id = ANY(%(ids)s)
+"""
+PRUNE_LANDINGS = (
+    "DELETE FROM landed_writes WHERE id <= (SELECT max(id) FROM landed_writes) - %s"
+)
+LAB_TRIGGER_PREFIX = "cachetui_lab_reject_"
+
+
+def lab_trigger_sql(user_id: int, reject: bool) -> list[str]:
+    """The statements that install (or drop) the lab trigger refusing every update of the
+    user (a function and a trigger named ``cachetui_lab_reject_<id>``)."""
+    uid = int(user_id)
+    name = f"{LAB_TRIGGER_PREFIX}{uid}"
+    if not reject:
+        return [f"DROP TRIGGER IF EXISTS {name} ON profiles", f"DROP FUNCTION IF EXISTS {name}()"]
+    return [
+        f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        f"RAISE EXCEPTION 'lab: every write of user {uid} is rejected'; END $$",
+        f"CREATE OR REPLACE TRIGGER {name} BEFORE UPDATE ON profiles FOR EACH ROW "
+        f"WHEN (NEW.user_id = {uid}) EXECUTE FUNCTION {name}()",
+    ]
+
+
+LAB_TRIGGERS = (
+    "SELECT tgname FROM pg_trigger WHERE tgrelid = 'profiles'::regclass "
+    f"AND tgname LIKE '{LAB_TRIGGER_PREFIX}%'"
+)

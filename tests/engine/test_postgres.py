@@ -1,0 +1,177 @@
+"""The engine over a real PostgreSQL server: the same contract as over SQLite (versions,
+write ids and the guard, other programs' writes, conflicts, dead letters, the lab's
+rejection trigger, durable queues, rewinds), checked through a separate psycopg
+connection as psql would; and bad URLs refused with one clear line."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from cachetui.engine import DatabaseUnavailable, Engine, EngineConfig, ValidationError
+from cachetui.engine.profile import Profile
+
+pytestmark = pytest.mark.postgres
+COLUMNS = "user_id, name, bio, location, followers, version, updated_at, write_id"
+
+
+def psql(url: str, statement: str, *params: object) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        cur = conn.execute(statement.encode(), params or None)
+        return cur.fetchall() if cur.description else []
+
+
+def row(url: str, user_id: int) -> Profile | None:
+    rows = psql(url, f"SELECT {COLUMNS} FROM profiles WHERE user_id = %s", user_id)
+    return Profile(*rows[0]) if rows else None
+
+
+@pytest.fixture
+async def make_pg(postgres_url: str) -> AsyncIterator[Callable[..., Any]]:
+    engines: list[Engine] = []
+
+    async def factory(policy: str = "write-through", seed: int = 20, **options: Any) -> Engine:
+        options.setdefault("flush_interval", 3600.0)
+        options.setdefault("flush_timeout", 0.5)
+        options.setdefault("retry_base", 0.01)
+        options.setdefault("retry_cap", 0.05)
+        engine = Engine(EngineConfig(db_url=postgres_url, policy=policy, **options))
+        await engine.start()
+        if seed:
+            await engine.seed(seed)
+        engines.append(engine)
+        return engine
+
+    yield factory
+    for engine in engines:
+        if engine.running:
+            engine.faults.clear()
+            await engine.close(timeout=2, discard=True)
+
+
+@pytest.mark.parametrize("policy", ["write-through", "write-around", "write-behind", "no-cache"])
+async def test_updates_land_with_their_write_id_and_reads_see_them(make_pg, postgres_url, policy):
+    engine = await make_pg(policy)
+    assert engine.db.description.startswith("PostgreSQL 15")  # type: ignore[attr-defined]
+    written = [await engine.update(uid, {"bio": f"bio {uid}"}) for uid in range(1, 11)]
+    await engine.flush()
+    assert [row(postgres_url, p.user_id) for p in written] == written
+    assert await engine.read(5) == written[4]
+    if policy == "write-behind":
+        assert engine.metrics.db_transactions == 1  # one batch, one round trip
+
+
+async def test_another_programs_write_is_recognised_and_conflicts(make_pg, postgres_url):
+    engine = await make_pg("write-behind")
+    pending = await engine.update(1, {"bio": "pending"})
+    psql(postgres_url, "UPDATE profiles SET location = 'Elsewhere' WHERE user_id = 1")
+    assert psql(postgres_url, "SELECT version, write_id FROM profiles WHERE user_id = 1") == [
+        (2, None)
+    ]
+    await engine.flush()
+    [letter] = engine.dead_letters()
+    assert (letter.kind, letter.write_id, letter.db_version) == ("conflict", pending.write_id, 2)
+    assert psql(postgres_url, "SELECT kind, write_id FROM dead_letters") == [
+        ("conflict", pending.write_id)
+    ]
+
+
+async def test_overwrite_lands_the_write_over_the_other_programs(make_pg, postgres_url):
+    engine = await make_pg("write-behind", conflict="overwrite")
+    pending = await engine.update(2, {"bio": "ours"})
+    psql(
+        postgres_url, "UPDATE profiles SET bio = 'theirs', version = version + 1 WHERE user_id = 2"
+    )
+    await engine.flush()
+    landed = row(postgres_url, 2)
+    assert landed is not None and (landed.bio, landed.version) == ("ours", 3)
+    assert landed.write_id == pending.write_id
+
+
+async def test_a_rejected_row_is_parked_and_the_rest_of_its_batch_lands(make_pg, postgres_url):
+    engine = await make_pg("write-behind", max_attempts=2)
+    await engine.reject_writes(3)
+    good = [await engine.update(uid, {"bio": "fine"}) for uid in (4, 5)]
+    await engine.update(3, {"bio": "poison"})
+    await engine.flush()
+    await engine.flush()
+    assert [row(postgres_url, p.user_id) for p in good] == good
+    [letter] = engine.dead_letters()
+    assert letter.kind == "rejected" and "rejected" in letter.error
+    await engine.close()
+    assert (
+        psql(postgres_url, "SELECT tgname FROM pg_trigger WHERE tgname LIKE 'cachetui_lab%%'") == []
+    )  # the lab trigger goes with the engine
+
+
+async def test_external_writes_rewinds_and_write_through_conflicts(make_pg, postgres_url):
+    engine = await make_pg("write-through")
+    external = await engine.external_update(6, {"bio": "external"})
+    assert (external.version, external.write_id) == (2, None) and row(postgres_url, 6) == external
+    before = row(postgres_url, 6)
+    assert before is not None
+    await engine.update(6, {"bio": "ours"})
+    await engine.restore_rows([before])  # versions go down; the trigger stands aside
+    assert row(postgres_url, 6) == before and engine.epoch == 1
+    psql(postgres_url, "UPDATE profiles SET bio = 'behind its back' WHERE user_id = 7")
+    await engine.read(7)  # cached before? no: write-through re-reads on a conflict
+    again = await engine.update(7, {"location": "Here"})
+    assert (again.version, again.bio, again.location) == (3, "behind its back", "Here")
+
+
+async def test_a_durable_queue_replays_into_postgres_after_a_crash(
+    make_pg, postgres_url, tmp_path: Path, monkeypatch
+):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    engine = await make_pg("write-behind", queue_url="sqlite://")
+    acknowledged = await engine.update(8, {"bio": "durable"})
+    assert engine.queue_location == str(
+        tmp_path / "cachetui" / f"outbox-{engine.db.database_id}.db"
+    )
+    await engine.crash()
+    assert engine.last_crash.replayed == 1 and engine.last_crash.lost == []
+    await engine.flush()
+    assert row(postgres_url, 8) == acknowledged
+
+
+async def test_a_profiles_table_not_made_by_cachetui_is_refused(postgres_url):
+    psql(postgres_url, "CREATE TABLE profiles (id serial PRIMARY KEY, email text)")
+    engine = Engine(EngineConfig(db_url=postgres_url))
+    with pytest.raises(DatabaseUnavailable, match="not made by cachetui"):
+        await engine.start()
+    assert psql(
+        postgres_url,
+        "SELECT count(*) FROM pg_tables WHERE tablename = 'dead_letters' "
+        "AND schemaname = current_schema()",
+    ) == [(0,)]
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("postgresql://postgres@127.0.0.1:1/x", "connection refused"),
+        ("postgresql://postgres@no-such-host.invalid/x", "unknown host"),
+        ("postgresql://postgres@127.0.0.1:5432/cachetui_no_such_db", "createdb"),
+        ("postgresql://postgres:s3cret@127.0.0.1:1/x", "connection refused"),
+    ],
+)
+async def test_bad_urls_are_one_clear_line_without_the_password(url, message):
+    engine = Engine(EngineConfig(db_url=url, db_timeout=2))
+    with pytest.raises(DatabaseUnavailable) as error:
+        await engine.start()
+    text = str(error.value)
+    assert message in text and "s3cret" not in text and "\n" not in text
+
+
+def test_db_url_and_db_path_together_are_refused():
+    with pytest.raises(ValidationError, match="not both"):
+        EngineConfig(db_url="postgresql://h/db", db_path="profiles.db")
+    with pytest.raises(ValidationError, match="unknown database URL"):
+        EngineConfig(db_url="mysql://h/db")
+    assert EngineConfig(db_url="sqlite:///tmp/x.db").db_path == "tmp/x.db"
+    masked = EngineConfig(db_url="postgresql://u:pw@h/db").db_path
+    assert "pw" not in masked and masked.startswith("postgresql://")
