@@ -121,7 +121,6 @@ class EngineConfig:
                 field="cache_url",
             )
 
-
     def _database(self) -> None:
         """Settle ``db_path`` and ``db_url``: a PostgreSQL URL stays in ``db_url`` (and
         ``db_path`` names it, password masked); a SQLite one becomes ``db_path``."""

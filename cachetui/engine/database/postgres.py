@@ -79,7 +79,9 @@ class PostgresDatabase(Database):
         try:
             conninfo = self._conninfo()
         except psycopg.ProgrammingError as exc:
-            raise DatabaseUnavailable(f"invalid PostgreSQL URL {self.path}: {message(exc)}") from None
+            raise DatabaseUnavailable(
+                f"invalid PostgreSQL URL {self.path}: {message(exc)}"
+            ) from None
         try:  # one plain connection first: its error says what is wrong
             async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
                 await self._setup(conn)
@@ -91,7 +93,8 @@ class PostgresDatabase(Database):
                 f"cannot open database {self.path}: {connect_problem(exc, self.url)}"
             ) from None
         info = conninfo_to_dict(self.url)
-        where = f"{info.get('host') or 'localhost'}:{info.get('port') or 5432}/{info.get('dbname') or ''}"
+        host, port = info.get("host") or "localhost", info.get("port") or 5432
+        where = f"{host}:{port}/{info.get('dbname') or ''}"
         self.description = f"PostgreSQL {version // 10000}.{version % 10000} at {where}"
         self._pool = AsyncConnectionPool(
             conninfo,
@@ -131,9 +134,7 @@ class PostgresDatabase(Database):
                 "('schema_version', %s) ON CONFLICT (key) DO NOTHING",
                 (uuid.uuid4().hex, str(sql.SCHEMA_VERSION)),
             )
-            cur = await conn.execute(
-                "SELECT value FROM cachetui_meta WHERE key = 'database_id'"
-            )
+            cur = await conn.execute("SELECT value FROM cachetui_meta WHERE key = 'database_id'")
             row = await cur.fetchone()
         self.database_id = str(row[0]) if row else ""
 
@@ -233,8 +234,12 @@ class PostgresDatabase(Database):
                             if written and written[0] and record and profile.write_id:
                                 await conn.execute(
                                     sql.RECORD_LANDING,
-                                    (profile.write_id, profile.user_id, profile.version,
-                                     profile.updated_at),
+                                    (
+                                        profile.write_id,
+                                        profile.user_id,
+                                        profile.version,
+                                        profile.updated_at,
+                                    ),
                                 )
                     except psycopg.Error as exc:
                         if not row_permanent(exc):
@@ -298,14 +303,17 @@ class PostgresDatabase(Database):
     ) -> None:
         await self.faults.before_db_call()
         try:
-            async with self._require().connection() as conn, conn.transaction():
-                async with conn.cursor() as cur:
-                    if letters:
-                        await cur.executemany(sql.SAVE_DEAD_LETTER, [d.as_row() for d in letters])
-                    if deleted:
-                        await cur.execute(
-                            "DELETE FROM dead_letters WHERE user_id = ANY(%s)", (list(deleted),)
-                        )
+            async with (
+                self._require().connection() as conn,
+                conn.transaction(),
+                conn.cursor() as cur,
+            ):
+                if letters:
+                    await cur.executemany(sql.SAVE_DEAD_LETTER, [d.as_row() for d in letters])
+                if deleted:
+                    await cur.execute(
+                        "DELETE FROM dead_letters WHERE user_id = ANY(%s)", (list(deleted),)
+                    )
         except (psycopg.Error, OSError) as exc:
             raise unavailable(exc, "saving dead letters") from exc
 
@@ -349,9 +357,7 @@ class PostgresDatabase(Database):
                 row = await cur.fetchone()
                 if row and row[0]:
                     return 0
-                async with conn.cursor().copy(
-                    f"COPY profiles ({sql.COLUMNS}) FROM STDIN"
-                ) as copy:
+                async with conn.cursor().copy(f"COPY profiles ({sql.COLUMNS}) FROM STDIN") as copy:
                     for n, profile in enumerate(demo_profiles(count, updated_at, seed=seed)):
                         await copy.write_row(profile.as_row())
                         if n % 20_000 == 19_999:

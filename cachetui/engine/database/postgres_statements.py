@@ -138,9 +138,7 @@ LANDED = """
 SELECT write_id FROM landed_writes WHERE write_id = ANY(%(ids)s)
 UNION SELECT write_id FROM profiles WHERE user_id = ANY(%(users)s) AND write_id = ANY(%(ids)s)
 """
-PRUNE_LANDINGS = (
-    "DELETE FROM landed_writes WHERE id <= (SELECT max(id) FROM landed_writes) - %s"
-)
+PRUNE_LANDINGS = "DELETE FROM landed_writes WHERE id <= (SELECT max(id) FROM landed_writes) - %s"
 LAB_TRIGGER_PREFIX = "cachetui_lab_reject_"
 
 
