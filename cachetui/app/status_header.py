@@ -43,8 +43,11 @@ class StatusHeader(AppPart):
                 drop=2,
             ),
             part(
-                labelled("db", config.db_path),
-                labelled("db", Path(config.db_path).name),
+                labelled("db", getattr(engine.db, "description", config.db_path)),
+                labelled(
+                    "db",
+                    "PostgreSQL" if config.db_url is not None else Path(config.db_path).name,
+                ),
                 "",
                 drop=3,
             ),

@@ -22,7 +22,7 @@ from cachetui.cli.options import (
 from cachetui.engine import CacheTuiError, StoreUnavailable, WritePolicy
 from cachetui.engine.lab.demo_data import MAX_SEED_PROFILES
 from cachetui.engine.stores.redis_errors import check_reachable
-from cachetui.engine.stores.redis_url import is_redis_url
+from cachetui.engine.stores.redis_url import is_redis_url, mask_url
 
 #: Concurrent callers at most: each is a task (a typed slip must not exhaust memory).
 MAX_CONCURRENCY = 10_000
@@ -194,6 +194,12 @@ def main(argv: Sequence[str]) -> int:
     try:
         if args.db == ":memory:":
             parser.error("--db :memory:: bench copies a database file; leave --db out to seed one")
+        if args.db and "://" in args.db:
+            parser.error(
+                f"--db {mask_url(args.db)}: bench copies a SQLite file for each policy; over "
+                "a database server it is not available yet (give a SQLite file, or leave "
+                "--db out to seed one)"
+            )
         if args.db:
             check_db_argument(args.db, writable=False)  # only read: the runs use copies
         if is_redis_url(args.cache):

@@ -132,8 +132,23 @@ def add_app_options(target: argparse.ArgumentParser | argparse._ArgumentGroup) -
     """Add the app's options (all but --help and --version) to a parser or a group."""
     target.add_argument(
         "--db",
-        metavar="PATH",
-        help="SQLite file of profiles, or :memory: (default: profiles.db in your data directory)",
+        metavar="PATH|URL",
+        help="SQLite file of profiles, or :memory:, or a PostgreSQL server as "
+        "postgresql://USER@HOST:PORT/DBNAME (default: profiles.db in your data directory)",
+    )
+    target.add_argument(
+        "--db-pool",
+        type=_int_at_least(1, 1000),
+        metavar="N",
+        default=10,
+        help="PostgreSQL: connections in the pool (default 10)",
+    )
+    target.add_argument(
+        "--db-timeout",
+        type=_seconds,
+        metavar="S",
+        default=10.0,
+        help="PostgreSQL: connect and statement timeout in seconds (default 10)",
     )
     target.add_argument(
         "--cache",
@@ -239,7 +254,13 @@ def add_app_options(target: argparse.ArgumentParser | argparse._ArgumentGroup) -
 def config_from_args(args: argparse.Namespace) -> EngineConfig:
     """The engine configuration the options give; ValidationError (one line) for a
     ``--db`` or a ``--queue`` the engine could not use, before anything starts."""
-    if args.db:
+    db_url = None
+    if args.db and "://" in args.db:
+        db_path, db_url = "", args.db
+        if args.db.lower().startswith("sqlite://"):
+            db_path, db_url = EngineConfig(db_url=args.db).db_path, None
+            check_db_argument(db_path)
+    elif args.db:
         check_db_argument(args.db)
         db_path = args.db
     else:
@@ -247,6 +268,9 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
         check_db_argument(db_path, option="the default database")
     config = EngineConfig(
         db_path=db_path,
+        db_url=db_url,
+        db_pool=args.db_pool,
+        db_timeout=args.db_timeout,
         cache_url=args.cache,
         policy=args.policy,
         capacity=args.capacity,
@@ -260,7 +284,7 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
         queue_url=args.queue,
     )
     queue = parse_queue_url(config.queue_url, config.db_path)
-    if queue.kind == "sqlite" and not Path(queue.path).resolve().parent.is_dir():
+    if queue.kind == "sqlite" and queue.path and not Path(queue.path).resolve().parent.is_dir():
         raise ValidationError(
             f"--queue {args.queue}: folder {Path(queue.path).resolve().parent} does not exist",
             field="queue_url",

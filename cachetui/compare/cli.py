@@ -102,6 +102,11 @@ def main(argv: Sequence[str]) -> int:
     from cachetui.compare.copies import DatabaseCopies
     from cachetui.compare.engines import make_engines
 
+    if sides.a.db_url is not None:  # each side needs a copy of the database: files only
+        return _error(
+            "compare copies a SQLite file for each side; over PostgreSQL it is not "
+            "available yet: give --db a SQLite file, or leave it out"
+        )
     try:
         copies = DatabaseCopies(sides.a.db_path)
     except ValidationError as exc:

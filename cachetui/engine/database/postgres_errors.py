@@ -58,6 +58,8 @@ def connect_problem(exc: BaseException, url: str) -> str:
     """Why a first connection to ``url`` failed, as a phrase a user can act on (the
     password never in it)."""
     text = message(exc)
+    if "FATAL:" in text:  # libpq's "connection to server at …, port … failed: FATAL: …"
+        text = text.split("FATAL:", 1)[1].strip()
     lowered = text.lower()
     masked = mask_url(url)
     if "does not exist" in lowered and "database" in lowered:
