@@ -91,8 +91,26 @@ def cache_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> str:
-    return str(tmp_path / "profiles.db")
+def db_backend() -> str:
+    """The database engine tests run on: SQLite; a module that holds the contract on
+    both parametrizes it (``pytestmark = BOTH_DATABASES``)."""
+    return "sqlite"
+
+
+#: Run every test of a module on SQLite and on PostgreSQL (with the in-process cache on
+#: PostgreSQL: the Redis × PostgreSQL pairs are left out, see the smoke module).
+BOTH_DATABASES = pytest.mark.parametrize("db_backend", ["sqlite", "postgres"])
+
+
+@pytest.fixture
+def db_path(tmp_path: Path, db_backend: str) -> Iterator[str]:
+    """Where the test's database is: a SQLite file, or (``db_backend`` postgres) the URL
+    of a schema of its own in the PostgreSQL test database."""
+    if db_backend == "postgres":
+        with private_schema(postgres_or_skip()) as url:
+            yield url
+    else:
+        yield str(tmp_path / "profiles.db")
 
 
 @pytest.fixture
@@ -108,7 +126,8 @@ async def make_engine(db_path: str, cache_url: str) -> AsyncIterator[EngineFacto
         options.setdefault("retry_base", 0.01)
         options.setdefault("retry_cap", 0.05)
         options.setdefault("cache_url", cache_url)
-        config = EngineConfig(db_path=db_path, policy=policy, **options)
+        where = {"db_url": db_path} if "://" in db_path else {"db_path": db_path}
+        config = EngineConfig(policy=policy, **where, **options)
         engine = Engine(config)
         await engine.start()
         if seed:
@@ -202,20 +221,40 @@ def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark the tests that need a server, so ``-m "not redis"`` (or ``postgres``) leaves
-    them out."""
+    them out; leave out the Redis × PostgreSQL pairs of BOTH_DATABASES modules."""
+    kept, dropped = [], []
     for item in items:
         fixtures = getattr(item, "fixturenames", ())
         params = getattr(getattr(item, "callspec", None), "params", {})
+        on_postgres = params.get("db_backend") == "postgres"
+        if on_postgres and params.get("cache_url") == "redis":
+            dropped.append(item)
+            continue
+        kept.append(item)
         if "redis_url" in fixtures or params.get("cache_url") == "redis":
             item.add_marker(pytest.mark.redis)
-        if "postgres_url" in fixtures:
+        if "postgres_url" in fixtures or on_postgres:
             item.add_marker(pytest.mark.postgres)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 def db_row(path: str, user_id: int) -> Profile | None:
-    """Read a row through a separate sqlite3 connection, as any SQLite client would."""
+    """Read a row through a separate connection, as any client would (sqlite3, or
+    psycopg for a PostgreSQL URL, as psql would)."""
+    if "://" in path:
+        import psycopg
+
+        with psycopg.connect(path, autocommit=True) as pg:
+            found = pg.execute(
+                "SELECT user_id, name, bio, location, followers, version, updated_at, "
+                "write_id FROM profiles WHERE user_id = %s",
+                (user_id,),
+            ).fetchone()
+        return None if found is None else Profile(*found)
     with sqlite3.connect(path) as conn:
         row = conn.execute(
             "SELECT user_id, name, bio, location, followers, version, updated_at, write_id "

@@ -7,7 +7,9 @@ import pytest
 
 from cachetui.engine import EventKind, WriteConflict
 from cachetui.engine.core import EngineCore
-from tests.conftest import db_row, db_version
+from tests.conftest import BOTH_DATABASES, db_row, db_version
+
+pytestmark = BOTH_DATABASES
 
 
 async def test_write_behind_conflict_is_parked_not_applied(make_engine, db_path):

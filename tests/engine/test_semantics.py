@@ -8,7 +8,9 @@ import asyncio
 import pytest
 
 from cachetui.engine import DatabaseUnavailable, EventKind, KeyState, key_state
-from tests.conftest import db_row, db_version
+from tests.conftest import BOTH_DATABASES, db_row, db_version
+
+pytestmark = BOTH_DATABASES
 
 CACHING = ["write-through", "write-behind", "write-around"]
 
