@@ -175,3 +175,48 @@ def test_db_url_and_db_path_together_are_refused():
     assert EngineConfig(db_url="sqlite:///tmp/x.db").db_path == "tmp/x.db"
     masked = EngineConfig(db_url="postgresql://u:pw@h/db").db_path
     assert "pw" not in masked and masked.startswith("postgresql://")
+
+
+PG_FOREIGN_WRITES = {
+    "update keeping the write id": [
+        "UPDATE profiles SET location = 'Foreignville' WHERE user_id = 12"
+    ],
+    "update clearing the write id": [
+        "UPDATE profiles SET location = 'Foreignville', write_id = NULL WHERE user_id = 12"
+    ],
+    "delete then insert": [
+        "CREATE TEMP TABLE keep AS SELECT * FROM profiles WHERE user_id = 12",
+        "DELETE FROM profiles WHERE user_id = 12",
+        "INSERT INTO profiles SELECT user_id, name, bio, 'Foreignville', followers, version, "
+        "updated_at, write_id FROM keep",
+    ],
+}
+
+
+@pytest.mark.parametrize("statements", PG_FOREIGN_WRITES.values(), ids=PG_FOREIGN_WRITES)
+async def test_no_foreign_write_is_overwritten_unseen(make_pg, postgres_url, statements):
+    engine = await make_pg("write-behind")
+    ours = await engine.update(12, {"bio": "ours, landed"})
+    await engine.flush()
+    queued = await engine.update(12, {"bio": "ours, queued"})
+    with psycopg.connect(postgres_url, autocommit=True) as conn, conn.transaction():
+        for statement in statements:
+            conn.execute(statement.encode())
+    foreign = row(postgres_url, 12)
+    assert foreign is not None and (foreign.write_id, foreign.version) == (None, ours.version + 1)
+    await engine.flush()
+    assert row(postgres_url, 12) == foreign
+    [letter] = engine.dead_letters()
+    assert (letter.kind, letter.write_id) == ("conflict", queued.write_id)
+
+
+async def test_a_rewind_passes_a_lab_rejection(make_pg, postgres_url):
+    engine = await make_pg("write-through")
+    before = row(postgres_url, 13)
+    assert before is not None
+    await engine.update(13, {"bio": "to be rewound"})
+    await engine.reject_writes(13)
+    await engine.restore_rows([before])
+    assert row(postgres_url, 13) == before
+    with pytest.raises(psycopg.errors.RaiseException):
+        psql(postgres_url, "UPDATE profiles SET bio = 'x' WHERE user_id = 13")  # still there

@@ -182,3 +182,74 @@ async def test_a_database_of_the_previous_schema_is_migrated_in_place(tmp_path):
     assert sql(path, "SELECT version, write_id FROM profiles") == [(8, new.write_id)]
     sql(path, "UPDATE profiles SET bio = 'by hand' WHERE user_id = 1")  # the trigger is there
     assert sql(path, "SELECT version, write_id FROM profiles") == [(9, None)]
+
+
+FOREIGN_WRITES = {
+    "update keeping the write id": [
+        "UPDATE profiles SET location = 'Foreignville' WHERE user_id = 12"
+    ],
+    "update clearing the write id": [
+        "UPDATE profiles SET location = 'Foreignville', write_id = NULL WHERE user_id = 12"
+    ],
+    "insert or replace": [
+        "INSERT OR REPLACE INTO profiles SELECT user_id, name, bio, 'Foreignville', "
+        "followers, version, updated_at, write_id FROM profiles WHERE user_id = 12"
+    ],
+    "delete then insert": [
+        "CREATE TEMP TABLE keep AS SELECT * FROM profiles WHERE user_id = 12",
+        "DELETE FROM profiles WHERE user_id = 12",
+        "INSERT INTO profiles SELECT user_id, name, bio, 'Foreignville', followers, version, "
+        "updated_at, write_id FROM keep",
+    ],
+}
+
+
+@memory_store
+@pytest.mark.parametrize("statements", FOREIGN_WRITES.values(), ids=FOREIGN_WRITES)
+async def test_no_foreign_write_is_overwritten_unseen(make_engine, db_path, statements):
+    """However another program writes the row (even keeping its version and copying our
+    write id), the write queued before it is a conflict, never landed over it."""
+    engine = await make_engine("write-behind")
+    ours = await engine.update(12, {"bio": "ours, landed"})
+    await engine.flush()
+    queued = await engine.update(12, {"bio": "ours, queued"})
+    with contextlib.closing(sqlite3.connect(db_path)) as db, db:
+        for statement in statements:
+            db.execute(statement)
+    foreign = db_row(db_path, 12)
+    assert foreign is not None and foreign.location == "Foreignville"
+    assert (foreign.write_id, foreign.version) == (None, ours.version + 1)
+    await engine.flush()
+    assert db_row(db_path, 12) == foreign  # not overwritten
+    [letter] = engine.dead_letters()
+    assert (letter.kind, letter.write_id) == ("conflict", queued.write_id)
+
+
+@memory_store
+async def test_a_rewind_past_a_lab_rejection_keeps_every_trigger(make_engine, db_path):
+    engine = await make_engine("write-through")
+    before = db_row(db_path, 13)
+    await engine.update(13, {"bio": "to be rewound"})
+    await engine.reject_writes(13)
+    await engine.restore_rows([before])  # the lab's fault does not stop a rewind
+    assert db_row(db_path, 13) == before
+    names = {n for (n,) in sql(db_path, "SELECT name FROM sqlite_master WHERE type='trigger'")}
+    assert {"cachetui_foreign_write", "cachetui_lab_reject_13"} <= names
+    sql(db_path, "UPDATE profiles SET location = 'Oslo2' WHERE user_id = 14")
+    assert sql(db_path, "SELECT version, write_id FROM profiles WHERE user_id = 14") == [(2, None)]
+
+
+async def test_two_engines_opening_an_old_file_at_once_migrate_it_once(tmp_path):
+    import asyncio
+
+    for round_ in range(5):
+        path = str(tmp_path / f"old{round_}.db")
+        with contextlib.closing(sqlite3.connect(path)) as db, db:
+            db.executescript(
+                "CREATE TABLE profiles (user_id INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+                "bio TEXT NOT NULL, location TEXT NOT NULL, followers INTEGER NOT NULL, "
+                "version INTEGER NOT NULL, updated_at TEXT NOT NULL); PRAGMA user_version = 3;"
+            )
+        engines = [Engine(EngineConfig(db_path=path)) for _ in range(2)]
+        await asyncio.gather(*(e.start() for e in engines))
+        await asyncio.gather(*(e.close() for e in engines))

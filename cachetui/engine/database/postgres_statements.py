@@ -44,13 +44,19 @@ CREATE TABLE IF NOT EXISTS landed_writes (
     version BIGINT NOT NULL,
     landed_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS cachetui_replaced (
+    user_id BIGINT PRIMARY KEY, version BIGINT NOT NULL
+);
 CREATE OR REPLACE FUNCTION cachetui_foreign_write() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    -- cachetui gives every write a new write id: an UPDATE that keeps it is another
-    -- program's. A rewind (restore) marks its transaction and is left alone.
+    -- cachetui gives every write a new write id: an UPDATE that keeps it, or sets it to
+    -- NULL, without raising the version is another program's. A rewind (restore) marks
+    -- its transaction and is left alone.
     IF current_setting('cachetui.restoring', true) IS DISTINCT FROM 'on'
-       AND NEW.write_id IS NOT DISTINCT FROM OLD.write_id
-       AND (NEW.write_id IS NOT NULL OR NEW.version <= OLD.version) THEN
+       AND ((NEW.write_id IS NOT DISTINCT FROM OLD.write_id
+             AND (NEW.write_id IS NOT NULL OR NEW.version <= OLD.version))
+            OR (NEW.write_id IS NULL AND OLD.write_id IS NOT NULL
+                AND NEW.version <= OLD.version)) THEN
         NEW.write_id := NULL;
         NEW.version := GREATEST(NEW.version, OLD.version + 1);
     END IF;
@@ -58,6 +64,29 @@ BEGIN
 END $$;
 CREATE OR REPLACE TRIGGER cachetui_foreign_write BEFORE UPDATE ON profiles
     FOR EACH ROW EXECUTE FUNCTION cachetui_foreign_write();
+-- a row deleted and inserted again comes back with no write id, above its old version
+CREATE OR REPLACE FUNCTION cachetui_foreign_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO cachetui_replaced VALUES (OLD.user_id, OLD.version)
+    ON CONFLICT (user_id) DO UPDATE SET version = excluded.version;
+    RETURN OLD;
+END $$;
+CREATE OR REPLACE TRIGGER cachetui_foreign_delete AFTER DELETE ON profiles
+    FOR EACH ROW EXECUTE FUNCTION cachetui_foreign_delete();
+CREATE OR REPLACE FUNCTION cachetui_foreign_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE gone BIGINT;
+BEGIN
+    IF current_setting('cachetui.restoring', true) IS DISTINCT FROM 'on' THEN
+        DELETE FROM cachetui_replaced WHERE user_id = NEW.user_id RETURNING version INTO gone;
+        IF gone IS NOT NULL THEN
+            NEW.write_id := NULL;
+            NEW.version := GREATEST(NEW.version, gone + 1);
+        END IF;
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE OR REPLACE TRIGGER cachetui_foreign_insert BEFORE INSERT ON profiles
+    FOR EACH ROW EXECUTE FUNCTION cachetui_foreign_insert();
 """
 COLUMNS = "user_id, name, bio, location, followers, version, updated_at, write_id"
 SELECT_MANY = f"SELECT {COLUMNS} FROM profiles WHERE user_id = ANY(%s)"
@@ -151,6 +180,7 @@ def lab_trigger_sql(user_id: int, reject: bool) -> list[str]:
         return [f"DROP TRIGGER IF EXISTS {name} ON profiles", f"DROP FUNCTION IF EXISTS {name}()"]
     return [
         f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF current_setting('cachetui.restoring', true) = 'on' THEN RETURN NEW; END IF; "
         f"RAISE EXCEPTION 'lab: every write of user {uid} is rejected'; END $$",
         f"CREATE OR REPLACE TRIGGER {name} BEFORE UPDATE ON profiles FOR EACH ROW "
         f"WHEN (NEW.user_id = {uid}) EXECUTE FUNCTION {name}()",

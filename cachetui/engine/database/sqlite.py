@@ -289,7 +289,10 @@ class SQLiteDatabase(Database):
     async def restore(self, profiles: Sequence[Profile]) -> None:
         """Upsert rows exactly as given (versions and write ids too), in one
         transaction, with no fault applied."""
-        await call(self.conn, sql.restore, [p.as_row() for p in profiles])
+        try:
+            await call(self.conn, sql.restore, [p.as_row() for p in profiles])
+        except sql.RowPermanentError as exc:  # a constraint of the user's own refuses a row
+            raise DatabaseUnavailable(f"cannot restore the rows: {exc}") from exc
 
     async def seed(self, count: int, updated_at: str, seed: int = 42) -> int:
         """Insert demo profiles 1..count if the table is empty; returns rows inserted."""

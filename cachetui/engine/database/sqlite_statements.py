@@ -47,19 +47,52 @@ CREATE TABLE IF NOT EXISTS landed_writes (
     landed_at TEXT NOT NULL
 );
 """
-#: The trigger that recognises writes by other programs: an UPDATE that leaves
-#: ``write_id`` as it was is not cachetui's (cachetui gives every write a new id), so
-#: the row's ``write_id`` is cleared and its ``version`` goes up by one (unless the
-#: other program raised it itself). The WHEN clause also keeps the trigger's own UPDATE
-#: (with ``PRAGMA recursive_triggers`` on) from firing it again.
+#: The triggers that recognise writes by other programs. cachetui gives every write a
+#: new write id and only ever UPDATEs rows (seeding inserts into an empty table, a
+#: rewind runs without the triggers), so:
+#: - an UPDATE that keeps ``write_id``, or sets it to NULL, without raising the version
+#:   is another program's: the row's ``write_id`` is cleared and its version goes up by
+#:   one (a version the other program raised itself is kept);
+#: - a row deleted, or replaced (``INSERT OR REPLACE``), and inserted again comes back
+#:   with no write id and a version above the one it had (``cachetui_replaced`` holds
+#:   that version in between).
+#: The WHEN clauses also keep the triggers' own UPDATEs (with ``PRAGMA
+#: recursive_triggers`` on) from firing them again.
 FOREIGN_WRITE_TRIGGER = "cachetui_foreign_write"
-CREATE_FOREIGN_WRITE_TRIGGER = f"""
-CREATE TRIGGER IF NOT EXISTS {FOREIGN_WRITE_TRIGGER} AFTER UPDATE ON profiles
-WHEN new.write_id IS old.write_id AND (new.write_id IS NOT NULL OR new.version <= old.version)
+FOREIGN_TRIGGERS = (
+    "cachetui_foreign_write",
+    "cachetui_foreign_delete",
+    "cachetui_foreign_replace",
+    "cachetui_foreign_insert",
+)
+CREATE_FOREIGN_WRITE_TRIGGER = """
+CREATE TABLE IF NOT EXISTS cachetui_replaced (
+    user_id INTEGER PRIMARY KEY, version INTEGER NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS cachetui_foreign_write AFTER UPDATE ON profiles
+WHEN (new.write_id IS old.write_id AND (new.write_id IS NOT NULL OR new.version <= old.version))
+  OR (new.write_id IS NULL AND old.write_id IS NOT NULL AND new.version <= old.version)
 BEGIN
     UPDATE profiles SET write_id = NULL, version = max(new.version, old.version + 1)
     WHERE user_id = new.user_id;
-END
+END;
+CREATE TRIGGER IF NOT EXISTS cachetui_foreign_delete AFTER DELETE ON profiles
+BEGIN
+    INSERT OR REPLACE INTO cachetui_replaced VALUES (old.user_id, old.version);
+END;
+CREATE TRIGGER IF NOT EXISTS cachetui_foreign_replace BEFORE INSERT ON profiles
+BEGIN
+    INSERT OR REPLACE INTO cachetui_replaced
+    SELECT user_id, version FROM profiles WHERE user_id = new.user_id;
+END;
+CREATE TRIGGER IF NOT EXISTS cachetui_foreign_insert AFTER INSERT ON profiles
+WHEN EXISTS (SELECT 1 FROM cachetui_replaced WHERE user_id = new.user_id)
+BEGIN
+    UPDATE profiles SET write_id = NULL, version = max(
+        new.version, (SELECT version FROM cachetui_replaced WHERE user_id = new.user_id) + 1
+    ) WHERE user_id = new.user_id;
+    DELETE FROM cachetui_replaced WHERE user_id = new.user_id;
+END;
 """
 #: Landings recorded for replays (the newest are kept; older ones are pruned).
 LANDINGS_KEPT = 1_000_000
@@ -144,12 +177,33 @@ def setup(db: sqlite3.Connection, wal: bool) -> str:
 
 
 def migrate(db: sqlite3.Connection) -> None:
-    """Bring a file of an earlier schema to this one (each step only if missing)."""
-    for table in ("profiles", "dead_letters"):
-        columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
-        if "write_id" not in columns:
-            db.execute(f"ALTER TABLE {table} ADD COLUMN write_id TEXT")
-    db.execute(CREATE_FOREIGN_WRITE_TRIGGER)
+    """Bring a file of an earlier schema to this one (each step only if missing), in one
+    write transaction: two processes opening one old file at once migrate it once."""
+
+    def work() -> None:
+        db.execute("BEGIN IMMEDIATE")
+        for table in ("profiles", "dead_letters"):
+            columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+            if "write_id" not in columns:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN write_id TEXT")
+        for statement in _statements(CREATE_FOREIGN_WRITE_TRIGGER):
+            db.execute(statement)
+
+    transaction(db, work)
+
+
+def _statements(script: str) -> list[str]:
+    """The statements of a script of CREATEs (triggers end with END;)."""
+    parts, current = [], []
+    for line in script.strip().splitlines():
+        current.append(line)
+        text = "\n".join(current).strip()
+        if text.endswith(";") and (
+            not text.upper().startswith("CREATE TRIGGER") or text.endswith("END;")
+        ):
+            parts.append(text)
+            current = []
+    return parts
 
 
 LAB_TRIGGER_PREFIX = "cachetui_lab_reject_"
@@ -245,13 +299,23 @@ def transaction(db: sqlite3.Connection, work: Callable[[], _T]) -> _T:
 
 def restore(db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
     """Upsert rows exactly as given (versions and write ids too): the foreign-write
-    trigger is dropped and created again inside the transaction, so no other
-    connection ever sees the table without it."""
+    triggers are dropped and created again inside one write transaction (begun
+    explicitly: Python's sqlite3 would run the DROP outside it), so no other connection
+    ever sees the table without them."""
 
     def work() -> None:
-        db.execute(f"DROP TRIGGER IF EXISTS {FOREIGN_WRITE_TRIGGER}")
+        db.execute("BEGIN IMMEDIATE")
+        lab = db.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE ?",
+            (f"{LAB_TRIGGER_PREFIX}%",),
+        ).fetchall()  # a rewind passes the lab's faults too: they come back after it
+        for name in (*FOREIGN_TRIGGERS, *(name for name, _ in lab)):
+            db.execute(f"DROP TRIGGER IF EXISTS {name}")
         db.executemany(UPSERT, rows)
-        db.execute(CREATE_FOREIGN_WRITE_TRIGGER)
+        for statement in _statements(CREATE_FOREIGN_WRITE_TRIGGER):
+            db.execute(statement)
+        for _, create in lab:
+            db.execute(create)
 
     transaction(db, work)
 
