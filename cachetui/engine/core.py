@@ -15,6 +15,7 @@ import itertools
 import secrets
 import time
 from collections.abc import Awaitable, Sequence
+from typing import NamedTuple
 
 from cachetui.engine.config import EngineConfig, WritePolicy
 from cachetui.engine.database.base import Database, RowConflict, RowLanded, RowRejected
@@ -97,7 +98,7 @@ class EngineCore:
         #: Per user, a write whose append to the durable queue has an unknown outcome
         #: (cancelled, timed out, the connection reset) and whose entry, if any, is not
         #: removed yet: the user's next acknowledgement waits for :meth:`settle`.
-        self.unsettled: dict[int, Profile] = {}
+        self.unsettled: dict[int, Unsettled] = {}
         self._settling: dict[int, asyncio.Task[None]] = {}
         #: The crash point ``CACHETUI_CRASH_AT`` arms (read at start), or None.
         self.crash_at: str | None = None
@@ -253,11 +254,14 @@ class EngineCore:
                 )
         return errors
 
-    def settle_soon(self, user_id: int, write: Profile) -> None:
+    def settle_soon(
+        self, user_id: int, write: Profile, previous: tuple[Profile, int] | None
+    ) -> None:
         """``write``'s append has an unknown outcome: remove its entry, if any, in the
         background (its caller, cancelled or failed, does not wait for that); the user's
-        next acknowledgement waits for it (:meth:`settle`)."""
-        self.unsettled[user_id] = write
+        next acknowledgement waits for it (:meth:`settle`). ``previous``: the user's
+        pending write before it, if any (what its entry goes back to)."""
+        self.unsettled[user_id] = Unsettled(write, previous)
         task = asyncio.get_running_loop().create_task(self._settle_quietly(user_id))
         self._settling[user_id] = task
         task.add_done_callback(lambda _: self._settling.pop(user_id, None))
@@ -280,13 +284,14 @@ class EngineCore:
     async def _withdraw(self, user_id: int) -> None:
         """Remove the unsettled write's entry, by its write id (the user's pending write
         before it, if one is queued, takes its place again in the outbox file)."""
-        write = self.unsettled.get(user_id)
-        if write is None:
+        unsettled = self.unsettled.get(user_id)
+        if unsettled is None:
             return
+        write = unsettled.write
         outbox = self.outbox
         if outbox is not None:
             entry = self.queue.entry_of(user_id)
-            previous = None if entry is None else (entry.profile, entry.base_version)
+            previous = unsettled.previous if entry is None else (entry.profile, entry.base_version)
             try:
                 await outbox.withdraw(write, previous)
             except DatabaseUnavailable as exc:
@@ -296,7 +301,7 @@ class EngineCore:
                     f"yet: {exc}",
                     transient=True,
                 ) from exc
-        if self.unsettled.get(user_id) is write:
+        if self.unsettled.get(user_id) is unsettled:
             del self.unsettled[user_id]
         self.emit(
             BACKGROUND_OP,
@@ -308,15 +313,39 @@ class EngineCore:
             "queue, is removed",
         )
 
-    async def settle_all(self) -> list[str]:
-        """:meth:`settle` every user (a clean close); the errors of those that failed."""
+    async def settle_all(self) -> None:
+        """:meth:`settle` every user (before the queue is closed or left);
+        DatabaseUnavailable saying how many it could not, while the queue does not
+        answer."""
         errors = []
         for user_id in list(self.unsettled):
             try:
                 await self.settle(user_id)
             except DatabaseUnavailable as exc:
-                errors.append(str(exc))
-        return errors
+                errors.append(exc)
+        if errors:
+            raise DatabaseUnavailable(
+                f"{len(errors)} write{'s' if len(errors) > 1 else ''} never acknowledged may "
+                f"still be in the durable queue (an append's outcome is unknown) and cannot "
+                f"be removed yet: {errors[0]}",
+                transient=True,
+            ) from errors[0]
+
+    def without_unsettled(self, entries: list[tuple[Profile, int]]) -> list[tuple[Profile, int]]:
+        """A durable queue's entries to replay after a crash, with each write whose append
+        had an unknown outcome replaced by the user's pending write before it (or left
+        out): it was never acknowledged. Its entry is removed in the background."""
+        void = {u.write.write_id: u for u in self.unsettled.values()}
+        kept = []
+        for profile, base in entries:
+            unsettled = void.get(profile.write_id)
+            if unsettled is None:
+                kept.append((profile, base))
+                continue
+            if unsettled.previous is not None:
+                kept.append(unsettled.previous)
+            self.settle_soon(profile.user_id, unsettled.write, unsettled.previous)
+        return kept
 
     async def drop_landed(
         self, entries: list[tuple[Profile, int]]
@@ -357,6 +386,14 @@ class EngineCore:
 
     def _count_cache_error(self) -> None:
         self.c.cache_errors += 1
+
+
+class Unsettled(NamedTuple):
+    """A write whose append to the durable queue has an unknown outcome, and the user's
+    pending write before it (``(profile, base_version)``, or None)."""
+
+    write: Profile
+    previous: tuple[Profile, int] | None
 
 
 async def wait_event(event: asyncio.Event, timeout: float) -> None:

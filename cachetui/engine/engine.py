@@ -157,7 +157,8 @@ class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, Observ
         If the database keeps failing past ``timeout`` seconds (default
         ``flush_timeout``), raise :class:`PendingWritesError` and stay open — unless
         ``discard`` is True: then the writes that could not land are dropped and
-        returned as ``(user_id, version)``.
+        returned as ``(user_id, version)``. Likewise DatabaseUnavailable while a write
+        never acknowledged may still be in the durable queue and cannot be removed.
         """
         core = self._core
         if core.state != RUNNING:
@@ -198,8 +199,13 @@ class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, Observ
         except BaseException:  # cancelled: still open, and updates may come in again
             core.gate.set()
             raise
-        for error in await core.settle_all():  # no entry of a write never acknowledged stays
-            core.emit(BACKGROUND_OP, EventKind.ERROR, None, None, None, error)
+        try:  # no entry of a write never acknowledged may stay to be replayed
+            await core.settle_all()
+        except DatabaseUnavailable as exc:
+            if not discard:
+                core.gate.set()
+                raise
+            core.emit(BACKGROUND_OP, EventKind.ERROR, None, None, None, f"closed: {exc}")
         core.state = CLOSED
         core.gate.set()
         atexit.unregister(self._at_exit)
@@ -400,6 +406,7 @@ class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, Observ
                 core.gate.clear()
                 try:
                     await self._flusher.drain(core.deadline(timeout))
+                    await core.settle_all()
                     core.window.switch(new)
                     core.policy = new
                 finally:

@@ -154,3 +154,80 @@ async def test_a_cancelled_append_to_the_outbox_file_is_taken_back_by_write_id(t
     assert (await engine.read(1)).bio == "acknowledged, pending"
     await engine.close()
     assert db_row(db, 1) == pending
+
+
+LEAVING = {
+    "close": lambda engine: engine.close(),
+    "set_queue": lambda engine: engine.set_queue("memory://"),
+    "set_policy": lambda engine: engine.set_policy("write-through"),
+}
+
+
+@pytest.mark.parametrize("leave", LEAVING.values(), ids=LEAVING)
+async def test_the_queue_is_not_left_with_an_orphan_in_it(tmp_path: Path, leave):
+    """Closing, switching the queue or leaving write-behind while a write of unknown
+    outcome cannot be removed fails (nothing changes); once it can, it goes first."""
+    redis_or_skip()
+    db = str(tmp_path / "profiles.db")
+    port = int(TEST_REDIS_URL.split(":")[2].split("/")[0])
+    try:
+        async with DelayRelay("127.0.0.1", port) as relay:
+            engine = await engine_over(db, relay.url("redis", "/15?socket_timeout=0.3"))
+            relay.hold = 5.0
+            with pytest.raises(DatabaseUnavailable):
+                await engine.update(1, {"bio": "never acknowledged"})
+            with pytest.raises(DatabaseUnavailable, match="outcome is unknown"):
+                await leave(engine)
+            assert engine.running and engine.queue_durable
+            relay.hold = 0.0
+            await leave(engine)
+            assert [f for f in stream_entries(engine) if b"never" in f[b"p"]] == []
+            if engine.running:
+                await engine.close()
+        row = db_row(db, 1)
+        assert row is not None and row.bio != "never acknowledged"
+    finally:
+        delete_test_keys(TEST_REDIS_URL, tmp_path)
+
+
+async def test_a_cancelled_dead_letter_retry_then_a_discard_leave_nothing_to_replay(
+    tmp_path: Path,
+):
+    db = str(tmp_path / "profiles.db")
+    engine = await engine_over(db, "sqlite://")
+    await engine.reject_writes(1)
+    await engine.update(1, {"bio": "to be discarded"})
+    for _ in range(3):
+        await engine.flush()
+    [letter] = engine.dead_letters()
+    await engine.accept_writes(1)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_outbox() -> None:
+        with contextlib.closing(sqlite3.connect(db + ".outbox")) as other:
+            other.execute("BEGIN IMMEDIATE")
+            locked.set()
+            release.wait(5)
+            other.rollback()
+
+    holder = threading.Thread(target=hold_the_outbox)
+    holder.start()
+    locked.wait(5)
+    retry = asyncio.ensure_future(engine.retry_dead_letters(1))
+    await asyncio.sleep(0.05)
+    retry.cancel()
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await retry
+    holder.join()
+    assert engine.dead_letters() == [letter]  # still parked
+    await engine.discard_dead_letter(1)
+    await engine.close()
+    with contextlib.closing(sqlite3.connect(db + ".outbox")) as outbox:
+        assert outbox.execute("SELECT count(*) FROM outbox").fetchone() == (0,)
+    again = await engine_over(db, "sqlite://")
+    try:
+        assert again.recovered == 0
+        assert (await again.read(1)).bio != "to be discarded"
+    finally:
+        await again.close()

@@ -63,7 +63,6 @@ class LabOperations:
             core.new_epoch()  # the restarted process writes in a new epoch
             updates = core.queue.updates_by_user()
             dropped = core.queue.clear()
-            core.unsettled.clear()  # the process's memory of them is gone
             replayed = await self._replay_outbox()
             lost = sorted((p.user_id, p.version) for p in dropped if p.user_id not in replayed)
             self.last_crash = CrashReport(
@@ -111,6 +110,7 @@ class LabOperations:
         except DatabaseUnavailable as exc:
             core.emit(BACKGROUND_OP, EventKind.ERROR, None, None, None, f"outbox: {exc}")
             return set()
+        entries = core.without_unsettled(entries)
         entries, landed = await core.drop_landed(entries)
         if landed:
             core.emit(

@@ -100,6 +100,8 @@ class CommitFirst(Policy):
 
     async def update(self, op: int, user_id: int, changes: dict[str, Any], epoch: int) -> Profile:
         core = self._core
+        if user_id in core.unsettled:  # a write never acknowledged may be in the queue
+            await core.settle(user_id)
         letter = core.dead_letters.rejected(user_id)
         if letter is not None:
             raise WriteRejected(

@@ -149,6 +149,7 @@ class WriteBehind(Policy):
                 raise
         entry = core.queue.entry_of(user_id)
         base = profile.version - 1 if entry is None else entry.base_version
+        previous = None if entry is None else (entry.profile, entry.base_version)
         try:
             await core.journal.write(profile, base)
             reached("append-committed", core.crash_at)
@@ -158,7 +159,7 @@ class WriteBehind(Policy):
         except BaseException:
             await self._untrace(user_id)
             if core.outbox is not None:
-                core.settle_soon(user_id, profile)  # its entry may be there: withdraw it
+                core.settle_soon(user_id, profile, previous)  # its entry may be there
             raise
 
     async def _cache_or_untrace(self, profile: Profile, epoch: int) -> None:

@@ -46,10 +46,15 @@ class DeadLetterOperations:
         else:
             users = [d.user_id for d in letters.all() if d.user_id not in core.queue]
         if core.durable and core.outbox is not None:
-            # Back in a durable queue: journaled before it leaves the dead letters.
-            await core.outbox.append_many(
-                [(d.profile, d.base_version) for u in users if (d := letters.get(u)) is not None]
-            )
+            # Back in a durable queue: journaled before it leaves the dead letters. An
+            # append of unknown outcome is withdrawn by write id (the letter stays).
+            rows = [(d.profile, d.base_version) for u in users if (d := letters.get(u)) is not None]
+            try:
+                await core.outbox.append_many(rows)
+            except BaseException:
+                for profile, _ in rows:
+                    core.settle_soon(profile.user_id, profile, None)
+                raise
         op = core.next_op()
         now = perf_counter()
         for uid in users:
@@ -81,6 +86,8 @@ class DeadLetterOperations:
         if letter is None:
             raise ValidationError(f"user {user_id} has no dead letter", field="user_id")
         core.c.discarded += 1
+        if core.outbox is not None:  # an entry of it left by a retry, if any, goes too
+            core.settle_soon(user_id, letter.profile, None)
         await core.cache.delete(user_id)
         await core.save_dead_letters()
         core.emit(

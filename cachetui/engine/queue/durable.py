@@ -136,6 +136,7 @@ class DurableQueueOperations:
             core.gate.clear()
             try:
                 await self._flusher.drain(core.deadline(timeout))
+                await core.settle_all()  # against the queue being left
             except BaseException:
                 core.gate.set()
                 if new is not None:

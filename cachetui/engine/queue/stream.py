@@ -27,8 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import redis.asyncio as aioredis
-from redis.commands.core import AsyncScript
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from cachetui.engine.errors import DatabaseUnavailable
 from cachetui.engine.profile import Profile
@@ -69,7 +68,7 @@ class RedisStreamOutbox:
         self._key = ""
         self._ids: dict[int, list[tuple[bytes, int]]] = {}  # user → [(entry id, version)]
         self._heartbeat: asyncio.Task[None] | None = None
-        self._append_script: AsyncScript | None = None
+        self._append_sha = ""
 
     async def open(self, database_id: str) -> None:
         self._key = f"cachetui:queue:{database_id}"
@@ -80,7 +79,7 @@ class RedisStreamOutbox:
             self._client = blocking_client(
                 self.url, pool_timeout=10, socket_timeout=5, socket_connect_timeout=5
             )
-            self._append_script = self._client.register_script(APPEND_UNLESS_VOID)
+            self._append_sha = await self._client.script_load(APPEND_UNLESS_VOID)
             await self._beat()
             self.persistence = await self._persistence()
             LIVE_OWNERS.add(self._local)
@@ -107,25 +106,31 @@ class RedisStreamOutbox:
         An entry whose write was withdrawn meanwhile (:meth:`withdraw`: a late request)
         is not appended."""
         client = self._require()
-        script = self._append_script
-        assert script is not None
         try:
-            async with client.pipeline(transaction=False) as pipe:
-                for profile, base in rows:
-                    await script(
-                        keys=[self._key, self._void_key(profile.write_id or "")],
-                        args=[
-                            item for pair in self._fields(profile, base).items() for item in pair
-                        ],
-                        client=pipe,
-                    )
-                ids = cast(list[bytes | None], await pipe.execute())
+            try:
+                ids = await self._append(client, rows)
+            except NoScriptError:  # the server lost its scripts (a restart, SCRIPT FLUSH)
+                self._append_sha = await client.script_load(APPEND_UNLESS_VOID)
+                ids = await self._append(client, rows)
         except (RedisError, OSError) as exc:
             raise DatabaseUnavailable(f"the queue {self.path}: {exc}") from exc
         for (profile, _), entry_id in zip(rows, ids, strict=True):
             if entry_id is not None:
                 self._ids.setdefault(profile.user_id, []).append((entry_id, profile.version))
         return {}
+
+    async def _append(
+        self, client: aioredis.Redis, rows: Sequence[tuple[Profile, int]]
+    ) -> list[bytes | None]:
+        """One pipeline of EVALSHA (the script was loaded at open: no round trip to
+        check it first); each entry's id, or None where its write is void."""
+        async with client.pipeline(transaction=False) as pipe:
+            for profile, base in rows:
+                fields = [item for pair in self._fields(profile, base).items() for item in pair]
+                pipe.evalsha(
+                    self._append_sha, 2, self._key, self._void_key(profile.write_id or ""), *fields
+                )
+            return cast(list[bytes | None], await pipe.execute())
 
     async def withdraw(self, profile: Profile, previous: tuple[Profile, int] | None) -> None:
         """Remove the entry of ``profile``'s write, whose append has an unknown outcome
