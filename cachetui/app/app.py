@@ -24,6 +24,7 @@ from cachetui.app.bindings import (
 from cachetui.app.dead_letter_keys import DeadLetterKeys
 from cachetui.app.export import MetricsHistory
 from cachetui.app.faults_workload import FaultsAndWorkload
+from cachetui.app.key_order import KeyOrder
 from cachetui.app.operations import Operations
 from cachetui.app.presenting import Presenting
 from cachetui.app.queue_choice import QueueChoice
@@ -106,6 +107,7 @@ class CacheTuiApp(
         self.export_dir = export_dir
         self.metrics_history = MetricsHistory()
         self.engine = engine
+        self.key_order = KeyOrder()
         self.seed_profiles = seed_profiles
         self.live = live
         self.timings = timings

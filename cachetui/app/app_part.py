@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from textual.app import App
 
     from cachetui.app.export import MetricsHistory, MetricsSample
+    from cachetui.app.key_order import KeyOrder
     from cachetui.app.states import Palette
     from cachetui.engine import Engine, MetricsSnapshot
     from cachetui.engine.lab.workload import Workload
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
         export_dir: str
         metrics_history: MetricsHistory
         focus_panes: bool
+        key_order: KeyOrder  # the keys that act on the engine, in the order typed
         # the operation the trace pane shows (set by the operations, shown by the refresh)
         _trace_op: int
         _trace_title: str

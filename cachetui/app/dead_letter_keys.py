@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from textual import work
-
 from cachetui.app.app_part import AppPart
+from cachetui.app.key_order import in_order
 from cachetui.app.screens.dead_letters import DeadLettersScreen
 from cachetui.engine import CacheTuiError, Event
 
@@ -47,7 +46,7 @@ class DeadLetterKeys(AppPart):
         self.push_screen(screen, closed)
 
     # -- P -------------------------------------------------------------------------------
-    @work(group="reject-writes", exclusive=True)
+    @in_order
     async def action_toggle_reject(self) -> None:
         user = self.followed
         if user is None:

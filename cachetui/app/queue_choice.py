@@ -7,9 +7,8 @@
 
 from __future__ import annotations
 
-from textual import work
-
 from cachetui.app.app_part import AppPart
+from cachetui.app.key_order import in_order
 from cachetui.engine import CacheTuiError
 from cachetui.engine.stores.redis_url import is_redis_url
 
@@ -27,7 +26,7 @@ class QueueChoice(AppPart):
                 break
         return choices
 
-    @work(group="queue", exclusive=True)
+    @in_order
     async def action_cycle_queue(self) -> None:
         choices = list(self.queue_choices().values())
         current = self.engine.config.queue_url

@@ -24,6 +24,7 @@ from pathlib import Path
 from textual import work
 
 from cachetui.app.app_part import AppPart
+from cachetui.app.key_order import in_order
 from cachetui.app.screens.dialogs import ChoiceScreen, ConfirmScreen
 from cachetui.app.terminal import SignalHandler, detach_from_terminal, guard_hangup, terminal_gone
 from cachetui.engine import CacheTuiError, PendingWritesError
@@ -198,7 +199,7 @@ class Quitting(AppPart):
             # answer; the quit goes on, naming them (see _quit)
             dialog.dismiss(True)  # the answer reaches q at once, whatever screen is on top
         elif not self._quitting:
-            self.action_quit()
+            self._quit_on_signal()  # at once: not after the keys typed before
         # else q is flushing: it sees signal_report when the flush ends
 
     # -- q, ctrl+q, ctrl+c -----------------------------------------------------------------
@@ -206,10 +207,18 @@ class Quitting(AppPart):
         """ctrl+c quits like q (Textual only shows a toast saying how to quit)."""
         self.action_quit()
 
-    # Textual's App.action_quit is a coroutine; this one is a worker. One quit at a time:
+    # Textual's App.action_quit is a coroutine; this one takes its turn after the keys
+    # typed before it (U then q: the burst's writes are flushed too). One quit at a time:
     # a second q (or ctrl+c, or a signal) while one is flushing does not cancel it.
-    @work(group="quit")
+    @in_order
     async def action_quit(self) -> None:  # type: ignore[override]
+        await self._quit_once()
+
+    @work(group="quit")
+    async def _quit_on_signal(self) -> None:
+        await self._quit_once()
+
+    async def _quit_once(self) -> None:
         if self._quitting:
             return
         self._quitting = True
