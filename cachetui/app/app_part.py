@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         rng: random.Random
         workload: Workload | None  # None until mounted
         startup_error: str | None
+        seed_profiles: int
         followed: int | None  # the user followed in all three panes
         total_rows: int
         export_dir: str
@@ -64,6 +65,10 @@ if TYPE_CHECKING:
 
         # -- StatusHeader ------------------------------------------------------------------
         def _show_status(self) -> None: ...
+
+        # -- Quitting, Seeding -------------------------------------------------------------
+        def quit_now(self) -> None: ...
+        async def stop_seeding(self) -> bool: ...
 
         # -- Operations --------------------------------------------------------------------
         def _trace_last(self, title: str, since: float | None = None) -> None: ...

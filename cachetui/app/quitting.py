@@ -87,6 +87,7 @@ class SignalReport:
     db_path: str = ""
     #: (writes a durable queue keeps for the next start, where): nothing lost
     kept: tuple[int, str] = (0, "")
+    seeding_stopped: bool = False  # it came while the database was being seeded
 
     @property
     def name(self) -> str:
@@ -97,6 +98,11 @@ class SignalReport:
         return 1 if self.lost else 0
 
     def summary(self) -> str:
+        if self.seeding_stopped:
+            return (
+                f"quit on {self.name} while seeding: no profile was kept (the next start "
+                "seeds afresh)"
+            )
         if self.kept[0]:
             kept, where = self.kept
             stay = "write stays" if kept == 1 else "writes stay"
@@ -199,7 +205,7 @@ class Quitting(AppPart):
             # answer; the quit goes on, naming them (see _quit)
             dialog.dismiss(True)  # the answer reaches q at once, whatever screen is on top
         elif not self._quitting:
-            self._quit_on_signal()  # at once: not after the keys typed before
+            self.quit_now()  # at once: not after the keys typed before
         # else q is flushing: it sees signal_report when the flush ends
 
     # -- q, ctrl+q, ctrl+c -----------------------------------------------------------------
@@ -214,8 +220,12 @@ class Quitting(AppPart):
     async def action_quit(self) -> None:  # type: ignore[override]
         await self._quit_once()
 
+    def quit_now(self) -> None:
+        """Quit at once, not after the keys typed before (a signal; q while seeding)."""
+        self._quit_worker()
+
     @work(group="quit")
-    async def _quit_on_signal(self) -> None:
+    async def _quit_worker(self) -> None:
         await self._quit_once()
 
     async def _quit_once(self) -> None:
@@ -228,6 +238,8 @@ class Quitting(AppPart):
             self._quitting = False
 
     async def _quit(self) -> None:
+        if await self.stop_seeding() and self.signal_report is not None:
+            self.signal_report.seeding_stopped = True
         if self.workload is not None:
             await self.workload.stop()
         if not self.engine.running:
