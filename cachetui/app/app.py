@@ -47,6 +47,8 @@ from cachetui.literal import printable
 from cachetui.scenarios import Scenario
 
 DEFAULT_EXPORT_DIR = "~/cachetui-exports"
+#: Notifications shown at once, by the screen's height class (the Events pane's room).
+TOASTS_SHOWN = {"-tall": 3, "-mid": 2, "-short": 1}
 
 
 class CacheTuiApp(
@@ -212,6 +214,11 @@ class CacheTuiApp(
         """Every notification is shown literally (it may carry a database's error, a
         path, a profile's field): never markup, whatever ``markup`` says (a widget's
         notify passes True), and no control character reaches the terminal."""
+        # no more than the Events pane holds: the oldest go first
+        room = TOASTS_SHOWN[next(iter(self.screen.classes & set(TOASTS_SHOWN)), "-short")]
+        shown = list(self._notifications)
+        for notification in shown[: max(0, len(shown) - room + 1)]:
+            self._unnotify(notification, refresh=False)
         super().notify(
             printable(message),
             title=printable(title, newlines=False),
