@@ -147,7 +147,9 @@ def start_with_pending_writes(tmp_path: Path, env: dict[str, str]) -> tuple[Term
     try:
         app.wait_for(rb"flush every 3600s")  # the dashboard is drawn
         app.press(b"U")
-        pending = app.wait_for(rb"%d updates acknowledged: %d; pending now (\d+)" % (BURST, BURST))
+        pending = app.wait_for(
+            rb"%d of %d updates acknowledged; (\d+) writes pending now" % (BURST, BURST)
+        )
     except BaseException:
         app.close()
         raise

@@ -42,8 +42,23 @@ class DeadLetterKeys(AppPart):
             self._show_status()
             self.call_later(self.refresh_view)
 
-        screen = DeadLettersScreen(self.engine, self.state_palette, live=self.live, then=then)
+        screen = DeadLettersScreen(
+            self.engine,
+            self.state_palette,
+            live=self.live,
+            then=then,
+            rejecting=self.rejecting_users,
+            accepted=self._writes_accepted,
+        )
         self.push_screen(screen, closed)
+
+    def _writes_accepted(self, user: int) -> None:
+        """The database accepts ``user``'s writes again (P in the dead-letters view)."""
+        self.rejected_writes.discard(user)
+        run = self.scenario_run
+        if run is not None:
+            run.rejecting.discard(user)
+        self._show_status()
 
     # -- P -------------------------------------------------------------------------------
     @in_order

@@ -191,8 +191,10 @@ class Operations(AppPart):
                     "the same user in flight)"
                 )
         else:
+            acked = BURST - len(failed)
             message = (
-                f"{BURST} updates acknowledged: {BURST - len(failed)}; pending now {after.pending}"
+                f"{acked} of {BURST} updates acknowledged; {after.pending:,} "
+                f"{'write' if after.pending == 1 else 'writes'} pending now"
             )
         if failed:
             message += f"; {len(failed)} failed: {failed[0]}"
@@ -318,9 +320,10 @@ class Operations(AppPart):
             self.notify(str(exc), title="Flush failed", severity="error")
             return
         after = self.engine.metrics
-        message = (
-            f"flushed {after.db_writes - before.db_writes} writes in "
-            f"{after.db_transactions - before.db_transactions} transactions"
+        message = flush_summary(
+            after.db_writes - before.db_writes,
+            after.db_transactions - before.db_transactions,
+            after.rejections - before.rejections,
         )
         parked = [
             d for d in self.engine.dead_letters() if (d.user_id, d.version) not in parked_before
@@ -372,6 +375,18 @@ class Operations(AppPart):
         """Trace ``op`` (default: the last operation this task started)."""
         self._trace_op = last_op_id.get() if op is None else op
         self._trace_title = title
+
+
+def flush_summary(rows: int, transactions: int, refused: int) -> str:
+    """What a flush wrote: ``flushed 5 writes in 3 transactions``, and the tries the
+    database refused (a transaction that tried only a rejected row wrote nothing)."""
+    said = (
+        f"flushed {rows:,} {'write' if rows == 1 else 'writes'} in {transactions:,} "
+        f"{'transaction' if transactions == 1 else 'transactions'}"
+    )
+    if refused:
+        said += f" (the database refused {refused:,} {'try' if refused == 1 else 'tries'})"
+    return said
 
 
 def update_failure(user: int, exc: CacheTuiError) -> tuple[str, str]:
