@@ -115,3 +115,10 @@ def test_the_command_line_tunes_the_collector_before_the_app_runs(monkeypatch):
     monkeypatch.setattr(app_module.CacheTuiApp, "run", lambda self: order.append("run"))
     assert cli.main(["--db", ":memory:"]) == 0
     assert order == ["tune", "run"]
+
+
+def test_help_states_the_bound_of_profiles(capsys):
+    from cachetui.cli.command import build_parser
+
+    text = " ".join(build_parser().format_help().split())
+    assert "seed into an empty database (default 1,000; at most 10,000,000)" in text

@@ -147,7 +147,9 @@ def start_with_pending_writes(tmp_path: Path, env: dict[str, str]) -> tuple[Term
     try:
         app.wait_for(rb"flush every 3600s")  # the dashboard is drawn
         app.press(b"U")
-        pending = app.wait_for(rb"%d updates acknowledged: %d; pending now (\d+)" % (BURST, BURST))
+        pending = app.wait_for(
+            rb"%d of %d updates acknowledged; (\d+) writes pending now" % (BURST, BURST)
+        )
     except BaseException:
         app.close()
         raise
@@ -234,3 +236,30 @@ def test_bench_on_a_signal_stops_cleans_up_and_exits_128_plus_the_signal(tmp_pat
     assert err.strip().splitlines()[-1] == "cachetui bench: interrupted"
     assert "Traceback" not in err and out == ""
     assert list(folder.iterdir()) == []  # the temporary folder is gone
+
+
+@pytest.mark.parametrize(("name", "key"), [("SIGTERM", None), (None, b"q")])
+def test_seeding_shows_its_progress_and_stops_on_a_signal_or_q(tmp_path, env, name, key):
+    """10,000,000 profiles into an empty file: a progress screen instead of a blank one,
+    and a signal (or q) stops it at once; nothing is kept, so the next start seeds."""
+    db = tmp_path / "profiles.db"
+    app = Terminal(
+        [sys.executable, "-m", "cachetui", "--db", str(db), "--profiles", "10000000"], env
+    )
+    try:
+        app.wait_for(rb"Seeding 10,000,000 demo profiles into")
+        app.wait_for(rb"[1-9][0-9]?%")  # it moves
+        mark = len(app.output)
+        if name is not None:
+            os.kill(app.pid, getattr(signal, name))
+        else:
+            app.press(key)
+        assert app.wait() == 0
+    finally:
+        app.close()
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT count(*) FROM profiles").fetchone() == (0,)
+    after = bytes(app.output[mark:])
+    assert b"Traceback" not in after
+    if name is not None:
+        assert b"quit on SIGTERM while seeding: no profile was kept" in after

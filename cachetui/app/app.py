@@ -24,6 +24,7 @@ from cachetui.app.bindings import (
 from cachetui.app.dead_letter_keys import DeadLetterKeys
 from cachetui.app.export import MetricsHistory
 from cachetui.app.faults_workload import FaultsAndWorkload
+from cachetui.app.key_order import KeyOrder, in_order
 from cachetui.app.operations import Operations
 from cachetui.app.presenting import Presenting
 from cachetui.app.queue_choice import QueueChoice
@@ -31,6 +32,7 @@ from cachetui.app.quitting import Quitting
 from cachetui.app.refresh import REFRESH_SECONDS, RefreshLoop
 from cachetui.app.scenario_mode import ScenarioMode
 from cachetui.app.screens.dialogs import GotoScreen
+from cachetui.app.seeding import Seeding
 from cachetui.app.status_header import StatusHeader
 from cachetui.app.widgets.activity import EventLog, TracePane
 from cachetui.app.widgets.banner import ScenarioBanner
@@ -45,6 +47,8 @@ from cachetui.literal import printable
 from cachetui.scenarios import Scenario
 
 DEFAULT_EXPORT_DIR = "~/cachetui-exports"
+#: Notifications shown at once, by the screen's height class (the Events pane's room).
+TOASTS_SHOWN = {"-tall": 3, "-mid": 2, "-short": 1}
 
 
 class CacheTuiApp(
@@ -55,6 +59,7 @@ class CacheTuiApp(
     FaultsAndWorkload,
     Presenting,
     Quitting,
+    Seeding,
     RefreshLoop,
     StatusHeader,
     App[None],
@@ -106,6 +111,7 @@ class CacheTuiApp(
         self.export_dir = export_dir
         self.metrics_history = MetricsHistory()
         self.engine = engine
+        self.key_order = KeyOrder()
         self.seed_profiles = seed_profiles
         self.live = live
         self.timings = timings
@@ -150,14 +156,27 @@ class CacheTuiApp(
         )
         try:
             await self.engine.start()
-            await self.engine.seed(self.seed_profiles)
-            self.total_rows = await self.engine.db_count()
         except CacheTuiError as exc:
             self.startup_error = str(exc)
             self.exit(return_code=2)
             return
         finally:
             unsubscribe()
+        # the first paint comes once on_mount returns: seed (with its progress) after it;
+        # the keys typed meanwhile wait for their turn
+        self._open_lab(at_start)
+
+    @in_order
+    async def _open_lab(self, at_start: list[Event]) -> None:
+        """Seed an empty database, then start the dashboard's live parts."""
+        try:
+            if not await self.seed_database():
+                return  # stopped by q or a signal: the app is quitting
+            self.total_rows = await self.engine.db_count()
+        except CacheTuiError as exc:
+            self.startup_error = str(exc)
+            self.exit(return_code=2)
+            return
         self.notify_start(at_start)
         self.workload = Workload(
             self.engine,
@@ -197,6 +216,11 @@ class CacheTuiApp(
         """Every notification is shown literally (it may carry a database's error, a
         path, a profile's field): never markup, whatever ``markup`` says (a widget's
         notify passes True), and no control character reaches the terminal."""
+        # no more than the Events pane holds: the oldest go first
+        room = TOASTS_SHOWN[next(iter(self.screen.classes & set(TOASTS_SHOWN)), "-short")]
+        shown = list(self._notifications)
+        for notification in shown[: max(0, len(shown) - room + 1)]:
+            self._unnotify(notification, refresh=False)
         super().notify(
             printable(message),
             title=printable(title, newlines=False),

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from textual.app import App
 
     from cachetui.app.export import MetricsHistory, MetricsSample
+    from cachetui.app.key_order import KeyOrder
     from cachetui.app.states import Palette
     from cachetui.engine import Engine, MetricsSnapshot
     from cachetui.engine.lab.workload import Workload
@@ -31,11 +32,13 @@ if TYPE_CHECKING:
         rng: random.Random
         workload: Workload | None  # None until mounted
         startup_error: str | None
+        seed_profiles: int
         followed: int | None  # the user followed in all three panes
         total_rows: int
         export_dir: str
         metrics_history: MetricsHistory
         focus_panes: bool
+        key_order: KeyOrder  # the keys that act on the engine, in the order typed
         # the operation the trace pane shows (set by the operations, shown by the refresh)
         _trace_op: int
         _trace_title: str
@@ -62,6 +65,10 @@ if TYPE_CHECKING:
 
         # -- StatusHeader ------------------------------------------------------------------
         def _show_status(self) -> None: ...
+
+        # -- Quitting, Seeding -------------------------------------------------------------
+        def quit_now(self) -> None: ...
+        async def stop_seeding(self) -> bool: ...
 
         # -- Operations --------------------------------------------------------------------
         def _trace_last(self, title: str, since: float | None = None) -> None: ...

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from textual import work
-
 from cachetui.app.app_part import AppPart
+from cachetui.app.key_order import in_order
 from cachetui.app.screens.dead_letters import DeadLettersScreen
 from cachetui.engine import CacheTuiError, Event
 
@@ -43,11 +42,26 @@ class DeadLetterKeys(AppPart):
             self._show_status()
             self.call_later(self.refresh_view)
 
-        screen = DeadLettersScreen(self.engine, self.state_palette, live=self.live, then=then)
+        screen = DeadLettersScreen(
+            self.engine,
+            self.state_palette,
+            live=self.live,
+            then=then,
+            rejecting=self.rejecting_users,
+            accepted=self._writes_accepted,
+        )
         self.push_screen(screen, closed)
 
+    def _writes_accepted(self, user: int) -> None:
+        """The database accepts ``user``'s writes again (P in the dead-letters view)."""
+        self.rejected_writes.discard(user)
+        run = self.scenario_run
+        if run is not None:
+            run.rejecting.discard(user)
+        self._show_status()
+
     # -- P -------------------------------------------------------------------------------
-    @work(group="reject-writes", exclusive=True)
+    @in_order
     async def action_toggle_reject(self) -> None:
         user = self.followed
         if user is None:

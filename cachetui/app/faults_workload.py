@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 
 from cachetui.app.app_part import AppPart
+from cachetui.app.key_order import in_order
 from cachetui.engine.lab.workload import Workload
 
 LATENCIES = (0.0, 0.01, 0.1, 1.0)
@@ -23,6 +24,7 @@ class FaultsAndWorkload(AppPart):
         self._latency_index = 0
 
     # -- faults ----------------------------------------------------------------------------
+    @in_order
     def action_outage(self) -> None:
         faults = self.engine.faults
         faults.db_down = not faults.db_down
@@ -32,6 +34,7 @@ class FaultsAndWorkload(AppPart):
             self.notify("the database answers again", title="DB outage OFF")
         self._show_status()
 
+    @in_order
     def action_cache_outage(self) -> None:
         faults = self.engine.faults
         faults.cache_down = not faults.cache_down
@@ -45,6 +48,7 @@ class FaultsAndWorkload(AppPart):
             self.notify("the cache answers again", title="Cache outage OFF")
         self._show_status()
 
+    @in_order
     def action_latency(self) -> None:
         self._latency_index = (self._latency_index + 1) % len(LATENCIES)
         latency = LATENCIES[self._latency_index]
@@ -53,6 +57,7 @@ class FaultsAndWorkload(AppPart):
         self._show_status()
 
     # -- workload --------------------------------------------------------------------------
+    @in_order
     async def action_workload(self) -> None:
         assert self.workload is not None
         if self.workload.running:
@@ -72,6 +77,7 @@ class FaultsAndWorkload(AppPart):
             )
         self._show_status()
 
+    @in_order
     def action_rate(self, step: int) -> None:
         workload = self.workload
         assert workload is not None
@@ -85,6 +91,7 @@ class FaultsAndWorkload(AppPart):
         )
         self._show_status()
 
+    @in_order
     def action_mix(self) -> None:
         assert self.workload is not None
         ratio = _next_in(READ_RATIOS, self.workload.read_ratio)
@@ -92,6 +99,7 @@ class FaultsAndWorkload(AppPart):
         self._notify_setting(f"workload mix {ratio:.0%} reads / {1 - ratio:.0%} updates")
         self._show_status()
 
+    @in_order
     def action_skew(self) -> None:
         assert self.workload is not None
         skew = _next_in(SKEWS, self.workload.skew)

@@ -9,9 +9,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from textual import work
-
 from cachetui.app.app_part import AppPart
+from cachetui.app.key_order import in_order, wait_settled
 from cachetui.app.screens.dialogs import CrashReportScreen, GotoScreen
 from cachetui.app.screens.edit import EditScreen
 from cachetui.engine import (
@@ -53,9 +52,17 @@ TRACED = frozenset(
 
 class Operations(AppPart):
     # -- policies --------------------------------------------------------------------------
-    @work(group="policy", exclusive=True)
+    @in_order
     async def action_policy(self, name: str) -> None:
-        policy = WritePolicy.parse(name)
+        await self._switch_policy(WritePolicy.parse(name))
+
+    @in_order
+    async def action_cycle_policy(self) -> None:
+        order = list(POLICY_KEYS.values())
+        current = order.index(self.engine.policy)
+        await self._switch_policy(order[(current + 1) % len(order)])
+
+    async def _switch_policy(self, policy: WritePolicy) -> None:
         if policy is self.engine.policy:
             self.notify(f"already {policy}")
             return
@@ -71,11 +78,6 @@ class Operations(AppPart):
             return
         self.notify(f"policy: {policy}", timeout=2)
         await self.refresh_view()
-
-    def action_cycle_policy(self) -> None:
-        order = list(POLICY_KEYS.values())
-        current = order.index(self.engine.policy)
-        self.action_policy(order[(current + 1) % len(order)].value)
 
     # -- reads and updates -----------------------------------------------------------------
     def _random_user(self) -> int:
@@ -101,7 +103,7 @@ class Operations(AppPart):
                 return self.rng.choice(sorted(set(cached)))
         return self._random_user()
 
-    @work(group="ops")
+    @in_order
     async def action_read(self, user: int | None = None) -> None:
         await self._read_user(user or await self._target_user())
 
@@ -128,26 +130,38 @@ class Operations(AppPart):
                 )
         await self.refresh_view()
 
-    @work(group="ops")
+    @in_order
     async def action_update(self, user: int | None = None) -> None:
         user = user or await self._target_user()
         changes = random_changes(self.rng)
+        op = 0
+
+        async def update() -> Profile:
+            nonlocal op
+            try:
+                return await self.engine.update(user, changes)
+            finally:
+                op = last_op_id.get()  # set in this task by the engine
+
+        # an update may wait for room in a full queue: the next key need not wait for it
+        call = asyncio.create_task(update())
+        await wait_settled(self.engine, [call])
         try:
-            profile = await self.engine.update(user, changes)
+            profile = call.result()
         except CacheTuiError as exc:
             title, message = update_failure(user, exc)
-            self._trace(title[0].lower() + title[1:])
+            self._trace(title[0].lower() + title[1:], op)
             self.notify(message, title=title, severity="error")
             return
         field = next(iter(changes))
-        self._trace(f"update user {user} {field} → v{profile.version} ({self.engine.policy})")
+        self._trace(f"update user {user} {field} → v{profile.version} ({self.engine.policy})", op)
         await self.refresh_view()
 
-    @work(group="ops")
+    @in_order
     async def action_read_burst(self) -> None:
         await self._burst("read")
 
-    @work(group="ops")
+    @in_order
     async def action_update_burst(self) -> None:
         await self._burst("update")
 
@@ -159,7 +173,9 @@ class Operations(AppPart):
             calls = [self.engine.read(u) for u in users]
         else:
             calls = [self.engine.update(u, random_changes(self.rng)) for u in users]
-        results = await asyncio.gather(*calls, return_exceptions=True)
+        tasks = [asyncio.create_task(call) for call in calls]
+        await wait_settled(self.engine, tasks)
+        results = [t.exception() or t.result() for t in tasks]
         failed = [r for r in results if isinstance(r, BaseException)]
         after = self.engine.metrics
         if kind == "read" and self.engine.policy is WritePolicy.NO_CACHE:
@@ -175,8 +191,10 @@ class Operations(AppPart):
                     "the same user in flight)"
                 )
         else:
+            acked = BURST - len(failed)
             message = (
-                f"{BURST} updates acknowledged: {BURST - len(failed)}; pending now {after.pending}"
+                f"{acked} of {BURST} updates acknowledged; {after.pending:,} "
+                f"{'write' if after.pending == 1 else 'writes'} pending now"
             )
         if failed:
             message += f"; {len(failed)} failed: {failed[0]}"
@@ -209,7 +227,7 @@ class Operations(AppPart):
         self.push_screen(screen, saved)
 
     # -- behind the cache's back: external write, flush, crash ------------------------------
-    @work(group="ops")
+    @in_order
     async def action_external_write(self) -> None:
         user = self.followed
         if user is None:  # a cached user with nothing pending shows staleness best
@@ -258,7 +276,7 @@ class Operations(AppPart):
         )
         self.follow(user)
 
-    @work(group="ops")
+    @in_order
     async def action_invalidate(self) -> None:
         """i: drop the followed user's cache entry; its next read misses and refills it
         from the database (a pending write-behind write stays queued)."""
@@ -288,7 +306,7 @@ class Operations(AppPart):
         self.notify(note, title=f"User {user} invalidated", timeout=4)
         await self.refresh_view()
 
-    @work(group="flush", exclusive=True)
+    @in_order
     async def action_flush(self) -> None:
         pending = len(self.engine.pending_writes())
         if not pending:
@@ -302,9 +320,10 @@ class Operations(AppPart):
             self.notify(str(exc), title="Flush failed", severity="error")
             return
         after = self.engine.metrics
-        message = (
-            f"flushed {after.db_writes - before.db_writes} writes in "
-            f"{after.db_transactions - before.db_transactions} transactions"
+        message = flush_summary(
+            after.db_writes - before.db_writes,
+            after.db_transactions - before.db_transactions,
+            after.rejections - before.rejections,
         )
         parked = [
             d for d in self.engine.dead_letters() if (d.user_id, d.version) not in parked_before
@@ -315,7 +334,7 @@ class Operations(AppPart):
         self.notify(message, severity="warning" if parked else "information")
         await self.refresh_view()
 
-    @work(group="crash", exclusive=True)
+    @in_order
     async def action_crash(self) -> None:
         policy = self.engine.policy.value
         since = time.perf_counter()
@@ -352,9 +371,22 @@ class Operations(AppPart):
                 self._trace_title = title
                 return
 
-    def _trace(self, title: str) -> None:
-        self._trace_op = last_op_id.get()
+    def _trace(self, title: str, op: int | None = None) -> None:
+        """Trace ``op`` (default: the last operation this task started)."""
+        self._trace_op = last_op_id.get() if op is None else op
         self._trace_title = title
+
+
+def flush_summary(rows: int, transactions: int, refused: int) -> str:
+    """What a flush wrote: ``flushed 5 writes in 3 transactions``, and the tries the
+    database refused (a transaction that tried only a rejected row wrote nothing)."""
+    said = (
+        f"flushed {rows:,} {'write' if rows == 1 else 'writes'} in {transactions:,} "
+        f"{'transaction' if transactions == 1 else 'transactions'}"
+    )
+    if refused:
+        said += f" (the database refused {refused:,} {'try' if refused == 1 else 'tries'})"
+    return said
 
 
 def update_failure(user: int, exc: CacheTuiError) -> tuple[str, str]:

@@ -7,9 +7,8 @@
 
 from __future__ import annotations
 
-from textual import work
-
 from cachetui.app.app_part import AppPart
+from cachetui.app.key_order import in_order
 from cachetui.engine import CacheTuiError
 from cachetui.engine.stores.redis_url import is_redis_url
 
@@ -18,7 +17,7 @@ class QueueChoice(AppPart):
     def queue_choices(self) -> dict[str, tuple[str, str]]:
         """What D cycles through: choice id → (queue URL, label)."""
         config = self.engine.config
-        choices = {"memory": ("memory://", "Memory (lost on a crash)")}
+        choices = {"memory": ("memory://", "In memory (lost on a crash)")}
         if config.db_path != ":memory:":
             choices["outbox"] = ("sqlite://", "Outbox file (durable)")
         for url in (config.queue_url, config.cache_url):
@@ -27,7 +26,7 @@ class QueueChoice(AppPart):
                 break
         return choices
 
-    @work(group="queue", exclusive=True)
+    @in_order
     async def action_cycle_queue(self) -> None:
         choices = list(self.queue_choices().values())
         current = self.engine.config.queue_url
@@ -47,7 +46,7 @@ class QueueChoice(AppPart):
             return
         where = self.engine.queue_location
         self.notify(
-            f"{label}: {where}" + ("" if where == "memory" else " (a crash now loses nothing)"),
+            label if where == "memory" else f"{label}: {where} (a crash now loses nothing)",
             title="Write-behind queue",
         )
         await self.refresh_view()

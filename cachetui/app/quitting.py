@@ -24,6 +24,7 @@ from pathlib import Path
 from textual import work
 
 from cachetui.app.app_part import AppPart
+from cachetui.app.key_order import in_order
 from cachetui.app.screens.dialogs import ChoiceScreen, ConfirmScreen
 from cachetui.app.terminal import SignalHandler, detach_from_terminal, guard_hangup, terminal_gone
 from cachetui.engine import CacheTuiError, PendingWritesError
@@ -86,6 +87,7 @@ class SignalReport:
     db_path: str = ""
     #: (writes a durable queue keeps for the next start, where): nothing lost
     kept: tuple[int, str] = (0, "")
+    seeding_stopped: bool = False  # it came while the database was being seeded
 
     @property
     def name(self) -> str:
@@ -96,6 +98,11 @@ class SignalReport:
         return 1 if self.lost else 0
 
     def summary(self) -> str:
+        if self.seeding_stopped:
+            return (
+                f"quit on {self.name} while seeding: no profile was kept (the next start "
+                "seeds afresh)"
+            )
         if self.kept[0]:
             kept, where = self.kept
             stay = "write stays" if kept == 1 else "writes stay"
@@ -198,7 +205,7 @@ class Quitting(AppPart):
             # answer; the quit goes on, naming them (see _quit)
             dialog.dismiss(True)  # the answer reaches q at once, whatever screen is on top
         elif not self._quitting:
-            self.action_quit()
+            self.quit_now()  # at once: not after the keys typed before
         # else q is flushing: it sees signal_report when the flush ends
 
     # -- q, ctrl+q, ctrl+c -----------------------------------------------------------------
@@ -206,10 +213,22 @@ class Quitting(AppPart):
         """ctrl+c quits like q (Textual only shows a toast saying how to quit)."""
         self.action_quit()
 
-    # Textual's App.action_quit is a coroutine; this one is a worker. One quit at a time:
+    # Textual's App.action_quit is a coroutine; this one takes its turn after the keys
+    # typed before it (U then q: the burst's writes are flushed too). One quit at a time:
     # a second q (or ctrl+c, or a signal) while one is flushing does not cancel it.
-    @work(group="quit")
+    @in_order
     async def action_quit(self) -> None:  # type: ignore[override]
+        await self._quit_once()
+
+    def quit_now(self) -> None:
+        """Quit at once, not after the keys typed before (a signal; q while seeding)."""
+        self._quit_worker()
+
+    @work(group="quit")
+    async def _quit_worker(self) -> None:
+        await self._quit_once()
+
+    async def _quit_once(self) -> None:
         if self._quitting:
             return
         self._quitting = True
@@ -219,6 +238,8 @@ class Quitting(AppPart):
             self._quitting = False
 
     async def _quit(self) -> None:
+        if await self.stop_seeding() and self.signal_report is not None:
+            self.signal_report.seeding_stopped = True
         if self.workload is not None:
             await self.workload.stop()
         if not self.engine.running:

@@ -19,6 +19,7 @@ from textual.theme import Theme
 
 from cachetui.app.app_part import AppPart
 from cachetui.app.export import MetricsSample
+from cachetui.app.key_order import in_order
 from cachetui.app.states import SYMBOLS, Palette, palette_for
 from cachetui.app.widgets.activity import EventLog, TracePane
 from cachetui.app.widgets.key_table import KeyTable
@@ -136,6 +137,7 @@ class RefreshLoop(AppPart):
                     self._show_status()
             self._workload_mark = (now, ops)
 
+    @in_order
     def action_reset_metrics(self) -> None:
         """M: start the numbers again (totals, latencies, the 5 s window, the sparklines'
         rates); lost writes, dead letters and conflicts are kept."""

@@ -6,11 +6,11 @@ side (actions, measured narration, back by replay) is :mod:`cachetui.scenarios`.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
-from textual import work
-
 from cachetui.app.app_part import AppPart
+from cachetui.app.key_order import in_order
 from cachetui.app.screens.scenario_picker import ScenarioPicker
 from cachetui.app.widgets.banner import ScenarioBanner
 from cachetui.engine import CacheTuiError
@@ -37,10 +37,11 @@ class ScenarioMode(AppPart):
     scenario_busy: bool = False
     _followed_before_scenario: int | None = None
     _step_started: float | None = None  # perf_counter() when the shown step began
+    _scenario_starts = 0  # scenarios chosen that have not started yet
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in STEP_ACTIONS:
-            return self.scenario_run is not None
+        if action in STEP_ACTIONS:  # also while a chosen scenario waits to start
+            return self.scenario_run is not None or self._scenario_starts > 0
         return super().check_action(action, parameters)
 
     async def on_mount(self) -> None:
@@ -68,9 +69,6 @@ class ScenarioMode(AppPart):
 
     # -- actions ---------------------------------------------------------------------------
     def action_scenarios(self) -> None:
-        if self.scenario_busy:
-            self.notify("a scenario step is still running", severity="warning")
-            return
         choices = builtin_scenarios()
         extra = self.initial_scenario
         if isinstance(extra, Scenario) and extra.name not in {s.name for s in choices}:
@@ -83,37 +81,42 @@ class ScenarioMode(AppPart):
         self.push_screen(ScenarioPicker(choices), chosen)
 
     def start_scenario(self, scenario: Scenario) -> None:
-        """Leave the running scenario, if any, and start ``scenario`` at its introduction."""
-        if self._claim():
-            # the step runs once the screen shows it busy: a repaint is not its time
-            self.call_after_refresh(self._start_scenario, scenario)
+        """Leave the running scenario, if any, and start ``scenario`` at its introduction
+        (after the keys typed before; the steps typed after it wait for it)."""
+        self._scenario_starts += 1
+        self._scenario_move("start", scenario)
 
     def action_scenario_next(self) -> None:
-        if self._claim(needs_run=True):
-            self.call_after_refresh(self._move_scenario, "next")
+        self._scenario_move("next")
 
     def action_scenario_back(self) -> None:
-        if self._claim(needs_run=True):
-            self.call_after_refresh(self._move_scenario, "back")
+        self._scenario_move("back")
 
     def action_scenario_leave(self) -> None:
-        if self._claim(needs_run=True):
-            self.call_after_refresh(self._move_scenario, "leave")
+        self._scenario_move("leave")
 
-    def _claim(self, *, needs_run: bool = False) -> bool:
-        """Take the scenario for one move; False (with a word why) when it cannot."""
-        if needs_run and self.scenario_run is None:
-            return False
-        if self.scenario_busy:
-            self.notify("still running the step…", severity="warning", timeout=2)
-            return False
-        self.scenario_busy = True
-        if self.scenario_run is not None and self.scenario_run.frame is not None:
-            self.scenario_banner.show_frame(self.scenario_run.frame, busy=True)
-        return True
+    @in_order
+    async def _scenario_move(self, move: str, scenario: Scenario | None = None) -> None:
+        """One move, in the order typed: a step typed while another runs runs next."""
+        try:
+            if scenario is None and self.scenario_run is None:
+                return  # the scenario was left by a key typed before this one
+            self.scenario_busy = True
+            if self.scenario_run is not None and self.scenario_run.frame is not None:
+                self.scenario_banner.show_frame(self.scenario_run.frame, busy=True)
+            # the step runs once the screen shows it busy: a repaint is not its time
+            painted = asyncio.get_running_loop().create_future()
+            self.call_after_refresh(lambda: None if painted.done() else painted.set_result(None))
+            await painted
+            if scenario is not None:
+                await self._start_scenario(scenario)
+            else:
+                await self._move_scenario(move)
+        finally:
+            if scenario is not None:
+                self._scenario_starts -= 1
 
-    # -- workers -----------------------------------------------------------------------------
-    @work(group="scenario")
+    # -- the moves ----------------------------------------------------------------------------
     async def _start_scenario(self, scenario: Scenario) -> None:
         frame: Frame | None = None
         try:
@@ -145,7 +148,6 @@ class ScenarioMode(AppPart):
             self.scenario_busy = False
         await self._show(frame)
 
-    @work(group="scenario")
     async def _move_scenario(self, move: str) -> None:
         run = self.scenario_run
         assert run is not None

@@ -169,7 +169,8 @@ def add_app_options(target: argparse.ArgumentParser | argparse._ArgumentGroup) -
         type=_int_at_least(0, MAX_SEED_PROFILES),
         default=DEFAULT_PROFILES,
         metavar="N",
-        help=f"demo profiles to seed into an empty database (default {DEFAULT_PROFILES})",
+        help=f"demo profiles to seed into an empty database (default {DEFAULT_PROFILES:,}; "
+        f"at most {MAX_SEED_PROFILES:,})",
     )
     target.add_argument(
         "--capacity",

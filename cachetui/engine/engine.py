@@ -17,6 +17,7 @@ import asyncio
 import atexit
 import contextlib
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from cachetui.engine.config import EngineConfig, WritePolicy
@@ -431,8 +432,12 @@ class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, Observ
         }[dropped]
         core.emit(next(core.ops), EventKind.INVALIDATE, user_id, None, None, detail)
 
-    async def seed(self, count: int, *, seed: int = 42) -> int:
-        """Insert demo profiles 1..count if the table is empty; returns rows inserted."""
+    async def seed(
+        self, count: int, *, seed: int = 42, progress: Callable[[int], None] | None = None
+    ) -> int:
+        """Insert demo profiles 1..count if the table is empty; returns rows inserted.
+        ``progress(rows so far)`` is called as they go in; cancelled, nothing is kept
+        (one transaction) and the call returns within a fraction of a second."""
         self._check_running()
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise ValidationError(f"profile count must be an integer >= 0, got {count!r}")
@@ -440,4 +445,4 @@ class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, Observ
             raise ValidationError(
                 f"profile count must be at most {MAX_SEED_PROFILES:,}, got {count:,}"
             )
-        return await self._core.db.seed(count, self._core.timestamp(), seed=seed)
+        return await self._core.db.seed(count, self._core.timestamp(), seed, progress)

@@ -57,6 +57,8 @@ VALUES: dict[str, str] = {
     "user": "the followed user (action: follow N)",
     "cache_version": "the followed user's version in the cache, e.g. v8, or 'nothing'",
     "queue_version": "the followed user's pending version, or 'nothing'",
+    "queue_base": "the database version the followed user's pending write was built on, "
+    "e.g. v1, or 'nothing'",
     "db_version": "the followed user's version in the database",
     "expires": "the followed user's entry: 'expires in 12 s (TTL)', 'never expires (no TTL)'"
     " or 'is not cached'",

@@ -122,7 +122,8 @@ async def test_a_read_burst_accounts_for_every_use_of_the_cache(make_app):
 
 
 @pytest.mark.parametrize("size", [(160, 45), (80, 24)])
-async def test_toasts_leave_the_last_operation_and_the_events_readable(make_app, size):
+async def test_toasts_leave_the_last_operation_and_the_metrics_readable(make_app, size):
+    """They sit inside the Events pane (issue 32, item 3: a notification is an event)."""
     app = make_app()
     async with app.run_test(size=size, notifications=True) as pilot:
         await settle(app, pilot)
@@ -131,9 +132,11 @@ async def test_toasts_leave_the_last_operation_and_the_events_readable(make_app,
         await pilot.pause(0.2)
         toasts = list(app.screen.query("Toast"))
         assert toasts
-        for pane in ("#trace", "#log"):
+        for pane in ("#trace", "#metrics", "#panes"):
             region = app.query_one(pane).region
             assert not any(t.region.overlaps(region) for t in toasts), pane
+        events = app.query_one("#log").region
+        assert all(events.contains_region(t.region) for t in toasts)
 
 
 async def test_at_80x24_the_way_to_help_and_out_stays_on_screen(make_app):

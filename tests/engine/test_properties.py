@@ -270,6 +270,7 @@ class EngineModel(RuleBasedStateMachine):
         for user, profile in self.pending.items():
             if self.base[user] == self.db[user].version:
                 self.db[user] = profile
+                self.view[user] = profile  # the newest acknowledged, now in the database
             else:
                 # another writer changed the row since: a conflict, parked, never applied
                 self.parked.add(user)

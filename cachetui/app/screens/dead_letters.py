@@ -5,7 +5,7 @@ cause."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from textual import work
@@ -24,7 +24,7 @@ from cachetui.literal import literal
 
 #: The longest a retry waits for its writes to land before saying they are queued.
 RETRY_FLUSH_SECONDS = 2.0
-HINT = "r retry · R retry all · delete discard · enter follow · esc close"
+HINT = "r retry · R retry all · delete discard · P accept writes · enter follow · esc close"
 EMPTY = (
     "No dead letters: every acknowledged write has landed or is still pending. A write "
     "the database rejects max_attempts times, or one another writer got ahead of, is "
@@ -56,14 +56,25 @@ class DeadLettersScreen(ModalScreen[None]):
         Binding("r", "retry", "Retry"),
         Binding("R", "retry_all", "Retry all"),
         Binding("delete,backspace", "discard", "Discard"),
+        Binding("P", "accept_writes", "Accept writes"),
         Binding("escape,d,q", "close", "Close"),
     ]
 
     def __init__(
-        self, engine: Engine, palette: Palette = DARK, *, live: bool = True, then: str = ""
+        self,
+        engine: Engine,
+        palette: Palette = DARK,
+        *,
+        live: bool = True,
+        then: str = "",
+        rejecting: Callable[[], list[int]] = list,
+        accepted: Callable[[int], None] = lambda user: None,
     ) -> None:
         super().__init__()
         self.engine = engine
+        #: The users a lab trigger rejects (P set it), and what to tell when P removes one.
+        self.rejecting = rejecting
+        self.accepted = accepted
         self.palette = palette
         self.live = live
         self.then = then  # an action to run once shown (e.g. retry_all, from the palette)
@@ -189,6 +200,31 @@ class DeadLettersScreen(ModalScreen[None]):
             title="Retried",
             severity="warning" if parked or kept else "information",
             timeout=8,
+        )
+
+    # -- P: the key the detail names works here too ---------------------------------------
+    @work(group="dead-letters", exclusive=True)
+    async def action_accept_writes(self) -> None:
+        user = self.table.user_at_cursor()
+        if user is None:
+            self.notify("no dead letter selected", timeout=3)
+            return
+        if user not in self.rejecting():
+            self.notify(
+                f"no lab trigger rejects user {user}'s writes: nothing to accept",
+                title="Accept writes",
+                timeout=4,
+            )
+            return
+        try:
+            await self.engine.accept_writes(user)
+        except CacheTuiError as exc:
+            self.notify(str(exc), title=f"Cannot change user {user}'s writes", severity="error")
+            return
+        self.accepted(user)
+        self.notify(
+            f"the lab trigger is gone; r retries user {user}'s dead letter",
+            title=f"DB accepts user {user}'s writes",
         )
 
     # -- discard -------------------------------------------------------------------------

@@ -246,12 +246,14 @@ class CrashReportScreen(ModalScreen[None]):
                 yield Static(
                     f"{vanished} [b]{updates}[/b] acknowledged "
                     f"{'update' if updates == 1 else 'updates'} of [b]{users}[/b] "
-                    f"{'user was' if users == 1 else 'users were'} lost: the callers were "
+                    f"{'user' if users == 1 else 'users'} "
+                    f"{'was' if updates == 1 else 'were'} lost: the callers were "
                     "told these updates succeeded, but the database never got them."
                 )
                 if self.still_cached:
                     yield Static(
-                        f"[b]{len(self.still_cached)}[/b] of them still sit in the cache, "
+                        f"[b]{len(self.still_cached)}[/b] of them still "
+                        f"{'sits' if len(self.still_cached) == 1 else 'sit'} in the cache, "
                         "newer than the database with no pending write to land them "
                         "([b]✖ orphaned[/b]): readers see them until they are evicted, "
                         "expire or are overwritten, then the older database version returns."

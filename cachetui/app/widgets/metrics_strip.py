@@ -328,9 +328,29 @@ def _numbers(
         "DB writes": pair("DB writes", f"{m.db_writes:,} in {m.db_transactions:,} tx"),
         "lost writes": pair("lost writes", f"{m.lost_writes:,}", alarm(m.lost_writes)),
     }
-    lines, columns, widths = choose_layout(
-        width, height, {name: text.cell_len for name, text in pairs.items()}
-    )
+    full = {name: text.cell_len for name, text in pairs.items()}
+    lines, columns, widths = choose_layout(width, height, full)
+    if (lines, columns) != choose_layout(width, height)[:2]:
+        # a total outgrew its room and would push columns off: abbreviate the totals
+        # wider than their room (87k in 18k tx), and only those
+        counts = {
+            "reads": (m.reads,),
+            "updates acked": (m.updates,),
+            "coalesced": (m.coalesced,),
+            "evictions": (m.evictions,),
+            "retries": (m.retries,),
+            "DB writes": (m.db_writes, m.db_transactions),
+        }
+        for name, values in counts.items():
+            if full[name] > len(name) + 1 + ROOM[name]:
+                short = compact(values[0]) + (
+                    f" in {compact(values[1])} tx" if name == "DB writes" else ""
+                )
+                style = pairs[name].spans[-1].style if pairs[name].spans else "bold"
+                pairs[name] = pair(name, short, str(style))
+        lines, columns, widths = choose_layout(
+            width, height, {name: text.cell_len for name, text in pairs.items()}
+        )
     # spare cells are shared in proportion to these widths, which change only when a
     # value outgrows its room: numbers change, columns stay put
     grid = Table.grid(padding=(0, GAP), expand=True)
@@ -339,6 +359,17 @@ def _numbers(
     for line in range(lines):
         grid.add_row(*(pairs[column[line]] if line < len(column) else "" for column in columns))
     return grid
+
+
+def compact(count: int) -> str:
+    """A count in few cells: 9,999 as it is, then 87k, 1.2M, 35M, 4.1G."""
+    if count < 10_000:
+        return f"{count:,}"
+    for size, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if count >= size:
+            value = count / size
+            return f"{value:.1f}{unit}" if value < 10 else f"{value:,.0f}{unit}"
+    return str(count)  # pragma: no cover - unreachable
 
 
 def by_policy(window: MetricsWindow) -> str:

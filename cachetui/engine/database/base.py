@@ -11,7 +11,7 @@ observer's view for the panes (no faults, no metrics).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,8 +136,17 @@ class Database(ABC):
         """Upsert rows as given, in one transaction (the scenarios' rewind)."""
 
     @abstractmethod
-    async def seed(self, count: int, updated_at: str, seed: int = 42) -> int:
-        """Insert demo profiles 1..count if the table is empty; the rows inserted."""
+    async def seed(
+        self,
+        count: int,
+        updated_at: str,
+        seed: int = 42,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Insert demo profiles 1..count if the table is empty, in one transaction; the
+        rows inserted. ``progress(rows so far)`` is called on the event loop as they go
+        in. Cancelled: the rows so far are rolled back (the table stays empty), within a
+        fraction of a second."""
 
     @abstractmethod
     async def count(self) -> int:

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -294,9 +295,33 @@ class SQLiteDatabase(Database):
         except sql.RowPermanentError as exc:  # a constraint of the user's own refuses a row
             raise DatabaseUnavailable(f"cannot restore the rows: {exc}") from exc
 
-    async def seed(self, count: int, updated_at: str, seed: int = 42) -> int:
-        """Insert demo profiles 1..count if the table is empty; returns rows inserted."""
-        return await call(self.conn, sql.seed, count, updated_at, seed)
+    async def seed(
+        self,
+        count: int,
+        updated_at: str,
+        seed: int = 42,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Insert demo profiles 1..count if the table is empty; returns rows inserted.
+        Cancelled: the thread stops after its current chunk and rolls back."""
+        loop = asyncio.get_running_loop()
+        stop = threading.Event()
+
+        def report(done: int) -> None:  # in the connection's thread
+            if progress is not None:
+                loop.call_soon_threadsafe(progress, done)
+
+        seeding = asyncio.ensure_future(
+            call(self.conn, sql.seed, count, updated_at, seed, report, stop)
+        )
+        try:
+            return await asyncio.shield(seeding)
+        except asyncio.CancelledError:
+            stop.set()
+            await asyncio.wait([seeding])
+            if not seeding.cancelled():
+                seeding.exception()  # SeedStopped (rolled back), or it had finished: seen
+            raise
 
     async def count(self) -> int:
         return await call(self._observer_conn(), sql.scalar, "SELECT count(*) FROM profiles")

@@ -4,8 +4,10 @@ there: one hand-off per call). :mod:`cachetui.engine.database.sqlite` calls them
 
 from __future__ import annotations
 
+import itertools
 import logging
 import sqlite3
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -341,11 +343,40 @@ def external_write(
     return transaction(db, work)
 
 
-def seed(db: sqlite3.Connection, count: int, updated_at: str, seed: int) -> int:
+#: Rows inserted between two looks at whether the seeding should stop (about 0.1 s).
+SEED_CHUNK = 20_000
+
+
+class SeedStopped(Exception):
+    """The seeding was asked to stop: its transaction is rolled back."""
+
+
+def seed(
+    db: sqlite3.Connection,
+    count: int,
+    updated_at: str,
+    seed: int,
+    progress: Callable[[int], None] | None = None,
+    stop: threading.Event | None = None,
+) -> int:
+    """One transaction of ``count`` demo rows, ``SEED_CHUNK`` at a time: ``progress``
+    is told the rows so far after each chunk; ``stop`` set: SeedStopped, rolled back."""
     if scalar(db, "SELECT count(*) FROM profiles") > 0:
         return 0
     rows = (p.as_row() for p in demo_profiles(count, updated_at, seed=seed))
-    transaction(db, lambda: db.executemany(UPSERT, rows))
+
+    def work() -> None:
+        done = 0
+        while done < count:
+            if stop is not None and stop.is_set():
+                raise SeedStopped
+            chunk = list(itertools.islice(rows, SEED_CHUNK))
+            db.executemany(UPSERT, chunk)
+            done += len(chunk)
+            if progress is not None:
+                progress(done)
+
+    transaction(db, work)
     return count
 
 

@@ -306,6 +306,9 @@ class Flusher:
                     continue
                 self._restart_wait = self._flush_requested = False
                 if not len(core.queue):
+                    # nothing left to retry (a caller's flush landed it): back to the
+                    # interval, not on polling at the backoff delay for ever
+                    delay = 0.0
                     continue
                 op = next(core.ops)
                 while len(core.queue):

@@ -252,7 +252,8 @@ class CacheHealth:
         self.ok = True
         self.error = ""
         self.local = self.store.local
-        detail = f"{dropped} entries written meanwhile dropped" if dropped else "cache back"
+        entries = "entry" if dropped == 1 else "entries"
+        detail = f"{dropped} {entries} written meanwhile dropped" if dropped else "cache back"
         self._emit(_BACKGROUND_OP, EventKind.CACHE_UP, None, None, None, detail)
 
     def on_store_restart(self) -> None:
