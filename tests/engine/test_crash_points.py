@@ -43,11 +43,11 @@ CHILD = textwrap.dedent(
 LANDED = ("flush-committed", "flush-journaled")
 
 
-def killed_at(step: str, db: str, queue: str) -> str | None:
+def killed_at(step: str, db: str, queue: str, child: str = CHILD) -> str | None:
     """Run the child with the crash point armed; the write id it acknowledged (None if
     it died before the acknowledgement)."""
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, db, queue],
+        [sys.executable, "-c", child, db, queue],
         env={**os.environ, "CACHETUI_CRASH_AT": step},
         capture_output=True,
         text=True,
@@ -129,3 +129,51 @@ async def test_an_unknown_crash_point_is_refused_at_start(tmp_path: Path, monkey
     with pytest.raises(ValidationError, match="flush-committed"):
         await engine.start()
     assert not (tmp_path / "p.db").exists()  # refused before anything was opened
+
+
+BEHIND_A_FLIGHT = textwrap.dedent(
+    """
+    import asyncio, sys
+    from cachetui.engine import Engine, EngineConfig
+
+    async def main(db, queue):
+        engine = Engine(EngineConfig(db_path=db, policy="write-behind", queue_url=queue,
+                                     flush_interval=3600))
+        await engine.start()
+        await engine.seed(3)
+        await engine.update(1, {"bio": "A"})
+        engine.faults.db_latency = 0.3  # A's batch waits on its way to the database
+        flush = asyncio.ensure_future(engine.flush())
+        await asyncio.sleep(0.1)
+        print((await engine.update(1, {"bio": "B, queued behind A"})).write_id, flush=True)
+        await flush
+
+    asyncio.run(main(sys.argv[1], sys.argv[2]))
+    """
+)
+
+
+@pytest.mark.parametrize("queue", ["sqlite://", "redis"])
+async def test_a_write_queued_behind_a_landed_one_is_not_a_conflict(tmp_path: Path, queue):
+    """Killed after A's batch committed, while B (built on A) waited behind it: B's
+    entry still names A's base; A in the row is the same engine's earlier write, so B
+    lands on it at the restart (no conflict, no other writer)."""
+    db = str(tmp_path / "profiles.db")
+    if queue == "redis":
+        queue = redis_or_skip(TEST_REDIS_URL)
+    try:
+        b_id = killed_at("flush-committed", db, queue, BEHIND_A_FLIGHT)
+        engine = await restart(db, queue, "reject")
+        try:
+            assert engine.dead_letters() == [] and engine.metrics.conflicts == 0
+            row = db_row(db, 1)
+            assert row is not None and (row.bio, row.write_id, row.version) == (
+                "B, queued behind A",
+                b_id,
+                3,
+            )
+        finally:
+            await engine.close()
+    finally:
+        if queue.startswith("redis"):
+            delete_test_keys(queue, tmp_path)

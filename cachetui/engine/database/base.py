@@ -45,6 +45,16 @@ class RowLanded:
 RowFailure = RowRejected | RowConflict | RowLanded
 
 
+def builds_on(profile: Profile, row_write_id: str | None, row_version: int) -> bool:
+    """Whether the row holds an earlier write of the same engine instance as ``profile``
+    (an older version with the instance part of the write id in common): the engine's
+    queue serializes a user's writes, so ``profile`` was built on it (its base is older
+    only because the landing's bookkeeping died with a process): not a conflict."""
+    if profile.write_id is None or row_write_id is None or row_version >= profile.version:
+        return False
+    return row_write_id.split(":", 1)[0] == profile.write_id.split(":", 1)[0]
+
+
 class Database(ABC):
     """A database of profiles (the ``profiles`` and ``dead_letters`` tables, and the
     database's own id in ``cachetui_meta``). Errors that are not about one row raise

@@ -26,6 +26,7 @@ from cachetui.engine.database.base import (
     RowFailure,
     RowLanded,
     RowRejected,
+    builds_on,
 )
 from cachetui.engine.database.postgres_errors import (
     connect_problem,
@@ -178,6 +179,11 @@ class PostgresDatabase(Database):
         await self.faults.before_db_call()
         if not rows:
             return {}
+        return await self._guarded(rows, record)
+
+    async def _guarded(
+        self, rows: Sequence[tuple[Profile, int]], record: bool
+    ) -> dict[int, RowFailure]:
         columns: dict[str, Any] = {
             "user_id": [p.user_id for p, _ in rows],
             "name": [p.name for p, _ in rows],
@@ -204,11 +210,17 @@ class PostgresDatabase(Database):
         except Exception as exc:  # noqa: BLE001 - PoolTimeout, a value psycopg cannot send
             raise unavailable(exc, "writing") from exc
         failures: dict[int, RowFailure] = {}
+        again: list[tuple[Profile, int]] = []
         for uid, written, version, write_id, recorded in answers:
             if written:
                 continue
+            if version is not None and builds_on(by_user[uid], write_id, int(version)):
+                again.append((by_user[uid], int(version)))  # on our own earlier write
+                continue
             failures[uid] = self._not_written(by_user[uid], version, write_id, recorded)
-        await self._count_landings(len(rows) - len(failures), record)
+        await self._count_landings(len(rows) - len(failures) - len(again), record)
+        if again:
+            failures.update(await self._guarded(again, record))
         return failures
 
     @staticmethod

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from cachetui.engine.database import sqlite_guarded as guarded
 from cachetui.engine.database import sqlite_statements as sql
 from cachetui.engine.database.base import Database, RowFailure
 from cachetui.engine.database.paths import database_path_problem
@@ -66,7 +67,7 @@ async def call(conn: aiosqlite.Connection, fn: Callable[..., _T], *args: Any) ->
     except DatabaseUnavailable:
         raise
     except sqlite3.Error as exc:
-        if sql.row_permanent(exc):
+        if guarded.row_permanent(exc):
             raise sql.RowPermanentError(str(exc)) from exc
         raise DatabaseUnavailable(f"SQLite error: {exc}", transient=True) from exc
     except ValueError as exc:  # the connection is closed
@@ -235,12 +236,12 @@ class SQLiteDatabase(Database):
         since it was opened."""
         await self.faults.before_db_call()
         self._check_file()
-        failures = await call(self.conn, sql.guarded_write, list(rows), record)
+        failures = await call(self.conn, guarded.guarded_write, list(rows), record)
         if record:
             self._recorded += len(rows) - len(failures)
-            if self._recorded >= sql.PRUNE_EVERY:
+            if self._recorded >= guarded.PRUNE_EVERY:
                 self._recorded = 0
-                await call(self.conn, sql.prune_landings)
+                await call(self.conn, guarded.prune_landings)
         return failures
 
     async def landed(self, writes: Sequence[tuple[int, str]]) -> set[str]:
@@ -248,7 +249,7 @@ class SQLiteDatabase(Database):
         if not writes:
             return set()
         await self.faults.before_db_call()
-        return await call(self.conn, sql.landed_ids, list(writes))
+        return await call(self.conn, guarded.landed_ids, list(writes))
 
     async def set_lab_rejection(self, user_id: int, reject: bool) -> None:
         """Install (or drop) the real trigger ``cachetui_lab_reject_<id>`` that makes
