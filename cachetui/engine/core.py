@@ -204,8 +204,8 @@ class EngineCore:
         return await self.outbox.append_many(rows)
 
     async def journal_landed(self, profiles: Sequence[Profile]) -> None:
-        """Bookkeeping of the outbox after a flush (its failure loses nothing: a replay
-        of a write already in the database is a no-op through the version guard)."""
+        """Bookkeeping of the outbox after a flush (its failure loses nothing: a replayed
+        write already in the database is recognised by its write id and dropped)."""
         if self.outbox is not None and profiles:
             await self._outbox_call(self.outbox.landed(profiles))
 

@@ -8,12 +8,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+import redis
 
 from cachetui.engine import DatabaseUnavailable, Engine, EngineConfig, ValidationError
 from cachetui.engine.profile import Profile
+from tests.conftest import delete_namespace
+from tests.delay_relay import DelayRelay
 
 pytestmark = pytest.mark.postgres
 COLUMNS = "user_id, name, bio, location, followers, version, updated_at, write_id"
@@ -220,3 +224,42 @@ async def test_a_rewind_passes_a_lab_rejection(make_pg, postgres_url):
     assert row(postgres_url, 13) == before
     with pytest.raises(psycopg.errors.RaiseException):
         psql(postgres_url, "UPDATE profiles SET bio = 'x' WHERE user_id = 13")  # still there
+
+
+async def test_a_connection_lost_mid_run_is_ridden_out(postgres_url):
+    """The server's connection drops as a batch's reply comes back: write-behind keeps
+    the writes and lands them on a new connection; nothing is written twice."""
+    parts = urlsplit(postgres_url)
+    async with DelayRelay(parts.hostname or "127.0.0.1", parts.port or 5432) as relay:
+        url = urlunsplit(parts._replace(netloc=f"{parts.username}@127.0.0.1:{relay.port}"))
+        engine = Engine(
+            EngineConfig(db_url=url, policy="write-behind", flush_interval=3600, retry_base=0.01)
+        )
+        await engine.start()
+        try:
+            await engine.seed(5)
+            written = [await engine.update(uid, {"bio": "across a reset"}) for uid in (1, 2)]
+            relay.reset_next_reply()
+            await engine.flush(timeout=5)
+            assert [row(postgres_url, p.user_id) for p in written] == written
+            assert engine.metrics.retries >= 1 and engine.dead_letters() == []
+        finally:
+            await engine.close()
+
+
+async def test_postgres_behind_a_redis_cache(make_pg, postgres_url, redis_url, tmp_path):
+    """The smoke test of the two servers together: a Redis cache and stream queue over
+    PostgreSQL rows."""
+    engine = await make_pg("write-behind", cache_url=redis_url, queue_url=redis_url)
+    try:
+        acked = await engine.update(3, {"bio": "over both servers"})
+        assert await engine.read(3) == acked  # a Redis hit
+        await engine.crash()  # the stream replays it
+        await engine.flush()
+        assert row(postgres_url, 3) == acked
+    finally:
+        await engine.close()
+        namespace = getattr(engine.store, "namespace", "")
+        delete_namespace(redis_url, namespace)
+        with redis.Redis.from_url(redis_url) as client:
+            client.delete(f"cachetui:queue:{engine.db.database_id}")

@@ -9,9 +9,10 @@ newest value and the ``base_version`` of its first write not yet landed, as in m
 
 Each entry carries its owner (the engine instance: ``pid:start time``), so two live
 engines on one database never take each other's entries. At start, the entries of owners
-that are gone are taken over and replayed; a replay of a write that had already landed
-is a no-op through the version guard. The outbox records the database's id (stored in
-the database, not its path): an outbox of another database is refused.
+that are gone are taken over and replayed; a write that had already landed is
+recognised by its write id and dropped, never applied twice. The outbox records the
+database's id (stored in the database, not its path): an outbox of another database is
+refused.
 """
 
 from __future__ import annotations

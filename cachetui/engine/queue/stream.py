@@ -9,8 +9,8 @@ entry built on the landed version.
 
 Owners prove they are alive with a heartbeat key (``SET … EX``) refreshed every few
 seconds: at start, the entries of owners whose heartbeat is gone (a process killed, on
-any host) are taken over and replayed; a replay of a write already in the database is
-a no-op through the version guard. What this does not survive: a Redis without
+any host) are taken over and replayed; a write already in the database is recognised
+by its write id and dropped, never applied twice. What this does not survive: a Redis without
 persistence (``appendonly no`` and no snapshots) loses the stream when it restarts;
 :attr:`RedisStreamOutbox.persistence` says what the server was configured with.
 """
