@@ -126,7 +126,9 @@ written AS (
     UPDATE profiles p SET name = i.name, bio = i.bio, location = i.location,
         followers = i.followers, version = i.version, updated_at = i.updated_at,
         write_id = i.write_id
-    FROM input i WHERE p.user_id = i.user_id AND p.version = i.base
+    FROM input i
+    WHERE p.user_id = ANY(%(user_id)s::bigint[])  -- an index scan, not the whole table
+      AND p.user_id = i.user_id AND p.version = i.base
     RETURNING p.user_id
 ),
 recorded AS (
@@ -136,11 +138,14 @@ recorded AS (
     WHERE %(record)s AND i.write_id IS NOT NULL
     ON CONFLICT (write_id) DO NOTHING
 )
-SELECT i.user_id, w.user_id IS NOT NULL, p.version, p.write_id,
+SELECT i.user_id, true, NULL::bigint, NULL::text, false
+FROM input i JOIN written w ON w.user_id = i.user_id
+UNION ALL  -- the rows not written: what the row holds now, by index
+SELECT i.user_id, false, p.version, p.write_id,
        EXISTS (SELECT 1 FROM landed_writes l WHERE l.write_id = i.write_id)
 FROM input i
-LEFT JOIN written w ON w.user_id = i.user_id
 LEFT JOIN profiles p ON p.user_id = i.user_id
+WHERE NOT EXISTS (SELECT 1 FROM written w WHERE w.user_id = i.user_id)
 """
 #: One row of a batch, alone (after the batch statement failed on a row the database
 #: refuses): the same guard, the same answer.

@@ -61,9 +61,17 @@ class Flusher:
         failing past ``deadline`` (a perf_counter time)."""
         core = self._core
         queue = core.queue
-        targets = None if everything else queue.user_ids()
+        # The users pending now, oldest first (the order batches take them): the first
+        # one still queued says whether to go on, so each check is O(1) amortized.
+        targets = [] if everything else queue.users_oldest_first()
+        first = 0
         delay = core.config.retry_base
-        while len(queue) and (targets is None or any(uid in queue for uid in targets)):
+        while len(queue):
+            if not everything:
+                while first < len(targets) and targets[first] not in queue:
+                    first += 1
+                if first == len(targets):
+                    break
             error = await self.flush_batch(op)
             if error is None:
                 delay = core.config.retry_base

@@ -90,6 +90,10 @@ class WriteQueue:
     def user_ids(self) -> set[int]:
         return set(self._entries)
 
+    def users_oldest_first(self) -> list[int]:
+        """The users with a pending write, in the order batches take them."""
+        return list(self._entries)
+
     def get(self, user_id: int) -> Profile | None:
         entry = self._entries.get(user_id)
         return None if entry is None else entry.profile
