@@ -227,3 +227,23 @@ async def test_a_busy_script_is_not_an_outage_and_leaves_no_stale_entry(db_path,
         assert await engine.read(2) == new
         assert engine.metrics.hits == hits + 1
         assert outage_events(engine) == []
+
+
+async def test_a_read_only_replica_refuses_writes_without_an_outage(db_path, private_redis):
+    """A server that answers READONLY (a replica) refuses the call; the cache is not
+    down, and no older entry is served afterwards."""
+    url = private_redis()
+    config = EngineConfig(db_path=db_path, cache_url=url, capacity=50, policy="write-through")
+    async with Engine(config) as engine:
+        await engine.seed(5)
+        old = await engine.read(2)  # cached at v1
+        with redis.Redis.from_url(url) as other:
+            other.execute_command("REPLICAOF", "127.0.0.1", str(free_port()))  # nobody there
+            try:
+                new = await engine.update(2, {"bio": "written while Redis is a replica"})
+                assert new.version == old.version + 1
+                assert engine.cache_available, engine.cache_error
+                assert outage_events(engine) == []
+                assert await engine.read(2) == new  # the database's, not the stale entry
+            finally:
+                other.execute_command("REPLICAOF", "NO", "ONE")

@@ -76,6 +76,12 @@ def limit_reason(exc: BaseException) -> str | None:
             return "the server's maxmemory is reached (OOM: it refuses writes)"
         if code == "BUSY":
             return "the server is busy running a script"
+        if code == "MISCONF":
+            return "the server refuses writes: it cannot save its snapshot (MISCONF)"
+        if code == "READONLY":
+            return "the server is a read-only replica (READONLY): it refuses writes"
+        if code == "LOADING":
+            return "the server is loading its dataset into memory (LOADING)"
     return None
 
 
