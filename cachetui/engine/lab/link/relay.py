@@ -16,6 +16,7 @@ are milliseconds, which would round a 150 µs half-RTT up to 1 ms.
 from __future__ import annotations
 
 import asyncio
+import os
 import selectors
 import socket
 
@@ -172,8 +173,11 @@ class Relay:
             )
         except (OSError, TimeoutError) as exc:
             self.refused += 1
-            reason = "timed out" if isinstance(exc, TimeoutError) else exc.strerror
-            self.last_error = f"connect to {self.target[0]}:{self.target[1]}: {reason or exc}"
+            if isinstance(exc, TimeoutError):
+                reason = "timed out"
+            else:  # asyncio's strerror names the address again: the system's words
+                reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            self.last_error = f"connect to {self.target[0]}:{self.target[1]}: {reason}"
             connection.abort(reset=True)  # the client sees its connection reset
             return
         self.connect_time = loop.time() - started
