@@ -90,6 +90,8 @@ async def handle(relay: Relay, request: dict[str, Any]) -> None:
         relay.shaping.jitter = check_seconds(changes["jitter"], what="jitter")
     if "partition" in changes:
         relay.set_partition(check_partition(changes["partition"]))
+    if changes:
+        relay.probes.clear()  # the median is of probes under the new shaping
     if request.get("probe"):
         await relay.probe()
 

@@ -237,8 +237,9 @@ class Link:
 
     def measured_rtt(self) -> float | None:
         """The RTT measured through the link at its last report (every ``interval``
-        seconds): a probe through the relay's delay lines plus the last TCP connect time
-        to the server. None before the first report and during a partition."""
+        seconds): the median of the last probes through the relay's delay lines (one a
+        report, since the last change) plus the kernel's RTT of a connection to the
+        server. None before the first report and during a partition."""
         with self._changed:
             value = self._stats.get("measured_rtt")
         return None if value is None else float(value)
@@ -251,7 +252,8 @@ class Link:
     def stats(self) -> dict[str, Any]:
         """The relay's counters now: connections, accepted, refused, bytes_up,
         bytes_down, held (bytes waiting), rtt, jitter, partition, measured_rtt,
-        probe_rtt, connect_time, listening, error."""
+        probe_rtt (what the relay adds), network_rtt (the kernel's RTT to the server),
+        listening, error."""
         return dict(self._ask({"stats": True}).get("stats", {}))
 
     # --- the control channel ----------------------------------------------------------

@@ -19,6 +19,9 @@ import asyncio
 import os
 import selectors
 import socket
+import statistics
+import struct
+from collections import deque
 
 from cachetui.engine.lab.link.delay_line import Connection
 from cachetui.engine.lab.link.shaping import Partition, Shaping
@@ -29,6 +32,23 @@ Address = tuple[str, int]
 CONNECT_TIMEOUT = 10.0
 #: ``select()`` takes descriptors below 1024; the relay refuses a client past this one.
 MAX_FD = 1000
+#: Probes the measured RTT is the median of.
+PROBES_KEPT = 5
+
+
+def tcp_rtt(sock: socket.socket | None) -> float | None:
+    """The kernel's smoothed RTT of a TCP connection, in seconds (Linux's TCP_INFO;
+    None elsewhere or for another kind of socket)."""
+    option = getattr(socket, "TCP_INFO", None)
+    if sock is None or option is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return None
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, option, 104)
+    except OSError:
+        return None
+    if len(info) < 72:
+        return None
+    return float(struct.unpack_from("I", info, 68)[0]) / 1e6  # tcpi_rtt, microseconds
 
 
 def precise_loop() -> asyncio.AbstractEventLoop:
@@ -68,10 +88,11 @@ class Relay:
         self.bytes_up = 0  # delivered to the server by connections now closed
         self.bytes_down = 0
         self.last_error: str | None = None
-        #: The last TCP connect to the server, in seconds: the network under the relay.
-        self.connect_time: float | None = None
-        #: What the relay added to the last probe's round trip, in seconds.
-        self.probe_time: float | None = None
+        #: The kernel's smoothed RTT of a connection to the server (seconds): the network
+        #: under the relay, as of the last connection seen.
+        self.network_rtt: float | None = None
+        #: The last probes' round trips (seconds) since the shaping last changed.
+        self.probes: deque[float] = deque(maxlen=PROBES_KEPT)
         self._listener: socket.socket | None = None
         self._accepting: asyncio.Task[None] | None = None
         self._opening: set[asyncio.Task[None]] = set()
@@ -166,7 +187,6 @@ class Relay:
             await self.shaping.unpartitioned()
         if connection.closed:
             return
-        started = loop.time()
         try:
             await asyncio.wait_for(
                 loop.create_connection(lambda: connection.server, *self.target), CONNECT_TIMEOUT
@@ -180,7 +200,6 @@ class Relay:
             self.last_error = f"connect to {self.target[0]}:{self.target[1]}: {reason}"
             connection.abort(reset=True)  # the client sees its connection reset
             return
-        self.connect_time = loop.time() - started
         if connection.closed:  # the client went away meanwhile
             assert connection.server.transport is not None
             connection.server.transport.close()
@@ -201,10 +220,10 @@ class Relay:
                 await asyncio.wait_for(reader.readexactly(1), timeout)
             except (TimeoutError, asyncio.IncompleteReadError, OSError):
                 self._probe = None  # a late echo must not answer the next probe
-                self.probe_time = None
                 return None
-            self.probe_time = loop.time() - started
-            return self.probe_time
+            took = loop.time() - started
+            self.probes.append(took)
+            return took
 
     async def _open_probe(self) -> None:
         loop = asyncio.get_running_loop()
@@ -227,11 +246,18 @@ class Relay:
         self._probe_parts = []
 
     def measured_rtt(self) -> float | None:
-        """The probe's round trip plus the last TCP connect time to the server (0 before
-        the first connect): the RTT a client sees through the link, measured."""
-        if self.probe_time is None or self.shaping.partition is not None:
+        """The RTT a client sees through the link, measured: the median of the last
+        probes since the shaping changed, plus the network's RTT under the relay (the
+        kernel's estimate for a connection to the server; 0 before the first). None
+        during a partition, and before the first probe."""
+        if not self.probes or self.shaping.partition is not None:
             return None
-        return self.probe_time + (self.connect_time or 0.0)
+        for connection in self.connections:
+            transport = connection.server.transport
+            if transport is not None and not transport.is_closing():
+                self.network_rtt = tcp_rtt(transport.get_extra_info("socket")) or self.network_rtt
+                break
+        return statistics.median(self.probes) + (self.network_rtt or 0.0)
 
     def stats(self) -> dict[str, object]:
         return {
@@ -239,8 +265,8 @@ class Relay:
             "jitter": self.shaping.jitter,
             "partition": self.shaping.partition,
             "measured_rtt": self.measured_rtt(),
-            "probe_rtt": self.probe_time,
-            "connect_time": self.connect_time,
+            "probe_rtt": statistics.median(self.probes) if self.probes else None,
+            "network_rtt": self.network_rtt,
             "connections": len(self.connections),
             "accepted": self.accepted,
             "refused": self.refused,
