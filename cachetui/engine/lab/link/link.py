@@ -218,6 +218,11 @@ class Link:
         self._jitter = value
 
     @property
+    def jitter_p50(self) -> float:
+        """The jitter's median one way: a tenth of :attr:`jitter` (its p99)."""
+        return self._jitter / 10
+
+    @property
     def partition(self) -> Partition | None:
         return self._partition
 
