@@ -124,10 +124,13 @@ def test_rtt_changes_live_on_an_open_connection(echo_server: tuple[str, int]):
         receive(sock, 1)
         assert time.monotonic() - started >= 0.03
         link.rtt = 0.0
-        started = time.monotonic()
-        sock.sendall(b"x")
-        receive(sock, 1)
-        assert time.monotonic() - started < 0.02
+        times = []
+        for _ in range(3):  # the best of three: one may meet a busy machine
+            started = time.monotonic()
+            sock.sendall(b"x")
+            receive(sock, 1)
+            times.append(time.monotonic() - started)
+        assert min(times) < 0.02
 
 
 def test_the_measured_rtt_follows_the_link(echo_server: tuple[str, int]):
