@@ -40,6 +40,7 @@ from cachetui.engine import (
     StoreUnavailable,
     WritePolicy,
 )
+from cachetui.engine.database.base import builds_on
 from tests.conftest import TEST_REDIS_URL, db_row, delete_namespace, redis_or_skip
 
 USERS = range(1, 5)
@@ -268,7 +269,12 @@ class EngineModel(RuleBasedStateMachine):
 
     def _landed(self) -> None:
         for user, profile in self.pending.items():
-            if self.base[user] == self.db[user].version:
+            if self.base[user] == self.db[user].version or builds_on(
+                profile, self.db[user].write_id, self.db[user].version
+            ):
+                # (the row holds an earlier write of this engine, older than the pending
+                # one: it was built on it, for example on a write lost in a crash whose
+                # entry the surviving cache still held; nobody else wrote the row)
                 self.db[user] = profile
                 self.view[user] = profile  # the newest acknowledged, now in the database
             else:
@@ -404,4 +410,23 @@ def test_a_write_replayed_after_a_crash_is_served_and_lands(model: type[EngineMo
     state.set_policy(policy="write-through")
     state.update(changes={"name": "Ada"}, user=2)
     state.read(user=2)
+    state.teardown()
+
+
+def test_a_write_built_on_one_lost_in_a_crash_lands_on_the_engines_earlier_write() -> None:
+    """Redis keeps the entry of a write the crash lost; the next update builds on it and
+    lands over the engine's own earlier write (no other writer: no conflict)."""
+    redis_or_skip()
+    state = RedisEngineModel()
+    state.start(policy="write-behind", eviction="lru")
+    for step in (
+        lambda: state.update(changes={"name": "Ada"}, user=1),
+        state.flush,
+        lambda: state.update(changes={"name": "Ada"}, user=1),
+        state.crash,
+        lambda: state.update(changes={"name": "Ada"}, user=1),
+        state.flush,
+    ):
+        step()
+        state.queue_matches_the_model()
     state.teardown()
