@@ -143,6 +143,28 @@ def add_app_options(target: argparse.ArgumentParser | argparse._ArgumentGroup) -
         default=10,
         help="PostgreSQL: connections in the pool (default 10)",
     )
+    from cachetui.cli.link import duration_argument
+
+    target.add_argument(
+        "--db-rtt",
+        type=duration_argument("--db-rtt"),
+        metavar="D",
+        help="put a link (a TCP relay of our own, docs/link.md) in front of the PostgreSQL "
+        "server, adding this round-trip time (300us, 2ms, …)",
+    )
+    target.add_argument(
+        "--cache-rtt",
+        type=duration_argument("--cache-rtt"),
+        metavar="D",
+        help="the same in front of the Redis cache",
+    )
+    target.add_argument(
+        "--jitter",
+        type=duration_argument("--jitter"),
+        metavar="D",
+        default=0.0,
+        help="with a link: a random one-way delay whose p99 is D (p50 D/10)",
+    )
     target.add_argument(
         "--db-timeout",
         type=_seconds,
@@ -272,6 +294,9 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
         db_url=db_url,
         db_pool=args.db_pool,
         db_timeout=args.db_timeout,
+        db_rtt=args.db_rtt,
+        cache_rtt=args.cache_rtt,
+        jitter=args.jitter,
         cache_url=args.cache,
         policy=args.policy,
         capacity=args.capacity,

@@ -50,6 +50,12 @@ class EngineConfig:
     #: PostgreSQL: connections in the pool, and the connect and statement timeout (s).
     db_pool: int = 10
     db_timeout: float = 10.0
+    #: A link (a TCP relay of our own in a child process, docs/link.md) in front of the
+    #: database server / the Redis cache, adding this round-trip time (seconds; None:
+    #: nothing in the path), and ``jitter`` (the p99 of a one-way lognormal delay).
+    db_rtt: float | None = None
+    cache_rtt: float | None = None
+    jitter: float = 0.0
     cache_url: str = "memory://"
     policy: WritePolicy | str = WritePolicy.WRITE_THROUGH
     capacity: int = 1000
@@ -111,6 +117,7 @@ class EngineConfig:
         _positive_number("retry_cap", self.retry_cap)
         _positive_number("flush_timeout", self.flush_timeout, allow_zero=True)
         self._database()
+        self._links()
         _positive_int("db_pool", self.db_pool)
         _positive_number("db_timeout", self.db_timeout)
         parse_queue_url(self.queue_url, self.db_path)
@@ -150,6 +157,27 @@ class EngineConfig:
                 "path, sqlite:///PATH, or postgresql://USER@HOST:PORT/DBNAME",
                 field="db_url",
             )
+
+    def _links(self) -> None:
+        from cachetui.engine.lab.link.durations import check_seconds
+
+        self.jitter = check_seconds(self.jitter, what="jitter")
+        if self.db_rtt is not None:
+            self.db_rtt = check_seconds(self.db_rtt, what="db_rtt")
+            if self.db_url is None:
+                raise ValidationError(
+                    "db_rtt needs a database server (db_url='postgresql://…'): a SQLite "
+                    "file has no network to delay (its latency fault does that)",
+                    field="db_rtt",
+                )
+        if self.cache_rtt is not None:
+            self.cache_rtt = check_seconds(self.cache_rtt, what="cache_rtt")
+            if "://" not in self.cache_url or self.cache_url.lower().startswith("memory"):
+                raise ValidationError(
+                    "cache_rtt needs a Redis cache (cache_url='redis://…'): the in-process "
+                    "store has no network to delay",
+                    field="cache_rtt",
+                )
 
 
 def _positive_int(name: str, value: object) -> None:

@@ -54,10 +54,10 @@ NEW, RUNNING, CLOSED = "new", "running", "closed"
 class EngineCore:
     """The engine's shared state. Not public API: scripts use the Engine facade."""
 
-    def __init__(self, config: EngineConfig, store: CacheStore) -> None:
+    def __init__(self, config: EngineConfig, store: CacheStore, db_url: str | None = None) -> None:
         self.config = config
         self.faults = Faults(config.fault_seed)
-        self.db: Database = make_database(config, self.faults)
+        self.db: Database = make_database(config, self.faults, db_url)
         self.store = store
         self.events = EventLog(config.event_buffer)
         self.queue = WriteQueue(config.max_pending)

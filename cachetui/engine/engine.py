@@ -40,6 +40,7 @@ from cachetui.engine.errors import (
 )
 from cachetui.engine.events import Event, EventKind
 from cachetui.engine.lab.demo_data import MAX_SEED_PROFILES
+from cachetui.engine.lab.link.links import EngineLinks
 from cachetui.engine.lab.operations import LabOperations
 from cachetui.engine.observation import Observation
 from cachetui.engine.pane_views import PaneViews
@@ -70,8 +71,10 @@ class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, Observ
 
     def __init__(self, config: EngineConfig | None = None, *, store: CacheStore | None = None):
         self.config = config or EngineConfig()
-        store = store if store is not None else make_store(self.config)
-        core = self._core = EngineCore(self.config, store)
+        self.links = EngineLinks(self.config)  # not started: ports chosen, URLs known
+        if store is None:
+            store = make_store(self.config, self.links.cache_url(self.config.cache_url))
+        core = self._core = EngineCore(self.config, store, self.links.db_url(self.config.db_url))
         self.faults = core.faults
         self.db = core.db
         self.store = core.store
@@ -102,7 +105,12 @@ class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, Observ
         if core.state == CLOSED:
             raise EngineClosed("this engine was closed; make a new one")
         core.crash_at = armed_step()
-        await core.db.open()
+        await asyncio.to_thread(self.links.start)  # LinkError: nothing started
+        try:
+            await core.db.open()
+        except BaseException:
+            await asyncio.to_thread(self.links.stop)
+            raise
         try:
             leftover = await core.db.drop_lab_triggers()
             core.dead_letters.load(await core.db.load_dead_letters())
@@ -113,6 +121,7 @@ class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, Observ
                 await core.outbox.close()
                 core.outbox = None
             await core.db.close()
+            await asyncio.to_thread(self.links.stop)
             raise
         core.store.set_drop_listener(self._on_drop)
         if hasattr(core.store, "on_restart"):
@@ -126,7 +135,7 @@ class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, Observ
         atexit.register(self._at_exit)
         if replayed or landed:
             self.recovered, self.recovered_landed = replayed, landed
-            core.emit(BACKGROUND_OP, EventKind.REPLAY, None, None, None, self._recovery(core))
+            core.emit(BACKGROUND_OP, EventKind.REPLAY, None, None, None, self._recovery())
             self._flusher.request_flush()
         if leftover:
             core.emit(
@@ -139,16 +148,6 @@ class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, Observ
                 f"over by an earlier run that did not close: {', '.join(leftover)}",
             )
         return self
-
-    def _recovery(self, core: EngineCore) -> str:
-        """The recovery message: what a durable queue held at start."""
-        replayed, landed = self.recovered, self.recovered_landed
-        where = f"the outbox {core.outbox.path}" if core.outbox else "the outbox"
-        text = f"recovered {replayed} write{'s' if replayed != 1 else ''} from {where}"
-        text += ": flushing them" if replayed else ""
-        if landed:
-            text += f"; {landed} already landed (the same write id is in the database): dropped"
-        return text
 
     async def close(
         self, timeout: float | None = None, *, discard: bool = False
@@ -221,6 +220,7 @@ class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, Observ
         core.faults.set_listener(None)
         await core.store.close()
         await core.db.close()
+        await asyncio.to_thread(self.links.stop)
         return discarded
 
     async def _save_dead_letters_or_raise(self) -> None:

@@ -55,6 +55,8 @@ class PostgresDatabase(Database):
         self, url: str, faults: Faults | None = None, *, pool: int = 10, timeout: float = 10.0
     ) -> None:
         self.url = url
+        #: The server's URL as given (``url`` may be a link's relay in front of it).
+        self.server_url = url
         self.path = mask_url(url)
         self.faults = faults or Faults()
         self.database_id = ""
@@ -93,7 +95,7 @@ class PostgresDatabase(Database):
             raise DatabaseUnavailable(
                 f"cannot open database {self.path}: {connect_problem(exc, self.url)}"
             ) from None
-        info = conninfo_to_dict(self.url)
+        info = conninfo_to_dict(self.server_url)
         host, port = info.get("host") or "localhost", info.get("port") or 5432
         where = f"{host}:{port}/{info.get('dbname') or ''}"
         self.description = f"PostgreSQL {version // 10000}.{version % 10000} at {where}"

@@ -20,6 +20,8 @@ from cachetui.engine.errors import (
     ValidationError,
 )
 from cachetui.engine.events import EventKind
+from cachetui.engine.lab.link.link import Link
+from cachetui.engine.lab.link.links import EngineLinks
 from cachetui.engine.profile import Profile, validate_changes, validate_user_id
 from cachetui.engine.queue.flusher import Flusher
 
@@ -235,6 +237,14 @@ class LabOperations:
             self._check_running()
             await self._core.db.restore(rows)
             self._core.new_epoch()
+
+    @property
+    def link(self) -> Link | None:
+        """The link in front of the database server (``db_rtt``), else the one in front of
+        the Redis cache (``cache_rtt``), else None: set its ``rtt``, ``jitter`` and
+        ``partition`` ("blackhole", "reset" or None) live; ``measured_rtt()``."""
+        links: EngineLinks = getattr(self, "links")  # noqa: B009 - the facade's
+        return links.db or links.cache
 
     @property
     def instance_id(self) -> str:

@@ -30,6 +30,8 @@ class DurableQueueOperations:
     _core: EngineCore
     _flusher: Flusher
     _switch_lock: asyncio.Lock
+    recovered: int
+    recovered_landed: int
 
     def _check_running(self) -> None:
         raise NotImplementedError  # the facade's
@@ -70,6 +72,17 @@ class DurableQueueOperations:
         for profile, base in replay:
             core.queue.put(profile, now, base_version=base)
         return len(replay), landed
+
+    def _recovery(self) -> str:
+        """The recovery message: what a durable queue held at start."""
+        core = self._core
+        replayed, landed = self.recovered, self.recovered_landed
+        where = f"the outbox {core.outbox.path}" if core.outbox else "the outbox"
+        text = f"recovered {replayed} write{'s' if replayed != 1 else ''} from {where}"
+        text += ": flushing them" if replayed else ""
+        if landed:
+            text += f"; {landed} already landed (the same write id is in the database): dropped"
+        return text
 
     @staticmethod
     def _journal_at(location: QueueLocation) -> Journal:

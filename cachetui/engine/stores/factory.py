@@ -35,20 +35,24 @@ def check_cache_url(url: str) -> None:
     parse_redis_url(url)
 
 
-def make_store(config: EngineConfig) -> CacheStore:
-    """The store ``config.cache_url`` names (see :func:`check_cache_url`);
-    ValidationError for any other URL."""
+def make_store(config: EngineConfig, url: str | None = None) -> CacheStore:
+    """The store ``config.cache_url`` names (see :func:`check_cache_url`), reached at
+    ``url`` if given (a link's relay in front of it); ValidationError for any other
+    URL."""
     check_cache_url(config.cache_url)
     if config.cache_url.lower() == "memory://":
         return MemoryStore(config.capacity, config.eviction, config.ttl)
     from cachetui.engine.stores.redis_codec import namespace_for
     from cachetui.engine.stores.redis_store import RedisStore
 
-    return RedisStore(
-        config.cache_url,
+    store = RedisStore(
+        url or config.cache_url,
         namespace=namespace_for(config.db_path),
         capacity=config.capacity,
         eviction=config.eviction,
         ttl=config.ttl,
         ephemeral=config.db_path == ":memory:",
     )
+    if url and url != config.cache_url:  # show the server, not the relay
+        store.description = store.description.replace(store.safe_url, mask_url(config.cache_url))
+    return store

@@ -1,0 +1,99 @@
+"""The engine with a link in front of its servers (``db_rtt``, ``cache_rtt``): each
+round trip pays the RTT, partitions are ridden out by write-behind, the child process
+goes with the engine, and a link where there is no network is refused."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from cachetui.engine import Engine, EngineConfig, PendingWritesError, ValidationError
+from tests.conftest import delete_namespace
+
+RTT = 0.02
+
+
+def alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def test_every_database_round_trip_pays_the_rtt_and_the_child_goes_at_close(
+    postgres_url,
+):
+    config = EngineConfig(db_url=postgres_url, policy="no-cache", db_rtt=RTT)
+    engine = Engine(config)
+    await engine.start()
+    link = engine.link
+    assert link is not None and alive(link.pid)
+    try:
+        await engine.seed(20)
+        started = time.perf_counter()
+        for uid in range(1, 11):
+            await engine.read(uid)  # no cache: a database read each
+        assert time.perf_counter() - started >= 10 * RTT
+        assert "127.0.0.1:5432" in engine.db.description  # type: ignore[attr-defined]
+    finally:
+        await engine.close()
+    assert not alive(link.pid)
+
+
+async def test_a_reset_partition_is_ridden_out_by_write_behind(postgres_url):
+    config = EngineConfig(
+        db_url=postgres_url, policy="write-behind", db_rtt=0.001, flush_interval=3600,
+        retry_base=0.01, db_timeout=1,
+    )  # fmt: skip
+    async with Engine(config) as engine:
+        await engine.seed(5)
+        acked = await engine.update(1, {"bio": "across a partition"})
+        assert engine.link is not None
+        engine.link.partition = "reset"
+        with pytest.raises(PendingWritesError):
+            await engine.flush(timeout=0.2)
+        engine.link.partition = None
+        await engine.flush(timeout=5)
+        assert (await engine.read(1)) == acked
+
+
+async def test_every_cache_round_trip_pays_the_rtt(tmp_path, redis_url):
+    config = EngineConfig(
+        db_path=str(tmp_path / "p.db"), cache_url=redis_url, cache_rtt=RTT, policy="write-through"
+    )
+    engine = Engine(config)
+    await engine.start()
+    try:
+        await engine.seed(5)
+        await engine.read(1)  # cached
+        started = time.perf_counter()
+        for _ in range(10):
+            await engine.read(1)  # a Redis hit each
+        assert time.perf_counter() - started >= 10 * RTT
+        assert engine.metrics.hits >= 10
+        assert engine.store.description.startswith(redis_url.split("/")[0])
+    finally:
+        await engine.close()
+        delete_namespace(redis_url, engine.store.namespace)  # type: ignore[attr-defined]
+
+
+def test_a_link_needs_a_network_to_delay(tmp_path):
+    with pytest.raises(ValidationError, match="SQLite file has no network"):
+        EngineConfig(db_path=str(tmp_path / "p.db"), db_rtt=0.002)
+    with pytest.raises(ValidationError, match="in-process store has no network"):
+        EngineConfig(db_path=str(tmp_path / "p.db"), cache_rtt=0.002)
+    done = subprocess.run(
+        [sys.executable, "-m", "cachetui", "--db", str(tmp_path / "p.db"), "--db-rtt", "2ms"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1].startswith("cachetui: error: db_rtt needs")
