@@ -120,6 +120,11 @@ class EngineConfig:
         self._links()
         _positive_int("db_pool", self.db_pool)
         _positive_number("db_timeout", self.db_timeout)
+        if not 0.01 <= self.db_timeout <= 3600:
+            raise ValidationError(
+                f"db_timeout must be 0.01 to 3600 seconds, got {self.db_timeout!r}",
+                field="db_timeout",
+            )
         parse_queue_url(self.queue_url, self.db_path)
         if not isinstance(self.cache_url, str) or "://" not in self.cache_url:
             raise ValidationError(

@@ -126,6 +126,12 @@ def validate_changes(changes: object) -> dict[str, Any]:
                     f"{field} must be {low}–{high} characters, got {len(value)}",
                     field=field,
                 )
+            if "\x00" in value:
+                raise ValidationError(
+                    f"{field} must not contain a NUL character (U+0000) at character "
+                    f"{value.index(chr(0)) + 1}: PostgreSQL text cannot hold one",
+                    field=field,
+                )
             if not value.isascii():
                 check_storable_text(field, value)
         clean[field] = value

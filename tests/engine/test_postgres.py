@@ -16,7 +16,7 @@ import redis
 
 from cachetui.engine import DatabaseUnavailable, Engine, EngineConfig, ValidationError
 from cachetui.engine.profile import Profile
-from tests.conftest import delete_namespace
+from tests.conftest import delete_namespace, postgres_or_skip, private_schema
 from tests.delay_relay import DelayRelay
 
 pytestmark = pytest.mark.postgres
@@ -263,3 +263,65 @@ async def test_postgres_behind_a_redis_cache(make_pg, postgres_url, redis_url, t
         delete_namespace(redis_url, namespace)
         with redis.Redis.from_url(redis_url) as client:
             client.delete(f"cachetui:queue:{engine.db.database_id}")
+
+
+async def test_a_nul_in_text_is_refused_before_it_is_queued(make_pg, postgres_url):
+    engine = await make_pg("write-behind")
+    with pytest.raises(ValidationError, match="NUL character"):
+        await engine.update(1, {"name": "a\x00b"})
+    await engine.update(2, {"name": "innocent"})
+    await engine.flush()  # nothing blocks the queue
+    assert engine.pending_writes() == []
+
+
+async def test_other_programs_delete_and_insert_in_another_search_path(make_pg, postgres_url):
+    """The triggers find their table in the schema they are on, whatever the other
+    program's search_path."""
+    engine = await make_pg("write-behind")
+    schema = psql(postgres_url, "SELECT current_schema()")[0][0]
+    plain = postgres_url.split("?")[0]  # the default search_path
+    await engine.update(4, {"bio": "ours, landed"})
+    await engine.flush()
+    queued = await engine.update(4, {"bio": "ours, queued"})
+    with psycopg.connect(plain, autocommit=True) as conn, conn.transaction():
+        conn.execute(
+            f'CREATE TEMP TABLE keep AS SELECT * FROM "{schema}".profiles '
+            "WHERE user_id = 4".encode()
+        )
+        conn.execute(f'DELETE FROM "{schema}".profiles WHERE user_id = 4'.encode())
+        conn.execute(f'INSERT INTO "{schema}".profiles SELECT * FROM keep'.encode())
+    assert psql(postgres_url, "SELECT version, write_id FROM profiles WHERE user_id = 4") == [
+        (3, None)
+    ]
+    await engine.flush()
+    [letter] = engine.dead_letters()
+    assert (letter.kind, letter.write_id) == ("conflict", queued.write_id)
+
+
+async def test_a_copy_of_the_database_elsewhere_has_an_id_of_its_own(postgres_url):
+
+    engine = Engine(EngineConfig(db_url=postgres_url))
+    await engine.start()
+    first = engine.db.database_id
+    await engine.close()
+    with private_schema(postgres_or_skip()) as other:  # the tables copied into another schema
+        schema = psql(postgres_url, "SELECT current_schema()")[0][0]
+        target = psql(other, "SELECT current_schema()")[0][0]
+        psql(other, f'CREATE TABLE cachetui_meta AS SELECT * FROM "{schema}".cachetui_meta')
+        psql(other, "ALTER TABLE cachetui_meta ADD PRIMARY KEY (key)")
+        copy = Engine(EngineConfig(db_url=other))
+        await copy.start()
+        try:
+            assert copy.db.database_id not in ("", first) and target != schema
+        finally:
+            await copy.close()
+    again = Engine(EngineConfig(db_url=postgres_url))
+    await again.start()
+    assert again.db.database_id == first  # the original keeps its id
+    await again.close()
+
+
+def test_db_timeout_is_bounded():
+    for bad in (float("inf"), 0.0, 1e-5, 3_000_000):
+        with pytest.raises(ValidationError, match="db_timeout"):
+            EngineConfig(db_url="postgresql://h/db", db_timeout=bad)

@@ -89,15 +89,20 @@ class PostgresDatabase(Database):
             async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
                 await self._setup(conn)
                 version = conn.info.server_version
+                # where libpq connected (the URL, or PG* variables)
+                connected = f"{conn.info.host}:{conn.info.port}/{conn.info.dbname}"
         except DatabaseUnavailable:
             raise
         except (psycopg.Error, OSError) as exc:
             raise DatabaseUnavailable(
                 f"cannot open database {self.path}: {connect_problem(exc, self.url)}"
             ) from None
-        info = conninfo_to_dict(self.server_url)
-        host, port = info.get("host") or "localhost", info.get("port") or 5432
-        where = f"{host}:{port}/{info.get('dbname') or ''}"
+        if self.url == self.server_url:
+            where = connected
+        else:  # through a link: the server behind it
+            info = conninfo_to_dict(self.server_url)
+            host, port = info.get("host") or "localhost", info.get("port") or 5432
+            where = f"{host}:{port}/{info.get('dbname') or ''}"
         self.description = f"PostgreSQL {version // 10000}.{version % 10000} at {where}"
         self._pool = AsyncConnectionPool(
             conninfo,
@@ -132,14 +137,26 @@ class PostgresDatabase(Database):
                     f"by cachetui (it lacks {', '.join(missing)})"
                 )
             await conn.execute(sql.SCHEMA)
+            # Where these tables live (the database's oid and the schema): a copy of them
+            # elsewhere (createdb -T, pg_dump and restore) is another database, so it gets
+            # a database id of its own, and never replays the original's queues.
+            cur = await conn.execute(
+                "SELECT (SELECT oid FROM pg_database WHERE datname = current_database())"
+                "::text || '/' || current_schema()"
+            )
+            home = str((await cur.fetchone() or ("",))[0])
+            cur = await conn.execute("SELECT key, value FROM cachetui_meta")
+            meta = {str(k): str(v) for k, v in await cur.fetchall()}
+            database_id = meta.get("database_id", "")
+            if not database_id or meta.get("home", home) != home:
+                database_id = uuid.uuid4().hex
             await conn.execute(
                 "INSERT INTO cachetui_meta (key, value) VALUES ('database_id', %s), "
-                "('schema_version', %s) ON CONFLICT (key) DO NOTHING",
-                (uuid.uuid4().hex, str(sql.SCHEMA_VERSION)),
+                "('schema_version', %s), ('home', %s) ON CONFLICT (key) DO UPDATE "
+                "SET value = excluded.value",
+                (database_id, str(sql.SCHEMA_VERSION), home),
             )
-            cur = await conn.execute("SELECT value FROM cachetui_meta WHERE key = 'database_id'")
-            row = await cur.fetchone()
-        self.database_id = str(row[0]) if row else ""
+        self.database_id = database_id
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None

@@ -19,7 +19,10 @@ ROW_PERMANENT_CODES = frozenset({"P0001"})
 
 
 def row_permanent(exc: BaseException) -> bool:
-    """Whether PostgreSQL refused one row for good (retrying cannot help)."""
+    """Whether PostgreSQL refused one row for good (retrying cannot help); a value
+    psycopg cannot send (a DataError of the client's, such as a NUL in text) too."""
+    if isinstance(exc, psycopg.DataError):
+        return True
     state = getattr(exc, "sqlstate", None) or ""
     return state[:2] in ROW_PERMANENT_CLASSES or state in ROW_PERMANENT_CODES
 

@@ -67,8 +67,10 @@ CREATE OR REPLACE TRIGGER cachetui_foreign_write BEFORE UPDATE ON profiles
 -- a row deleted and inserted again comes back with no write id, above its old version
 CREATE OR REPLACE FUNCTION cachetui_foreign_delete() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO cachetui_replaced VALUES (OLD.user_id, OLD.version)
-    ON CONFLICT (user_id) DO UPDATE SET version = excluded.version;
+    -- the schema of the table the trigger is on, whatever the caller's search_path
+    EXECUTE format('INSERT INTO %I.cachetui_replaced VALUES ($1, $2) ON CONFLICT '
+                   '(user_id) DO UPDATE SET version = excluded.version', TG_TABLE_SCHEMA)
+    USING OLD.user_id, OLD.version;
     RETURN OLD;
 END $$;
 CREATE OR REPLACE TRIGGER cachetui_foreign_delete AFTER DELETE ON profiles
@@ -77,7 +79,9 @@ CREATE OR REPLACE FUNCTION cachetui_foreign_insert() RETURNS trigger LANGUAGE pl
 DECLARE gone BIGINT;
 BEGIN
     IF current_setting('cachetui.restoring', true) IS DISTINCT FROM 'on' THEN
-        DELETE FROM cachetui_replaced WHERE user_id = NEW.user_id RETURNING version INTO gone;
+        EXECUTE format('DELETE FROM %I.cachetui_replaced WHERE user_id = $1 '
+                       'RETURNING version', TG_TABLE_SCHEMA)
+        INTO gone USING NEW.user_id;
         IF gone IS NOT NULL THEN
             NEW.write_id := NULL;
             NEW.version := GREATEST(NEW.version, gone + 1);
