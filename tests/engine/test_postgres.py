@@ -325,3 +325,11 @@ def test_db_timeout_is_bounded():
     for bad in (float("inf"), 0.0, 1e-5, 3_000_000):
         with pytest.raises(ValidationError, match="db_timeout"):
             EngineConfig(db_url="postgresql://h/db", db_timeout=bad)
+
+
+async def test_pgoptions_in_the_environment_choose_the_schema(postgres_url, monkeypatch):
+    schema = psql(postgres_url, "SELECT current_schema()")[0][0]
+    monkeypatch.setenv("PGOPTIONS", f"-csearch_path={schema}")
+    async with Engine(EngineConfig(db_url=postgres_url.split("?")[0])) as engine:
+        await engine.seed(3)
+    assert psql(postgres_url, "SELECT count(*) FROM profiles") == [(3,)]  # in that schema

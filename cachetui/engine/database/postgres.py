@@ -11,6 +11,7 @@ through the URL (``sslmode``, ``PG*`` variables, socket hosts, ``options=-c…``
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -69,13 +70,18 @@ class PostgresDatabase(Database):
 
     # -- lifetime --------------------------------------------------------------------------
     def _conninfo(self) -> str:
-        """The URL with the connect and statement timeouts added (to any ``options``)."""
+        """The URL with the statement timeout added to its ``options`` (after
+        ``PGOPTIONS``'s, which an ``options`` in the URL would otherwise hide), and the
+        connect timeout and application name unless the URL or ``PGCONNECT_TIMEOUT`` /
+        ``PGAPPNAME`` give them."""
         params = conninfo_to_dict(self.url)
-        options = str(params.get("options") or "")
+        options = str(params.get("options") or os.environ.get("PGOPTIONS", ""))
         millis = int(self.timeout * 1000)
         params["options"] = f"{options} -c statement_timeout={millis}".strip()
-        params.setdefault("connect_timeout", max(1, round(self.timeout)))
-        params.setdefault("application_name", "cachetui")
+        if "PGCONNECT_TIMEOUT" not in os.environ:
+            params.setdefault("connect_timeout", max(1, round(self.timeout)))
+        if "PGAPPNAME" not in os.environ:
+            params.setdefault("application_name", "cachetui")
         return make_conninfo("", **params)
 
     async def open(self) -> None:
