@@ -194,6 +194,13 @@ PG_FOREIGN_WRITES = {
         "INSERT INTO profiles SELECT user_id, name, bio, 'Foreignville', followers, version, "
         "updated_at, write_id FROM keep",
     ],
+    "truncate then insert": [
+        "CREATE TEMP TABLE keep AS SELECT * FROM profiles",
+        "TRUNCATE profiles",
+        "INSERT INTO profiles SELECT user_id, name, bio, "
+        "CASE WHEN user_id = 12 THEN 'Foreignville' ELSE location END, followers, version, "
+        "updated_at, write_id FROM keep",
+    ],
 }
 
 

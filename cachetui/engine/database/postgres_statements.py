@@ -75,6 +75,16 @@ BEGIN
 END $$;
 CREATE OR REPLACE TRIGGER cachetui_foreign_delete AFTER DELETE ON profiles
     FOR EACH ROW EXECUTE FUNCTION cachetui_foreign_delete();
+-- TRUNCATE skips the row triggers: it records every row's version first, as DELETE does
+CREATE OR REPLACE FUNCTION cachetui_foreign_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('INSERT INTO %I.cachetui_replaced SELECT user_id, version FROM %I.profiles '
+                   'ON CONFLICT (user_id) DO UPDATE SET version = excluded.version',
+                   TG_TABLE_SCHEMA, TG_TABLE_SCHEMA);
+    RETURN NULL;
+END $$;
+CREATE OR REPLACE TRIGGER cachetui_foreign_truncate BEFORE TRUNCATE ON profiles
+    FOR EACH STATEMENT EXECUTE FUNCTION cachetui_foreign_truncate();
 CREATE OR REPLACE FUNCTION cachetui_foreign_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE gone BIGINT;
 BEGIN
