@@ -57,6 +57,7 @@ import aiohttp_jinja2
 from aiohttp import WSCloseCode, hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_runner import GracefulExit
+from textual_serve import download_manager
 from textual_serve.server import Server, to_int
 
 from cachetui.serve import refusals
@@ -72,6 +73,11 @@ DEFAULT_MAX_SESSIONS = 4
 TEMPLATES = Path(__file__).with_name("templates")
 
 log = logging.getLogger("cachetui.serve")
+
+#: textual-serve gives an app 4 s to send each chunk of a download, then ends the
+#: response short (the browser gets a truncated file): an app exporting its screen while
+#: both cores are busy can take longer. A dead app's downloads are cancelled when it goes.
+download_manager.DOWNLOAD_TIMEOUT = 30
 
 
 def say(text: str) -> None:
