@@ -347,6 +347,15 @@ class EngineCore:
             self.settle_soon(profile.user_id, unsettled.write, unsettled.previous)
         return kept
 
+    async def requeue(self, entries: list[tuple[Profile, int]]) -> tuple[int, int]:
+        """Put a durable queue's entries to replay back in the queue, except those whose
+        write had landed already (:meth:`drop_landed`); how many were queued, dropped."""
+        entries, landed = await self.drop_landed(entries)
+        now = perf_counter()
+        for profile, base in entries:
+            self.queue.put(profile, now, base_version=base)
+        return len(entries), landed
+
     async def drop_landed(
         self, entries: list[tuple[Profile, int]]
     ) -> tuple[list[tuple[Profile, int]], int]:

@@ -11,6 +11,7 @@ import contextlib
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -38,6 +39,30 @@ async def engine_over(db: str, queue: str, conflict: str = "reject") -> Engine:
     await engine.start()
     await engine.seed(3)
     return engine
+
+
+async def cancelled_while_the_outbox_is_locked(db: str, call: Any) -> None:
+    """Start ``call`` while another connection holds the outbox file's write lock, cancel
+    it as it waits there, then release the lock: the call ends cancelled."""
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_outbox() -> None:  # another connection holds the outbox's write lock
+        with contextlib.closing(sqlite3.connect(db + ".outbox")) as other:
+            other.execute("BEGIN IMMEDIATE")
+            locked.set()
+            release.wait(5)
+            other.rollback()
+
+    holder = threading.Thread(target=hold_the_outbox)
+    holder.start()
+    locked.wait(5)
+    task = asyncio.ensure_future(call)
+    await asyncio.sleep(0.05)  # it waits for the lock
+    task.cancel()
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    holder.join()
 
 
 async def then_nothing_is_replayed(db: str, queue: str, acknowledged: str) -> None:
@@ -125,27 +150,9 @@ async def test_a_cancelled_append_to_the_outbox_file_is_taken_back_by_write_id(t
     db = str(tmp_path / "profiles.db")
     engine = await engine_over(db, "sqlite://")
     pending = await engine.update(1, {"bio": "acknowledged, pending"})
-    locked, release = threading.Event(), threading.Event()
-
-    def hold_the_outbox() -> None:  # another connection holds the outbox's write lock
-        with contextlib.closing(sqlite3.connect(db + ".outbox")) as other:
-            other.execute("BEGIN IMMEDIATE")
-            locked.set()
-            release.wait(5)
-            other.rollback()
-
-    holder = threading.Thread(target=hold_the_outbox)
-    holder.start()
-    locked.wait(5)
     withdrawn = asyncio.Event()
     engine.subscribe(lambda e: withdrawn.set() if "never acknowledged" in e.detail else None)
-    update = asyncio.ensure_future(engine.update(1, {"bio": "cancelled"}))
-    await asyncio.sleep(0.05)  # it waits for the lock
-    update.cancel()
-    release.set()
-    with pytest.raises(asyncio.CancelledError):
-        await update
-    holder.join()
+    await cancelled_while_the_outbox_is_locked(db, engine.update(1, {"bio": "cancelled"}))
     async with asyncio.timeout(5):  # taken back in the background, as its event says
         await withdrawn.wait()
     with contextlib.closing(sqlite3.connect(db + ".outbox")) as outbox:
@@ -201,25 +208,7 @@ async def test_a_cancelled_dead_letter_retry_then_a_discard_leave_nothing_to_rep
         await engine.flush()
     [letter] = engine.dead_letters()
     await engine.accept_writes(1)
-    locked, release = threading.Event(), threading.Event()
-
-    def hold_the_outbox() -> None:
-        with contextlib.closing(sqlite3.connect(db + ".outbox")) as other:
-            other.execute("BEGIN IMMEDIATE")
-            locked.set()
-            release.wait(5)
-            other.rollback()
-
-    holder = threading.Thread(target=hold_the_outbox)
-    holder.start()
-    locked.wait(5)
-    retry = asyncio.ensure_future(engine.retry_dead_letters(1))
-    await asyncio.sleep(0.05)
-    retry.cancel()
-    release.set()
-    with pytest.raises(asyncio.CancelledError):
-        await retry
-    holder.join()
+    await cancelled_while_the_outbox_is_locked(db, engine.retry_dead_letters(1))
     assert engine.dead_letters() == [letter]  # still parked
     await engine.discard_dead_letter(1)
     await engine.close()

@@ -113,7 +113,7 @@ class LabOperations:
             core.emit(BACKGROUND_OP, EventKind.ERROR, None, None, None, f"outbox: {exc}")
             return set()
         entries = core.without_unsettled(entries)
-        entries, landed = await core.drop_landed(entries)
+        _, landed = await core.requeue(entries)
         if landed:
             core.emit(
                 BACKGROUND_OP,
@@ -124,10 +124,7 @@ class LabOperations:
                 f"{landed} write{'s' if landed != 1 else ''} in the durable queue had landed "
                 "already (the database holds the same write id): dropped, not written again",
             )
-        now = perf_counter()
-        for profile, base in entries:
-            core.queue.put(profile, now, base_version=base)
-        return {profile.user_id for profile, _ in entries}
+        return core.queue.user_ids()  # the queue was emptied by the crash: the replayed
 
     async def external_update(self, user_id: int, changes: dict[str, Any]) -> Profile:
         """Write the database directly, bypassing the cache (another service writing).

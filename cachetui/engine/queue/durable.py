@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from cachetui.engine.core import EngineCore, perf_counter
+from cachetui.engine.core import EngineCore
 from cachetui.engine.errors import DatabaseUnavailable
 from cachetui.engine.events import EventKind
 from cachetui.engine.profile import Profile
@@ -67,11 +67,7 @@ class DurableQueueOperations:
             core.outbox = journal
             replay = taken
         core.durable = location.durable
-        replay, landed = await core.drop_landed(replay)
-        now = perf_counter()
-        for profile, base in replay:
-            core.queue.put(profile, now, base_version=base)
-        return len(replay), landed
+        return await core.requeue(replay)
 
     def _recovery(self) -> str:
         """The recovery message: what a durable queue held at start."""
