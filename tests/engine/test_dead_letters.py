@@ -62,6 +62,21 @@ async def test_a_poison_row_is_parked_and_the_other_19_land(make_engine, db_path
     assert db_sql(db_path, "SELECT count(*) FROM dead_letters") == [(0,)]
 
 
+async def test_a_flush_that_only_tried_a_rejected_row_counts_no_transaction(make_engine, db_path):
+    """Trial finding: the strip said "DB writes 0 in 3 tx" after the only row tried was
+    refused three times; a transaction that wrote nothing is not a write transaction."""
+    engine = await make_engine("write-behind")
+    reject_13(db_path)
+    await engine.update(13, {"bio": "refused"})
+    for _ in range(engine.config.max_attempts):
+        await engine.flush()
+    assert [d.user_id for d in engine.dead_letters()] == [13]
+    assert (engine.metrics.db_writes, engine.metrics.db_transactions) == (0, 0)
+    await engine.update(14, {"bio": "fine"})
+    await engine.flush()
+    assert (engine.metrics.db_writes, engine.metrics.db_transactions) == (1, 1)
+
+
 async def test_a_constraint_one_row_breaks_parks_that_row_only(make_engine, db_path):
     engine = await make_engine("write-behind", max_attempts=2)
     db_sql(db_path, UNIQUE_NAMES)
