@@ -375,7 +375,7 @@ class KeyTable(SteadyScrollbars, can_focus=True):
                 self._widths,
                 under_cursor=index == self._cursor,
             )
-        return cut_at_edge(strip, scroll_x, self.size.width, base)
+        return cut_at_edge(strip, scroll_x, self.scrollable_content_region.width, base)
 
     # -- the cursor --------------------------------------------------------------------------
     def move_cursor(self, row: int, *, scroll: bool = True) -> None:
