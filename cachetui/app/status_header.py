@@ -191,14 +191,16 @@ def link_part(name: str, link: Link) -> Part:
     rtt = duration(link.rtt)
     measured = link.measured_rtt()
     seen = "measuring…" if measured is None else f"measured {duration(measured)}"
+    short = "…" if measured is None else duration(measured)
     if link.partition is not None:
-        seen = "partitioned"
+        seen = short = "partitioned"
     jitter = ""
     if link.jitter:
         jitter = f" · jitter p50 {duration(link.jitter_p50)} p99 {duration(link.jitter)}"
-    return part(
+    return part(  # shortens after the cache and the db (drop 2, 3): it is live
         label + Text(f"rtt {rtt} ({seen}){jitter}"),
-        label + Text(f"rtt {rtt} ({seen})"),
+        label + Text(f"{rtt} ({short}){jitter}"),
+        label + Text(f"{rtt} ({short})"),
         label + Text(rtt),
-        drop=2,
+        drop=1,
     )
