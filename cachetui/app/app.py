@@ -25,6 +25,7 @@ from cachetui.app.dead_letter_keys import DeadLetterKeys
 from cachetui.app.export import MetricsHistory
 from cachetui.app.faults_workload import FaultsAndWorkload
 from cachetui.app.key_order import KeyOrder, in_order
+from cachetui.app.link_keys import LinkKeys
 from cachetui.app.operations import Operations
 from cachetui.app.presenting import Presenting
 from cachetui.app.queue_choice import QueueChoice
@@ -56,6 +57,7 @@ class CacheTuiApp(
     Operations,
     DeadLetterKeys,
     QueueChoice,
+    LinkKeys,
     FaultsAndWorkload,
     Presenting,
     Quitting,
@@ -72,9 +74,10 @@ class CacheTuiApp(
     (:mod:`~cachetui.app.scenario_mode`), the operations on the data
     (:mod:`~cachetui.app.operations`), dead letters and rejected writes
     (:mod:`~cachetui.app.dead_letter_keys`), the faults and the workload
-    (:mod:`~cachetui.app.faults_workload`), help, focus and export
-    (:mod:`~cachetui.app.presenting`), the quit path (:mod:`~cachetui.app.quitting`), the
-    refresh loop (:mod:`~cachetui.app.refresh`) and the header
+    (:mod:`~cachetui.app.faults_workload`), a link's keys (:mod:`~cachetui.app.link_keys`),
+    help, focus and export (:mod:`~cachetui.app.presenting`), the quit path
+    (:mod:`~cachetui.app.quitting`), the refresh loop (:mod:`~cachetui.app.refresh`) and
+    the header
     (:mod:`~cachetui.app.status_header`). What they share is listed in
     :mod:`~cachetui.app.app_part`. ScenarioMode comes first: Textual runs ``on_mount`` and
     ``on_unmount`` along the MRO, this class's before the scenario's.

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from cachetui.app.export import MetricsHistory, MetricsSample
     from cachetui.app.key_order import KeyOrder
     from cachetui.app.states import Palette
-    from cachetui.engine import Engine, MetricsSnapshot
+    from cachetui.engine import Engine, Event, MetricsSnapshot
     from cachetui.engine.lab.workload import Workload
     from cachetui.scenarios import ScenarioRun
 
@@ -55,6 +55,7 @@ if TYPE_CHECKING:
         def _flush_by_step(self) -> bool: ...
         def _workload_done(self) -> int: ...
         def _sample_since_last(self, now: float, m: MetricsSnapshot) -> MetricsSample: ...
+        def _on_event(self, event: Event) -> None: ...
         @property
         def state_palette(self) -> Palette: ...
 
@@ -62,6 +63,9 @@ if TYPE_CHECKING:
         rejected_writes: set[int]
 
         def rejecting_users(self) -> list[int]: ...
+
+        # -- FaultsAndWorkload -------------------------------------------------------------
+        def _notify_setting(self, message: str) -> None: ...
 
         # -- StatusHeader ------------------------------------------------------------------
         def _show_status(self) -> None: ...

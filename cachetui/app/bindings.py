@@ -21,6 +21,7 @@ FOOTER_DROP_ORDER = (
     "policy('no-cache')",
     "flush",
     "outage",
+    "link_fault",
     "crash",
     "policy('write-around')",
 )
@@ -131,6 +132,13 @@ DASHBOARD_BINDINGS: list[BindingType] = [
         id="outage",
         tooltip="database outage on/off: every database call fails",
     ),
+    Binding(  # with a link (--db-rtt, --cache-rtt) instead of the one above
+        "o",
+        "link_fault",
+        "Outage/partition",
+        id="link-fault",
+        tooltip="cycle: off → DB outage → link blackhole (bytes held) → link reset → off",
+    ),
     Binding(
         "O",
         "cache_outage",
@@ -170,6 +178,14 @@ DASHBOARD_BINDINGS: list[BindingType] = [
         show=False,
         id="latency",
         tooltip="cycle the database latency: 0, 10 ms, 100 ms, 1 s",
+    ),
+    Binding(  # with a link (--db-rtt, --cache-rtt) instead of the one above
+        "l",
+        "link_rtt",
+        "Link RTT",
+        show=False,
+        id="link-rtt",
+        tooltip="cycle the link's round trip, live: its start value, 10 ms, 50 ms, 0.3 ms",
     ),
     Binding(
         "w",
@@ -295,7 +311,12 @@ DASHBOARD_KEY_HELP: list[tuple[str, str]] = [
         "cycle write-behind's queue: memory (lost on a crash) → an outbox file → a Redis "
         "Stream when --queue or --cache named a server (durable: a crash loses nothing)",
     ),
-    ("o", "DB outage on/off (every DB call fails)"),
+    (
+        "o",
+        "DB outage on/off (every DB call fails); with a link (--db-rtt, --cache-rtt): off → "
+        "DB outage → link blackhole (bytes held: calls time out) → link reset (connections "
+        "refused) → off",
+    ),
     ("O", "cache outage on/off (the cache store is unreachable: reads go to the DB)"),
     (
         "d",
@@ -307,7 +328,11 @@ DASHBOARD_KEY_HELP: list[tuple[str, str]] = [
         "the DB rejects the followed user's writes (a real trigger; P again: accepts): a "
         "poison row",
     ),
-    ("l", "cycle DB latency: 0, 10 ms, 100 ms, 1 s"),
+    (
+        "l",
+        "cycle DB latency: 0, 10 ms, 100 ms, 1 s; with a link: the link's RTT, live: its "
+        "start value, 10 ms, 50 ms, 0.3 ms (the header shows it measured)",
+    ),
     ("w", "start/stop a background workload"),
     ("+ / -", "workload rate up / down"),
     ("m", "workload read/write mix: 80/20, 50/50, 95/5, 20/80"),

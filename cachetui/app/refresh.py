@@ -128,6 +128,8 @@ class RefreshLoop(AppPart):
                 )
         self._last_sample = (now, m)
         self.metrics_history.add(sample)
+        if self.engine.links.all and not covered:
+            self._show_status()  # the RTT measured through the link, every second
         if self.workload is not None and self.workload.running:
             ops = self._workload_done()
             if self._workload_mark is not None:

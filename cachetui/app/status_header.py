@@ -14,9 +14,10 @@ from rich.text import Text
 
 from cachetui.app.app_part import AppPart
 from cachetui.app.faults_workload import skew_name
-from cachetui.app.states import POLICY_STYLES, SYMBOLS, legend
+from cachetui.app.states import POLICY_STYLES, SYMBOLS, duration, legend
 from cachetui.app.widgets.status import Part, StatusBar, part
 from cachetui.engine import KeyState
+from cachetui.engine.lab.link import Link
 from cachetui.engine.lab.workload import ENGINE_LIMITED
 
 
@@ -77,6 +78,11 @@ class StatusHeader(AppPart):
         faults = engine.faults.describe()
         if faults:
             line1.append(part(alarm(faults)))
+        for name, link in (("cache", engine.links.cache), ("db", engine.links.db)):
+            if link is not None:  # right after the db (the cache's after the db's)
+                line1.insert(3, link_part(name, link))
+                if link.partition is not None:
+                    line1.append(part(alarm(PARTITION_ALARMS[link.partition].format(name))))
         lost_file = engine.database_file_error
         if lost_file:  # deleted or replaced while open: writes stay pending, q offers a new file
             how = "deleted" if " was deleted " in lost_file else "replaced"
@@ -169,3 +175,32 @@ class StatusHeader(AppPart):
                 alarm(f"{stats.errors:,} workload errors"),
             )
         ]
+
+
+#: The header's alarm while a link is partitioned (``{}``: db or cache).
+PARTITION_ALARMS = {
+    "blackhole": "{} link blackhole: bytes held",
+    "reset": "{} link reset: connections refused",
+}
+
+
+def link_part(name: str, link: Link) -> Part:
+    """A link's header part: its RTT as set and as measured through it (the relay's
+    report, every second: see docs/link.md) and, with jitter, the jitter's p50/p99."""
+    label = Text(f"  {name} link ", style="dim")
+    rtt = duration(link.rtt)
+    measured = link.measured_rtt()
+    seen = "measuring…" if measured is None else f"measured {duration(measured)}"
+    short = "…" if measured is None else duration(measured)
+    if link.partition is not None:
+        seen = short = "partitioned"
+    jitter = ""
+    if link.jitter:
+        jitter = f" · jitter p50 {duration(link.jitter_p50)} p99 {duration(link.jitter)}"
+    return part(  # shortens after the cache and the db (drop 2, 3): it is live
+        label + Text(f"rtt {rtt} ({seen}){jitter}"),
+        label + Text(f"{rtt} ({short}){jitter}"),
+        label + Text(f"{rtt} ({short})"),
+        label + Text(rtt),
+        drop=1,
+    )

@@ -19,6 +19,7 @@ from cachetui.engine.queue.url import parse_queue_url
 from cachetui.engine.stores.factory import CACHE_URL_FORMS, check_cache_url
 from cachetui.engine.stores.redis_url import is_redis_url, parse_redis_url
 from cachetui.scenarios.loader import BUILTIN_NAMES, scenario_argument
+from cachetui.scenarios.model import Scenario
 
 DEFAULT_PROFILES = 1000
 #: ``--cache``'s help, in ``cachetui``, ``cachetui serve`` and ``cachetui bench``.
@@ -274,6 +275,15 @@ def add_app_options(target: argparse.ArgumentParser | argparse._ArgumentGroup) -
     )
 
 
+def scenario_link(args: argparse.Namespace, db_url: str | None) -> float | None:
+    """The RTT of the link a ``--scenario`` that sets ``db-rtt`` gets on a PostgreSQL
+    server when ``--db-rtt`` gave none (far-database: 2 ms); else None."""
+    scenario = getattr(args, "scenario", None)
+    if not isinstance(scenario, Scenario) or db_url is None:
+        return None
+    return scenario.db_rtt
+
+
 def config_from_args(args: argparse.Namespace) -> EngineConfig:
     """The engine configuration the options give; ValidationError (one line) for a
     ``--db`` or a ``--queue`` the engine could not use, before anything starts."""
@@ -294,7 +304,7 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
         db_url=db_url,
         db_pool=args.db_pool,
         db_timeout=args.db_timeout,
-        db_rtt=args.db_rtt,
+        db_rtt=args.db_rtt if args.db_rtt is not None else scenario_link(args, db_url),
         cache_rtt=args.cache_rtt,
         jitter=args.jitter,
         cache_url=args.cache,

@@ -12,6 +12,7 @@ from typing import Any
 
 from cachetui.engine.config import WritePolicy
 from cachetui.engine.errors import ValidationError
+from cachetui.engine.lab.link.durations import parse_duration as parse_link_duration
 from cachetui.engine.profile import validate_changes
 
 MAX_USERS = 1000  # users one action may name (a range)
@@ -34,6 +35,11 @@ VERBS: dict[str, tuple[str, str]] = {
     "db-down": ("on|off", "database outage: every database call fails"),
     "cache-down": ("on|off", "cache outage: the cache store is unreachable, reads go to the DB"),
     "latency": ("DURATION", "added to every database call, e.g. 20ms (0: none)"),
+    "db-rtt": (
+        "DURATION",
+        "the database this far away, e.g. 2ms: the link's RTT when a link is in front of "
+        "the database server (--db-rtt), else the latency fault on every database call",
+    ),
     "error-rate": ("RATE", "share of database calls that fail, e.g. 10% or 0.1"),
     "faults": ("off", "clear every injected fault"),
     "max-pending": ("N", "bound of the write-behind queue for this scenario"),
@@ -174,6 +180,11 @@ def _parse_other(verb: str, text: str, args: list[str]) -> Action:
         if seconds > limit:
             raise ActionError(f"{verb} must be at most {limit:g}s, got {arg}")
         return Action(verb, text, value=seconds)
+    if verb == "db-rtt":
+        try:
+            return Action(verb, text, value=parse_link_duration(arg, what="db-rtt"))
+        except ValidationError as exc:
+            raise ActionError(str(exc)) from None
     if verb == "error-rate":
         return Action(verb, text, value=_parse_rate(arg))
     if verb == "queue":

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cachetui.engine import CacheTuiError, Engine, Profile, WritePolicy
 from cachetui.engine.metrics.counters import Counters
+from cachetui.scenarios.actions import Action
+from cachetui.scenarios.distance import LinkState, apply_links, set_db_rtt
 
 #: The fault knobs saved on entry and restored on leaving (those this engine has).
 FAULT_NAMES = ("db_down", "db_latency", "db_error_rate", "cache_down")
@@ -27,6 +29,7 @@ class EngineState:
     cache: list[Profile]
     metrics: Counters
     queue: str = "memory://"
+    links: LinkState = field(default_factory=dict)  # each link's RTT and partition
 
 
 def saved_faults(engine: Engine) -> dict[str, Any]:
@@ -55,6 +58,7 @@ async def restore_engine(
     database does not take them), dead letters of users not in ``letters_kept`` are
     discarded and the database ``rows`` are written back as they are given."""
     engine.faults.clear()
+    await apply_links(engine, state.links, partitions=False)  # before the flush
     for user in sorted(rejecting):  # before the flush: let the rows land
         with contextlib.suppress(CacheTuiError):
             await engine.accept_writes(user)
@@ -77,4 +81,28 @@ async def restore_engine(
     engine.set_flush_interval(state.flush_interval)
     await engine.set_policy(state.policy)
     apply_faults(engine, state.faults)
+    await apply_links(engine, state.links)
     engine.reset_metrics(start_from=state.metrics)
+
+
+async def set_knob(engine: Engine, action: Action) -> bool:
+    """Do ``action`` if it sets a fault, the database's distance or the queue bound
+    (False: it is another kind of action)."""
+    verb, faults = action.verb, engine.faults
+    if verb == "db-down":
+        faults.db_down = action.value
+    elif verb == "cache-down":
+        faults.cache_down = action.value
+    elif verb == "latency":
+        faults.db_latency = action.value
+    elif verb == "error-rate":
+        faults.db_error_rate = action.value
+    elif verb == "faults":
+        faults.clear()
+    elif verb == "db-rtt":
+        await set_db_rtt(engine, action.value)
+    elif verb == "max-pending":
+        engine.set_max_pending(action.value)
+    else:
+        return False
+    return True

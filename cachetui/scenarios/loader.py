@@ -27,6 +27,7 @@ BUILTIN_NAMES: tuple[str, ...] = (
     "outage",
     "poison-row",
     "another-writer",
+    "far-database",
 )
 TOP_KEYS = ("name", "title", "description", "step")
 STEP_KEYS = ("narration", "actions")

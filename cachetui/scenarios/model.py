@@ -22,6 +22,17 @@ class Scenario:
     description: str = ""  # shown before the first step
     source: str = "<built-in>"  # the file it came from
 
+    @property
+    def db_rtt(self) -> float | None:
+        """The first RTT a ``db-rtt`` action sets (None: it sets none). Started from the
+        command line on a PostgreSQL server without ``--db-rtt``, the scenario gets a
+        link with this RTT (see :mod:`~cachetui.scenarios.distance`)."""
+        for step in self.steps:
+            for action in step.actions:
+                if action.verb == "db-rtt":
+                    return float(action.value)
+        return None
+
 
 class ScenarioError(ValueError):
     """A scenario that cannot be loaded or started; ``line`` is 0 when not about a line."""

@@ -69,7 +69,18 @@ VALUES: dict[str, str] = {
     "letter_base": "the database version that dead letter was built on, e.g. v1",
     "letter_db": "the database version when it was parked (a conflict's other writer), e.g. v3",
     "letter_error": "why it was parked (SQLite's message, or the conflict), or 'no error'",
+    "distance": "how far the database is: '2.0 ms away through a link, measured 2.3 ms' or "
+    "'2.0 ms away (latency added to each call: SQLite)' (action db-rtt)",
 }
+#: ``{by_policy.POLICY.NAME}``: each policy's numbers since the scenario started (POLICY
+#: with underscores: no_cache, write_through, write_behind, write_around).
+BY_POLICY: dict[str, str] = {
+    "reads": "reads made under the policy",
+    "updates": "updates made under the policy",
+    "read_ms": "their median read latency, e.g. 2.4 ms, or '–'",
+    "update_ms": "their median update latency",
+}
+POLICY_NAMES = ("write_through", "write_behind", "write_around", "no_cache")
 INT_VALUES = frozenset(METRICS) | {
     "failed",
     "lost_count",
@@ -132,7 +143,15 @@ def check(template: str) -> None:
         head, dot, rest = field.partition(".")
         if not field or field.isdigit():
             raise NarrationError("narration: a placeholder needs a name, like {db_writes}")
-        if head == "total" and dot:
+        if head == "by_policy":
+            policy, _, name = rest.partition(".")
+            if policy not in POLICY_NAMES or name not in BY_POLICY:
+                raise NarrationError(
+                    f"narration: unknown placeholder {{{field}}}: by_policy.POLICY.NAME "
+                    f"takes a POLICY of {', '.join(POLICY_NAMES)} and a NAME of "
+                    + ", ".join(BY_POLICY)
+                )
+        elif head == "total" and dot:
             if rest not in METRICS:
                 raise NarrationError(
                     f"narration: unknown placeholder {{{field}}}: total. goes with one of "
@@ -142,12 +161,30 @@ def check(template: str) -> None:
             raise NarrationError(
                 f"narration: unknown placeholder {{{field}}}; known: "
                 + ", ".join([*METRICS, *VALUES])
-                + ", total.<counter>"
+                + ", total.<counter>, by_policy.<policy>.<name>"
             )
-    samples = {name: 2 if name in INT_VALUES else "x" for name in [*METRICS, *VALUES]}
+    samples: dict[str, Any] = {
+        name: 2 if name in INT_VALUES else "x" for name in [*METRICS, *VALUES]
+    }
+    each = {name: 2 if name in ("reads", "updates") else "x" for name in BY_POLICY}
+    samples["by_policy"] = SimpleNamespace(
+        **{policy: SimpleNamespace(**each) for policy in POLICY_NAMES}
+    )
     try:
         fill(template, samples, dict.fromkeys(METRICS, 2))
     except NarrationError as exc:
         raise NarrationError(f"narration: {exc}") from None
     except (ValueError, KeyError, AttributeError, IndexError, TypeError) as exc:
         raise NarrationError(f"narration cannot be filled: {exc}") from None
+
+
+def duration(seconds: float | None, timings: bool) -> str:
+    """A latency as the narration says it (``timings=False``: hidden, for deterministic
+    snapshots)."""
+    if seconds is None:
+        return "–"
+    if not timings:
+        return "…"  # timings hidden (deterministic snapshots)
+    if seconds < 0.001:
+        return f"{seconds * 1e6:.0f} µs"
+    return f"{seconds * 1000:.1f} ms"

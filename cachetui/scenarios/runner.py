@@ -46,11 +46,13 @@ from cachetui.engine import (
 )
 from cachetui.engine.metrics.counters import MetricsSnapshot
 from cachetui.scenarios.actions import Action
+from cachetui.scenarios.distance import PolicyLatencies, apply_links, saved_links
 from cachetui.scenarios.engine_state import (
     EngineState,
     apply_faults,
     restore_engine,
     saved_faults,
+    set_knob,
 )
 from cachetui.scenarios.model import Scenario, ScenarioError
 from cachetui.scenarios.narration import METRICS, fill
@@ -114,6 +116,7 @@ class ScenarioRun:
         #: (``reject-writes``); accepted again at the baseline and on leaving.
         self.rejecting: set[int] = set()
         self._letters_on_entry: set[int] = set()  # users with a dead letter on entry
+        self._latencies = PolicyLatencies()  # each policy's, since the baseline
 
     # -- the presenter's three moves ------------------------------------------------------
     async def start(self) -> Frame:
@@ -121,13 +124,15 @@ class ScenarioRun:
         async with self._lock:
             engine = self.engine
             metrics = engine.counters.copy()
-            faults = saved_faults(engine)
+            faults, links = saved_faults(engine), saved_links(engine)
             engine.faults.clear()
+            await apply_links(engine, links, partitions=False)  # lifted: the flush lands
             if engine.pending_writes():
                 try:
                     await engine.flush(timeout=engine.config.flush_timeout)
                 except CacheTuiError as exc:
                     apply_faults(engine, faults)
+                    await apply_links(engine, links)
                     raise ScenarioError(
                         f"cannot start {self.scenario.name!r}: writes are pending and the "
                         f"database does not take them ({exc})"
@@ -145,6 +150,7 @@ class ScenarioRun:
                 cache=cached,
                 metrics=metrics,
                 queue=engine.config.queue_url,
+                links=links,
             )
             self._unsubscribe = engine.subscribe(self._on_event)
             self.active = True
@@ -217,6 +223,7 @@ class ScenarioRun:
                 # narration's back
                 flush_interval=SCENARIO_FLUSH_INTERVAL,
                 cache=[],
+                links={name: (rtt, None) for name, (rtt, _) in self._entry.links.items()},
                 # zero, but for the entry's lost writes, conflicts and rejections (what a
                 # reset keeps): so every replay of a step shows the same numbers
                 metrics=self._entry.metrics.restarted(),
@@ -234,6 +241,7 @@ class ScenarioRun:
             rows=self._saved_rows.values(),
         )
         self._base = engine.metrics
+        self._latencies.reset()
         self._follow = None
         self._waiting = 0
         self._pushback = 0
@@ -261,7 +269,9 @@ class ScenarioRun:
         counters = engine.counters
         reads, updates = counters.read_latency.copy(), counters.update_latency.copy()
         for action in step.actions:
+            self._latencies.before(engine)
             await self._do(action)
+            self._latencies.after(engine)
         after = engine.metrics
         # the app's own interval: the scenario pauses the timer while it runs
         interval = self._entry.flush_interval if self._entry else engine.config.flush_interval
@@ -276,6 +286,7 @@ class ScenarioRun:
             flush_interval=interval,
             follow=self._follow,
             timings=self.timings,
+            latencies=self._latencies,
         )
         base = self._base if self._base is not None else before
         totals = {name: getattr(after, name) - getattr(base, name) for name in METRICS}
@@ -312,18 +323,8 @@ class ScenarioRun:
                 await engine.set_queue(action.value)
             except CacheTuiError as exc:
                 self._failed(exc)
-        elif verb == "db-down":
-            engine.faults.db_down = action.value
-        elif verb == "cache-down":
-            engine.faults.cache_down = action.value
-        elif verb == "latency":
-            engine.faults.db_latency = action.value
-        elif verb == "error-rate":
-            engine.faults.db_error_rate = action.value
-        elif verb == "faults":
-            engine.faults.clear()
-        elif verb == "max-pending":
-            engine.set_max_pending(action.value)
+        elif await set_knob(engine, action):
+            pass  # a fault, the database's distance (db-rtt) or the queue bound
         elif verb == "wait":
             await asyncio.sleep(action.value)
         elif verb == "follow":

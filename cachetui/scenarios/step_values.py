@@ -10,7 +10,8 @@ from typing import Any
 
 from cachetui.engine import Engine
 from cachetui.engine.metrics.counters import LatencyHistogram, MetricsSnapshot
-from cachetui.scenarios.narration import METRICS
+from cachetui.scenarios.distance import PolicyLatencies, distance
+from cachetui.scenarios.narration import METRICS, duration
 
 
 @dataclass(slots=True)
@@ -36,10 +37,12 @@ async def step_values(
     flush_interval: float,
     follow: int | None,
     timings: bool,
+    latencies: PolicyLatencies,
 ) -> dict[str, Any]:
     """The values of a step that ran from ``before`` to ``after`` (its ``reads`` and
     ``updates`` latencies, what its calls met in ``log``, ``waiting`` calls still waiting),
-    with the followed user's (``follow``); ``timings=False``: durations hidden."""
+    with the followed user's (``follow``) and each policy's ``latencies`` since the
+    baseline; ``timings=False``: durations hidden."""
     config = engine.config
     values: dict[str, Any] = {
         name: getattr(after, name) - getattr(before, name) for name in METRICS
@@ -64,6 +67,8 @@ async def step_values(
         latency=f"{latency * 1000:g} ms" if latency else "no added latency",
         flush_interval=f"{flush_interval:g} s",
         ttl=f"{config.ttl:g} s" if config.ttl else "no TTL",
+        distance=distance(engine, timings),
+        by_policy=latencies.values(timings),
     )
     letters = engine.dead_letters()
     values.update(
@@ -113,15 +118,3 @@ async def followed_values(engine: Engine, user: int | None) -> dict[str, Any]:
         expires=expires,
         **letter_values,
     )
-
-
-def duration(seconds: float | None, timings: bool) -> str:
-    """A latency as the narration says it (``timings=False``: hidden, for deterministic
-    snapshots)."""
-    if seconds is None:
-        return "–"
-    if not timings:
-        return "…"  # timings hidden (deterministic snapshots)
-    if seconds < 0.001:
-        return f"{seconds * 1e6:.0f} µs"
-    return f"{seconds * 1000:.1f} ms"
