@@ -1,6 +1,6 @@
 """``cachetui bench`` without ``--sweep``: every policy (or the one ``--policy`` names) in
-turn, flat out, each on a fresh copy of the same database; one row each, as a table or
-JSON lines."""
+turn, flat out, each on a fresh copy of the same database (a schema of its own on a
+PostgreSQL server); one row each, as a table or JSON lines."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from cachetui.bench.copies import run_copies
 from cachetui.bench.output import fmt_us, stderr_console
-from cachetui.bench.policy_run import make_template, run_policy
+from cachetui.bench.policy_run import run_policy
 from cachetui.engine import WritePolicy
 from cachetui.engine.stores.redis_url import mask_url
 
@@ -27,11 +28,12 @@ async def run_policies(args: argparse.Namespace) -> list[dict[str, Any]]:
         folder = Path(tmp)
         with Progress(transient=True, console=stderr_console()) as progress:
             task = progress.add_task("seeding", total=len(policies) + 1)
-            template = await make_template(args, folder)
+            copies = run_copies(args, folder)
+            await copies.prepare()
             progress.advance(task)
             for policy in policies:
                 progress.update(task, description=f"{policy}: {args.ops:,} ops")
-                result = await run_policy(args, policy, template, folder)
+                result = await run_policy(args, policy, copies)
                 results.append(result)
                 if args.json:
                     print(json.dumps(result), flush=True)
@@ -57,6 +59,7 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None
     for column in (
         "ops/s",
         "read p50/p99",
+        "hit/miss p50",
         "update p50/p99",
         "hit ratio",
         "DB reads",
@@ -71,6 +74,7 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None
             r["policy"],
             f"{r['ops_per_s']:,.0f}",
             f"{fmt_us(r['read_p50_us'])} / {fmt_us(r['read_p99_us'])}",
+            f"{fmt_us(r['read_hit_p50_us'])} / {fmt_us(r['read_miss_p50_us'])}",
             f"{fmt_us(r['update_p50_us'])} / {fmt_us(r['update_p99_us'])}",
             f"{r['hit_ratio']:.1%}",
             f"{r['db_reads']:,}",
