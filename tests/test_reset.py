@@ -6,15 +6,39 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 import redis
+from psycopg import sql
 
 from cachetui.engine import Engine, EngineConfig
 from cachetui.reset.command import main
-from tests.conftest import redis_or_skip
+from tests.conftest import postgres_or_skip, private_schema, redis_or_skip
+
+
+@pytest.fixture(scope="module")
+def reset_database() -> Iterator[str]:
+    """A database of these tests' own: a reset removes every benchmark's leftover schema
+    in its database, which must not be those other tests make meanwhile."""
+    base = postgres_or_skip()
+    url = base.rsplit("/", 1)[0] + f"/cachetui_reset_{uuid.uuid4().hex[:12]}"
+    yield postgres_or_skip(url)  # created
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(url.rsplit("/", 1)[1])
+            )
+        )
+
+
+@pytest.fixture
+def postgres_url(reset_database: str) -> Iterator[str]:
+    with private_schema(reset_database) as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)

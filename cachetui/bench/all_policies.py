@@ -85,5 +85,5 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None
         )
     console = Console()
     if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
-        console = Console(width=140)
+        console = Console(width=160)
     console.print(table)
