@@ -201,7 +201,7 @@ def _queue(targets: Targets, queue: str, db: str) -> None:
         for key in keys:
             targets.lines.append(f"redis key {key} at {mask_url(queue)}")
         return
-    location = parse_queue_url(queue, "profiles.db" if "://" in db else db)
+    location = parse_queue_url(queue, db)  # sqlite:// alone: the outbox listed already
     if location.kind == "sqlite" and location.path:
         found = [Path(location.path + t) for t in ("", "-wal", "-shm", "-journal")]
         _files(targets, [path for path in found if path.exists()])
