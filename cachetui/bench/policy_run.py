@@ -12,7 +12,6 @@ from typing import Any
 
 from cachetui.bench.copies import RunCopies
 from cachetui.engine import CacheTuiError, Engine, EngineConfig
-from cachetui.engine.events import Event, EventKind
 from cachetui.engine.lab.workload import Workload
 from cachetui.engine.metrics.counters import LatencyHistogram
 from cachetui.engine.stores.redis_store import RedisStore
@@ -94,13 +93,6 @@ async def _run(
     if isinstance(engine.store, RedisStore):
         engine.store.ephemeral = True  # the copy's cache entries go when the copy does
     await engine.start()
-    hits = LatencyHistogram()  # a hit's latency; a miss's is a read's that was no hit
-
-    def on_event(event: Event) -> None:
-        if event.kind is EventKind.HIT and event.duration is not None:
-            hits.record(event.duration)
-
-    engine.subscribe(on_event)
     try:
         keys = await engine.db_count()
         workload = Workload(
@@ -115,8 +107,8 @@ async def _run(
             "ops_per_s": round(ops / seconds, 1),
             "read_p50_us": _us(m.read_p50),
             "read_p99_us": _us(m.read_p99),
-            "read_hit_p50_us": _us(hits.percentile(50)),
-            "read_miss_p50_us": _us(misses(engine, hits).percentile(50)),
+            "read_hit_p50_us": _us(hits(engine).percentile(50)),
+            "read_miss_p50_us": _us(engine.counters.miss_latency.percentile(50)),
             "update_p50_us": _us(m.update_p50),
             "update_p99_us": _us(m.update_p99),
             "hit_ratio": round(m.hit_ratio, 4),
@@ -147,10 +139,10 @@ async def _run(
     return result
 
 
-def misses(engine: Engine, hits: LatencyHistogram) -> LatencyHistogram:
-    """The latencies of the reads that were no hit: every read's but the hits' (a hit's
-    event carries the very latency recorded for its read, so the buckets match)."""
-    return engine.counters.read_latency.since(hits)
+def hits(engine: Engine) -> LatencyHistogram:
+    """The latencies of the reads the cache served: every read's but the misses'."""
+    counters = engine.counters
+    return counters.read_latency.since(counters.miss_latency)
 
 
 def _us(seconds: float | None) -> float | None:
