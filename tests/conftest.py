@@ -97,9 +97,17 @@ def db_backend() -> str:
     return "sqlite"
 
 
-#: Run every test of a module on SQLite and on PostgreSQL (with the in-process cache on
-#: PostgreSQL: the Redis × PostgreSQL pairs are left out, see the smoke module).
-BOTH_DATABASES = pytest.mark.parametrize("db_backend", ["sqlite", "postgres"])
+#: Run every test of a module that uses the database (``db_path``, ``make_engine``) on
+#: SQLite and on PostgreSQL (with the in-process cache on PostgreSQL: the Redis ×
+#: PostgreSQL pairs are left out, see the smoke module). Tests that touch no database run
+#: once.
+BOTH_DATABASES = pytest.mark.both_databases
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marked = metafunc.definition.get_closest_marker("both_databases") is not None
+    if marked and "db_backend" in metafunc.fixturenames:
+        metafunc.parametrize("db_backend", ["sqlite", "postgres"])
 
 
 @pytest.fixture
@@ -126,8 +134,7 @@ async def make_engine(db_path: str, cache_url: str) -> AsyncIterator[EngineFacto
         options.setdefault("retry_base", 0.01)
         options.setdefault("retry_cap", 0.05)
         options.setdefault("cache_url", cache_url)
-        where = {"db_url": db_path} if "://" in db_path else {"db_path": db_path}
-        config = EngineConfig(policy=policy, **where, **options)
+        config = EngineConfig(policy=policy, **db_where(db_path), **options)
         engine = Engine(config)
         await engine.start()
         if seed:
@@ -264,9 +271,51 @@ def db_row(path: str, user_id: int) -> Profile | None:
     return None if row is None else Profile(*row)
 
 
+def db_sql(path: str, statement: str, *params: object) -> list[tuple[Any, ...]]:
+    """Run one statement through a separate connection and commit it, as another client
+    would: sqlite3 for a file, psycopg for a PostgreSQL URL (``?`` placeholders become
+    ``%s`` there). The rows it returns, if any."""
+    if "://" in path:
+        import psycopg
+
+        with psycopg.connect(path, autocommit=True) as pg:
+            cursor = pg.execute(statement.replace("?", "%s"), params)  # type: ignore[arg-type]
+            return list(cursor.fetchall()) if cursor.description else []
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+        return conn.execute(statement, params).fetchall()
+
+
+def db_script(path: str, statements: list[str]) -> None:
+    """Run ``statements`` in one transaction on one connection of another client (so a
+    temporary table made by one is there for the next)."""
+    if "://" in path:
+        import psycopg
+
+        with psycopg.connect(path) as pg, pg.transaction():
+            for statement in statements:
+                pg.execute(statement)  # type: ignore[arg-type]
+        return
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+        for statement in statements:
+            conn.execute(statement)
+
+
+def db_where(path: str) -> dict[str, str]:
+    """``EngineConfig`` keywords naming the database at ``path``: ``db_url`` for a server
+    URL, else ``db_path``."""
+    return {"db_url": path} if "://" in path else {"db_path": path}
+
+
 def db_version(path: str, user_id: int) -> int | None:
     row = db_row(path, user_id)
     return None if row is None else row.version
+
+
+@pytest.fixture(autouse=True)
+def _own_data_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What cachetui keeps in the user's data directory (the default database, a server
+    database's outbox) goes to this test's own folder, never the real one's."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data-home"))
 
 
 @pytest.fixture(autouse=True)

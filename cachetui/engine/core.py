@@ -238,7 +238,7 @@ class EngineCore:
         for uid in [u for u, f in failures.items() if isinstance(f, RowLanded)]:
             del failures[uid]  # cannot happen to a new write (its id is new): landed
         c.db_writes += len(rows) - len(failures)
-        c.db_transactions += 1
+        c.db_transactions += len(rows) > len(failures)  # one that wrote nothing: not counted
         errors: dict[int, Exception] = {}
         for profile, _base in rows:
             failure = failures.get(profile.user_id)

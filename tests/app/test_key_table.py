@@ -253,3 +253,16 @@ async def test_a_scrollbar_that_comes_is_there_in_the_first_frame_with_the_rows(
             await pilot.pause()
             await pilot.pause()
             assert frames and frames[0] == (count, count > in_view(table)), frames
+
+
+async def test_a_number_wider_than_the_pane_is_cut_with_an_ellipsis():
+    """Trial finding: at 60×15 the DB pane showed ``9059`` for version 90597 — a number
+    cut at the pane's edge reads as another number. Cut, it ends in an ellipsis."""
+    app = TableApp()
+    async with app.run_test(size=(12, 8)) as pilot:
+        table = await shown(app, pilot, [(1, ("7", "Ada", "")), (2, ("7", "Adalberta", ""))])
+        assert line(table, 1).split() == ["7", "Ada"]  # it fits: whole, no ellipsis
+        assert line(table, 2).split() == ["7", "Adal…"]  # text past the edge: cut, marked
+        table.sync([(1, ("9059712345678", "Ada", ""))])  # the number runs past the edge
+        await pilot.pause()
+        assert line(table, 1) == " 9059712345…"

@@ -4,35 +4,23 @@ on its way lands and is known to have landed (no phantom conflict, no stale read
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import sqlite3
 
 import pytest
 
-from tests.conftest import db_version
+from tests.conftest import BOTH_DATABASES, db_sql, db_version
+from tests.sql_dialect import writer_holding
+
+pytestmark = BOTH_DATABASES
 
 memory_store = pytest.mark.parametrize("cache_url", ["memory://"])
 
 
-@contextlib.contextmanager
-def write_lock_held(db_path: str):
-    """Another program holds SQLite's write lock (``BEGIN IMMEDIATE``) until the block
-    ends; the engine's writes wait for it (SQLite's busy timeout)."""
-    other = sqlite3.connect(db_path, isolation_level=None)
-    other.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        other.execute("COMMIT")
-        other.close()
-
-
 async def cancel_while_blocked(db_path: str, call) -> None:
-    """Start ``call``, cancel it while its batch waits for the write lock, let the
-    lock go: the cancelled caller raises CancelledError."""
-    with write_lock_held(db_path):
+    """Start ``call``, cancel it while its batch waits for another writer's lock, let
+    the lock go: the cancelled caller raises CancelledError."""
+    with writer_holding(db_path):
         task = asyncio.ensure_future(call())
-        await asyncio.sleep(0.3)  # the batch is in SQLite, waiting for the lock
+        await asyncio.sleep(0.3)  # the batch is in the database, waiting
         task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -59,8 +47,7 @@ async def test_a_batch_committed_after_its_caller_gave_up_counts_as_landed(
     assert engine.pending_writes() == []  # and the engine knows it
     assert engine.metrics.db_writes == 1
     if queue == "sqlite://":  # its entry left the outbox too: nothing to replay
-        with contextlib.closing(sqlite3.connect(db_path + ".outbox")) as outbox:
-            assert outbox.execute("SELECT count(*) FROM outbox").fetchone() == (0,)
+        assert db_sql(str(engine.queue_location), "SELECT count(*) FROM outbox") == [(0,)]
     if not engine.running:
         return
     await engine.set_policy("write-behind")

@@ -3,11 +3,13 @@ uncached user): the newest committed row, read beside other writers, faults appl
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 from cachetui.engine import DatabaseUnavailable
+from tests.conftest import BOTH_DATABASES, db_sql
+from tests.sql_dialect import writer_holding
+
+pytestmark = BOTH_DATABASES
 
 
 @pytest.fixture
@@ -16,12 +18,13 @@ def cache_url() -> str:
 
 
 def commit_elsewhere(db_path: str, user_id: int, version: int) -> None:
-    """Another SQLite client changes the row and commits."""
-    with sqlite3.connect(db_path) as other:
-        other.execute(
-            "UPDATE profiles SET version = ?, bio = 'elsewhere' WHERE user_id = ?",
-            (version, user_id),
-        )
+    """Another client changes the row and commits."""
+    db_sql(
+        db_path,
+        "UPDATE profiles SET version = ?, bio = 'elsewhere' WHERE user_id = ?",
+        version,
+        user_id,
+    )
 
 
 async def test_each_miss_reads_the_newest_committed_row(make_engine, db_path):
@@ -43,14 +46,8 @@ async def test_a_write_behind_update_of_an_uncached_user_builds_on_the_row(make_
 
 async def test_a_writer_holding_its_transaction_does_not_block_reads(make_engine, db_path):
     engine = await make_engine("write-through")
-    other = sqlite3.connect(db_path, isolation_level=None)
-    try:
-        other.execute("BEGIN IMMEDIATE")
-        other.execute("UPDATE profiles SET version = 9 WHERE user_id = 2")
+    with writer_holding(db_path, "UPDATE profiles SET version = 9 WHERE user_id = 2"):
         assert (await engine.read(2)).version == 1  # what is committed, at once
-        other.execute("COMMIT")
-    finally:
-        other.close()
     await engine.invalidate(2)
     assert (await engine.read(2)).version == 9
 

@@ -8,7 +8,9 @@ import random
 import pytest
 
 from cachetui.engine import KeyState, key_state
-from tests.conftest import db_row
+from tests.conftest import BOTH_DATABASES, db_row
+
+pytestmark = BOTH_DATABASES
 
 POLICIES = ["write-through", "write-behind", "write-around", "no-cache"]
 

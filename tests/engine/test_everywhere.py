@@ -15,7 +15,9 @@ from cachetui.engine import (
     WritePolicy,
     key_state,
 )
-from tests.conftest import db_row, db_version
+from tests.conftest import BOTH_DATABASES, db_row, db_version
+
+pytestmark = BOTH_DATABASES
 
 POLICIES = ["write-through", "write-behind", "write-around", "no-cache"]
 

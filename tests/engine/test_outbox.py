@@ -21,14 +21,26 @@ from cachetui.engine import (
     ValidationError,
 )
 from cachetui.engine.queue import outbox as outbox_module
-from tests.conftest import db_version, delete_test_keys
+from cachetui.engine.queue.url import server_outbox_path
+from tests.conftest import BOTH_DATABASES, db_sql, db_version, delete_test_keys
+
+pytestmark = BOTH_DATABASES
 
 memory_store = pytest.mark.parametrize("cache_url", ["memory://"])
 DEAD_OWNER = "999999999:1:1"  # no such pid
 
 
+def outbox_file(db_path: str) -> str:
+    """The default outbox of the database at ``db_path``: ``<file>.outbox`` beside a
+    SQLite file; ``<user data dir>/outbox-<database id>.db`` for a server's database."""
+    if "://" not in db_path:
+        return db_path + ".outbox"
+    [(database_id,)] = db_sql(db_path, "SELECT value FROM cachetui_meta WHERE key = 'database_id'")
+    return server_outbox_path(str(database_id))
+
+
 def outbox_rows(db_path: str) -> list[tuple[object, ...]]:
-    with contextlib.closing(sqlite3.connect(db_path + ".outbox")) as db:
+    with contextlib.closing(sqlite3.connect(outbox_file(db_path))) as db:
         return db.execute(
             "SELECT user_id, version, base_version FROM outbox ORDER BY user_id"
         ).fetchall()
@@ -36,7 +48,7 @@ def outbox_rows(db_path: str) -> list[tuple[object, ...]]:
 
 def orphan(db_path: str) -> None:
     """What a kill -9 leaves: the entries' owner is gone."""
-    with contextlib.closing(sqlite3.connect(db_path + ".outbox")) as db, db:
+    with contextlib.closing(sqlite3.connect(outbox_file(db_path))) as db, db:
         db.execute("UPDATE outbox SET owner = ?", (DEAD_OWNER,))
 
 
@@ -45,7 +57,7 @@ async def test_an_update_is_acknowledged_once_in_the_outbox_and_leaves_it_once_l
     make_engine, db_path
 ):
     engine = await make_engine("write-behind", queue_url="sqlite://")
-    assert engine.queue_durable and engine.queue_location == db_path + ".outbox"
+    assert engine.queue_durable and engine.queue_location == outbox_file(db_path)
     await engine.update(1, {"bio": "one"})
     for n in range(3):  # coalesced: one entry, its first base kept
         await engine.update(2, {"followers": n})
@@ -86,7 +98,7 @@ async def test_a_dead_owners_entries_are_replayed_at_start_whatever_the_queue(ma
     live = await make_engine("write-behind", queue_url="sqlite://", seed=0)
     await live.update(5, {"bio": "a live engine's entry"})
     orphan_first = [(u, v) for u, v, _ in outbox_rows(db_path) if u != 5]
-    with contextlib.closing(sqlite3.connect(db_path + ".outbox")) as db, db:
+    with contextlib.closing(sqlite3.connect(outbox_file(db_path))) as db, db:
         db.execute("UPDATE outbox SET owner = ? WHERE user_id != 5", (DEAD_OWNER,))
 
     # a plain engine (memory queue, write-through) replays the default outbox
@@ -104,10 +116,10 @@ async def test_a_dead_owners_entries_are_replayed_at_start_whatever_the_queue(ma
 async def test_a_replay_of_a_write_that_already_landed_is_a_no_op(make_engine, db_path):
     engine = await make_engine("write-behind", queue_url="sqlite://")
     await engine.update(6, {"bio": "landed, but the outbox did not hear of it"})
-    with contextlib.closing(sqlite3.connect(db_path + ".outbox")) as db:
+    with contextlib.closing(sqlite3.connect(outbox_file(db_path))) as db:
         kept = db.execute("SELECT * FROM outbox").fetchall()
     await engine.flush()
-    with contextlib.closing(sqlite3.connect(db_path + ".outbox")) as db, db:
+    with contextlib.closing(sqlite3.connect(outbox_file(db_path))) as db, db:
         db.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?, ?, ?, ?)", kept)
     orphan(db_path)
 
@@ -140,7 +152,7 @@ async def test_an_outbox_of_another_database_is_refused(make_engine, db_path, tm
     await engine.update(1, {"bio": "pending"})
     other = str(tmp_path / "other.db")
     with (
-        contextlib.closing(sqlite3.connect(db_path + ".outbox")) as source,
+        contextlib.closing(sqlite3.connect(outbox_file(db_path))) as source,
         contextlib.closing(sqlite3.connect(other + ".outbox")) as copy,
     ):
         source.backup(copy)  # a WAL file is copied with its log

@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 
 from cachetui.engine import Profile
+from tests.conftest import BOTH_DATABASES
+
+pytestmark = BOTH_DATABASES
 
 
 async def test_updates_cancelled_waiting_for_room_leave_no_trace(make_engine):

@@ -12,7 +12,9 @@ from cachetui.engine import (
     EventKind,
     PendingWritesError,
 )
-from tests.conftest import db_row, db_version
+from tests.conftest import BOTH_DATABASES, db_row, db_version, db_where
+
+pytestmark = BOTH_DATABASES
 
 
 async def test_coalescing_turns_n_updates_into_one_db_write(make_engine, db_path):
@@ -139,7 +141,7 @@ async def test_a_newer_write_during_a_flush_lands_after_it(make_engine, db_path)
 
 
 async def test_close_flushes_every_pending_write(db_path):
-    config = EngineConfig(db_path=db_path, policy="write-behind", flush_interval=3600)
+    config = EngineConfig(**db_where(db_path), policy="write-behind", flush_interval=3600)
     async with Engine(config) as engine:
         await engine.seed(10)
         acked = [await engine.update(u, {"bio": "closing"}) for u in range(1, 11)]
@@ -148,7 +150,7 @@ async def test_close_flushes_every_pending_write(db_path):
 
 
 async def test_close_with_the_db_down_refuses_then_discards_on_request(db_path):
-    config = EngineConfig(db_path=db_path, policy="write-behind", flush_interval=3600)
+    config = EngineConfig(**db_where(db_path), policy="write-behind", flush_interval=3600)
     engine = await Engine(config).start()
     await engine.seed(5)
     await engine.update(2, {"bio": "x"})

@@ -14,15 +14,17 @@ import pytest
 import redis
 
 from cachetui.engine import Engine, EngineConfig
-from tests.conftest import db_row, delete_test_keys
+from tests.conftest import BOTH_DATABASES, db_row, db_script, db_sql, delete_test_keys
+from tests.sql_dialect import on_server, trigger_names
+
+pytestmark = BOTH_DATABASES
 
 memory_store = pytest.mark.parametrize("cache_url", ["memory://"])
 POLICIES = ["write-through", "write-around", "write-behind", "no-cache"]
 
 
 def sql(path: str, statement: str, *params: object) -> list[tuple[object, ...]]:
-    with contextlib.closing(sqlite3.connect(path)) as db, db:
-        return db.execute(statement, params).fetchall()
+    return db_sql(path, statement, *params)
 
 
 @pytest.mark.parametrize("policy", POLICIES)
@@ -114,7 +116,7 @@ async def test_queue_outbox_and_dead_letters_carry_the_write_id(make_engine, db_
     engine = await make_engine("write-behind", queue_url="sqlite://")
     pending = await engine.update(8, {"bio": "pending"})
     assert [p.profile.write_id for p in engine.pending_writes()] == [pending.write_id]
-    assert sql(db_path + ".outbox", "SELECT write_id FROM outbox") == [(pending.write_id,)]
+    assert sql(engine.queue_location, "SELECT write_id FROM outbox") == [(pending.write_id,)]
     await engine.reject_writes(8)
     await engine.flush()
     await engine.flush()
@@ -184,45 +186,58 @@ async def test_a_database_of_the_previous_schema_is_migrated_in_place(tmp_path):
     assert sql(path, "SELECT version, write_id FROM profiles") == [(9, None)]
 
 
+KEEP_12 = "CREATE TEMP TABLE keep AS SELECT * FROM profiles WHERE user_id = 12"
+KEEP_ALL = "CREATE TEMP TABLE keep AS SELECT * FROM profiles"
+PUT_BACK_12 = (
+    "INSERT INTO profiles SELECT user_id, name, bio, 'Foreignville', followers, version, "
+    "updated_at, write_id FROM keep"
+)
+PUT_BACK_ALL = (
+    "INSERT INTO profiles SELECT user_id, name, bio, "
+    "CASE WHEN user_id = 12 THEN 'Foreignville' ELSE location END, followers, version, "
+    "updated_at, write_id FROM keep"
+)
+#: Each way another program can rewrite user 12's row, in each database's words.
 FOREIGN_WRITES = {
-    "update keeping the write id": [
-        "UPDATE profiles SET location = 'Foreignville' WHERE user_id = 12"
-    ],
-    "update clearing the write id": [
-        "UPDATE profiles SET location = 'Foreignville', write_id = NULL WHERE user_id = 12"
-    ],
-    "insert or replace": [
-        "INSERT OR REPLACE INTO profiles SELECT user_id, name, bio, 'Foreignville', "
-        "followers, version, updated_at, write_id FROM profiles WHERE user_id = 12"
-    ],
-    "delete then insert": [
-        "CREATE TEMP TABLE keep AS SELECT * FROM profiles WHERE user_id = 12",
-        "DELETE FROM profiles WHERE user_id = 12",
-        "INSERT INTO profiles SELECT user_id, name, bio, 'Foreignville', followers, version, "
-        "updated_at, write_id FROM keep",
-    ],
-    "delete everything then insert": [
-        "CREATE TEMP TABLE keep AS SELECT * FROM profiles",
-        "DELETE FROM profiles",
-        "INSERT INTO profiles SELECT user_id, name, bio, "
-        "CASE WHEN user_id = 12 THEN 'Foreignville' ELSE location END, followers, version, "
-        "updated_at, write_id FROM keep",
-    ],
+    "update keeping the write id": (
+        ["UPDATE profiles SET location = 'Foreignville' WHERE user_id = 12"],
+    )
+    * 2,
+    "update clearing the write id": (
+        ["UPDATE profiles SET location = 'Foreignville', write_id = NULL WHERE user_id = 12"],
+    )
+    * 2,
+    "insert or replace (an upsert)": (
+        [
+            "INSERT OR REPLACE INTO profiles SELECT user_id, name, bio, 'Foreignville', "
+            "followers, version, updated_at, write_id FROM profiles WHERE user_id = 12"
+        ],
+        [
+            "INSERT INTO profiles SELECT user_id, name, bio, 'Foreignville', followers, "
+            "version, updated_at, write_id FROM profiles WHERE user_id = 12 "
+            "ON CONFLICT (user_id) DO UPDATE SET location = excluded.location, "
+            "version = excluded.version, write_id = excluded.write_id"
+        ],
+    ),
+    "delete then insert": ([KEEP_12, "DELETE FROM profiles WHERE user_id = 12", PUT_BACK_12],) * 2,
+    "delete everything then insert": (
+        [KEEP_ALL, "DELETE FROM profiles", PUT_BACK_ALL],
+        [KEEP_ALL, "TRUNCATE profiles", PUT_BACK_ALL],
+    ),
 }
 
 
 @memory_store
 @pytest.mark.parametrize("statements", FOREIGN_WRITES.values(), ids=FOREIGN_WRITES)
 async def test_no_foreign_write_is_overwritten_unseen(make_engine, db_path, statements):
+    on_sqlite, on_postgres = statements
     """However another program writes the row (even keeping its version and copying our
     write id), the write queued before it is a conflict, never landed over it."""
     engine = await make_engine("write-behind")
     ours = await engine.update(12, {"bio": "ours, landed"})
     await engine.flush()
     queued = await engine.update(12, {"bio": "ours, queued"})
-    with contextlib.closing(sqlite3.connect(db_path)) as db, db:
-        for statement in statements:
-            db.execute(statement)
+    db_script(db_path, on_postgres if on_server(db_path) else on_sqlite)
     foreign = db_row(db_path, 12)
     assert foreign is not None and foreign.location == "Foreignville"
     assert (foreign.write_id, foreign.version) == (None, ours.version + 1)
@@ -240,8 +255,7 @@ async def test_a_rewind_past_a_lab_rejection_keeps_every_trigger(make_engine, db
     await engine.reject_writes(13)
     await engine.restore_rows([before])  # the lab's fault does not stop a rewind
     assert db_row(db_path, 13) == before
-    names = {n for (n,) in sql(db_path, "SELECT name FROM sqlite_master WHERE type='trigger'")}
-    assert {"cachetui_foreign_write", "cachetui_lab_reject_13"} <= names
+    assert {"cachetui_foreign_write", "cachetui_lab_reject_13"} <= trigger_names(db_path)
     sql(db_path, "UPDATE profiles SET location = 'Oslo2' WHERE user_id = 14")
     assert sql(db_path, "SELECT version, write_id FROM profiles WHERE user_id = 14") == [(2, None)]
 

@@ -13,6 +13,8 @@ from dataclasses import replace
 from typing import ClassVar
 
 from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
@@ -39,6 +41,19 @@ from cachetui.app.widgets.table_lines import TableLines, redrawn_runs
 __all__ = ["Cells", "Column", "KeyTable", "fit_columns"]
 
 HEADER_HEIGHT = 1
+
+
+def cut_at_edge(strip: Strip, start: int, width: int, base: Style) -> Strip:
+    """``width`` cells of ``strip`` from ``start``; when the line goes on past the pane's
+    edge (every narrowing step taken, a number still wider than its room), its last cell
+    shown is an ellipsis: ``905…``, never a number cut short that reads as another."""
+    end = start + width
+    if width < 1 or not strip.crop(end, strip.cell_length).text.strip():
+        return strip.crop_extend(start, end, base)  # nothing but padding past the edge
+    shown = strip.crop(start, end - 1)
+    last = next(iter(strip.crop(end - 1, end)), None)
+    style = last.style if last is not None and last.style is not None else base
+    return Strip([*shown, Segment("…", style)], width)
 
 
 class KeyTable(SteadyScrollbars, can_focus=True):
@@ -360,7 +375,7 @@ class KeyTable(SteadyScrollbars, can_focus=True):
                 self._widths,
                 under_cursor=index == self._cursor,
             )
-        return strip.crop_extend(scroll_x, scroll_x + self.size.width, base)
+        return cut_at_edge(strip, scroll_x, self.size.width, base)
 
     # -- the cursor --------------------------------------------------------------------------
     def move_cursor(self, row: int, *, scroll: bool = True) -> None:

@@ -114,7 +114,7 @@ class Counters:
         self.failed_updates = 0
         self.db_reads = 0  # rows read by the engine's calls
         self.db_writes = 0  # rows written
-        self.db_transactions = 0  # commits
+        self.db_transactions = 0  # commits that wrote at least one row
         self.coalesced = 0
         self.evictions = 0
         self.expirations = 0

@@ -148,9 +148,9 @@ class Flusher:
             core.roll_window()
             c = core.c
             c.db_writes += len(landed) - len(before)
-            c.db_transactions += 1
             done = set(before)
             written = [p for p in landed if p.user_id not in done]
+            c.db_transactions += bool(written)  # one that wrote nothing: not counted
             if written:
                 waited = perf_counter() - min(
                     t
