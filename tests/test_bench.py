@@ -127,6 +127,11 @@ def test_bench_table_title_names_a_cache_that_is_not_memory(capsys):
     print_table([row], args)
     out = " ".join(capsys.readouterr().out.split())
     assert "cache redis://me:***@localhost:6379/0" in out and "secret" not in out
+    server = ["--db", "postgresql://me:secret@db.test/lab", "--db-rtt", "2ms", "--jitter", "1ms"]
+    print_table([row], build_parser().parse_args(server))
+    out = " ".join(capsys.readouterr().out.split())
+    assert "db postgresql://me:***@db.test/lab · db 2ms away (jitter p99 1ms)" in out
+    assert "secret" not in out
 
 
 def test_bench_table_names_the_hit_ratio_a_ratio(capsys):

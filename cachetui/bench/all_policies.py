@@ -45,14 +45,23 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None
     from rich.console import Console
     from rich.table import Table
 
+    from cachetui.engine.lab.link.durations import format_duration
     from cachetui.literal import literal
 
+    db = f" · db {mask_url(args.db)}" if args.db and "://" in args.db else ""
     cache = "" if args.cache == "memory://" else f" · cache {mask_url(args.cache)}"
     queue = "" if args.queue == "memory://" else f" · write-behind queue {mask_url(args.queue)}"
+    links = "".join(
+        f" · {name} {format_duration(value)} away"
+        for name, value in (("db", args.db_rtt), ("cache", args.cache_rtt))
+        if value is not None
+    )
+    if links and args.jitter:
+        links += f" (jitter p99 {format_duration(args.jitter)})"
     table = Table(  # the title names the servers' URLs: shown as they are, never as markup
         title=literal(
             f"{args.ops:,} ops per policy · {args.read_ratio:.0%} reads · zipf {args.zipf:g}"
-            f" · {args.concurrency} callers{cache}{queue} · latencies in µs"
+            f" · {args.concurrency} callers{db}{cache}{queue}{links} · latencies in µs"
         )
     )
     table.add_column("policy", no_wrap=True, min_width=13)
