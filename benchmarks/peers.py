@@ -546,6 +546,7 @@ def delete_redis_prefix(prefix: str) -> None:
 
 
 async def bench_mixed(folder: Path, n: int, reps: int) -> list[Row]:
+    from cachetui.bench.copies import FileCopies
     from cachetui.bench.policy_run import run_policy
 
     seed = 42
@@ -562,16 +563,23 @@ async def bench_mixed(folder: Path, n: int, reps: int) -> list[Row]:
         batch_size=100,
         max_pending=10_000,
         queue="memory://",
+        db_pool=10,
+        db_timeout=10.0,
+        db_rtt=None,
+        cache_rtt=None,
+        jitter=0.0,
     )
     policies = [p.value for p in WritePolicy]
     runs = folder / "mixed-runs"
     runs.mkdir(exist_ok=True)
+    copies = FileCopies(args, runs)
+    copies.template = template
     redis_reason = redis_problem()
     prefix = f"cachetui-peer-bench:{os.getpid()}:{uuid.uuid4().hex[:8]}:"
 
     async def engine_side(policy: str, k: int) -> float:
         args.ops = k
-        result = await run_policy(args, policy, template, runs)
+        result = await run_policy(args, policy, copies)
         engine_hits[policy] = result["hit_ratio"]
         return result["ops_per_s"]
 

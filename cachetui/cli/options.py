@@ -129,14 +129,9 @@ def _theme(text: str) -> str:
     return text
 
 
-def add_app_options(target: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """Add the app's options (all but --help and --version) to a parser or a group."""
-    target.add_argument(
-        "--db",
-        metavar="PATH|URL",
-        help="SQLite file of profiles, or :memory:, or a PostgreSQL server as "
-        "postgresql://USER@HOST:PORT/DBNAME (default: profiles.db in your data directory)",
-    )
+def add_server_options(target: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """The options about the servers' connections: ``--db-pool``, ``--db-rtt``,
+    ``--cache-rtt``, ``--jitter``, ``--db-timeout`` (the app's, and ``cachetui bench``'s)."""
     target.add_argument(
         "--db-pool",
         type=_int_at_least(1, 1000),
@@ -173,6 +168,17 @@ def add_app_options(target: argparse.ArgumentParser | argparse._ArgumentGroup) -
         default=10.0,
         help="PostgreSQL: connect and statement timeout in seconds (default 10)",
     )
+
+
+def add_app_options(target: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """Add the app's options (all but --help and --version) to a parser or a group."""
+    target.add_argument(
+        "--db",
+        metavar="PATH|URL",
+        help="SQLite file of profiles, or :memory:, or a PostgreSQL server as "
+        "postgresql://USER@HOST:PORT/DBNAME (default: profiles.db in your data directory)",
+    )
+    add_server_options(target)
     target.add_argument(
         "--cache",
         type=cache_url_argument,

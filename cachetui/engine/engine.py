@@ -319,7 +319,7 @@ class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, Observ
         except CacheTuiError as exc:
             core.emit(op, EventKind.ERROR, user_id, None, None, f"read failed: {exc}")
             raise
-        c.read_latency.record(perf_counter() - start)
+        c.record_miss(perf_counter() - start)
         return profile
 
     # -- updates -----------------------------------------------------------------------------

@@ -102,6 +102,7 @@ class Counters:
         "peak_pending",
         "max_queue_wait",
         "read_latency",
+        "miss_latency",
         "update_latency",
     )
 
@@ -127,7 +128,15 @@ class Counters:
         self.peak_pending = 0
         self.max_queue_wait = 0.0  # longest a write waited in the queue before landing
         self.read_latency = LatencyHistogram()
+        #: The reads that were no cache hit (a part of ``read_latency``: the hits' are
+        #: ``read_latency.since(miss_latency)``), recorded off the hit path.
+        self.miss_latency = LatencyHistogram()
         self.update_latency = LatencyHistogram()
+
+    def record_miss(self, seconds: float) -> None:
+        """The latency of a read that was no cache hit (in ``read_latency`` too)."""
+        self.read_latency.record(seconds)
+        self.miss_latency.record(seconds)
 
     def copy(self) -> Counters:
         """An independent copy (histograms included): a value to return to later with
