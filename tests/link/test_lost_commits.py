@@ -52,8 +52,8 @@ async def reached_the_server(url: str) -> None:
 
 def _waiting(conn: psycopg.Connection) -> bool:
     waiting = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-            "AND query LIKE '%UPDATE profiles%'"
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+        "AND query LIKE '%UPDATE profiles%'"
     ).fetchone()
     return bool(waiting and waiting[0])
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from cachetui.engine.database import postgres_statements as sql
 from cachetui.engine.database.base import (
@@ -32,6 +32,7 @@ from cachetui.engine.database.base import (
 from cachetui.engine.database.postgres_errors import (
     connect_problem,
     message,
+    no_connection,
     row_permanent,
     unavailable,
 )
@@ -77,6 +78,7 @@ class PostgresDatabase(Database):
         #: up to 1 s for the server's own statement timeout to answer first.
         self.reply_timeout = timeout + min(timeout, 1.0)
         self._pool: AsyncConnectionPool | None = None
+        self._dsn = ""  # the conninfo the pool connects with (set at open)
         self._recorded = 0
 
     # -- lifetime --------------------------------------------------------------------------
@@ -121,6 +123,7 @@ class PostgresDatabase(Database):
             host, port = info.get("host") or "localhost", info.get("port") or 5432
             where = f"{host}:{port}/{info.get('dbname') or ''}"
         self.description = f"PostgreSQL {version // 10000}.{version % 10000} at {where}"
+        self._dsn = conninfo
         self._pool = AsyncConnectionPool(
             conninfo,
             min_size=1,
@@ -151,7 +154,12 @@ class PostgresDatabase(Database):
         ``reply_timeout`` each (:func:`reply_within`). ``writing``: an error after which
         the commit may have landed raises :class:`OutcomeUnknown` naming the session (its
         backend's pid)."""
-        async with self._require().connection() as conn:
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                conn = await stack.enter_async_context(self._require().connection())
+            except PoolTimeout:
+                where = "writing" if writing else "reading"
+                raise await no_connection(self._dsn, self.url, where, self.timeout) from None
             pid = conn.info.backend_pid
             try:
                 async with reply_within(conn, self.reply_timeout * replies):
