@@ -37,6 +37,7 @@ from cachetui.engine.profile import Profile, utc_timestamp, write_id_prefix
 from cachetui.engine.queue.dead_letters import DeadLetters
 from cachetui.engine.queue.outbox import Journal
 from cachetui.engine.queue.write_queue import WriteQueue
+from cachetui.engine.settling import CommitSettler
 from cachetui.engine.stores.base import CacheStore
 from cachetui.engine.stores.health import CacheHealth
 
@@ -100,6 +101,10 @@ class EngineCore:
         #: removed yet: the user's next acknowledgement waits for :meth:`settle`.
         self.unsettled: dict[int, Unsettled] = {}
         self._settling: dict[int, asyncio.Task[None]] = {}
+        #: Write-through/-around/no-cache commits whose reply was lost (settling.py).
+        self.commits = CommitSettler(
+            self.db, self.emit, lambda: self.c, (config.retry_base, config.retry_cap)
+        )
         #: The crash point ``CACHETUI_CRASH_AT`` arms (read at start), or None.
         self.crash_at: str | None = None
 
@@ -150,6 +155,8 @@ class EngineCore:
         """The user's row; ProfileNotFound if none. Read on this thread when the database
         allows it (:meth:`Database.read_now`), else through aiosqlite, where concurrent
         callers share one query."""
+        if user_id in self.commits.unsettled:  # its row may be about to change
+            await self.commits.settle(user_id)
         start = perf_counter()
         read, profile = self.db.read_now(user_id)  # no thread hop when it can
         if read:

@@ -212,6 +212,7 @@ class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, Observ
         with contextlib.suppress(DatabaseUnavailable):
             await core.db.drop_lab_triggers()
         await self._flusher.stop()
+        await core.commits.stop()
         if core.outbox is not None:
             await core.outbox.close()
             core.outbox = None

@@ -12,6 +12,7 @@ from cachetui.engine.events import Event, EventKind, Subscriber
 from cachetui.engine.metrics.counters import Counters, MetricsSnapshot
 from cachetui.engine.metrics.window import MetricsWindow
 from cachetui.engine.profile import Profile
+from cachetui.engine.settling import SettledCommit, UnsettledCommit
 
 
 class Observation:
@@ -64,6 +65,17 @@ class Observation:
     def trace(self, op_id: int) -> list[Event]:
         """The steps of one operation, from the event ring buffer."""
         return self._core.events.for_op(op_id)
+
+    def unsettled_commits(self) -> list[UnsettledCommit]:
+        """Commits whose reply was lost (their update raised OutcomeUnknown) and that are
+        not settled yet, oldest first: the engine settles each by reading its row's write
+        id once the database answers (docs/engine.md, "Commits of unknown outcome")."""
+        return list(self._core.commits.unsettled.values())
+
+    def settled_commits(self) -> list[SettledCommit]:
+        """The last 100 commits of unknown outcome settled, oldest first, each with its
+        outcome: "landed", "not landed" or "overwritten" (by another writer since)."""
+        return list(self._core.commits.settled)
 
     # -- listeners -------------------------------------------------------------------------------
     def _on_drop(self, user_id: int, profile: Profile | None, reason: str) -> None:

@@ -114,6 +114,13 @@ class Database(ABC):
         """Which of these ``(user_id, write_id)`` writes are in the database already
         (the row holds the write id, or a recorded landing names it)."""
 
+    async def end_session(self, session: object) -> None:
+        """Make sure the session a commit of unknown outcome
+        (:class:`~cachetui.engine.errors.OutcomeUnknown`) was sent on is over, so the
+        commit cannot land later; DatabaseUnavailable while the database does not
+        answer. A backend whose commits always get their reply: nothing to do."""
+        return None
+
     @abstractmethod
     async def external_update(
         self, user_id: int, changes: dict[str, Any], updated_at: str
