@@ -151,6 +151,7 @@ class Flusher:
             c.db_transactions += 1
             done = set(before)
             written = [p for p in landed if p.user_id not in done]
+            core.history.landed(written)
             if written:
                 waited = perf_counter() - min(
                     t
