@@ -73,6 +73,7 @@ class Checker:
                         r["policy"],
                         r["queue"],
                         self.instance,
+                        r.get("op_id", 0),
                         src,
                     ),
                 )

@@ -19,6 +19,7 @@ class Op(NamedTuple):
     policy: str
     queue: str
     instance: str
+    op_id: int
     src: int
 
 
