@@ -93,7 +93,9 @@ def test_a_dropped_acknowledged_write_is_lost(ops, data):
     user = data.draw(st.sampled_from(sorted({w["user"] for w in writes})))
     last = [w for w in writes if w["user"] == user][-1]
     # the database never got it: no landing, and the final row is the write before it
-    records = [r for r in records if not (r["type"] == "landing" and r["write_id"] == last["write_id"])]
+    records = [
+        r for r in records if not (r["type"] == "landing" and r["write_id"] == last["write_id"])
+    ]
     earlier = [w for w in writes if w["user"] == user and w["op_id"] < last["op_id"]]
     final = next(r for r in records if r["type"] == "final" and r["user"] == user)
     final["db_version"] = last["version"] - 1
@@ -111,9 +113,7 @@ def test_a_dropped_acknowledged_write_is_lost(ops, data):
 @given(operations, st.data())
 def test_a_read_of_an_older_write_is_stale(ops, data):
     records = register_history([*ops, (0, 2, True), (1, 2, True), (2, 2, False)])
-    reads = [
-        r for r in ops_of(records, "read") if r["version"] is not None and r["version"] > 1
-    ]
+    reads = [r for r in ops_of(records, "read") if r["version"] is not None and r["version"] > 1]
     read = data.draw(st.sampled_from(reads))
     older = [
         w for w in ops_of(records, "update")
@@ -157,7 +157,8 @@ def test_a_version_going_down_within_an_epoch_is_found(ops, down):
     records = register_history([*ops, (0, 1, True), (0, 1, True), (0, 1, True)])
     final = next(r for r in records if r["type"] == "final" and r["user"] == 1)
     landing = {"type": "landing", "write_id": f"{INSTANCE}:0:999", "user": 1,
-               "version": final["db_version"] - down, "tx": 9999, "ns": final["ns"] - 1}  # fmt: skip
+               "version": final["db_version"] - down, "tx": 9999,
+               "ns": final["ns"] - 1}  # fmt: skip
     records.insert(records.index(final), landing)
     report = judge(records)
     found = report.of("version-down")

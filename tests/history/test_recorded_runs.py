@@ -147,15 +147,20 @@ CHILD = textwrap.dedent(
 )
 
 
+def spawn(db: str, history: str) -> subprocess.Popen[str]:
+    """The child that updates until it is killed (its stdout says when it is ready)."""
+    return subprocess.Popen(
+        [sys.executable, "-c", CHILD, db, history], stdout=subprocess.PIPE, text=True
+    )
+
+
 @pytest.mark.timeout(60)
 async def test_a_durable_queue_killed_with_sigkill_loses_nothing(tmp_path):
     db = str(tmp_path / "p.db")
     async with Engine(EngineConfig(db_path=db)) as engine:
         await engine.seed(20)
     first, second = tmp_path / "killed.jsonl", tmp_path / "after.jsonl"
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, db, str(first)], stdout=subprocess.PIPE, text=True
-    )
+    child = spawn(db, str(first))
     try:
         assert child.stdout is not None
         assert await asyncio.to_thread(child.stdout.readline) == "ready\n"
