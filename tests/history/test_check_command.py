@@ -100,6 +100,9 @@ def test_a_cut_last_line_is_dropped_with_a_warning(tmp_path, capsys):
     # the same cut in the middle is corruption
     middle = write(tmp_path / "middle.jsonl", lines[:3] + [lines[3][:40] + b"\n"] + lines[4:])
     assert check_main([middle]) == 2
+    # and so is a corrupt last line that was written whole (it ends with a newline)
+    whole = write(tmp_path / "whole.jsonl", lines[:-1] + [lines[-1][:40] + b"\n"])
+    assert check_main([whole]) == 2
 
 
 def test_files_of_different_boots_are_not_judged_together(tmp_path, capsys):
