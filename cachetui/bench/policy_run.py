@@ -6,12 +6,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from cachetui.bench.copies import RunCopies
 from cachetui.engine import CacheTuiError, Engine, EngineConfig
+from cachetui.engine.history.callers import set_caller
 from cachetui.engine.lab.workload import Workload
 from cachetui.engine.metrics.counters import LatencyHistogram
 from cachetui.engine.stores.redis_store import RedisStore
@@ -28,9 +30,11 @@ def flat_out(args: argparse.Namespace) -> Drive:
 
     async def drive(workload: Workload) -> tuple[int, float]:
         remaining = args.ops
+        slots = itertools.count()
 
         async def caller() -> None:
             nonlocal remaining
+            set_caller(f"bench-{next(slots)}")
             while remaining > 0:
                 remaining -= 1
                 await workload.one()

@@ -80,7 +80,14 @@ def sides_from_args(args: argparse.Namespace) -> Sides:
         """Checked as `cachetui` checks its options; an error names --queue-a/-b if given."""
         try:
             return config_from_args(
-                argparse.Namespace(**{**vars(args), "policy": policy.value, "queue": queue})
+                argparse.Namespace(
+                    **{
+                        **vars(args),
+                        "policy": policy.value,
+                        "queue": queue,
+                        "history": side_history(args.history, name),
+                    }
+                )  # fmt: skip
             )
         except ValidationError as exc:
             if own is None:
@@ -91,6 +98,14 @@ def sides_from_args(args: argparse.Namespace) -> Sides:
     return Sides(
         side(a_policy, queue_a, args.queue_a, "a"), side(b_policy, queue_b, args.queue_b, "b")
     )
+
+
+def side_history(path: str | None, name: str) -> str | None:
+    """``--history h.jsonl``: side a writes ``h-a.jsonl``, side b ``h-b.jsonl``."""
+    if path is None:
+        return None
+    stem, dot, suffix = path.rpartition(".")
+    return f"{stem}-{name}.{suffix}" if dot and "/" not in suffix else f"{path}-{name}"
 
 
 def main(argv: Sequence[str]) -> int:

@@ -25,6 +25,7 @@ from cachetui.engine.errors import (
     WriteRejected,
 )
 from cachetui.engine.events import Event, EventKind
+from cachetui.engine.history import Checker, calling, set_caller
 from cachetui.engine.lab.operations import CrashReport
 from cachetui.engine.lab.workload import Workload
 from cachetui.engine.metrics.counters import MetricsSnapshot
@@ -38,6 +39,9 @@ from cachetui.engine.stores import CacheEntry
 logging.getLogger("cachetui.engine").addHandler(logging.NullHandler())
 
 __all__ = [
+    "Checker",
+    "calling",
+    "set_caller",
     "CacheEntry",
     "CacheTuiError",
     "CrashReport",

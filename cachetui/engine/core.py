@@ -29,6 +29,7 @@ from cachetui.engine.errors import (
     WriteRejected,
 )
 from cachetui.engine.events import Event, EventKind, EventLog
+from cachetui.engine.history.recorder import HistoryRecorder
 from cachetui.engine.key_locks import KeyLocks
 from cachetui.engine.lab.faults import Faults
 from cachetui.engine.metrics.counters import Counters
@@ -61,6 +62,9 @@ class EngineCore:
         self.db: Database = make_database(config, self.faults, db_url)
         self.store = store
         self.events = EventLog(config.event_buffer)
+        self.history = HistoryRecorder(
+            config.history_ring, config.history_path, config.history_max_bytes
+        )
         self.queue = WriteQueue(config.max_pending)
         self.dead_letters = DeadLetters()
         self.policy = WritePolicy.parse(config.policy)
@@ -122,10 +126,11 @@ class EngineCore:
         """The id of the write the update ``op`` makes."""
         return f"{self.write_prefix}{op}"
 
-    def new_epoch(self) -> int:
-        """Start a new write epoch (a crash, a rewind); its number."""
+    def new_epoch(self, reason: str) -> int:
+        """Start a new write epoch (a "crash", a "rewind"); its number."""
         self.write_epoch += 1
         self.write_prefix = write_id_prefix(self.instance, self.write_epoch)
+        self.history.epoch(self.write_epoch, reason)
         return self.write_epoch
 
     def timestamp(self) -> str:
@@ -246,6 +251,7 @@ class EngineCore:
             del failures[uid]  # cannot happen to a new write (its id is new): landed
         c.db_writes += len(rows) - len(failures)
         c.db_transactions += len(rows) > len(failures)  # one that wrote nothing: not counted
+        self.history.landed([p for p, _ in rows if p.user_id not in failures])
         errors: dict[int, Exception] = {}
         for profile, _base in rows:
             failure = failures.get(profile.user_id)
@@ -379,6 +385,7 @@ class EngineCore:
         if not landed:
             return entries, 0
         done = [p.user_id for p, _ in entries if p.write_id in landed]
+        self.history.landed([p for p, _ in entries if p.write_id in landed], found=True)
         await self.journal_removed(done)
         return [(p, base) for p, base in entries if p.write_id not in landed], len(done)
 

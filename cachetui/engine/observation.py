@@ -9,6 +9,7 @@ from typing import Any
 
 from cachetui.engine.core import BACKGROUND_OP, RUNNING, EngineCore, perf_counter
 from cachetui.engine.events import Event, EventKind, Subscriber
+from cachetui.engine.history.recorder import HistoryRecorder
 from cachetui.engine.metrics.counters import Counters, MetricsSnapshot
 from cachetui.engine.metrics.window import MetricsWindow
 from cachetui.engine.profile import Profile
@@ -54,6 +55,12 @@ class Observation:
         the last 5 s each policy ran (so a switch can be shown side by side). Cost: a
         few hundred µs; meant for a refresh a few times a second."""
         return self._core.window.window()
+
+    @property
+    def history(self) -> HistoryRecorder:
+        """The operation history (docs/verdicts.md): ``records()`` the newest as their JSON
+        dicts, ``listen(fn)`` each batch as it is drained (a live checker's feed)."""
+        return self._core.history
 
     def subscribe(self, subscriber: Subscriber) -> Any:
         """Call ``subscriber(event)`` for every event; returns a function that unsubscribes."""

@@ -151,6 +151,7 @@ class Flusher:
             done = set(before)
             written = [p for p in landed if p.user_id not in done]
             c.db_transactions += bool(written)  # one that wrote nothing: not counted
+            core.history.landed(written)
             if written:
                 waited = perf_counter() - min(
                     t
