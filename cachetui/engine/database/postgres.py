@@ -64,6 +64,9 @@ class PostgresDatabase(Database):
         #: What the header shows: "PostgreSQL 15.10 at HOST:PORT/DBNAME" (set at open).
         self.description = f"PostgreSQL at {self.path}"
         self.pool_size = pool
+        # Batches in flight at once: the server works on one while the next is built,
+        # and commits share their WAL flushes; half the pool is left to callers.
+        self.write_streams = max(1, min(4, pool // 2))
         self.timeout = timeout
         self._pool: AsyncConnectionPool | None = None
         self._recorded = 0
@@ -236,9 +239,7 @@ class PostgresDatabase(Database):
             raise unavailable(exc, "writing") from exc
         failures: dict[int, RowFailure] = {}
         again: list[tuple[Profile, int]] = []
-        for uid, written, version, write_id, recorded in answers:
-            if written:
-                continue
+        for uid, version, write_id, recorded in answers:  # the rows not written
             if version is not None and builds_on(by_user[uid], write_id, int(version)):
                 again.append((by_user[uid], int(version)))  # on our own earlier write
                 continue
