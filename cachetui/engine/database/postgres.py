@@ -212,22 +212,28 @@ class PostgresDatabase(Database):
     async def _guarded(
         self, rows: Sequence[tuple[Profile, int]], record: bool
     ) -> dict[int, RowFailure]:
-        columns: dict[str, Any] = {
-            "user_id": [p.user_id for p, _ in rows],
-            "name": [p.name for p, _ in rows],
-            "bio": [p.bio for p, _ in rows],
-            "location": [p.location for p, _ in rows],
-            "followers": [p.followers for p, _ in rows],
-            "version": [p.version for p, _ in rows],
-            "updated_at": [p.updated_at for p, _ in rows],
-            "write_id": [p.write_id for p, _ in rows],
-            "base": [base for _, base in rows],
-            "record": record,
-        }
+        if len(rows) == 1:
+            profile, base = rows[0]
+            statement = sql.GUARDED_ROW
+            params: dict[str, Any] = {**profile._asdict(), "base": base, "record": record}
+        else:
+            statement = sql.GUARDED_BATCH
+            params = {
+                "user_id": [p.user_id for p, _ in rows],
+                "name": [p.name for p, _ in rows],
+                "bio": [p.bio for p, _ in rows],
+                "location": [p.location for p, _ in rows],
+                "followers": [p.followers for p, _ in rows],
+                "version": [p.version for p, _ in rows],
+                "updated_at": [p.updated_at for p, _ in rows],
+                "write_id": [p.write_id for p, _ in rows],
+                "base": [base for _, base in rows],
+                "record": record,
+            }
         by_user = {p.user_id: p for p, _ in rows}
         try:
             async with self._require().connection() as conn:
-                cur = await conn.execute(sql.GUARDED_BATCH, columns)
+                cur = await conn.execute(statement, params)
                 answers = await cur.fetchall()
         except (psycopg.Error, OSError) as exc:
             if not row_permanent(exc):
