@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import psycopg
+from psycopg import pq
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
@@ -182,7 +183,10 @@ class PostgresDatabase(Database):
         try:
             async with self._require().connection() as conn:
                 cur = await conn.execute(statement.encode(), params)
-                return await cur.fetchall() if cur.description else []
+                # the result's status, not cur.description (which builds a Column per column)
+                result = cur.pgresult
+                rows = result is not None and result.status == pq.ExecStatus.TUPLES_OK
+                return await cur.fetchall() if rows else []
         except DatabaseUnavailable:
             raise
         except (psycopg.Error, OSError) as exc:
@@ -195,7 +199,10 @@ class PostgresDatabase(Database):
     # -- the engine's calls (faults apply) -----------------------------------------------
     async def fetch_many(self, user_ids: Sequence[int]) -> dict[int, Profile]:
         await self.faults.before_db_call()
-        rows = await self._run("reading", sql.SELECT_MANY, (list(user_ids),))
+        if len(user_ids) == 1:
+            rows = await self._run("reading", sql.SELECT_ONE, (user_ids[0],))
+        else:
+            rows = await self._run("reading", sql.SELECT_MANY, (list(user_ids),))
         return {row[0]: Profile(*row) for row in rows}
 
     async def write(

@@ -106,7 +106,9 @@ CREATE OR REPLACE TRIGGER cachetui_foreign_insert BEFORE INSERT ON profiles
     FOR EACH ROW EXECUTE FUNCTION cachetui_foreign_insert();
 """
 COLUMNS = "user_id, name, bio, location, followers, version, updated_at, write_id"
-SELECT_MANY = f"SELECT {COLUMNS} FROM profiles WHERE user_id = ANY(%s)"
+SELECT_MANY = f"SELECT {COLUMNS} FROM profiles WHERE user_id = ANY(%b)"
+#: SELECT_MANY of one user (a lone cache miss): a plain key lookup, no array.
+SELECT_ONE = f"SELECT {COLUMNS} FROM profiles WHERE user_id = %s"
 RECENT = f"SELECT {COLUMNS} FROM profiles ORDER BY updated_at DESC, user_id LIMIT %s"
 UPSERT = (
     f"INSERT INTO profiles ({COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
