@@ -4,7 +4,10 @@ It wakes every ``flush_interval`` seconds, or sooner when the queue reaches
 ``batch_size`` or a caller waits for room (backpressure), and writes the oldest pending
 writes in batches of ``batch_size``. A failed batch stays queued and is retried with
 capped exponential backoff (``retry_base`` doubling up to ``retry_cap`` seconds).
-``flush()`` and draining (leaving write-behind, closing) use the same batches.
+``flush()`` and draining (leaving write-behind, closing) use the same batches. A database
+that allows it (``write_streams``: PostgreSQL) has several batches in flight at once, each
+on its own connection; a user is in one batch at a time, and the batches are settled in
+the order they were taken.
 """
 
 from __future__ import annotations
