@@ -67,6 +67,9 @@ class Database(ABC):
     #: A random id stored in the database at its first open: a durable queue records it,
     #: so it is never replayed into another database ("" before :meth:`open`).
     database_id: str
+    #: How many batches the write-behind flusher may have in flight at once, each on a
+    #: connection of its own (distinct users: a user is in one batch at a time).
+    write_streams: int = 1
 
     # -- lifetime ---------------------------------------------------------------------------
     @abstractmethod

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any
 
 import psycopg
+from psycopg import pq
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
@@ -73,6 +74,9 @@ class PostgresDatabase(Database):
         #: What the header shows: "PostgreSQL 15.10 at HOST:PORT/DBNAME" (set at open).
         self.description = f"PostgreSQL at {self.path}"
         self.pool_size = pool
+        # Batches in flight at once: the server works on one while the next is built,
+        # and commits share their WAL flushes; half the pool is left to callers.
+        self.write_streams = max(1, min(4, pool // 2))
         self.timeout = timeout
         #: How long a reply may take (a partition holds it for ever): --db-timeout, plus
         #: up to 1 s for the server's own statement timeout to answer first.
@@ -183,7 +187,10 @@ class PostgresDatabase(Database):
         try:
             async with self._session() as conn:
                 cur = await conn.execute(statement.encode(), params)
-                return await cur.fetchall() if cur.description else []
+                # the result's status, not cur.description (which builds a Column per column)
+                result = cur.pgresult
+                rows = result is not None and result.status == pq.ExecStatus.TUPLES_OK
+                return await cur.fetchall() if rows else []
         except DatabaseUnavailable:
             raise
         except (psycopg.Error, OSError) as exc:
@@ -196,7 +203,10 @@ class PostgresDatabase(Database):
     # -- the engine's calls (faults apply) -----------------------------------------------
     async def fetch_many(self, user_ids: Sequence[int]) -> dict[int, Profile]:
         await self.faults.before_db_call()
-        rows = await self._run("reading", sql.SELECT_MANY, (list(user_ids),))
+        if len(user_ids) == 1:
+            rows = await self._run("reading", sql.SELECT_ONE, (user_ids[0],))
+        else:
+            rows = await self._run("reading", sql.SELECT_MANY, (list(user_ids),))
         return {row[0]: Profile(*row) for row in rows}
 
     async def write(
@@ -213,22 +223,11 @@ class PostgresDatabase(Database):
     async def _guarded(
         self, rows: Sequence[tuple[Profile, int]], record: bool
     ) -> dict[int, RowFailure]:
-        columns: dict[str, Any] = {
-            "user_id": [p.user_id for p, _ in rows],
-            "name": [p.name for p, _ in rows],
-            "bio": [p.bio for p, _ in rows],
-            "location": [p.location for p, _ in rows],
-            "followers": [p.followers for p, _ in rows],
-            "version": [p.version for p, _ in rows],
-            "updated_at": [p.updated_at for p, _ in rows],
-            "write_id": [p.write_id for p, _ in rows],
-            "base": [base for _, base in rows],
-            "record": record,
-        }
+        statement, params = sql.guarded_write(rows, record)
         by_user = {p.user_id: p for p, _ in rows}
         try:
             async with self._session(writing=True) as conn:
-                cur = await conn.execute(sql.GUARDED_BATCH, columns)
+                cur = await conn.execute(statement, params)
                 answers = await cur.fetchall()
         except (psycopg.Error, OSError) as exc:
             if not row_permanent(exc):
@@ -240,9 +239,7 @@ class PostgresDatabase(Database):
             raise unavailable(exc, "writing") from exc
         failures: dict[int, RowFailure] = {}
         again: list[tuple[Profile, int]] = []
-        for uid, written, version, write_id, recorded in answers:
-            if written:
-                continue
+        for uid, version, write_id, recorded in answers:  # the rows not written
             if version is not None and builds_on(by_user[uid], write_id, int(version)):
                 again.append((by_user[uid], int(version)))  # on our own earlier write
                 continue
