@@ -188,7 +188,7 @@ async def test_talk_on_postgres_works_in_its_own_schema_behind_a_2_ms_link(talk_
         engine = app.engine
         link = engine.link
         assert link is not None and link.rtt == 0.002
-        assert "db link rtt 2ms" in header(app)
+        assert "db link rtt 2.0ms" in header(app)
         assert engine.faults.db_latency == 0  # the link is the preset here
         assert await engine.db_count() == PROFILES
         seeded = await engine.db_rows([1, 2])
