@@ -11,10 +11,11 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from textual.widgets._toast import Toast
 
 from cachetui.app.app import CacheTuiApp
 from cachetui.app.screens.dialogs import ConfirmScreen
-from cachetui.cli.command import build_parser
+from cachetui.cli.command import build_parser, main
 from cachetui.cli.options import config_from_args
 from cachetui.cli.talk import TALK_SCHEMA, prepare_talk
 from cachetui.engine import Engine
@@ -65,16 +66,19 @@ async def test_talk_on_sqlite_starts_on_a_fresh_file_each_time_with_a_10_ms_late
     assert not (data / "profiles.db").exists()  # the default database is not the talk's
 
 
-def test_talk_takes_no_sqlite_db(tmp_path: Path):
-    args = build_parser().parse_args(["--talk", "--db", str(tmp_path / "mine.db")])
-    with pytest.raises(Exception, match="--db takes only a PostgreSQL server"):
-        prepare_talk(args)
-    assert not (tmp_path / "mine.db").exists()
+def test_talk_refuses_a_sqlite_db_in_one_line(tmp_path: Path, capsys):
+    mine = tmp_path / "mine.db"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--talk", "--db", str(mine)])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--talk" in error and "--db takes only a PostgreSQL server" in error
+    assert not mine.exists()
 
 
 async def test_x_puts_the_lab_back_to_its_start_after_asking():
     app = talk_app("--policy", "write-behind")
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(app, pilot)
         engine = app.engine
         seeded = await engine.db_rows(range(1, PROFILES + 1))
@@ -112,6 +116,11 @@ async def test_x_puts_the_lab_back_to_its_start_after_asking():
         assert engine.policy.value == "write-behind"
         assert engine.faults.db_latency == 0.010
         assert "dead letter" not in header(app)
+        # what it says pops over the Events pane, not over the panes the audience reads
+        shown = [t for t in app.screen.query(Toast) if t.region.area]
+        assert shown
+        events = app.query_one("#log").region
+        assert all(events.contains_region(t.region) for t in shown)
 
 
 async def test_x_is_not_bound_without_talk(make_app):
