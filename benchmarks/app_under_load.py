@@ -10,6 +10,7 @@ the app, at the app's target and at 20,000 and 50,000 ops/s.
     python benchmarks/app_under_load.py [--profiles N] [--seconds S] [--rate OPS]
     python benchmarks/app_under_load.py --headless-only      # the reference alone
     python benchmarks/app_under_load.py --cache redis://127.0.0.1:6379/14
+    python benchmarks/app_under_load.py --db postgresql://postgres@127.0.0.1:5432/DB
 
 A benchmark, not a test: it prints numbers; nothing here asserts a time.
 """
@@ -44,10 +45,43 @@ WARM_UP_SECONDS = 4.0
 HEADLESS_TARGETS = (20_000, 50_000)
 
 
+#: ``--db``: a PostgreSQL URL; each engine then gets a fresh schema of its own there
+#: (dropped at the end) instead of a SQLite file.
+DB_URL: str | None = None
+SCHEMAS: list[str] = []
+
+
+def database(db: Path) -> dict[str, str]:
+    if DB_URL is None:
+        return {"db_path": str(db)}
+    import uuid
+
+    import psycopg
+    from peers_postgres import schema_url
+    from psycopg import sql
+
+    schema = f"cachetui_bench_load_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(DB_URL, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    SCHEMAS.append(schema)
+    return {"db_url": schema_url(DB_URL, schema)}
+
+
+def drop_schemas() -> None:
+    if DB_URL is None or not SCHEMAS:
+        return
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(DB_URL, autocommit=True) as conn:
+        for schema in SCHEMAS:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
 def engine_config(db: Path, cache: str, capacity: int) -> EngineConfig:
     """The app's engine here and the headless reference's: the same settings."""
     return EngineConfig(
-        db_path=str(db),
+        **database(db),  # type: ignore[arg-type]
         cache_url=cache,
         policy="write-behind",
         capacity=capacity,
@@ -326,6 +360,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=20_000, help="workload target ops/s")
     parser.add_argument("--cache", default="memory://", help="cache URL (e.g. redis://…)")
     parser.add_argument("--capacity", type=int, default=10_000, help="cache capacity")
+    parser.add_argument("--db", help="a PostgreSQL URL (default: a SQLite file)")
     parser.add_argument(
         "--headless-seconds", type=float, default=10.0, help="length of each reference run"
     )
@@ -333,11 +368,21 @@ def main() -> None:
         "--headless-only", action="store_true", help="the headless reference only, no app"
     )
     args = parser.parse_args()
+    global DB_URL
+    DB_URL = args.db
+    try:
+        report(args)
+    finally:
+        drop_schemas()
+
+
+def report(args: argparse.Namespace) -> None:
     tune_collector()  # as the command line does before an app runs: both sides alike
     console = Console()
     setting = (
         f"{args.profiles:,} profiles, capacity {args.capacity:,}, write-behind, "
         f"80 % reads, Zipf 1.1, cache {args.cache}"
+        + (f", PostgreSQL {args.db.split('@')[-1]}" if args.db else "")
     )
     references = {
         target: asyncio.run(

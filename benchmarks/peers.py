@@ -8,7 +8,9 @@ Rows (issue 5): memory read hit vs aiocache / cashews / cachetools; write-behind
 vs aiocache set; write-through update (1 and 64 callers) vs aiosqlite single-row commits
 and 100-row batches; a mixed 90/10 Zipf workload under each policy vs the plain
 synchronous cache-aside + write-through pattern (dict + sqlite3, redis + sqlite3); Redis
-read hit vs a raw ``redis.asyncio`` GET.
+read hit vs a raw ``redis.asyncio`` GET; with ``--db postgresql://…`` (issue 27), a
+write-through update vs a bare guarded ``UPDATE … RETURNING`` and a no-cache read vs a bare
+``SELECT`` by key, on PostgreSQL (benchmarks/peers_postgres.py).
 
 How it measures: every side does the same number of operations, after a warm-up; each
 measurement is repeated (default 3) with the engine and its peers interleaved, and the
@@ -51,7 +53,7 @@ from cachetui.engine.profile import utc_timestamp
 REDIS_URL = "redis://127.0.0.1:6379/14"
 REDIS_HOST, REDIS_PORT, REDIS_DB = "127.0.0.1", 6379, 14
 PEER_PACKAGES = ("aiocache", "cashews", "cachetools", "aiosqlite", "redis", "hiredis", "rich")
-GROUPS = ("read", "behind", "through", "mixed", "redis")
+GROUPS = ("read", "behind", "through", "mixed", "redis", "postgres")
 
 #: Operations per side and measurement: (full run, --quick).
 OPS = {
@@ -61,6 +63,7 @@ OPS = {
     "through64": (20_000, 3_000),
     "mixed": (20_000, 3_000),
     "redis": (10_000, 1_500),
+    "postgres": (3_000, 400),
 }
 MIXED_KEYS = 10_000
 HOT_KEYS = 1_000  # keys cycled by the per-call rows (all cached)
@@ -546,6 +549,7 @@ def delete_redis_prefix(prefix: str) -> None:
 
 
 async def bench_mixed(folder: Path, n: int, reps: int) -> list[Row]:
+    from cachetui.bench.copies import FileCopies
     from cachetui.bench.policy_run import run_policy
 
     seed = 42
@@ -562,16 +566,23 @@ async def bench_mixed(folder: Path, n: int, reps: int) -> list[Row]:
         batch_size=100,
         max_pending=10_000,
         queue="memory://",
+        db_pool=10,
+        db_timeout=10.0,
+        db_rtt=None,
+        cache_rtt=None,
+        jitter=0.0,
     )
     policies = [p.value for p in WritePolicy]
     runs = folder / "mixed-runs"
     runs.mkdir(exist_ok=True)
+    copies = FileCopies(args, runs)
+    copies.template = template
     redis_reason = redis_problem()
     prefix = f"cachetui-peer-bench:{os.getpid()}:{uuid.uuid4().hex[:8]}:"
 
     async def engine_side(policy: str, k: int) -> float:
         args.ops = k
-        result = await run_policy(args, policy, template, runs)
+        result = await run_policy(args, policy, copies)
         engine_hits[policy] = result["hit_ratio"]
         return result["ops_per_s"]
 
@@ -730,6 +741,30 @@ async def bench_redis(folder: Path, n: int, reps: int) -> list[Row]:
     return rows
 
 
+# -- 6. PostgreSQL: write-through update and no-cache read vs the bare statements -----------
+async def bench_postgres(url: str | None, n: int, reps: int) -> list[Row]:
+    rows = [
+        Row("postgres", "update, write-through, 1 caller, PostgreSQL",
+            "engine.update() awaited one at a time", "psycopg guarded UPDATE … RETURNING, "
+            "autocommit, one pooled connection", 0.83),
+        Row("postgres", "read, no cache, PostgreSQL", "engine.read() awaited one at a time",
+            "psycopg SELECT by key, one pooled connection", 0.83),
+    ]  # fmt: skip
+    if not url:
+        return unavailable(rows, "give --db postgresql://… (a database you own)")
+    from peers_postgres import sides
+
+    try:
+        async with sides(url) as groups:
+            through = await race(groups["through"], n, reps)
+            read = await race(groups["read"], n, reps)
+    except Exception as exc:  # noqa: BLE001 - the row says why
+        return unavailable(rows, f"PostgreSQL at {url.split('@')[-1]}: {exc}".splitlines()[0])
+    for row, result in zip(rows, (through, read), strict=True):
+        row.engine_ops, row.peer_ops = result["engine"]["best"], result["peer"]["best"]
+    return rows
+
+
 # -- the run ------------------------------------------------------------------------------------
 def machine() -> dict[str, Any]:
     versions = {}
@@ -778,6 +813,7 @@ async def run(args: argparse.Namespace) -> list[Row]:
         "through": "write-through update vs aiosqlite commits",
         "mixed": "mixed 90/10, each policy vs the plain sync pattern",
         "redis": "read hit, Redis store vs redis.asyncio GET",
+        "postgres": "PostgreSQL: write-through update and no-cache read vs psycopg",
     }
     with tempfile.TemporaryDirectory(prefix="cachetui-peers-") as tmp, progress:
         folder = Path(tmp)
@@ -794,6 +830,8 @@ async def run(args: argparse.Namespace) -> list[Row]:
                 rows += await bench_mixed(folder, ops("mixed"), args.reps)
             elif group == "redis":
                 rows += await bench_redis(folder, ops("redis"), args.reps)
+            elif group == "postgres":
+                rows += await bench_postgres(args.db, ops("postgres"), args.reps)
             progress.advance(task)
     return rows
 
@@ -876,6 +914,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=",".join(GROUPS),
         metavar="GROUPS",
         help=f"comma-separated subset of {','.join(GROUPS)} (default: all)",
+    )
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        help="a PostgreSQL URL for the postgres rows (a schema of their own is made and "
+        "dropped there); without it they print 'not available'",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     return parser

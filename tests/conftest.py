@@ -24,6 +24,7 @@ import pytest
 import redis
 
 from cachetui.engine import Engine, EngineConfig, Profile
+from tests.private_cluster import PrivateCluster, private_cluster
 
 EngineFactory = Callable[..., Awaitable[Engine]]
 
@@ -215,6 +216,14 @@ def postgres_url() -> Iterator[str]:
     schema (dropped afterwards)."""
     with private_schema(postgres_or_skip()) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PrivateCluster]:
+    """A throwaway PostgreSQL cluster of this run's own, scram-sha-256 and few
+    connections, stopped and removed at the end (see tests/private_cluster.py)."""
+    with private_cluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture

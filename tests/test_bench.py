@@ -15,6 +15,8 @@ FIELDS = {
     "ops_per_s",
     "read_p50_us",
     "read_p99_us",
+    "read_hit_p50_us",
+    "read_miss_p50_us",
     "update_p50_us",
     "update_p99_us",
     "hit_ratio",
@@ -43,6 +45,13 @@ def test_bench_json_compares_every_policy():
         assert row["errors"] == 0
     assert rows["no-cache"]["hit_ratio"] == 0
     assert rows["write-through"]["hit_ratio"] > 0
+    # no hit without a cache: every read is a miss, so their median is the reads'
+    assert rows["no-cache"]["read_hit_p50_us"] is None
+    assert rows["no-cache"]["read_miss_p50_us"] == rows["no-cache"]["read_p50_us"]
+    for row in rows.values():
+        if row["policy"] != "no-cache":
+            assert 0 < row["read_hit_p50_us"] <= row["read_p99_us"]
+            assert 0 < row["read_miss_p50_us"] <= row["read_p99_us"]
     # the same seeded workload: the same number of updates reach the database…
     assert rows["write-through"]["db_writes"] == rows["no-cache"]["db_writes"]
     # …except under write-behind, which coalesces them
@@ -93,6 +102,8 @@ ROW = {
     "ops_per_s": 1000.0,
     "read_p50_us": 10,
     "read_p99_us": 20,
+    "read_hit_p50_us": 1,
+    "read_miss_p50_us": 15,
     "update_p50_us": 30,
     "update_p99_us": 40,
     "hit_ratio": 0.5,
@@ -116,6 +127,11 @@ def test_bench_table_title_names_a_cache_that_is_not_memory(capsys):
     print_table([row], args)
     out = " ".join(capsys.readouterr().out.split())
     assert "cache redis://me:***@localhost:6379/0" in out and "secret" not in out
+    server = ["--db", "postgresql://me:secret@db.test/lab", "--db-rtt", "2ms", "--jitter", "1ms"]
+    print_table([row], build_parser().parse_args(server))
+    out = " ".join(capsys.readouterr().out.split())
+    assert "db postgresql://me:***@db.test/lab · db 2ms away (jitter p99 1ms)" in out
+    assert "secret" not in out
 
 
 def test_bench_table_names_the_hit_ratio_a_ratio(capsys):
@@ -129,3 +145,18 @@ def test_bench_table_names_the_hit_ratio_a_ratio(capsys):
     cells = [cell.strip() for cell in header.split("┃")]
     assert "hit ratio" in cells and "hits" not in cells
     assert [cell.strip() for cell in row.split("│")][cells.index("hit ratio")] == "50.0%"
+
+
+def test_bench_table_shows_the_hit_and_miss_medians(capsys):
+    from cachetui.bench.all_policies import print_table
+    from cachetui.bench.command import build_parser
+
+    print_table(
+        [ROW, {**ROW, "policy": "no-cache", "read_hit_p50_us": None}], build_parser().parse_args([])
+    )
+    lines = capsys.readouterr().out.splitlines()
+    [header] = [line for line in lines if "┃" in line]
+    cells = [cell.strip() for cell in header.split("┃")]
+    rows = [[c.strip() for c in line.split("│")] for line in lines if "│" in line]
+    column = cells.index("hit/miss p50")
+    assert [row[column] for row in rows] == ["1 / 15", "– / 15"]

@@ -16,6 +16,10 @@ def test_the_table_title_shows_the_urls_literally(capsys):
         read_ratio=0.9,
         zipf=1.1,
         concurrency=4,
+        db=None,
+        db_rtt=None,
+        cache_rtt=None,
+        jitter=0.0,
     )
     print_table([], args)
     out = "".join(capsys.readouterr().out.split())  # the title wraps

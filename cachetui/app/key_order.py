@@ -22,6 +22,7 @@ from contextvars import ContextVar
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from cachetui.engine import Engine, Event, EventKind
+from cachetui.engine.history.callers import set_caller
 
 _Self = TypeVar("_Self")
 _P = ParamSpec("_P")
@@ -94,6 +95,7 @@ def in_order(
 
         async def run() -> None:
             current_turn.set(turn)
+            set_caller("keyboard")  # the history's name for what the keys do
             try:
                 await turn.wait()
                 result = method(self, *args, **kwargs)

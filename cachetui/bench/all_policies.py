@@ -1,6 +1,6 @@
 """``cachetui bench`` without ``--sweep``: every policy (or the one ``--policy`` names) in
-turn, flat out, each on a fresh copy of the same database; one row each, as a table or
-JSON lines."""
+turn, flat out, each on a fresh copy of the same database (a schema of its own on a
+PostgreSQL server); one row each, as a table or JSON lines."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from cachetui.bench.copies import run_copies
 from cachetui.bench.output import fmt_us, stderr_console
-from cachetui.bench.policy_run import make_template, run_policy
+from cachetui.bench.policy_run import run_policy
 from cachetui.engine import WritePolicy
 from cachetui.engine.stores.redis_url import mask_url
 
@@ -27,11 +28,12 @@ async def run_policies(args: argparse.Namespace) -> list[dict[str, Any]]:
         folder = Path(tmp)
         with Progress(transient=True, console=stderr_console()) as progress:
             task = progress.add_task("seeding", total=len(policies) + 1)
-            template = await make_template(args, folder)
+            copies = run_copies(args, folder)
+            await copies.prepare()
             progress.advance(task)
             for policy in policies:
                 progress.update(task, description=f"{policy}: {args.ops:,} ops")
-                result = await run_policy(args, policy, template, folder)
+                result = await run_policy(args, policy, copies)
                 results.append(result)
                 if args.json:
                     print(json.dumps(result), flush=True)
@@ -43,20 +45,30 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None
     from rich.console import Console
     from rich.table import Table
 
+    from cachetui.engine.lab.link.durations import format_duration
     from cachetui.literal import literal
 
+    db = f" · db {mask_url(args.db)}" if args.db and "://" in args.db else ""
     cache = "" if args.cache == "memory://" else f" · cache {mask_url(args.cache)}"
     queue = "" if args.queue == "memory://" else f" · write-behind queue {mask_url(args.queue)}"
+    links = "".join(
+        f" · {name} {format_duration(value)} away"
+        for name, value in (("db", args.db_rtt), ("cache", args.cache_rtt))
+        if value is not None
+    )
+    if links and args.jitter:
+        links += f" (jitter p99 {format_duration(args.jitter)})"
     table = Table(  # the title names the servers' URLs: shown as they are, never as markup
         title=literal(
             f"{args.ops:,} ops per policy · {args.read_ratio:.0%} reads · zipf {args.zipf:g}"
-            f" · {args.concurrency} callers{cache}{queue} · latencies in µs"
+            f" · {args.concurrency} callers{db}{cache}{queue}{links} · latencies in µs"
         )
     )
     table.add_column("policy", no_wrap=True, min_width=13)
     for column in (
         "ops/s",
         "read p50/p99",
+        "hit/miss p50",
         "update p50/p99",
         "hit ratio",
         "DB reads",
@@ -71,6 +83,7 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None
             r["policy"],
             f"{r['ops_per_s']:,.0f}",
             f"{fmt_us(r['read_p50_us'])} / {fmt_us(r['read_p99_us'])}",
+            f"{fmt_us(r['read_hit_p50_us'])} / {fmt_us(r['read_miss_p50_us'])}",
             f"{fmt_us(r['update_p50_us'])} / {fmt_us(r['update_p99_us'])}",
             f"{r['hit_ratio']:.1%}",
             f"{r['db_reads']:,}",
@@ -81,5 +94,5 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None
         )
     console = Console()
     if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
-        console = Console(width=140)
+        console = Console(width=160)
     console.print(table)

@@ -15,14 +15,23 @@ from cachetui.bench.argument_types import Given, number_type
 from cachetui.bench.interrupt import Interrupted, run
 from cachetui.cli.options import (
     CACHE_HELP,
+    add_server_options,
     cache_url_argument,
     check_db_argument,
     queue_url_argument,
 )
-from cachetui.engine import CacheTuiError, StoreUnavailable, WritePolicy
+from cachetui.engine import (
+    CacheTuiError,
+    DatabaseUnavailable,
+    EngineConfig,
+    StoreUnavailable,
+    WritePolicy,
+)
+from cachetui.engine.errors import ValidationError
 from cachetui.engine.lab.demo_data import MAX_SEED_PROFILES
 from cachetui.engine.stores.redis_errors import check_reachable
 from cachetui.engine.stores.redis_url import is_redis_url, mask_url
+from cachetui.literal import printable
 
 #: Concurrent callers at most: each is a task (a typed slip must not exhaust memory).
 MAX_CONCURRENCY = 10_000
@@ -33,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="cachetui bench",
         description="Run the same seeded workload (Zipf-skewed keys, a read/write mix, C "
         "concurrent callers) under each write policy and the no-cache baseline, each on "
-        "a fresh copy of the same database, and compare.",
+        "a fresh copy of the same database (over PostgreSQL: a schema of its own, "
+        "cachetui_bench_<host>_<pid>_<n>, dropped at the end), and compare.",
     )
     policies = ["all", *(p.value for p in WritePolicy)]
     parser.add_argument(
@@ -56,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=number_type(int, 1, MAX_SEED_PROFILES),
         default=10_000,
         metavar="N",
-        help="profiles in the database (default 10000)",
+        help="profiles in the database (default 10000; over PostgreSQL seeded into each "
+        "run's schema)",
     )
     parser.add_argument(
         "--read-ratio",
@@ -95,9 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--db",
-        metavar="PATH",
-        help="start from a copy of this SQLite file (default: seed a new one)",
+        metavar="PATH|URL",
+        help="start from a copy of this SQLite file (default: seed a new one), or run in "
+        "a PostgreSQL database, postgresql://USER@HOST:PORT/DBNAME: each policy in a fresh "
+        "schema of its own seeded with --keys profiles (your tables are not touched)",
     )
+    add_server_options(parser)
     parser.add_argument("--seed", type=int, default=42, help="workload seed (default 42)")
     parser.add_argument(
         "--json", action="store_true", help="print one JSON object per policy instead of a table"
@@ -181,6 +195,28 @@ def _say(line: str) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
 
 
+def check_server(args: argparse.Namespace) -> None:
+    """ValidationError (one line) for server options the runs could not use (a URL that
+    is not PostgreSQL's, --db-rtt without a server, --cache-rtt without Redis …)."""
+    server = bool(args.db) and "://" in args.db
+    where = {"db_url": args.db} if server else {"db_path": ":memory:"}
+    EngineConfig(
+        **where,
+        cache_url=args.cache,
+        db_pool=args.db_pool,
+        db_timeout=args.db_timeout,
+        db_rtt=args.db_rtt,
+        cache_rtt=args.cache_rtt,
+        jitter=args.jitter,
+    )
+    if server and not args.db.lower().startswith(("postgresql://", "postgres://")):
+        raise ValidationError(
+            f"--db {mask_url(args.db)}: bench takes a SQLite file's path or a PostgreSQL "
+            "URL (postgresql://USER@HOST:PORT/DBNAME)",
+            field="db_url",
+        )
+
+
 def main(argv: Sequence[str]) -> int:
     from cachetui.bench import sweep as bench_sweep
     from cachetui.bench.plot import PlotError
@@ -194,13 +230,8 @@ def main(argv: Sequence[str]) -> int:
     try:
         if args.db == ":memory:":
             parser.error("--db :memory:: bench copies a database file; leave --db out to seed one")
-        if args.db and "://" in args.db:
-            parser.error(
-                f"--db {mask_url(args.db)}: bench copies a SQLite file for each policy; over "
-                "a database server it is not available yet (give a SQLite file, or leave "
-                "--db out to seed one)"
-            )
-        if args.db:
+        check_server(args)
+        if args.db and "://" not in args.db:
             check_db_argument(args.db, writable=False)  # only read: the runs use copies
         if is_redis_url(args.cache):
             check_reachable(args.cache)
@@ -212,8 +243,8 @@ def main(argv: Sequence[str]) -> int:
                 bench_sweep.draw(rows, sweep, profiles)
             return 0
         results = asyncio.run(run(run_policies(args)))
-    except StoreUnavailable as exc:
-        print(f"cachetui bench: error: {exc}", file=sys.stderr)
+    except (StoreUnavailable, DatabaseUnavailable) as exc:
+        print(f"cachetui bench: error: {printable(str(exc))}", file=sys.stderr)
         return 2
     except Interrupted as exc:
         _say("cachetui bench: interrupted")

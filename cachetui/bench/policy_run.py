@@ -1,43 +1,22 @@
-"""One policy's run: the template database every run copies, and a policy driven on a
-fresh copy of it (flat out by default, or as a sweep paces it)."""
+"""One policy's run: a policy driven on a fresh copy of the database (flat out by default,
+or as a sweep paces it)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
-import shutil
+import itertools
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
-from cachetui.engine import CacheTuiError, DatabaseUnavailable, Engine, EngineConfig
+from cachetui.bench.copies import RunCopies
+from cachetui.engine import CacheTuiError, Engine, EngineConfig
+from cachetui.engine.history.callers import set_caller
 from cachetui.engine.lab.workload import Workload
+from cachetui.engine.metrics.counters import LatencyHistogram
 from cachetui.engine.stores.redis_store import RedisStore
-
-
-async def make_template(args: argparse.Namespace, folder: Path) -> Path:
-    """``folder/template.db``: a copy of ``--db``, or ``--keys`` seeded profiles; every run
-    starts from a copy of it. Raises DatabaseUnavailable naming the user's ``--db``."""
-    template = folder / "template.db"
-    if args.db:
-        # Errors name the user's file, not this copy of it.
-        try:
-            shutil.copyfile(args.db, template)
-        except OSError as exc:
-            reason = (exc.strerror or str(exc)).lower()
-            raise DatabaseUnavailable(f"--db {args.db}: cannot copy it: {reason}") from None
-        try:
-            async with Engine(EngineConfig(db_path=str(template))):
-                pass  # opened once: a file of another program is refused here
-        except DatabaseUnavailable as exc:
-            raise DatabaseUnavailable(f"--db {args.db}: {exc.__cause__ or exc}") from None
-        return template
-    async with Engine(EngineConfig(db_path=str(template))) as engine:
-        await engine.seed(args.keys)
-    return template
-
 
 #: Operations between two points where a flat-out caller hands the event loop over.
 YIELD_EVERY = 32
@@ -51,9 +30,11 @@ def flat_out(args: argparse.Namespace) -> Drive:
 
     async def drive(workload: Workload) -> tuple[int, float]:
         remaining = args.ops
+        slots = itertools.count()
 
         async def caller() -> None:
             nonlocal remaining
+            set_caller(f"bench-{next(slots)}")
             while remaining > 0:
                 remaining -= 1
                 await workload.one()
@@ -69,21 +50,20 @@ def flat_out(args: argparse.Namespace) -> Drive:
     return drive
 
 
-async def run_policy(
-    args: argparse.Namespace,
-    policy: str,
-    template: Path,
-    folder: Path,
-    drive: Drive | None = None,
-    name: str | None = None,
-) -> dict[str, Any]:
-    """One policy on a fresh copy ``folder/NAME.db`` of ``template`` (NAME: the policy by
-    default), driven by ``drive`` (default :func:`flat_out`); the copy's engine is
-    configured from ``args`` (capacity, flush interval, batch size, queue bound)."""
-    db = folder / f"{name or policy}.db"
-    shutil.copyfile(template, db)
-    config = EngineConfig(
-        db_path=str(db),
+def engine_config(args: argparse.Namespace, policy: str, where: dict[str, Any]) -> EngineConfig:
+    """The configuration of a run of ``policy`` over the copy ``where`` (its db_path or
+    db_url), from ``args`` (capacity, flush interval, batch size, queue bound, the
+    database server's pool, timeout and link)."""
+    server = {
+        "db_pool": args.db_pool,
+        "db_timeout": args.db_timeout,
+        "db_rtt": args.db_rtt,
+        "cache_rtt": args.cache_rtt,
+        "jitter": args.jitter,
+    }
+    return EngineConfig(
+        **where,
+        **server,
         policy=policy,
         cache_url=args.cache,
         capacity=args.capacity,
@@ -92,6 +72,27 @@ async def run_policy(
         max_pending=args.max_pending,
         queue_url=args.queue if policy == "write-behind" else "memory://",
     )
+
+
+async def run_policy(
+    args: argparse.Namespace,
+    policy: str,
+    copies: RunCopies,
+    drive: Drive | None = None,
+    name: str | None = None,
+) -> dict[str, Any]:
+    """One policy on a fresh copy (named NAME: the policy by default), driven by ``drive``
+    (default :func:`flat_out`); the copy is thrown away at the end."""
+    where = await copies.fresh(name or policy)
+    try:
+        return await _run(args, policy, engine_config(args, policy, where), drive)
+    finally:
+        await copies.release(where)
+
+
+async def _run(
+    args: argparse.Namespace, policy: str, config: EngineConfig, drive: Drive | None
+) -> dict[str, Any]:
     engine = Engine(config)
     if isinstance(engine.store, RedisStore):
         engine.store.ephemeral = True  # the copy's cache entries go when the copy does
@@ -110,6 +111,8 @@ async def run_policy(
             "ops_per_s": round(ops / seconds, 1),
             "read_p50_us": _us(m.read_p50),
             "read_p99_us": _us(m.read_p99),
+            "read_hit_p50_us": _us(hits(engine).percentile(50)),
+            "read_miss_p50_us": _us(engine.counters.miss_latency.percentile(50)),
             "update_p50_us": _us(m.update_p50),
             "update_p99_us": _us(m.update_p99),
             "hit_ratio": round(m.hit_ratio, 4),
@@ -138,6 +141,12 @@ async def run_policy(
     result["db_transactions"] = engine.metrics.db_transactions
     result["max_queue_wait_ms"] = round(engine.metrics.max_queue_wait * 1000, 1)
     return result
+
+
+def hits(engine: Engine) -> LatencyHistogram:
+    """The latencies of the reads the cache served: every read's but the misses'."""
+    counters = engine.counters
+    return counters.read_latency.since(counters.miss_latency)
 
 
 def _us(seconds: float | None) -> float | None:

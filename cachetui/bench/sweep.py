@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sqlite3
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +14,9 @@ from typing import Any
 
 from cachetui.bench import plot
 from cachetui.bench.argument_types import number_type
+from cachetui.bench.copies import run_copies
 from cachetui.bench.output import fmt_us, stderr_console
-from cachetui.bench.policy_run import Drive, make_template, run_policy
+from cachetui.bench.policy_run import Drive, run_policy
 from cachetui.engine import WritePolicy
 from cachetui.engine.lab.workload import Workload
 from cachetui.engine.stores.redis_url import mask_url
@@ -198,9 +198,8 @@ async def run(sweep: Sweep) -> tuple[list[dict[str, Any]], int]:
         folder = Path(tmp)
         with Progress(transient=True, console=stderr_console()) as progress:
             task = progress.add_task("seeding", total=runs + 1)
-            template = await make_template(args, folder)
-            with sqlite3.connect(template) as db:
-                profiles = int(db.execute("SELECT COUNT(*) FROM profiles").fetchone()[0])
+            copies = run_copies(args, folder)
+            profiles = await copies.prepare()
             progress.advance(task)
             for policy in sweep.policies:
                 for index, value in enumerate(sweep.values):
@@ -214,8 +213,7 @@ async def run(sweep: Sweep) -> tuple[list[dict[str, Any]], int]:
                     result = await run_policy(
                         run_args,
                         policy,
-                        template,
-                        folder,
+                        copies,
                         drive=paced(sweep.rate, sweep.seconds),
                         name=f"{policy}-{index}",
                     )

@@ -24,7 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog="Inside the app press ? for help on every key and policy. "
         "Also: `cachetui bench` compares the policies, `cachetui compare` runs two side by side, "
-        "`cachetui serve` runs it in a browser, `cachetui link` delays a TCP server's traffic.",
+        "`cachetui serve` runs it in a browser, `cachetui link` delays a TCP server's traffic, "
+        "`cachetui reset --db URL` removes what cachetui made in a database, `cachetui check` "
+        "judges history files (--history).",
     )
     parser.add_argument("--version", action="version", version=f"cachetui {__version__}")
     add_app_options(parser)
@@ -54,6 +56,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from cachetui.serve.command import main as serve_main
 
         return serve_main(argv[1:])
+    if argv[:1] == ["reset"]:
+        from cachetui.reset.command import main as reset_main
+
+        return reset_main(argv[1:])
+    if argv[:1] == ["check"]:
+        from cachetui.cli.check import main as check_main
+
+        return check_main(argv[1:])
     if argv[:1] == ["link"]:
         from cachetui.cli.link import main as link_main
 

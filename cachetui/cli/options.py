@@ -129,14 +129,9 @@ def _theme(text: str) -> str:
     return text
 
 
-def add_app_options(target: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """Add the app's options (all but --help and --version) to a parser or a group."""
-    target.add_argument(
-        "--db",
-        metavar="PATH|URL",
-        help="SQLite file of profiles, or :memory:, or a PostgreSQL server as "
-        "postgresql://USER@HOST:PORT/DBNAME (default: profiles.db in your data directory)",
-    )
+def add_server_options(target: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """The options about the servers' connections: ``--db-pool``, ``--db-rtt``,
+    ``--cache-rtt``, ``--jitter``, ``--db-timeout`` (the app's, and ``cachetui bench``'s)."""
     target.add_argument(
         "--db-pool",
         type=_int_at_least(1, 1000),
@@ -173,6 +168,17 @@ def add_app_options(target: argparse.ArgumentParser | argparse._ArgumentGroup) -
         default=10.0,
         help="PostgreSQL: connect and statement timeout in seconds (default 10)",
     )
+
+
+def add_app_options(target: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """Add the app's options (all but --help and --version) to a parser or a group."""
+    target.add_argument(
+        "--db",
+        metavar="PATH|URL",
+        help="SQLite file of profiles, or :memory:, or a PostgreSQL server as "
+        "postgresql://USER@HOST:PORT/DBNAME (default: profiles.db in your data directory)",
+    )
+    add_server_options(target)
     target.add_argument(
         "--cache",
         type=cache_url_argument,
@@ -273,6 +279,33 @@ def add_app_options(target: argparse.ArgumentParser | argparse._ArgumentGroup) -
         + ", ".join(BUILTIN_NAMES)
         + ", or the path of a .toml scenario file (docs/scenarios.md)",
     )
+    add_history_options(target)
+
+
+def _megabytes(text: str) -> int:
+    """``--history-max MB``: bytes."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected megabytes, got {text!r}") from None
+    if not 0.01 <= value <= 1_000_000:
+        raise argparse.ArgumentTypeError(f"expected 0.01 to 1000000 megabytes, got {text}")
+    return int(value * 1_000_000)
+
+
+def add_history_options(target: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    target.add_argument(
+        "--history",
+        metavar="FILE",
+        help="stream the history (every read and update, landings, epochs, a final record "
+        "per user at close) to FILE as JSON lines, for `cachetui check` (docs/verdicts.md)",
+    )
+    target.add_argument(
+        "--history-max",
+        type=_megabytes,
+        metavar="MB",
+        help="cap the history at MB megabytes: FILE rotates to FILE.1 (both stay under MB)",
+    )
 
 
 def scenario_link(args: argparse.Namespace, db_url: str | None) -> float | None:
@@ -318,6 +351,8 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
         max_attempts=args.max_attempts,
         conflict=args.conflict,
         queue_url=args.queue,
+        history_path=getattr(args, "history", None),
+        history_max_bytes=getattr(args, "history_max", None),
     )
     queue = parse_queue_url(config.queue_url, config.db_path)
     if queue.kind == "sqlite" and queue.path and not Path(queue.path).resolve().parent.is_dir():

@@ -12,6 +12,7 @@ from cachetui.cli.options import add_app_options, config_from_args, queue_url_ar
 from cachetui.compare.side_configs import Sides
 from cachetui.engine.config import EngineConfig, WritePolicy
 from cachetui.engine.errors import CacheTuiError, ValidationError
+from cachetui.literal import printable
 
 DEFAULT_POLICIES = (WritePolicy.WRITE_THROUGH.value, WritePolicy.WRITE_BEHIND.value)
 
@@ -21,8 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="cachetui compare",
         description="Two write policies side by side over the same traffic: every key and "
         "every workload operation goes to both, each over its own copy of the database "
-        "(in a temporary folder deleted on exit: your --db file is only read) and its own "
-        "cache.",
+        "(in a temporary folder deleted on exit: your --db file is only read; over "
+        "PostgreSQL, a fresh schema of its own, dropped on exit) and its own cache.",
         epilog="Examples: cachetui compare (write-through vs write-behind); cachetui compare "
         "write-behind write-around; cachetui compare write-behind write-behind --queue-b "
         "sqlite:// (a memory queue against a durable outbox: press c).",
@@ -79,7 +80,14 @@ def sides_from_args(args: argparse.Namespace) -> Sides:
         """Checked as `cachetui` checks its options; an error names --queue-a/-b if given."""
         try:
             return config_from_args(
-                argparse.Namespace(**{**vars(args), "policy": policy.value, "queue": queue})
+                argparse.Namespace(
+                    **{
+                        **vars(args),
+                        "policy": policy.value,
+                        "queue": queue,
+                        "history": side_history(args.history, name),
+                    }
+                )  # fmt: skip
             )
         except ValidationError as exc:
             if own is None:
@@ -92,6 +100,14 @@ def sides_from_args(args: argparse.Namespace) -> Sides:
     )
 
 
+def side_history(path: str | None, name: str) -> str | None:
+    """``--history h.jsonl``: side a writes ``h-a.jsonl``, side b ``h-b.jsonl``."""
+    if path is None:
+        return None
+    stem, dot, suffix = path.rpartition(".")
+    return f"{stem}-{name}.{suffix}" if dot and "/" not in suffix else f"{path}-{name}"
+
+
 def main(argv: Sequence[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(list(argv))
@@ -99,18 +115,17 @@ def main(argv: Sequence[str]) -> int:
         sides = sides_from_args(args)
     except (CacheTuiError, OSError) as exc:
         return _error(str(exc))
-    from cachetui.compare.copies import DatabaseCopies
+    from cachetui.compare.copies import DatabaseCopies, SchemaCopies
     from cachetui.compare.engines import make_engines
 
-    if sides.a.db_url is not None:  # each side needs a copy of the database: files only
-        return _error(
-            "compare copies a SQLite file for each side; over PostgreSQL it is not "
-            "available yet: give --db a SQLite file, or leave it out"
-        )
+    copies: DatabaseCopies | SchemaCopies
     try:
-        copies = DatabaseCopies(sides.a.db_path)
-    except ValidationError as exc:
-        return _error(str(exc))
+        if sides.a.db_url is not None:  # a schema of its own for each side
+            copies = SchemaCopies(sides.a.db_url, sides.a.db_timeout)
+        else:
+            copies = DatabaseCopies(sides.a.db_path)
+    except CacheTuiError as exc:
+        return _error(printable(str(exc)))
     try:
         try:
             engines = make_engines(sides, copies)

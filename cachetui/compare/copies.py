@@ -1,14 +1,17 @@
 """Each side of ``cachetui compare`` gets its own copy of the database, in a temporary
 folder deleted on exit: the user's file is only read (SQLite's online backup, from a
-read-only connection), never written."""
+read-only connection), never written. Over a PostgreSQL server each side gets a fresh
+schema of its own instead (:class:`SchemaCopies`), dropped on exit."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sqlite3
 import tempfile
 from pathlib import Path
 
+from cachetui.engine.database import run_schemas
 from cachetui.engine.errors import ValidationError
 
 
@@ -61,3 +64,32 @@ class DatabaseCopies:
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder = None
+
+
+class SchemaCopies:
+    """``a`` and ``b``: the URLs of two fresh schemas in the PostgreSQL database at
+    ``url`` (named and cleaned up as a benchmark's, see
+    :mod:`cachetui.engine.database.run_schemas`), both seeded alike when the engines
+    start; the user's own tables are not touched. DatabaseUnavailable (one line) if the
+    server cannot make them; :meth:`remove` drops them."""
+
+    def __init__(self, url: str, timeout: float = 10.0) -> None:
+        self.url, self.timeout = url, timeout
+        self.schemas: list[str] = []
+        asyncio.run(self._create())
+        self.a, self.b = (run_schemas.schema_url(url, s) for s in self.schemas)
+
+    async def _create(self) -> None:
+        await run_schemas.drop_leftovers(self.url, self.timeout)
+        try:
+            for _ in ("a", "b"):
+                self.schemas.append(await run_schemas.create_schema(self.url, self.timeout))
+        except BaseException:
+            await run_schemas.drop_schemas(self.url, self.schemas, self.timeout)
+            raise
+
+    def remove(self) -> None:
+        """Drop both schemas with all they hold (and their outbox files)."""
+        schemas, self.schemas = self.schemas, []
+        if schemas:
+            asyncio.run(run_schemas.drop_schemas(self.url, schemas, self.timeout))

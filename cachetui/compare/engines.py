@@ -11,7 +11,7 @@ from cachetui.engine.stores.base import CacheStore
 from cachetui.engine.stores.factory import make_store
 
 if TYPE_CHECKING:
-    from cachetui.compare.copies import DatabaseCopies
+    from cachetui.compare.copies import DatabaseCopies, SchemaCopies
     from cachetui.compare.side_configs import Sides
 
 
@@ -29,8 +29,13 @@ def side_engine(config: EngineConfig) -> Engine:
     return Engine(config, store=store)
 
 
-def make_engines(sides: Sides, copies: DatabaseCopies) -> tuple[Engine, Engine]:
+def on_copy(config: EngineConfig, copy: str) -> EngineConfig:
+    """``config`` over ``copy``: a file's path, or a schema's URL on the same server."""
+    if config.db_url is not None:
+        return dataclasses.replace(config, db_url=copy, db_path="")
+    return dataclasses.replace(config, db_path=copy)
+
+
+def make_engines(sides: Sides, copies: DatabaseCopies | SchemaCopies) -> tuple[Engine, Engine]:
     """Engine A over copy ``a``, engine B over copy ``b``."""
-    a = side_engine(dataclasses.replace(sides.a, db_path=copies.a))
-    b = side_engine(dataclasses.replace(sides.b, db_path=copies.b))
-    return a, b
+    return side_engine(on_copy(sides.a, copies.a)), side_engine(on_copy(sides.b, copies.b))

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from cachetui.engine import Engine, Profile
 from cachetui.engine.errors import CacheTuiError
+from cachetui.engine.history.callers import set_caller
 
 OpKind = Literal["read", "update", "external"]
 
@@ -139,6 +140,7 @@ class Lane:
 
     async def _run(self, queued: _Queued) -> None:
         op, engine = queued.op, self.engine
+        set_caller(f"compare-{self.name}")
         try:
             if op.kind == "read":
                 profile = await engine.read(op.user)

@@ -15,6 +15,7 @@ from cachetui.engine.errors import (
     DatabaseUnavailable,
     EngineClosed,
     Interrupted,
+    OutcomeUnknown,
     PendingWritesError,
     ProfileNotFound,
     StoreBusy,
@@ -24,6 +25,7 @@ from cachetui.engine.errors import (
     WriteRejected,
 )
 from cachetui.engine.events import Event, EventKind
+from cachetui.engine.history import Checker, calling, set_caller
 from cachetui.engine.lab.operations import CrashReport
 from cachetui.engine.lab.workload import Workload
 from cachetui.engine.metrics.counters import MetricsSnapshot
@@ -37,6 +39,9 @@ from cachetui.engine.stores import CacheEntry
 logging.getLogger("cachetui.engine").addHandler(logging.NullHandler())
 
 __all__ = [
+    "Checker",
+    "calling",
+    "set_caller",
     "CacheEntry",
     "CacheTuiError",
     "CrashReport",
@@ -52,6 +57,7 @@ __all__ = [
     "KeyState",
     "MetricsSnapshot",
     "MetricsWindow",
+    "OutcomeUnknown",
     "PendingWrite",
     "PendingWritesError",
     "Profile",

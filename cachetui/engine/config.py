@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -89,6 +90,11 @@ class EngineConfig:
     #: buckets (None: ``time.perf_counter``). Inject one to step time by hand (tests) or
     #: to share one clock between engines (a comparison, a benchmark).
     metrics_clock: Callable[[], float] | None = None
+    #: The history (docs/verdicts.md): records kept in memory, and a file to stream them
+    #: to as JSON lines (None: memory only), capped at ``history_max_bytes`` with ``.1``.
+    history_ring: int = 100_000
+    history_path: str | None = None
+    history_max_bytes: int | None = None
 
     def __post_init__(self) -> None:
         self.policy = WritePolicy.parse(self.policy)
@@ -126,6 +132,7 @@ class EngineConfig:
                 field="db_timeout",
             )
         parse_queue_url(self.queue_url, self.db_path)
+        self._history()
         if not isinstance(self.cache_url, str) or "://" not in self.cache_url:
             raise ValidationError(
                 f"cache_url must look like memory:// or redis://HOST:PORT/DB, got "
@@ -162,6 +169,23 @@ class EngineConfig:
                 "path, sqlite:///PATH, or postgresql://USER@HOST:PORT/DBNAME",
                 field="db_url",
             )
+
+    def _history(self) -> None:
+        _positive_int("history_ring", self.history_ring)
+        if self.history_max_bytes is not None:
+            _positive_int("history_max_bytes", self.history_max_bytes)
+        if self.history_path is not None:
+            if not isinstance(self.history_path, str) or not self.history_path:
+                raise ValidationError("history_path must be a file path", field="history_path")
+            folder = os.path.dirname(os.path.abspath(self.history_path))
+            problem = "it is a folder" if os.path.isdir(self.history_path) else None
+            if not os.path.isdir(folder):
+                problem = f"no folder {folder}"
+            if problem:
+                raise ValidationError(
+                    f"cannot write the history file {self.history_path!r}: {problem}",
+                    field="history_path",
+                )
 
     def _links(self) -> None:
         from cachetui.engine.lab.link.durations import check_seconds

@@ -29,6 +29,7 @@ from cachetui.engine.errors import (
     WriteRejected,
 )
 from cachetui.engine.events import Event, EventKind, EventLog
+from cachetui.engine.history.recorder import HistoryRecorder
 from cachetui.engine.key_locks import KeyLocks
 from cachetui.engine.lab.faults import Faults
 from cachetui.engine.metrics.counters import Counters
@@ -37,6 +38,7 @@ from cachetui.engine.profile import Profile, utc_timestamp, write_id_prefix
 from cachetui.engine.queue.dead_letters import DeadLetters
 from cachetui.engine.queue.outbox import Journal
 from cachetui.engine.queue.write_queue import WriteQueue
+from cachetui.engine.settling import CommitSettler
 from cachetui.engine.stores.base import CacheStore
 from cachetui.engine.stores.health import CacheHealth
 
@@ -60,6 +62,9 @@ class EngineCore:
         self.db: Database = make_database(config, self.faults, db_url)
         self.store = store
         self.events = EventLog(config.event_buffer)
+        self.history = HistoryRecorder(
+            config.history_ring, config.history_path, config.history_max_bytes
+        )
         self.queue = WriteQueue(config.max_pending)
         self.dead_letters = DeadLetters()
         self.policy = WritePolicy.parse(config.policy)
@@ -100,6 +105,10 @@ class EngineCore:
         #: removed yet: the user's next acknowledgement waits for :meth:`settle`.
         self.unsettled: dict[int, Unsettled] = {}
         self._settling: dict[int, asyncio.Task[None]] = {}
+        #: Write-through/-around/no-cache commits whose reply was lost (settling.py).
+        self.commits = CommitSettler(
+            self.db, self.emit, lambda: self.c, (config.retry_base, config.retry_cap)
+        )
         #: The crash point ``CACHETUI_CRASH_AT`` arms (read at start), or None.
         self.crash_at: str | None = None
 
@@ -117,10 +126,11 @@ class EngineCore:
         """The id of the write the update ``op`` makes."""
         return f"{self.write_prefix}{op}"
 
-    def new_epoch(self) -> int:
-        """Start a new write epoch (a crash, a rewind); its number."""
+    def new_epoch(self, reason: str) -> int:
+        """Start a new write epoch (a "crash", a "rewind"); its number."""
         self.write_epoch += 1
         self.write_prefix = write_id_prefix(self.instance, self.write_epoch)
+        self.history.epoch(self.write_epoch, reason)
         return self.write_epoch
 
     def timestamp(self) -> str:
@@ -150,6 +160,8 @@ class EngineCore:
         """The user's row; ProfileNotFound if none. Read on this thread when the database
         allows it (:meth:`Database.read_now`), else through aiosqlite, where concurrent
         callers share one query."""
+        if user_id in self.commits.unsettled:  # its row may be about to change
+            await self.commits.settle(user_id)
         start = perf_counter()
         read, profile = self.db.read_now(user_id)  # no thread hop when it can
         if read:
@@ -239,6 +251,7 @@ class EngineCore:
             del failures[uid]  # cannot happen to a new write (its id is new): landed
         c.db_writes += len(rows) - len(failures)
         c.db_transactions += len(rows) > len(failures)  # one that wrote nothing: not counted
+        self.history.landed([p for p, _ in rows if p.user_id not in failures])
         errors: dict[int, Exception] = {}
         for profile, _base in rows:
             failure = failures.get(profile.user_id)
@@ -372,6 +385,7 @@ class EngineCore:
         if not landed:
             return entries, 0
         done = [p.user_id for p, _ in entries if p.write_id in landed]
+        self.history.landed([p for p, _ in entries if p.write_id in landed], found=True)
         await self.journal_removed(done)
         return [(p, base) for p, base in entries if p.write_id not in landed], len(done)
 

@@ -35,10 +35,10 @@ from cachetui.engine.errors import (
     CacheTuiError,
     DatabaseUnavailable,
     EngineClosed,
-    PendingWritesError,
     ValidationError,
 )
 from cachetui.engine.events import Event, EventKind
+from cachetui.engine.history.finals import close_history
 from cachetui.engine.lab.demo_data import MAX_SEED_PROFILES
 from cachetui.engine.lab.link.links import EngineLinks
 from cachetui.engine.lab.operations import LabOperations
@@ -131,6 +131,7 @@ class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, Observ
         self._flusher.start(loop)
         core.window.reset(core.c)  # the window starts with the engine
         core.state = RUNNING
+        core.history.start(core.instance, core.policy, core.config.queue_url)
         core.cache.start(loop)
         atexit.register(self._at_exit)
         if replayed or landed:
@@ -212,6 +213,8 @@ class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, Observ
         with contextlib.suppress(DatabaseUnavailable):
             await core.db.drop_lab_triggers()
         await self._flusher.stop()
+        await core.commits.stop()
+        await close_history(core)
         if core.outbox is not None:
             await core.outbox.close()
             core.outbox = None
@@ -222,19 +225,6 @@ class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, Observ
         await core.db.close()
         await asyncio.to_thread(self.links.stop)
         return discarded
-
-    async def _save_dead_letters_or_raise(self) -> None:
-        """Closing must not drop dead letters the database has not saved yet (parked
-        while it was down): PendingWritesError names them, and the engine stays open."""
-        core = self._core
-        error = await core.save_dead_letters()
-        if error is None:
-            return
-        letters = core.dead_letters
-        unsaved = len(letters.unsaved) + len(letters.undeleted)
-        raise PendingWritesError(
-            unsaved, f"dead letters not yet saved in the dead_letters table: {error}"
-        ) from error
 
     async def rescue_database(self) -> str:
         """After the database file was deleted or replaced while open
@@ -309,6 +299,7 @@ class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, Observ
                 elapsed = end - start
                 core.events.emit(Event(op, _HIT, user_id, profile.version, elapsed, end, ""))
                 c.read_latency.record(elapsed)
+                core.history.read(start, end, profile, core.policy, op)
                 return profile
         c.misses += 1
         try:
@@ -317,9 +308,12 @@ class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, Observ
                 core.emit(op, EventKind.MISS, user_id, None, None, detail)
             profile = await policy.read_miss(op, user_id)
         except CacheTuiError as exc:
+            core.history.failed(start, "read", user_id, exc, core.policy, op)
             core.emit(op, EventKind.ERROR, user_id, None, None, f"read failed: {exc}")
             raise
-        c.read_latency.record(perf_counter() - start)
+        end = perf_counter()
+        c.record_miss(end - start)
+        core.history.read(start, end, profile, core.policy, op)
         return profile
 
     # -- updates -----------------------------------------------------------------------------
@@ -355,9 +349,11 @@ class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, Observ
                 profile = await self._policies[policy].update(op, user_id, changes, epoch)
             finally:
                 core.locks.release(user_id)
-        except CacheTuiError as exc:
-            core.c.failed_updates += 1
-            core.emit(op, EventKind.ERROR, user_id, None, None, f"update failed: {exc}")
+        except BaseException as exc:
+            core.history.failed(start, "update", user_id, exc, core.policy, op, core.write_id(op))
+            if isinstance(exc, CacheTuiError):
+                core.c.failed_updates += 1
+                core.emit(op, EventKind.ERROR, user_id, None, None, f"update failed: {exc}")
             raise
         finally:
             core.active_updates -= 1
@@ -368,6 +364,7 @@ class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, Observ
         end = perf_counter()
         elapsed = end - start
         c.update_latency.record(elapsed)
+        core.history.update(start, end, profile, policy, op)
         core.events.emit(Event(op, EventKind.ACK, user_id, profile.version, elapsed, end, policy))
         return profile
 

@@ -39,6 +39,29 @@ class DatabaseUnavailable(CacheTuiError):
         self.transient = transient
 
 
+class OutcomeUnknown(DatabaseUnavailable):
+    """A commit was sent but its reply was lost (a partition, the connection closed or
+    reset, the server ended the session): the write may have landed or not. Not
+    acknowledged. Until the engine settles it by reading the row's write id (see
+    ``Engine.unsettled_commits()``), the user's cache entry is dropped and that user's
+    reads and updates settle it first. ``user_id`` and ``write_id`` name the write (None
+    when the database raises it, before the engine knows whose write it was);
+    ``session`` is the database's handle of the connection it was sent on."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        user_id: int | None = None,
+        write_id: str | None = None,
+        session: object = None,
+    ) -> None:
+        super().__init__(message, transient=True)
+        self.user_id = user_id
+        self.write_id = write_id
+        self.session = session
+
+
 class DatabaseFileLost(DatabaseUnavailable):
     """The database file was deleted, or another file put at its path, while the engine
     had it open: writing on would land in a file no one can read, so writes stay

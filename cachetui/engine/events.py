@@ -33,6 +33,7 @@ class EventKind(StrEnum):
     CONFLICT = "conflict"  # a write's base version was gone: another writer got there first
     DEAD_LETTER = "dead-letter"  # a write parked (rejected or conflicting), or retried/discarded
     REPLAY = "replay"  # write-behind: writes recovered from a durable queue after a crash
+    SETTLE = "settle"  # a commit of unknown outcome settled by its row's write id
     ERROR = "error"
 
 

@@ -9,9 +9,11 @@ from typing import Any
 
 from cachetui.engine.core import BACKGROUND_OP, RUNNING, EngineCore, perf_counter
 from cachetui.engine.events import Event, EventKind, Subscriber
+from cachetui.engine.history.recorder import HistoryRecorder
 from cachetui.engine.metrics.counters import Counters, MetricsSnapshot
 from cachetui.engine.metrics.window import MetricsWindow
 from cachetui.engine.profile import Profile
+from cachetui.engine.settling import SettledCommit, UnsettledCommit
 
 
 class Observation:
@@ -54,6 +56,12 @@ class Observation:
         few hundred µs; meant for a refresh a few times a second."""
         return self._core.window.window()
 
+    @property
+    def history(self) -> HistoryRecorder:
+        """The operation history (docs/verdicts.md): ``records()`` the newest as their JSON
+        dicts, ``listen(fn)`` each batch as it is drained (a live checker's feed)."""
+        return self._core.history
+
     def subscribe(self, subscriber: Subscriber) -> Any:
         """Call ``subscriber(event)`` for every event; returns a function that unsubscribes."""
         return self._core.events.subscribe(subscriber)
@@ -64,6 +72,17 @@ class Observation:
     def trace(self, op_id: int) -> list[Event]:
         """The steps of one operation, from the event ring buffer."""
         return self._core.events.for_op(op_id)
+
+    def unsettled_commits(self) -> list[UnsettledCommit]:
+        """Commits whose reply was lost (their update raised OutcomeUnknown) and that are
+        not settled yet, oldest first: the engine settles each by reading its row's write
+        id once the database answers (docs/engine.md, "Commits of unknown outcome")."""
+        return list(self._core.commits.unsettled.values())
+
+    def settled_commits(self) -> list[SettledCommit]:
+        """The last 100 commits of unknown outcome settled, oldest first, each with its
+        outcome: "landed", "not landed" or "overwritten" (by another writer since)."""
+        return list(self._core.commits.settled)
 
     # -- listeners -------------------------------------------------------------------------------
     def _on_drop(self, user_id: int, profile: Profile | None, reason: str) -> None:

@@ -44,6 +44,7 @@ from cachetui.engine import (
     Profile,
     StoreUnavailable,
 )
+from cachetui.engine.history.callers import set_caller
 from cachetui.engine.metrics.counters import MetricsSnapshot
 from cachetui.scenarios.actions import Action
 from cachetui.scenarios.distance import PolicyLatencies, apply_links, saved_links
@@ -380,6 +381,7 @@ class ScenarioRun:
         """One call per user and repeat: users at once, a user's repeats in a row."""
 
         async def calls_of(user: int) -> None:
+            set_caller(f"scenario-{self.scenario.name}")
             for _ in range(action.repeat):
                 try:
                     await call(user)

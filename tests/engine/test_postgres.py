@@ -6,7 +6,6 @@ connection as psql would; and bad URLs refused with one clear line."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -69,49 +68,6 @@ async def test_updates_land_with_their_write_id_and_reads_see_them(make_pg, post
         assert engine.metrics.db_transactions == 1  # one batch, one round trip
 
 
-async def test_another_programs_write_is_recognised_and_conflicts(make_pg, postgres_url):
-    engine = await make_pg("write-behind")
-    pending = await engine.update(1, {"bio": "pending"})
-    psql(postgres_url, "UPDATE profiles SET location = 'Elsewhere' WHERE user_id = 1")
-    assert psql(postgres_url, "SELECT version, write_id FROM profiles WHERE user_id = 1") == [
-        (2, None)
-    ]
-    await engine.flush()
-    [letter] = engine.dead_letters()
-    assert (letter.kind, letter.write_id, letter.db_version) == ("conflict", pending.write_id, 2)
-    assert psql(postgres_url, "SELECT kind, write_id FROM dead_letters") == [
-        ("conflict", pending.write_id)
-    ]
-
-
-async def test_overwrite_lands_the_write_over_the_other_programs(make_pg, postgres_url):
-    engine = await make_pg("write-behind", conflict="overwrite")
-    pending = await engine.update(2, {"bio": "ours"})
-    psql(
-        postgres_url, "UPDATE profiles SET bio = 'theirs', version = version + 1 WHERE user_id = 2"
-    )
-    await engine.flush()
-    landed = row(postgres_url, 2)
-    assert landed is not None and (landed.bio, landed.version) == ("ours", 3)
-    assert landed.write_id == pending.write_id
-
-
-async def test_a_rejected_row_is_parked_and_the_rest_of_its_batch_lands(make_pg, postgres_url):
-    engine = await make_pg("write-behind", max_attempts=2)
-    await engine.reject_writes(3)
-    good = [await engine.update(uid, {"bio": "fine"}) for uid in (4, 5)]
-    await engine.update(3, {"bio": "poison"})
-    await engine.flush()
-    await engine.flush()
-    assert [row(postgres_url, p.user_id) for p in good] == good
-    [letter] = engine.dead_letters()
-    assert letter.kind == "rejected" and "rejected" in letter.error
-    await engine.close()
-    assert (
-        psql(postgres_url, "SELECT tgname FROM pg_trigger WHERE tgname LIKE 'cachetui_lab%%'") == []
-    )  # the lab trigger goes with the engine
-
-
 async def test_external_writes_rewinds_and_write_through_conflicts(make_pg, postgres_url):
     engine = await make_pg("write-through")
     external = await engine.external_update(6, {"bio": "external"})
@@ -125,21 +81,6 @@ async def test_external_writes_rewinds_and_write_through_conflicts(make_pg, post
     await engine.read(7)  # cached before? no: write-through re-reads on a conflict
     again = await engine.update(7, {"location": "Here"})
     assert (again.version, again.bio, again.location) == (3, "behind its back", "Here")
-
-
-async def test_a_durable_queue_replays_into_postgres_after_a_crash(
-    make_pg, postgres_url, tmp_path: Path, monkeypatch
-):
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
-    engine = await make_pg("write-behind", queue_url="sqlite://")
-    acknowledged = await engine.update(8, {"bio": "durable"})
-    assert engine.queue_location == str(
-        tmp_path / "cachetui" / f"outbox-{engine.db.database_id}.db"
-    )
-    await engine.crash()
-    assert engine.last_crash.replayed == 1 and engine.last_crash.lost == []
-    await engine.flush()
-    assert row(postgres_url, 8) == acknowledged
 
 
 async def test_a_profiles_table_not_made_by_cachetui_is_refused(postgres_url):
@@ -179,58 +120,6 @@ def test_db_url_and_db_path_together_are_refused():
     assert EngineConfig(db_url="sqlite:///tmp/x.db").db_path == "tmp/x.db"
     masked = EngineConfig(db_url="postgresql://u:pw@h/db").db_path
     assert "pw" not in masked and masked.startswith("postgresql://")
-
-
-PG_FOREIGN_WRITES = {
-    "update keeping the write id": [
-        "UPDATE profiles SET location = 'Foreignville' WHERE user_id = 12"
-    ],
-    "update clearing the write id": [
-        "UPDATE profiles SET location = 'Foreignville', write_id = NULL WHERE user_id = 12"
-    ],
-    "delete then insert": [
-        "CREATE TEMP TABLE keep AS SELECT * FROM profiles WHERE user_id = 12",
-        "DELETE FROM profiles WHERE user_id = 12",
-        "INSERT INTO profiles SELECT user_id, name, bio, 'Foreignville', followers, version, "
-        "updated_at, write_id FROM keep",
-    ],
-    "truncate then insert": [
-        "CREATE TEMP TABLE keep AS SELECT * FROM profiles",
-        "TRUNCATE profiles",
-        "INSERT INTO profiles SELECT user_id, name, bio, "
-        "CASE WHEN user_id = 12 THEN 'Foreignville' ELSE location END, followers, version, "
-        "updated_at, write_id FROM keep",
-    ],
-}
-
-
-@pytest.mark.parametrize("statements", PG_FOREIGN_WRITES.values(), ids=PG_FOREIGN_WRITES)
-async def test_no_foreign_write_is_overwritten_unseen(make_pg, postgres_url, statements):
-    engine = await make_pg("write-behind")
-    ours = await engine.update(12, {"bio": "ours, landed"})
-    await engine.flush()
-    queued = await engine.update(12, {"bio": "ours, queued"})
-    with psycopg.connect(postgres_url, autocommit=True) as conn, conn.transaction():
-        for statement in statements:
-            conn.execute(statement.encode())
-    foreign = row(postgres_url, 12)
-    assert foreign is not None and (foreign.write_id, foreign.version) == (None, ours.version + 1)
-    await engine.flush()
-    assert row(postgres_url, 12) == foreign
-    [letter] = engine.dead_letters()
-    assert (letter.kind, letter.write_id) == ("conflict", queued.write_id)
-
-
-async def test_a_rewind_passes_a_lab_rejection(make_pg, postgres_url):
-    engine = await make_pg("write-through")
-    before = row(postgres_url, 13)
-    assert before is not None
-    await engine.update(13, {"bio": "to be rewound"})
-    await engine.reject_writes(13)
-    await engine.restore_rows([before])
-    assert row(postgres_url, 13) == before
-    with pytest.raises(psycopg.errors.RaiseException):
-        psql(postgres_url, "UPDATE profiles SET bio = 'x' WHERE user_id = 13")  # still there
 
 
 async def test_a_connection_lost_mid_run_is_ridden_out(postgres_url):

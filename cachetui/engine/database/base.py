@@ -67,6 +67,9 @@ class Database(ABC):
     #: A random id stored in the database at its first open: a durable queue records it,
     #: so it is never replayed into another database ("" before :meth:`open`).
     database_id: str
+    #: How many batches the write-behind flusher may have in flight at once, each on a
+    #: connection of its own (distinct users: a user is in one batch at a time).
+    write_streams: int = 1
 
     # -- lifetime ---------------------------------------------------------------------------
     @abstractmethod
@@ -113,6 +116,13 @@ class Database(ABC):
     async def landed(self, writes: Sequence[tuple[int, str]]) -> set[str]:
         """Which of these ``(user_id, write_id)`` writes are in the database already
         (the row holds the write id, or a recorded landing names it)."""
+
+    async def end_session(self, session: object) -> None:
+        """Make sure the session a commit of unknown outcome
+        (:class:`~cachetui.engine.errors.OutcomeUnknown`) was sent on is over, so the
+        commit cannot land later; DatabaseUnavailable while the database does not
+        answer. A backend whose commits always get their reply: nothing to do."""
+        return None
 
     @abstractmethod
     async def external_update(

@@ -23,8 +23,18 @@ class BatchLoader:
         self._fetch_many = fetch_many
         self._waiting: dict[int, list[asyncio.Future[Profile | None]]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._inline = False  # a caller is reading its own row
 
     async def load(self, user_id: int) -> Profile | None:
+        if self._task is None and not self._inline:
+            # Nobody else is loading: read it now (no task, no extra loop turn); callers
+            # arriving meanwhile share one query, as below.
+            self._inline = True
+            try:
+                rows = await self._fetch_many([user_id])
+            finally:
+                self._inline = False
+            return rows.get(user_id)
         future: asyncio.Future[Profile | None] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(user_id, []).append(future)
         if self._task is None:

@@ -11,14 +11,15 @@ through the URL (``sslmode``, ``PG*`` variables, socket hosts, ``options=-c…``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import Any
 
 import psycopg
+from psycopg import pq
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from cachetui.engine.database import postgres_statements as sql
 from cachetui.engine.database.base import (
@@ -32,10 +33,18 @@ from cachetui.engine.database.base import (
 from cachetui.engine.database.postgres_errors import (
     connect_problem,
     message,
+    no_connection,
     row_permanent,
     unavailable,
 )
-from cachetui.engine.errors import DatabaseUnavailable, WriteRejected
+from cachetui.engine.database.postgres_schema import prepare
+from cachetui.engine.database.postgres_sessions import (
+    check_idle,
+    end_session,
+    outcome_unknown,
+    reply_within,
+)
+from cachetui.engine.errors import DatabaseUnavailable, OutcomeUnknown, WriteRejected
 from cachetui.engine.lab.demo_data import demo_profiles
 from cachetui.engine.lab.faults import Faults
 from cachetui.engine.profile import Profile
@@ -43,6 +52,7 @@ from cachetui.engine.queue.dead_letters import DeadLetter
 from cachetui.engine.stores.redis_url import mask_url
 
 POSTGRES_SCHEMES = ("postgresql", "postgres")
+Connection = psycopg.AsyncConnection[Any]
 
 
 def is_postgres_url(url: str) -> bool:
@@ -64,8 +74,15 @@ class PostgresDatabase(Database):
         #: What the header shows: "PostgreSQL 15.10 at HOST:PORT/DBNAME" (set at open).
         self.description = f"PostgreSQL at {self.path}"
         self.pool_size = pool
+        # Batches in flight at once: the server works on one while the next is built,
+        # and commits share their WAL flushes; half the pool is left to callers.
+        self.write_streams = max(1, min(4, pool // 2))
         self.timeout = timeout
+        #: How long a reply may take (a partition holds it for ever): --db-timeout, plus
+        #: up to 1 s for the server's own statement timeout to answer first.
+        self.reply_timeout = timeout + min(timeout, 1.0)
         self._pool: AsyncConnectionPool | None = None
+        self._dsn = ""  # the conninfo the pool connects with (set at open)
         self._recorded = 0
 
     # -- lifetime --------------------------------------------------------------------------
@@ -93,7 +110,7 @@ class PostgresDatabase(Database):
             ) from None
         try:  # one plain connection first: its error says what is wrong
             async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
-                await self._setup(conn)
+                self.database_id = await prepare(conn, self.path)
                 version = conn.info.server_version
                 # where libpq connected (the URL, or PG* variables)
                 connected = f"{conn.info.host}:{conn.info.port}/{conn.info.dbname}"
@@ -110,12 +127,14 @@ class PostgresDatabase(Database):
             host, port = info.get("host") or "localhost", info.get("port") or 5432
             where = f"{host}:{port}/{info.get('dbname') or ''}"
         self.description = f"PostgreSQL {version // 10000}.{version % 10000} at {where}"
+        self._dsn = conninfo
         self._pool = AsyncConnectionPool(
             conninfo,
             min_size=1,
             max_size=self.pool_size,
             timeout=self.timeout,
             kwargs={"autocommit": True},
+            check=check_idle,  # a connection the server ended while idle is replaced
             open=False,
         )
         try:
@@ -126,48 +145,37 @@ class PostgresDatabase(Database):
                 f"cannot open database {self.path}: {connect_problem(exc, self.url)}"
             ) from None
 
-    async def _setup(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        """Create the tables if missing, refuse a ``profiles`` table that is not ours,
-        and read (or make) the database's id."""
-        async with conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(7215007)")  # one setup at a time
-            cur = await conn.execute(
-                "SELECT column_name FROM information_schema.columns "
-                "WHERE table_name = 'profiles' AND table_schema = current_schema()"
-            )
-            columns = {str(name) for (name,) in await cur.fetchall()}
-            missing = [c for c in sql.REQUIRED_COLUMNS if c not in columns]
-            if columns and missing:
-                raise DatabaseUnavailable(
-                    f"cannot open database {self.path}: its profiles table was not made "
-                    f"by cachetui (it lacks {', '.join(missing)})"
-                )
-            await conn.execute(sql.SCHEMA)
-            # Where these tables live (the database's oid and the schema): a copy of them
-            # elsewhere (createdb -T, pg_dump and restore) is another database, so it gets
-            # a database id of its own, and never replays the original's queues.
-            cur = await conn.execute(
-                "SELECT (SELECT oid FROM pg_database WHERE datname = current_database())"
-                "::text || '/' || current_schema()"
-            )
-            home = str((await cur.fetchone() or ("",))[0])
-            cur = await conn.execute("SELECT key, value FROM cachetui_meta")
-            meta = {str(k): str(v) for k, v in await cur.fetchall()}
-            database_id = meta.get("database_id", "")
-            if not database_id or meta.get("home", home) != home:
-                database_id = uuid.uuid4().hex
-            await conn.execute(
-                "INSERT INTO cachetui_meta (key, value) VALUES ('database_id', %s), "
-                "('schema_version', %s), ('home', %s) ON CONFLICT (key) DO UPDATE "
-                "SET value = excluded.value",
-                (database_id, str(sql.SCHEMA_VERSION), home),
-            )
-        self.database_id = database_id
-
     async def close(self) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:
             await pool.close()
+
+    @contextlib.asynccontextmanager
+    async def _session(
+        self, *, writing: bool = False, replies: int = 1
+    ) -> AsyncIterator[Connection]:
+        """A pooled connection whose ``replies`` replies must come within
+        ``reply_timeout`` each (:func:`reply_within`). ``writing``: an error after which
+        the commit may have landed raises :class:`OutcomeUnknown` naming the session (its
+        backend's pid)."""
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                conn = await stack.enter_async_context(self._require().connection())
+            except PoolTimeout:
+                where = "writing" if writing else "reading"
+                raise await no_connection(self._dsn, self.url, where, self.timeout) from None
+            pid = conn.info.backend_pid
+            try:
+                async with reply_within(conn, self.reply_timeout * replies):
+                    yield conn
+            except Exception as exc:
+                if writing and outcome_unknown(exc):
+                    raise OutcomeUnknown(
+                        f"{unavailable(exc, 'writing')}: the reply to a commit was lost, "
+                        "it may have landed",
+                        session=pid,
+                    ) from exc
+                raise
 
     def _require(self) -> AsyncConnectionPool:
         if self._pool is None:
@@ -177,9 +185,12 @@ class PostgresDatabase(Database):
     async def _run(self, where: str, statement: str, params: Any = None) -> list[tuple[Any, ...]]:
         """One statement on a pooled connection; its rows ([] for none)."""
         try:
-            async with self._require().connection() as conn:
+            async with self._session() as conn:
                 cur = await conn.execute(statement.encode(), params)
-                return await cur.fetchall() if cur.description else []
+                # the result's status, not cur.description (which builds a Column per column)
+                result = cur.pgresult
+                rows = result is not None and result.status == pq.ExecStatus.TUPLES_OK
+                return await cur.fetchall() if rows else []
         except DatabaseUnavailable:
             raise
         except (psycopg.Error, OSError) as exc:
@@ -192,7 +203,10 @@ class PostgresDatabase(Database):
     # -- the engine's calls (faults apply) -----------------------------------------------
     async def fetch_many(self, user_ids: Sequence[int]) -> dict[int, Profile]:
         await self.faults.before_db_call()
-        rows = await self._run("reading", sql.SELECT_MANY, (list(user_ids),))
+        if len(user_ids) == 1:
+            rows = await self._run("reading", sql.SELECT_ONE, (user_ids[0],))
+        else:
+            rows = await self._run("reading", sql.SELECT_MANY, (list(user_ids),))
         return {row[0]: Profile(*row) for row in rows}
 
     async def write(
@@ -209,22 +223,11 @@ class PostgresDatabase(Database):
     async def _guarded(
         self, rows: Sequence[tuple[Profile, int]], record: bool
     ) -> dict[int, RowFailure]:
-        columns: dict[str, Any] = {
-            "user_id": [p.user_id for p, _ in rows],
-            "name": [p.name for p, _ in rows],
-            "bio": [p.bio for p, _ in rows],
-            "location": [p.location for p, _ in rows],
-            "followers": [p.followers for p, _ in rows],
-            "version": [p.version for p, _ in rows],
-            "updated_at": [p.updated_at for p, _ in rows],
-            "write_id": [p.write_id for p, _ in rows],
-            "base": [base for _, base in rows],
-            "record": record,
-        }
+        statement, params = sql.guarded_write(rows, record)
         by_user = {p.user_id: p for p, _ in rows}
         try:
-            async with self._require().connection() as conn:
-                cur = await conn.execute(sql.GUARDED_BATCH, columns)
+            async with self._session(writing=True) as conn:
+                cur = await conn.execute(statement, params)
                 answers = await cur.fetchall()
         except (psycopg.Error, OSError) as exc:
             if not row_permanent(exc):
@@ -236,9 +239,7 @@ class PostgresDatabase(Database):
             raise unavailable(exc, "writing") from exc
         failures: dict[int, RowFailure] = {}
         again: list[tuple[Profile, int]] = []
-        for uid, written, version, write_id, recorded in answers:
-            if written:
-                continue
+        for uid, version, write_id, recorded in answers:  # the rows not written
             if version is not None and builds_on(by_user[uid], write_id, int(version)):
                 again.append((by_user[uid], int(version)))  # on our own earlier write
                 continue
@@ -261,7 +262,10 @@ class PostgresDatabase(Database):
     ) -> dict[int, RowFailure]:
         failures: dict[int, RowFailure] = {}
         try:
-            async with self._require().connection() as conn, conn.transaction():
+            async with (
+                self._session(writing=True, replies=3 * len(rows) + 2) as conn,
+                conn.transaction(),
+            ):
                 for profile, base in rows:
                     params = {**profile._asdict(), "base": base}
                     try:
@@ -311,6 +315,13 @@ class PostgresDatabase(Database):
         params = {"ids": [w for _, w in writes], "users": [u for u, _ in writes]}
         return {str(w) for (w,) in await self._run("reading landings", sql.LANDED, params)}
 
+    async def end_session(self, session: object) -> None:
+        """Make sure the server session a commit of unknown outcome was sent on (its
+        backend's pid) is over, so the commit cannot land later (:func:`end_session`)."""
+        if isinstance(session, int) and session > 0:
+            await self.faults.before_db_call()
+            await end_session(self._run, session, self.reply_timeout)
+
     async def external_update(
         self, user_id: int, changes: dict[str, Any], updated_at: str
     ) -> Profile | None:
@@ -341,7 +352,7 @@ class PostgresDatabase(Database):
         await self.faults.before_db_call()
         try:
             async with (
-                self._require().connection() as conn,
+                self._session() as conn,
                 conn.transaction(),
                 conn.cursor() as cur,
             ):
@@ -368,7 +379,7 @@ class PostgresDatabase(Database):
 
     async def _transaction(self, where: str, statements: Iterable[str]) -> None:
         try:
-            async with self._require().connection() as conn, conn.transaction():
+            async with self._session() as conn, conn.transaction():
                 for statement in statements:
                     await conn.execute(statement.encode())
         except (psycopg.Error, OSError) as exc:

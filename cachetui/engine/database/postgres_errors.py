@@ -7,6 +7,8 @@ a password."""
 
 from __future__ import annotations
 
+import asyncio
+
 import psycopg
 from psycopg_pool import PoolTimeout
 
@@ -57,6 +59,14 @@ def unavailable(exc: BaseException, where: str) -> DatabaseUnavailable:
     return DatabaseUnavailable(f"{where}: {reason}", transient=True)
 
 
+#: What the server says when it takes no more connections (SQLSTATE 53300).
+_CONNECTION_LIMITS = (
+    "too many clients",
+    "too many connections",
+    "remaining connection slots are reserved",
+)
+
+
 def connect_problem(exc: BaseException, url: str) -> str:
     """Why a first connection to ``url`` failed, as a phrase a user can act on (the
     password never in it)."""
@@ -71,6 +81,13 @@ def connect_problem(exc: BaseException, url: str) -> str:
             f"{text} (create it: createdb -h HOST -U USER {database}, or psql -c "
             f"'CREATE DATABASE {database}')"
         )
+    if getattr(exc, "sqlstate", None) == "53300" or any(
+        limit in lowered for limit in _CONNECTION_LIMITS
+    ):
+        return (
+            f"the server has too many clients ({text}): back-pressure, not an outage; "
+            "try again, or lower --db-pool"
+        )
     if "password authentication failed" in lowered or "no password supplied" in lowered:
         return "the server refused the user name or password"
     if "could not translate host name" in lowered or "name or service not known" in lowered:
@@ -80,3 +97,25 @@ def connect_problem(exc: BaseException, url: str) -> str:
     if "timeout" in lowered:
         return f"no answer from {masked} within --db-timeout"
     return text.replace(url, masked)
+
+
+async def no_connection(conninfo: str, url: str, where: str, timeout: float) -> DatabaseUnavailable:
+    """Why the pool gave no connection within --db-timeout: one connection tried now says
+    whether the server is at its limit or every connection of the pool is busy
+    (back-pressure), or whether it cannot be reached (an outage)."""
+    try:
+        async with asyncio.timeout(timeout):
+            conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
+        await conn.close()
+    except (psycopg.Error, OSError, TimeoutError) as exc:
+        if isinstance(exc, TimeoutError):
+            problem = f"no answer from {mask_url(url)} within --db-timeout"
+        else:
+            problem = connect_problem(exc, url)
+        if "back-pressure" in problem:
+            return DatabaseUnavailable(f"{where}: {problem}", transient=True)
+        return DatabaseUnavailable(
+            f"{where}: the server cannot be reached: {problem} (an outage: retried)",
+            transient=True,
+        )
+    return unavailable(PoolTimeout(), where)

@@ -64,7 +64,7 @@ class LabOperations:
         op = next(core.ops)
         async with self._flusher.lock:  # a batch in flight either landed or did not
             core.epoch += 1  # updates in progress die with the process
-            core.new_epoch()  # the restarted process writes in a new epoch
+            core.new_epoch("crash")  # the restarted process writes in a new epoch
             updates = core.queue.updates_by_user()
             dropped = core.queue.clear()
             replayed = await self._replay_outbox()
@@ -142,8 +142,10 @@ class LabOperations:
             if profile is None:
                 raise ProfileNotFound(user_id)
         except CacheTuiError as exc:
+            core.history.failed(start, "external", user_id, exc, "external", op)
             core.emit(op, EventKind.ERROR, user_id, None, None, f"external write failed: {exc}")
             raise
+        core.history.external(start, perf_counter(), profile, op)
         core.c.external_writes += 1
         core.emit(
             op,
@@ -235,7 +237,7 @@ class LabOperations:
         if rows:
             self._check_running()
             await self._core.db.restore(rows)
-            self._core.new_epoch()
+            self._core.new_epoch("rewind")
 
     async def reset_lab(self, rows: Iterable[Profile]) -> int:
         """Put the lab back to its start without restarting: the database gets ``rows``

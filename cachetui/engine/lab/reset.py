@@ -45,7 +45,7 @@ async def reset_core(core: EngineCore, flusher: Flusher, rows: Sequence[Profile]
             core.cache.backlog.clear()
             await core.store.clear()
             core.set_counters(Counters())
-            epoch = core.new_epoch()
+            epoch = core.new_epoch("reset")
     finally:
         core.gate.set()
     core.emit(

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from cachetui.engine.errors import CacheTuiError, ValidationError
+from cachetui.engine.history.callers import set_caller
 from cachetui.engine.lab.demo_data import random_changes
 
 
@@ -40,6 +41,8 @@ class ZipfKeys:
 #: Why the workload runs below its target: the engine's operations do not finish fast
 #: enough (``max_in_flight`` are outstanding), or the event loop has no time left (it
 #: wakes the schedule late and the backlog is dropped).
+#: Numbers the workload's batch tasks, each a caller of its own in the history.
+_slots = itertools.count()
 ENGINE_LIMITED = "engine"
 LOOP_LIMITED = "event loop"
 
@@ -298,6 +301,7 @@ class Workload:
             self._loop_limited_at = now
 
     async def _batch(self, left: list[int]) -> None:
+        set_caller(f"workload-{next(_slots)}")  # each batch task: one sequential caller
         while left[0] > 0:
             await self.one()
             left[0] -= 1

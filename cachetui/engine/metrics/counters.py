@@ -99,9 +99,13 @@ class Counters:
         "conflicts",
         "rejections",
         "discarded",
+        "unknown_outcomes",
+        "settled_landed",
+        "settled_not_landed",
         "peak_pending",
         "max_queue_wait",
         "read_latency",
+        "miss_latency",
         "update_latency",
     )
 
@@ -124,10 +128,21 @@ class Counters:
         self.conflicts = 0  # writes whose base version was gone (all policies)
         self.rejections = 0  # row-permanent failures of a write (each attempt)
         self.discarded = 0  # dead letters discarded on request (their updates dropped)
+        self.unknown_outcomes = 0  # commits whose reply was lost (they may have landed)
+        self.settled_landed = 0  # … found in their row once settled
+        self.settled_not_landed = 0  # … not in their row once settled
         self.peak_pending = 0
         self.max_queue_wait = 0.0  # longest a write waited in the queue before landing
         self.read_latency = LatencyHistogram()
+        #: The reads that were no cache hit (a part of ``read_latency``: the hits' are
+        #: ``read_latency.since(miss_latency)``), recorded off the hit path.
+        self.miss_latency = LatencyHistogram()
         self.update_latency = LatencyHistogram()
+
+    def record_miss(self, seconds: float) -> None:
+        """The latency of a read that was no cache hit (in ``read_latency`` too)."""
+        self.read_latency.record(seconds)
+        self.miss_latency.record(seconds)
 
     def copy(self) -> Counters:
         """An independent copy (histograms included): a value to return to later with
@@ -180,6 +195,9 @@ class MetricsSnapshot:
     rejections: int
     dead_letters: int
     discarded: int
+    unknown_outcomes: int
+    settled_landed: int
+    settled_not_landed: int
     read_p50: float | None
     read_p95: float | None
     read_p99: float | None
@@ -217,6 +235,9 @@ class MetricsSnapshot:
             rejections=c.rejections,
             dead_letters=dead_letters,
             discarded=c.discarded,
+            unknown_outcomes=c.unknown_outcomes,
+            settled_landed=c.settled_landed,
+            settled_not_landed=c.settled_not_landed,
             read_p50=c.read_latency.percentile(50),
             read_p95=c.read_latency.percentile(95),
             read_p99=c.read_latency.percentile(99),

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from cachetui.engine.config import WritePolicy
 from cachetui.engine.core import EngineCore, perf_counter
-from cachetui.engine.errors import WriteConflict, WriteRejected
+from cachetui.engine.errors import OutcomeUnknown, WriteConflict, WriteRejected
 from cachetui.engine.events import EventKind
 from cachetui.engine.profile import Profile
 
@@ -110,14 +110,17 @@ class CommitFirst(Policy):
                 f"user {user_id} has a parked dead letter (v{letter.version}: "
                 f"{letter.error}); retry or discard it first",
             )
+        if user_id in core.commits.unsettled:  # its row may be about to change
+            await core.commits.settle(user_id)
         current = await self.current(op, user_id)
         write_id = core.write_id(op)
         profile = current.apply(changes, core.timestamp(), write_id)
         core.check_epoch(epoch)  # a crashed process commits nothing more
         start = perf_counter()
+        base = current.version
         try:
             try:
-                await core.committer.write(profile, current.version)
+                await core.committer.write(profile, base)
             except WriteConflict as conflict:
                 # Another writer changed the row since it was read: the caller was not
                 # acknowledged, so re-read the row and apply the changes once more.
@@ -132,7 +135,19 @@ class CommitFirst(Policy):
                 )
                 fresh = await core.read_db(op, user_id)
                 profile = fresh.apply(changes, core.timestamp(), write_id)
-                await core.committer.write(profile, fresh.version)
+                base = fresh.version
+                await core.committer.write(profile, base)
+        except OutcomeUnknown as exc:
+            # The reply was lost: the row may hold this write or not. No read may serve
+            # the cached value beside it until the row's write id settles it.
+            await self._drop_entry(user_id)
+            core.commits.lost(op, profile, base, exc)
+            raise OutcomeUnknown(
+                f"user {user_id} v{profile.version} (write {write_id}): {exc}",
+                user_id=user_id,
+                write_id=write_id,
+                session=exc.session,
+            ) from exc
         except asyncio.CancelledError:
             # The commit has finished (GroupCommit waits for it), but whether the row
             # landed is unknown: never leave an older value cached beside it.

@@ -61,6 +61,7 @@ class WriteBehind(Policy):
         end = perf_counter()
         elapsed = end - start
         c.update_latency.record(elapsed)
+        core.history.update(start, end, profile, WRITE_BEHIND, op)
         core.events.emit(
             Event(op, EventKind.ACK, user_id, profile.version, elapsed, end, WRITE_BEHIND)
         )

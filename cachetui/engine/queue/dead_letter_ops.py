@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from cachetui.engine.core import EngineCore, perf_counter
-from cachetui.engine.errors import ValidationError
+from cachetui.engine.errors import PendingWritesError, ValidationError
 from cachetui.engine.events import EventKind
 from cachetui.engine.profile import validate_user_id
 from cachetui.engine.queue.dead_letters import DeadLetter
@@ -17,6 +17,19 @@ class DeadLetterOperations:
 
     def _check_running(self) -> None:
         raise NotImplementedError  # the facade's
+
+    async def _save_dead_letters_or_raise(self) -> None:
+        """Closing must not drop dead letters the database has not saved yet (parked
+        while it was down): PendingWritesError names them, and the engine stays open."""
+        core = self._core
+        error = await core.save_dead_letters()
+        if error is None:
+            return
+        letters = core.dead_letters
+        unsaved = len(letters.unsaved) + len(letters.undeleted)
+        raise PendingWritesError(
+            unsaved, f"dead letters not yet saved in the dead_letters table: {error}"
+        ) from error
 
     def dead_letters(self) -> list[DeadLetter]:
         """The parked writes, oldest first: writes the database rejected

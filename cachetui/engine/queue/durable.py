@@ -154,6 +154,7 @@ class DurableQueueOperations:
             old, core.outbox = core.outbox, new
             core.durable = new is not None
             core.config.queue_url = url
+            core.history.queue_changed(url)
             core.gate.set()
             if old is not None:
                 await old.close()

@@ -4,7 +4,10 @@ It wakes every ``flush_interval`` seconds, or sooner when the queue reaches
 ``batch_size`` or a caller waits for room (backpressure), and writes the oldest pending
 writes in batches of ``batch_size``. A failed batch stays queued and is retried with
 capped exponential backoff (``retry_base`` doubling up to ``retry_cap`` seconds).
-``flush()`` and draining (leaving write-behind, closing) use the same batches.
+``flush()`` and draining (leaving write-behind, closing) use the same batches. A database
+that allows it (``write_streams``: PostgreSQL) has several batches in flight at once, each
+on its own connection; a user is in one batch at a time, and the batches are settled in
+the order they were taken.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from cachetui.engine.errors import DatabaseUnavailable, PendingWritesError
 from cachetui.engine.events import EventKind
 from cachetui.engine.profile import Profile
 from cachetui.engine.queue.dead_letters import DeadLetter, DeadLetterKind
+from cachetui.engine.queue.write_queue import Batch
 
 log = logging.getLogger("cachetui.engine")
 
@@ -104,100 +108,143 @@ class Flusher:
             raise
 
     async def _flush_batch(self, op: int) -> DatabaseUnavailable | None:
+        """Take up to ``db.write_streams`` batches (distinct users), write them at once,
+        each in its own transaction, then settle each in the order taken; the first
+        error, if any."""
         core = self._core
         async with self.lock:
-            batch = core.queue.take_batch(core.config.batch_size)
-            count = len(batch.profiles)
-            if not count:
+            batches: list[Batch] = []
+            for _ in range(max(1, core.db.write_streams)):
+                batch = core.queue.take_batch(core.config.batch_size)
+                if not batch.profiles:
+                    break
+                batches.append(batch)
+            if not batches:
                 return None
             reached("flush-taken", core.crash_at)
             start = perf_counter()
+            record = core.outbox is not None
             try:
-                failures = await core.db.write(
-                    list(zip(batch.profiles, batch.base_versions, strict=True)),
-                    record=core.outbox is not None,
+                outcomes = await asyncio.gather(
+                    *(self._write(batch, record) for batch in batches), return_exceptions=True
                 )
-            except Exception as exc:  # noqa: BLE001 - never a bare error out of flush or close
-                if not isinstance(exc, DatabaseUnavailable):  # a bug: kept, retried, told
-                    log.error("a batch of %d writes failed unexpectedly", count, exc_info=exc)
-                    exc = DatabaseUnavailable(
-                        f"unexpected error while writing ({type(exc).__name__}: {exc}); "
-                        "a bug in cachetui, please report it"
-                    )
-                core.c.coalesced += core.queue.failed(batch)
-                core.c.retries += 1
-                core.emit(
-                    op,
-                    EventKind.RETRY,
-                    None,
-                    None,
-                    perf_counter() - start,
-                    f"{count} writes not landed, will retry: {exc}",
-                )
-                return exc
             except BaseException:
-                core.queue.failed(batch)
+                for batch in batches:
+                    core.queue.failed(batch)
                 raise
-            reached("flush-committed", core.crash_at)
-            elapsed = perf_counter() - start
-            before = [u for u, f in failures.items() if isinstance(f, RowLanded)]
-            for uid in before:  # a replayed write already in the database: not written again
-                del failures[uid]
-            landed = [p for p in batch.profiles if p.user_id not in failures]
-            core.queue.landed(landed)
-            core.roll_window()
-            c = core.c
-            c.db_writes += len(landed) - len(before)
-            done = set(before)
-            written = [p for p in landed if p.user_id not in done]
-            c.db_transactions += bool(written)  # one that wrote nothing: not counted
-            if written:
-                waited = perf_counter() - min(
-                    t
-                    for p, t in zip(batch.profiles, batch.queued_at, strict=True)
-                    if p.user_id not in failures and p.user_id not in done
+            error: DatabaseUnavailable | None = None
+            for n, (batch, outcome) in enumerate(zip(batches, outcomes, strict=True)):
+                try:
+                    if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
+                        core.queue.failed(batch)
+                        raise outcome
+                    settled = await self._settle(op, batch, outcome, start)
+                except BaseException:
+                    for rest in batches[n + 1 :]:  # retried: a landed write is recognised
+                        core.queue.failed(rest)
+                    raise
+                error = error or settled
+            return error
+
+    async def _write(
+        self, batch: Batch, record: bool
+    ) -> dict[int, RowConflict | RowLanded | RowRejected]:
+        return await self._core.db.write(
+            list(zip(batch.profiles, batch.base_versions, strict=True)), record=record
+        )
+
+    async def _settle(
+        self,
+        op: int,
+        batch: Batch,
+        outcome: dict[int, RowConflict | RowLanded | RowRejected] | Exception,
+        start: float,
+    ) -> DatabaseUnavailable | None:
+        """The bookkeeping of one batch written (or not): counters, events, the outbox,
+        conflicts and refusals."""
+        core = self._core
+        count = len(batch.profiles)
+        if isinstance(outcome, Exception):
+            exc = outcome
+            if not isinstance(exc, DatabaseUnavailable):  # a bug: kept, retried, told
+                log.error("a batch of %d writes failed unexpectedly", count, exc_info=exc)
+                exc = DatabaseUnavailable(
+                    f"unexpected error while writing ({type(exc).__name__}: {exc}); "
+                    "a bug in cachetui, please report it"
                 )
-                if waited > c.max_queue_wait:
-                    c.max_queue_wait = waited
-            if len(written) == 1:
-                p = written[0]
-                core.emit(
-                    op, EventKind.FLUSH, p.user_id, p.version, elapsed, "1 write in 1 transaction"
-                )
-            elif written:
-                core.emit(
-                    op,
-                    EventKind.FLUSH,
-                    None,
-                    None,
-                    elapsed,
-                    f"{len(written)} writes in 1 transaction",
-                )
-            if before:
-                core.emit(
-                    op,
-                    EventKind.REPLAY,
-                    None,
-                    None,
-                    None,
-                    f"{len(before)} replayed write{'s' if len(before) > 1 else ''} had "
-                    "landed already (the same write id is in the database): not written again",
-                )
-            # After the counters: a reader between the two awaits sees a consistent account.
-            await core.journal_landed(landed)
-            reached("flush-journaled", core.crash_at)
-            for profile in batch.profiles:
-                failure = failures.get(profile.user_id)
-                if isinstance(failure, RowRejected):
-                    await self._rejected(op, profile, failure.reason)
-                elif isinstance(failure, RowConflict):
-                    await self._conflict(op, profile, failure.db_version)
-            parked = [u for u in failures if u in core.dead_letters and u not in core.queue]
-            if core.dead_letters.unsaved or core.dead_letters.undeleted:
-                await core.save_dead_letters()
-            # A parked write leaves the outbox once its dead letter is in the database.
-            await core.journal_removed([u for u in parked if u not in core.dead_letters.unsaved])
-            return None
+            core.c.coalesced += core.queue.failed(batch)
+            core.c.retries += 1
+            core.emit(
+                op,
+                EventKind.RETRY,
+                None,
+                None,
+                perf_counter() - start,
+                f"{count} writes not landed, will retry: {exc}",
+            )
+            return exc
+        failures = outcome
+        reached("flush-committed", core.crash_at)
+        elapsed = perf_counter() - start
+        before = [u for u, f in failures.items() if isinstance(f, RowLanded)]
+        for uid in before:  # a replayed write already in the database: not written again
+            del failures[uid]
+        landed = [p for p in batch.profiles if p.user_id not in failures]
+        core.queue.landed(landed)
+        core.roll_window()
+        c = core.c
+        c.db_writes += len(landed) - len(before)
+        done = set(before)
+        written = [p for p in landed if p.user_id not in done]
+        c.db_transactions += bool(written)  # one that wrote nothing: not counted
+        core.history.landed(written)
+        if written:
+            waited = perf_counter() - min(
+                t
+                for p, t in zip(batch.profiles, batch.queued_at, strict=True)
+                if p.user_id not in failures and p.user_id not in done
+            )
+            if waited > c.max_queue_wait:
+                c.max_queue_wait = waited
+        if len(written) == 1:
+            p = written[0]
+            core.emit(
+                op, EventKind.FLUSH, p.user_id, p.version, elapsed, "1 write in 1 transaction"
+            )
+        elif written:
+            core.emit(
+                op,
+                EventKind.FLUSH,
+                None,
+                None,
+                elapsed,
+                f"{len(written)} writes in 1 transaction",
+            )
+        if before:
+            core.emit(
+                op,
+                EventKind.REPLAY,
+                None,
+                None,
+                None,
+                f"{len(before)} replayed write{'s' if len(before) > 1 else ''} had "
+                "landed already (the same write id is in the database): not written again",
+            )
+        # After the counters: a reader between the two awaits sees a consistent account.
+        await core.journal_landed(landed)
+        reached("flush-journaled", core.crash_at)
+        for profile in batch.profiles:
+            failure = failures.get(profile.user_id)
+            if isinstance(failure, RowRejected):
+                await self._rejected(op, profile, failure.reason)
+            elif isinstance(failure, RowConflict):
+                await self._conflict(op, profile, failure.db_version)
+        parked = [u for u in failures if u in core.dead_letters and u not in core.queue]
+        if core.dead_letters.unsaved or core.dead_letters.undeleted:
+            await core.save_dead_letters()
+        # A parked write leaves the outbox once its dead letter is in the database.
+        await core.journal_removed([u for u in parked if u not in core.dead_letters.unsaved])
+        return None
 
     async def _rejected(self, op: int, sent: Profile, reason: str) -> None:
         """SQLite refused this row for good: count the attempt; park it at the last."""

@@ -1,0 +1,83 @@
+"""Reading history files into a :class:`~.checker.Checker`: one header per file, files
+of one host and boot only, and a clear line for a file that is not a history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from cachetui.engine.history.checker import Checker, HistoryFormatError
+
+
+class HistoryFileError(Exception):
+    """A file ``cachetui check`` cannot judge: the message is one line naming it."""
+
+
+def load(paths: Sequence[str], checker: Checker | None = None) -> tuple[Checker, list[str]]:
+    """Feed these files to a checker (a new one by default); returns it and the
+    warnings (a cut last line dropped). HistoryFileError for a file that cannot be
+    read, is not JSON lines, has a record the checker cannot read (the line is named),
+    or comes from another host or boot than the first file."""
+    checker = checker or Checker()
+    warnings: list[str] = []
+    first: tuple[str, dict[str, Any]] | None = None
+    for path in paths:
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as exc:
+            raise HistoryFileError(f"{path}: cannot read it: {exc.strerror or exc}") from None
+        lines = data.split(b"\n")
+        complete = data.endswith(b"\n")
+        if complete:
+            lines.pop()  # the empty piece after the last newline
+        if not lines or not lines[0].strip():
+            raise HistoryFileError(f"{path}: empty, not a cachetui history file")
+        head = _parse(path, lines[0], 1)
+        if not isinstance(head, dict) or head.get("type") != "header":
+            raise HistoryFileError(f"{path}:1: not a cachetui history file (no header line)")
+        if first is None:
+            first = (path, head)
+        elif (head.get("host"), head.get("boot_id")) != (
+            first[1].get("host"),
+            first[1].get("boot_id"),
+        ):
+            raise HistoryFileError(
+                f"{path} is from host {head.get('host')!r} boot {head.get('boot_id')!r}, "
+                f"{first[0]} from host {first[1].get('host')!r} boot {first[1].get('boot_id')!r}: "
+                "their clocks do not compare, so they cannot be judged together"
+            )
+        index = checker.header(head, path)
+        base = index << 32
+        last = len(lines)
+        loads = orjson.loads
+        feed = checker.feed
+        for number in range(2, last + 1):
+            raw = lines[number - 1]
+            try:
+                record = loads(raw)
+            except orjson.JSONDecodeError:
+                if number == last and not complete:
+                    warnings.append(
+                        f"{path}:{number}: the last line is cut (a killed process?): dropped"
+                    )
+                    break
+                if not raw.strip():
+                    raise HistoryFileError(f"{path}:{number}: an empty line") from None
+                raise HistoryFileError(f"{path}:{number}: not JSON") from None
+            if not isinstance(record, dict):
+                raise HistoryFileError(f"{path}:{number}: not a record (a JSON object)")
+            try:
+                feed(record, base | number)
+            except HistoryFormatError as exc:
+                raise HistoryFileError(f"{path}:{number}: {exc}") from None
+    return checker, warnings
+
+
+def _parse(path: str, raw: bytes, number: int) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise HistoryFileError(f"{path}:{number}: not JSON: not a cachetui history file") from None

@@ -1,0 +1,216 @@
+"""The recorder: one record per operation, landing, epoch and (at close) per user,
+appended on the hot path as a tuple to a list; a background task moves them every
+tenth of a second into the ring (the newest ``ring_size``) and to the history file.
+
+Reads, updates and external writes are recorded with the ``perf_counter`` times the
+engine takes anyway (:mod:`.records` says why those are ``time.monotonic_ns()``'s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from cachetui.engine.errors import EngineClosed, ProfileNotFound, ValidationError, WriteRejected
+from cachetui.engine.history.callers import EXTERNAL_CALLER, current_caller
+from cachetui.engine.history.records import (
+    EXTERNAL,
+    FAIL,
+    INFO,
+    OK,
+    READ,
+    UPDATE,
+    Encoder,
+    header,
+)
+from cachetui.engine.history.stream import HistoryFile
+
+_caller = current_caller.get
+_clock = time.perf_counter
+#: Failures after which nothing was written: the operation ended ``fail``. Any other
+#: failure of an update (outage, timeout, cancelled, interrupted by a crash) may have
+#: written: ``info`` (neither acknowledged nor failed).
+DEFINITE = (ValidationError, ProfileNotFound, WriteRejected, EngineClosed)
+DRAIN_EVERY = 0.1  # seconds between two moves of new records to the ring and the file
+
+
+class Written(Protocol):
+    """What a record needs of a profile (a :class:`~cachetui.engine.profile.Profile`)."""
+
+    @property
+    def user_id(self) -> int: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def write_id(self) -> str | None: ...
+
+
+class HistoryRecorder:
+    """Always on. ``path``: stream the records there as JSON lines (``max_bytes``: the
+    rotating cap of the file and its ``.1``)."""
+
+    def __init__(
+        self, ring_size: int = 100_000, path: str | None = None, max_bytes: int | None = None
+    ) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self._new: list[tuple[Any, ...]] = []
+        self._add = self._new.append
+        self.ring: collections.deque[tuple[Any, ...]] = collections.deque(maxlen=ring_size)
+        #: Every user an operation or a landing named (the final records' users).
+        self.users: set[int] = set()
+        self.transactions = 0
+        self.queue = "memory://"
+        self.instance = ""
+        self.file: HistoryFile | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._listeners: list[Callable[[list[dict[str, Any]]], None]] = []
+        self._live = Encoder(self.queue)
+
+    # -- the hot path ----------------------------------------------------------------------
+    def read(self, start: float, end: float, profile: Written, policy: str, op: int) -> None:
+        self._add(
+            ("op", start, end, _caller(), READ, profile.user_id, profile, None, OK, policy, op)
+        )
+
+    def update(self, start: float, end: float, profile: Written, policy: str, op: int) -> None:
+        self._add(
+            ("op", start, end, _caller(), UPDATE, profile.user_id, profile, None, OK, policy, op)
+        )
+
+    def failed(
+        self,
+        start: float,
+        name: str,
+        user_id: int,
+        exc: BaseException,
+        policy: str,
+        op: int,
+        write_id: str | None = None,
+    ) -> None:
+        """An operation that raised: ``fail`` if nothing was written (a read, or an
+        update refused before anything was written), else ``info``."""
+        outcome = FAIL if name == READ or isinstance(exc, DEFINITE) else INFO
+        self._add(
+            ("op", start, _clock(), _caller(), name, user_id, None, write_id, outcome, policy, op)
+        )
+
+    def external(self, start: float, end: float, profile: Written, op: int) -> None:
+        """The lab's external writer: a write with no write id, and the version it made."""
+        self._add(
+            ("op", start, end, EXTERNAL_CALLER, EXTERNAL, profile.user_id, profile, None, OK,
+             EXTERNAL, op)
+        )  # fmt: skip
+
+    def landed(self, profiles: Iterable[Written], *, found: bool = False) -> None:
+        """Writes that landed in one transaction; ``found``: writes found in the database
+        already (a durable queue's replay), not applied again (no transaction)."""
+        now = _clock()
+        tx = None
+        if not found:
+            self.transactions += 1
+            tx = self.transactions
+        add = self._add
+        for p in profiles:
+            add(("landing", now, p.write_id, p.user_id, p.version, tx))
+
+    def epoch(self, epoch: int, reason: str) -> None:
+        self._add(("epoch", _clock(), epoch, reason))
+
+    def queue_changed(self, url: str) -> None:
+        self._add(("queue", _clock(), url))
+
+    def final(
+        self,
+        user_id: int,
+        db: Written | None,
+        pending: Iterable[str | None],
+        parked: str | None,
+        cache: Written | None,
+        policy: str,
+    ) -> None:
+        """The user's state at close: the database row (None: unknown, it did not
+        answer), the write ids pending and parked, the cache entry."""
+        self._add(
+            (
+                "final",
+                _clock(),
+                user_id,
+                None if db is None else db.version,
+                None if db is None else db.write_id,
+                tuple(pending),
+                parked,
+                None if cache is None else cache.version,
+                None if cache is None else cache.write_id,
+                policy,
+            )
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self, instance: str, policy: str, queue: str) -> None:
+        """Start streaming (header first) and the task that drains new records."""
+        self.instance, self.queue = instance, queue
+        self._live = Encoder(queue)
+        if self.path is not None and self.file is None:
+            try:
+                self.file = HistoryFile(self.path, header(instance, policy, queue), self.max_bytes)
+            except OSError as exc:  # EngineConfig checked the folder: a race, or no space
+                from cachetui.engine.history.stream import log
+
+                log.error("history file %s: %s; not recording to it", self.path, exc)
+        self._task = asyncio.get_running_loop().create_task(self._drain_loop())
+
+    async def _drain_loop(self) -> None:
+        while True:
+            await asyncio.sleep(DRAIN_EVERY)
+            self.drain()
+
+    def drain(self) -> None:
+        """Move the new records into the ring and hand them to the file and listeners."""
+        new = self._new
+        if not new:
+            return
+        batch = new[:]
+        del new[:]
+        self.ring.extend(batch)
+        self.users.update([r[5] if r[0] == "op" else r[3] for r in batch if r[0] in _USERS])
+        if self.file is not None:
+            self.file.put(batch)
+        if self._listeners:
+            dicts = list(self._live.dicts(batch))
+            for listener in list(self._listeners):
+                listener(dicts)
+        else:
+            for r in batch:
+                if r[0] == "queue":
+                    self._live.queue = r[2]
+
+    def listen(self, listener: Callable[[list[dict[str, Any]]], None]) -> Callable[[], None]:
+        """Call ``listener(records)`` with each batch of new records (as their JSON
+        dicts; a live checker's feed); returns a function that stops it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def records(self) -> list[dict[str, Any]]:
+        """The ring's records (the newest ``ring_size``) as their JSON dicts."""
+        self.drain()
+        return list(Encoder(self.queue).dicts(self.ring))
+
+    async def stop(self) -> None:
+        """Drain, stop the task and close the file (its thread writes what is left)."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self.drain()
+        if self.file is not None:
+            await asyncio.to_thread(self.file.close)
+            self.file = None
+
+
+_USERS = frozenset({"op", "landing"})

@@ -1,0 +1,116 @@
+"""The history's records: how the recorder holds them (tuples, cheap to make on the hot
+path) and their JSON-lines shape (docs/verdicts.md, "Record format").
+
+In memory, each record is a tuple whose first item names its type; times are the
+engine's ``perf_counter`` seconds (``CLOCK_MONOTONIC`` on Linux, the clock of
+``time.monotonic_ns()``), turned into integer nanoseconds only when encoded.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+FORMAT = 1
+OK, FAIL, INFO = "ok", "fail", "info"
+OUTCOMES = frozenset({OK, FAIL, INFO})
+READ, UPDATE, EXTERNAL = "read", "update", "external"
+OPERATIONS = frozenset({READ, UPDATE, EXTERNAL})
+RECORD_TYPES = frozenset({"header", "op", "landing", "epoch", "queue", "final"})
+
+# In memory: ("op", invoke, complete, caller, op, user, profile read or written (None if
+# the operation failed), write id of a failed update, outcome, policy, op id);
+# ("landing", time, write id, user, version, transaction or None); ("epoch", time,
+# epoch, reason); ("queue", time, url); ("final", time, user, db version, db write id,
+# pending write ids, parked write id, cache version, cache write id, policy).
+
+
+def ns(seconds: float) -> int:
+    """A ``perf_counter`` time as the integer nanoseconds of ``time.monotonic_ns()``."""
+    return round(seconds * 1e9)
+
+
+def boot_id() -> str:
+    """This boot's id (Linux), so files of different boots are never judged together
+    (their monotonic clocks do not compare)."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
+            return f.read().strip()
+    except OSError:
+        return "unknown"
+
+
+def header(instance: str, policy: str, queue: str) -> dict[str, Any]:
+    """The first line of a history file: where and when its clock runs."""
+    mono = time.monotonic_ns()
+    wall = time.time()
+    return {
+        "type": "header",
+        "format": FORMAT,
+        "host": socket.gethostname(),
+        "boot_id": boot_id(),
+        "pid": os.getpid(),
+        "instance": instance,
+        "wall_anchor": wall,
+        "mono_anchor_ns": mono,
+        "policy": policy,
+        "queue": queue,
+    }
+
+
+class Encoder:
+    """Turns the recorder's tuples into the JSON lines' dicts, stamping each operation
+    with the queue in use (a ``queue`` record changes it)."""
+
+    def __init__(self, queue: str) -> None:
+        self.queue = queue
+
+    def dicts(self, records: Iterable[tuple[Any, ...]]) -> Iterator[dict[str, Any]]:
+        for r in records:
+            kind = r[0]
+            if kind == "op":
+                p = r[6]
+                yield {
+                    "type": "op",
+                    "op": r[4],
+                    "caller": r[3],
+                    "user": r[5],
+                    "write_id": r[7] if p is None else p.write_id,
+                    "version": None if p is None else p.version,
+                    "outcome": r[8],
+                    "policy": r[9],
+                    "queue": self.queue,
+                    "invoke_ns": ns(r[1]),
+                    "complete_ns": ns(r[2]),
+                    "op_id": r[10],
+                }
+            elif kind == "landing":
+                yield {
+                    "type": "landing",
+                    "write_id": r[2],
+                    "user": r[3],
+                    "version": r[4],
+                    "tx": r[5],
+                    "ns": ns(r[1]),
+                }
+            elif kind == "epoch":
+                yield {"type": "epoch", "epoch": r[2], "reason": r[3], "ns": ns(r[1])}
+            elif kind == "queue":
+                self.queue = r[2]
+                yield {"type": "queue", "queue": r[2], "ns": ns(r[1])}
+            elif kind == "final":
+                cache = None if r[7] is None else {"version": r[7], "write_id": r[8]}
+                yield {
+                    "type": "final",
+                    "user": r[2],
+                    "db_version": r[3],
+                    "db_write_id": r[4],
+                    "pending": list(r[5]),
+                    "parked": r[6],
+                    "cache": cache,
+                    "policy": r[9],
+                    "ns": ns(r[1]),
+                }

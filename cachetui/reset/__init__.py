@@ -1,0 +1,1 @@
+"""``cachetui reset``: remove what cachetui made in a database (and its queue)."""

@@ -1,0 +1,240 @@
+"""What ``cachetui reset`` finds that cachetui made, and removes.
+
+On a PostgreSQL database (in the schema the URL's connections work in): its tables
+(``profiles``, ``dead_letters``, ``cachetui_meta``, ``landed_writes``,
+``cachetui_replaced``, their indexes and triggers going with them), the trigger functions
+it created (``cachetui_foreign_*``, the lab's ``cachetui_lab_reject_<id>``), the outbox
+file ``<user data dir>/outbox-<database id>.db`` and the benchmarks' leftover schemas
+(every ``cachetui_bench_*`` schema but those of a live process on this host). On a SQLite
+file: the file, its journal (``-wal``, ``-shm``) and its outbox ``<file>.outbox``. With a
+``redis://`` queue: the stream ``cachetui:queue:<database id>`` and the keys under it
+(heartbeats, withdrawn writes). A database whose tables cachetui did not make is refused:
+:class:`Foreign`, and nothing is removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cachetui.engine.database import run_schemas
+from cachetui.engine.database.paths import SQLITE_HEADER
+from cachetui.engine.database.sqlite_statements import REQUIRED_COLUMNS
+from cachetui.engine.errors import CacheTuiError, DatabaseUnavailable
+from cachetui.engine.queue.url import parse_queue_url
+from cachetui.engine.stores.redis_url import is_redis_url, mask_url
+
+TABLES = ("profiles", "dead_letters", "cachetui_meta", "landed_writes", "cachetui_replaced")
+FUNCTIONS = (
+    "cachetui_foreign_write",
+    "cachetui_foreign_delete",
+    "cachetui_foreign_truncate",
+    "cachetui_foreign_insert",
+)
+
+
+class Foreign(CacheTuiError):
+    """The database holds tables cachetui did not make: nothing is removed."""
+
+
+@dataclass
+class Targets:
+    """What a reset removes; ``lines`` describe it, one item each."""
+
+    where: str
+    lines: list[str] = field(default_factory=list)
+    database_id: str = ""
+    files: list[Path] = field(default_factory=list)
+    redis_url: str = ""
+    redis_keys: list[str] = field(default_factory=list)
+    # PostgreSQL
+    url: str = ""
+    schema: str = ""
+    tables: list[str] = field(default_factory=list)
+    functions: list[str] = field(default_factory=list)
+    bench_schemas: list[str] = field(default_factory=list)
+
+
+def find(db: str, queue: str | None, timeout: float = 10.0) -> Targets:
+    """What cachetui made at ``db`` (a PostgreSQL URL or a SQLite path) and in ``queue``.
+    Raises Foreign, DatabaseUnavailable (the server does not answer) or StoreUnavailable."""
+    if db.lower().startswith(("postgresql://", "postgres://")):
+        targets = _postgres(db, timeout)
+    else:
+        targets = _sqlite(db)
+    if queue and targets.database_id:
+        _queue(targets, queue, db)
+    return targets
+
+
+def _postgres(url: str, timeout: float) -> Targets:
+    import psycopg
+    from psycopg import sql
+
+    from cachetui.engine.database.postgres_errors import connect_problem
+
+    shown = mask_url(url)
+    try:
+        conn = psycopg.connect(url, autocommit=True, connect_timeout=max(1, round(timeout)))
+    except (psycopg.Error, OSError) as exc:
+        raise DatabaseUnavailable(
+            f"cannot open database {shown}: {connect_problem(exc, url)}"
+        ) from None
+    with conn:
+        schema = str((conn.execute("SELECT current_schema()").fetchone() or ("",))[0] or "")
+        info = conn.info
+        targets = Targets(f"PostgreSQL at {info.host}:{info.port}/{info.dbname}", url=url)
+        targets.schema = schema
+        found = {
+            str(name)
+            for (name,) in conn.execute(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = %s AND table_name = ANY(%s)",
+                (schema, list(TABLES)),
+            ).fetchall()
+        }
+        if "profiles" in found:
+            columns = {
+                str(name)
+                for (name,) in conn.execute(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_schema = %s AND table_name = 'profiles'",
+                    (schema,),
+                ).fetchall()
+            }
+            missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+            if missing or "cachetui_meta" not in found:
+                why = f"it lacks {', '.join(missing)}" if missing else "no cachetui_meta beside it"
+                raise Foreign(
+                    f"{shown}: its profiles table (schema {schema}) was not made by cachetui "
+                    f"({why}); nothing removed"
+                )
+        if "cachetui_meta" in found:
+            row = conn.execute(
+                sql.SQL("SELECT value FROM {}.cachetui_meta WHERE key = 'database_id'").format(
+                    sql.Identifier(schema)
+                )
+            ).fetchone()
+            targets.database_id = str(row[0]) if row else ""
+            targets.tables = [t for t in TABLES if t in found]
+            targets.functions = [
+                str(name)
+                for (name,) in conn.execute(
+                    "SELECT p.proname FROM pg_proc p JOIN pg_namespace n "
+                    "ON n.oid = p.pronamespace WHERE n.nspname = %s "
+                    "AND (p.proname = ANY(%s) OR p.proname LIKE 'cachetui\\_lab\\_reject\\_%%') "
+                    "ORDER BY p.proname",
+                    (schema, list(FUNCTIONS)),
+                ).fetchall()
+            ]
+    for table in targets.tables:
+        targets.lines.append(f"table {schema}.{table}")
+    for function in targets.functions:
+        targets.lines.append(f"function {schema}.{function}() (and its trigger)")
+    names = asyncio.run(run_schemas.list_schemas(url, timeout))
+    live = set(names) - set(run_schemas.leftovers(names, every_host=True))
+    targets.bench_schemas = [n for n in names if n not in live]
+    for name in targets.bench_schemas:
+        targets.lines.append(f"schema {name} (a benchmark's leftover)")
+    if targets.database_id:
+        _files(targets, run_schemas.outbox_files(targets.database_id))
+    return targets
+
+
+def _sqlite(path: str) -> Targets:
+    if path == ":memory:":
+        raise Foreign(":memory: is no file: there is nothing to remove")
+    given = Path(path)
+    targets = Targets(f"SQLite file {path}")
+    if not given.is_file():
+        raise Foreign(f"{path}: no such file")
+    with given.open("rb") as file:
+        if file.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
+            raise Foreign(f"{path}: not a SQLite database, so not cachetui's; nothing removed")
+    try:
+        with sqlite3.connect(f"{given.resolve().as_uri()}?mode=ro", uri=True) as db:
+            tables = {str(n) for (n,) in db.execute("SELECT name FROM sqlite_master")}
+            columns = {str(row[1]) for row in db.execute("PRAGMA table_info(profiles)")}
+            row = None
+            if "cachetui_meta" in tables:
+                row = db.execute(
+                    "SELECT value FROM cachetui_meta WHERE key = 'database_id'"
+                ).fetchone()
+        db.close()
+    except sqlite3.Error as exc:
+        raise Foreign(f"{path}: cannot read it ({exc}); nothing removed") from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns] if columns else []
+    if "cachetui_meta" not in tables or missing:
+        why = f"its profiles table lacks {', '.join(missing)}" if missing else "no cachetui_meta"
+        raise Foreign(f"{path}: not made by cachetui ({why}); nothing removed")
+    targets.database_id = str(row[0]) if row else ""
+    around = [f"{path}{tail}" for tail in ("", "-wal", "-shm", "-journal")]
+    outbox = f"{path}.outbox"
+    around += [f"{outbox}{tail}" for tail in ("", "-wal", "-shm", "-journal")]
+    _files(targets, [Path(p) for p in around if Path(p).exists()])
+    return targets
+
+
+def _files(targets: Targets, files: list[Path]) -> None:
+    for path in files:
+        if path not in targets.files:
+            targets.files.append(path)
+            targets.lines.append(f"file {path}")
+
+
+def _queue(targets: Targets, queue: str, db: str) -> None:
+    if is_redis_url(queue):
+        import redis
+
+        from cachetui.engine.stores.redis_errors import check_reachable
+
+        check_reachable(queue)
+        stream = f"cachetui:queue:{targets.database_id}"
+        with redis.Redis.from_url(queue, socket_connect_timeout=5) as client:
+            keys = [stream] if client.exists(stream) else []
+            keys += sorted(k.decode() for k in client.scan_iter(match=f"{stream}:*", count=1000))
+        targets.redis_url, targets.redis_keys = queue, keys
+        for key in keys:
+            targets.lines.append(f"redis key {key} at {mask_url(queue)}")
+        return
+    location = parse_queue_url(queue, db)  # sqlite:// alone: the outbox listed already
+    if location.kind == "sqlite" and location.path:
+        found = [Path(location.path + t) for t in ("", "-wal", "-shm", "-journal")]
+        _files(targets, [path for path in found if path.exists()])
+
+
+def remove(targets: Targets, timeout: float = 10.0) -> None:
+    """Remove everything ``targets`` lists."""
+    if targets.url and (targets.tables or targets.functions):
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(targets.url, connect_timeout=max(1, round(timeout))) as conn:
+            schema = sql.Identifier(targets.schema)
+            for table in targets.tables:
+                conn.execute(
+                    sql.SQL("DROP TABLE IF EXISTS {}.{} CASCADE").format(
+                        schema, sql.Identifier(table)
+                    )
+                )
+            for function in targets.functions:
+                conn.execute(
+                    sql.SQL("DROP FUNCTION IF EXISTS {}.{}() CASCADE").format(
+                        schema, sql.Identifier(function)
+                    )
+                )
+    if targets.bench_schemas:
+        asyncio.run(run_schemas.drop_schemas(targets.url, targets.bench_schemas, timeout))
+    for path in targets.files:
+        with suppress(FileNotFoundError):
+            path.unlink()
+    if targets.redis_keys:
+        import redis
+
+        client: Any
+        with redis.Redis.from_url(targets.redis_url, socket_connect_timeout=5) as client:
+            client.delete(*targets.redis_keys)
