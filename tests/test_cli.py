@@ -31,6 +31,7 @@ def test_help_lists_every_option():
         "--batch-size",
         "--max-pending",
         "--theme",
+        "--talk",
     ):
         assert option in result.stdout
     help_text = " ".join(result.stdout.split())

@@ -35,6 +35,7 @@ from cachetui.app.scenario_mode import ScenarioMode
 from cachetui.app.screens.dialogs import GotoScreen
 from cachetui.app.seeding import Seeding
 from cachetui.app.status_header import StatusHeader
+from cachetui.app.talk_mode import TalkMode
 from cachetui.app.widgets.activity import EventLog, TracePane
 from cachetui.app.widgets.banner import ScenarioBanner
 from cachetui.app.widgets.footer import DashboardFooter
@@ -54,6 +55,7 @@ TOASTS_SHOWN = {"-tall": 3, "-mid": 2, "-short": 1}
 
 class CacheTuiApp(
     ScenarioMode,
+    TalkMode,
     Operations,
     DeadLetterKeys,
     QueueChoice,
@@ -76,9 +78,9 @@ class CacheTuiApp(
     (:mod:`~cachetui.app.dead_letter_keys`), the faults and the workload
     (:mod:`~cachetui.app.faults_workload`), a link's keys (:mod:`~cachetui.app.link_keys`),
     help, focus and export (:mod:`~cachetui.app.presenting`), the quit path
-    (:mod:`~cachetui.app.quitting`), the refresh loop (:mod:`~cachetui.app.refresh`) and
-    the header
-    (:mod:`~cachetui.app.status_header`). What they share is listed in
+    (:mod:`~cachetui.app.quitting`), the refresh loop (:mod:`~cachetui.app.refresh`), the
+    header (:mod:`~cachetui.app.status_header`) and talk mode
+    (:mod:`~cachetui.app.talk_mode`). What they share is listed in
     :mod:`~cachetui.app.app_part`. ScenarioMode comes first: Textual runs ``on_mount`` and
     ``on_unmount`` along the MRO, this class's before the scenario's.
 
@@ -107,8 +109,10 @@ class CacheTuiApp(
         scenario: Scenario | str | None = None,
         theme: str | None = None,
         export_dir: str = DEFAULT_EXPORT_DIR,
+        talk: bool = False,
     ) -> None:
         super().__init__()
+        self.talk = talk  # --talk: the preset, and X resets the lab (see TalkMode)
         if theme is not None:
             self.theme = theme  # an unknown name raises InvalidThemeError
         self.export_dir = export_dir
@@ -176,6 +180,8 @@ class CacheTuiApp(
             if not await self.seed_database():
                 return  # stopped by q or a signal: the app is quitting
             self.total_rows = await self.engine.db_count()
+            if self.talk:
+                await self.open_talk()
         except CacheTuiError as exc:
             self.startup_error = str(exc)
             self.exit(return_code=2)

@@ -13,6 +13,7 @@ from cachetui.app.widgets.footer import PALETTE as PALETTE_KEY
 #: Footer keys that leave a narrow footer first (all stay in help and the palette). The
 #: way to help (?) and out (q) never leaves.
 FOOTER_DROP_ORDER = (
+    "talk_reset",
     "goto",
     "edit",
     "workload",
@@ -245,6 +246,13 @@ DASHBOARD_BINDINGS: list[BindingType] = [
         id="export",
         tooltip="save the screen (SVG) and the metrics history (CSV, JSON) into a folder",
     ),
+    Binding(  # talk mode only (--talk): see cachetui.app.talk_mode
+        "X",
+        "talk_reset",
+        "Reset lab",
+        id="talk-reset",
+        tooltip="talk mode: put the lab back to its start (rows, cache, queue, counters)",
+    ),
     Binding(
         "question_mark",
         "help",
@@ -345,6 +353,12 @@ DASHBOARD_KEY_HELP: list[tuple[str, str]] = [
         "writes, dead letters and conflicts are kept)",
     ),
     ("E", "export the screen (SVG) and the metrics history (CSV, JSON) into a folder"),
+    (
+        "X",
+        "talk mode only (--talk): reset the lab to its start, after asking: the talk "
+        "database's rows, an empty cache and queue, no dead letters, every counter at 0 "
+        "(lost writes too), the start's policy, latency and link; a new epoch",
+    ),
     ("ctrl+p", "command palette: every action by name"),
     ("?", "this help"),
     ("s", "guided scenarios: pick one to play step by step (or `cachetui --scenario NAME`)"),

@@ -144,8 +144,7 @@ class RefreshLoop(AppPart):
         """M: start the numbers again (totals, latencies, the 5 s window, the sparklines'
         rates); lost writes, dead letters and conflicts are kept."""
         self.engine.reset_metrics()
-        self._last_sample = None
-        self._rates = Rates()
+        self.restart_rates()
         self.notify(
             "totals, latencies and the 5 s window start again "
             "(lost writes, dead letters and conflicts are kept)",
@@ -154,6 +153,12 @@ class RefreshLoop(AppPart):
         )
         self._changed = True
         self.call_later(self.refresh_view)
+
+    def restart_rates(self) -> None:
+        """The rates and sparklines start again (the counters were reset)."""
+        self._last_sample = None
+        self._rates = Rates()
+        self._changed = True
 
     def _workload_done(self) -> int:
         """The operations the background workload has finished (or failed) so far."""

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from cachetui import __version__
 from cachetui.cli.handoff import take_options
 from cachetui.cli.options import add_app_options, config_from_args
+from cachetui.cli.talk import add_talk_option, prepare_talk
 from cachetui.engine.errors import CacheTuiError, StoreUnavailable, ValidationError
 from cachetui.literal import printable
 
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"cachetui {__version__}")
     add_app_options(parser)
+    add_talk_option(parser)
     return parser
 
 
@@ -69,6 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.talk:  # before the engine's configuration: --talk chooses --db
+            prepare_talk(args)
         config = config_from_args(args)
     except (CacheTuiError, OSError) as exc:
         parser.error(str(exc))
@@ -87,7 +91,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except CacheTuiError as exc:
         parser.error(str(exc))
-    app = CacheTuiApp(engine, seed_profiles=args.profiles, scenario=args.scenario, theme=args.theme)
+    app = CacheTuiApp(
+        engine,
+        seed_profiles=args.profiles,
+        scenario=args.scenario,
+        theme=args.theme,
+        talk=args.talk,
+    )
     tune_collector()  # after the imports and the engine's set-up: frozen
     try:
         app.run()

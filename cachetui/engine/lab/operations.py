@@ -1,5 +1,6 @@
 """The lab's operations on the engine: a simulated crash, another writer, and the
-knobs a demo turns (flush interval, queue bound) or rewinds (rows, cache contents).
+knobs a demo turns (flush interval, queue bound) or rewinds (rows, cache contents, the
+whole lab).
 
 :class:`LabOperations` is part of the :class:`~cachetui.engine.engine.Engine` facade;
 these are public methods of every engine.
@@ -22,6 +23,7 @@ from cachetui.engine.errors import (
 from cachetui.engine.events import EventKind
 from cachetui.engine.lab.link.link import Link
 from cachetui.engine.lab.link.links import EngineLinks
+from cachetui.engine.lab.reset import reset_core
 from cachetui.engine.profile import Profile, validate_changes, validate_user_id
 from cachetui.engine.queue.flusher import Flusher
 
@@ -236,6 +238,19 @@ class LabOperations:
             self._check_running()
             await self._core.db.restore(rows)
             self._core.new_epoch("rewind")
+
+    async def reset_lab(self, rows: Iterable[Profile]) -> int:
+        """Put the lab back to its start without restarting: the database gets ``rows``
+        exactly as given (as :meth:`restore_rows`), the cache is emptied, pending writes
+        (and a durable queue's entries) and dead letters are dropped (not counted as
+        lost), every counter starts from zero (lost writes too) and a new write epoch
+        starts; returns it. Faults, links, the policy and the queue's kind are the
+        caller's to put back. Raises DatabaseUnavailable or StoreUnavailable if the
+        database or the cache does not answer (what was reset so far stays reset)."""
+        self._check_running()
+        epoch = await reset_core(self._core, self._flusher, list(rows))
+        self.last_crash = CrashReport()
+        return epoch
 
     @property
     def link(self) -> Link | None:
