@@ -22,7 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
         "data directory, and the schemas benchmarks left behind (cachetui_bench_*, but "
         "those of a benchmark still running on this machine). On a SQLite file: the file, "
         "its -wal and -shm, and its outbox <file>.outbox. A database whose tables cachetui "
-        "did not make is refused, and nothing is removed.",
+        "did not make, or one where objects of yours (a view, a foreign key) depend on its "
+        "tables, is refused, and nothing is removed.",
     )
     parser.add_argument(
         "--db",
@@ -55,6 +56,8 @@ def main(argv: Sequence[str], ask: Callable[[str], str] = input) -> int:
         targets = find(args.db, args.queue)
     except CacheTuiError as exc:
         return _error(str(exc))
+    for note in targets.notes:
+        print(f"cachetui reset: {printable(note)}")
     if not targets.lines:
         print(f"cachetui reset: nothing of cachetui's in {printable(targets.where)}")
         return 0
