@@ -68,6 +68,46 @@ def _seconds(text: str) -> float:
     return value
 
 
+#: ``--db-timeout``'s range (EngineConfig's ``db_timeout``).
+DB_TIMEOUT_RANGE = (0.01, 3600.0)
+
+
+def _db_timeout(text: str) -> float:
+    value = _seconds(text)
+    low, high = DB_TIMEOUT_RANGE
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"expected {low:g} to {high:g} seconds, got {text}")
+    return value
+
+
+def check_server_options(
+    *,
+    db_url: str | None,
+    cache_url: str,
+    db_rtt: float | None,
+    cache_rtt: float | None,
+    jitter: float,
+) -> None:
+    """ValidationError naming the flags for server options that cannot apply (the
+    engine's own message names its configuration's fields, not the command line's)."""
+    if db_rtt is not None and db_url is None:
+        raise ValidationError(
+            "--db-rtt needs a PostgreSQL server (--db postgresql://…): a SQLite file has "
+            "no network to delay (its latency fault, l, does that)",
+            field="db_rtt",
+        )
+    if cache_rtt is not None and not is_redis_url(cache_url):
+        raise ValidationError(
+            "--cache-rtt needs a Redis cache (--cache redis://…): the in-process store has "
+            "no network to delay",
+            field="cache_rtt",
+        )
+    if jitter and db_rtt is None and cache_rtt is None:
+        raise ValidationError(
+            "--jitter shakes a link: give --db-rtt or --cache-rtt too", field="jitter"
+        )
+
+
 def url_argument(check: Callable[[str], object]) -> Callable[[str], str]:
     """An argparse ``type`` that keeps a URL ``check`` accepts (it raises
     ValidationError, which becomes argparse's one-line error, exit status 2). For
@@ -159,14 +199,14 @@ def add_server_options(target: argparse.ArgumentParser | argparse._ArgumentGroup
         type=duration_argument("--jitter"),
         metavar="D",
         default=0.0,
-        help="with a link: a random one-way delay whose p99 is D (p50 D/10)",
+        help="with --db-rtt or --cache-rtt: a random one-way delay whose p99 is D (p50 D/10)",
     )
     target.add_argument(
         "--db-timeout",
-        type=_seconds,
+        type=_db_timeout,
         metavar="S",
         default=10.0,
-        help="PostgreSQL: connect and statement timeout in seconds (default 10)",
+        help="PostgreSQL: connect and statement timeout in seconds, 0.01 to 3600 (default 10)",
     )
 
 
@@ -305,12 +345,20 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
     else:
         db_path = default_db_path()
         check_db_argument(db_path, option="the default database")
+    db_rtt = args.db_rtt if args.db_rtt is not None else scenario_link(args, db_url)
+    check_server_options(
+        db_url=db_url,
+        cache_url=args.cache,
+        db_rtt=db_rtt,
+        cache_rtt=args.cache_rtt,
+        jitter=args.jitter,
+    )
     config = EngineConfig(
         db_path=db_path,
         db_url=db_url,
         db_pool=args.db_pool,
         db_timeout=args.db_timeout,
-        db_rtt=args.db_rtt if args.db_rtt is not None else scenario_link(args, db_url),
+        db_rtt=db_rtt,
         cache_rtt=args.cache_rtt,
         jitter=args.jitter,
         cache_url=args.cache,
