@@ -18,6 +18,7 @@ from cachetui.cli.options import (
     add_server_options,
     cache_url_argument,
     check_db_argument,
+    check_postgres_url,
     check_server_options,
     queue_url_argument,
 )
@@ -201,6 +202,8 @@ def check_server(args: argparse.Namespace) -> None:
     is not PostgreSQL's, --db-rtt without a server, --cache-rtt without Redis …)."""
     server = bool(args.db) and "://" in args.db
     where = {"db_url": args.db} if server else {"db_path": ":memory:"}
+    if server and args.db.lower().startswith(("postgresql://", "postgres://")):
+        check_postgres_url(args.db)
     check_server_options(
         db_url=args.db if server else None,
         cache_url=args.cache,

@@ -17,7 +17,7 @@ from cachetui.engine.errors import CacheTuiError, ValidationError
 from cachetui.engine.lab.demo_data import MAX_SEED_PROFILES
 from cachetui.engine.queue.url import parse_queue_url
 from cachetui.engine.stores.factory import CACHE_URL_FORMS, check_cache_url
-from cachetui.engine.stores.redis_url import is_redis_url, parse_redis_url
+from cachetui.engine.stores.redis_url import is_redis_url, mask_url, parse_redis_url
 from cachetui.scenarios.loader import BUILTIN_NAMES, scenario_argument
 from cachetui.scenarios.model import Scenario
 
@@ -78,6 +78,35 @@ def _db_timeout(text: str) -> float:
     if not low <= value <= high:
         raise argparse.ArgumentTypeError(f"expected {low:g} to {high:g} seconds, got {text}")
     return value
+
+
+def check_postgres_url(url: str, option: str = "--db") -> None:
+    """ValidationError, before anything connects, for a PostgreSQL URL libpq cannot parse
+    or whose port is no port. libpq's own message quotes the offending token, which may
+    be the password: it is masked there too (``***``), as in the URL."""
+    from urllib.parse import unquote
+
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    def masked(text: str) -> str:
+        rest = url.partition("://")[2].split("/", 1)[0].split("?", 1)[0]
+        password = rest.rpartition("@")[0].partition(":")[2] if "@" in rest else ""
+        for secret in {password, unquote(password)} - {""}:
+            text = text.replace(secret, "***")
+        return text
+
+    try:
+        params = conninfo_to_dict(url)
+    except ProgrammingError as exc:
+        problem = masked(str(exc).strip())
+        raise ValidationError(f"{option} {mask_url(url)}: {problem}", field="db_url") from None
+    for port in str(params.get("port") or "").split(","):
+        if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+            raise ValidationError(
+                f"{option} {mask_url(url)}: expected a port from 1 to 65535, got {masked(port)!r}",
+                field="db_url",
+            )
 
 
 def check_server_options(
@@ -336,6 +365,8 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
     db_url = None
     if args.db and "://" in args.db:
         db_path, db_url = "", args.db
+        if args.db.lower().startswith(("postgresql://", "postgres://")):
+            check_postgres_url(args.db)
         if args.db.lower().startswith("sqlite://"):
             db_path, db_url = EngineConfig(db_url=args.db).db_path, None
             check_db_argument(db_path)

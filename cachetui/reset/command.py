@@ -7,7 +7,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from cachetui.cli.options import queue_url_argument
+from cachetui.cli.options import check_postgres_url, queue_url_argument
 from cachetui.engine.errors import CacheTuiError
 from cachetui.literal import printable
 
@@ -53,6 +53,8 @@ def main(argv: Sequence[str], ask: Callable[[str], str] = input) -> int:
 
     args = build_parser().parse_args(list(argv))
     try:
+        if args.db.lower().startswith(("postgresql://", "postgres://")):
+            check_postgres_url(args.db)
         targets = find(args.db, args.queue)
     except CacheTuiError as exc:
         return _error(str(exc))
