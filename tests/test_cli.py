@@ -123,3 +123,63 @@ def test_help_states_the_bound_of_profiles(capsys):
 
     text = " ".join(build_parser().format_help().split())
     assert "seed into an empty database (default 1,000; at most 10,000,000)" in text
+
+
+SERVER = "postgresql://someone@127.0.0.1:1/lab"  # never reached: refused before
+
+
+@pytest.mark.parametrize("command", ["app", "bench"])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--db", SERVER, "--db-timeout", "1e308"], "--db-timeout: expected 0.01 to 3600"),
+        (["--db", SERVER, "--db-timeout", "0.001"], "--db-timeout: expected 0.01 to 3600"),
+        (["--db", SERVER, "--jitter", "1ms"], "--jitter shakes a link: give --db-rtt or"),
+        (["--db", "lab.db", "--db-rtt", "2ms"], "--db-rtt needs a PostgreSQL server (--db"),
+        (["--db", SERVER, "--cache-rtt", "2ms"], "--cache-rtt needs a Redis cache (--cache"),
+    ],
+)
+def test_server_options_that_cannot_apply_are_named_as_flags(
+    command, args, message, capsys, tmp_path, monkeypatch
+):
+    # The engine's own message names its configuration (db_timeout, cache_url='…'): a
+    # user typed flags, and a --jitter without a link was silently ignored.
+    from cachetui.bench.command import main as bench_main
+    from cachetui.cli.command import main as app_main
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exited:
+        (app_main if command == "app" else bench_main)(args)
+    assert exited.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert message in last
+    assert not any(name in last for name in ("db_timeout", "db_rtt", "cache_rtt", "_url"))
+
+
+@pytest.mark.parametrize("command", ["app", "bench", "reset"])
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("postgresql://me:my secret@127.0.0.1:1/lab", "unexpected spaces"),
+        ("postgresql://me:s%zzecret@127.0.0.1:1/lab", "invalid percent-encoded token"),
+        ("postgresql://me@127.0.0.1:99999/lab", "expected a port from 1 to 65535"),
+        ("postgresql://me@127.0.0.1:1/lab?frob=1", 'invalid URI query parameter: "frob"'),
+    ],
+)
+def test_a_malformed_postgresql_url_is_one_line_before_anything_starts_password_masked(
+    command, url, message, capsys
+):
+    # libpq's parse errors quote the offending token: here the password itself.
+    from cachetui.bench.command import main as bench_main
+    from cachetui.cli.command import main as app_main
+    from cachetui.reset.command import main as reset_main
+
+    mains = {"app": app_main, "bench": bench_main, "reset": reset_main}
+    try:
+        code = mains[command](["--db", url])
+    except SystemExit as exited:
+        code = exited.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err.strip().splitlines()[-1]
+    assert "secret" not in err and "\x1b[" not in err  # masked; the screen never started

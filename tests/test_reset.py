@@ -146,3 +146,57 @@ def test_reset_refuses_a_file_that_is_not_cachetuis(tmp_path, capsys):
     assert main(["--db", str(other), "--yes"]) == 2
     assert "not made by cachetui" in capsys.readouterr().err
     assert other.exists()
+
+
+@pytest.mark.postgres
+def test_reset_refuses_when_the_users_objects_depend_on_cachetuis_tables(postgres_url, capsys):
+    used(EngineConfig(db_url=postgres_url))
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("CREATE VIEW my_report AS SELECT user_id, name FROM profiles")
+        conn.execute("CREATE TABLE my_orders (id int, user_id bigint REFERENCES profiles)")
+    before = objects(postgres_url)
+    assert main(["--db", postgres_url, "--yes"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nothing removed" in err[0]
+    assert "my_report" in err[0] and "my_orders" in err[0]
+    assert objects(postgres_url) == before  # the view, the key, cachetui's tables: all kept
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM my_report").fetchone() == (5,)
+        keys = conn.execute(
+            "SELECT count(*) FROM pg_constraint WHERE conrelid = 'my_orders'::regclass"
+        ).fetchone()
+    assert keys == (1,)
+
+
+@pytest.mark.postgres
+def test_reset_leaves_alone_a_schema_named_like_a_benchmarks_holding_the_users_data(
+    postgres_url, capsys
+):
+    mine = "cachetui_bench_another_host_7_0"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(mine)))
+        conn.execute(sql.SQL("CREATE TABLE {}.invoices (id int)").format(sql.Identifier(mine)))
+    try:
+        assert main(["--db", postgres_url, "--yes"]) == 0
+        out = capsys.readouterr().out
+        assert f"schema {mine} is left alone" in out and "invoices" in out
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            kept = conn.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s",
+                (mine,),
+            ).fetchone()
+        assert kept == (1,)
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(mine)))
+
+
+def test_reset_refuses_a_queue_file_that_is_not_an_outbox(tmp_path, capsys):
+    db = tmp_path / "lab.db"
+    used(EngineConfig(db_path=str(db)))
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    assert main(["--db", str(db), "--queue", f"sqlite:///{notes}", "--yes"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not an outbox" in err[0] and "nothing removed" in err[0]
+    assert notes.read_text() == "mine" and db.exists()

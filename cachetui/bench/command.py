@@ -18,6 +18,8 @@ from cachetui.cli.options import (
     add_server_options,
     cache_url_argument,
     check_db_argument,
+    check_postgres_url,
+    check_server_options,
     queue_url_argument,
 )
 from cachetui.engine import (
@@ -200,6 +202,15 @@ def check_server(args: argparse.Namespace) -> None:
     is not PostgreSQL's, --db-rtt without a server, --cache-rtt without Redis …)."""
     server = bool(args.db) and "://" in args.db
     where = {"db_url": args.db} if server else {"db_path": ":memory:"}
+    if server and args.db.lower().startswith(("postgresql://", "postgres://")):
+        check_postgres_url(args.db)
+    check_server_options(
+        db_url=args.db if server else None,
+        cache_url=args.cache,
+        db_rtt=args.db_rtt,
+        cache_rtt=args.cache_rtt,
+        jitter=args.jitter,
+    )
     EngineConfig(
         **where,
         cache_url=args.cache,

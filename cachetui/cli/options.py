@@ -17,7 +17,7 @@ from cachetui.engine.errors import CacheTuiError, ValidationError
 from cachetui.engine.lab.demo_data import MAX_SEED_PROFILES
 from cachetui.engine.queue.url import parse_queue_url
 from cachetui.engine.stores.factory import CACHE_URL_FORMS, check_cache_url
-from cachetui.engine.stores.redis_url import is_redis_url, parse_redis_url
+from cachetui.engine.stores.redis_url import is_redis_url, mask_url, parse_redis_url
 from cachetui.scenarios.loader import BUILTIN_NAMES, scenario_argument
 from cachetui.scenarios.model import Scenario
 
@@ -66,6 +66,75 @@ def _seconds(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text}")
     return value
+
+
+#: ``--db-timeout``'s range (EngineConfig's ``db_timeout``).
+DB_TIMEOUT_RANGE = (0.01, 3600.0)
+
+
+def _db_timeout(text: str) -> float:
+    value = _seconds(text)
+    low, high = DB_TIMEOUT_RANGE
+    if not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"expected {low:g} to {high:g} seconds, got {text}")
+    return value
+
+
+def check_postgres_url(url: str, option: str = "--db") -> None:
+    """ValidationError, before anything connects, for a PostgreSQL URL libpq cannot parse
+    or whose port is no port. libpq's own message quotes the offending token, which may
+    be the password: it is masked there too (``***``), as in the URL."""
+    from urllib.parse import unquote
+
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    def masked(text: str) -> str:
+        rest = url.partition("://")[2].split("/", 1)[0].split("?", 1)[0]
+        password = rest.rpartition("@")[0].partition(":")[2] if "@" in rest else ""
+        for secret in {password, unquote(password)} - {""}:
+            text = text.replace(secret, "***")
+        return text
+
+    try:
+        params = conninfo_to_dict(url)
+    except ProgrammingError as exc:
+        problem = masked(str(exc).strip())
+        raise ValidationError(f"{option} {mask_url(url)}: {problem}", field="db_url") from None
+    for port in str(params.get("port") or "").split(","):
+        if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+            raise ValidationError(
+                f"{option} {mask_url(url)}: expected a port from 1 to 65535, got {masked(port)!r}",
+                field="db_url",
+            )
+
+
+def check_server_options(
+    *,
+    db_url: str | None,
+    cache_url: str,
+    db_rtt: float | None,
+    cache_rtt: float | None,
+    jitter: float,
+) -> None:
+    """ValidationError naming the flags for server options that cannot apply (the
+    engine's own message names its configuration's fields, not the command line's)."""
+    if db_rtt is not None and db_url is None:
+        raise ValidationError(
+            "--db-rtt needs a PostgreSQL server (--db postgresql://…): a SQLite file has "
+            "no network to delay (its latency fault, l, does that)",
+            field="db_rtt",
+        )
+    if cache_rtt is not None and not is_redis_url(cache_url):
+        raise ValidationError(
+            "--cache-rtt needs a Redis cache (--cache redis://…): the in-process store has "
+            "no network to delay",
+            field="cache_rtt",
+        )
+    if jitter and db_rtt is None and cache_rtt is None:
+        raise ValidationError(
+            "--jitter shakes a link: give --db-rtt or --cache-rtt too", field="jitter"
+        )
 
 
 def url_argument(check: Callable[[str], object]) -> Callable[[str], str]:
@@ -159,14 +228,14 @@ def add_server_options(target: argparse.ArgumentParser | argparse._ArgumentGroup
         type=duration_argument("--jitter"),
         metavar="D",
         default=0.0,
-        help="with a link: a random one-way delay whose p99 is D (p50 D/10)",
+        help="with --db-rtt or --cache-rtt: a random one-way delay whose p99 is D (p50 D/10)",
     )
     target.add_argument(
         "--db-timeout",
-        type=_seconds,
+        type=_db_timeout,
         metavar="S",
         default=10.0,
-        help="PostgreSQL: connect and statement timeout in seconds (default 10)",
+        help="PostgreSQL: connect and statement timeout in seconds, 0.01 to 3600 (default 10)",
     )
 
 
@@ -323,6 +392,8 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
     db_url = None
     if args.db and "://" in args.db:
         db_path, db_url = "", args.db
+        if args.db.lower().startswith(("postgresql://", "postgres://")):
+            check_postgres_url(args.db)
         if args.db.lower().startswith("sqlite://"):
             db_path, db_url = EngineConfig(db_url=args.db).db_path, None
             check_db_argument(db_path)
@@ -332,12 +403,20 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
     else:
         db_path = default_db_path()
         check_db_argument(db_path, option="the default database")
+    db_rtt = args.db_rtt if args.db_rtt is not None else scenario_link(args, db_url)
+    check_server_options(
+        db_url=db_url,
+        cache_url=args.cache,
+        db_rtt=db_rtt,
+        cache_rtt=args.cache_rtt,
+        jitter=args.jitter,
+    )
     config = EngineConfig(
         db_path=db_path,
         db_url=db_url,
         db_pool=args.db_pool,
         db_timeout=args.db_timeout,
-        db_rtt=args.db_rtt if args.db_rtt is not None else scenario_link(args, db_url),
+        db_rtt=db_rtt,
         cache_rtt=args.cache_rtt,
         jitter=args.jitter,
         cache_url=args.cache,

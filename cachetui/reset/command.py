@@ -7,7 +7,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from cachetui.cli.options import queue_url_argument
+from cachetui.cli.options import check_postgres_url, queue_url_argument
 from cachetui.engine.errors import CacheTuiError
 from cachetui.literal import printable
 
@@ -22,7 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
         "data directory, and the schemas benchmarks left behind (cachetui_bench_*, but "
         "those of a benchmark still running on this machine). On a SQLite file: the file, "
         "its -wal and -shm, and its outbox <file>.outbox. A database whose tables cachetui "
-        "did not make is refused, and nothing is removed.",
+        "did not make, or one where objects of yours (a view, a foreign key) depend on its "
+        "tables, is refused, and nothing is removed.",
     )
     parser.add_argument(
         "--db",
@@ -52,9 +53,13 @@ def main(argv: Sequence[str], ask: Callable[[str], str] = input) -> int:
 
     args = build_parser().parse_args(list(argv))
     try:
+        if args.db.lower().startswith(("postgresql://", "postgres://")):
+            check_postgres_url(args.db)
         targets = find(args.db, args.queue)
     except CacheTuiError as exc:
         return _error(str(exc))
+    for note in targets.notes:
+        print(f"cachetui reset: {printable(note)}")
     if not targets.lines:
         print(f"cachetui reset: nothing of cachetui's in {printable(targets.where)}")
         return 0

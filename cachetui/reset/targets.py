@@ -28,13 +28,8 @@ from cachetui.engine.errors import CacheTuiError, DatabaseUnavailable
 from cachetui.engine.queue.url import parse_queue_url
 from cachetui.engine.stores.redis_url import is_redis_url, mask_url
 
-TABLES = ("profiles", "dead_letters", "cachetui_meta", "landed_writes", "cachetui_replaced")
-FUNCTIONS = (
-    "cachetui_foreign_write",
-    "cachetui_foreign_delete",
-    "cachetui_foreign_truncate",
-    "cachetui_foreign_insert",
-)
+TABLES = run_schemas.TABLES
+FUNCTIONS = run_schemas.FUNCTIONS
 
 
 class Foreign(CacheTuiError):
@@ -57,6 +52,9 @@ class Targets:
     tables: list[str] = field(default_factory=list)
     functions: list[str] = field(default_factory=list)
     bench_schemas: list[str] = field(default_factory=list)
+    #: What is left alone and why (a schema named like a benchmark's holding the user's
+    #: objects), one line each.
+    notes: list[str] = field(default_factory=list)
 
 
 def find(db: str, queue: str | None, timeout: float = 10.0) -> Targets:
@@ -131,18 +129,82 @@ def _postgres(url: str, timeout: float) -> Targets:
                     (schema, list(FUNCTIONS)),
                 ).fetchall()
             ]
+            _refuse_dependants(conn, shown, targets)
     for table in targets.tables:
         targets.lines.append(f"table {schema}.{table}")
     for function in targets.functions:
         targets.lines.append(f"function {schema}.{function}() (and its trigger)")
     names = asyncio.run(run_schemas.list_schemas(url, timeout))
     live = set(names) - set(run_schemas.leftovers(names, every_host=True))
-    targets.bench_schemas = [n for n in names if n not in live]
+    gone = [n for n in names if n not in live]
+    others = asyncio.run(run_schemas.foreign_objects(url, gone, timeout))
+    targets.bench_schemas = [n for n in gone if not others.get(n)]
+    for name in gone:
+        if others.get(name):
+            held = ", ".join(others[name][:3]) + (", …" if len(others[name]) > 3 else "")
+            targets.notes.append(
+                f"schema {name} is left alone: named like a benchmark's, but it holds "
+                f"what cachetui does not make ({held})"
+            )
     for name in targets.bench_schemas:
         targets.lines.append(f"schema {name} (a benchmark's leftover)")
     if targets.database_id:
         _files(targets, run_schemas.outbox_files(targets.database_id))
     return targets
+
+
+def _drop_statements(targets: Targets) -> list[Any]:
+    """The statements that remove the listed tables and functions, RESTRICT: an object of
+    the user's that depends on one of them (a view, a foreign key) makes them fail."""
+    from psycopg import sql
+
+    statements = []
+    if targets.tables:
+        statements.append(
+            sql.SQL("DROP TABLE IF EXISTS {}").format(
+                sql.SQL(", ").join(
+                    sql.Identifier(targets.schema, table) for table in targets.tables
+                )
+            )
+        )
+    if targets.functions:
+        statements.append(
+            sql.SQL("DROP FUNCTION IF EXISTS {}").format(
+                sql.SQL(", ").join(
+                    sql.SQL("{}()").format(sql.Identifier(targets.schema, function))
+                    for function in targets.functions
+                )
+            )
+        )
+    return statements
+
+
+def _refuse_dependants(conn: Any, shown: str, targets: Targets) -> None:
+    """Try the drops in a transaction rolled back: Foreign, naming them, if objects
+    cachetui did not make depend on what it would remove (they would have to go too)."""
+    import psycopg
+
+    from cachetui.engine.database.postgres_errors import message
+
+    try:
+        with conn.transaction(force_rollback=True):
+            conn.execute("SET LOCAL lock_timeout = '5s'")
+            for statement in _drop_statements(targets):
+                conn.execute(statement)
+    except psycopg.errors.DependentObjectsStillExist as exc:
+        detail = (exc.diag.message_detail or "").strip().splitlines()
+        named = "; ".join(detail[:3]) + ("; …" if len(detail) > 3 else "")
+        raise Foreign(
+            f"{shown}: objects cachetui did not make depend on its tables ({named}); "
+            "nothing removed (drop or change them first)"
+        ) from None
+    except psycopg.errors.LockNotAvailable:
+        raise Foreign(
+            f"{shown}: its tables are in use (a running cachetui, or another program, holds "
+            "them); nothing removed"
+        ) from None
+    except psycopg.Error as exc:
+        raise DatabaseUnavailable(f"{shown}: cannot remove: {message(exc)}") from None
 
 
 def _sqlite(path: str) -> Targets:
@@ -203,30 +265,37 @@ def _queue(targets: Targets, queue: str, db: str) -> None:
         return
     location = parse_queue_url(queue, db)  # sqlite:// alone: the outbox listed already
     if location.kind == "sqlite" and location.path:
+        if Path(location.path).exists():
+            _check_outbox(location.path, queue)
         found = [Path(location.path + t) for t in ("", "-wal", "-shm", "-journal")]
         _files(targets, [path for path in found if path.exists()])
+
+
+def _check_outbox(path: str, queue: str) -> None:
+    """Foreign unless ``path`` is an outbox file cachetui made (a SQLite file with its
+    ``outbox_meta`` table)."""
+    refused = f"--queue {queue}: {path} is not an outbox cachetui made"
+    try:
+        with open(path, "rb") as file:
+            if file.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
+                raise Foreign(f"{refused} (not a SQLite file); nothing removed")
+        with sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True) as db:
+            tables = {str(n) for (n,) in db.execute("SELECT name FROM sqlite_master")}
+        db.close()
+    except (OSError, sqlite3.Error) as exc:
+        raise Foreign(f"{refused} (cannot read it: {exc}); nothing removed") from None
+    if not {"outbox", "outbox_meta"} <= tables:
+        raise Foreign(f"{refused} (no outbox_meta table); nothing removed")
 
 
 def remove(targets: Targets, timeout: float = 10.0) -> None:
     """Remove everything ``targets`` lists."""
     if targets.url and (targets.tables or targets.functions):
         import psycopg
-        from psycopg import sql
 
         with psycopg.connect(targets.url, connect_timeout=max(1, round(timeout))) as conn:
-            schema = sql.Identifier(targets.schema)
-            for table in targets.tables:
-                conn.execute(
-                    sql.SQL("DROP TABLE IF EXISTS {}.{} CASCADE").format(
-                        schema, sql.Identifier(table)
-                    )
-                )
-            for function in targets.functions:
-                conn.execute(
-                    sql.SQL("DROP FUNCTION IF EXISTS {}.{}() CASCADE").format(
-                        schema, sql.Identifier(function)
-                    )
-                )
+            for statement in _drop_statements(targets):  # one transaction, RESTRICT
+                conn.execute(statement)
     if targets.bench_schemas:
         asyncio.run(run_schemas.drop_schemas(targets.url, targets.bench_schemas, timeout))
     for path in targets.files:

@@ -96,4 +96,4 @@ def test_a_link_needs_a_network_to_delay(tmp_path):
         timeout=30,
     )
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines()[-1].startswith("cachetui: error: db_rtt needs")
+    assert done.stderr.strip().splitlines()[-1].startswith("cachetui: error: --db-rtt needs")

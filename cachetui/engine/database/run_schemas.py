@@ -25,6 +25,16 @@ from cachetui.engine.errors import DatabaseUnavailable
 from cachetui.engine.stores.redis_url import mask_url
 
 PREFIX = "cachetui_bench_"
+#: The tables and trigger functions an engine makes in a PostgreSQL schema (the lab's
+#: rejection functions are ``cachetui_lab_reject_<id>``): what a run's schema may hold.
+TABLES = ("profiles", "dead_letters", "cachetui_meta", "landed_writes", "cachetui_replaced")
+FUNCTIONS = (
+    "cachetui_foreign_write",
+    "cachetui_foreign_delete",
+    "cachetui_foreign_truncate",
+    "cachetui_foreign_insert",
+)
+LAB_FUNCTION_PATTERN = r"cachetui\_lab\_reject\_%"
 #: PostgreSQL names are at most 63 bytes: the host's part is cut to this.
 HOST_CHARS = 24
 if TYPE_CHECKING:
@@ -137,6 +147,53 @@ async def list_schemas(url: str, timeout: float = 10.0) -> list[str]:
         return [str(name) for (name,) in await cur.fetchall()]
 
 
+async def foreign_objects(
+    url: str, names: Iterable[str], timeout: float = 10.0
+) -> dict[str, list[str]]:
+    """For each run schema in ``names``, what it holds that an engine did not make (a
+    table, view or sequence of another name, a function, a type): a schema named like a
+    run's but holding the user's objects is not a run's, and is never dropped."""
+    names = list(names)
+    if not names:
+        return {}
+    async with await _connect(url, timeout) as conn:
+        cur = await conn.execute(
+            """
+            SELECT n.nspname, format('%%s %%I.%%I', CASE c.relkind WHEN 'v' THEN 'view'
+                   WHEN 'm' THEN 'materialized view' WHEN 'S' THEN 'sequence'
+                   WHEN 'f' THEN 'foreign table' ELSE 'table' END, n.nspname, c.relname)
+            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = ANY(%(names)s) AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+              AND NOT (c.relkind IN ('r', 'p') AND c.relname = ANY(%(tables)s))
+              AND NOT (c.relkind = 'S' AND EXISTS (
+                  SELECT 1 FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid
+                  WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                    AND d.deptype IN ('a', 'i') AND t.relnamespace = c.relnamespace
+                    AND t.relname = ANY(%(tables)s)))
+            UNION ALL
+            SELECT n.nspname, format('function %%I.%%I()', n.nspname, p.proname)
+            FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+            WHERE n.nspname = ANY(%(names)s) AND NOT p.proname = ANY(%(functions)s)
+              AND p.proname NOT LIKE %(lab)s
+            UNION ALL
+            SELECT n.nspname, format('type %%I.%%I', n.nspname, t.typname)
+            FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+            WHERE n.nspname = ANY(%(names)s) AND t.typrelid = 0 AND t.typelem = 0
+            ORDER BY 1, 2
+            """,
+            {
+                "names": names,
+                "tables": list(TABLES),
+                "functions": list(FUNCTIONS),
+                "lab": LAB_FUNCTION_PATTERN,
+            },
+        )
+        found: dict[str, list[str]] = {name: [] for name in names}
+        for schema, thing in await cur.fetchall():
+            found[str(schema)].append(str(thing))
+    return found
+
+
 async def drop_schemas(url: str, names: Iterable[str], timeout: float = 10.0) -> None:
     """Drop the run schemas ``names`` with all they hold, and the outbox files their
     durable queues made (``<user data dir>/outbox-<database id>.db``)."""
@@ -179,7 +236,10 @@ def remove_outbox(database_id: str) -> None:
 
 
 async def drop_leftovers(url: str, timeout: float = 10.0) -> list[str]:
-    """Drop the run schemas of this host whose process is gone; their names."""
+    """Drop the run schemas of this host whose process is gone (and that hold only what
+    an engine makes: :func:`foreign_objects`); their names."""
     gone = leftovers(await list_schemas(url, timeout))
+    others = await foreign_objects(url, gone, timeout)
+    gone = [name for name in gone if not others.get(name)]
     await drop_schemas(url, gone, timeout)
     return gone
