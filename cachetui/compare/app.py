@@ -213,8 +213,10 @@ class CompareApp(App[None]):
                 except CacheTuiError as exc:
                     self.side(index).show_outcome(f"cannot refresh: {exc}")
             a, b = self.engines
-            line = difference_line(
-                side_numbers(self.label_a, a), side_numbers(self.label_b, b), timings=self.timings
+            line = difference_line(  # each side's numbers as its half shows them
+                side_numbers(self.label_a, a, self.side(0).metrics),
+                side_numbers(self.label_b, b, self.side(1).metrics),
+                timings=self.timings,
             )
             self.query_one("#difference", Static).update(literal(line, "bold"))  # has URLs
             self._show_status()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cachetui.engine import Engine
+from cachetui.engine import Engine, MetricsSnapshot
 from cachetui.engine.queue.url import parse_queue_url
 
 #: Below this ratio two numbers are "about the same" and the line does not name a winner.
@@ -26,9 +26,10 @@ class SideNumbers:
     lost: int
 
 
-def side_numbers(label: str, engine: Engine) -> SideNumbers:
+def side_numbers(label: str, engine: Engine, metrics: MetricsSnapshot | None = None) -> SideNumbers:
+    """``metrics``: the totals the side shows (its snapshot); the engine's now if None."""
     window = engine.metrics_window().current
-    m = engine.metrics
+    m = engine.metrics if metrics is None else metrics
     durable = parse_queue_url(engine.config.queue_url, engine.config.db_path).kind != "memory"
     return SideNumbers(
         label=label,

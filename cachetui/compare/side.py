@@ -15,6 +15,7 @@ from cachetui.compare.mirror import Lane
 from cachetui.engine import (
     Engine,
     KeyState,
+    MetricsSnapshot,
     Profile,
     StoreUnavailable,
     WritePolicy,
@@ -70,12 +71,19 @@ LABELS = {
 
 
 def metrics_text(
-    engine: Engine, lane: Lane, palette: Palette, timings: bool, width: int = 0
+    engine: Engine,
+    lane: Lane,
+    palette: Palette,
+    timings: bool,
+    width: int = 0,
+    metrics: MetricsSnapshot | None = None,
 ) -> Text:
     """Three lines over the last 5 s: latencies, the cache and the DB, the queue; each
-    fitted to ``width`` cells (0: no limit)."""
+    fitted to ``width`` cells (0: no limit). ``metrics``: the totals to show (the side's
+    snapshot, so that its pending count is the one its queue pane and the difference
+    line show); the engine's now if not given."""
     window = engine.metrics_window().current
-    m = engine.metrics
+    m = engine.metrics if metrics is None else metrics
     lines: list[list[tuple[str, str, str]]] = [[], [], []]  # (label key, value, style)
     if timings:
         update = f"{_us(window.update_p50_us)}/{_us(window.update_p99_us)}"
@@ -131,6 +139,10 @@ class SidePanel(Vertical):
         self.outcome = ""
         self.total_rows = 0
         self._shown: tuple[Palette, bool] | None = None  # the metrics' last palette, timings
+        #: The engine's totals at the moment the queue pane's writes were taken: what the
+        #: side shows and what the difference line says of it come from this one snapshot
+        #: (the sides repaint in turn, and a workload changes the queue between awaits).
+        self.metrics: MetricsSnapshot | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(literal(badge_text(self.side, self.engine)), classes="badge")
@@ -150,12 +162,12 @@ class SidePanel(Vertical):
         engine = self.engine
         if not engine.running:
             return
+        pending, metrics = engine.pending_writes(), engine.metrics  # one instant: no await
         try:
             entries = await engine.cache_entries(limit=PANE_ROWS)
             size = await engine.cache_size()
         except StoreUnavailable:
             entries, size = [], 0
-        pending = engine.pending_writes()
         letters = {d.user_id: d for d in engine.dead_letters()}
         cached = {e.profile.user_id: e.profile for e in entries}
         queued = {w.user_id: w.profile for w in pending}
@@ -188,6 +200,7 @@ class SidePanel(Vertical):
         db_pane.set_titles((f"Database {self.total_rows:,}", f"DB {self.total_rows:,}", "DB"))
         self.query_one(".badge", Static).update(literal(badge_text(self.side, engine)))
         self._shown = (palette, timings)
+        self.metrics = metrics
         self._show_metrics()
 
     def _show_metrics(self) -> None:
@@ -196,7 +209,7 @@ class SidePanel(Vertical):
         palette, timings = self._shown
         width = max(0, self.size.width - 2)
         self.query_one(".side-metrics", Static).update(
-            metrics_text(self.engine, self.lane, palette, timings, width)
+            metrics_text(self.engine, self.lane, palette, timings, width, self.metrics)
         )
 
     def on_resize(self, event: events.Resize) -> None:

@@ -105,3 +105,26 @@ async def test_the_same_policy_with_a_durable_queue_keeps_its_writes_over_a_cras
         await settle(app, pilot)
         assert "2 acknowledged updates of 2 users lost" in outcome(app, 0)
         assert "replayed from the durable queue" in outcome(app, 1)
+
+
+async def test_a_side_and_the_difference_line_agree_on_its_pending_writes():
+    """Trial finding: under load the write-behind side said "pending 156" while the
+    difference line said "52 writes at risk": the halves repaint in turn and the line read
+    the engine later. Both now come from the side's one snapshot."""
+    app = build_compare("write-through", "write-behind")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        behind = app.engines[1]
+        for user in range(1, 4):
+            await behind.update(user, {"bio": "queued"})
+        await app.refresh_view()  # both halves see 3 pending
+        for user in range(4, 10):  # the queue grows; only the other half repaints
+            await behind.update(user, {"bio": "queued later"})
+        await app.refresh_view((0,))
+        shown = str(app.side(1).query_one(".side-metrics").content)
+        line = str(app.query_one("#difference").content)
+        assert "pending 3" in " ".join(shown.split()) and "3 writes at risk" in line, (shown, line)
+        await app.refresh_view((1,))  # its turn: both move together
+        shown = str(app.side(1).query_one(".side-metrics").content)
+        line = str(app.query_one("#difference").content)
+        assert "pending 9" in " ".join(shown.split()) and "9 writes at risk" in line, (shown, line)
