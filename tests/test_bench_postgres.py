@@ -117,4 +117,4 @@ def test_a_link_needs_a_server(capsys):
     with pytest.raises(SystemExit) as stopped:
         main(["--db-rtt", "2ms", *SMALL])
     assert stopped.value.code == 2
-    assert "db_rtt needs a database server" in capsys.readouterr().err
+    assert "--db-rtt needs a PostgreSQL server" in capsys.readouterr().err
