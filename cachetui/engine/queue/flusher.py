@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 
+from cachetui.engine.background import stop_if_asked
 from cachetui.engine.core import BACKGROUND_OP, EngineCore, perf_counter, wait_event
 from cachetui.engine.crash_points import reached
 from cachetui.engine.database.base import RowConflict, RowLanded, RowRejected
@@ -379,6 +380,7 @@ class Flusher:
                     BACKGROUND_OP, EventKind.ERROR, None, None, None, f"flusher error: {exc!r}"
                 )
                 delay = config.retry_cap
+            stop_if_asked()  # a driver may have swallowed the close's cancel
 
     async def drain(self, deadline: float) -> None:
         """With the gate closed: wait out updates in progress and flush everything."""

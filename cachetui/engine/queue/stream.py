@@ -29,6 +29,7 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
+from cachetui.engine.background import stop_if_asked
 from cachetui.engine.errors import DatabaseUnavailable
 from cachetui.engine.profile import Profile
 from cachetui.engine.queue.outbox import LIVE_OWNERS, owner_alive, this_owner
@@ -249,6 +250,7 @@ class RedisStreamOutbox:
             await asyncio.sleep(HEARTBEAT_EVERY)
             with contextlib.suppress(RedisError, OSError):
                 await self._beat()
+            stop_if_asked()  # redis-py may have swallowed the close's cancel
 
     async def _persistence(self) -> str:
         client = self._require()

@@ -30,6 +30,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
+from cachetui.engine.background import stop_if_asked
 from cachetui.engine.errors import StoreBusy, StoreUnavailable, ValidationError
 from cachetui.engine.profile import Profile
 from cachetui.engine.stores.base import CacheEntry, CacheStore
@@ -221,6 +222,7 @@ class RedisStore(CacheStore):
                 if rounds % _CHECKS_EVERY == 0:
                     await self.check_restart()
                     await self._reconcile()
+            stop_if_asked()  # redis-py may have swallowed the close's cancel
 
     # -- the cache interface ----------------------------------------------------------
     async def get(self, user_id: int) -> Profile | None:
