@@ -22,6 +22,7 @@ import contextlib
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
+from cachetui.engine.background import stop_if_asked
 from cachetui.engine.errors import StoreBusy, StoreUnavailable
 from cachetui.engine.events import EventKind
 from cachetui.engine.lab.faults import Faults
@@ -201,6 +202,7 @@ class CacheHealth:
                     self.error = str(exc)
                     await asyncio.sleep(delay)
                     delay = min(CACHE_PROBE_CAP, delay * 2)
+                stop_if_asked()  # redis-py may have swallowed stop()'s cancel
         finally:
             self._probe = None
 
