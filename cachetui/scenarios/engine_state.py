@@ -10,8 +10,7 @@ from typing import Any
 
 from cachetui.engine import CacheTuiError, Engine, Profile, WritePolicy
 from cachetui.engine.metrics.counters import Counters
-from cachetui.scenarios.actions import Action
-from cachetui.scenarios.distance import LinkState, apply_links, set_db_rtt
+from cachetui.scenarios.distance import LinkState, apply_links
 
 #: The fault knobs saved on entry and restored on leaving (those this engine has).
 FAULT_NAMES = ("db_down", "db_latency", "db_error_rate", "cache_down")
@@ -83,26 +82,3 @@ async def restore_engine(
     apply_faults(engine, state.faults)
     await apply_links(engine, state.links)
     engine.reset_metrics(start_from=state.metrics)
-
-
-async def set_knob(engine: Engine, action: Action) -> bool:
-    """Do ``action`` if it sets a fault, the database's distance or the queue bound
-    (False: it is another kind of action)."""
-    verb, faults = action.verb, engine.faults
-    if verb == "db-down":
-        faults.db_down = action.value
-    elif verb == "cache-down":
-        faults.cache_down = action.value
-    elif verb == "latency":
-        faults.db_latency = action.value
-    elif verb == "error-rate":
-        faults.db_error_rate = action.value
-    elif verb == "faults":
-        faults.clear()
-    elif verb == "db-rtt":
-        await set_db_rtt(engine, action.value)
-    elif verb == "max-pending":
-        engine.set_max_pending(action.value)
-    else:
-        return False
-    return True
