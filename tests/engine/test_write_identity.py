@@ -274,3 +274,24 @@ async def test_two_engines_opening_an_old_file_at_once_migrate_it_once(tmp_path)
         engines = [Engine(EngineConfig(db_path=path)) for _ in range(2)]
         await asyncio.gather(*(e.start() for e in engines))
         await asyncio.gather(*(e.close() for e in engines))
+
+
+@memory_store
+async def test_a_seed_after_every_row_was_deleted_lifts_each_row_above_its_old_version(
+    make_engine, db_path
+):
+    """Another program empties the table and the lab seeds it again: a reseeded row is
+    above the version it had, so nothing cached or queued from before looks newer (a
+    large seed skips that lookup only where no row was ever deleted)."""
+    engine = await make_engine("write-through")
+    for _ in range(3):
+        await engine.update(7, {"bio": "before the table was emptied"})
+    old = db_row(db_path, 7)
+    assert old is not None and old.version == 4
+    db_script(db_path, ["DELETE FROM profiles"])
+    assert await engine.seed(20) == 20
+    again = db_row(db_path, 7)
+    assert again is not None and again.version == old.version + 1
+    assert again.write_id is None
+    untouched = db_row(db_path, 8)
+    assert untouched is not None and untouched.version == 2  # its old version was 1

@@ -412,6 +412,11 @@ class PostgresDatabase(Database):
                 row = await cur.fetchone()
                 if row and row[0]:
                     return 0
+                # No row ever deleted here: the insert trigger's per-row lookup is skipped
+                await conn.execute(
+                    "SELECT set_config('cachetui.restoring', 'on', true) "
+                    "WHERE NOT EXISTS (SELECT 1 FROM cachetui_replaced)"
+                )
                 async with conn.cursor().copy(f"COPY profiles ({sql.COLUMNS}) FROM STDIN") as copy:
                     for n, profile in enumerate(demo_profiles(count, updated_at, seed=seed)):
                         await copy.write_row(profile.as_row())
