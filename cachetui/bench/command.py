@@ -118,6 +118,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--json", action="store_true", help="print one JSON object per policy instead of a table"
     )
+    parser.add_argument(
+        "--external-rate",
+        type=number_type(float, 0, above=True),
+        metavar="OPS",
+        help="a foreign writer (the lab's external writer: the database written directly, "
+        "the cache bypassed) writing OPS times a second during each run, so that stale "
+        "reads can occur (the stale %% column)",
+    )
+    parser.add_argument(
+        "--history",
+        metavar="FILE",
+        help="stream each run's history to a file of its own, for `cachetui check`: FILE "
+        "when one policy runs, else FILE with the policy before its suffix "
+        "(h.jsonl → h.write-through.jsonl, …; with --sweep: h.write-behind-0.jsonl, …)",
+    )
     behind = parser.add_argument_group("write-behind")
     behind.add_argument(
         "--flush-interval",
@@ -213,6 +228,7 @@ def check_server(args: argparse.Namespace) -> None:
     )
     EngineConfig(
         **where,
+        history_path=args.history,
         cache_url=args.cache,
         db_pool=args.db_pool,
         db_timeout=args.db_timeout,
