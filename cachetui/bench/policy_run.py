@@ -15,7 +15,7 @@ from typing import Any
 
 from cachetui.bench.copies import RunCopies
 from cachetui.bench.external import ExternalWriter
-from cachetui.bench.verdicts import WHOLE_RUN, describe_broken, judge
+from cachetui.bench.verdicts import WHOLE_RUN, describe_broken, judge_history
 from cachetui.engine import CacheTuiError, Engine, EngineConfig
 from cachetui.engine.history.callers import set_caller
 from cachetui.engine.lab.workload import Workload
@@ -24,6 +24,8 @@ from cachetui.engine.stores.redis_store import RedisStore
 
 #: Operations between two points where a flat-out caller hands the event loop over.
 YIELD_EVERY = 32
+#: An external writer below this share of --external-rate is said to have fallen behind.
+KEPT_UP = 0.5
 #: Drives a workload against its engine; returns (operations done, seconds taken).
 Drive = Callable[[Workload], Awaitable[tuple[int, float]]]
 
@@ -157,6 +159,13 @@ async def _run(
         }
         if writer is not None:
             result["external_writes"] = writer.writes
+            if writer.writes < KEPT_UP * writer.rate * seconds:
+                print(
+                    f"cachetui bench: {policy}: the external writer made {writer.writes:,} "
+                    f"writes, {writer.writes / seconds:,.0f}/s of the {writer.rate:,g}/s asked "
+                    "(the run left it too little of the event loop)",
+                    file=sys.stderr,
+                )
         if policy == "write-behind" and args.queue != "memory://":
             result["queue"] = args.queue
     except BaseException:
@@ -175,7 +184,8 @@ async def _run(
     result["db_transactions"] = engine.metrics.db_transactions
     result["max_queue_wait_ms"] = round(engine.metrics.max_queue_wait * 1000, 1)
     # The judge, after the timed part (in a thread: a signal is still heard meanwhile).
-    verdicts = await asyncio.to_thread(lambda: judge(engine.history.records()))
+    engine.history.drain()
+    verdicts = await asyncio.to_thread(judge_history, engine.history)
     broken = verdicts.pop("broken")
     result.update(verdicts)
     if config.history_path is not None:

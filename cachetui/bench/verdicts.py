@@ -5,10 +5,13 @@ run's history file goes with ``--history FILE``."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from cachetui.engine import Checker
 from cachetui.engine.history import KINDS
+from cachetui.engine.history.recorder import HistoryRecorder
+from cachetui.engine.history.records import Encoder
 
 #: A bench engine keeps its whole run in the history's ring (the judge needs every
 #: record): the ring's bound, never reached.
@@ -25,17 +28,29 @@ def history_file(path: str | None, name: str, several: bool) -> str | None:
     return f"{stem}.{name}{suffix}"
 
 
-def judge(records: list[dict[str, Any]]) -> dict[str, Any]:
+def judge_history(history: HistoryRecorder) -> dict[str, Any]:
+    """:func:`judge` of a closed engine's history (its ring holds the whole run: each
+    record is encoded as it is fed, not all at once)."""
+    return judge(Encoder(history.queue).dicts(history.ring))
+
+
+def judge(records: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """``stale_pct`` (stale reads per 100 successful reads; None without a read),
     ``max_stale_ms`` (how far behind the stalest was, from the oldest write it missed),
     ``lost`` (acknowledged writes in neither the database nor the queue at close), and
     ``broken`` (the kinds whose violations break the policy's promise, with counts)."""
+    reads = 0
+
+    def counting() -> Iterator[dict[str, Any]]:
+        nonlocal reads
+        for r in records:
+            if r["type"] == "op" and r["op"] == "read" and r["outcome"] == "ok":
+                reads += 1
+            yield r
+
     checker = Checker()
-    checker.feed_many(records)
+    checker.feed_many(counting())
     report = checker.verdicts()
-    reads = sum(
-        1 for r in records if r["type"] == "op" and r["op"] == "read" and r["outcome"] == "ok"
-    )
     stale = report.of("stale")
     broken = {k: sum(1 for v in report.of(k) if v.promised) for k in KINDS}
     return {
