@@ -97,3 +97,15 @@ def test_an_external_rate_that_is_no_rate_is_one_line(value, message, capsys):
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and err.splitlines()[-1].endswith(message)
+
+
+@pytest.mark.parametrize(
+    ("path", "problem"), [("{tmp}", "it is a folder"), ("{tmp}/no/h.jsonl", "no folder {tmp}/no")]
+)
+def test_a_history_file_that_cannot_be_written_is_one_line(path, problem, tmp_path, capsys):
+    path, problem = path.format(tmp=tmp_path), problem.format(tmp=tmp_path)
+    with pytest.raises(SystemExit) as exited:
+        main(["--history", path, "--ops", "10"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.splitlines()[-1].endswith(f"--history {path}: {problem}")

@@ -212,6 +212,21 @@ def _say(line: str) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
 
 
+def check_history(path: str | None) -> None:
+    """ValidationError (one line naming --history) for a history file that cannot be
+    written (the runs' files go beside it)."""
+    if path is None:
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    problem = None
+    if not path or os.path.isdir(path):
+        problem = "it is a folder"
+    elif not os.path.isdir(folder):
+        problem = f"no folder {folder}"
+    if problem:
+        raise ValidationError(f"--history {path}: {problem}", field="history_path")
+
+
 def check_server(args: argparse.Namespace) -> None:
     """ValidationError (one line) for server options the runs could not use (a URL that
     is not PostgreSQL's, --db-rtt without a server, --cache-rtt without Redis …)."""
@@ -226,9 +241,9 @@ def check_server(args: argparse.Namespace) -> None:
         cache_rtt=args.cache_rtt,
         jitter=args.jitter,
     )
+    check_history(args.history)
     EngineConfig(
         **where,
-        history_path=args.history,
         cache_url=args.cache,
         db_pool=args.db_pool,
         db_timeout=args.db_timeout,

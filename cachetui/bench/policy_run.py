@@ -163,7 +163,7 @@ async def _run(
                 print(
                     f"cachetui bench: {policy}: the external writer made {writer.writes:,} "
                     f"writes, {writer.writes / seconds:,.0f}/s of the {writer.rate:,g}/s asked "
-                    "(the run left it too little of the event loop)",
+                    "(the flat-out callers left it too little time)",
                     file=sys.stderr,
                 )
         if policy == "write-behind" and args.queue != "memory://":
