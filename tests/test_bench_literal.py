@@ -20,6 +20,7 @@ def test_the_table_title_shows_the_urls_literally(capsys):
         db_rtt=None,
         cache_rtt=None,
         jitter=0.0,
+        external_rate=None,
     )
     print_table([], args)
     out = "".join(capsys.readouterr().out.split())  # the title wraps

@@ -13,6 +13,7 @@ from typing import Any
 from cachetui.bench.copies import run_copies
 from cachetui.bench.output import fmt_us, stderr_console
 from cachetui.bench.policy_run import run_policy
+from cachetui.bench.verdicts import history_file
 from cachetui.engine import WritePolicy
 from cachetui.engine.stores.redis_url import mask_url
 
@@ -33,7 +34,8 @@ async def run_policies(args: argparse.Namespace) -> list[dict[str, Any]]:
             progress.advance(task)
             for policy in policies:
                 progress.update(task, description=f"{policy}: {args.ops:,} ops")
-                result = await run_policy(args, policy, copies)
+                history = history_file(args.history, policy, len(policies) > 1)
+                result = await run_policy(args, policy, copies, history=history)
                 results.append(result)
                 if args.json:
                     print(json.dumps(result), flush=True)
@@ -96,3 +98,30 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None
     if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
         console = Console(width=160)
     console.print(table)
+    console.print(verdicts_table(results, args))
+
+
+def verdicts_table(results: list[dict[str, Any]], args: argparse.Namespace) -> Any:
+    """What each policy cost in correctness (beside the first table: both would not fit
+    in 160 columns): its run's history, judged once the run was over."""
+    from rich.table import Table
+
+    writer = f", an external writer at {args.external_rate:g}/s" if args.external_rate else ""
+    table = Table(title=f"correctness: each run's history judged after it{writer}")
+    table.add_column("policy", no_wrap=True, min_width=13)
+    columns = ["stale reads %", "max stale ms", "lost writes"]
+    if args.external_rate:
+        columns.append("external writes")
+    for column in columns:
+        table.add_column(column, justify="right", no_wrap=True)
+    for r in results:
+        cells = [
+            r["policy"],
+            "–" if r["stale_pct"] is None else f"{r['stale_pct']:.2f}",
+            f"{r['max_stale_ms']:,}",
+            f"{r['lost']:,}",
+        ]
+        if args.external_rate:
+            cells.append(f"{r['external_writes']:,}")
+        table.add_row(*cells)
+    return table

@@ -118,6 +118,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--json", action="store_true", help="print one JSON object per policy instead of a table"
     )
+    parser.add_argument(
+        "--external-rate",
+        type=number_type(float, 0, above=True),
+        metavar="OPS",
+        help="a foreign writer (the lab's external writer: the database written directly, "
+        "the cache bypassed) writing OPS times a second during each run, so that stale "
+        "reads can occur (the stale %% column)",
+    )
+    parser.add_argument(
+        "--history",
+        metavar="FILE",
+        help="stream each run's history to a file of its own, for `cachetui check`: FILE "
+        "when one policy runs, else FILE with the policy before its suffix "
+        "(h.jsonl → h.write-through.jsonl, …; with --sweep: h.write-behind-0.jsonl, …)",
+    )
     behind = parser.add_argument_group("write-behind")
     behind.add_argument(
         "--flush-interval",
@@ -197,6 +212,21 @@ def _say(line: str) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stderr.fileno())
 
 
+def check_history(path: str | None) -> None:
+    """ValidationError (one line naming --history) for a history file that cannot be
+    written (the runs' files go beside it)."""
+    if path is None:
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    problem = None
+    if not path or os.path.isdir(path):
+        problem = "it is a folder"
+    elif not os.path.isdir(folder):
+        problem = f"no folder {folder}"
+    if problem:
+        raise ValidationError(f"--history {path}: {problem}", field="history_path")
+
+
 def check_server(args: argparse.Namespace) -> None:
     """ValidationError (one line) for server options the runs could not use (a URL that
     is not PostgreSQL's, --db-rtt without a server, --cache-rtt without Redis …)."""
@@ -211,6 +241,7 @@ def check_server(args: argparse.Namespace) -> None:
         cache_rtt=args.cache_rtt,
         jitter=args.jitter,
     )
+    check_history(args.history)
     EngineConfig(
         **where,
         cache_url=args.cache,

@@ -7,11 +7,15 @@ import argparse
 import asyncio
 import contextlib
 import itertools
+import os
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from cachetui.bench.copies import RunCopies
+from cachetui.bench.external import ExternalWriter
+from cachetui.bench.verdicts import WHOLE_RUN, describe_broken, judge_history
 from cachetui.engine import CacheTuiError, Engine, EngineConfig
 from cachetui.engine.history.callers import set_caller
 from cachetui.engine.lab.workload import Workload
@@ -20,6 +24,8 @@ from cachetui.engine.stores.redis_store import RedisStore
 
 #: Operations between two points where a flat-out caller hands the event loop over.
 YIELD_EVERY = 32
+#: An external writer below this share of --external-rate is said to have fallen behind.
+KEPT_UP = 0.5
 #: Drives a workload against its engine; returns (operations done, seconds taken).
 Drive = Callable[[Workload], Awaitable[tuple[int, float]]]
 
@@ -50,10 +56,13 @@ def flat_out(args: argparse.Namespace) -> Drive:
     return drive
 
 
-def engine_config(args: argparse.Namespace, policy: str, where: dict[str, Any]) -> EngineConfig:
+def engine_config(
+    args: argparse.Namespace, policy: str, where: dict[str, Any], history: str | None = None
+) -> EngineConfig:
     """The configuration of a run of ``policy`` over the copy ``where`` (its db_path or
     db_url), from ``args`` (capacity, flush interval, batch size, queue bound, the
-    database server's pool, timeout and link)."""
+    database server's pool, timeout and link); its history streamed to ``history``, and
+    kept whole in memory to be judged at the end."""
     server = {
         "db_pool": args.db_pool,
         "db_timeout": args.db_timeout,
@@ -71,6 +80,8 @@ def engine_config(args: argparse.Namespace, policy: str, where: dict[str, Any]) 
         batch_size=args.batch_size,
         max_pending=args.max_pending,
         queue_url=args.queue if policy == "write-behind" else "memory://",
+        history_ring=WHOLE_RUN,
+        history_path=history,
     )
 
 
@@ -80,29 +91,52 @@ async def run_policy(
     copies: RunCopies,
     drive: Drive | None = None,
     name: str | None = None,
+    history: str | None = None,
 ) -> dict[str, Any]:
     """One policy on a fresh copy (named NAME: the policy by default), driven by ``drive``
-    (default :func:`flat_out`); the copy is thrown away at the end."""
-    where = await copies.fresh(name or policy)
+    (default :func:`flat_out`), its history streamed to the file ``history``; the copy is
+    thrown away at the end."""
+    name = name or policy
+    where = await copies.fresh(name)
     try:
-        return await _run(args, policy, engine_config(args, policy, where), drive)
+        config = engine_config(args, policy, where, history)
+        return await _run(args, policy, config, drive, name)
     finally:
         await copies.release(where)
 
 
+async def _timed(
+    drive: Drive, workload: Workload, writer: ExternalWriter | None
+) -> tuple[int, float]:
+    """The timed part: ``drive``, with the external writer writing while it runs."""
+    if writer is None:
+        return await drive(workload)
+    task = asyncio.get_running_loop().create_task(writer.run())
+    try:
+        return await drive(workload)
+    finally:
+        writer.stop()
+        await task
+
+
 async def _run(
-    args: argparse.Namespace, policy: str, config: EngineConfig, drive: Drive | None
+    args: argparse.Namespace, policy: str, config: EngineConfig, drive: Drive | None, name: str
 ) -> dict[str, Any]:
     engine = Engine(config)
     if isinstance(engine.store, RedisStore):
         engine.store.ephemeral = True  # the copy's cache entries go when the copy does
+    engine.history.run = f"bench {os.getpid()} {time.time():.0f} {name}"
     await engine.start()
     try:
         keys = await engine.db_count()
         workload = Workload(
             engine, keys=max(1, keys), read_ratio=args.read_ratio, skew=args.zipf, seed=args.seed
         )
-        ops, seconds = await (drive or flat_out(args))(workload)
+        rate = getattr(args, "external_rate", None)
+        writer = None
+        if rate:
+            writer = ExternalWriter(engine, rate, max(1, keys), args.zipf, args.seed)
+        ops, seconds = await _timed(drive or flat_out(args), workload, writer)
         m = engine.metrics
         result = {
             "policy": policy,
@@ -121,8 +155,17 @@ async def _run(
             "db_transactions": m.db_transactions,
             "coalesced": m.coalesced,
             "peak_pending": m.peak_pending,
-            "errors": workload.stats.errors,
+            "errors": workload.stats.errors + (0 if writer is None else writer.errors),
         }
+        if writer is not None:
+            result["external_writes"] = writer.writes
+            if writer.writes < KEPT_UP * writer.rate * seconds:
+                print(
+                    f"cachetui bench: {policy}: the external writer made {writer.writes:,} "
+                    f"writes, {writer.writes / seconds:,.0f}/s of the {writer.rate:,g}/s asked "
+                    "(the flat-out callers left it too little time)",
+                    file=sys.stderr,
+                )
         if policy == "write-behind" and args.queue != "memory://":
             result["queue"] = args.queue
     except BaseException:
@@ -140,6 +183,15 @@ async def _run(
     result["db_writes"] = engine.metrics.db_writes
     result["db_transactions"] = engine.metrics.db_transactions
     result["max_queue_wait_ms"] = round(engine.metrics.max_queue_wait * 1000, 1)
+    # The judge, after the timed part (in a thread: a signal is still heard meanwhile).
+    engine.history.drain()
+    verdicts = await asyncio.to_thread(judge_history, engine.history)
+    broken = verdicts.pop("broken")
+    result.update(verdicts)
+    if config.history_path is not None:
+        result["history"] = config.history_path
+    if broken:
+        print(describe_broken(policy, broken, config.history_path), file=sys.stderr)
     return result
 
 

@@ -17,6 +17,7 @@ from cachetui.bench.argument_types import number_type
 from cachetui.bench.copies import run_copies
 from cachetui.bench.output import fmt_us, stderr_console
 from cachetui.bench.policy_run import Drive, run_policy
+from cachetui.bench.verdicts import history_file
 from cachetui.engine import WritePolicy
 from cachetui.engine.lab.workload import Workload
 from cachetui.engine.stores.redis_url import mask_url
@@ -210,12 +211,14 @@ async def run(sweep: Sweep) -> tuple[list[dict[str, Any]], int]:
                     )
                     run_args = argparse.Namespace(**vars(args))
                     setattr(run_args, knob.dest, value)
+                    name = f"{policy}-{index}"
                     result = await run_policy(
                         run_args,
                         policy,
                         copies,
                         drive=paced(sweep.rate, sweep.seconds),
-                        name=f"{policy}-{index}",
+                        name=name,
+                        history=history_file(args.history, name, runs > 1),
                     )
                     row = {"sweep": knob.name, "value": value, **result, "rate": sweep.rate}
                     row["db_writes_per_s"] = round(row["db_writes"] / row["seconds"], 1)

@@ -19,7 +19,8 @@ def load(paths: Sequence[str], checker: Checker | None = None) -> tuple[Checker,
     """Feed these files to a checker (a new one by default); returns it and the
     warnings (a cut last line dropped). HistoryFileError for a file that cannot be
     read, is not JSON lines, has a record the checker cannot read (the line is named),
-    or comes from another host or boot than the first file."""
+    or comes from another host or boot, or another run (``cachetui bench``'s, each on a
+    database of its own), than the first file."""
     checker = checker or Checker()
     warnings: list[str] = []
     first: tuple[str, dict[str, Any]] | None = None
@@ -49,6 +50,11 @@ def load(paths: Sequence[str], checker: Checker | None = None) -> tuple[Checker,
                 f"{first[0]} from host {first[1].get('host')!r} boot {first[1].get('boot_id')!r}: "
                 "their clocks do not compare, so they cannot be judged together"
             )
+        elif head.get("run") != first[1].get("run"):
+            raise HistoryFileError(
+                f"{path} is of {_run(head)}, {first[0]} of {_run(first[1])}: each ran on a "
+                "database of its own, so they cannot be judged together (judge each alone)"
+            )
         index = checker.header(head, path)
         base = index << 32
         last = len(lines)
@@ -74,6 +80,11 @@ def load(paths: Sequence[str], checker: Checker | None = None) -> tuple[Checker,
             except HistoryFormatError as exc:
                 raise HistoryFileError(f"{path}:{number}: {exc}") from None
     return checker, warnings
+
+
+def _run(head: dict[str, Any]) -> str:
+    run = head.get("run")
+    return "no benchmark run" if run is None else f"run {run!r}"
 
 
 def _parse(path: str, raw: bytes, number: int) -> Any:

@@ -66,6 +66,10 @@ class HistoryRecorder:
         self.transactions = 0
         self.queue = "memory://"
         self.instance = ""
+        #: Set before the engine starts to name a run on a database of its own in the
+        #: file's header (``cachetui bench`` does): ``cachetui check`` refuses to judge
+        #: files of different runs together (their rows' versions do not compare).
+        self.run: str | None = None
         self.file: HistoryFile | None = None
         self._task: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[list[dict[str, Any]]], None]] = []
@@ -157,7 +161,9 @@ class HistoryRecorder:
         self._live = Encoder(queue)
         if self.path is not None and self.file is None:
             try:
-                self.file = HistoryFile(self.path, header(instance, policy, queue), self.max_bytes)
+                self.file = HistoryFile(
+                    self.path, header(instance, policy, queue, self.run), self.max_bytes
+                )
             except OSError as exc:  # EngineConfig checked the folder: a race, or no space
                 from cachetui.engine.history.stream import log
 

@@ -43,11 +43,12 @@ def boot_id() -> str:
         return "unknown"
 
 
-def header(instance: str, policy: str, queue: str) -> dict[str, Any]:
-    """The first line of a history file: where and when its clock runs."""
+def header(instance: str, policy: str, queue: str, run: str | None = None) -> dict[str, Any]:
+    """The first line of a history file: where and when its clock runs; ``run`` names a
+    run of its own database (one of ``cachetui bench``'s), never judged with another's."""
     mono = time.monotonic_ns()
     wall = time.time()
-    return {
+    out = {
         "type": "header",
         "format": FORMAT,
         "host": socket.gethostname(),
@@ -59,6 +60,9 @@ def header(instance: str, policy: str, queue: str) -> dict[str, Any]:
         "policy": policy,
         "queue": queue,
     }
+    if run is not None:
+        out["run"] = run
+    return out
 
 
 class Encoder:
