@@ -139,8 +139,12 @@ class EngineConfig:
             )
         parse_queue_url(self.queue_url, self.db_path)
         self._history()
-        _positive_number("claim_after", self.claim_after)
-        if not CLAIM_AFTER_RANGE[0] <= self.claim_after <= CLAIM_AFTER_RANGE[1]:
+        claim = self.claim_after
+        if (
+            isinstance(claim, bool)
+            or not isinstance(claim, int | float)
+            or not CLAIM_AFTER_RANGE[0] <= claim <= CLAIM_AFTER_RANGE[1]
+        ):
             raise ValidationError(
                 f"claim_after must be {CLAIM_AFTER_RANGE[0]:g} to {CLAIM_AFTER_RANGE[1]:g} "
                 f"seconds, got {self.claim_after!r}",
