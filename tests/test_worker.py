@@ -4,6 +4,7 @@ acknowledged, ``/metrics`` scraped over HTTP, and bad options refused in one lin
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import signal
@@ -16,6 +17,8 @@ from pathlib import Path
 import pytest
 
 from cachetui.cli.check import main as check_main
+from cachetui.engine import Engine, EngineConfig
+from cachetui.worker.run import Worker, WorkerPlan
 from tests.conftest import db_sql
 
 TIMEOUT = 60  # seconds a step may take on a loaded machine (never a speed assertion)
@@ -185,3 +188,33 @@ def test_bad_options_are_refused_in_one_line(tmp_path, option, value, problem):
     assert err.splitlines()[-1] == f"cachetui worker: error: argument {option}: {problem}"
     assert [line for line in err.splitlines() if "error" in line] == [err.splitlines()[-1]]
     assert not (tmp_path / "w.db").exists()  # refused before anything started
+
+
+async def test_writes_that_cannot_land_are_counted_named_and_the_status_is_1(tmp_path, capsys):
+    """The database down when SIGTERM comes: close() gives up after ``flush_timeout``
+    (short here; in process, so it can be set) and the worker names what it lost."""
+    config = EngineConfig(
+        db_path=str(tmp_path / "w.db"),
+        policy="write-behind",
+        flush_interval=60,
+        flush_timeout=0.2,
+        max_pending=100_000,
+    )
+    engine = Engine(config)
+    plan = WorkerPlan("w", rate=500, read_ratio=0, keys=None, zipf=0, seconds=None, profiles=20)
+    run = Worker(engine, plan, None)
+    task = asyncio.create_task(run.run())
+    for _ in range(TIMEOUT * 100):  # until some writes are pending
+        if engine.running and len(engine.pending_writes()) >= 3:
+            break
+        await asyncio.sleep(0.01)
+    engine.faults.db_down = True
+    run.stop(signal.SIGTERM)
+    result = await task
+    assert result.exit_code == 1
+    lost = len(result.report.lost)
+    assert lost >= 3 and result.report.flushed == 0
+    assert result.lines[0].startswith(
+        f"cachetui: quit on SIGTERM: {lost} pending writes could not be written and are lost"
+    )
+    assert STATUS.match(capsys.readouterr().out.splitlines()[-1])

@@ -71,7 +71,8 @@ class Worker:
         self._stop = asyncio.Event()
         self._signum = 0
 
-    def _on_signal(self, signum: int) -> None:
+    def stop(self, signum: int = 0) -> None:
+        """Stop as on ``signum`` (SIGTERM, SIGINT, SIGHUP; 0: as ``--seconds`` ends)."""
         if not self._signum:
             self._signum = signum
         self._stop.set()
@@ -82,7 +83,7 @@ class Worker:
         installed = []
         for signum in QUIT_SIGNALS:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(signum, self._on_signal, signum)
+                loop.add_signal_handler(signum, self.stop, signum)
                 installed.append(signum)
         try:
             await self.engine.start()
