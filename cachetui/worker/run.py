@@ -173,7 +173,7 @@ class Worker:
         lines = report.stderr_lines()
         if not self._signum:  # --seconds ran out: said as such
             lines[0] = lines[0].replace(f"quit on {report.name}", "done")
-        if self._signum and report.lost:
+        if self._signum:  # as the app: every quit on a signal adds a line to cachetui.log
             report.write_log(default_log_path())
             lines = report.stderr_lines()
         return WorkerResult(report, lines)
