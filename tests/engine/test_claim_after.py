@@ -59,6 +59,8 @@ async def test_an_owner_elsewhere_is_taken_over_once_its_heartbeat_is_older_than
             assert survivor.recovered == 1
         landed = db_row(db, 1)
         assert (landed.bio, landed.write_id) == ("landed by a survivor", "elsewhere:0:7")
+        with redis.Redis.from_url(redis_url) as client:  # its last heartbeat goes too
+            assert not client.exists(f"cachetui:queue:{database_id}:owner:{ELSEWHERE}")
     finally:
         delete_test_keys(redis_url, tmp_path)
 

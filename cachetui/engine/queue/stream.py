@@ -214,6 +214,8 @@ class RedisStreamOutbox:
         for profile, base, ids in taken:
             await self.append_many([(profile, base)])
             await self._xdel(ids_only(ids))
+        with contextlib.suppress(RedisError, OSError):  # their last heartbeats: not needed
+            await self._require().delete(*(self._owner_key(owner) for owner in dead))
         return [(profile, base) for profile, base, _ in taken]
 
     async def count(self) -> int:
