@@ -82,16 +82,19 @@ def test_a_worker_runs_its_seconds_at_its_rate_and_its_history_passes_check(tmp_
     assert check_main([str(history)]) == 0
 
 
-def sigterm_mid_run(db: str, tmp_path: Path) -> tuple[str, dict[int, int]]:
+def sigterm_mid_run(
+    db: str, tmp_path: Path, signum: int = signal.SIGTERM
+) -> tuple[str, dict[int, int]]:
     """A write-behind worker that holds its writes (no flush for 60 s) is sent SIGTERM
-    once some are pending; returns its stderr and the versions it acknowledged."""
+    (or ``signum``) once some are pending; returns its stderr and the versions it
+    acknowledged."""
     history = tmp_path / "worker.jsonl"
     process = worker(
         "--db", db, "--profiles", "50", "--rate", "300", "--policy", "write-behind",
         *QUIET_QUEUE, "--history", str(history),
     )  # fmt: skip
     status_until(process, lambda m: int(m["pending"]) >= 5)
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(signum)
     out, err = process.communicate(timeout=TIMEOUT)
     assert process.returncode == 0, err
     assert STATUS.match(out.splitlines()[-1])["pending"] == "0"  # the last word
@@ -101,10 +104,14 @@ def sigterm_mid_run(db: str, tmp_path: Path) -> tuple[str, dict[int, int]]:
     return err, acknowledged
 
 
-def test_sigterm_mid_run_lands_everything_the_worker_acknowledged(tmp_path):
+@pytest.mark.parametrize(
+    "signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP], ids=lambda s: signal.Signals(s).name
+)
+def test_a_signal_mid_run_lands_everything_the_worker_acknowledged(tmp_path, signum):
     db = str(tmp_path / "w.db")
-    err, acknowledged = sigterm_mid_run(db, tmp_path)
-    assert re.fullmatch(r"cachetui worker: quit on SIGTERM: \d+ pending writes flushed\n", err)
+    err, acknowledged = sigterm_mid_run(db, tmp_path, signum)
+    name = signal.Signals(signum).name
+    assert re.fullmatch(rf"cachetui worker: quit on {name}: \d+ pending writes flushed\n", err)
     import sqlite3
 
     with sqlite3.connect(db) as conn:

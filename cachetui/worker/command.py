@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import dataclasses
 import os
+import signal
 import socket
 import sys
 from collections.abc import Sequence
@@ -175,6 +176,8 @@ def _run(config: EngineConfig, plan: WorkerPlan, metrics: MetricsServer | None) 
 
             check_reachable(config.cache_url)
         result = asyncio.run(Worker(engine, plan, metrics).run())
+    except KeyboardInterrupt:  # SIGINT before the worker could handle it (while starting)
+        return 128 + signal.SIGINT
     except CacheTuiError as exc:  # a server that cannot be used: its words, one line
         print(f"{PROG}: error: {printable(str(exc))}", file=sys.stderr)
         return 2
