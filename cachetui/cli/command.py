@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Also: `cachetui bench` compares the policies, `cachetui compare` runs two side by side, "
         "`cachetui serve` runs it in a browser, `cachetui link` delays a TCP server's traffic, "
         "`cachetui reset --db URL` removes what cachetui made in a database, `cachetui check` "
-        "judges history files (--history).",
+        "judges history files (--history), `cachetui worker` runs an instance without a screen.",
     )
     parser.add_argument("--version", action="version", version=f"cachetui {__version__}")
     add_app_options(parser)
@@ -64,6 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from cachetui.cli.check import main as check_main
 
         return check_main(argv[1:])
+    if argv[:1] == ["worker"]:
+        from cachetui.worker.command import main as worker_main
+
+        return worker_main(argv[1:])
     if argv[:1] == ["link"]:
         from cachetui.cli.link import main as link_main
 
@@ -120,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
             )
         if app.parked_on_exit:  # q: the dead letters that stay in the database, named
-            from cachetui.app.quitting import parked_lines
+            from cachetui.cli.quit_report import parked_lines
 
             for line in parked_lines(app.parked_on_exit, config.db_path):
                 print(line, file=sys.stderr)

@@ -241,6 +241,29 @@ def add_server_options(target: argparse.ArgumentParser | argparse._ArgumentGroup
 
 def add_app_options(target: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """Add the app's options (all but --help and --version) to a parser or a group."""
+    add_engine_options(target)
+    target.add_argument(
+        "--theme",
+        type=_theme,
+        metavar="NAME",
+        help="colour theme: textual-dark (default), textual-light (for projectors), or any "
+        "other built-in Textual theme; ctrl+p → Theme switches it live",
+    )
+    target.add_argument(
+        "--scenario",
+        type=scenario_argument,
+        metavar="NAME",
+        help="start straight into a guided scenario: "
+        + ", ".join(BUILTIN_NAMES)
+        + ", or the path of a .toml scenario file (docs/scenarios.md)",
+    )
+    add_history_options(target)
+
+
+def add_engine_options(target: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """The app's options that configure its engine (the database, the servers, the
+    cache, the policy, the write-behind queue; not the screen's, nor the history's):
+    shared with ``cachetui worker``."""
     target.add_argument(
         "--db",
         metavar="PATH|URL",
@@ -333,22 +356,6 @@ def add_app_options(target: argparse.ArgumentParser | argparse._ArgumentGroup) -
         "outbox file <db>.outbox; sqlite:///PATH chooses it) or redis://HOST:PORT/DB (a "
         "durable Redis Stream); an update is acknowledged once it is in the queue",
     )
-    target.add_argument(
-        "--theme",
-        type=_theme,
-        metavar="NAME",
-        help="colour theme: textual-dark (default), textual-light (for projectors), or any "
-        "other built-in Textual theme; ctrl+p → Theme switches it live",
-    )
-    target.add_argument(
-        "--scenario",
-        type=scenario_argument,
-        metavar="NAME",
-        help="start straight into a guided scenario: "
-        + ", ".join(BUILTIN_NAMES)
-        + ", or the path of a .toml scenario file (docs/scenarios.md)",
-    )
-    add_history_options(target)
 
 
 def _megabytes(text: str) -> int:

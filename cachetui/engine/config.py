@@ -36,6 +36,8 @@ class WritePolicy(StrEnum):
 
 EVICTIONS = ("lru", "lfu", "fifo")
 CONFLICT_RULES = ("reject", "overwrite")
+#: ``claim_after``'s range in seconds (``--claim-after``).
+CLAIM_AFTER_RANGE = (2.0, 3600.0)
 
 
 @dataclass(slots=True)
@@ -95,6 +97,10 @@ class EngineConfig:
     history_ring: int = 100_000
     history_path: str | None = None
     history_max_bytes: int | None = None
+    #: A shared Redis Stream queue: entries of an owner whose last heartbeat is older
+    #: than this many seconds (2 to 3600) are taken over (see
+    #: :mod:`cachetui.engine.queue.stream`); on this host a dead process is seen at once.
+    claim_after: float = 10.0
 
     def __post_init__(self) -> None:
         self.policy = WritePolicy.parse(self.policy)
@@ -133,6 +139,17 @@ class EngineConfig:
             )
         parse_queue_url(self.queue_url, self.db_path)
         self._history()
+        claim = self.claim_after
+        if (
+            isinstance(claim, bool)
+            or not isinstance(claim, int | float)
+            or not CLAIM_AFTER_RANGE[0] <= claim <= CLAIM_AFTER_RANGE[1]
+        ):
+            raise ValidationError(
+                f"claim_after must be {CLAIM_AFTER_RANGE[0]:g} to {CLAIM_AFTER_RANGE[1]:g} "
+                f"seconds, got {self.claim_after!r}",
+                field="claim_after",
+            )
         if not isinstance(self.cache_url, str) or "://" not in self.cache_url:
             raise ValidationError(
                 f"cache_url must look like memory:// or redis://HOST:PORT/DB, got "

@@ -14,12 +14,12 @@ from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
-from cachetui.app.quitting import SignalReport, parked_lines
 from cachetui.app.screens.dead_letters import DeadLettersScreen
 from cachetui.app.screens.dialogs import ConfirmScreen
 from cachetui.app.states import DARK, LIGHT, SYMBOLS, legend
 from cachetui.app.widgets.activity import kind_style
 from cachetui.app.widgets.dead_letter_table import DeadLetterTable
+from cachetui.cli.quit_report import SignalReport, parked_lines
 from cachetui.engine import Engine, EngineConfig, EventKind, KeyState
 from tests.app.conftest import notifications, rows, settle, text_of
 from tests.conftest import db_version

@@ -78,6 +78,8 @@ class Workload:
 
     ``clock``: monotonic seconds for the schedule and ``achieved`` (default
     ``time.monotonic``); inject one to drive the schedule by hand in tests.
+    ``caller``: each batch task is a caller of its own in the history, named
+    ``<caller>-<n>`` (``workload-3``; ``cachetui worker``'s are ``worker-3``).
     """
 
     RATES = (10, 50, 200, 1000, 5000, 20000, 50000)
@@ -107,8 +109,10 @@ class Workload:
         seed: int | None = None,
         max_in_flight: int | None = None,
         clock: Callable[[], float] | None = None,
+        caller: str = "workload",
     ) -> None:
         self.engine = engine
+        self.caller = caller
         self._task: asyncio.Task[None] | None = None
         self.rate = 1
         self.set_rate(rate)
@@ -301,7 +305,7 @@ class Workload:
             self._loop_limited_at = now
 
     async def _batch(self, left: list[int]) -> None:
-        set_caller(f"workload-{next(_slots)}")  # each batch task: one sequential caller
+        set_caller(f"{self.caller}-{next(_slots)}")  # each batch task: one sequential caller
         while left[0] > 0:
             await self.one()
             left[0] -= 1

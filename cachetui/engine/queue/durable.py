@@ -46,7 +46,7 @@ class DurableQueueOperations:
         if location.kind == "sqlite" and not location.path:  # a server's: in the data dir
             location = QueueLocation("sqlite", path=server_outbox_path(core.db.database_id))
         if location.durable:
-            journals = [self._journal_at(location)]
+            journals = [self._journal_at(location, core.config.claim_after)]
         else:
             journals = await self._left_behind()
         replay: list[tuple[Profile, int]] = []
@@ -81,11 +81,11 @@ class DurableQueueOperations:
         return text
 
     @staticmethod
-    def _journal_at(location: QueueLocation) -> Journal:
+    def _journal_at(location: QueueLocation, claim_after: float) -> Journal:
         if location.kind == "redis":
             from cachetui.engine.queue.stream import RedisStreamOutbox  # imports redis
 
-            return RedisStreamOutbox(location.url)
+            return RedisStreamOutbox(location.url, claim_after=claim_after)
         return Outbox(location.path)
 
     async def _left_behind(self) -> list[Journal]:
@@ -102,7 +102,7 @@ class DurableQueueOperations:
         if is_redis_url(cache_url):
             from cachetui.engine.queue.stream import RedisStreamOutbox  # imports redis
 
-            found.append(RedisStreamOutbox(cache_url))
+            found.append(RedisStreamOutbox(cache_url, claim_after=self._core.config.claim_after))
         return found
 
     @property
@@ -140,7 +140,7 @@ class DurableQueueOperations:
                 return
             new: Journal | None = None
             if location.durable:
-                new = self._journal_at(location)
+                new = self._journal_at(location, core.config.claim_after)
                 await new.open(core.db.database_id)
             core.gate.clear()
             try:

@@ -7,12 +7,15 @@ stream is never replayed into another database. A landed write's entries are del
 (``XDEL``); a user whose older write landed while a newer one was queued gets one fresh
 entry built on the landed version.
 
-Owners prove they are alive with a heartbeat key (``SET … EX``) refreshed every few
-seconds: at start, the entries of owners whose heartbeat is gone (a process killed, on
-any host) are taken over and replayed; a write already in the database is recognised
-by its write id and dropped, never applied twice. What this does not survive: a Redis without
-persistence (``appendonly no`` and no snapshots) loses the stream when it restarts;
-:attr:`RedisStreamOutbox.persistence` says what the server was configured with.
+Owners prove they are alive with a heartbeat key (``SET … EX``) refreshed every second:
+at start, the entries of owners that are gone are taken over and replayed. Gone: on this
+host, the process is gone (its pid); on another, its last heartbeat is older than the
+taker's ``claim_after`` (``--claim-after``, default 10 s), measured by the Redis server's
+clock (the key's remaining time to live), so the hosts' clocks need not agree. A write
+already in the database is recognised by its write id and dropped, never applied twice.
+What this does not survive: a Redis without persistence (``appendonly no`` and no
+snapshots) loses the stream when it restarts; :attr:`RedisStreamOutbox.persistence`
+says what the server was configured with.
 """
 
 from __future__ import annotations
@@ -39,9 +42,12 @@ from cachetui.engine.stores.redis_url import mask_url
 #: One stream entry: its id and its fields, as bytes.
 Entry = tuple[bytes, dict[bytes, bytes]]
 
-#: Seconds a heartbeat lasts, and how often it is refreshed.
-HEARTBEAT_TTL = 15
-HEARTBEAT_EVERY = 5.0
+#: Seconds a heartbeat key lasts (longer than the longest ``claim_after``: a key gone is
+#: a heartbeat older than any), and how often it is refreshed.
+HEARTBEAT_TTL = 3660
+HEARTBEAT_EVERY = 1.0
+#: ``claim_after`` when none is given (EngineConfig's default).
+CLAIM_AFTER = 10.0
 #: Seconds a withdrawn write stays void (far longer than any request is in flight).
 VOID_TTL = 3600
 #: XADD unless the write was withdrawn (KEYS: the stream, the write's void key; ARGV:
@@ -57,8 +63,10 @@ class RedisStreamOutbox:
     """The outbox of one engine in a Redis Stream; same operations as
     :class:`~cachetui.engine.queue.outbox.Outbox`. Errors raise DatabaseUnavailable."""
 
-    def __init__(self, url: str, owner: str | None = None) -> None:
+    def __init__(self, url: str, owner: str | None = None, claim_after: float = CLAIM_AFTER):
         self.url = url
+        #: An owner on another host whose last heartbeat is older (s) is gone.
+        self.claim_after = claim_after
         #: ``host/pid:start:n``: on this host a dead process is seen at once (its pid);
         #: on another, when its heartbeat expires.
         self._local = owner or this_owner()
@@ -191,7 +199,8 @@ class RedisStreamOutbox:
 
     async def take_over(self) -> list[tuple[Profile, int]]:
         """Take the entries of owners that are gone (on this host: the process is gone;
-        elsewhere: its heartbeat expired) and return them to replay."""
+        elsewhere: its last heartbeat is older than ``claim_after``) and return them to
+        replay."""
         try:
             entries = await self._xrange()
             owners = {fields[b"o"].decode() for _, fields in entries} - {self.owner}
@@ -206,6 +215,8 @@ class RedisStreamOutbox:
         for profile, base, ids in taken:
             await self.append_many([(profile, base)])
             await self._xdel(ids_only(ids))
+        with contextlib.suppress(RedisError, OSError):  # their last heartbeats: not needed
+            await self._require().delete(*(self._owner_key(owner) for owner in dead))
         return [(profile, base) for profile, base, _ in taken]
 
     async def count(self) -> int:
@@ -219,7 +230,11 @@ class RedisStreamOutbox:
         host, _, local = owner.rpartition("/")
         if host == socket.gethostname():
             return owner_alive(local)
-        return bool(await self._require().exists(self._owner_key(owner)))
+        left_ms = int(await self._require().pttl(self._owner_key(owner)))
+        if left_ms == -1:  # a key without an expiry (not ours): its age is unknown
+            return True
+        # -2: no key (older than HEARTBEAT_TTL); else its age is what its TTL lost
+        return left_ms >= 0 and HEARTBEAT_TTL - left_ms / 1000 <= self.claim_after
 
     def _require(self) -> aioredis.Redis:
         if self._client is None:

@@ -1,0 +1,132 @@
+"""What a quit on a signal reports (the app's, :mod:`cachetui.app.quitting`, and
+``cachetui worker``'s): the writes that landed, those that could not (named, user and
+version, on stderr and in ``cachetui.log``), the dead letters left parked. No Textual."""
+
+from __future__ import annotations
+
+import os
+import signal
+import textwrap
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+#: The signals that quit like q (SIGHUP: the terminal was closed). Not on Windows.
+QUIT_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGINT") if hasattr(signal, name)
+)
+LOG_NAME = "cachetui.log"
+
+
+def default_log_path() -> Path:
+    """``cachetui.log`` in the user's data directory, beside the default database."""
+    from cachetui.cli.options import default_db_path
+
+    return Path(default_db_path()).with_name(LOG_NAME)
+
+
+#: A dead letter as the quit path names it: (user_id, version, kind).
+Parked = tuple[int, int, str]
+
+
+def parked_sentence(count: int) -> str:
+    """How many dead letters stay parked, for the quit dialog and notice."""
+    letters = "dead letter stays" if count == 1 else "dead letters stay"
+    return (
+        f"{count} {letters} parked in the database (not lost: the next start lists them, "
+        "d, to retry or discard)"
+    )
+
+
+def parked_lines(parked: list[Parked], db_path: str) -> list[str]:
+    """The dead letters left parked at exit, named (user, version, kind), for stderr."""
+    if not parked:
+        return []
+    count = len(parked)
+    letters = "dead letter stays" if count == 1 else "dead letters stay"
+    named = [f"user\N{NO-BREAK SPACE}{u} v{v} ({kind})" for u, v, kind in parked]
+    wrapped = textwrap.wrap(
+        "parked: " + ", ".join(named), width=100, initial_indent="  ", subsequent_indent="    "
+    )
+    return [
+        f"cachetui: {count} {letters} parked in {db_path} (table dead_letters): "
+        "cachetui lists them at the next start (d) to retry or discard",
+        *(line.replace("\N{NO-BREAK SPACE}", " ") for line in wrapped),
+    ]
+
+
+@dataclass
+class SignalReport:
+    """How a quit on a signal went: what landed, what could not, what stays parked."""
+
+    signal: int
+    flushed: int = 0  # writes pending when the signal came that landed
+    lost: list[tuple[int, int]] = field(default_factory=list)  # (user_id, version)
+    reason: str = ""  # why the lost writes could not land
+    log: Path | None = None  # where the report was written (None: it could not be)
+    parked: list[Parked] = field(default_factory=list)  # dead letters left in the database
+    db_path: str = ""
+    #: (writes a durable queue keeps for the next start, where): nothing lost
+    kept: tuple[int, str] = (0, "")
+    seeding_stopped: bool = False  # it came while the database was being seeded
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signal).name
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.lost else 0
+
+    def summary(self) -> str:
+        if self.seeding_stopped:
+            return (
+                f"quit on {self.name} while seeding: no profile was kept (the next start "
+                "seeds afresh)"
+            )
+        if self.kept[0]:
+            kept, where = self.kept
+            stay = "write stays" if kept == 1 else "writes stay"
+            return (
+                f"quit on {self.name}: {kept} pending {stay} in the durable queue {where}; "
+                "replayed on next start"
+            )
+        if not self.lost:
+            writes = "write" if self.flushed == 1 else "writes"
+            return f"quit on {self.name}: {self.flushed} pending {writes} flushed"
+        count = len(self.lost)
+        writes = "write" if count == 1 else "writes"
+        return (
+            f"quit on {self.name}: {count} pending {writes} could not be written "
+            f"and {'is' if count == 1 else 'are'} lost ({self.reason})"
+        )
+
+    def stderr_lines(self) -> list[str]:
+        lines = [f"cachetui: {self.summary()}"]
+        if self.lost:
+            # one pending write per user: its newest acknowledged version
+            named = [f"user\N{NO-BREAK SPACE}{u} v{v}" for u, v in self.lost]
+            wrapped = textwrap.wrap(
+                "lost (user, newest version): " + ", ".join(named),
+                width=100,
+                initial_indent="  ",
+                subsequent_indent="    ",
+            )
+            lines += [line.replace("\N{NO-BREAK SPACE}", " ") for line in wrapped]
+        lines += parked_lines(self.parked, self.db_path)
+        if self.log is not None and self.lost:
+            lines.append(f"cachetui: written to {self.log}")
+        return lines
+
+    def write_log(self, path: Path) -> None:
+        stamp = datetime.now().astimezone().isoformat(timespec="seconds")
+        lines = [f"{stamp} pid {os.getpid()} {self.summary()}"]
+        lines += [f"{stamp}   lost: user {u} version {v}" for u, v in self.lost]
+        lines += [f"{stamp}   parked: user {u} version {v} ({k})" for u, v, k in self.parked]
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a", encoding="utf-8") as log:
+                log.write("".join(f"{line}\n" for line in lines))
+        except OSError:
+            return
+        self.log = path
