@@ -26,6 +26,10 @@ async def test_updates_cancelled_waiting_for_room_leave_no_trace(make_engine):
     assert len(acknowledged) == 1  # the last slot; the nine others timed out
     assert {p.user_id for p in engine.pending_writes()} == {1} | acknowledged
     cached = await engine.cache_peek(users)
+    # An update that set v2 in the cache before finding no room dropped the entry again
+    # (over Redis the updates' sets share one round trip, so several may): its user is
+    # read from the database, back up now.
+    engine.faults.db_down = False
     for user in users[1:]:
         if user not in acknowledged and user in cached:
             assert cached[user].version == 1, f"user {user}: an unacknowledged v2 is cached"

@@ -19,7 +19,7 @@ from redis.exceptions import (
     ConnectionError as RedisConnectionError,
 )
 
-from cachetui.engine.errors import StoreUnavailable, ValidationError
+from cachetui.engine.errors import StoreBusy, StoreUnavailable, ValidationError
 from cachetui.engine.stores.redis_url import RedisAddress, mask_url, parse_redis_url
 
 
@@ -83,6 +83,15 @@ def limit_reason(exc: BaseException) -> str | None:
         if code == "LOADING":
             return "the server is loading its dataset into memory (LOADING)"
     return None
+
+
+def store_error(where: str, exc: BaseException) -> StoreUnavailable:
+    """A failed call of the store at ``where`` (a masked URL): StoreBusy for a limit of
+    the client or the server (this call failed), else StoreUnavailable (no answer)."""
+    limit = limit_reason(exc)
+    if limit is not None:
+        return StoreBusy(f"Redis at {where}: {limit} (this call failed)")
+    return StoreUnavailable(f"Redis at {where} unavailable: {describe_error(exc)}")
 
 
 def unreachable(url: str, exc: BaseException) -> StoreUnavailable:

@@ -12,15 +12,16 @@ one cache tier.
 Capacity and eviction are kept by the store itself (see ``redis_scripts``), not by
 Redis' ``maxmemory``: that setting is server-wide, counts bytes rather than entries and
 would evict other applications' keys. The bookkeeping rides in the server-side script
-that stores a value (one round trip per write); a read hit is a plain GET whose use is
-sent later in a batch.
-TTL is Redis' own expiry (``SET … PX``).
+that stores a value; a read hit is a plain GET whose use is sent later in a batch. The
+commands of concurrent callers go out together, one pipeline per event-loop turn, and
+scripts by SHA (see ``redis_batcher``). TTL is Redis' own expiry (``SET … PX``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import heapq
 import time
 from collections.abc import Callable, Iterable
@@ -28,12 +29,13 @@ from typing import Any
 
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import NoScriptError, RedisError, ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from cachetui.engine.background import stop_if_asked
 from cachetui.engine.errors import StoreBusy, StoreUnavailable, ValidationError
 from cachetui.engine.profile import Profile
 from cachetui.engine.stores.base import CacheEntry, CacheStore
+from cachetui.engine.stores.redis_batcher import CommandBatcher
 from cachetui.engine.stores.redis_codec import (
     decode,
     encode,
@@ -41,7 +43,7 @@ from cachetui.engine.stores.redis_codec import (
     text,
     youngest_entries,
 )
-from cachetui.engine.stores.redis_errors import describe_error, limit_reason, unreachable
+from cachetui.engine.stores.redis_errors import limit_reason, store_error, unreachable
 from cachetui.engine.stores.redis_pool import MAX_CONNECTIONS, blocking_client
 from cachetui.engine.stores.redis_scripts import scripts
 from cachetui.engine.stores.redis_url import mask_url, parse_redis_url
@@ -116,7 +118,9 @@ class RedisStore(CacheStore):
             ) from None
         #: The client's connection pool (blocking: callers wait for a free connection).
         self.pool = self._client.connection_pool
-        self._sha: dict[str, str] = {}
+        self._sha = {n: hashlib.sha1(s.encode()).hexdigest() for n, s in self._sources.items()}
+        self._by_sha = {self._sha[n]: s for n, s in self._sources.items()}
+        self._batcher: CommandBatcher | None = None
         self._uses: list[str] = []  # ids of reads served, not yet sent
         self._run_id = ""  # the server's run id: a new one means it restarted
         self._started = False
@@ -132,8 +136,8 @@ class RedisStore(CacheStore):
         try:
             await self._client.ping()
             self._run_id = await self._server_run_id()
-            for name, source in self._sources.items():
-                self._sha[name] = await self._client.script_load(source)
+            for source in self._sources.values():
+                await self._client.script_load(source)
             await self._adopt_legacy_store_times()
             self._started = True
         except RedisError as exc:
@@ -168,6 +172,8 @@ class RedisStore(CacheStore):
                 await self.clear()
         except Exception:  # noqa: BLE001 - closing must not fail on a dead server
             pass
+        if self._batcher is not None:
+            await self._batcher.aclose()
         await self._client.aclose()
 
     async def ping(self) -> None:
@@ -235,7 +241,7 @@ class RedisStore(CacheStore):
                 raise
         uid = str(user_id)
         try:
-            raw = await self._client.get(self.prefix + uid)
+            raw = await self.batcher.execute("GET", self.prefix + uid)
         except ResponseError as exc:
             if limit_reason(exc) is not None:  # BUSY: not an answer about the value
                 raise self._unavailable(exc) from None
@@ -327,7 +333,7 @@ class RedisStore(CacheStore):
         )
         ids = [int(k[start:]) for k in keys]
         if not keys:
-            if await self._call(self._client.zcard, self._index):
+            if await self._call(self.batcher.execute, "ZCARD", self._index):
                 await self._reconcile()
             return []
         found = len(keys)
@@ -385,13 +391,15 @@ class RedisStore(CacheStore):
         """The entries the store indexes (ZCARD). Keys Redis expired leave the index at the
         next write or the store's upkeep (every few seconds), and a key deleted behind the
         store's back when a listing finds it gone; keys set by hand are not counted."""
-        return int(await self._call(self._client.zcard, self._index))
+        return int(await self._call(self.batcher.execute, "ZCARD", self._index))
 
     async def peek_many(self, user_ids: Iterable[int]) -> dict[int, Profile]:
         ids = list(user_ids)
         if not ids:
             return {}
-        values = await self._call(self._client.mget, [self.prefix + str(u) for u in ids])
+        values = await self._call(
+            self.batcher.execute, "MGET", *[self.prefix + str(u) for u in ids]
+        )
         out = {}
         for uid, raw in zip(ids, values, strict=True):
             if raw is not None and (profile := decode(raw, uid)) is not None:
@@ -422,16 +430,17 @@ class RedisStore(CacheStore):
             profile = decode(raw, uid) if raw else None
             listener(uid, profile, reason)
 
+    @property
+    def batcher(self) -> CommandBatcher:
+        """The running event loop's batcher of commands (see ``redis_batcher``)."""
+        loop = asyncio.get_running_loop()
+        if self._batcher is None or self._batcher.loop is not loop:
+            self._batcher = CommandBatcher(self._client, self._by_sha, loop)
+        return self._batcher
+
     async def _script(self, name: str, numkeys: int, *args: Any) -> Any:
-        client = self._client
-        try:
-            try:
-                return await client.evalsha(self._sha[name], numkeys, *args)
-            except NoScriptError:  # the server restarted and forgot its scripts
-                self._sha[name] = await client.script_load(self._sources[name])
-                return await client.evalsha(self._sha[name], numkeys, *args)
-        except RedisError as exc:
-            raise self._unavailable(exc) from None
+        """Run a script by SHA (reloaded by the batcher if the server forgot it)."""
+        return await self._call(self.batcher.execute, "EVALSHA", self._sha[name], numkeys, *args)
 
     async def _call(self, func: Any, *args: Any) -> Any:
         try:
@@ -440,9 +449,4 @@ class RedisStore(CacheStore):
             raise self._unavailable(exc) from None
 
     def _unavailable(self, exc: BaseException) -> StoreUnavailable:
-        """StoreBusy for a limit of the client or the server (this call failed), else
-        StoreUnavailable: the server does not answer."""
-        limit = limit_reason(exc)
-        if limit is not None:
-            return StoreBusy(f"Redis at {self.safe_url}: {limit} (this call failed)")
-        return StoreUnavailable(f"Redis at {self.safe_url} unavailable: {describe_error(exc)}")
+        return store_error(self.safe_url, exc)

@@ -1,0 +1,125 @@
+"""Auto-pipelining of the Redis store (``redis_batcher``), against real Redis servers:
+concurrent callers' commands share round trips and each gets its own reply; a caller
+cancelled before the send withdraws its command; a caller cancelled after it has an
+unknown outcome and the others are served; scripts the server forgot (NOSCRIPT) are
+loaded again inside a pipeline."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import redis
+
+from cachetui.engine import Profile
+from cachetui.engine.stores.redis_store import RedisStore
+from tests.conftest import delete_namespace
+from tests.engine.test_redis_limits import private_redis  # noqa: F401 - a fixture
+
+pytestmark = pytest.mark.redis
+
+
+def p(user_id: int, version: int = 1) -> Profile:
+    return Profile(user_id, f"user {user_id}", f"bio {user_id}", "", user_id, version, "t")
+
+
+async def started(url: str, namespace: str) -> RedisStore:
+    store = RedisStore(url, namespace=namespace, capacity=1000)
+    await store.start()
+    return store
+
+
+def stored(url: str, store: RedisStore, user_id: int) -> bytes | None:
+    with redis.Redis.from_url(url) as client:
+        value = client.get(store.prefix + str(user_id))
+    return value if isinstance(value, bytes) else None
+
+
+async def test_concurrent_callers_share_round_trips_and_get_their_own_replies(redis_url):
+    store = await started(redis_url, "pipelining-share")
+    try:
+        batcher = store.batcher
+        users = range(1, 41)
+        sent, trips = batcher.commands, batcher.round_trips
+        await asyncio.gather(*(store.set(p(u)) for u in users))
+        assert batcher.commands - sent == len(users)
+        assert batcher.round_trips - trips < len(users)
+
+        sent, trips = batcher.commands, batcher.round_trips
+        profiles = await asyncio.gather(*(store.get(u) for u in users))
+        assert profiles == [p(u) for u in users]  # each caller's own value
+        assert batcher.commands - sent == len(users)
+        assert batcher.round_trips - trips < len(users)
+        assert await store.get(999) is None  # a miss among hits stays a miss
+    finally:
+        await store.close()
+        delete_namespace(redis_url, "pipelining-share")
+
+
+async def test_a_caller_cancelled_before_the_send_withdraws_its_command(redis_url):
+    store = await started(redis_url, "pipelining-withdraw")
+    try:
+        batcher = store.batcher
+        trips = batcher.round_trips
+        cancelled = asyncio.ensure_future(store.set(p(1)))
+        kept = asyncio.ensure_future(store.set(p(2)))
+        await asyncio.sleep(0)  # both commands are queued for this loop turn …
+        assert batcher.queued == 2
+        cancelled.cancel()  # … and one caller gives up before they are sent
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+        await kept
+        assert batcher.round_trips - trips == 1  # the other command went out alone
+        assert stored(redis_url, store, 1) is None  # never written
+        assert stored(redis_url, store, 2) is not None
+        assert await store.size() == 1
+    finally:
+        await store.close()
+        delete_namespace(redis_url, "pipelining-withdraw")
+
+
+async def test_a_caller_cancelled_after_the_send_leaves_the_others_served(private_redis):  # noqa: F811
+    """The command already sent runs (its caller does not learn the outcome); the
+    pipeline's other callers get their replies, and the connection stays in step."""
+    url = private_redis("--enable-debug-command", "yes")
+    store = await started(url, "pipelining-sent")
+    try:
+        await store.set(p(3))
+        with redis.Redis.from_url(url) as other:
+            blocker = asyncio.get_running_loop().run_in_executor(
+                None, other.execute_command, "DEBUG", "SLEEP", "0.3"
+            )
+            await asyncio.sleep(0.1)  # the server is busy: what we send waits there
+            given_up = asyncio.ensure_future(store.set(p(1)))
+            served = asyncio.ensure_future(store.get(3))
+            await asyncio.sleep(0.05)
+            assert store.batcher.queued == 0  # sent, and the reply not read yet
+            given_up.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await given_up
+            assert await served == p(3)
+            await blocker
+        assert stored(url, store, 1) is not None  # it ran: an unknown outcome to its caller
+        assert await store.get(1) == p(1)
+    finally:
+        await store.close()
+
+
+async def test_scripts_flushed_from_the_server_are_reloaded_inside_a_pipeline(private_redis):  # noqa: F811
+    url = private_redis()
+    store = await started(url, "pipelining-noscript")
+    try:
+        await store.set(p(1))
+        with redis.Redis.from_url(url) as admin:
+            admin.script_flush()
+            admin.config_resetstat()
+        trips = store.batcher.round_trips
+        await asyncio.gather(store.set(p(2)), store.set(p(3)), store.delete(1))
+        # one pipeline refused (NOSCRIPT), one with the scripts loaded and the calls again
+        assert store.batcher.round_trips - trips == 2
+        assert [await store.get(u) for u in (1, 2, 3)] == [None, p(2), p(3)]
+        with redis.Redis.from_url(url) as admin:
+            loads = admin.info("commandstats").get("cmdstat_script|load", {}).get("calls")
+        assert loads == 2  # SET's and DELETE's scripts, once each
+    finally:
+        await store.close()
