@@ -166,12 +166,10 @@ class RedisStore(CacheStore):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._use_flusher
             self._use_flusher = None
-        try:
+        with contextlib.suppress(Exception):  # closing must not fail on a dead server
             await self.record_uses()
             if self.ephemeral:
                 await self.clear()
-        except Exception:  # noqa: BLE001 - closing must not fail on a dead server
-            pass
         if self._batcher is not None:
             await self._batcher.aclose()
         await self._client.aclose()
