@@ -199,7 +199,7 @@ class LabOperations:
             )
 
     async def reject_writes(self, user_id: int) -> None:
-        """Lab fault: install a real SQLite trigger (``cachetui_lab_reject_<id>``) that
+        """Lab fault: install a real database trigger (``cachetui_lab_reject_<id>``) that
         refuses every update of the user, as a constraint would (a poison row). Removed
         by :meth:`accept_writes`, by ``close()`` and, if left over by a killed process,
         at the next start. ValidationError for a bad user id."""
