@@ -27,6 +27,7 @@ from cachetui.app.app_part import AppPart
 from cachetui.app.key_order import in_order
 from cachetui.app.screens.dialogs import ChoiceScreen, ConfirmScreen
 from cachetui.app.terminal import SignalHandler, detach_from_terminal, guard_hangup, terminal_gone
+from cachetui.cli.driver_logs import log_path
 from cachetui.engine import CacheTuiError, PendingWritesError
 from cachetui.literal import printable
 
@@ -34,14 +35,11 @@ from cachetui.literal import printable
 QUIT_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGINT") if hasattr(signal, name)
 )
-LOG_NAME = "cachetui.log"
 
 
 def default_log_path() -> Path:
     """``cachetui.log`` in the user's data directory, beside the default database."""
-    from cachetui.cli.options import default_db_path
-
-    return Path(default_db_path()).with_name(LOG_NAME)
+    return log_path()
 
 
 #: A dead letter as the quit path names it: (user_id, version, kind).

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from cachetui import __version__
 from cachetui.cli.dash_values import attach_dash_values
+from cachetui.cli.driver_logs import route_driver_logs
 from cachetui.cli.handoff import take_options
 from cachetui.cli.options import add_app_options, config_from_args
 from cachetui.cli.talk import add_talk_option, prepare_talk
@@ -46,6 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"cachetui: error: {exc}", file=sys.stderr)
             return 2
     argv = attach_dash_values(argv)  # --db-rtt -2ms: refused by the flag, in its words
+    route_driver_logs()  # psycopg_pool's warnings into cachetui.log, never the terminal
     if argv[:1] == ["bench"]:
         from cachetui.bench.command import main as bench_main
 
