@@ -100,7 +100,8 @@ def test_reset_names_what_is_wrong_with_the_path(tmp_path, capsys):
     conn.close()
     assert main(["reset", "--db", str(made), "--queue", f"sqlite:///{folder}", "--yes"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"cachetui reset: error: --queue sqlite:///{folder}: {folder} is a folder")
+    said = f"cachetui reset: error: --queue sqlite:///{folder}: {folder} is a folder"
+    assert err.startswith(said)
     assert err.count("\n") == 1 and made.exists()
 
 
