@@ -91,7 +91,7 @@ def unavailable(
     elif state.startswith("57"):
         reason = f"the server is shutting down or restarting ({message(exc)})"
     elif _lost(exc):  # libpq's "consuming input failed: server closed the connection …"
-        reason = "the connection to the server was lost (closed or reset): an outage, retried"
+        reason = "the connection to the server was lost, closed or reset (an outage: retried)"
     else:
         reason = message(exc)
     return DatabaseUnavailable(words(f"{where}: {reason}"), transient=True)
@@ -159,8 +159,9 @@ async def open_problem(
     if url == server_url:
         return connect_problem(exc, url)
     first = await _connect_error(direct, timeout)
-    if first is None:
-        return f"the link in front of {mask_url(server_url)} passes no connection (a partition)"
+    if first is None:  # the server answers: the link is cut
+        host, port = _address(server_url) or ("localhost", "5432")
+        return f"the link in front of the server {host}:{port} passes no connection (a partition)"
     if isinstance(first, TimeoutError):
         return f"no answer from {mask_url(server_url)} within --db-timeout"
     return server_words(connect_problem(first, server_url), url, server_url)
