@@ -76,10 +76,14 @@ async def test_a_link_reset_names_the_server_in_one_line_and_the_pool_keeps_quie
     for text in errors:
         assert SECRET not in text and relay_port not in text, text
         assert not any(words in text for words in DRIVER_WORDS), text
-        assert text.endswith(
-            f"the link in front of the server 127.0.0.1:{port} passes no connection "
-            "(a partition) (an outage: retried)"
+        assert text.endswith(  # or, a pooled connection the reset ended, under load:
+            (
+                f"the link in front of the server 127.0.0.1:{port} passes no connection "
+                "(a partition) (an outage: retried)",
+                "the connection to the server was lost, closed or reset (an outage: retried)",
+            )
         ), text
+    assert any("passes no connection" in text for text in errors), errors
     out, err = capfd.readouterr()
     assert err == "" and SECRET not in out  # nothing raw on the terminal
     logged = driver_log.read_text()

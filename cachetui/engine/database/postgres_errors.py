@@ -14,6 +14,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import PoolTimeout
 
+from cachetui.engine.database.postgres_sessions import NoReply
 from cachetui.engine.errors import DatabaseUnavailable
 from cachetui.engine.stores.redis_url import mask_secrets, mask_url
 
@@ -66,6 +67,8 @@ def server_words(text: str, url: str, server_url: str) -> str:
 def _lost(exc: BaseException) -> bool:
     """Whether the connection went while in use (closed, reset): libpq's own error, with
     no SQLSTATE, or class 08."""
+    if isinstance(exc, NoReply):  # says itself how long it waited, and why
+        return False
     state = getattr(exc, "sqlstate", None)
     if state is not None:
         return str(state).startswith("08")
