@@ -131,3 +131,13 @@ async def test_a_search_path_naming_no_schema_is_said_so():
 def test_reset_says_the_search_path_names_no_schema(capsys):
     assert main(["reset", "--db", no_schema_url(), "--yes"]) == 0
     assert capsys.readouterr().out.splitlines()[0] == f"cachetui reset: {NO_SCHEMA}"
+
+
+async def test_counts_of_one_are_singular(make_engine):
+    from cachetui.engine.events import EventKind
+
+    engine = await make_engine("write-behind", batch_size=4)
+    await engine.update(1, {"bio": "one"})
+    await engine.flush()
+    said = [e.detail for e in engine.recent_events() if e.kind is EventKind.FLUSH]
+    assert said == ["1 write in 1 transaction"]

@@ -78,7 +78,8 @@ class LabOperations:
             if store.lost_on_crash:
                 await store.clear()
         if replayed:
-            detail = f"{len(replayed)} writes replayed from the outbox, "
+            writes = "write" if len(replayed) == 1 else "writes"
+            detail = f"{len(replayed)} {writes} replayed from the outbox, "
             detail += "none lost" if not lost else f"{len(lost)} lost"
             core.emit(op, EventKind.REPLAY, None, None, None, detail)
         if not lost:
