@@ -16,7 +16,7 @@ from cachetui.app.app_part import AppPart
 from cachetui.app.faults_workload import skew_name
 from cachetui.app.states import POLICY_STYLES, SYMBOLS, duration, legend
 from cachetui.app.widgets.status import Part, StatusBar, part
-from cachetui.engine import KeyState
+from cachetui.engine import EngineConfig, KeyState
 from cachetui.engine.lab.link import Link
 from cachetui.engine.lab.workload import ENGINE_LIMITED
 
@@ -34,6 +34,7 @@ class StatusHeader(AppPart):
 
         ttl = f", ttl {config.ttl:g}s" if config.ttl else ", no ttl"
         bound = engine.max_pending  # a scenario may lower it for a demo
+        described = getattr(engine.db, "description", "")  # a server's, once opened
         interval = "by step" if self._flush_by_step() else f"{config.flush_interval:g}s"
         line1 = [
             part(f" {policy.upper()} ", style=POLICY_STYLES[policy]),
@@ -44,11 +45,7 @@ class StatusHeader(AppPart):
                 drop=2,
             ),
             part(
-                labelled("db", getattr(engine.db, "description", config.db_path)),
-                labelled(
-                    "db",
-                    "PostgreSQL" if config.db_url is not None else Path(config.db_path).name,
-                ),
+                *(labelled("db", form) for form in db_forms(described, config)),
                 "",
                 drop=3,
             ),
@@ -182,6 +179,19 @@ PARTITION_ALARMS = {
     "blackhole": "{} link blackhole: bytes held",
     "reset": "{} link reset: connections refused",
 }
+
+
+def db_forms(description: str, config: EngineConfig) -> list[str]:
+    """The database in the header, longest first: a server's description ("PostgreSQL
+    15.10 at HOST:PORT/DBNAME"), then without the version, then the database's name
+    alone, then the kind; a SQLite file's path, then its name."""
+    if config.db_url is None:
+        return [description or config.db_path, Path(config.db_path).name]
+    kind, at, where = description.partition(" ")[0], " at ", description.partition(" at ")[2]
+    if not where:  # not opened yet: the URL, masked
+        return [description, kind]
+    dbname = where.rpartition("/")[2]
+    return [description, f"{kind}{at}{where}", f"{kind} {dbname}" if dbname else kind, kind]
 
 
 def link_part(name: str, link: Link) -> Part:

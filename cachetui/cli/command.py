@@ -8,6 +8,8 @@ import sys
 from collections.abc import Sequence
 
 from cachetui import __version__
+from cachetui.cli.dash_values import attach_dash_values
+from cachetui.cli.driver_logs import route_driver_logs
 from cachetui.cli.handoff import take_options
 from cachetui.cli.options import add_app_options, config_from_args
 from cachetui.cli.talk import add_talk_option, prepare_talk
@@ -20,7 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="cachetui",
         description=(
             "A keyboard-driven terminal lab for cache write policies: write-through, "
-            "write-behind and write-around over a real SQLite database of user profiles."
+            "write-behind and write-around over a real database of user profiles: a SQLite file "
+            "(the default) or a PostgreSQL server."
         ),
         epilog="Inside the app press ? for help on every key and policy. "
         "Also: `cachetui bench` compares the policies, `cachetui compare` runs two side by side, "
@@ -43,7 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValidationError as exc:
             print(f"cachetui: error: {exc}", file=sys.stderr)
             return 2
-    argv = list(argv)
+    argv = attach_dash_values(argv)  # --db-rtt -2ms: refused by the flag, in its words
+    route_driver_logs()  # psycopg_pool's warnings into cachetui.log, never the terminal
     if argv[:1] == ["bench"]:
         from cachetui.bench.command import main as bench_main
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import errno
+import os
 import signal
 import socket
 import sys
@@ -129,6 +131,18 @@ async def serve(listen: Address, to: Address, rtt: float, jitter: float) -> int:
     except OSError as exc:
         return _error(f"cannot find {where(to)}: {exc.strerror or exc}")
     relay = Relay(listen, to, Shaping(rtt, jitter))
+    seen: set[str] = set()
+
+    def report(error: str) -> None:  # each kind of error once, as it happens
+        if error not in seen:
+            seen.add(error)
+            print(
+                f"cachetui link: {printable(error)} (the client's connection is reset)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    relay.on_error = report
     try:
         await relay.start()
     except OSError as exc:
@@ -148,17 +162,44 @@ async def serve(listen: Address, to: Address, rtt: float, jitter: float) -> int:
         f"({shaped}); Ctrl+C stops",
         flush=True,
     )
+    unreachable = await _unreachable(to)
+    if unreachable:
+        seen.add(f"connect to {to[0]}:{to[1]}: {unreachable}")  # said here, not again
+        print(
+            f"cachetui link: warning: {where(to)} does not answer now ({unreachable}); "
+            "clients are reset until it does",
+            file=sys.stderr,
+            flush=True,
+        )
     try:
         await stop.wait()
     finally:
         stats = relay.stats()
         await relay.close()
+    accepted = relay.accepted
+    connections = f"{accepted} connection{'' if accepted == 1 else 's'}"
+    if relay.refused:
+        connections += f" ({relay.refused} could not reach {where(to)})"
     print(
-        f"cachetui link: stopped; {relay.accepted} connections, {stats['bytes_up']} bytes "
+        f"cachetui link: stopped; {connections}, {stats['bytes_up']} bytes "
         f"to the server, {stats['bytes_down']} back",
         flush=True,
     )
     return 0
+
+
+async def _unreachable(to: Address) -> str:
+    """Why a connection to ``to`` fails now ("" when it opens): said once at start."""
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(*to), 2.0)
+    except TimeoutError:
+        return "no answer within 2s"
+    except OSError as exc:
+        return os.strerror(exc.errno) if exc.errno else str(exc)
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return ""
 
 
 def _error(message: str) -> int:

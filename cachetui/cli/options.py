@@ -17,7 +17,12 @@ from cachetui.engine.errors import CacheTuiError, ValidationError
 from cachetui.engine.lab.demo_data import MAX_SEED_PROFILES
 from cachetui.engine.queue.url import parse_queue_url
 from cachetui.engine.stores.factory import CACHE_URL_FORMS, check_cache_url
-from cachetui.engine.stores.redis_url import is_redis_url, mask_url, parse_redis_url
+from cachetui.engine.stores.redis_url import (
+    is_redis_url,
+    mask_secrets,
+    mask_url,
+    parse_redis_url,
+)
 from cachetui.scenarios.loader import BUILTIN_NAMES, scenario_argument
 from cachetui.scenarios.model import Scenario
 
@@ -84,17 +89,11 @@ def check_postgres_url(url: str, option: str = "--db") -> None:
     """ValidationError, before anything connects, for a PostgreSQL URL libpq cannot parse
     or whose port is no port. libpq's own message quotes the offending token, which may
     be the password: it is masked there too (``***``), as in the URL."""
-    from urllib.parse import unquote
-
     from psycopg import ProgrammingError
     from psycopg.conninfo import conninfo_to_dict
 
     def masked(text: str) -> str:
-        rest = url.partition("://")[2].split("/", 1)[0].split("?", 1)[0]
-        password = rest.rpartition("@")[0].partition(":")[2] if "@" in rest else ""
-        for secret in {password, unquote(password)} - {""}:
-            text = text.replace(secret, "***")
-        return text
+        return mask_secrets(text, url)
 
     try:
         params = conninfo_to_dict(url)

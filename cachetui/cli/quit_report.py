@@ -11,18 +11,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from cachetui.cli.driver_logs import log_path
+
 #: The signals that quit like q (SIGHUP: the terminal was closed). Not on Windows.
 QUIT_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGINT") if hasattr(signal, name)
 )
-LOG_NAME = "cachetui.log"
 
 
 def default_log_path() -> Path:
     """``cachetui.log`` in the user's data directory, beside the default database."""
-    from cachetui.cli.options import default_db_path
-
-    return Path(default_db_path()).with_name(LOG_NAME)
+    return log_path()
 
 
 #: A dead letter as the quit path names it: (user_id, version, kind).

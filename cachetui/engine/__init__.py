@@ -1,4 +1,4 @@
-"""The cachetui engine: write policies over a cache store and a SQLite database.
+"""The cachetui engine: write policies over a cache store and a SQLite or PostgreSQL database.
 
 No Textual here: the engine is a library for scripts, notebooks, the benchmark and tests.
 It logs (what it cannot tell a caller: a bug) to the ``cachetui.engine`` logger, silent

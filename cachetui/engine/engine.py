@@ -182,7 +182,8 @@ class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, Observ
                     None,
                     None,
                     None,
-                    f"{kept} writes stay in the outbox; replayed on next start ({exc})",
+                    f"{kept} {'write stays' if kept == 1 else 'writes stay'} in the outbox; "
+                    f"replayed on next start ({exc})",
                 )
             elif not discard:
                 core.gate.set()

@@ -28,7 +28,7 @@ class ProfileNotFound(CacheTuiError, LookupError):
 
 
 class DatabaseUnavailable(CacheTuiError):
-    """A database call failed: an injected outage or error, or SQLite itself.
+    """A database call failed: an injected outage or error, or the database itself.
 
     ``transient`` is True for failures worth retrying at once (an injected error
     rate); an outage is not transient: it lasts until it is switched off.
@@ -89,7 +89,7 @@ class PendingWritesError(DatabaseUnavailable):
 class WriteRejected(CacheTuiError):
     """The database refused this write for good (a constraint, a trigger's
     ``RAISE(ABORT)``, a type mismatch): retrying the same row cannot help. Nothing was
-    written. ``reason`` is SQLite's message."""
+    written. ``reason`` is the database's message."""
 
     def __init__(self, user_id: int, version: int, reason: str) -> None:
         super().__init__(f"user {user_id} v{version} rejected by the database: {reason}")

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from cachetui.engine.database import run_schemas
-from cachetui.engine.database.paths import SQLITE_HEADER
+from cachetui.engine.database.paths import SQLITE_HEADER, database_path_problem
 from cachetui.engine.database.sqlite_statements import REQUIRED_COLUMNS
 from cachetui.engine.errors import CacheTuiError, DatabaseUnavailable
 from cachetui.engine.queue.url import parse_queue_url
@@ -74,6 +74,7 @@ def _postgres(url: str, timeout: float) -> Targets:
     from psycopg import sql
 
     from cachetui.engine.database.postgres_errors import connect_problem
+    from cachetui.engine.database.postgres_schema import no_schema
 
     shown = mask_url(url)
     try:
@@ -83,10 +84,15 @@ def _postgres(url: str, timeout: float) -> Targets:
             f"cannot open database {shown}: {connect_problem(exc, url)}"
         ) from None
     with conn:
-        schema = str((conn.execute("SELECT current_schema()").fetchone() or ("",))[0] or "")
+        current, search_path = conn.execute(
+            "SELECT current_schema(), current_setting('search_path')"
+        ).fetchone() or (None, "")
+        schema = str(current or "")
         info = conn.info
         targets = Targets(f"PostgreSQL at {info.host}:{info.port}/{info.dbname}", url=url)
         targets.schema = schema
+        if current is None:
+            targets.notes.append(no_schema(str(search_path)))
         found = {
             str(name)
             for (name,) in conn.execute(
@@ -212,11 +218,17 @@ def _sqlite(path: str) -> Targets:
         raise Foreign(":memory: is no file: there is nothing to remove")
     given = Path(path)
     targets = Targets(f"SQLite file {path}")
-    if not given.is_file():
-        raise Foreign(f"{path}: no such file")
-    with given.open("rb") as file:
-        if file.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
-            raise Foreign(f"{path}: not a SQLite database, so not cachetui's; nothing removed")
+    problem = database_path_problem(path, writable=False)  # a folder, no file, unreadable
+    if problem is not None:
+        raise Foreign(f"--db {path}: {problem}; nothing removed")
+    try:
+        with given.open("rb") as file:
+            header = file.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise Foreign(f"--db {path}: cannot be read ({reason}); nothing removed") from None
+    if header != SQLITE_HEADER:
+        raise Foreign(f"{path}: not a SQLite database, so not cachetui's; nothing removed")
     try:
         with sqlite3.connect(f"{given.resolve().as_uri()}?mode=ro", uri=True) as db:
             tables = {str(n) for (n,) in db.execute("SELECT name FROM sqlite_master")}
@@ -275,6 +287,9 @@ def _check_outbox(path: str, queue: str) -> None:
     """Foreign unless ``path`` is an outbox file cachetui made (a SQLite file with its
     ``outbox_meta`` table)."""
     refused = f"--queue {queue}: {path} is not an outbox cachetui made"
+    problem = database_path_problem(path, writable=False)
+    if problem is not None and "SQLite" not in problem:  # a folder, not a file …
+        raise Foreign(f"--queue {queue}: {path} {problem}; nothing removed")
     try:
         with open(path, "rb") as file:
             if file.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
@@ -282,7 +297,10 @@ def _check_outbox(path: str, queue: str) -> None:
         with sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True) as db:
             tables = {str(n) for (n,) in db.execute("SELECT name FROM sqlite_master")}
         db.close()
-    except (OSError, sqlite3.Error) as exc:
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise Foreign(f"{refused} (cannot read it: {reason}); nothing removed") from None
+    except sqlite3.Error as exc:
         raise Foreign(f"{refused} (cannot read it: {exc}); nothing removed") from None
     if not {"outbox", "outbox_meta"} <= tables:
         raise Foreign(f"{refused} (no outbox_meta table); nothing removed")

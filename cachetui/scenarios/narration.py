@@ -68,7 +68,7 @@ VALUES: dict[str, str] = {
     "letter_version": "the version the followed user's dead letter holds, e.g. v2, or 'nothing'",
     "letter_base": "the database version that dead letter was built on, e.g. v1",
     "letter_db": "the database version when it was parked (a conflict's other writer), e.g. v3",
-    "letter_error": "why it was parked (SQLite's message, or the conflict), or 'no error'",
+    "letter_error": "why it was parked (the database's message, or the conflict), or 'no error'",
     "distance": "how far the database is: '2.0 ms away through a link, measured 2.3 ms' or "
     "'2.0 ms away (latency added to each call: SQLite)' (action db-rtt)",
 }

@@ -11,11 +11,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
-import redis
 
 from cachetui.engine import DatabaseUnavailable, Engine, EngineConfig, ValidationError
 from cachetui.engine.profile import Profile
-from tests.conftest import delete_namespace, postgres_or_skip, private_schema
+from tests.conftest import postgres_or_skip, private_schema
 from tests.delay_relay import DelayRelay
 
 pytestmark = pytest.mark.postgres
@@ -141,24 +140,6 @@ async def test_a_connection_lost_mid_run_is_ridden_out(postgres_url):
             assert engine.metrics.retries >= 1 and engine.dead_letters() == []
         finally:
             await engine.close()
-
-
-async def test_postgres_behind_a_redis_cache(make_pg, postgres_url, redis_url, tmp_path):
-    """The smoke test of the two servers together: a Redis cache and stream queue over
-    PostgreSQL rows."""
-    engine = await make_pg("write-behind", cache_url=redis_url, queue_url=redis_url)
-    try:
-        acked = await engine.update(3, {"bio": "over both servers"})
-        assert await engine.read(3) == acked  # a Redis hit
-        await engine.crash()  # the stream replays it
-        await engine.flush()
-        assert row(postgres_url, 3) == acked
-    finally:
-        await engine.close()
-        namespace = getattr(engine.store, "namespace", "")
-        delete_namespace(redis_url, namespace)
-        with redis.Redis.from_url(redis_url) as client:
-            client.delete(f"cachetui:queue:{engine.db.database_id}")
 
 
 async def test_a_nul_in_text_is_refused_before_it_is_queued(make_pg, postgres_url):

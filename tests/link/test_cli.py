@@ -25,8 +25,13 @@ from tests.link.conftest import receive
         ),
         (
             ["--rtt=-1ms"],
-            "argument --rtt: expected a number and a unit: 300us, 2ms, 0.5s, "
-            "got '-1ms' (a duration is not negative)",
+            "argument --rtt: a duration is never negative, got '-1ms' "
+            "(a number and a unit: 300us, 2ms, 0.5s)",
+        ),
+        (
+            ["--rtt", "-1ms"],  # not argparse's "expected one argument"
+            "argument --rtt: a duration is never negative, got '-1ms' "
+            "(a number and a unit: 300us, 2ms, 0.5s)",
         ),
         (["--rtt", "11s"], "argument --rtt: at most 10s, got '11s'"),
         (
@@ -124,7 +129,50 @@ def test_it_relays_with_the_delay_and_ctrl_c_stops_it(echo_server: tuple[str, in
         process.wait()
     assert process.returncode == 0
     assert err == ""  # no traceback
-    assert out.startswith("cachetui link: stopped; 1 connections, 2 bytes to the server")
+    assert out.startswith("cachetui link: stopped; 1 connection, 2 bytes to the server")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_a_server_that_refuses_is_said_at_start_and_at_stop():
+    dead = free_port()  # nothing listens there
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cachetui", "link", "--listen", "127.0.0.1:0"]
+        + ["--to", f"127.0.0.1:{dead}", "--rtt", "1ms"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None and process.stderr is not None
+        port = int(process.stdout.readline().split("listening on 127.0.0.1:")[1].split(",")[0])
+        warning = process.stderr.readline()
+        assert warning == (
+            f"cachetui link: warning: 127.0.0.1:{dead} does not answer now (Connection "
+            "refused); clients are reset until it does\n"
+        )
+        with (
+            socket.create_connection(("127.0.0.1", port)) as sock,
+            pytest.raises(OSError),  # reset by the relay
+        ):
+            sock.sendall(b"x")
+            assert sock.recv(1) == b""
+            sock.sendall(b"x")
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=10)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 0
+    assert err == ""  # the same refusal is not said again, and no traceback
+    assert out == (
+        f"cachetui link: stopped; 1 connection (1 could not reach 127.0.0.1:{dead}), "
+        "0 bytes to the server, 0 back\n"
+    )
 
 
 def receive_after_send(sock: socket.socket) -> None:

@@ -31,7 +31,7 @@ def test_durations(text: str, seconds: float):
     ("text", "problem"),
     [
         ("2", "give a unit: 2ms or 2s"),
-        ("-1ms", "not negative"),
+        ("-1ms", "never negative"),
         ("1e3ms", "expected"),
         ("nan s", "expected"),
         ("10.001s", "at most 10s"),

@@ -120,7 +120,7 @@ class DeadLettersScreen(ModalScreen[None]):
             text = EMPTY if not self._letters else ""
         else:
             text = describe_letter(letter, self.engine.config.conflict)
-        self.query_one("#detail", Static).update(literal(text))  # SQLite's error, as it is
+        self.query_one("#detail", Static).update(literal(text))  # the database's error, as it is
 
     def on_key_table_row_highlighted(self, event: KeyTable.RowHighlighted) -> None:
         self._show_detail()

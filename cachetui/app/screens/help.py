@@ -13,9 +13,9 @@ from textual.widgets import Markdown
 POLICIES_MD = """\
 # cachetui — a lab for cache write policies
 
-Every read and update goes through a real cache store in front of a real SQLite
-database. The three panes show what each of them holds **right now**; a user keeps
-the same colour and symbol in all three:
+Every read and update goes through a real cache store in front of a real database: a
+SQLite file, or a PostgreSQL server (`--db postgresql://…`; the header names it).
+The three panes show what each of them holds **right now**; a user keeps the same colour and symbol in all three:
 **● clean** (cache = DB) · **◆ dirty** (a newer write is pending) ·
 **▲ stale** (the DB is newer than the cache) · **✖ orphaned** (the cache is newer than
 the DB, nothing pending) · **○ uncached** · and two for a write parked as a **dead

@@ -17,7 +17,7 @@ def letter_state(letter: DeadLetter) -> KeyState:
 
 
 class DeadLetterTable(KeyTable):
-    """Parked writes, oldest first: user, state, the versions, tries and SQLite's error.
+    """Parked writes, oldest first: user, state, the versions, tries and the database's error.
     Narrow, the error goes first (the line under the table shows it in full)."""
 
     NARROWING = (

@@ -1,2 +1,2 @@
-"""The database behind the cache: one protocol (:mod:`.base`), SQLite behind it, and the
-batching that turns many concurrent callers into few database calls."""
+"""The database behind the cache: one protocol (:mod:`.base`), SQLite and PostgreSQL
+behind it, and the batching that turns many concurrent callers into few database calls."""

@@ -1,7 +1,8 @@
 """The seam between the engine and a database: the few operations the engine needs.
 
-:class:`Database` is what every backend implements (SQLite today, in
-:mod:`cachetui.engine.database.sqlite`); the engine, the flusher and the pane views call
+:class:`Database` is what every backend implements (SQLite in
+:mod:`cachetui.engine.database.sqlite`, PostgreSQL in
+:mod:`cachetui.engine.database.postgres`); the engine, the flusher and the pane views call
 only these methods, so the dialect stays inside each backend's modules. Every call the
 engine makes goes through :meth:`Faults.before_db_call
 <cachetui.engine.lab.faults.Faults.before_db_call>`; the ``peek_*`` calls are the

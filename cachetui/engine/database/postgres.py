@@ -10,7 +10,6 @@ through the URL (``sslmode``, ``PG*`` variables, socket hosts, ``options=-c…``
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
@@ -31,13 +30,15 @@ from cachetui.engine.database.base import (
     builds_on,
 )
 from cachetui.engine.database.postgres_errors import (
-    connect_problem,
     message,
     no_connection,
+    open_problem,
     row_permanent,
+    server_words,
     unavailable,
 )
 from cachetui.engine.database.postgres_schema import prepare
+from cachetui.engine.database.postgres_seeding import copy_demo_profiles
 from cachetui.engine.database.postgres_sessions import (
     check_idle,
     end_session,
@@ -45,7 +46,6 @@ from cachetui.engine.database.postgres_sessions import (
     reply_within,
 )
 from cachetui.engine.errors import DatabaseUnavailable, OutcomeUnknown, WriteRejected
-from cachetui.engine.lab.demo_data import demo_profiles
 from cachetui.engine.lab.faults import Faults
 from cachetui.engine.profile import Profile
 from cachetui.engine.queue.dead_letters import DeadLetter
@@ -86,12 +86,12 @@ class PostgresDatabase(Database):
         self._recorded = 0
 
     # -- lifetime --------------------------------------------------------------------------
-    def _conninfo(self) -> str:
-        """The URL with the statement timeout added to its ``options`` (after
-        ``PGOPTIONS``'s, which an ``options`` in the URL would otherwise hide), and the
-        connect timeout and application name unless the URL or ``PGCONNECT_TIMEOUT`` /
+    def _conninfo(self, url: str = "") -> str:
+        """``url`` (else the one connected to) with the statement timeout added to its
+        ``options`` (after ``PGOPTIONS``'s, which an ``options`` in the URL would hide), and
+        the connect timeout and application name unless the URL or ``PGCONNECT_TIMEOUT`` /
         ``PGAPPNAME`` give them."""
-        params = conninfo_to_dict(self.url)
+        params = conninfo_to_dict(url or self.url)
         options = str(params.get("options") or os.environ.get("PGOPTIONS", ""))
         millis = int(self.timeout * 1000)
         params["options"] = f"{options} -c statement_timeout={millis}".strip()
@@ -106,26 +106,20 @@ class PostgresDatabase(Database):
             conninfo = self._conninfo()
         except psycopg.ProgrammingError as exc:
             raise DatabaseUnavailable(
-                f"invalid PostgreSQL URL {self.path}: {message(exc)}"
+                f"invalid PostgreSQL URL {self.path}: {self._words(message(exc))}"
             ) from None
         try:  # one plain connection first: its error says what is wrong
             async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
                 self.database_id = await prepare(conn, self.path)
                 version = conn.info.server_version
-                # where libpq connected (the URL, or PG* variables)
-                connected = f"{conn.info.host}:{conn.info.port}/{conn.info.dbname}"
+                # where libpq connected (the URL, or PG* variables; no database named:
+                # PGDATABASE, else the user name), the server's address through a link
+                where = self._words(f"{conn.info.host}:{conn.info.port}") + "/"
+                where += conn.info.dbname
         except DatabaseUnavailable:
             raise
         except (psycopg.Error, OSError) as exc:
-            raise DatabaseUnavailable(
-                f"cannot open database {self.path}: {connect_problem(exc, self.url)}"
-            ) from None
-        if self.url == self.server_url:
-            where = connected
-        else:  # through a link: the server behind it
-            info = conninfo_to_dict(self.server_url)
-            host, port = info.get("host") or "localhost", info.get("port") or 5432
-            where = f"{host}:{port}/{info.get('dbname') or ''}"
+            raise await self._cannot_open(exc) from None
         self.description = f"PostgreSQL {version // 10000}.{version % 10000} at {where}"
         self._dsn = conninfo
         self._pool = AsyncConnectionPool(
@@ -141,9 +135,19 @@ class PostgresDatabase(Database):
             await self._pool.open(wait=True, timeout=self.timeout)
         except Exception as exc:  # noqa: BLE001 - worded, the pool closed
             await self.close()
-            raise DatabaseUnavailable(
-                f"cannot open database {self.path}: {connect_problem(exc, self.url)}"
-            ) from None
+            raise await self._cannot_open(exc) from None
+
+    async def _cannot_open(self, exc: BaseException) -> DatabaseUnavailable:
+        server = (self.server_url, self._conninfo(self.server_url))
+        problem = await open_problem(exc, self.url, server, self.timeout)
+        return DatabaseUnavailable(f"cannot open database {self.path}: {problem}")
+
+    def _words(self, text: str) -> str:
+        """A driver's or server's ``text`` safe to show, naming the server the user gave."""
+        return server_words(text, self.url, self.server_url)
+
+    def _unavailable(self, exc: BaseException, where: str) -> DatabaseUnavailable:
+        return unavailable(exc, where, self._words)
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None
@@ -163,7 +167,10 @@ class PostgresDatabase(Database):
                 conn = await stack.enter_async_context(self._require().connection())
             except PoolTimeout:
                 where = "writing" if writing else "reading"
-                raise await no_connection(self._dsn, self.url, where, self.timeout) from None
+                server = (self.server_url, self._conninfo(self.server_url))
+                raise await no_connection(
+                    self._dsn, self.url, where, self.timeout, server
+                ) from None
             pid = conn.info.backend_pid
             try:
                 async with reply_within(conn, self.reply_timeout * replies):
@@ -171,7 +178,7 @@ class PostgresDatabase(Database):
             except Exception as exc:
                 if writing and outcome_unknown(exc):
                     raise OutcomeUnknown(
-                        f"{unavailable(exc, 'writing')}: the reply to a commit was lost, "
+                        f"{self._unavailable(exc, 'writing')}: the reply to a commit was lost, "
                         "it may have landed",
                         session=pid,
                     ) from exc
@@ -196,9 +203,9 @@ class PostgresDatabase(Database):
         except (psycopg.Error, OSError) as exc:
             if row_permanent(exc):
                 raise WriteRejected(0, 0, message(exc)) from exc
-            raise unavailable(exc, where) from exc
+            raise self._unavailable(exc, where) from exc
         except Exception as exc:  # PoolTimeout is not a psycopg.Error
-            raise unavailable(exc, where) from exc
+            raise self._unavailable(exc, where) from exc
 
     # -- the engine's calls (faults apply) -----------------------------------------------
     async def fetch_many(self, user_ids: Sequence[int]) -> dict[int, Profile]:
@@ -231,12 +238,12 @@ class PostgresDatabase(Database):
                 answers = await cur.fetchall()
         except (psycopg.Error, OSError) as exc:
             if not row_permanent(exc):
-                raise unavailable(exc, "writing") from exc
+                raise self._unavailable(exc, "writing") from exc
             return await self._write_one_by_one(rows, record)
         except DatabaseUnavailable:
             raise
         except Exception as exc:  # noqa: BLE001 - PoolTimeout, a value psycopg cannot send
-            raise unavailable(exc, "writing") from exc
+            raise self._unavailable(exc, "writing") from exc
         failures: dict[int, RowFailure] = {}
         again: list[tuple[Profile, int]] = []
         for uid, version, write_id, recorded in answers:  # the rows not written
@@ -296,7 +303,7 @@ class PostgresDatabase(Database):
                         profile, version, write_id, bool(recorded)
                     )
         except (psycopg.Error, OSError) as exc:
-            raise unavailable(exc, "writing") from exc
+            raise self._unavailable(exc, "writing") from exc
         await self._count_landings(len(rows) - len(failures), record)
         return failures
 
@@ -363,7 +370,7 @@ class PostgresDatabase(Database):
                         "DELETE FROM dead_letters WHERE user_id = ANY(%s)", (list(deleted),)
                     )
         except (psycopg.Error, OSError) as exc:
-            raise unavailable(exc, "saving dead letters") from exc
+            raise self._unavailable(exc, "saving dead letters") from exc
 
     async def set_lab_rejection(self, user_id: int, reject: bool) -> None:
         await self._transaction("installing a lab trigger", sql.lab_trigger_sql(user_id, reject))
@@ -383,7 +390,7 @@ class PostgresDatabase(Database):
                 for statement in statements:
                     await conn.execute(statement.encode())
         except (psycopg.Error, OSError) as exc:
-            raise unavailable(exc, where) from exc
+            raise self._unavailable(exc, where) from exc
 
     # -- setup and the observer's view (no faults) -----------------------------------------
     async def restore(self, profiles: Sequence[Profile]) -> None:
@@ -395,7 +402,7 @@ class PostgresDatabase(Database):
                 async with conn.cursor() as cur:
                     await cur.executemany(sql.UPSERT, [p.as_row() for p in profiles])
         except (psycopg.Error, OSError) as exc:
-            raise unavailable(exc, "restoring rows") from exc
+            raise self._unavailable(exc, "restoring rows") from exc
 
     async def seed(
         self,
@@ -408,27 +415,9 @@ class PostgresDatabase(Database):
         ``progress(rows so far)`` every 20,000 rows. Cancelled: rolled back."""
         try:
             async with self._require().connection() as conn, conn.transaction():
-                cur = await conn.execute("SELECT EXISTS (SELECT 1 FROM profiles)")
-                row = await cur.fetchone()
-                if row and row[0]:
-                    return 0
-                # No row ever deleted here: the insert trigger's per-row lookup is skipped
-                await conn.execute(
-                    "SELECT set_config('cachetui.restoring', 'on', true) "
-                    "WHERE NOT EXISTS (SELECT 1 FROM cachetui_replaced)"
-                )
-                async with conn.cursor().copy(f"COPY profiles ({sql.COLUMNS}) FROM STDIN") as copy:
-                    for n, profile in enumerate(demo_profiles(count, updated_at, seed=seed)):
-                        await copy.write_row(profile.as_row())
-                        if n % 20_000 == 19_999:
-                            if progress is not None:
-                                progress(n + 1)
-                            await asyncio.sleep(0)
-                if progress is not None:
-                    progress(count)
+                return await copy_demo_profiles(conn, count, updated_at, seed, progress)
         except (psycopg.Error, OSError) as exc:
-            raise unavailable(exc, "seeding") from exc
-        return count
+            raise self._unavailable(exc, "seeding") from exc
 
     async def count(self) -> int:
         rows = await self._run("counting", "SELECT count(*) FROM profiles")

@@ -8,12 +8,15 @@ a password."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import PoolTimeout
 
+from cachetui.engine.database.postgres_sessions import NoReply
 from cachetui.engine.errors import DatabaseUnavailable
-from cachetui.engine.stores.redis_url import mask_url
+from cachetui.engine.stores.redis_url import mask_secrets, mask_url
 
 #: SQLSTATE classes and codes that concern one row only.
 ROW_PERMANENT_CLASSES = ("22", "23")
@@ -37,8 +40,46 @@ def message(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def unavailable(exc: BaseException, where: str) -> DatabaseUnavailable:
-    """DatabaseUnavailable for an error that is not about one row, in words."""
+def _address(url: str) -> tuple[str, str] | None:
+    try:
+        params = conninfo_to_dict(url)
+    except psycopg.Error:
+        return None
+    return str(params.get("host") or "localhost"), str(params.get("port") or "5432")
+
+
+def server_words(text: str, url: str, server_url: str) -> str:
+    """``text``, a driver's or a server's message about a connection to ``url``, safe to
+    show and naming the server the user gave (``server_url``): the passwords of both
+    masked, and, when ``url`` is a link's relay in front of the server, the relay's
+    address (libpq's ``"HOST", port N``, or ``HOST:N``) replaced by the server's."""
+    text = mask_secrets(mask_secrets(text, url), server_url)
+    if url == server_url:
+        return text
+    text = text.replace(mask_url(url), mask_url(server_url))
+    relay, server = _address(url), _address(server_url)
+    if relay is not None and server is not None:
+        text = text.replace(f'"{relay[0]}", port {relay[1]}', f'"{server[0]}", port {server[1]}')
+        text = text.replace(f"{relay[0]}:{relay[1]}", f"{server[0]}:{server[1]}")
+    return text
+
+
+def _lost(exc: BaseException) -> bool:
+    """Whether the connection went while in use (closed, reset): libpq's own error, with
+    no SQLSTATE, or class 08."""
+    if isinstance(exc, NoReply):  # says itself how long it waited, and why
+        return False
+    state = getattr(exc, "sqlstate", None)
+    if state is not None:
+        return str(state).startswith("08")
+    return isinstance(exc, psycopg.OperationalError | OSError)
+
+
+def unavailable(
+    exc: BaseException, where: str, words: Callable[[str], str] = str
+) -> DatabaseUnavailable:
+    """DatabaseUnavailable for an error that is not about one row, in words (``words``
+    makes a driver's or server's text safe: :func:`server_words`)."""
     if isinstance(exc, PoolTimeout):
         return DatabaseUnavailable(
             f"{where}: every connection of the pool is busy (raise --db-pool, or lower the "
@@ -52,11 +93,11 @@ def unavailable(exc: BaseException, where: str) -> DatabaseUnavailable:
         reason = "a statement ran past --db-timeout and was cancelled"
     elif state.startswith("57"):
         reason = f"the server is shutting down or restarting ({message(exc)})"
-    elif state.startswith(("40", "08")) or isinstance(exc, psycopg.OperationalError):
-        reason = message(exc)
+    elif _lost(exc):  # libpq's "consuming input failed: server closed the connection …"
+        reason = "the connection to the server was lost, closed or reset (an outage: retried)"
     else:
         reason = message(exc)
-    return DatabaseUnavailable(f"{where}: {reason}", transient=True)
+    return DatabaseUnavailable(words(f"{where}: {reason}"), transient=True)
 
 
 #: What the server says when it takes no more connections (SQLSTATE 53300).
@@ -70,7 +111,7 @@ _CONNECTION_LIMITS = (
 def connect_problem(exc: BaseException, url: str) -> str:
     """Why a first connection to ``url`` failed, as a phrase a user can act on (the
     password never in it)."""
-    text = message(exc)
+    text = mask_secrets(message(exc), url)
     if "FATAL:" in text:  # libpq's "connection to server at …, port … failed: FATAL: …"
         text = text.split("FATAL:", 1)[1].strip()
     lowered = text.lower()
@@ -99,16 +140,48 @@ def connect_problem(exc: BaseException, url: str) -> str:
     return text.replace(url, masked)
 
 
-async def no_connection(conninfo: str, url: str, where: str, timeout: float) -> DatabaseUnavailable:
-    """Why the pool gave no connection within --db-timeout: one connection tried now says
-    whether the server is at its limit or every connection of the pool is busy
-    (back-pressure), or whether it cannot be reached (an outage)."""
+async def _connect_error(conninfo: str, timeout: float) -> BaseException | None:
+    """The error of one connection tried now (None: it opened)."""
     try:
         async with asyncio.timeout(timeout):
             conn = await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
         await conn.close()
     except (psycopg.Error, OSError, TimeoutError) as exc:
-        if isinstance(exc, TimeoutError):
+        return exc
+    return None
+
+
+async def open_problem(
+    exc: BaseException, url: str, server: tuple[str, str], timeout: float
+) -> str:
+    """Why connecting to ``url`` failed (:func:`connect_problem`), naming the server the
+    user gave: ``server`` is its URL and the conninfo to reach it without the link in
+    front (``url`` is then the link's relay). Through a link, the server is tried
+    directly: its own refusal, or else the link passes no connection (a partition)."""
+    server_url, direct = server
+    if url == server_url:
+        return connect_problem(exc, url)
+    first = await _connect_error(direct, timeout)
+    if first is None:  # the server answers: the link is cut
+        host, port = _address(server_url) or ("localhost", "5432")
+        return f"the link in front of the server {host}:{port} passes no connection (a partition)"
+    if isinstance(first, TimeoutError):
+        return f"no answer from {mask_url(server_url)} within --db-timeout"
+    return server_words(connect_problem(first, server_url), url, server_url)
+
+
+async def no_connection(
+    conninfo: str, url: str, where: str, timeout: float, server: tuple[str, str] | None = None
+) -> DatabaseUnavailable:
+    """Why the pool gave no connection within --db-timeout: one connection tried now says
+    whether the server is at its limit or every connection of the pool is busy
+    (back-pressure), or whether it cannot be reached (an outage). ``server``: as for
+    :func:`open_problem` (the link's relay is ``url``)."""
+    exc = await _connect_error(conninfo, timeout)
+    if exc is not None:
+        if server is not None and server[0] != url:
+            problem = await open_problem(exc, url, server, timeout)
+        elif isinstance(exc, TimeoutError):
             problem = f"no answer from {mask_url(url)} within --db-timeout"
         else:
             problem = connect_problem(exc, url)

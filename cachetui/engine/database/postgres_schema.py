@@ -62,10 +62,26 @@ async def _state(conn: psycopg.AsyncConnection[Any]) -> _State:
     return _State(str(home or ""), {str(c) for c in columns}, meta)
 
 
+def no_schema(search_path: str) -> str:
+    """What to say when no schema of ``search_path`` exists (``current_schema()`` is
+    null): the tables would have nowhere to go."""
+    names = search_path.strip() or "(empty)"
+    first = names.split(",")[0].strip().strip('"') or "NAME"
+    return (
+        f"no schema named in its search_path ({names}) exists in this database: create "
+        f"it (psql -c 'CREATE SCHEMA {first}') or name another in options=-csearch_path=…"
+    )
+
+
 async def prepare(conn: psycopg.AsyncConnection[Any], path: str) -> str:
     """Make sure cachetui's tables are current in the connection's schema (see the
     module's docstring); the database's id. DatabaseUnavailable for a ``profiles`` table
-    not made by cachetui (nothing is touched)."""
+    not made by cachetui, or for a search_path naming no schema that exists (nothing is
+    touched)."""
+    cur = await conn.execute("SELECT current_schema(), current_setting('search_path')")
+    schema, search_path = await cur.fetchone() or (None, "")
+    if schema is None:
+        raise DatabaseUnavailable(f"cannot open database {path}: {no_schema(str(search_path))}")
     state = await _state(conn)
     if state.current:
         return state.meta["database_id"]

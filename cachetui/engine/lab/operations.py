@@ -78,7 +78,8 @@ class LabOperations:
             if store.lost_on_crash:
                 await store.clear()
         if replayed:
-            detail = f"{len(replayed)} writes replayed from the outbox, "
+            writes = "write" if len(replayed) == 1 else "writes"
+            detail = f"{len(replayed)} {writes} replayed from the outbox, "
             detail += "none lost" if not lost else f"{len(lost)} lost"
             core.emit(op, EventKind.REPLAY, None, None, None, detail)
         if not lost:
@@ -199,7 +200,7 @@ class LabOperations:
             )
 
     async def reject_writes(self, user_id: int) -> None:
-        """Lab fault: install a real SQLite trigger (``cachetui_lab_reject_<id>``) that
+        """Lab fault: install a real database trigger (``cachetui_lab_reject_<id>``) that
         refuses every update of the user, as a constraint would (a poison row). Removed
         by :meth:`accept_writes`, by ``close()`` and, if left over by a killed process,
         at the next start. ValidationError for a bad user id."""

@@ -181,7 +181,7 @@ class Flusher:
                 None,
                 None,
                 perf_counter() - start,
-                f"{count} writes not landed, will retry: {exc}",
+                f"{count} {'write' if count == 1 else 'writes'} not landed, will retry: {exc}",
             )
             return exc
         failures = outcome
@@ -219,7 +219,7 @@ class Flusher:
                 None,
                 None,
                 elapsed,
-                f"{len(written)} writes in 1 transaction",
+                f"{len(written)} {'write' if len(written) == 1 else 'writes'} in 1 transaction",
             )
         if before:
             core.emit(
@@ -394,6 +394,8 @@ class Flusher:
             remaining = deadline - perf_counter()
             if remaining <= 0:
                 raise PendingWritesError(
-                    len(core.queue), f"{core.active_updates} updates still in progress"
+                    len(core.queue),
+                    f"{core.active_updates} "
+                    f"{'update' if core.active_updates == 1 else 'updates'} still in progress",
                 )
             await wait_event(core.idle, min(remaining, 0.05))

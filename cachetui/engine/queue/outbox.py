@@ -278,8 +278,8 @@ def _setup(db: sqlite3.Connection, database_id: str) -> None:
         if entries:
             raise DatabaseUnavailable(
                 f"this outbox belongs to another database (id {row[0]}, this one is "
-                f"{database_id}) and holds {entries} writes for it: refusing to replay "
-                "them here"
+                f"{database_id}) and holds {entries} {'write' if entries == 1 else 'writes'} for "
+                "it: refusing to replay them here"
             )
     transaction(
         db,

@@ -48,6 +48,26 @@ def mask_url(url: str) -> str:
     return f"{scheme}{sep}{authority}{tail}"
 
 
+def url_password(url: str) -> str:
+    """The password in ``url``'s authority as written (percent-encoded or not), or ""."""
+    authority = url.partition("://")[2].split("/", 1)[0].split("?", 1)[0]
+    return authority.rpartition("@")[0].partition(":")[2] if "@" in authority else ""
+
+
+def mask_secrets(text: str, url: str) -> str:
+    """``text`` (a driver's or a server's message about ``url``) with ``url`` masked
+    (:func:`mask_url`) and its password as ``***`` wherever it stands as a token of its
+    own: as written, decoded, and as a ``password=…`` of a connection string."""
+    if "://" in url:
+        text = text.replace(url, mask_url(url))
+    password = url_password(url)
+    queried = re.findall(r"(?i)[?&]password=([^&#]*)", url)
+    secrets = {password, unquote(password), *queried, *map(unquote, queried)} - {""}
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = re.sub(rf"(?<![\w%]){re.escape(secret)}(?![\w%])", "***", text)
+    return re.sub(r"(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&'\"]+)", r"\1***", text)
+
+
 @dataclass(frozen=True)
 class RedisAddress:
     """Where a valid Redis URL points: ``host`` and ``port`` over TCP (``rediss``: with

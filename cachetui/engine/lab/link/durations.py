@@ -27,13 +27,15 @@ def parse_duration(text: str, *, what: str = "duration") -> float:
     ``what`` in it: ``"--db-rtt"``, ``"rtt"``) for anything else, or above 10 s."""
     shown = text if len(text) <= 40 else text[:40] + "…"
     match = _PATTERN.fullmatch(text.strip())
+    if match is None and text.strip().startswith("-"):
+        raise ValidationError(
+            f"{what}: a duration is never negative, got {shown!r} ({DURATION_FORMS})", field=what
+        )
     if match is None:
         number = text.strip()
         hint = ""
         if re.fullmatch(r"\d+(?:\.\d*)?|\.\d+", number):
             hint = f" (give a unit: {number}ms or {number}s)"
-        elif number.startswith("-"):
-            hint = " (a duration is not negative)"
         raise ValidationError(f"{what}: expected {DURATION_FORMS}, got {shown!r}{hint}", field=what)
     value = float(match.group(1)) * _UNITS[match.group(2).lower()]
     if not math.isfinite(value) or value > MAX_DURATION:

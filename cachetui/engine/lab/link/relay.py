@@ -22,6 +22,7 @@ import socket
 import statistics
 import struct
 from collections import deque
+from collections.abc import Callable
 
 from cachetui.engine.lab.link.delay_line import Connection
 from cachetui.engine.lab.link.shaping import Partition, Shaping
@@ -88,6 +89,8 @@ class Relay:
         self.bytes_up = 0  # delivered to the server by connections now closed
         self.bytes_down = 0
         self.last_error: str | None = None
+        #: Called with each error as it happens (``cachetui link`` prints them).
+        self.on_error: Callable[[str], None] | None = None
         #: The kernel's smoothed RTT of a connection to the server (seconds): the network
         #: under the relay, as of the last connection seen.
         self.network_rtt: float | None = None
@@ -100,6 +103,11 @@ class Relay:
         self._probe_parts: list[asyncio.BaseTransport | asyncio.StreamWriter] = []
         self._probing = asyncio.Lock()
         self._probe_connection: Connection | None = None
+
+    def _error(self, error: str) -> None:
+        self.last_error = error
+        if self.on_error is not None:
+            self.on_error(error)
 
     async def start(self) -> None:
         self._listen(self.listen)
@@ -161,11 +169,11 @@ class Relay:
             try:
                 client, _ = await loop.sock_accept(listener)
             except OSError as exc:  # out of descriptors, say: keep listening
-                self.last_error = f"accept: {exc.strerror or exc}"
+                self._error(f"accept: {exc.strerror or exc}")
                 await asyncio.sleep(0.05)
                 continue
             if client.fileno() >= MAX_FD:
-                self.last_error = "too many connections for select()"
+                self._error("too many connections for select()")
                 client.close()
                 continue
             self.accepted += 1
@@ -197,7 +205,7 @@ class Relay:
                 reason = "timed out"
             else:  # asyncio's strerror names the address again: the system's words
                 reason = os.strerror(exc.errno) if exc.errno else str(exc)
-            self.last_error = f"connect to {self.target[0]}:{self.target[1]}: {reason}"
+            self._error(f"connect to {self.target[0]}:{self.target[1]}: {reason}")
             connection.abort(reset=True)  # the client sees its connection reset
             return
         if connection.closed:  # the client went away meanwhile
