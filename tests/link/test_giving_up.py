@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import re
+import signal
+import sys
 
 import psycopg
 import pytest
 
 from cachetui.engine import CacheTuiError, Engine, EngineConfig, PendingWritesError
+from tests.test_signals import TIMEOUT, Terminal, env, log_of
+
+__all__ = ["env"]  # the fixture, shared with tests/test_signals.py
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(40, method="thread")]
 
@@ -66,3 +73,33 @@ async def test_close_gives_up_at_its_timeout_and_discard_names_every_write(postg
     assert not engine.running
     assert sorted(discarded) == sorted(pending)  # each at risk, named: none dropped silently
     assert versions(postgres_url) == {uid: 1 for uid in range(1, 21)}  # held, never ran
+
+
+@pytest.mark.timeout(3 * TIMEOUT, method="thread")
+def test_sigterm_while_the_link_is_blackholed_exits_naming_every_write_at_risk(
+    postgres_url, tmp_path, env
+):
+    app = Terminal(
+        [sys.executable, "-m", "cachetui", "--db", postgres_url, "--db-rtt", "1ms"]
+        + ["--db-timeout", "3600", "--policy", "write-behind", "--flush-interval", "3600"]
+        + ["--profiles", "200"],
+        env,
+    )
+    try:
+        app.wait_for(rb"db link rtt")  # the dashboard is drawn
+        app.press(b"U")
+        pending = int(app.wait_for(rb"100 of 100 updates acknowledged; (\d+) writes pending")[1])
+        app.press(b"oo")  # off → DB outage → link blackhole
+        app.wait_for(rb"db link blackhole")
+        mark = len(app.output)
+        os.kill(app.pid, signal.SIGTERM)
+        assert app.wait() == 1  # not a hang: at most flush_timeout, and a little more
+    finally:
+        app.close()
+    assert set(versions(postgres_url).values()) == {1}  # every write held, none ran
+    log = log_of(tmp_path)
+    lost = {int(u): int(v) for u, v in re.findall(r"lost: user (\d+) version (\d+)", log)}
+    assert len(lost) == pending  # each at risk, named: none dropped silently
+    assert f"quit on SIGTERM: {pending} pending writes could not be written" in log
+    stderr = " ".join(bytes(app.output[mark:]).decode(errors="replace").split())
+    assert "gave up waiting" in stderr and "Traceback" not in stderr
