@@ -17,7 +17,13 @@ import sys
 import psycopg
 import pytest
 
-from cachetui.engine import CacheTuiError, Engine, EngineConfig, PendingWritesError
+from cachetui.engine import (
+    CacheTuiError,
+    DatabaseUnavailable,
+    Engine,
+    EngineConfig,
+    PendingWritesError,
+)
 from tests.test_signals import TIMEOUT, Terminal, env, log_of
 
 __all__ = ["env"]  # the fixture, shared with tests/test_signals.py
@@ -28,9 +34,10 @@ USERS = range(1, 11)
 
 
 def config(url: str, **options: object) -> EngineConfig:
+    defaults = {"db_rtt": 0.001, "db_timeout": 3600, "flush_timeout": 0.3}
     return EngineConfig(
-        db_url=url, policy="write-behind", db_rtt=0.001, db_timeout=3600, flush_timeout=0.3,
-        flush_interval=3600, retry_base=0.01, retry_cap=0.05, **options,  # type: ignore[arg-type]
+        db_url=url, policy="write-behind", flush_interval=3600, retry_base=0.01,
+        retry_cap=0.05, **{**defaults, **options},  # type: ignore[arg-type]
     )  # fmt: skip
 
 
@@ -103,3 +110,28 @@ def test_sigterm_while_the_link_is_blackholed_exits_naming_every_write_at_risk(
     assert f"quit on SIGTERM: {pending} pending writes could not be written" in log
     stderr = " ".join(bytes(app.output[mark:]).decode(errors="replace").split())
     assert "gave up waiting" in stderr and "Traceback" not in stderr
+
+
+@pytest.mark.parametrize("step", ["seed", "restore", "open"])
+async def test_setup_steps_under_a_blackhole_end_in_one_clear_error(postgres_url, step):
+    # db_timeout 0.5: the server's statement timeout cannot fire for a statement it never
+    # got; only a reply deadline of the engine's own ends the wait.
+    engine = Engine(config(postgres_url, db_timeout=0.5))
+    await engine.start()
+    try:
+        if step == "restore":
+            await engine.seed(3)
+            rows = list((await engine.db_rows([1, 2, 3])).values())
+        assert engine.link is not None
+        engine.link.partition = "blackhole"
+        with pytest.raises(DatabaseUnavailable) as failed:
+            if step == "seed":
+                await engine.seed(100)
+            elif step == "restore":
+                await engine.restore_rows(rows)
+            else:  # another engine's open, through the same link
+                await Engine(config(engine.db.url, db_timeout=0.5, db_rtt=None)).start()
+        assert "\n" not in str(failed.value) and "within" in str(failed.value)
+        engine.link.partition = None
+    finally:
+        await engine.close(timeout=0, discard=True)

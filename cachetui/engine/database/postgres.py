@@ -40,6 +40,7 @@ from cachetui.engine.database.postgres_errors import (
     unavailable,
 )
 from cachetui.engine.database.postgres_schema import prepare
+from cachetui.engine.database.postgres_seeding import copy_demo_profiles, upsert_as_given
 from cachetui.engine.database.postgres_sessions import (
     check_idle,
     end_session,
@@ -47,7 +48,6 @@ from cachetui.engine.database.postgres_sessions import (
     reply_within,
 )
 from cachetui.engine.errors import DatabaseUnavailable, OutcomeUnknown, WriteRejected
-from cachetui.engine.lab.demo_data import demo_profiles
 from cachetui.engine.lab.faults import Faults
 from cachetui.engine.profile import Profile
 from cachetui.engine.queue.dead_letters import DeadLetter
@@ -412,10 +412,8 @@ class PostgresDatabase(Database):
         """Upsert rows exactly as given: the transaction is marked so that the
         foreign-write trigger leaves it alone."""
         try:
-            async with self._session(replies=3) as conn, conn.transaction():
-                await conn.execute("SELECT set_config('cachetui.restoring', 'on', true)")
-                async with conn.cursor() as cur:
-                    await cur.executemany(sql.UPSERT, [p.as_row() for p in profiles])
+            async with self._session(replies=2) as conn:
+                await upsert_as_given(conn, profiles)
         except (psycopg.Error, OSError) as exc:
             raise unavailable(exc, "restoring rows") from exc
 
@@ -429,23 +427,10 @@ class PostgresDatabase(Database):
         """Insert demo profiles 1..count if the table is empty (COPY, one transaction);
         ``progress(rows so far)`` every 20,000 rows. Cancelled: rolled back."""
         try:
-            async with self._session(replies=3) as conn, conn.transaction():
-                cur = await conn.execute("SELECT EXISTS (SELECT 1 FROM profiles)")
-                row = await cur.fetchone()
-                if row and row[0]:
-                    return 0
-                async with conn.cursor().copy(f"COPY profiles ({sql.COLUMNS}) FROM STDIN") as copy:
-                    for n, profile in enumerate(demo_profiles(count, updated_at, seed=seed)):
-                        await copy.write_row(profile.as_row())
-                        if n % 20_000 == 19_999:
-                            if progress is not None:
-                                progress(n + 1)
-                            await asyncio.sleep(0)
-                if progress is not None:
-                    progress(count)
+            async with self._session(replies=2) as conn:
+                return await copy_demo_profiles(conn, count, updated_at, seed, progress)
         except (psycopg.Error, OSError) as exc:
             raise unavailable(exc, "seeding") from exc
-        return count
 
     async def count(self) -> int:
         rows = await self._run("counting", "SELECT count(*) FROM profiles")
