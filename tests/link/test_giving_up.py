@@ -17,6 +17,7 @@ import sys
 import psycopg
 import pytest
 
+from cachetui.app.screens.dialogs import ConfirmScreen
 from cachetui.engine import (
     CacheTuiError,
     DatabaseUnavailable,
@@ -24,6 +25,8 @@ from cachetui.engine import (
     EngineConfig,
     PendingWritesError,
 )
+from tests.app.conftest import settle
+from tests.app.test_link_keys import linked_app
 from tests.test_signals import TIMEOUT, Terminal, env, log_of
 
 __all__ = ["env"]  # the fixture, shared with tests/test_signals.py
@@ -135,3 +138,25 @@ async def test_setup_steps_under_a_blackhole_end_in_one_clear_error(postgres_url
         engine.link.partition = None
     finally:
         await engine.close(timeout=0, discard=True)
+
+
+async def test_q_while_the_link_is_blackholed_asks_then_quits_naming_the_writes(postgres_url):
+    app = linked_app(postgres_url, policy="write-behind", db_timeout=3600, db_rtt=0.001)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("u", "u")
+        await settle(app, pilot)
+        pending = len(app.engine.pending_writes())
+        assert pending
+        await pilot.press("o", "o")  # off → DB outage → link blackhole
+        await pilot.pause(0.3)  # (not settle: the panes' reads wait in the blackhole)
+        assert app.engine.link is not None and app.engine.link.partition == "blackhole"
+        await pilot.press("q")
+        while not isinstance(app.screen, ConfirmScreen):  # after flush_timeout (0.3 s)
+            await pilot.pause(0.1)
+        assert f"{pending} acknowledged" in app.screen.message
+        await pilot.press("y")
+        while app.is_running:
+            await pilot.pause(0.1)
+    assert not app.engine.running
+    assert app.engine.metrics.lost_writes == pending
