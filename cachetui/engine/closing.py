@@ -101,11 +101,26 @@ class Closing:
         core.state = CLOSED
         core.gate.set()
         atexit.unregister(self._at_exit)
+        await self._flusher.stop()
+        await core.commits.stop()
+        unknown = list(core.commits.unsettled.values())
+        if unknown and not gave_up:
+            unknown = await core.commits.settle_all()
+            gave_up = bool(unknown)  # the database does not answer: no more steps
+        if unknown:
+            named = ", ".join(f"user {u.user_id} v{u.profile.version}" for u in unknown)
+            core.emit(
+                BACKGROUND_OP,
+                EventKind.ERROR,
+                None,
+                None,
+                None,
+                f"closed with {len(unknown)} commit{'s' if len(unknown) > 1 else ''} of "
+                f"unknown outcome not settled (each may have landed or not): {named}",
+            )
         if not gave_up:
             with contextlib.suppress(DatabaseUnavailable):
                 await core.db.drop_lab_triggers()
-        await self._flusher.stop()
-        await core.commits.stop()
         await close_history(core, read_database=not gave_up)
         if core.outbox is not None:
             await core.outbox.close()
