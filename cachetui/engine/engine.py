@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import contextlib
 import weakref
 from collections.abc import Callable
 from typing import Any
 
+from cachetui.engine.closing import Closing
 from cachetui.engine.config import EngineConfig, WritePolicy
 from cachetui.engine.core import (
     BACKGROUND_OP,
@@ -33,12 +33,10 @@ from cachetui.engine.core import (
 from cachetui.engine.crash_points import armed_step
 from cachetui.engine.errors import (
     CacheTuiError,
-    DatabaseUnavailable,
     EngineClosed,
     ValidationError,
 )
 from cachetui.engine.events import Event, EventKind
-from cachetui.engine.history.finals import close_history
 from cachetui.engine.lab.demo_data import MAX_SEED_PROFILES
 from cachetui.engine.lab.link.links import EngineLinks
 from cachetui.engine.lab.operations import LabOperations
@@ -65,7 +63,9 @@ NO_CACHE = WritePolicy.NO_CACHE
 _HIT = EventKind.HIT
 
 
-class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, Observation, PaneViews):
+class Engine(
+    Closing, DeadLetterOperations, DurableQueueOperations, LabOperations, Observation, PaneViews
+):
     """A cache in front of the ``profiles`` database. Use ``async with Engine(cfg)``
     or ``await start()`` … ``await close()``; ``close()`` flushes pending writes."""
 
@@ -149,83 +149,6 @@ class Engine(DeadLetterOperations, DurableQueueOperations, LabOperations, Observ
                 f"over by an earlier run that did not close: {', '.join(leftover)}",
             )
         return self
-
-    async def close(
-        self, timeout: float | None = None, *, discard: bool = False
-    ) -> list[tuple[int, int]]:
-        """Flush every pending write, then release the database and the store.
-
-        If the database keeps failing past ``timeout`` seconds (default
-        ``flush_timeout``), raise :class:`PendingWritesError` and stay open — unless
-        ``discard`` is True: then the writes that could not land are dropped and
-        returned as ``(user_id, version)``. Likewise DatabaseUnavailable while a write
-        never acknowledged may still be in the durable queue and cannot be removed.
-        """
-        core = self._core
-        if core.state != RUNNING:
-            core.state = CLOSED
-            return []
-        discarded: list[tuple[int, int]] = []
-        core.gate.clear()
-        try:
-            await self._flusher.drain(core.deadline(timeout))
-            await self._save_dead_letters_or_raise()
-        except DatabaseUnavailable as exc:
-            if core.durable and not core.dead_letters.unsaved:
-                # Nothing is lost: the writes stay in the outbox for the next start.
-                kept = len(core.queue)
-                self.kept_on_close = kept
-                core.queue.clear()
-                core.emit(
-                    BACKGROUND_OP,
-                    EventKind.REPLAY,
-                    None,
-                    None,
-                    None,
-                    f"{kept} {'write stays' if kept == 1 else 'writes stay'} in the outbox; "
-                    f"replayed on next start ({exc})",
-                )
-            elif not discard:
-                core.gate.set()
-                raise
-            else:
-                discarded = sorted(core.drop_queue() + core.drop_unsaved_dead_letters())
-            core.emit(
-                BACKGROUND_OP,
-                EventKind.ERROR,
-                None,
-                None,
-                None,
-                f"closed with {len(discarded)} pending writes discarded: {exc}",
-            )
-        except BaseException:  # cancelled: still open, and updates may come in again
-            core.gate.set()
-            raise
-        try:  # no entry of a write never acknowledged may stay to be replayed
-            await core.settle_all()
-        except DatabaseUnavailable as exc:
-            if not discard:
-                core.gate.set()
-                raise
-            core.emit(BACKGROUND_OP, EventKind.ERROR, None, None, None, f"closed: {exc}")
-        core.state = CLOSED
-        core.gate.set()
-        atexit.unregister(self._at_exit)
-        with contextlib.suppress(DatabaseUnavailable):
-            await core.db.drop_lab_triggers()
-        await self._flusher.stop()
-        await core.commits.stop()
-        await close_history(core)
-        if core.outbox is not None:
-            await core.outbox.close()
-            core.outbox = None
-        await core.cache.stop()
-        core.store.set_drop_listener(None)
-        core.faults.set_listener(None)
-        await core.store.close()
-        await core.db.close()
-        await asyncio.to_thread(self.links.stop)
-        return discarded
 
     async def rescue_database(self) -> str:
         """After the database file was deleted or replaced while open

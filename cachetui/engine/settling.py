@@ -135,6 +135,8 @@ class CommitSettler:
         c = self._counters()
         if outcome == "landed":
             c.settled_landed += 1
+            c.db_writes += 1  # its row and its transaction, not counted when sent
+            c.db_transactions += 1
         else:
             c.settled_not_landed += 1
         found = "no row" if row is None else f"the row is at v{row.version}"
@@ -161,6 +163,15 @@ class CommitSettler:
                 continue
             await asyncio.sleep(delay)
             delay = min(cap, delay * 2)
+
+    async def settle_all(self) -> list[UnsettledCommit]:
+        """Settle every commit of unknown outcome now (at close); those the database
+        could not settle (it does not answer), which stay unsettled: their outcome is
+        unknown."""
+        for user_id in list(self.unsettled):
+            with contextlib.suppress(DatabaseUnavailable):
+                await self.settle(user_id)
+        return list(self.unsettled.values())
 
     async def stop(self) -> None:
         """Stop settling in the background (at close); what is unsettled stays listed."""

@@ -145,3 +145,63 @@ async def test_a_flush_whose_reply_is_lost_lands_exactly_once(postgres_url, bloc
             e.kind is EventKind.REPLAY and "landed already" in e.detail
             for e in engine.recent_events()
         )
+
+
+async def test_a_commit_of_unknown_outcome_is_settled_by_close_at_the_latest(postgres_url):
+    engine = Engine(config(postgres_url, "write-around"))
+    await engine.start()
+    try:
+        await engine.seed(3)
+        await engine.read(2)  # cached: the update sends its commit at once
+        link = engine.link
+        assert link is not None
+        link.partition = "blackhole"
+        with pytest.raises(OutcomeUnknown) as lost:
+            await engine.update(2, {"bio": "never sent"})
+        link.partition = "reset"  # the held statement is dropped, then the path is back
+        link.partition = None
+    finally:
+        await engine.close()
+    assert engine.unsettled_commits() == []
+    [outcome] = engine.settled_commits()
+    assert (outcome.outcome, outcome.write_id) == ("not landed", lost.value.write_id)
+
+
+async def test_a_commit_the_database_cannot_settle_at_close_is_reported_unknown(postgres_url):
+    engine = Engine(config(postgres_url, "write-around"))
+    await engine.start()
+    try:
+        await engine.seed(3)
+        await engine.read(2)
+        assert engine.link is not None
+        engine.link.partition = "blackhole"
+        with pytest.raises(OutcomeUnknown) as lost:
+            await engine.update(2, {"bio": "held"})
+    finally:
+        await engine.close(timeout=0.3)
+    [unknown] = engine.unsettled_commits()  # still listed: its outcome is unknown
+    assert (unknown.user_id, unknown.write_id) == (2, lost.value.write_id)
+    [event] = [e for e in engine.recent_events() if "unknown outcome not settled" in e.detail]
+    assert "user 2 v2" in event.detail and "may have landed" in event.detail
+
+
+async def test_a_lost_reply_found_landed_counts_its_row_and_transaction(postgres_url, blocker):
+    async with Engine(config(postgres_url, "write-through")) as engine:
+        await engine.seed(3)
+        await engine.read(1)
+        link = engine.link
+        assert link is not None
+        before = engine.metrics
+        with blocker.transaction():
+            blocker.execute("SELECT 1 FROM profiles WHERE user_id = 1 FOR UPDATE")
+            update = asyncio.create_task(engine.update(1, {"bio": "reply lost"}))
+            await reached_the_server(postgres_url)
+            link.partition = "blackhole"
+        with pytest.raises(OutcomeUnknown):
+            await update
+        link.partition = None
+        await settled(engine)
+        after = engine.metrics
+        assert after.settled_landed == 1
+        assert after.db_writes == before.db_writes + 1  # it landed: one row written
+        assert after.db_transactions == before.db_transactions + 1

@@ -82,6 +82,13 @@ class Database(ABC):
     async def close(self) -> None:
         """Release every connection (idempotent)."""
 
+    def give_up(self, seconds: float | None) -> None:
+        """Let no call wait on the database beyond ``seconds`` from now, those in flight
+        included (a close giving up; see :mod:`~cachetui.engine.database.giving_up`);
+        None: each call has its own timeout again. A database with no network between:
+        nothing to do."""
+        return None
+
     def file_error(self) -> DatabaseFileLost | None:
         """Why the database is no longer the one opened (a file deleted or replaced
         under the engine), or None. Only a file can be lost: None by default."""

@@ -10,14 +10,14 @@ through the URL (``sslmode``, ``PG*`` variables, socket hosts, ``options=-c…``
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import os
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from functools import partial
 from typing import Any
 
 import psycopg
 from psycopg import pq
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from cachetui.engine.database import postgres_statements as sql
@@ -29,6 +29,8 @@ from cachetui.engine.database.base import (
     RowRejected,
     builds_on,
 )
+from cachetui.engine.database.giving_up import GivingUp, reschedule
+from cachetui.engine.database.postgres_conninfo import conninfo
 from cachetui.engine.database.postgres_errors import (
     message,
     no_connection,
@@ -38,7 +40,7 @@ from cachetui.engine.database.postgres_errors import (
     unavailable,
 )
 from cachetui.engine.database.postgres_schema import prepare
-from cachetui.engine.database.postgres_seeding import copy_demo_profiles
+from cachetui.engine.database.postgres_seeding import copy_demo_profiles, upsert_as_given
 from cachetui.engine.database.postgres_sessions import (
     check_idle,
     end_session,
@@ -82,24 +84,15 @@ class PostgresDatabase(Database):
         #: up to 1 s for the server's own statement timeout to answer first.
         self.reply_timeout = timeout + min(timeout, 1.0)
         self._pool: AsyncConnectionPool | None = None
+        #: When calls stop waiting on the server (a close giving up).
+        self.giving_up = GivingUp()
         self._dsn = ""  # the conninfo the pool connects with (set at open)
         self._recorded = 0
 
     # -- lifetime --------------------------------------------------------------------------
     def _conninfo(self, url: str = "") -> str:
-        """``url`` (else the one connected to) with the statement timeout added to its
-        ``options`` (after ``PGOPTIONS``'s, which an ``options`` in the URL would hide), and
-        the connect timeout and application name unless the URL or ``PGCONNECT_TIMEOUT`` /
-        ``PGAPPNAME`` give them."""
-        params = conninfo_to_dict(url or self.url)
-        options = str(params.get("options") or os.environ.get("PGOPTIONS", ""))
-        millis = int(self.timeout * 1000)
-        params["options"] = f"{options} -c statement_timeout={millis}".strip()
-        if "PGCONNECT_TIMEOUT" not in os.environ:
-            params.setdefault("connect_timeout", max(1, round(self.timeout)))
-        if "PGAPPNAME" not in os.environ:
-            params.setdefault("application_name", "cachetui")
-        return make_conninfo("", **params)
+        """``url`` (else the one connected to) as cachetui connects (:func:`conninfo`)."""
+        return conninfo(url or self.url, self.timeout)
 
     async def open(self) -> None:
         try:
@@ -110,7 +103,8 @@ class PostgresDatabase(Database):
             ) from None
         try:  # one plain connection first: its error says what is wrong
             async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
-                self.database_id = await prepare(conn, self.path)
+                async with reply_within(conn, self.reply_timeout * 3):
+                    self.database_id = await prepare(conn, self.path)
                 version = conn.info.server_version
                 # where libpq connected (the URL, or PG* variables; no database named:
                 # PGDATABASE, else the user name), the server's address through a link
@@ -151,29 +145,22 @@ class PostgresDatabase(Database):
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None
-        if pool is not None:
-            await pool.close()
+        if pool is not None:  # its workers may be connecting: waited for up to 5 s
+            await pool.close(timeout=self.giving_up.remaining(5.0))
 
     @contextlib.asynccontextmanager
     async def _session(
         self, *, writing: bool = False, replies: int = 1
     ) -> AsyncIterator[Connection]:
         """A pooled connection whose ``replies`` replies must come within
-        ``reply_timeout`` each (:func:`reply_within`). ``writing``: an error after which
-        the commit may have landed raises :class:`OutcomeUnknown` naming the session (its
-        backend's pid)."""
+        ``reply_timeout`` each (:func:`reply_within`); no wait beyond the give-up moment
+        (:meth:`give_up`). ``writing``: an error after which the commit may have landed
+        raises :class:`OutcomeUnknown` naming the session (its backend's pid)."""
         async with contextlib.AsyncExitStack() as stack:
-            try:
-                conn = await stack.enter_async_context(self._require().connection())
-            except PoolTimeout:
-                where = "writing" if writing else "reading"
-                server = (self.server_url, self._conninfo(self.server_url))
-                raise await no_connection(
-                    self._dsn, self.url, where, self.timeout, server
-                ) from None
+            conn = await self._connection(stack, "writing" if writing else "reading")
             pid = conn.info.backend_pid
             try:
-                async with reply_within(conn, self.reply_timeout * replies):
+                async with reply_within(conn, self.reply_timeout * replies, self.giving_up):
                     yield conn
             except Exception as exc:
                 if writing and outcome_unknown(exc):
@@ -183,6 +170,28 @@ class PostgresDatabase(Database):
                         session=pid,
                     ) from exc
                 raise
+
+    async def _connection(self, stack: contextlib.AsyncExitStack, where: str) -> Connection:
+        """A connection of the pool, waited for up to --db-timeout or the give-up moment."""
+        pool = self._require()
+        try:
+            async with asyncio.timeout(None) as limit:
+                with self.giving_up.bound(self.timeout, partial(reschedule, limit)) as bound:
+                    return await stack.enter_async_context(pool.connection(self.timeout))
+        except (PoolTimeout, TimeoutError):
+            if bound.given_up:
+                raise DatabaseUnavailable(
+                    f"{where}: no connection before the engine gave up waiting (closing)",
+                    transient=True,
+                ) from None
+            timeout = self.giving_up.remaining(self.timeout)
+            server = (self.server_url, self._conninfo(self.server_url))
+            raise await no_connection(self._dsn, self.url, where, timeout, server) from None
+
+    def give_up(self, seconds: float | None) -> None:
+        """No call waits on the server beyond ``seconds`` from now (see
+        :mod:`~cachetui.engine.database.giving_up`); None: each its own timeout again."""
+        self.giving_up.set(seconds)
 
     def _require(self) -> AsyncConnectionPool:
         if self._pool is None:
@@ -397,10 +406,8 @@ class PostgresDatabase(Database):
         """Upsert rows exactly as given: the transaction is marked so that the
         foreign-write trigger leaves it alone."""
         try:
-            async with self._require().connection() as conn, conn.transaction():
-                await conn.execute("SELECT set_config('cachetui.restoring', 'on', true)")
-                async with conn.cursor() as cur:
-                    await cur.executemany(sql.UPSERT, [p.as_row() for p in profiles])
+            async with self._session(replies=2) as conn:
+                await upsert_as_given(conn, profiles)
         except (psycopg.Error, OSError) as exc:
             raise self._unavailable(exc, "restoring rows") from exc
 
@@ -414,7 +421,7 @@ class PostgresDatabase(Database):
         """Insert demo profiles 1..count if the table is empty (COPY, one transaction);
         ``progress(rows so far)`` every 20,000 rows. Cancelled: rolled back."""
         try:
-            async with self._require().connection() as conn, conn.transaction():
+            async with self._session(replies=3) as conn:
                 return await copy_demo_profiles(conn, count, updated_at, seed, progress)
         except (psycopg.Error, OSError) as exc:
             raise self._unavailable(exc, "seeding") from exc

@@ -5,7 +5,8 @@ of unknown outcome.
 - **A reply that never comes.** A network partition (the link's ``blackhole``) holds a
   statement or its reply; the server's ``statement_timeout`` cannot fire for a statement
   it never got, and psycopg waits for ever. :func:`reply_within` gives up after the
-  deadline: it closes the connection first (psycopg would otherwise send a cancel request
+  deadline (or the engine's give-up moment: :mod:`~cachetui.engine.database.giving_up`):
+  it closes the connection first (psycopg would otherwise send a cancel request
   down the same dead path and wait 10 s for it), then interrupts the call, which raises
   :class:`NoReply`.
 - **A connection the server ended while it sat in the pool** (``pg_terminate_backend``,
@@ -26,6 +27,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from cachetui.engine.database.giving_up import GivingUp
 from cachetui.engine.errors import DatabaseUnavailable
 
 Run = Callable[[str, str, Any], Awaitable[list[tuple[Any, ...]]]]
@@ -35,20 +37,32 @@ SESSION_ALIVE = "SELECT 1 FROM pg_stat_activity WHERE pid = %s"
 
 class NoReply(psycopg.OperationalError):
     """No reply within the deadline: the connection was closed (a statement sent on it
-    may or may not have run). An OperationalError, as a lost connection is."""
+    may or may not have run). An OperationalError, as a lost connection is.
+    ``given_up``: the deadline was the engine's give-up moment (a close giving up)."""
 
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"no reply within {seconds:g} s (a partition, or the server hangs)")
+    def __init__(self, seconds: float, *, given_up: bool = False) -> None:
+        if given_up:
+            text = "no reply before the engine gave up waiting (closing; a partition, or "
+            text += "the server hangs)"
+        else:
+            text = f"no reply within {seconds:g} s (a partition, or the server hangs)"
+        super().__init__(text)
         self.seconds = seconds
+        self.given_up = given_up
 
 
 @contextlib.asynccontextmanager
-async def reply_within(conn: psycopg.AsyncConnection[Any], seconds: float) -> AsyncIterator[None]:
-    """Run the block's statements on ``conn``; past ``seconds``, close the connection
-    and raise :class:`NoReply` (the pool then drops the connection)."""
+async def reply_within(
+    conn: psycopg.AsyncConnection[Any], seconds: float, giving_up: GivingUp | None = None
+) -> AsyncIterator[None]:
+    """Run the block's statements on ``conn``; past ``seconds`` (or ``giving_up``'s
+    moment, if sooner), close the connection and raise :class:`NoReply` (the pool then
+    drops the connection)."""
     task = asyncio.current_task()
     assert task is not None
+    loop = asyncio.get_running_loop()
     expired = False
+    handle: asyncio.TimerHandle | None = None
 
     def expire() -> None:
         nonlocal expired
@@ -56,24 +70,32 @@ async def reply_within(conn: psycopg.AsyncConnection[Any], seconds: float) -> As
         conn.pgconn.finish()  # no cancel request: it would wait on the same dead path
         task.cancel()
 
-    handle = asyncio.get_running_loop().call_later(seconds, expire)
-    try:
-        yield
-    except asyncio.CancelledError:
-        if expired and task.uncancel() == 0:
-            raise NoReply(seconds) from None
-        raise
-    except psycopg.Error:
+    def move(when: float) -> None:
+        nonlocal handle
+        if handle is not None:
+            handle.cancel()
         if not expired:
+            handle = loop.call_at(when, expire)
+
+    with (giving_up or GivingUp()).bound(seconds, move) as bound:
+        try:
+            yield
+        except asyncio.CancelledError:
+            if expired and task.uncancel() == 0:
+                raise NoReply(seconds, given_up=bound.given_up) from None
             raise
-        # The closed connection failed before the cancellation was delivered: take it.
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.sleep(0)
-        if task.uncancel() > 0:
-            raise asyncio.CancelledError from None  # someone else's cancellation too
-        raise NoReply(seconds) from None
-    finally:
-        handle.cancel()
+        except psycopg.Error:
+            if not expired:
+                raise
+            # The closed connection failed before the cancellation was delivered: take it.
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(0)
+            if task.uncancel() > 0:
+                raise asyncio.CancelledError from None  # someone else's cancellation too
+            raise NoReply(seconds, given_up=bound.given_up) from None
+        finally:
+            if handle is not None:
+                handle.cancel()
 
 
 def _readable(fd: int) -> bool:

@@ -9,9 +9,10 @@ from cachetui.engine.errors import DatabaseUnavailable
 from cachetui.engine.profile import Profile
 
 
-async def close_history(core: EngineCore) -> None:
+async def close_history(core: EngineCore, *, read_database: bool = True) -> None:
     """At close: a final record per user the history named (the database row, the
-    writes pending and parked, the cache entry), then stop recording."""
+    writes pending and parked, the cache entry), then stop recording. Not
+    ``read_database`` (a close that gave up on it): the rows are unknown."""
     history = core.history
     history.drain()
     users = sorted(history.users)
@@ -24,8 +25,9 @@ async def close_history(core: EngineCore) -> None:
         if (queued := core.queue.get(uid)) is not None:
             pending.setdefault(uid, []).append(queued.write_id)
     rows: dict[int, Profile] | None = None
-    with contextlib.suppress(Exception):  # unknown rows are judged as such
-        rows = await core.db.fetch_many(users) if users else {}
+    if read_database:
+        with contextlib.suppress(Exception):  # unknown rows are judged as such
+            rows = await core.db.fetch_many(users) if users else {}
     cached = await core.cache.peek_many(users)
     for uid in users:
         letter = core.dead_letters.get(uid)
