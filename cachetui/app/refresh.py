@@ -301,13 +301,16 @@ class RefreshLoop(AppPart):
                 f"{len(window)} rows",
             ),
         )
-        self.query_one("#metrics", MetricsStrip).show(
+        strip = self.query_one("#metrics", MetricsStrip)
+        strip.show(
             engine.metrics,
             self._rates,
             timings=self.timings,
             palette=palette,
             window=engine.metrics_window(),
         )
+        # judged incrementally: only the records since the last repaint
+        strip.show_verdicts(engine.verdicts(), engine.policy.value, palette)
         self._show_activity()
         self._show_status()
 

@@ -64,6 +64,8 @@ class HistoryRecorder:
         #: Every user an operation or a landing named (the final records' users).
         self.users: set[int] = set()
         self.transactions = 0
+        #: How many records have been moved into the ring so far (a live judge's mark).
+        self.drained = 0
         self.queue = "memory://"
         self.instance = ""
         self.file: HistoryFile | None = None
@@ -177,6 +179,7 @@ class HistoryRecorder:
         batch = new[:]
         del new[:]
         self.ring.extend(batch)
+        self.drained += len(batch)
         self.users.update([r[5] if r[0] == "op" else r[3] for r in batch if r[0] in _USERS])
         if self.file is not None:
             self.file.put(batch)
