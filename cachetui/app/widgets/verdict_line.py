@@ -39,8 +39,8 @@ def policy_verdict(v: PolicyVerdict, palette: Palette = DARK) -> Text:
 
 
 def verdict_line(verdicts: Verdicts, current: str, width: int = 0, palette: Palette = DARK) -> Text:
-    """Every policy that ran (since start: a reset keeps it, at zero), the current one first, then those
-    with lost writes; within ``width`` cells (0: no limit), dropping from the end the
+    """Every policy that ran (a reset keeps it, at zero), the current one first, then
+    those with lost writes; within ``width`` cells (0: no limit), dropping from the end the
     policies without lost writes ("+N more" says how many went)."""
     ran = [v for v in verdicts.policies.values() if v.policy and v.policy != "external"]
     ran.sort(key=lambda v: (v.policy != current, not v.lost))
