@@ -34,6 +34,9 @@ MAX_USERS = 20_000
 KEEP_VIOLATIONS = 500
 #: A caller's own writes kept per user (read-your-writes).
 KEEP_OWN = 4
+#: Callers kept per user (their own writes, their last read): a workload names each of
+#: its batches a caller, so the oldest go.
+KEEP_CALLERS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,10 +137,11 @@ class LiveJudge:
         self._recorder = recorder
         self._pending = pending
         self._parked = parked
-        self._seen = recorder.drained
+        self._seen = 0  # from the start: what the ring still holds
         self._users: collections.OrderedDict[int, _User] = collections.OrderedDict()
         self._tallies: dict[str, _Tally] = {}
-        self._unlanded: dict[int, list[tuple[str, tuple[Any, ...]]]] = {}
+        #: Per user, the writes acknowledged but not landed yet: ((instance, epoch), op, record).
+        self._unlanded: dict[int, list[tuple[tuple[str, str], int, tuple[Any, ...]]]] = {}
         self._lost: list[Violation] = []
         self._others: collections.deque[Violation] = collections.deque(maxlen=KEEP_VIOLATIONS)
         self._rewound = -1.0  # the last rewind (versions start again)
@@ -246,13 +250,15 @@ class LiveJudge:
         own = state.own.get(caller)
         if own is None:
             own = state.own[caller] = []
+            if len(state.own) > KEEP_CALLERS:
+                del state.own[next(iter(state.own))]
         own.append((key, end, r))
         if len(own) > KEEP_OWN:
             del own[0]
         if wid is not None:
             landed_key, op = _parse(wid)
             if op > state.present.get(landed_key, -1):
-                self._unlanded.setdefault(uid, []).append((wid, r))
+                self._unlanded.setdefault(uid, []).append((landed_key, op, r))
 
     def _external(self, r: tuple[Any, ...]) -> None:
         state = self._user(r[5])
@@ -267,10 +273,17 @@ class LiveJudge:
         state = self._user(uid)
         wid = profile.write_id
         version = profile.version
-        written = -1.0
-        for key, complete, acked_wid, _rec in state.acked:
-            if (wid is not None and acked_wid == wid) or (wid is None and key[0] == version):
-                written = complete
+        written = -1.0  # when the write read completed (the newest match)
+        if wid is not None:
+            for a in reversed(state.acked):
+                if a[2] == wid:
+                    written = a[1]
+                    break
+        else:
+            for a in reversed(state.acked):
+                if a[0][0] == version:
+                    written = a[1]
+                    break
         rkey = (version, written if written >= 0 else (0.0 if wid is not None else -1.0))
         floor = self._rewound
         if rkey < state.top_key:
@@ -307,7 +320,10 @@ class LiveJudge:
                     Violation("monotonic", uid, policy, False,
                               [self._evidence(b), self._evidence(r)], caller)
                 )  # fmt: skip
-        state.last[caller] = (rkey, end, r)
+        last = state.last
+        if before is None and len(last) >= KEEP_CALLERS:
+            del last[next(iter(last))]
+        last[caller] = (rkey, end, r)
 
     # -- landings and epochs ------------------------------------------------------------------
     def _landing(self, r: tuple[Any, ...]) -> None:
@@ -319,7 +335,7 @@ class LiveJudge:
                 state.present[key] = op
             waiting = self._unlanded.get(uid)
             if waiting:
-                waiting[:] = [w for w in waiting if _not_covered(w[0], key, op)]
+                waiting[:] = [w for w in waiting if w[0] != key or w[1] > op]
                 if not waiting:
                     del self._unlanded[uid]
             if tx is not None:
@@ -357,8 +373,8 @@ class LiveJudge:
             state = self._users.get(uid)
             if state is None:
                 continue
-            gone = {w for w, _ in waiting}
-            state.acked = [a for a in state.acked if a[2] not in gone]
+            gone = {id(w[2]) for w in waiting}
+            state.acked = [a for a in state.acked if id(a[3]) not in gone]
             state.top_key = max((a[0] for a in state.acked), default=(-1, -1.0))
 
     def _settle(self) -> None:
@@ -367,15 +383,21 @@ class LiveJudge:
             return  # a durable queue holds them across a crash: check judges at close
         for uid in list(self._unlanded):
             waiting = self._unlanded[uid]
+            pending = self._pending(uid)
+            if pending is not None:
+                key, op = _parse(pending)
+                if all(w[0] == key and w[1] <= op for w in waiting):
+                    continue  # all of them still pending (coalesced into the newest)
+            else:
+                key, op = ("", ""), -1
+            parked = self._parked(uid)
+            pkey, pop = _parse(parked) if parked is not None else (("", ""), -1)
             still = []
-            pending, parked = self._pending(uid), self._parked(uid)
-            for wid, r in waiting:
-                if pending is not None and not _not_covered(wid, *_parse(pending)):
-                    still.append((wid, r))
-                elif parked is not None and not _not_covered(wid, *_parse(parked)):
-                    continue  # parked: not lost
-                else:
-                    self._lose(uid, r)
+            for w in waiting:
+                if w[0] == key and w[1] <= op:
+                    still.append(w)
+                elif not (w[0] == pkey and w[1] <= pop):  # parked: not lost
+                    self._lose(uid, w[2])
             if still:
                 self._unlanded[uid] = still
             else:
@@ -394,13 +416,6 @@ class LiveJudge:
         if state is not None:  # a lost write leaves the acknowledged set
             state.acked = [a for a in state.acked if a[3] is not r]
             state.top_key = max((a[0] for a in state.acked), default=(-1, -1.0))
-
-
-def _not_covered(write_id: str, key: tuple[str, str], op: int) -> bool:
-    """Whether ``write_id`` is neither the write ``key``/``op`` names nor an earlier one
-    of the same instance and epoch (coalescing folds earlier writes into a later one)."""
-    wkey, wop = _parse(write_id)
-    return wkey != key or wop > op
 
 
 def _when(v: Violation) -> int:

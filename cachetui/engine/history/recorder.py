@@ -203,6 +203,19 @@ class HistoryRecorder:
         self.drain()
         return list(Encoder(self.queue).dicts(self.ring))
 
+    def records_of(self, user: int) -> list[dict[str, Any]]:
+        """The ring's records about ``user`` (operations, landings), with the epochs,
+        as their JSON dicts (a timeline's)."""
+        self.drain()
+        mine = [
+            r
+            for r in self.ring
+            if (r[0] == "op" and r[5] == user)
+            or (r[0] == "landing" and r[3] == user)
+            or r[0] == "epoch"
+        ]
+        return list(Encoder(self.queue).dicts(mine))
+
     async def stop(self) -> None:
         """Drain, stop the task and close the file (its thread writes what is left)."""
         if self._task is not None:
