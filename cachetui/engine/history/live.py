@@ -204,15 +204,22 @@ class LiveJudge:
         return next(self._encoder.dicts([record]))
 
     def _judge(self, batch: list[tuple[Any, ...]]) -> None:
+        users = self._users
+        tallies = self._tallies
+        operations = 0
         for r in batch:
             kind = r[0]
             if kind == "op":
-                self._operations += 1
+                operations += 1
                 if r[8] != OK:
                     continue
                 name = r[4]
                 if name == READ:
-                    self._read(r)
+                    tally = tallies.get(r[9]) or self._tally(r[9])
+                    tally.reads += 1
+                    state = users.get(r[5])
+                    if state is not None:  # else nobody wrote the user since: nothing to judge
+                        self._read(r, state, tally)
                 elif name == UPDATE:
                     self._write(r)
                 elif name == EXTERNAL:
@@ -228,6 +235,7 @@ class LiveJudge:
                     self._rewound = r[1]
             elif kind == "queue":
                 self._encoder.queue = r[2]
+        self._operations += operations
 
     # -- operations --------------------------------------------------------------------------
     def _acked(self, state: _User, key: tuple[int, float], end: float, wid: str | None,
@@ -266,11 +274,8 @@ class LiveJudge:
         self._acked(state, (version, r[2]), r[2], None, r)
         self._apply(state, r[2], version, r)
 
-    def _read(self, r: tuple[Any, ...]) -> None:
+    def _read(self, r: tuple[Any, ...], state: _User, tally: _Tally) -> None:
         _, start, end, caller, _, uid, profile, _, _, policy, _ = r
-        tally = self._tally(policy)
-        tally.reads += 1
-        state = self._user(uid)
         wid = profile.write_id
         version = profile.version
         written = -1.0  # when the write read completed (the newest match)
