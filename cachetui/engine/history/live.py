@@ -151,12 +151,30 @@ class LiveJudge:
         self._operations = 0
         self._skipped = 0
         self._encoder = Encoder(recorder.queue)
+        # what the ring holds already, then each batch as the recorder drains it (every
+        # 0.1 s: a few ms of the loop at a time, never a second's worth at once)
+        recorder.drain()
+        self._catch_up()
+        recorder.listen_raw(self._fed)
+
+    def _fed(self, batch: list[tuple[Any, ...]]) -> None:
+        self._seen += len(batch)
+        self._judge(batch)
 
     # -- feeding -----------------------------------------------------------------------------
     def verdicts(self) -> Verdicts:
         """Judge the records added since the last call; every verdict so far."""
+        self._recorder.drain()  # the newest records, through _fed
+        self._settle()
+        return Verdicts(
+            {p: t.frozen(p) for p, t in self._tallies.items()},
+            sorted([*self._lost, *self._others], key=_when),
+            self._operations,
+            self._skipped,
+        )
+
+    def _catch_up(self) -> None:
         recorder = self._recorder
-        recorder.drain()
         new = recorder.drained - self._seen
         self._seen = recorder.drained
         ring = recorder.ring
@@ -167,13 +185,6 @@ class LiveJudge:
             batch = list(itertools.islice(reversed(ring), new))
             batch.reverse()
             self._judge(batch)
-        self._settle()
-        return Verdicts(
-            {p: t.frozen(p) for p, t in self._tallies.items()},
-            sorted([*self._lost, *self._others], key=_when),
-            self._operations,
-            self._skipped,
-        )
 
     def reset(self) -> None:
         """Start the counts again, with the metrics; lost writes stay (never hidden)."""

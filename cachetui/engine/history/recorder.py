@@ -71,6 +71,7 @@ class HistoryRecorder:
         self.file: HistoryFile | None = None
         self._task: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[list[dict[str, Any]]], None]] = []
+        self._raw_listeners: list[Callable[[list[tuple[Any, ...]]], None]] = []
         self._live = Encoder(self.queue)
 
     # -- the hot path ----------------------------------------------------------------------
@@ -183,6 +184,8 @@ class HistoryRecorder:
         self.users.update([r[5] if r[0] == "op" else r[3] for r in batch if r[0] in _USERS])
         if self.file is not None:
             self.file.put(batch)
+        for raw in self._raw_listeners:
+            raw(batch)
         if self._listeners:
             dicts = list(self._live.dicts(batch))
             for listener in list(self._listeners):
@@ -197,6 +200,12 @@ class HistoryRecorder:
         dicts; a live checker's feed); returns a function that stops it."""
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def listen_raw(self, listener: Callable[[list[tuple[Any, ...]]], None]) -> None:
+        """Call ``listener(batch)`` with each batch of new records as the recorder holds
+        them (tuples: :mod:`.records`), in order, after they join the ring (a live
+        judge's feed, every ``DRAIN_EVERY`` s: small slices of the loop's time)."""
+        self._raw_listeners.append(listener)
 
     def records(self) -> list[dict[str, Any]]:
         """The ring's records (the newest ``ring_size``) as their JSON dicts."""
