@@ -14,6 +14,7 @@ from cachetui.app.widgets.footer import PALETTE as PALETTE_KEY
 #: way to help (?) and out (q) never leaves.
 FOOTER_DROP_ORDER = (
     "talk_reset",
+    "verdicts",
     "goto",
     "edit",
     "workload",
@@ -254,6 +255,13 @@ DASHBOARD_BINDINGS: list[BindingType] = [
         tooltip="talk mode: put the lab back to its start (rows, cache, queue, counters)",
     ),
     Binding(
+        "v",
+        "verdicts",
+        "Verdicts",
+        id="verdicts",
+        tooltip="what each policy cost in correctness: lost writes, stale reads, RYW…",
+    ),
+    Binding(
         "question_mark",
         "help",
         "Help",
@@ -351,6 +359,11 @@ DASHBOARD_KEY_HELP: list[tuple[str, str]] = [
         "M",
         "reset the metrics: totals, latencies and the 5 s window start again (lost "
         "writes, dead letters and conflicts are kept)",
+    ),
+    (
+        "v",
+        "verdicts: each policy's lost writes, stale reads, read-your-writes… and the "
+        "violations with their evidence; enter: that user's timeline (esc: back)",
     ),
     ("E", "export the screen (SVG) and the metrics history (CSV, JSON) into a folder"),
     (

@@ -21,11 +21,17 @@ from cachetui.app.app_part import AppPart
 from cachetui.app.export import MetricsSample, export_stem, export_texts, write_export
 from cachetui.app.screens.export import ExportScreen
 from cachetui.app.screens.help import HelpScreen
+from cachetui.app.screens.verdicts import TimelineScreen, VerdictsScreen, verdicts_screen
 
 
 class Presenting(AppPart):
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.KEY_HELP))
+
+    def action_verdicts(self) -> None:
+        """v: the verdicts so far, violations with their evidence (enter: a timeline)."""
+        if not isinstance(self.screen, VerdictsScreen | TimelineScreen):
+            self.push_screen(verdicts_screen(self.engine, self.state_palette))
 
     def action_toggle_focus(self) -> None:
         self.focus_panes = not self.focus_panes

@@ -49,6 +49,10 @@ TOUCHED = 20
 LOG_LINES_PER_PAINT = 15  # busier than that, the log says how many it skipped
 
 
+#: How often the verdict line is judged and shown while live (seconds).
+VERDICT_SECONDS = 1.0
+
+
 class RefreshLoop(AppPart):
     """Reads the engine's state and repaints the panes, the metrics and the activity."""
 
@@ -64,6 +68,7 @@ class RefreshLoop(AppPart):
         self._rates = Rates()
         self._last_sample: tuple[float, MetricsSnapshot] | None = None
         self._scroll_to_followed: set[str] = set()  # panes to scroll to the followed row
+        self._judged_at = -VERDICT_SECONDS  # when the verdict line was last judged
 
     def _on_event(self, event: Event) -> None:
         """Called by the engine for every event: must stay cheap."""
@@ -301,13 +306,20 @@ class RefreshLoop(AppPart):
                 f"{len(window)} rows",
             ),
         )
-        self.query_one("#metrics", MetricsStrip).show(
+        strip = self.query_one("#metrics", MetricsStrip)
+        strip.show(
             engine.metrics,
             self._rates,
             timings=self.timings,
             palette=palette,
             window=engine.metrics_window(),
         )
+        # judged incrementally (only the records since the last time), once a second
+        # when live (the sparklines' pace); at every repaint without the timers (tests)
+        now = time.monotonic()
+        if not self.live or now - self._judged_at >= VERDICT_SECONDS:
+            self._judged_at = now
+            strip.show_verdicts(engine.verdicts(), engine.policy.value, palette)
         self._show_activity()
         self._show_status()
 

@@ -11,6 +11,7 @@ from textual.widgets import Static
 
 from cachetui.app.states import Palette
 from cachetui.app.widgets.panes import CachePane, DatabasePane, QueuePane
+from cachetui.app.widgets.verdict_line import verdict_line
 from cachetui.compare.mirror import Lane
 from cachetui.engine import (
     Engine,
@@ -147,6 +148,7 @@ class SidePanel(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(literal(badge_text(self.side, self.engine)), classes="badge")
         yield Static("", classes="side-metrics")
+        yield Static("", classes="verdict")
         with Horizontal(classes="side-panes"):
             yield CachePane(ttl=self.engine.config.ttl is not None, classes="cache")
             yield QueuePane(classes="queue")
@@ -202,6 +204,9 @@ class SidePanel(Vertical):
         self._shown = (palette, timings)
         self.metrics = metrics
         self._show_metrics()
+        # this side's verdict (judged incrementally: the records since the last repaint)
+        line = verdict_line(engine.verdicts(), engine.policy.value, self.size.width - 2, palette)
+        self.query_one(".verdict", Static).update(line)
 
     def _show_metrics(self) -> None:
         if self._shown is None or not self.engine.running:

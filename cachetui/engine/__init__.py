@@ -25,7 +25,7 @@ from cachetui.engine.errors import (
     WriteRejected,
 )
 from cachetui.engine.events import Event, EventKind
-from cachetui.engine.history import Checker, calling, set_caller
+from cachetui.engine.history import Checker, PolicyVerdict, Verdicts, Violation, calling, set_caller
 from cachetui.engine.lab.operations import CrashReport
 from cachetui.engine.lab.workload import Workload
 from cachetui.engine.metrics.counters import MetricsSnapshot
@@ -60,6 +60,9 @@ __all__ = [
     "OutcomeUnknown",
     "PendingWrite",
     "PendingWritesError",
+    "PolicyVerdict",
+    "Verdicts",
+    "Violation",
     "Profile",
     "ProfileNotFound",
     "StoreBusy",

@@ -9,6 +9,7 @@ from typing import Any
 
 from cachetui.engine.core import BACKGROUND_OP, RUNNING, EngineCore, perf_counter
 from cachetui.engine.events import Event, EventKind, Subscriber
+from cachetui.engine.history.live import LiveJudge, Verdicts
 from cachetui.engine.history.recorder import HistoryRecorder
 from cachetui.engine.metrics.counters import Counters, MetricsSnapshot
 from cachetui.engine.metrics.window import MetricsWindow
@@ -18,6 +19,7 @@ from cachetui.engine.settling import SettledCommit, UnsettledCommit
 
 class Observation:
     _core: EngineCore
+    _live_judge: LiveJudge | None = None
 
     # -- observation: metrics and events ---------------------------------------------------------
     @property
@@ -47,6 +49,30 @@ class Observation:
         to put back on leaving it)."""
         core = self._core
         core.set_counters(start_from.copy() if start_from is not None else core.c.restarted())
+        if self._live_judge is not None:
+            self._live_judge.reset()  # the verdict counts too, but never a lost write
+
+    def verdicts(self) -> Verdicts:
+        """Each policy's verdict on this engine's history so far (docs/verdicts.md): lost
+        writes, stale reads (how many, the most writes and ms behind), read-your-writes,
+        monotonic reads, versions going down, writes applied twice, each violation with
+        its evidence. Incremental: from the first call on, each batch of records is judged
+        as the recorder drains it (every 0.1 s, a few µs a record), and a call only adds
+        what is new, so it can be called every second under load. Restarted by
+        :meth:`reset_metrics`, except lost writes."""
+        if self._live_judge is None:
+            core = self._core
+
+            def pending(uid: int) -> str | None:
+                queued = core.queue.get(uid)
+                return None if queued is None else queued.write_id
+
+            def parked(uid: int) -> str | None:
+                letter = core.dead_letters.get(uid)
+                return None if letter is None else letter.profile.write_id
+
+            self._live_judge = LiveJudge(core.history, pending, parked)
+        return self._live_judge.verdicts()
 
     def metrics_window(self) -> MetricsWindow:
         """The last 5 s in 1 s buckets (``EngineConfig.metrics_clock``): read and

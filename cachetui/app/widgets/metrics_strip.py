@@ -19,7 +19,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, Sparkline, Static
 
 from cachetui.app.states import DARK, Palette, ago, duration
-from cachetui.engine import MetricsSnapshot, MetricsWindow, WindowStats
+from cachetui.app.widgets.verdict_line import verdict_line
+from cachetui.engine import MetricsSnapshot, MetricsWindow, Verdicts, WindowStats
 
 HISTORY = 60
 
@@ -98,6 +99,17 @@ class MetricsStrip(Horizontal):
         # its size is the strip's, whatever it shows: no layout of the screen
         numbers.update(_numbers(m, rates, timings, palette, width, height, live), layout=False)
         self.border_subtitle = by_policy(live) if live is not None else ""
+
+    def show_verdicts(self, verdicts: Verdicts, current: str, palette: Palette = DARK) -> None:
+        """The title: "Metrics", then each policy's verdict (:mod:`.verdict_line`)."""
+        room = max(0, self.size.width - 16)
+        line = verdict_line(verdicts, current, room, palette)
+        title = Text("Metrics", "bold")
+        if line.cell_len:
+            title.append("  ")
+            title.append_text(line)
+        if title.markup != self.border_title:
+            self.border_title = title
 
     def on_resize(self, event: events.Resize) -> None:
         if self._shown is not None:

@@ -64,6 +64,8 @@ class HistoryRecorder:
         #: Every user an operation or a landing named (the final records' users).
         self.users: set[int] = set()
         self.transactions = 0
+        #: How many records have been moved into the ring so far (a live judge's mark).
+        self.drained = 0
         self.queue = "memory://"
         self.instance = ""
         #: Set before the engine starts to name a run on a database of its own in the
@@ -73,6 +75,7 @@ class HistoryRecorder:
         self.file: HistoryFile | None = None
         self._task: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[list[dict[str, Any]]], None]] = []
+        self._raw_listeners: list[Callable[[list[tuple[Any, ...]]], None]] = []
         self._live = Encoder(self.queue)
 
     # -- the hot path ----------------------------------------------------------------------
@@ -183,9 +186,12 @@ class HistoryRecorder:
         batch = new[:]
         del new[:]
         self.ring.extend(batch)
+        self.drained += len(batch)
         self.users.update([r[5] if r[0] == "op" else r[3] for r in batch if r[0] in _USERS])
         if self.file is not None:
             self.file.put(batch)
+        for raw in self._raw_listeners:
+            raw(batch)
         if self._listeners:
             dicts = list(self._live.dicts(batch))
             for listener in list(self._listeners):
@@ -201,10 +207,29 @@ class HistoryRecorder:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
+    def listen_raw(self, listener: Callable[[list[tuple[Any, ...]]], None]) -> None:
+        """Call ``listener(batch)`` with each batch of new records as the recorder holds
+        them (tuples: :mod:`.records`), in order, after they join the ring (a live
+        judge's feed, every ``DRAIN_EVERY`` s: small slices of the loop's time)."""
+        self._raw_listeners.append(listener)
+
     def records(self) -> list[dict[str, Any]]:
         """The ring's records (the newest ``ring_size``) as their JSON dicts."""
         self.drain()
         return list(Encoder(self.queue).dicts(self.ring))
+
+    def records_of(self, user: int) -> list[dict[str, Any]]:
+        """The ring's records about ``user`` (operations, landings), with the epochs,
+        as their JSON dicts (a timeline's)."""
+        self.drain()
+        mine = [
+            r
+            for r in self.ring
+            if (r[0] == "op" and r[5] == user)
+            or (r[0] == "landing" and r[3] == user)
+            or r[0] == "epoch"
+        ]
+        return list(Encoder(self.queue).dicts(mine))
 
     async def stop(self) -> None:
         """Drain, stop the task and close the file (its thread writes what is left)."""
