@@ -13,8 +13,8 @@ from cachetui.app.widgets.footer import PALETTE as PALETTE_KEY
 #: Footer keys that leave a narrow footer first (all stay in help and the palette). The
 #: way to help (?) and out (q) never leaves.
 FOOTER_DROP_ORDER = (
-    "talk_reset",
     "verdicts",
+    "talk_reset",
     "goto",
     "edit",
     "workload",
