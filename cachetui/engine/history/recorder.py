@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import operator
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
+from cachetui.engine.config import WritePolicy
 from cachetui.engine.errors import EngineClosed, ProfileNotFound, ValidationError, WriteRejected
 from cachetui.engine.history.callers import EXTERNAL_CALLER, current_caller
 from cachetui.engine.history.records import (
@@ -30,6 +32,13 @@ from cachetui.engine.history.records import (
 from cachetui.engine.history.stream import HistoryFile
 
 _caller = current_caller.get
+#: A policy as the plain ``str`` it equals. A record holds only strings, numbers and None
+#: (a plain tuple of those): the garbage collector untracks it at its first collection,
+#: so a ring of 100,000 records costs the collector nothing. An enum member, or a
+#: Profile (a tuple subclass, never untracked), would keep every record tracked and
+#: every collection of the older generations would walk the whole ring (0.5–2 µs an
+#: operation, measured with benchmarks/history.py).
+_PLAIN: dict[str, str] = {p: p.value for p in WritePolicy}
 _clock = time.perf_counter
 #: Failures after which nothing was written: the operation ended ``fail``. Any other
 #: failure of an update (outage, timeout, cancelled, interrupted by a crash) may have
@@ -74,13 +83,15 @@ class HistoryRecorder:
     # -- the hot path ----------------------------------------------------------------------
     def read(self, start: float, end: float, profile: Written, policy: str, op: int) -> None:
         self._add(
-            ("op", start, end, _caller(), READ, profile.user_id, profile, None, OK, policy, op)
-        )
+            ("op", start, end, _caller(), READ, profile.user_id, profile.version,
+             profile.write_id, OK, _PLAIN[policy], op)
+        )  # fmt: skip
 
     def update(self, start: float, end: float, profile: Written, policy: str, op: int) -> None:
         self._add(
-            ("op", start, end, _caller(), UPDATE, profile.user_id, profile, None, OK, policy, op)
-        )
+            ("op", start, end, _caller(), UPDATE, profile.user_id, profile.version,
+             profile.write_id, OK, _PLAIN[policy], op)
+        )  # fmt: skip
 
     def failed(
         self,
@@ -96,14 +107,15 @@ class HistoryRecorder:
         update refused before anything was written), else ``info``."""
         outcome = FAIL if name == READ or isinstance(exc, DEFINITE) else INFO
         self._add(
-            ("op", start, _clock(), _caller(), name, user_id, None, write_id, outcome, policy, op)
-        )
+            ("op", start, _clock(), _caller(), name, user_id, None, write_id, outcome,
+             str(policy), op)
+        )  # fmt: skip
 
     def external(self, start: float, end: float, profile: Written, op: int) -> None:
         """The lab's external writer: a write with no write id, and the version it made."""
         self._add(
-            ("op", start, end, EXTERNAL_CALLER, EXTERNAL, profile.user_id, profile, None, OK,
-             EXTERNAL, op)
+            ("op", start, end, EXTERNAL_CALLER, EXTERNAL, profile.user_id, profile.version,
+             profile.write_id, OK, EXTERNAL, op)
         )  # fmt: skip
 
     def landed(self, profiles: Iterable[Written], *, found: bool = False) -> None:
@@ -116,13 +128,13 @@ class HistoryRecorder:
             tx = self.transactions
         add = self._add
         for p in profiles:
-            add(("landing", now, p.write_id, p.user_id, p.version, tx))
+            add(("landing", now, p.write_id, tx, p.version, p.user_id))
 
     def epoch(self, epoch: int, reason: str) -> None:
-        self._add(("epoch", _clock(), epoch, reason))
+        self._add(("epoch", _clock(), epoch, reason, None, 0))
 
     def queue_changed(self, url: str) -> None:
-        self._add(("queue", _clock(), url))
+        self._add(("queue", _clock(), url, None, None, 0))
 
     def final(
         self,
@@ -139,14 +151,14 @@ class HistoryRecorder:
             (
                 "final",
                 _clock(),
-                user_id,
                 None if db is None else db.version,
                 None if db is None else db.write_id,
                 tuple(pending),
+                user_id,
                 parked,
                 None if cache is None else cache.version,
                 None if cache is None else cache.write_id,
-                policy,
+                str(policy),
             )
         )
 
@@ -171,13 +183,15 @@ class HistoryRecorder:
 
     def drain(self) -> None:
         """Move the new records into the ring and hand them to the file and listeners."""
-        new = self._new
-        if not new:
+        batch = self._new
+        if not batch:
             return
-        batch = new[:]
-        del new[:]
+        self._new = []
+        self._add = self._new.append
         self.ring.extend(batch)
-        self.users.update([r[5] if r[0] == "op" else r[3] for r in batch if r[0] in _USERS])
+        users = self.users
+        users.update(map(_USER, batch))  # every record's user is its item 5 (0: none)
+        users.discard(0)
         if self.file is not None:
             self.file.put(batch)
         if self._listeners:
@@ -213,4 +227,4 @@ class HistoryRecorder:
             self.file = None
 
 
-_USERS = frozenset({"op", "landing"})
+_USER = operator.itemgetter(5)
