@@ -29,3 +29,12 @@ def test_a_ring_that_wraps_between_drains_loses_no_record_and_keeps_the_newest()
     assert recorder.users == set(range(1, 11))
     newest = recorder.records()
     assert [d.get("op_id") for d in newest] == [8, 9, 10, None]
+
+
+def test_a_ring_grows_to_its_size_before_it_wraps() -> None:
+    recorder = HistoryRecorder(ring_size=3000)  # starts at 1,024 slots, doubles to 3,000
+    for n in range(1, 5001):
+        recorder.read(float(n), float(n), profile(n, 1), WritePolicy.WRITE_THROUGH, n)
+    assert [r[10] for r in recorder.ring] == list(range(2001, 5001))
+    recorder.drain()
+    assert len(recorder.users) == 5000

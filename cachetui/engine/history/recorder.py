@@ -75,7 +75,10 @@ class HistoryRecorder:
         # ``_i``: the next slot; ``_done``: the first slot not drained yet (a drain runs
         # when the ring wraps, so no record is overwritten before the file and the
         # listeners have it).
-        self._ring: list[tuple[Any, ...] | None] = [None] * max(2, ring_size)
+        # It starts small and doubles up to ``ring_size`` (a bench's whole-run ring has a
+        # bound never reached: it only grows).
+        self.ring_size = max(2, ring_size)
+        self._ring: list[tuple[Any, ...] | None] = [None] * min(self.ring_size, 1024)
         self._end = len(self._ring) - 1
         self._i = 0
         self._done = 0
@@ -114,8 +117,14 @@ class HistoryRecorder:
             self._i = i + 1
 
     def _wrap(self) -> None:
-        """The last slot was written: drain, and start again at the first."""
+        """The last slot was written: grow the ring (up to ``ring_size``), or drain and
+        start again at the first slot."""
+        ring = self._ring
         self._i += 1
+        if len(ring) < self.ring_size:
+            ring.extend([None] * min(len(ring), self.ring_size - len(ring)))
+            self._end = len(ring) - 1
+            return
         self.drain()
         self._i = self._done = 0
 
@@ -243,9 +252,13 @@ class HistoryRecorder:
     def records(self) -> list[dict[str, Any]]:
         """The ring's records (the newest ``ring_size``) as their JSON dicts."""
         self.drain()
+        return list(Encoder(self.queue).dicts(self.ring))
+
+    @property
+    def ring(self) -> list[tuple[Any, ...]]:
+        """The ring's records, oldest first (the newest ``ring_size``), as tuples."""
         ring, i = self._ring, self._i
-        newest = [r for r in ring[i:] + ring[:i] if r is not None]
-        return list(Encoder(self.queue).dicts(newest))
+        return [r for r in ring[i:] + ring[:i] if r is not None]
 
     async def stop(self) -> None:
         """Drain, stop the task and close the file (its thread writes what is left)."""
