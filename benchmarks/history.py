@@ -3,7 +3,7 @@ paths: read hits and write-behind updates in a local store), the checker's speed
 (``load`` + ``verdicts`` of 100,000 and 1,000,000 operations with their landings and
 final records) and how fast a history file grows at 20,000 operations a second.
 
-    python benchmarks/history.py [--ops N] [--check 100000,1000000]
+    python benchmarks/history.py [--ops N] [--check 100000,1000000] [--recording-only] [--fill]
 
 A benchmark, not a test: it prints numbers; nothing here asserts a time.
 """
@@ -23,6 +23,8 @@ import orjson
 from cachetui.engine import Engine, EngineConfig
 from cachetui.engine.history import load
 
+RING = 100_000  # the recorder's ring_size (HistoryRecorder's default)
+
 
 def no_recording(engine: Engine) -> None:
     """The recorder's hot-path methods replaced by do-nothing ones (recording is always
@@ -36,8 +38,12 @@ def no_recording(engine: Engine) -> None:
     recorder.update = nothing  # type: ignore[method-assign]
 
 
-async def cpu_per_op(ops: int, policy: str, recording: bool, history: str | None) -> float:
-    """CPU seconds of ``ops`` read hits (write-through) or updates (write-behind)."""
+async def cpu_per_op(
+    ops: int, policy: str, recording: bool, history: str | None, fill: bool = False
+) -> float:
+    """CPU seconds of ``ops`` read hits (write-through) or updates (write-behind), with
+    the ring full (its steady state: ``RING`` operations run first), or while it fills
+    (``fill``: the first ``ops`` operations of an engine)."""
     with tempfile.TemporaryDirectory() as folder:
         config = EngineConfig(
             db_path=os.path.join(folder, "p.db"),
@@ -49,11 +55,16 @@ async def cpu_per_op(ops: int, policy: str, recording: bool, history: str | None
         )
         async with Engine(config) as engine:
             await engine.seed(1000)
-            if not recording:
-                no_recording(engine)
             for user in range(1, 1001):
                 await engine.read(user)
             users = [random.randint(1, 1000) for _ in range(ops)]
+            if not fill:
+                for n in range(RING):
+                    await engine.read(users[n % ops])
+                    if not n % 5000:
+                        await asyncio.sleep(0)
+            if not recording:
+                no_recording(engine)
             changes = {"bio": "x"}
             start = time.process_time()
             if policy == "write-behind":
@@ -137,20 +148,31 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ops", type=int, default=100_000)
     parser.add_argument("--check", default="100000,1000000")
+    parser.add_argument(
+        "--recording-only", action="store_true", help="only the CPU per operation rows"
+    )
+    parser.add_argument(
+        "--fill", action="store_true", help="time the first operations (the ring filling)"
+    )
     args = parser.parse_args()
-    print(f"recording: CPU seconds per {args.ops:,} operations (best of 3)")
+    state = "while the ring fills" if args.fill else "ring full"
+    print(f"recording: CPU seconds per {args.ops:,} operations (best of 3, {state})")
     for policy, what in (("write-through", "read hits"), ("write-behind", "updates")):
-        base = min([await cpu_per_op(args.ops, policy, False, None) for _ in range(3)])
-        ring = min([await cpu_per_op(args.ops, policy, True, None) for _ in range(3)])
+        base = min([await cpu_per_op(args.ops, policy, False, None, args.fill) for _ in range(3)])
+        ring = min([await cpu_per_op(args.ops, policy, True, None, args.fill) for _ in range(3)])
         with tempfile.TemporaryDirectory() as folder:
             file = os.path.join(folder, "h.jsonl")
-            streamed = min([await cpu_per_op(args.ops, policy, True, file) for _ in range(3)])
+            streamed = min(
+                [await cpu_per_op(args.ops, policy, True, file, args.fill) for _ in range(3)]
+            )
         added = (ring - base) / args.ops * 1e9
         print(
             f"  {what:10} ({policy}): without {base:.3f} s, ring {ring:.3f} s "
             f"(+{added:.0f} ns/op), ring + file {streamed:.3f} s "
             f"(+{(streamed - base) / args.ops * 1e9:.0f} ns/op, the encoding in its thread)"
         )
+    if args.recording_only:
+        return
     with tempfile.TemporaryDirectory() as folder:
         for n in (int(x) for x in args.check.split(",")):
             path = Path(folder) / f"h{n}.jsonl"

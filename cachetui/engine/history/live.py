@@ -259,12 +259,11 @@ class LiveJudge:
             state.top_key = key
 
     def _write(self, r: tuple[Any, ...]) -> None:
-        _, start, end, caller, _, uid, profile, _, _, policy, _ = r
+        _, start, end, caller, _, uid, version, wid, _, policy, _ = r
         self._policy = policy
         self._tally(policy).writes += 1
         state = self._user(uid)
-        key = (profile.version, end)
-        wid = profile.write_id
+        key = (version, end)
         self._acked(state, key, end, wid, r)
         own = state.own.get(caller)
         if own is None:
@@ -281,14 +280,12 @@ class LiveJudge:
 
     def _external(self, r: tuple[Any, ...]) -> None:
         state = self._user(r[5])
-        version = r[6].version
+        version = r[6]
         self._acked(state, (version, r[2]), r[2], None, r)
         self._apply(state, r[2], version, r)
 
     def _read(self, r: tuple[Any, ...], state: _User, tally: _Tally) -> None:
-        _, start, end, caller, _, uid, profile, _, _, policy, _ = r
-        wid = profile.write_id
-        version = profile.version
+        _, start, end, caller, _, uid, version, wid, _, policy, _ = r
         written = -1.0  # when the write read completed (the newest match)
         if wid is not None:
             for a in reversed(state.acked):
@@ -343,7 +340,7 @@ class LiveJudge:
 
     # -- landings and epochs ------------------------------------------------------------------
     def _landing(self, r: tuple[Any, ...]) -> None:
-        _, at, wid, uid, version, tx = r
+        _, at, wid, tx, version, uid = r
         state = self._user(uid)
         if wid is not None:
             key, op = _parse(wid)
@@ -375,7 +372,7 @@ class LiveJudge:
         if top is not None and version < top[1]:
             self._tally(self._policy).version_down += 1
             self._others.append(
-                Violation("version-down", r[3] if r[0] == "landing" else r[5], self._policy,
+                Violation("version-down", r[5], self._policy,
                           True, [self._evidence(top[2]), self._evidence(r)])
             )  # fmt: skip
             return

@@ -1,6 +1,8 @@
 """The recorder: one record per operation, landing, epoch and (at close) per user,
-appended on the hot path as a tuple to a list; a background task moves them every
-tenth of a second into the ring (the newest ``ring_size``) and to the history file.
+written on the hot path as a tuple of plain values into the next slot of a fixed-size
+ring (the newest ``ring_size``); a background task hands the new ones every tenth of a
+second (and the hot path whenever the ring wraps) to the history file's writer thread,
+which encodes them, and to the listeners.
 
 Reads, updates and external writes are recorded with the ``perf_counter`` times the
 engine takes anyway (:mod:`.records` says why those are ``time.monotonic_ns()``'s).
@@ -9,12 +11,13 @@ engine takes anyway (:mod:`.records` says why those are ``time.monotonic_ns()``'
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
+import operator
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
+from cachetui.engine.config import WritePolicy
 from cachetui.engine.errors import EngineClosed, ProfileNotFound, ValidationError, WriteRejected
 from cachetui.engine.history.callers import EXTERNAL_CALLER, current_caller
 from cachetui.engine.history.records import (
@@ -30,6 +33,13 @@ from cachetui.engine.history.records import (
 from cachetui.engine.history.stream import HistoryFile
 
 _caller = current_caller.get
+#: A policy as the plain ``str`` it equals. A record holds only strings, numbers and None
+#: (a plain tuple of those): the garbage collector untracks it at its first collection,
+#: so a ring of 100,000 records costs the collector nothing. An enum member, or a
+#: Profile (a tuple subclass, never untracked), would keep every record tracked and
+#: every collection of the older generations would walk the whole ring (0.5–2 µs an
+#: operation, measured with benchmarks/history.py).
+_PLAIN: dict[str, str] = {p: p.value for p in WritePolicy}
 _clock = time.perf_counter
 #: Failures after which nothing was written: the operation ended ``fail``. Any other
 #: failure of an update (outage, timeout, cancelled, interrupted by a crash) may have
@@ -58,9 +68,20 @@ class HistoryRecorder:
     ) -> None:
         self.path = path
         self.max_bytes = max_bytes
-        self._new: list[tuple[Any, ...]] = []
-        self._add = self._new.append
-        self.ring: collections.deque[tuple[Any, ...]] = collections.deque(maxlen=ring_size)
+        # The ring: a fixed-size list written slot by slot, so that from the time it is
+        # full each new record frees the one it replaces at once. Allocations and frees
+        # of tracked objects stay even and recording never triggers the garbage
+        # collector (appending to a list drained every 0.1 s did, every 700 operations).
+        # ``_i``: the next slot; ``_done``: the first slot not drained yet (a drain runs
+        # when the ring wraps, so no record is overwritten before the file and the
+        # listeners have it).
+        # It starts small and doubles up to ``ring_size`` (a bench's whole-run ring has a
+        # bound never reached: it only grows).
+        self.ring_size = max(2, ring_size)
+        self._ring: list[tuple[Any, ...] | None] = [None] * min(self.ring_size, 1024)
+        self._end = len(self._ring) - 1
+        self._i = 0
+        self._done = 0
         #: Every user an operation or a landing named (the final records' users).
         self.users: set[int] = set()
         self.transactions = 0
@@ -77,17 +98,50 @@ class HistoryRecorder:
         self._listeners: list[Callable[[list[dict[str, Any]]], None]] = []
         self._raw_listeners: list[Callable[[list[tuple[Any, ...]]], None]] = []
         self._live = Encoder(self.queue)
+        self._queue_now: str | None = None  # the last queue record's URL
 
     # -- the hot path ----------------------------------------------------------------------
     def read(self, start: float, end: float, profile: Written, policy: str, op: int) -> None:
-        self._add(
-            ("op", start, end, _caller(), READ, profile.user_id, profile, None, OK, policy, op)
-        )
+        i = self._i
+        self._ring[i] = (
+            "op", start, end, _caller(), READ, profile.user_id, profile.version,
+            profile.write_id, OK, _PLAIN[policy], op,
+        )  # fmt: skip
+        if i == self._end:
+            self._wrap()
+        else:
+            self._i = i + 1
 
     def update(self, start: float, end: float, profile: Written, policy: str, op: int) -> None:
-        self._add(
-            ("op", start, end, _caller(), UPDATE, profile.user_id, profile, None, OK, policy, op)
-        )
+        i = self._i
+        self._ring[i] = (
+            "op", start, end, _caller(), UPDATE, profile.user_id, profile.version,
+            profile.write_id, OK, _PLAIN[policy], op,
+        )  # fmt: skip
+        if i == self._end:
+            self._wrap()
+        else:
+            self._i = i + 1
+
+    def _wrap(self) -> None:
+        """The last slot was written: grow the ring (up to ``ring_size``), or drain and
+        start again at the first slot."""
+        ring = self._ring
+        self._i += 1
+        if len(ring) < self.ring_size:
+            ring.extend([None] * min(len(ring), self.ring_size - len(ring)))
+            self._end = len(ring) - 1
+            return
+        self.drain()
+        self._i = self._done = 0
+
+    def _add(self, record: tuple[Any, ...]) -> None:
+        i = self._i
+        self._ring[i] = record
+        if i == self._end:
+            self._wrap()
+        else:
+            self._i = i + 1
 
     def failed(
         self,
@@ -103,14 +157,15 @@ class HistoryRecorder:
         update refused before anything was written), else ``info``."""
         outcome = FAIL if name == READ or isinstance(exc, DEFINITE) else INFO
         self._add(
-            ("op", start, _clock(), _caller(), name, user_id, None, write_id, outcome, policy, op)
-        )
+            ("op", start, _clock(), _caller(), name, user_id, None, write_id, outcome,
+             str(policy), op)
+        )  # fmt: skip
 
     def external(self, start: float, end: float, profile: Written, op: int) -> None:
         """The lab's external writer: a write with no write id, and the version it made."""
         self._add(
-            ("op", start, end, EXTERNAL_CALLER, EXTERNAL, profile.user_id, profile, None, OK,
-             EXTERNAL, op)
+            ("op", start, end, EXTERNAL_CALLER, EXTERNAL, profile.user_id, profile.version,
+             profile.write_id, OK, EXTERNAL, op)
         )  # fmt: skip
 
     def landed(self, profiles: Iterable[Written], *, found: bool = False) -> None:
@@ -121,15 +176,15 @@ class HistoryRecorder:
         if not found:
             self.transactions += 1
             tx = self.transactions
-        add = self._add
         for p in profiles:
-            add(("landing", now, p.write_id, p.user_id, p.version, tx))
+            self._add(("landing", now, p.write_id, tx, p.version, p.user_id))
 
     def epoch(self, epoch: int, reason: str) -> None:
-        self._add(("epoch", _clock(), epoch, reason))
+        self._add(("epoch", _clock(), epoch, reason, None, 0))
 
     def queue_changed(self, url: str) -> None:
-        self._add(("queue", _clock(), url))
+        self._queue_now = url
+        self._add(("queue", _clock(), url, None, None, 0))
 
     def final(
         self,
@@ -146,14 +201,14 @@ class HistoryRecorder:
             (
                 "final",
                 _clock(),
-                user_id,
                 None if db is None else db.version,
                 None if db is None else db.write_id,
                 tuple(pending),
+                user_id,
                 parked,
                 None if cache is None else cache.version,
                 None if cache is None else cache.write_id,
-                policy,
+                str(policy),
             )
         )
 
@@ -179,15 +234,16 @@ class HistoryRecorder:
             self.drain()
 
     def drain(self) -> None:
-        """Move the new records into the ring and hand them to the file and listeners."""
-        new = self._new
-        if not new:
+        """Hand the records written since the last drain to the file and listeners."""
+        start, end = self._done, self._i
+        if start == end:
             return
-        batch = new[:]
-        del new[:]
-        self.ring.extend(batch)
+        batch = cast("list[tuple[Any, ...]]", self._ring[start:end])
+        self._done = end
         self.drained += len(batch)
-        self.users.update([r[5] if r[0] == "op" else r[3] for r in batch if r[0] in _USERS])
+        users = self.users
+        users.update(map(_USER, batch))  # every record's user is its item 5 (0: none)
+        users.discard(0)
         if self.file is not None:
             self.file.put(batch)
         for raw in self._raw_listeners:
@@ -196,10 +252,8 @@ class HistoryRecorder:
             dicts = list(self._live.dicts(batch))
             for listener in list(self._listeners):
                 listener(dicts)
-        else:
-            for r in batch:
-                if r[0] == "queue":
-                    self._live.queue = r[2]
+        elif self._queue_now is not None:  # as encoding the batch would have left it
+            self._live.queue = self._queue_now
 
     def listen(self, listener: Callable[[list[dict[str, Any]]], None]) -> Callable[[], None]:
         """Call ``listener(records)`` with each batch of new records (as their JSON
@@ -222,14 +276,14 @@ class HistoryRecorder:
         """The ring's records about ``user`` (operations, landings), with the epochs,
         as their JSON dicts (a timeline's)."""
         self.drain()
-        mine = [
-            r
-            for r in self.ring
-            if (r[0] == "op" and r[5] == user)
-            or (r[0] == "landing" and r[3] == user)
-            or r[0] == "epoch"
-        ]
+        mine = [r for r in self.ring if r[5] == user or r[0] == "epoch"]
         return list(Encoder(self.queue).dicts(mine))
+
+    @property
+    def ring(self) -> list[tuple[Any, ...]]:
+        """The ring's records, oldest first (the newest ``ring_size``), as tuples."""
+        ring, i = self._ring, self._i
+        return [r for r in ring[i:] + ring[:i] if r is not None]
 
     async def stop(self) -> None:
         """Drain, stop the task and close the file (its thread writes what is left)."""
@@ -244,4 +298,4 @@ class HistoryRecorder:
             self.file = None
 
 
-_USERS = frozenset({"op", "landing"})
+_USER = operator.itemgetter(5)

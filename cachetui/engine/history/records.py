@@ -21,11 +21,15 @@ READ, UPDATE, EXTERNAL = "read", "update", "external"
 OPERATIONS = frozenset({READ, UPDATE, EXTERNAL})
 RECORD_TYPES = frozenset({"header", "op", "landing", "epoch", "queue", "final"})
 
-# In memory: ("op", invoke, complete, caller, op, user, profile read or written (None if
-# the operation failed), write id of a failed update, outcome, policy, op id);
-# ("landing", time, write id, user, version, transaction or None); ("epoch", time,
-# epoch, reason); ("queue", time, url); ("final", time, user, db version, db write id,
-# pending write ids, parked write id, cache version, cache write id, policy).
+# In memory (plain tuples of str, int, float and None only, so that the garbage collector
+# untracks them: see recorder._PLAIN): ("op", invoke, complete, caller, op, user, version
+# read or written (None if the operation failed), write id (read, written, or of a failed
+# update), outcome, policy, op id);
+# ("landing", time, write id, transaction or None, version, user); ("epoch", time, epoch,
+# reason, None, 0); ("queue", time, url, None, None, 0); ("final", time, db version,
+# db write id, pending write ids, user, parked write id, cache version, cache write id,
+# policy). Item 5 of every record is its user (0: it names none; user ids start at 1): the recorder
+# collects the users with one C-level ``map`` per batch.
 
 
 def ns(seconds: float) -> int:
@@ -76,14 +80,13 @@ class Encoder:
         for r in records:
             kind = r[0]
             if kind == "op":
-                p = r[6]
                 yield {
                     "type": "op",
                     "op": r[4],
                     "caller": r[3],
                     "user": r[5],
-                    "write_id": r[7] if p is None else p.write_id,
-                    "version": None if p is None else p.version,
+                    "write_id": r[7],
+                    "version": r[6],
                     "outcome": r[8],
                     "policy": r[9],
                     "queue": self.queue,
@@ -95,9 +98,9 @@ class Encoder:
                 yield {
                     "type": "landing",
                     "write_id": r[2],
-                    "user": r[3],
+                    "user": r[5],
                     "version": r[4],
-                    "tx": r[5],
+                    "tx": r[3],
                     "ns": ns(r[1]),
                 }
             elif kind == "epoch":
@@ -109,10 +112,10 @@ class Encoder:
                 cache = None if r[7] is None else {"version": r[7], "write_id": r[8]}
                 yield {
                     "type": "final",
-                    "user": r[2],
-                    "db_version": r[3],
-                    "db_write_id": r[4],
-                    "pending": list(r[5]),
+                    "user": r[5],
+                    "db_version": r[2],
+                    "db_write_id": r[3],
+                    "pending": list(r[4]),
                     "parked": r[6],
                     "cache": cache,
                     "policy": r[9],
