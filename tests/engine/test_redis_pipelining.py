@@ -7,11 +7,12 @@ loaded again inside a pipeline."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 import redis
 
-from cachetui.engine import Profile
+from cachetui.engine import Engine, EngineConfig, Profile
 from cachetui.engine.stores.redis_store import RedisStore
 from tests.conftest import delete_namespace
 from tests.engine.test_redis_limits import private_redis  # noqa: F401 - a fixture
@@ -123,3 +124,39 @@ async def test_scripts_flushed_from_the_server_are_reloaded_inside_a_pipeline(pr
         assert loads == 2  # SET's and DELETE's scripts, once each
     finally:
         await store.close()
+
+
+async def test_a_write_behind_update_of_a_pending_user_builds_on_its_pending_write(
+    db_path, redis_url
+):
+    """The pending write is the process's newest acknowledged value: an update of that
+    user builds on it with one command (the set script, no GET), even when its cache
+    entry was evicted or another client changed it meanwhile."""
+    config = EngineConfig(
+        db_path=db_path, cache_url=redis_url, policy="write-behind", flush_interval=60.0
+    )
+    async with Engine(config) as engine:
+        try:
+            await engine.seed(10)
+            first = await engine.update(3, {"bio": "pending"})
+            with redis.Redis.from_url(redis_url, decode_responses=True) as client:
+                key = engine.store.prefix + "3"
+                other = json.loads(client.get(key))
+                other["bio"] = "another client's"
+                client.set(key, json.dumps(other))
+            batcher = engine.store.batcher
+            sent = batcher.commands
+            second = await engine.update(3, {"name": "renamed"})
+            assert batcher.commands - sent == 1  # the set script alone: no GET
+            assert (second.bio, second.name, second.version) == (
+                "pending",
+                "renamed",
+                first.version + 1,
+            )
+            with redis.Redis.from_url(redis_url) as client:
+                client.delete(engine.store.prefix + "3")  # evicted behind its back
+            third = await engine.update(3, {"bio": "third"})
+            assert (third.name, third.version) == ("renamed", second.version + 1)
+            assert await engine.read(3) == third
+        finally:
+            delete_namespace(redis_url, engine.store.namespace)

@@ -67,6 +67,19 @@ class WriteBehind(Policy):
         )
         return profile
 
+    async def current(self, op: int, user_id: int) -> Profile:
+        """What an update builds on: the user's pending write first, without a cache
+        round trip. It is this process's newest acknowledged value (each update sets the
+        cache, then queues the same profile, under the user's lock); this process's cache
+        entry holds it or less (evicted, expired, a failed set). A value another client
+        put in the cache meanwhile is a cross-process race (docs/redis.md, Sharing): the
+        update builds on this process's own newest write, as its queued write does.
+        No pending write: the cache, the dead letters, the database."""
+        pending = self._core.queue.get(user_id)
+        if pending is not None:
+            return pending
+        return await super().current(op, user_id)
+
     async def update(self, op: int, user_id: int, changes: dict[str, Any], epoch: int) -> Profile:
         core = self._core
         queue = core.queue
