@@ -1,0 +1,65 @@
+"""The engine's registration in its database (see :mod:`.registry`): built from the
+engine's config at start, stopped (and its row deleted) at close."""
+
+from __future__ import annotations
+
+import os
+import socket
+
+from cachetui.engine.core import EngineCore
+from cachetui.engine.fleet.registry import (
+    Heartbeat,
+    PostgresRegistry,
+    Registration,
+    Registry,
+    SQLiteRegistry,
+)
+from cachetui.engine.queue.url import parse_queue_url
+
+__all__ = ["Heartbeat", "join", "leave", "registration", "registry_of"]
+
+
+def default_instance_name() -> str:
+    """``host/pid``."""
+    return f"{socket.gethostname()}/{os.getpid()}"
+
+
+def registration(core: EngineCore) -> Registration:
+    config = core.config
+    return Registration(
+        token=core.instance,
+        name=config.instance_name or default_instance_name(),
+        policy=str(core.policy),
+        queue=parse_queue_url(config.queue_url, core.db.path).kind,
+        conflict=str(config.conflict),
+        claim_after=float(config.claim_after),
+    )
+
+
+def registry_of(core: EngineCore) -> Registry | None:
+    """Where this engine registers (None: a ``:memory:`` database, shared by nobody)."""
+    url = getattr(core.db, "url", None)
+    if isinstance(url, str):
+        return PostgresRegistry(url)
+    if core.db.path == ":memory:":
+        return None
+    return SQLiteRegistry(core.db.path)
+
+
+async def join(core: EngineCore) -> Heartbeat | None:
+    """Register (FleetMismatch: refused, nothing left behind) and start beating."""
+    registry = registry_of(core)
+    if registry is None:
+        return None
+    heartbeat = Heartbeat(registry, lambda: registration(core))
+    try:
+        await heartbeat.start()
+    except BaseException:
+        await heartbeat.stop()
+        raise
+    return heartbeat
+
+
+async def leave(heartbeat: Heartbeat | None) -> None:
+    if heartbeat is not None:
+        await heartbeat.stop()
