@@ -5,12 +5,13 @@ nothing and is cleaned."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import subprocess
+import sys
 
-import pytest
-
-from cachetui.engine import Engine, EngineConfig, ValidationError
-from cachetui.engine.fleet.registry import FleetMismatch
+from cachetui.engine import Engine, EngineConfig
+from cachetui.engine.fleet.registry import Registration, refusal
 from tests.conftest import BOTH_DATABASES, db_sql, db_where
 
 pytestmark = BOTH_DATABASES
@@ -25,42 +26,60 @@ def registrations(db_path: str) -> list[dict[str, object]]:
     return [json.loads(value) for (value,) in rows]
 
 
-async def test_a_second_instance_with_another_queue_kind_is_refused_naming_the_first(
-    db_path, tmp_path
-):
-    first = Engine(config(db_path, instance_name="alpha"))
-    await first.start()
+async def worker(db_path: str, *options: str) -> subprocess.CompletedProcess[str]:
+    """``cachetui worker`` (another process) on the database, for half a second."""
+    command = [sys.executable, "-m", "cachetui", "worker", "--db", db_path]
+    command += ["--policy", "write-behind", "--rate", "20", "--seconds", "0.5", *options]
+    return await asyncio.to_thread(
+        subprocess.run, command, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+async def test_another_process_with_another_queue_kind_is_refused_naming_this_one(db_path):
+    engine = Engine(config(db_path, instance_name="alpha"))
+    await engine.start()
     try:
-        outbox = f"sqlite:///{tmp_path / 'q.outbox'}"
-        second = Engine(config(db_path, instance_name="beta", queue_url=outbox))
-        with pytest.raises(FleetMismatch) as refused:
-            await second.start()
-        assert isinstance(refused.value, ValidationError)
-        text = str(refused.value)
-        assert "alpha" in text and "memory queue" in text and "sqlite outbox" in text
-        assert "\n" not in text
+        await engine.seed(20)
+        refused = await worker(db_path, "--name", "beta", "--queue", "sqlite://")
+        assert refused.returncode == 2, refused.stderr
+        lines = refused.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in refused.stderr
+        assert "alpha" in lines[0] and "memory queue" in lines[0]
+        assert "sqlite outbox" in lines[0]
+        other = await worker(db_path, "--name", "gamma", "--conflict", "overwrite")
+        assert other.returncode == 2
+        assert "alpha" in other.stderr and "--conflict is reject" in other.stderr
         assert [r["name"] for r in registrations(db_path)] == ["alpha"]
-        third = Engine(config(db_path, instance_name="gamma", conflict="overwrite"))
-        with pytest.raises(FleetMismatch, match="alpha.*--conflict is reject"):
-            await third.start()
     finally:
-        await first.close()
+        await engine.close()
     assert registrations(db_path) == []  # close deletes its row
 
 
 async def test_the_same_settings_run_side_by_side(db_path):
-    first = Engine(config(db_path, instance_name="app"))
-    second = Engine(config(db_path, instance_name="worker"))
-    await first.start()
+    engine = Engine(config(db_path, instance_name="app"))
+    await engine.start()
     try:
-        await second.start()
-        assert sorted(r["name"] for r in registrations(db_path)) == ["app", "worker"]
-        mine = registrations(db_path)[0]
-        assert mine["queue"] == "memory" and mine["conflict"] == "reject"
-        assert mine["policy"] == "write-behind" and isinstance(mine["heartbeat"], float)
-        await second.close()
+        await engine.seed(20)
+        (mine,) = registrations(db_path)
+        assert mine["name"] == "app" and mine["queue"] == "memory"
+        assert mine["conflict"] == "reject" and mine["policy"] == "write-behind"
+        beside = await worker(db_path, "--name", "worker")
+        assert beside.returncode == 0, beside.stderr
+        assert "worker write-behind:" in beside.stdout
     finally:
-        await first.close()
+        await engine.close()
+
+
+def test_a_mismatch_is_refused_in_one_line(db_path):
+    mine = Registration("t", "beta", "write-behind", "redis", "reject", 10.0)
+    line = refusal(
+        mine,
+        {"name": "alpha", "policy": "write-through", "queue": "memory", "conflict": "overwrite"},
+    )
+    assert line is not None and line.startswith("instance alpha (write-through) is running")
+    assert "its queue is a memory queue, this one's a redis stream" in line
+    assert "its --conflict is overwrite, this one's reject" in line
+    assert refusal(mine, {"name": "x", "queue": "redis", "conflict": "reject"}) is None
 
 
 async def test_a_dead_registration_refuses_nothing_and_is_cleaned(db_path, tmp_path):

@@ -14,6 +14,7 @@ from cachetui.engine.fleet.registry import (
     Registry,
     SQLiteRegistry,
 )
+from cachetui.engine.queue.outbox import this_owner
 from cachetui.engine.queue.url import parse_queue_url
 
 __all__ = ["Heartbeat", "join", "leave", "registration", "registry_of"]
@@ -24,7 +25,8 @@ def default_instance_name() -> str:
     return f"{socket.gethostname()}/{os.getpid()}"
 
 
-def registration(core: EngineCore) -> Registration:
+def registration(core: EngineCore, owner: str) -> Registration:
+    """What the engine says of itself now (``owner``: its process, see :func:`this_owner`)."""
     config = core.config
     return Registration(
         token=core.instance,
@@ -33,6 +35,8 @@ def registration(core: EngineCore) -> Registration:
         queue=parse_queue_url(config.queue_url, core.db.path).kind,
         conflict=str(config.conflict),
         claim_after=float(config.claim_after),
+        host=socket.gethostname(),
+        owner=owner,
     )
 
 
@@ -51,7 +55,8 @@ async def join(core: EngineCore) -> Heartbeat | None:
     registry = registry_of(core)
     if registry is None:
         return None
-    heartbeat = Heartbeat(registry, lambda: registration(core))
+    owner = this_owner()
+    heartbeat = Heartbeat(registry, lambda: registration(core, owner))
     try:
         await heartbeat.start()
     except BaseException:

@@ -14,12 +14,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import socket
 import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from cachetui.engine.errors import ValidationError
+from cachetui.engine.queue.outbox import LIVE_OWNERS, owner_alive
 
 PREFIX = "instance:"
 _SQLITE_NOW = "((julianday('now') - 2440587.5) * 86400.0)"
@@ -40,11 +44,17 @@ class Registration:
     queue: str  # "memory", "sqlite" or "redis"
     conflict: str
     claim_after: float
+    #: The host, and the process (``pid:start time:n``, as an outbox's owner): on this
+    #: host a registration whose process is gone is dead at once.
+    host: str = ""
+    owner: str = ""
 
     def value(self) -> str:
         return json.dumps(
             {
                 "name": self.name,
+                "host": self.host,
+                "owner": self.owner,
                 "policy": self.policy,
                 "queue": self.queue,
                 "conflict": self.conflict,
@@ -74,13 +84,20 @@ def refusal(mine: Registration, other: dict[str, Any]) -> str | None:
 
 
 def _live(rows: list[tuple[str, str, float]], now: float) -> tuple[list[dict[str, Any]], list[str]]:
-    """The live registrations, and the keys of dead (or unreadable) ones."""
+    """The live registrations, and the keys of dead (or unreadable) ones: a heartbeat
+    older than the registration's claim_after, or on this host a process gone. This
+    process's own engines are one instance (host/pid): neither."""
     live, dead = [], []
+    host, mine = socket.gethostname(), f"{os.getpid()}:"
     for key, value, _ in rows:
         try:
             data = json.loads(value)
+            if data.get("host") == host and str(data.get("owner")).startswith(mine):
+                continue  # this process: one instance (host/pid), whatever its engines
             age = now - float(data["heartbeat"])
             fresh = age < float(data.get("claim_after", 10.0))
+            if fresh and data.get("host") == host and data.get("owner"):
+                fresh = owner_alive(str(data["owner"]))
         except (ValueError, KeyError, TypeError):
             fresh = False
         if fresh:
@@ -96,6 +113,8 @@ class SQLiteRegistry:
     def __init__(self, path: str) -> None:
         self.path = path
         self._db: sqlite3.Connection | None = None
+        # One call at a time on the connection: a cancelled beat's thread runs on.
+        self._lock = threading.Lock()
 
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
@@ -137,11 +156,15 @@ class SQLiteRegistry:
         db.close()
         self._db = None
 
+    def _locked(self, fn: Callable[..., None], *args: Any) -> None:
+        with self._lock:
+            fn(*args)
+
     async def register(self, me: Registration, *, check: bool) -> None:
-        await asyncio.to_thread(self._register, me, check)
+        await asyncio.to_thread(self._locked, self._register, me, check)
 
     async def remove(self, token: str) -> None:
-        await asyncio.to_thread(self._remove, token)
+        await asyncio.to_thread(self._locked, self._remove, token)
 
 
 class PostgresRegistry:
@@ -224,6 +247,7 @@ class Heartbeat:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        LIVE_OWNERS.add(self.me.owner)
         await self.registry.register(self.me, check=True)
         self._task = asyncio.create_task(self._beat(), name="cachetui-registry")
 
@@ -241,6 +265,7 @@ class Heartbeat:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+        LIVE_OWNERS.discard(self.me.owner)
         # left behind on an error: dead after its claim_after, and cleaned then
         with contextlib.suppress(Exception):
             await self.registry.remove(self.me.token)
