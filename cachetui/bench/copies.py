@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from cachetui.engine import DatabaseUnavailable, Engine, EngineConfig
 from cachetui.engine.database import run_schemas
+from cachetui.engine.fleet.registry import forget_registrations
 
 
 class RunCopies(Protocol):
@@ -55,6 +56,7 @@ class FileCopies:
             # Errors name the user's file, not this copy of it.
             try:
                 shutil.copyfile(args.db, template)
+                forget_registrations(str(template))  # its instances do not run here
             except OSError as exc:
                 reason = (exc.strerror or str(exc)).lower()
                 raise DatabaseUnavailable(f"--db {args.db}: cannot copy it: {reason}") from None

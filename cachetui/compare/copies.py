@@ -13,6 +13,7 @@ from pathlib import Path
 
 from cachetui.engine.database import run_schemas
 from cachetui.engine.errors import ValidationError
+from cachetui.engine.fleet.registry import forget_registrations
 
 
 class DatabaseCopies:
@@ -58,6 +59,7 @@ class DatabaseCopies:
             if has_meta:  # a new id is drawn at the first open
                 db.execute("DELETE FROM cachetui_meta WHERE key = 'database_id'")
         db.close()
+        forget_registrations(target)  # the source's instances do not run on the copy
 
     def remove(self) -> None:
         """Delete the copies (and whatever the engines left beside them: outboxes, WAL)."""

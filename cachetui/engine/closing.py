@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from cachetui.engine.core import BACKGROUND_OP, CLOSED, RUNNING, EngineCore, perf_counter
 from cachetui.engine.errors import DatabaseUnavailable
 from cachetui.engine.events import EventKind
+from cachetui.engine.fleet.membership import Heartbeat, leave
 from cachetui.engine.history.finals import close_history
 from cachetui.engine.lab.link.links import EngineLinks
 from cachetui.engine.queue.flusher import Flusher
@@ -31,6 +32,7 @@ class Closing:
     _at_exit: NotClosedWarning
     links: EngineLinks
     kept_on_close: int
+    _fleet: Heartbeat | None
 
     if TYPE_CHECKING:  # DeadLetterOperations' (a stub here would come first in the MRO)
 
@@ -130,6 +132,7 @@ class Closing:
         core.store.set_drop_listener(None)
         core.faults.set_listener(None)
         await core.store.close()
+        await leave(self._fleet, remove=not gave_up)
         await core.db.close()
         await asyncio.to_thread(self.links.stop)
         return discarded

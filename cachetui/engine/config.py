@@ -101,6 +101,8 @@ class EngineConfig:
     #: than this many seconds (2 to 3600) are taken over (see
     #: :mod:`cachetui.engine.queue.stream`); on this host a dead process is seen at once.
     claim_after: float = 10.0
+    #: The name this instance registers under in ``cachetui_meta`` (None: host/pid).
+    instance_name: str | None = None
 
     def __post_init__(self) -> None:
         self.policy = WritePolicy.parse(self.policy)

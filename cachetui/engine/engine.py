@@ -37,6 +37,7 @@ from cachetui.engine.errors import (
     ValidationError,
 )
 from cachetui.engine.events import Event, EventKind
+from cachetui.engine.fleet.membership import Heartbeat, join, leave
 from cachetui.engine.lab.demo_data import MAX_SEED_PROFILES
 from cachetui.engine.lab.link.links import EngineLinks
 from cachetui.engine.lab.operations import LabOperations
@@ -94,6 +95,7 @@ class Engine(
         #: Writes close() left in a durable queue because the database would not take
         #: them (replayed at the next start; nothing lost).
         self.kept_on_close = 0
+        self._fleet: Heartbeat | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> Engine:
@@ -112,11 +114,13 @@ class Engine(
             await asyncio.to_thread(self.links.stop)
             raise
         try:
+            self._fleet = await join(core)  # FleetMismatch: refused
             leftover = await core.db.drop_lab_triggers()
             core.dead_letters.load(await core.db.load_dead_letters())
             replayed, landed = await self._open_outbox()
             await core.store.start()
         except BaseException:
+            await leave(self._fleet)
             if core.outbox is not None:
                 await core.outbox.close()
                 core.outbox = None

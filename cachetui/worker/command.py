@@ -134,7 +134,9 @@ def main(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     try:
         config = config_from_args(args)
-        config = dataclasses.replace(config, claim_after=args.claim_after)
+        config = dataclasses.replace(
+            config, claim_after=args.claim_after, instance_name=args.name or default_name()
+        )
     except (CacheTuiError, OSError) as exc:
         parser.error(str(exc))
     name = args.name or default_name()

@@ -1,0 +1,1 @@
+"""What instances on one database know of each other (issue 30)."""
