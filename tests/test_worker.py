@@ -72,7 +72,7 @@ def test_a_worker_runs_its_seconds_at_its_rate_and_its_history_passes_check(tmp_
     assert lines and all(lines), out
     assert {m["name"] for m in lines} == {"w1"} and lines[-1]["pending"] == "0"
     assert int(lines[-1]["landed"]) > 0 and lines[-1]["errors"] == "0"
-    assert re.fullmatch(r"cachetui worker: done: \d+ pending writes flushed\n", err)
+    assert re.fullmatch(r"cachetui worker: done: \d+ pending writes? flushed\n", err)
     callers = {
         r["caller"]
         for r in map(json.loads, history.read_text().splitlines())
@@ -111,7 +111,7 @@ def test_a_signal_mid_run_lands_everything_the_worker_acknowledged(tmp_path, sig
     db = str(tmp_path / "w.db")
     err, acknowledged = sigterm_mid_run(db, tmp_path, signum)
     name = signal.Signals(signum).name
-    assert re.fullmatch(rf"cachetui worker: quit on {name}: \d+ pending writes flushed\n", err)
+    assert re.fullmatch(rf"cachetui worker: quit on {name}: \d+ pending writes? flushed\n", err)
     import sqlite3
 
     with sqlite3.connect(db) as conn:

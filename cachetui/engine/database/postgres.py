@@ -149,6 +149,15 @@ class PostgresDatabase(Database):
             await pool.close(timeout=self.giving_up.remaining(5.0))
 
     @contextlib.asynccontextmanager
+    async def pooled(self, where: str, replies: int) -> AsyncIterator[Connection]:
+        """A pooled connection for the fleet's registry (same deadlines, errors classified)."""
+        try:
+            async with self._session(replies=replies) as conn:
+                yield conn
+        except (psycopg.Error, OSError) as exc:
+            raise self._unavailable(exc, where) from exc
+
+    @contextlib.asynccontextmanager
     async def _session(
         self, *, writing: bool = False, replies: int = 1
     ) -> AsyncIterator[Connection]:
@@ -189,8 +198,7 @@ class PostgresDatabase(Database):
             raise await no_connection(self._dsn, self.url, where, timeout, server) from None
 
     def give_up(self, seconds: float | None) -> None:
-        """No call waits on the server beyond ``seconds`` from now (see
-        :mod:`~cachetui.engine.database.giving_up`); None: each its own timeout again."""
+        """No call waits on the server beyond ``seconds`` from now (None: as before)."""
         self.giving_up.set(seconds)
 
     def _require(self) -> AsyncConnectionPool:
@@ -332,8 +340,7 @@ class PostgresDatabase(Database):
         return {str(w) for (w,) in await self._run("reading landings", sql.LANDED, params)}
 
     async def end_session(self, session: object) -> None:
-        """Make sure the server session a commit of unknown outcome was sent on (its
-        backend's pid) is over, so the commit cannot land later (:func:`end_session`)."""
+        """End the server session (backend pid) a commit of unknown outcome was sent on."""
         if isinstance(session, int) and session > 0:
             await self.faults.before_db_call()
             await end_session(self._run, session, self.reply_timeout)

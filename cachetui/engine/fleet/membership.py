@@ -42,9 +42,9 @@ def registration(core: EngineCore, owner: str) -> Registration:
 
 def registry_of(core: EngineCore) -> Registry | None:
     """Where this engine registers (None: a ``:memory:`` database, shared by nobody)."""
-    url = getattr(core.db, "url", None)
-    if isinstance(url, str):
-        return PostgresRegistry(url)
+    pooled = getattr(core.db, "pooled", None)
+    if pooled is not None:
+        return PostgresRegistry(pooled)
     if core.db.path == ":memory:":
         return None
     return SQLiteRegistry(core.db.path)

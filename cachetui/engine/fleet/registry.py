@@ -19,6 +19,7 @@ import socket
 import sqlite3
 import threading
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -171,24 +172,14 @@ class SQLiteRegistry:
 
 
 class PostgresRegistry:
-    """The registry in a PostgreSQL schema (a connection of its own)."""
+    """The registry in a PostgreSQL schema, on a connection of the engine's pool (no
+    connection of its own: a server at its limit of clients refuses nothing more)."""
 
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self._conn: Any = None
-
-    async def _connection(self) -> Any:
-        import psycopg
-
-        if self._conn is None or self._conn.closed:
-            self._conn = await psycopg.AsyncConnection.connect(
-                self.url, autocommit=True, connect_timeout=5
-            )
-        return self._conn
+    def __init__(self, pooled: Callable[[str, int], AbstractAsyncContextManager[Any]]) -> None:
+        self._pooled = pooled
 
     async def register(self, me: Registration, *, check: bool) -> None:
-        conn = await self._connection()
-        async with conn.transaction():
+        async with self._pooled("registering this instance", 5) as conn, conn.transaction():
             key = PREFIX + me.token
             if check:
                 await conn.execute("LOCK TABLE cachetui_meta IN EXCLUSIVE MODE")
@@ -215,10 +206,8 @@ class PostgresRegistry:
             )
 
     async def remove(self, token: str) -> None:
-        conn = await self._connection()
-        await conn.execute("DELETE FROM cachetui_meta WHERE key = %s", (PREFIX + token,))
-        await conn.close()
-        self._conn = None
+        async with self._pooled("removing this instance's registration", 1) as conn:
+            await conn.execute("DELETE FROM cachetui_meta WHERE key = %s", (PREFIX + token,))
 
 
 Registry = SQLiteRegistry | PostgresRegistry
