@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from cachetui.engine.history.judge import parse_write_id
 from cachetui.engine.history.recorder import HistoryRecorder
 from cachetui.engine.history.records import EXTERNAL, OK, READ, UPDATE, Encoder
 from cachetui.engine.history.verdicts import Violation
@@ -112,15 +113,6 @@ class _User:
         self.present: dict[tuple[str, str], int] = {}
         #: (time, version, record) of the highest version applied since the last rewind.
         self.applied: tuple[float, int, tuple[Any, ...]] | None = None
-
-
-def _parse(write_id: str) -> tuple[tuple[str, str], int]:
-    instance, _, rest = write_id.partition(":")
-    epoch, _, op = rest.partition(":")
-    try:
-        return (instance, epoch), int(op)
-    except ValueError:
-        return (write_id, ""), 0
 
 
 class LiveJudge:
@@ -274,7 +266,7 @@ class LiveJudge:
         if len(own) > KEEP_OWN:
             del own[0]
         if wid is not None:
-            landed_key, op = _parse(wid)
+            landed_key, op = parse_write_id(wid)
             if op > state.present.get(landed_key, -1):
                 self._unlanded.setdefault(uid, []).append((landed_key, op, r))
 
@@ -343,7 +335,7 @@ class LiveJudge:
         _, at, wid, tx, version, uid = r
         state = self._user(uid)
         if wid is not None:
-            key, op = _parse(wid)
+            key, op = parse_write_id(wid)
             if op > state.present.get(key, -1):
                 state.present[key] = op
             waiting = self._unlanded.get(uid)
@@ -398,13 +390,13 @@ class LiveJudge:
             waiting = self._unlanded[uid]
             pending = self._pending(uid)
             if pending is not None:
-                key, op = _parse(pending)
+                key, op = parse_write_id(pending)
                 if all(w[0] == key and w[1] <= op for w in waiting):
                     continue  # all of them still pending (coalesced into the newest)
             else:
                 key, op = ("", ""), -1
             parked = self._parked(uid)
-            pkey, pop = _parse(parked) if parked is not None else (("", ""), -1)
+            pkey, pop = parse_write_id(parked) if parked is not None else (("", ""), -1)
             still = []
             for w in waiting:
                 if w[0] == key and w[1] <= op:
