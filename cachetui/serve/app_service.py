@@ -17,6 +17,7 @@ from typing import Any
 from textual_serve.app_service import AppService
 
 from cachetui.serve.process_groups import PREEXEC, ProcessGroups, signal_group
+from cachetui.serve.web_driver import DRIVER
 
 GRACE_SECONDS = 2.0
 """How long a closed tab's app may take to quit (and flush its writes) before SIGKILL."""
@@ -51,8 +52,10 @@ class ReapingAppService(AppService):
         return None if self._process is None else self._process.pid
 
     def _build_environment(self, width: int = 80, height: int = 24) -> dict[str, str]:
-        """textual-serve's, changed as :attr:`environment` says."""
+        """textual-serve's with our driver (:mod:`cachetui.serve.web_driver`), changed as
+        :attr:`environment` says."""
         environment = super()._build_environment(width=width, height=height)
+        environment["TEXTUAL_DRIVER"] = DRIVER
         for key, value in self.environment.items():
             if value is None:
                 environment.pop(key, None)
