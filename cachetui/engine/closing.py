@@ -130,7 +130,6 @@ class Closing:
         if core.outbox is not None:
             await core.outbox.close()
             core.outbox = None
-            core.fleet = None
         await core.cache.stop()
         core.store.set_drop_listener(None)
         core.faults.set_listener(None)
