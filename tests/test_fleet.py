@@ -48,11 +48,13 @@ def seeded(db: Path) -> None:
         conn.executescript(AUDIT)
 
 
-def worker(db: Path, queue: str, name: str, history: Path, rate: int) -> subprocess.Popen[str]:
+def worker(
+    db: Path, queue: str, name: str, history: Path, rate: int, *more: str
+) -> subprocess.Popen[str]:
     args = ["--db", str(db), "--policy", "write-behind", "--queue", queue, "--name", name]
     args += ["--rate", str(rate), "--read-ratio", "0", "--keys", str(USERS), "--zipf", "0"]
-    args += ["--seconds", str(SECONDS), "--flush-interval", "0.2", "--claim-after", "2"]
-    args += ["--history", str(history), "--profiles", "0"]
+    args += ["--flush-interval", "0.2", "--claim-after", "2"]
+    args += ["--history", str(history), "--profiles", "0", *more]
     return subprocess.Popen(
         [sys.executable, "-m", "cachetui", "worker", *args],
         stdout=subprocess.PIPE,
@@ -80,7 +82,10 @@ def test_three_workers_one_killed_lose_nothing_and_land_in_order(tmp_path, redis
     histories = [tmp_path / f"w{n}.jsonl" for n in range(3)]
     rate = round(UPDATES / (SECONDS * 3))
     try:
-        workers = [worker(db, redis_url, f"w{n}", h, rate) for n, h in enumerate(histories)]
+        workers = [
+            worker(db, redis_url, f"w{n}", h, rate, "--seconds", str(SECONDS))
+            for n, h in enumerate(histories)
+        ]
         victim = workers[2]
         assert victim.stdout is not None
         for _ in range(2):  # two status lines: it runs, writes acknowledged and queued
@@ -91,41 +96,103 @@ def test_three_workers_one_killed_lose_nothing_and_land_in_order(tmp_path, redis
         for w, (_, err) in zip(workers, outputs, strict=False):
             assert w.returncode == 0, err
         acked = [r for h in histories for r in acknowledged(h)]
-        assert len(acked) > UPDATES * 0.8
+        assert len(acked) > UPDATES // 2  # the victim stopped early; a loaded machine lags
         # one version order per user: no two instances acknowledged the same version
         assert len({(r["user"], r["version"]) for r in acked}) == len(acked)
         # the survivors claimed the killed worker's partitions and landed its writes
         last = [out.strip().splitlines()[-1] for out, _ in outputs]
-        assert sum(int(line.rsplit("claimed ", 1)[1].split(",")[0]) for line in last) > 0
+        assert sum(claimed(line) for line in last) > 0
 
         assert check_main([*map(str, histories), "--json"]) == 0
         report = json.loads(capsys.readouterr().out)
         counts = report["counts"]
         assert counts["lost"] == counts["double-apply"] == counts["version-down"] == 0
 
-        with sqlite3.connect(db) as conn:
-            audit = conn.execute(
-                "SELECT user_id, version, write_id FROM profiles_audit ORDER BY seq"
-            )
-            landings = audit.fetchall()
-            rows = dict(conn.execute("SELECT user_id, version FROM profiles").fetchall())
-            assert conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0] == 0
-        newest: dict[int, int] = {}
-        for user, version, write_id in landings:  # each user's landings go up
-            assert version > newest.get(user, 0) and write_id is not None
-            newest[user] = version
-        assert len({w for _, _, w in landings}) == len(landings)  # none applied twice
-        for r in acked:  # every acknowledged write is in (a later row holds its changes)
-            assert rows[r["user"]] >= r["version"]  # type: ignore[index,operator]
+        assert_landed_in_order(db, acked)
         with redis.Redis.from_url(redis_url) as client:
-            (database_id,) = database_ids(tmp_path)
-            prefix = f"cachetui:queue:{database_id}:fleet"
-            streams = list(client.scan_iter(match=f"{prefix}:p[0-9]*", count=1000))
-            assert streams and sum(client.xlen(s) for s in streams) == 0  # landed: deleted
-            assert not client.exists(f"{prefix}:parked")
+            assert_queue_empty(client, tmp_path)
     finally:
         for w in locals().get("workers", []):
             if w.poll() is None:
+                w.kill()
+                w.wait()
+        delete_test_keys(redis_url, tmp_path)
+
+
+def assert_landed_in_order(db: Path, acked: list[dict[str, object]]) -> None:
+    """The audit: each user's landings go up, no write id twice, no dead letter, and
+    every acknowledged write is in (a row at its version or later holds its changes)."""
+    with sqlite3.connect(db) as conn:
+        audit = conn.execute("SELECT user_id, version, write_id FROM profiles_audit ORDER BY seq")
+        landings = audit.fetchall()
+        rows = dict(conn.execute("SELECT user_id, version FROM profiles").fetchall())
+        assert conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0] == 0
+    newest: dict[int, int] = {}
+    for user, version, write_id in landings:  # each user's landings go up
+        assert version > newest.get(user, 0) and write_id is not None
+        newest[user] = version
+    assert len({w for _, _, w in landings}) == len(landings)  # none applied twice
+    for r in acked:  # every acknowledged write is in (a later row holds its changes)
+        assert rows[r["user"]] >= r["version"]  # type: ignore[index,operator]
+
+
+def assert_queue_empty(client: redis.Redis, folder: Path) -> None:
+    """Every landed entry was deleted; none was parked."""
+    (database_id,) = database_ids(folder)
+    prefix = f"cachetui:queue:{database_id}:fleet"
+    streams = list(client.scan_iter(match=f"{prefix}:p[0-9]*", count=1000))
+    assert streams and sum(client.xlen(s) for s in streams) == 0  # landed: deleted
+    assert not client.exists(f"{prefix}:parked")
+
+
+def claimed(line: str) -> int:
+    return int(line.rsplit("claimed ", 1)[1].split(",")[0])
+
+
+def test_a_stopped_worker_is_claimed_while_the_other_runs_and_fenced_when_it_wakes(
+    tmp_path, redis_url, capsys
+):
+    """SIGSTOP: its heartbeat stops, the survivor claims its partitions (after its own
+    --claim-after 2) and lands their entries while it keeps running; SIGCONT: the woken
+    one still holds those writes in its queue and lands them at its close: each is
+    recognised (the row is at its version or later) and writes nothing."""
+    db = tmp_path / "fleet.db"
+    seeded(db)
+    histories = [tmp_path / "survivor.jsonl", tmp_path / "sleeper.jsonl"]
+    quiet = ["--flush-interval", "60", "--batch-size", "100000"]  # lands only at its close
+    try:
+        workers = [
+            worker(db, redis_url, "survivor", histories[0], 300),
+            worker(db, redis_url, "sleeper", histories[1], 300, *quiet),
+        ]
+        survivor, sleeper = workers
+        assert survivor.stdout is not None and sleeper.stdout is not None
+        for _ in range(2):
+            assert sleeper.stdout.readline(), sleeper.communicate()[1]
+        sleeper.send_signal(signal.SIGSTOP)
+        for line in survivor.stdout:  # it runs on, and claims the sleeper's partitions
+            if claimed(line):
+                break
+        assert survivor.stdout.readline()  # a flush interval (0.2 s) later: landed
+        sleeper.send_signal(signal.SIGCONT)
+        assert sleeper.stdout.readline()
+        for w in workers:
+            w.send_signal(signal.SIGTERM)
+        for w in workers:
+            _, err = w.communicate(timeout=TIMEOUT)
+            assert w.returncode == 0, err
+        assert check_main([*map(str, histories), "--json"]) == 0
+        counts = json.loads(capsys.readouterr().out)["counts"]
+        assert counts["lost"] == counts["double-apply"] == counts["version-down"] == 0
+        acked = [r for h in histories for r in acknowledged(h)]
+        assert len({(r["user"], r["version"]) for r in acked}) == len(acked)
+        assert_landed_in_order(db, acked)
+        with redis.Redis.from_url(redis_url) as client:
+            assert_queue_empty(client, tmp_path)
+    finally:
+        for w in locals().get("workers", []):
+            if w.poll() is None:
+                w.send_signal(signal.SIGCONT)
                 w.kill()
                 w.wait()
         delete_test_keys(redis_url, tmp_path)

@@ -197,8 +197,8 @@ class FleetLink:
                     "its landings in flight are recognised by write id",
                 )
             fed = await queue.feed(core.queue, perf_counter(), set(leases.view.live))
-        if fed:
-            self._flusher.request_flush()
+        if len(core.queue) >= core.config.batch_size:
+            self._flusher.request_flush()  # else the flusher's interval (--flush-interval)
         return fed
 
     async def _run(self) -> None:
