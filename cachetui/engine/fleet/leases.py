@@ -21,6 +21,7 @@ import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 import redis.asyncio as aioredis
 
@@ -122,7 +123,7 @@ class Leases:
         partitions taken now. ``quiet(k)``: nothing of partition k is in flight here;
         ``sizes[k]``: entries in it (for the claim record)."""
         client = self._client()
-        raw = await client.hgetall(self.members_key)
+        raw = cast(dict[bytes, bytes], await client.hgetall(self.members_key))
         members = {k.decode(): v.decode(errors="replace") for k, v in raw.items()}
         members[self.owner] = members.get(self.owner, self.owner)
         others = sorted(o for o in members if o != self.owner)
