@@ -42,8 +42,8 @@ from cachetui.engine.settling import CommitSettler
 from cachetui.engine.stores.base import CacheStore
 from cachetui.engine.stores.health import CacheHealth
 
-if TYPE_CHECKING:  # the fleet's link imports this module
-    from cachetui.engine.fleet.lander import FleetLink
+if TYPE_CHECKING:
+    from cachetui.engine.fleet.status import FleetHooks
 
 #: The op id of the last operation started in the current asyncio context: after
 #: ``await engine.read(42)`` the caller finds its op id here, to show its trace.
@@ -104,7 +104,7 @@ class EngineCore:
         self.durable = False
         self.journal = GroupCommit(self._append_outbox)
         #: The fleet queue's link (``outbox`` is then a FleetQueue), or None.
-        self.fleet: FleetLink | None = None
+        self.fleet: FleetHooks | None = None
         #: Per user, a write whose append to the durable queue has an unknown outcome
         #: (cancelled, timed out, the connection reset) and whose entry, if any, is not
         #: removed yet: the user's next acknowledgement waits for :meth:`settle`.

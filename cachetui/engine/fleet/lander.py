@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -30,7 +29,7 @@ from cachetui.engine.database.base import RowConflict, RowFailure, RowLanded
 from cachetui.engine.errors import DatabaseUnavailable
 from cachetui.engine.events import EventKind
 from cachetui.engine.fleet.fleet_queue import FleetQueue
-from cachetui.engine.fleet.leases import Claim
+from cachetui.engine.fleet.status import FleetMember, FleetStatus, PendingEntry
 from cachetui.engine.profile import Profile
 from cachetui.engine.queue.flusher import Flusher
 
@@ -38,43 +37,6 @@ from cachetui.engine.queue.flusher import Flusher
 TICK = 0.5
 #: Times a landing is moved onto a row another cachetui instance just landed.
 REBASES = 3
-
-
-@dataclass(frozen=True, slots=True)
-class FleetMember:
-    """One instance of the fleet, as this one last saw it."""
-
-    owner: str
-    name: str
-    live: bool
-    heartbeat_age: float  # seconds (inf: no heartbeat at all)
-    partitions: list[int]
-    pending: int  # entries in the partitions it holds
-
-
-@dataclass(frozen=True, slots=True)
-class PendingEntry:
-    """A write in the fleet queue: who acknowledged it, who is to land it."""
-
-    user_id: int
-    version: int
-    write_id: str | None
-    acknowledged_by: str
-    partition: int
-    holder: str  # the owner holding the partition's lease ('' for none)
-
-
-@dataclass(frozen=True, slots=True)
-class FleetStatus:
-    """What the F pane shows (:meth:`FleetLink.status`)."""
-
-    me: str
-    partitions: int
-    members: list[FleetMember]
-    holders: dict[int, tuple[str, int]]  # partition → (owner, epoch)
-    claims: list[Claim] = field(default_factory=list)
-    claimed_writes: int = 0
-    parked_entries: int = 0
 
 
 class FleetLink:
@@ -88,6 +50,11 @@ class FleetLink:
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()  # one tick at a time
         queue.on_park = self._parked
+
+    @property
+    def claimed(self) -> int:
+        """Writes of instances that were gone, fed here to land."""
+        return self.queue.claimed
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())

@@ -27,7 +27,7 @@ from cachetui.engine.queue.url import (
 from cachetui.engine.stores.redis_url import is_redis_url
 
 if TYPE_CHECKING:
-    from cachetui.engine.fleet.lander import FleetStatus, PendingEntry
+    from cachetui.engine.fleet.status import FleetStatus, PendingEntry
 
 
 class DurableQueueOperations:
@@ -75,8 +75,9 @@ class DurableQueueOperations:
             if fleet:
                 from cachetui.engine.fleet.lander import FleetLink  # imports redis
 
-                core.fleet = FleetLink(core, self._flusher, journal)  # type: ignore[arg-type]
-                core.fleet.start()
+                link = FleetLink(core, self._flusher, journal)  # type: ignore[arg-type]
+                link.start()
+                core.fleet = link
         core.durable = location.durable
         return await core.requeue(replay)
 
@@ -129,7 +130,7 @@ class DurableQueueOperations:
         """Writes of other instances taken over: replayed at start, and with the fleet
         queue, fed from the partitions of instances that were gone."""
         fleet = self._core.fleet
-        return self.recovered + (fleet.queue.claimed if fleet is not None else 0)
+        return self.recovered + (fleet.claimed if fleet is not None else 0)
 
     async def fleet_status(self) -> FleetStatus | None:
         """With the fleet queue: its instances, partitions and claims (the F pane), else
