@@ -1,6 +1,7 @@
 """A fleet for real: ``cachetui worker`` processes sharing one fleet queue in a real Redis
-over one SQLite database (WAL); one of them SIGKILLed mid-run. Their histories are judged
-by ``cachetui check``; an AFTER UPDATE audit trigger records the order of landings.
+over one SQLite database (WAL) or PostgreSQL schema; one of them SIGKILLed mid-run.
+Their histories are judged by ``cachetui check``; an AFTER UPDATE audit trigger records
+the order of landings.
 
 Sizes: ``CACHETUI_FLEET_UPDATES`` (default 10,000, the issue's) updates in all, spread
 over three workers for ``CACHETUI_FLEET_SECONDS`` (default 3) seconds each."""
@@ -17,11 +18,13 @@ import sys
 import time
 from pathlib import Path
 
+import psycopg
+import pytest
 import redis
 
 from cachetui.cli.check import main as check_main
 from cachetui.engine import Engine, EngineConfig
-from tests.conftest import database_ids, delete_test_keys
+from tests.conftest import delete_test_keys
 
 TIMEOUT = 60  # seconds a step may take on a loaded machine (never a speed assertion)
 USERS = 100
@@ -36,22 +39,60 @@ CREATE TRIGGER profiles_audit AFTER UPDATE ON profiles BEGIN
     VALUES (new.user_id, new.version, new.write_id);
 END;
 """
+AUDIT_POSTGRES = """
+CREATE TABLE profiles_audit (seq bigserial PRIMARY KEY, user_id bigint, version bigint,
+                             write_id text);
+CREATE FUNCTION profiles_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+    INSERT INTO profiles_audit (user_id, version, write_id)
+    VALUES (new.user_id, new.version, new.write_id);
+    RETURN new;
+END $$;
+CREATE TRIGGER profiles_audit AFTER UPDATE ON profiles
+    FOR EACH ROW EXECUTE FUNCTION profiles_audit();
+"""
 
 
-def seeded(db: Path) -> None:
+def query(db: str, statement: str) -> list[tuple[object, ...]]:
+    """Rows of ``statement`` on the SQLite file or PostgreSQL URL ``db``."""
+    if db.startswith("postgresql://"):
+        with psycopg.connect(db, autocommit=True) as conn:
+            cur = conn.execute(statement)  # type: ignore[call-overload]
+            return cur.fetchall() if cur.description else []
+    with sqlite3.connect(db) as conn:
+        return conn.execute(statement).fetchall()
+
+
+def seeded(db: str) -> None:
     async def seed() -> None:
-        async with Engine(EngineConfig(db_path=str(db))) as engine:
+        config = EngineConfig(db_url=db) if db.startswith("postgresql://") else None
+        async with Engine(config or EngineConfig(db_path=db)) as engine:
             await engine.seed(USERS)
 
     asyncio.run(seed())
-    with sqlite3.connect(db) as conn:
-        conn.executescript(AUDIT)
+    if db.startswith("postgresql://"):
+        query(db, AUDIT_POSTGRES)
+    else:
+        with sqlite3.connect(db) as conn:
+            conn.executescript(AUDIT)
+
+
+def database_id(db: str) -> str:
+    return str(query(db, "SELECT value FROM cachetui_meta WHERE key = 'database_id'")[0][0])
+
+
+def forget(redis_url: str, db: str, folder: Path) -> None:
+    """Delete the test's keys (its database's queue)."""
+    with redis.Redis.from_url(redis_url) as client:
+        keys = list(client.scan_iter(match=f"cachetui:queue:{database_id(db)}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    delete_test_keys(redis_url, folder)
 
 
 def worker(
-    db: Path, queue: str, name: str, history: Path, rate: int, *more: str
+    db: str, queue: str, name: str, history: Path, rate: int, *more: str
 ) -> subprocess.Popen[str]:
-    args = ["--db", str(db), "--policy", "write-behind", "--queue", queue, "--name", name]
+    args = ["--db", db, "--policy", "write-behind", "--queue", queue, "--name", name]
     args += ["--rate", str(rate), "--read-ratio", "0", "--keys", str(USERS), "--zipf", "0"]
     args += ["--flush-interval", "0.2", "--claim-after", "2"]
     args += ["--history", str(history), "--profiles", "0", *more]
@@ -76,8 +117,18 @@ def acknowledged(history: Path) -> list[dict[str, object]]:
     return found
 
 
-def test_three_workers_one_killed_lose_nothing_and_land_in_order(tmp_path, redis_url, capsys):
-    db = tmp_path / "fleet.db"
+@pytest.fixture(params=["sqlite", "postgres"])
+def fleet_db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The database of the fleet: a SQLite file (WAL), or a PostgreSQL schema."""
+    if request.param == "sqlite":
+        return str(tmp_path / "fleet.db")
+    return str(request.getfixturevalue("postgres_url"))
+
+
+def test_three_workers_one_killed_lose_nothing_and_land_in_order(
+    tmp_path, redis_url, fleet_db, capsys
+):
+    db = fleet_db
     seeded(db)
     histories = [tmp_path / f"w{n}.jsonl" for n in range(3)]
     rate = round(UPDATES / (SECONDS * 3))
@@ -110,36 +161,34 @@ def test_three_workers_one_killed_lose_nothing_and_land_in_order(tmp_path, redis
 
         assert_landed_in_order(db, acked)
         with redis.Redis.from_url(redis_url) as client:
-            assert_queue_empty(client, tmp_path)
+            assert_queue_empty(client, database_id(db))
     finally:
         for w in locals().get("workers", []):
             if w.poll() is None:
                 w.kill()
                 w.wait()
-        delete_test_keys(redis_url, tmp_path)
+        forget(redis_url, db, tmp_path)
 
 
-def assert_landed_in_order(db: Path, acked: list[dict[str, object]]) -> None:
+def assert_landed_in_order(db: str, acked: list[dict[str, object]]) -> None:
     """The audit: each user's landings go up, no write id twice, no dead letter, and
     every acknowledged write is in (a row at its version or later holds its changes)."""
-    with sqlite3.connect(db) as conn:
-        audit = conn.execute("SELECT user_id, version, write_id FROM profiles_audit ORDER BY seq")
-        landings = audit.fetchall()
-        rows = dict(conn.execute("SELECT user_id, version FROM profiles").fetchall())
-        assert conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0] == 0
-    newest: dict[int, int] = {}
+    landings = query(db, "SELECT user_id, version, write_id FROM profiles_audit ORDER BY seq")
+    rows = dict(query(db, "SELECT user_id, version FROM profiles"))
+    assert query(db, "SELECT count(*) FROM dead_letters")[0][0] == 0
+    newest: dict[object, int] = {}
     for user, version, write_id in landings:  # each user's landings go up
-        assert version > newest.get(user, 0) and write_id is not None
+        assert isinstance(version, int) and version > newest.get(user, 0)
+        assert write_id is not None
         newest[user] = version
     assert len({w for _, _, w in landings}) == len(landings)  # none applied twice
     for r in acked:  # every acknowledged write is in (a later row holds its changes)
-        assert rows[r["user"]] >= r["version"]  # type: ignore[index,operator]
+        assert rows[r["user"]] >= r["version"]  # type: ignore[operator]
 
 
-def assert_queue_empty(client: redis.Redis, folder: Path) -> None:
+def assert_queue_empty(client: redis.Redis, database: str) -> None:
     """Every landed entry was deleted; none was parked."""
-    (database_id,) = database_ids(folder)
-    prefix = f"cachetui:queue:{database_id}:fleet"
+    prefix = f"cachetui:queue:{database}:fleet"
     streams = list(client.scan_iter(match=f"{prefix}:p[0-9]*", count=1000))
     assert streams and sum(client.xlen(s) for s in streams) == 0  # landed: deleted
     assert not client.exists(f"{prefix}:parked")
@@ -156,7 +205,7 @@ def test_a_stopped_worker_is_claimed_while_the_other_runs_and_fenced_when_it_wak
     --claim-after 2) and lands their entries while it keeps running; SIGCONT: the woken
     one still holds those writes in its queue and lands them at its close: each is
     recognised (the row is at its version or later) and writes nothing."""
-    db = tmp_path / "fleet.db"
+    db = str(tmp_path / "fleet.db")
     seeded(db)
     histories = [tmp_path / "survivor.jsonl", tmp_path / "sleeper.jsonl"]
     quiet = ["--flush-interval", "60", "--batch-size", "100000"]  # lands only at its close
@@ -188,14 +237,14 @@ def test_a_stopped_worker_is_claimed_while_the_other_runs_and_fenced_when_it_wak
         assert len({(r["user"], r["version"]) for r in acked}) == len(acked)
         assert_landed_in_order(db, acked)
         with redis.Redis.from_url(redis_url) as client:
-            assert_queue_empty(client, tmp_path)
+            assert_queue_empty(client, database_id(db))
     finally:
         for w in locals().get("workers", []):
             if w.poll() is None:
                 w.send_signal(signal.SIGCONT)
                 w.kill()
                 w.wait()
-        delete_test_keys(redis_url, tmp_path)
+        forget(redis_url, db, tmp_path)
 
 
 def test_an_entry_of_an_unknown_format_is_parked_not_landed(tmp_path, redis_url):
