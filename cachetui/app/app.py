@@ -71,7 +71,7 @@ class CacheTuiApp(
     """``engine`` is started (and seeded with ``seed_profiles``) on mount, closed on quit.
 
     This class composes the screen, binds the keys (listed in
-    :mod:`~cachetui.app.bindings`) and starts and releases the engine; each part it is
+    :mod:`~cachetui.app.keys.table`) and starts and releases the engine; each part it is
     made of lives in a module named for it: the scenarios
     (:mod:`~cachetui.app.scenario_mode`), the operations on the data
     (:mod:`~cachetui.app.operations`), dead letters and rejected writes
