@@ -38,3 +38,16 @@ def test_the_key_table_needs_no_textual():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == ""
+
+
+def test_each_help_row_names_the_keys_it_binds():
+    """The help screen and the README name the keys the dashboard binds for each row."""
+    shown = {"question_mark": "?", "plus": "+", "minus": "-"}
+    for key in KEYS:
+        if not key.listed:
+            continue
+        named = set(key.keys.replace(",", " ").split()) | set(re.findall(r"`([^`]+)`", key.help))
+        for binding in key.bindings:
+            if "dashboard" in binding.modes:
+                first = binding.keys.split(",")[0]
+                assert shown.get(first, first) in named, (key.keys, binding.keys)
