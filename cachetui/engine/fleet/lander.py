@@ -164,8 +164,9 @@ class FleetLink:
                     "its landings in flight are recognised by write id",
                 )
             fed = await queue.feed(core.queue, perf_counter(), set(leases.view.live))
-        if len(core.queue) >= core.config.batch_size:
-            self._flusher.request_flush()  # else the flusher's interval (--flush-interval)
+        if taken or len(core.queue) >= core.config.batch_size:
+            # Claimed entries are overdue: at once; else the flusher's --flush-interval.
+            self._flusher.request_flush()
         return fed
 
     async def _run(self) -> None:
