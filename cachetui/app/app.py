@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar
@@ -21,6 +22,7 @@ from cachetui.app.bindings import (
     FOOTER_DROP_ORDER,
     first_key,
 )
+from cachetui.app.dashboard_session import DashboardSession
 from cachetui.app.dead_letter_keys import DeadLetterKeys
 from cachetui.app.export import MetricsHistory
 from cachetui.app.faults_workload import FaultsAndWorkload
@@ -29,11 +31,9 @@ from cachetui.app.link_keys import LinkKeys
 from cachetui.app.operations import Operations
 from cachetui.app.presenting import Presenting
 from cachetui.app.queue_choice import QueueChoice
-from cachetui.app.quitting import Quitting
 from cachetui.app.refresh import REFRESH_SECONDS, RefreshLoop
 from cachetui.app.scenario_mode import ScenarioMode
 from cachetui.app.screens.dialogs import GotoScreen
-from cachetui.app.seeding import Seeding
 from cachetui.app.status_header import StatusHeader
 from cachetui.app.talk_mode import TalkMode
 from cachetui.app.widgets.activity import EventLog, TracePane
@@ -51,19 +51,14 @@ from cachetui.scenarios import Scenario
 DEFAULT_EXPORT_DIR = "~/cachetui-exports"
 #: Notifications shown at once, by the screen's height class (the Events pane's room).
 TOASTS_SHOWN = {"-tall": 3, "-mid": 2, "-short": 1}
+#: The title of a knob's notice (one at a time: see :meth:`CacheTuiApp.notify_setting`).
+SETTING_TITLE = "Setting"
 
 
 class CacheTuiApp(
     ScenarioMode,
-    TalkMode,
     Operations,
-    DeadLetterKeys,
-    QueueChoice,
-    LinkKeys,
-    FaultsAndWorkload,
     Presenting,
-    Quitting,
-    Seeding,
     RefreshLoop,
     StatusHeader,
     App[None],
@@ -71,18 +66,19 @@ class CacheTuiApp(
     """``engine`` is started (and seeded with ``seed_profiles``) on mount, closed on quit.
 
     This class composes the screen, binds the keys (listed in
-    :mod:`~cachetui.app.bindings`) and starts and releases the engine; each part it is
-    made of lives in a module named for it: the scenarios
+    :mod:`~cachetui.app.bindings`) and hands each key to the part that owns what it
+    changes. Its collaborators, each an object owning its state, reach the app through
+    :class:`~cachetui.app.dashboard.Dashboard`: :attr:`session` (the engine from start to
+    quit, the workload, the terminal: :mod:`~cachetui.app.dashboard_session`), the knobs
+    :attr:`faults_workload`, :attr:`queue_choice`, :attr:`link_keys` and
+    :attr:`dead_letter_keys` (modules of the same names) and :attr:`talk_mode`.
+
+    Still mixed in, sharing what :mod:`~cachetui.app.app_part` lists: the scenarios
     (:mod:`~cachetui.app.scenario_mode`), the operations on the data
-    (:mod:`~cachetui.app.operations`), dead letters and rejected writes
-    (:mod:`~cachetui.app.dead_letter_keys`), the faults and the workload
-    (:mod:`~cachetui.app.faults_workload`), a link's keys (:mod:`~cachetui.app.link_keys`),
-    help, focus and export (:mod:`~cachetui.app.presenting`), the quit path
-    (:mod:`~cachetui.app.quitting`), the refresh loop (:mod:`~cachetui.app.refresh`), the
-    header (:mod:`~cachetui.app.status_header`) and talk mode
-    (:mod:`~cachetui.app.talk_mode`). What they share is listed in
-    :mod:`~cachetui.app.app_part`. ScenarioMode comes first: Textual runs ``on_mount`` and
-    ``on_unmount`` along the MRO, this class's before the scenario's.
+    (:mod:`~cachetui.app.operations`), help, focus and export
+    (:mod:`~cachetui.app.presenting`), the refresh loop (:mod:`~cachetui.app.refresh`) and
+    the header (:mod:`~cachetui.app.status_header`). ScenarioMode comes first: Textual runs
+    ``on_mount`` and ``on_unmount`` along the MRO, this class's before the scenario's.
 
     ``live=False`` stops the refresh timers (tests call :meth:`refresh_view`);
     ``timings=False`` hides durations and ages, for deterministic snapshots.
@@ -112,27 +108,36 @@ class CacheTuiApp(
         talk: bool = False,
     ) -> None:
         super().__init__()
-        self.talk = talk  # --talk: the preset, and X resets the lab (see TalkMode)
         if theme is not None:
             self.theme = theme  # an unknown name raises InvalidThemeError
         self.export_dir = export_dir
         self.metrics_history = MetricsHistory()
         self.engine = engine
         self.key_order = KeyOrder()
-        self.seed_profiles = seed_profiles
         self.live = live
         self.timings = timings
         self.rng = random.Random(seed)
         self.initial_scenario = scenario  # started on mount: see ScenarioMode
-        self.workload: Workload | None = None
-        self.startup_error: str | None = None
         self.followed: int | None = None
         self.total_rows = 0
         self._trace_op = 0
         self._trace_title = ""
-        # the workload's achieved ops/s over the last second (None: not measured yet)
+        # the workload's achieved ops/s over the last second (None: not measured yet),
+        # RefreshLoop's
         self._workload_rate: float | None = None
         self._workload_mark: tuple[float, int] | None = None  # (when, operations done)
+        # the collaborators
+        self.session = DashboardSession(self, engine, seed_profiles=seed_profiles)
+        self.faults_workload = FaultsAndWorkload(self)
+        self.queue_choice = QueueChoice(self)
+        self.link_keys = LinkKeys(self)
+        self.dead_letter_keys = DeadLetterKeys(self)
+        self.talk_mode = TalkMode(self, self.dead_letter_keys, on=talk)
+
+    @property
+    def workload(self) -> Workload | None:
+        """The background workload (the session's; None until the lab is open)."""
+        return self.session.workload
 
     #: z: the event log and the secondary metrics hidden, the three panes enlarged.
     focus_panes = var(False, toggle_class="-focus-panes")
@@ -155,20 +160,10 @@ class CacheTuiApp(
         self.query_one("#trace", TracePane).border_title = "Last operation"
         self.query_one("#log", EventLog).border_title = "Events"
         self.query_one("#metrics", MetricsStrip).border_title = "Metrics"
-        self.install_signal_handlers()  # SIGTERM, SIGHUP, SIGINT: the path of q
-        # what the engine says while it starts: lab triggers left over by a killed run
-        at_start: list[Event] = []
-        unsubscribe = self.engine.subscribe(
-            lambda event: at_start.append(event) if event.kind is EventKind.FAULT else None
-        )
-        try:
-            await self.engine.start()
-        except CacheTuiError as exc:
-            self.startup_error = str(exc)
-            self.exit(return_code=2)
-            return
-        finally:
-            unsubscribe()
+        self.session.attach_terminal()  # SIGTERM, SIGHUP, SIGINT: the path of q
+        at_start = await self.session.start()
+        if at_start is None:
+            return  # the engine could not start: the app exits
         # the first paint comes once on_mount returns: seed (with its progress) after it;
         # the keys typed meanwhile wait for their turn
         self._open_lab(at_start)
@@ -177,22 +172,16 @@ class CacheTuiApp(
     async def _open_lab(self, at_start: list[Event]) -> None:
         """Seed an empty database, then start the dashboard's live parts."""
         try:
-            if not await self.seed_database():
+            if not await self.session.seed():
                 return  # stopped by q or a signal: the app is quitting
             self.total_rows = await self.engine.db_count()
-            if self.talk:
-                await self.open_talk()
+            if self.talk_mode.on:
+                await self.talk_mode.open(self.total_rows)
         except CacheTuiError as exc:
-            self.startup_error = str(exc)
-            self.exit(return_code=2)
+            self.session.failed(exc)
             return
-        self.notify_start(at_start)
-        self.workload = Workload(
-            self.engine,
-            keys=max(1, self.total_rows),
-            # a float: Workload hands it to random.Random, which takes one (typed int there)
-            seed=self.rng.random(),  # type: ignore[arg-type]
-        )
+        self.dead_letter_keys.notify_start(at_start)
+        self.session.open_workload(keys=max(1, self.total_rows), seed=self.rng.random())
         self.engine.subscribe(self._on_event)
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
         for pane in self.query(KeyTable):  # room for the largest id, followed (▸)
@@ -238,16 +227,39 @@ class CacheTuiApp(
             markup=False,
         )
 
+    def notify_setting(self, message: str) -> None:
+        """A knob's new value: replaces the previous knob notice instead of stacking
+        (pressing + twelve times shows one toast, not twelve)."""
+        for notification in list(self._notifications):
+            if notification.title == SETTING_TITLE:
+                self._unnotify(notification, refresh=False)
+        self.notify(message, title=SETTING_TITLE, timeout=3)
+
+    def show_status(self) -> None:
+        """Draw the header again (the collaborators' name for StatusHeader's)."""
+        self._show_status()
+
+    def workload_started(self) -> None:
+        """The workload's achieved rate is measured from the next sample on."""
+        self._workload_rate = None
+        self._workload_mark = (time.monotonic(), self._workload_done())
+
+    def narrate(self, text: str) -> None:
+        """A line in the Events pane saying what a key did (the engine has no event for a
+        link's change), shown at the next repaint."""
+        self._on_event(Event(0, EventKind.FAULT, None, None, None, time.perf_counter(), text))
+
     async def on_unmount(self) -> None:
         """Leaving without the quit action (tests, an error): still release the engine."""
-        self.remove_signal_handlers()
-        if self.workload is not None:
-            await self.workload.stop()
-        if self.engine.running:
-            try:
-                await self.engine.close(timeout=1)
-            except CacheTuiError:
-                await self.engine.close(timeout=0, discard=True)
+        await self.session.release()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Talk mode's X exists only in talk mode; with a link, l and o act on it."""
+        for part in (self.talk_mode, self.link_keys):
+            allowed = part.allows(action)
+            if allowed is not None:
+                return allowed
+        return super().check_action(action, parameters)
 
     async def on_event(self, event: events.Event) -> None:
         """A key typed in one burst after ``g`` was sent to the screen below before the
@@ -283,5 +295,75 @@ class CacheTuiApp(
         yield SystemCommand(
             "Retry every dead letter (d, then R)",
             "put every parked write back in the write queue",
-            lambda: self.action_dead_letters(then="retry_all"),
+            lambda: self.dead_letter_keys.open(then="retry_all"),
         )
+
+    # -- the session's keys: q, ctrl+q, ctrl+c -------------------------------------------------
+    # Textual's App.action_quit is a coroutine; this one takes its turn after the keys
+    # typed before it (U then q: the burst's writes are flushed too).
+    @in_order
+    async def action_quit(self) -> None:  # type: ignore[override]
+        await self.session.quit()
+
+    def action_help_quit(self) -> None:
+        """ctrl+c quits like q (Textual only shows a toast saying how to quit)."""
+        self.action_quit()
+
+    # -- the knobs' keys ---------------------------------------------------------------------
+    @in_order
+    def action_outage(self) -> None:
+        self.faults_workload.toggle_outage()
+
+    @in_order
+    def action_cache_outage(self) -> None:
+        self.faults_workload.toggle_cache_outage()
+
+    @in_order
+    def action_latency(self) -> None:
+        self.faults_workload.next_latency()
+
+    @in_order
+    async def action_workload(self) -> None:
+        await self.faults_workload.toggle_workload()
+
+    @in_order
+    def action_rate(self, step: int) -> None:
+        self.faults_workload.step_rate(step)
+
+    @in_order
+    def action_mix(self) -> None:
+        self.faults_workload.next_mix()
+
+    @in_order
+    def action_skew(self) -> None:
+        self.faults_workload.next_skew()
+
+    @in_order
+    async def action_cycle_queue(self) -> None:
+        await self.queue_choice.cycle()
+
+    @in_order
+    async def action_link_rtt(self) -> None:
+        await self.link_keys.cycle_rtt()
+
+    @in_order
+    async def action_link_fault(self) -> None:
+        await self.link_keys.cycle_fault()
+
+    def action_dead_letters(self, then: str = "") -> None:
+        self.dead_letter_keys.open(then)
+
+    @in_order
+    async def action_toggle_reject(self) -> None:
+        await self.dead_letter_keys.toggle_reject()
+
+    # -- talk mode's key: X ------------------------------------------------------------------
+    def action_talk_reset(self) -> None:
+        """X: ask, then reset the lab (after the keys typed before the answer)."""
+        dialog = self.talk_mode.confirmation()
+        if dialog is not None:
+            self.push_screen(dialog, lambda yes: self._talk_reset() if yes else None)
+
+    @in_order
+    async def _talk_reset(self) -> None:
+        await self.talk_mode.reset()

@@ -1,10 +1,11 @@
-"""What every part of the dashboard may rely on: the app it is mixed into.
+"""What the parts still mixed into the dashboard may rely on: the app they are mixed into.
 
-:class:`~cachetui.app.app.CacheTuiApp` is composed of parts, each a mixin in a module
-named for it (:mod:`~cachetui.app.operations`, :mod:`~cachetui.app.refresh`, ...). At
-run time :class:`AppPart` is plain ``object``; for the type checker it is the Textual
-``App`` plus the state the app's constructor sets and the methods one part calls on
-another. This list is the coupling between the parts: keep it short.
+:class:`~cachetui.app.app.CacheTuiApp` is composed of collaborators (objects that own
+their state, see :mod:`~cachetui.app.dashboard`) and of the parts still mixed in
+(:mod:`~cachetui.app.operations`, :mod:`~cachetui.app.refresh`, ...). At run time
+:class:`AppPart` is plain ``object``; for the type checker it is the Textual ``App`` plus
+the state the app's constructor sets and the methods one part calls on another. This list
+is the coupling between the mixed-in parts: keep it short.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
 
     from textual.app import App
 
+    from cachetui.app.dashboard_session import DashboardSession
+    from cachetui.app.dead_letter_keys import DeadLetterKeys
     from cachetui.app.export import MetricsHistory, MetricsSample
     from cachetui.app.key_order import KeyOrder
     from cachetui.app.states import Palette
@@ -30,9 +33,6 @@ if TYPE_CHECKING:
         live: bool  # False: no refresh timers (tests repaint by hand)
         timings: bool  # False: no durations or ages (deterministic snapshots)
         rng: random.Random
-        workload: Workload | None  # None until mounted
-        startup_error: str | None
-        seed_profiles: int
         followed: int | None  # the user followed in all three panes
         total_rows: int
         export_dir: str
@@ -45,6 +45,12 @@ if TYPE_CHECKING:
         # the workload's achieved ops/s (measured by the refresh, shown by the header)
         _workload_rate: float | None
         _workload_mark: tuple[float, int] | None
+        # the collaborators the parts use
+        session: DashboardSession
+        dead_letter_keys: DeadLetterKeys
+
+        @property
+        def workload(self) -> Workload | None: ...  # the session's: None until mounted
 
         # -- ScenarioMode ------------------------------------------------------------------
         scenario_run: ScenarioRun | None
@@ -60,20 +66,8 @@ if TYPE_CHECKING:
         @property
         def state_palette(self) -> Palette: ...
 
-        # -- DeadLetterKeys ----------------------------------------------------------------
-        rejected_writes: set[int]
-
-        def rejecting_users(self) -> list[int]: ...
-
-        # -- FaultsAndWorkload -------------------------------------------------------------
-        def _notify_setting(self, message: str) -> None: ...
-
         # -- StatusHeader ------------------------------------------------------------------
         def _show_status(self) -> None: ...
-
-        # -- Quitting, Seeding -------------------------------------------------------------
-        def quit_now(self) -> None: ...
-        async def stop_seeding(self) -> bool: ...
 
         # -- Operations --------------------------------------------------------------------
         def _trace_last(self, title: str, since: float | None = None) -> None: ...

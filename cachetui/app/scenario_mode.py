@@ -46,7 +46,7 @@ class ScenarioMode(AppPart):
 
     async def on_mount(self) -> None:
         """Runs after CacheTuiApp.on_mount (Textual calls the handlers along the MRO)."""
-        if self.initial_scenario is None or self.startup_error or not self.engine.running:
+        if self.initial_scenario is None or self.session.startup_error or not self.engine.running:
             return
         scenario = self.initial_scenario
         if isinstance(scenario, str):
@@ -128,11 +128,12 @@ class ScenarioMode(AppPart):
             if self.workload is not None and self.workload.running:
                 await self.workload.stop()
                 self.notify("background workload stopped for the scenario", timeout=3)
-            if self.rejected_writes:  # P's triggers would spoil the scenario's steps
-                users = sorted(self.rejected_writes)
+            rejected = self.dead_letter_keys.rejected_writes
+            if rejected:  # P's triggers would spoil the scenario's steps
+                users = sorted(rejected)
                 for user in users:
                     await self.engine.accept_writes(user)
-                self.rejected_writes.clear()
+                rejected.clear()
                 self.notify(
                     f"the database accepts writes of user {', '.join(map(str, users))} "
                     "again (P) for the scenario",

@@ -89,7 +89,7 @@ class StatusHeader(AppPart):
                     alarm(f"DB file {how}"),
                 )
             )
-        rejecting = self.rejecting_users()
+        rejecting = self.dead_letter_keys.rejecting_users()
         if rejecting:  # P: a real trigger refuses these users' writes
             users = ", ".join(str(u) for u in rejecting)
             who = f"user {users}'s writes" if len(rejecting) == 1 else f"writes of users {users}"
