@@ -24,7 +24,7 @@ from cachetui.app.bindings import (
 )
 from cachetui.app.dashboard_session import DashboardSession
 from cachetui.app.dead_letter_keys import DeadLetterKeys
-from cachetui.app.export import MetricsHistory
+from cachetui.app.export import MetricsHistory, MetricsSample
 from cachetui.app.faults_workload import FaultsAndWorkload
 from cachetui.app.key_order import KeyOrder, in_order
 from cachetui.app.link_keys import LinkKeys
@@ -34,6 +34,7 @@ from cachetui.app.queue_choice import QueueChoice
 from cachetui.app.refresh import REFRESH_SECONDS, RefreshLoop
 from cachetui.app.scenario_mode import ScenarioMode
 from cachetui.app.screens.dialogs import GotoScreen
+from cachetui.app.screens.help import HelpScreen
 from cachetui.app.status_header import StatusHeader
 from cachetui.app.talk_mode import TalkMode
 from cachetui.app.widgets.activity import EventLog, TracePane
@@ -58,7 +59,6 @@ SETTING_TITLE = "Setting"
 class CacheTuiApp(
     ScenarioMode,
     Operations,
-    Presenting,
     RefreshLoop,
     StatusHeader,
     App[None],
@@ -110,7 +110,6 @@ class CacheTuiApp(
         super().__init__()
         if theme is not None:
             self.theme = theme  # an unknown name raises InvalidThemeError
-        self.export_dir = export_dir
         self.metrics_history = MetricsHistory()
         self.engine = engine
         self.key_order = KeyOrder()
@@ -133,6 +132,7 @@ class CacheTuiApp(
         self.link_keys = LinkKeys(self)
         self.dead_letter_keys = DeadLetterKeys(self)
         self.talk_mode = TalkMode(self, self.dead_letter_keys, on=talk)
+        self.presenting = Presenting(self, export_dir)
 
     @property
     def workload(self) -> Workload | None:
@@ -243,6 +243,10 @@ class CacheTuiApp(
         """The workload's achieved rate is measured from the next sample on."""
         self._workload_rate = None
         self._workload_mark = (time.monotonic(), self._workload_done())
+
+    def sample_now(self) -> MetricsSample:
+        """The metrics now, with the rates since the last sample (the last row of E)."""
+        return self._sample_since_last(time.monotonic(), self.engine.metrics)
 
     def narrate(self, text: str) -> None:
         """A line in the Events pane saying what a key did (the engine has no event for a
@@ -356,6 +360,22 @@ class CacheTuiApp(
     @in_order
     async def action_toggle_reject(self) -> None:
         await self.dead_letter_keys.toggle_reject()
+
+    # -- presenting: ? v z E ----------------------------------------------------------------
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.KEY_HELP))
+
+    def action_verdicts(self) -> None:
+        self.presenting.show_verdicts()
+
+    def action_toggle_focus(self) -> None:
+        self.focus_panes = not self.focus_panes
+
+    def action_export(self) -> None:
+        self.presenting.export()
+
+    def on_delivery_failed(self, event: events.DeliveryFailed) -> None:
+        self.presenting.delivery_failed(event)
 
     # -- talk mode's key: X ------------------------------------------------------------------
     def action_talk_reset(self) -> None:

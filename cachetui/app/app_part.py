@@ -35,9 +35,7 @@ if TYPE_CHECKING:
         rng: random.Random
         followed: int | None  # the user followed in all three panes
         total_rows: int
-        export_dir: str
         metrics_history: MetricsHistory
-        focus_panes: bool
         key_order: KeyOrder  # the keys that act on the engine, in the order typed
         # the operation the trace pane shows (set by the operations, shown by the refresh)
         _trace_op: int

@@ -3,22 +3,22 @@
 :class:`~cachetui.app.app.CacheTuiApp` is composed of collaborators, each an object that
 owns its state: the session (:mod:`~cachetui.app.dashboard_session`), the knobs
 (:mod:`~cachetui.app.faults_workload`, :mod:`~cachetui.app.queue_choice`,
-:mod:`~cachetui.app.link_keys`, :mod:`~cachetui.app.dead_letter_keys`) and talk mode
-(:mod:`~cachetui.app.talk_mode`). They reach the rest of the dashboard only through this
-list: the engine, what is on the screen, and the few things they ask it to do. Keep it
-short.
+:mod:`~cachetui.app.link_keys`, :mod:`~cachetui.app.dead_letter_keys`), talk mode
+(:mod:`~cachetui.app.talk_mode`) and presenting (:mod:`~cachetui.app.presenting`). They
+reach the rest of the dashboard only through this list: the engine, what is on the
+screen, and the few things they ask it to do. Keep it short.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 if TYPE_CHECKING:
     from textual.notifications import SeverityLevel
     from textual.screen import Screen
 
-    from cachetui.app.export import MetricsHistory
+    from cachetui.app.export import MetricsHistory, MetricsSample
     from cachetui.app.states import Palette
     from cachetui.engine import Engine
     from cachetui.engine.lab.workload import Workload
@@ -40,6 +40,15 @@ class Dashboard(Protocol):
 
     @property
     def screen(self) -> Screen[object]: ...
+
+    @property
+    def is_web(self) -> bool: ...  # in a browser (cachetui serve)
+
+    def export_screenshot(self) -> str: ...  # the screen as SVG
+
+    def deliver_text(
+        self, path_or_file: TextIO, *, save_filename: str | None = None, name: str | None = None
+    ) -> str | None: ...  # a download, in a browser
 
     def notify(
         self,
@@ -74,6 +83,9 @@ class Dashboard(Protocol):
 
     def workload_started(self) -> None:
         """The workload was started (w): its achieved rate is measured afresh."""
+
+    def sample_now(self) -> MetricsSample:
+        """The metrics at this moment, with the rates since the last sample."""
 
     def restart_rates(self) -> None:
         """The rates and sparklines start again (the counters were reset)."""
