@@ -56,13 +56,7 @@ TOASTS_SHOWN = {"-tall": 3, "-mid": 2, "-short": 1}
 SETTING_TITLE = "Setting"
 
 
-class CacheTuiApp(
-    ScenarioMode,
-    Operations,
-    RefreshLoop,
-    StatusHeader,
-    App[None],
-):
+class CacheTuiApp(ScenarioMode, Operations, RefreshLoop, App[None]):
     """``engine`` is started (and seeded with ``seed_profiles``) on mount, closed on quit.
 
     This class composes the screen, binds the keys (listed in
@@ -133,6 +127,7 @@ class CacheTuiApp(
         self.dead_letter_keys = DeadLetterKeys(self)
         self.talk_mode = TalkMode(self, self.dead_letter_keys, on=talk)
         self.presenting = Presenting(self, export_dir)
+        self.status_header = StatusHeader(self, self.dead_letter_keys)
 
     @property
     def workload(self) -> Workload | None:
@@ -236,8 +231,10 @@ class CacheTuiApp(
         self.notify(message, title=SETTING_TITLE, timeout=3)
 
     def show_status(self) -> None:
-        """Draw the header again (the collaborators' name for StatusHeader's)."""
-        self._show_status()
+        """Draw the header again (a knob, a repaint or a sample changed what it says)."""
+        self.query_one("#status", StatusBar).show(self.status_header.lines())
+
+    _show_status = show_status  # RefreshLoop's name for it (refresh.py is reworked apart)
 
     def workload_started(self) -> None:
         """The workload's achieved rate is measured from the next sample on."""

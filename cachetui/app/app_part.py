@@ -64,8 +64,7 @@ if TYPE_CHECKING:
         @property
         def state_palette(self) -> Palette: ...
 
-        # -- StatusHeader ------------------------------------------------------------------
-        def _show_status(self) -> None: ...
+        def _show_status(self) -> None: ...  # the header drawn again
 
         # -- Operations --------------------------------------------------------------------
         def _trace_last(self, title: str, since: float | None = None) -> None: ...
