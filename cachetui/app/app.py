@@ -44,7 +44,7 @@ from cachetui.app.widgets.key_table import KeyTable
 from cachetui.app.widgets.metrics_strip import MetricsStrip
 from cachetui.app.widgets.panes import FOLLOW_MARK, CachePane, DatabasePane, QueuePane
 from cachetui.app.widgets.status import StatusBar
-from cachetui.engine import CacheTuiError, Engine, Event, EventKind
+from cachetui.engine import CacheTuiError, Engine, Event, EventKind, WritePolicy
 from cachetui.engine.lab.workload import Workload
 from cachetui.literal import printable
 from cachetui.scenarios import Scenario
@@ -56,7 +56,7 @@ TOASTS_SHOWN = {"-tall": 3, "-mid": 2, "-short": 1}
 SETTING_TITLE = "Setting"
 
 
-class CacheTuiApp(ScenarioMode, Operations, RefreshLoop, App[None]):
+class CacheTuiApp(ScenarioMode, RefreshLoop, App[None]):
     """``engine`` is started (and seeded with ``seed_profiles``) on mount, closed on quit.
 
     This class composes the screen, binds the keys (listed in
@@ -128,6 +128,7 @@ class CacheTuiApp(ScenarioMode, Operations, RefreshLoop, App[None]):
         self.talk_mode = TalkMode(self, self.dead_letter_keys, on=talk)
         self.presenting = Presenting(self, export_dir)
         self.status_header = StatusHeader(self, self.dead_letter_keys)
+        self.operations = Operations(self)
 
     @property
     def workload(self) -> Workload | None:
@@ -183,16 +184,7 @@ class CacheTuiApp(ScenarioMode, Operations, RefreshLoop, App[None]):
             pane.reserve("user", len(f"{FOLLOW_MARK}{self.total_rows}"))
         self.query_one("#cache", CachePane).focus()
         await self.refresh_view()
-        if self.engine.recovered or self.engine.recovered_landed:
-            count, landed = self.engine.recovered, self.engine.recovered_landed
-            self.notify(
-                f"recovered {count} write{'s' if count != 1 else ''} from the outbox "
-                "(acknowledged before the last run ended)"
-                + (": flushing them" if count else "")
-                + (f"; {landed} had landed already: dropped, not written twice" if landed else ""),
-                title="Durable queue",
-                timeout=8,
-            )
+        self.session.notify_recovered()
         if self.live:
             self.set_interval(REFRESH_SECONDS, self._tick)
             self.set_interval(1.0, self._sample)
@@ -235,6 +227,10 @@ class CacheTuiApp(ScenarioMode, Operations, RefreshLoop, App[None]):
         self.query_one("#status", StatusBar).show(self.status_header.lines())
 
     _show_status = show_status  # RefreshLoop's name for it (refresh.py is reworked apart)
+
+    def show_trace(self, op: int, title: str) -> None:
+        """The operation the trace pane shows from the next repaint on (0: none)."""
+        self._trace_op, self._trace_title = op, title
 
     def workload_started(self) -> None:
         """The workload's achieved rate is measured from the next sample on."""
@@ -298,6 +294,59 @@ class CacheTuiApp(ScenarioMode, Operations, RefreshLoop, App[None]):
             "put every parked write back in the write queue",
             lambda: self.dead_letter_keys.open(then="retry_all"),
         )
+
+    # -- the operations' keys ------------------------------------------------------------------
+    @in_order
+    async def action_policy(self, name: str) -> None:
+        await self.operations.switch_policy(WritePolicy.parse(name))
+
+    @in_order
+    async def action_cycle_policy(self) -> None:
+        await self.operations.cycle_policy()
+
+    @in_order
+    async def action_read(self, user: int | None = None) -> None:
+        await self.operations.read(user)
+
+    @in_order
+    async def action_update(self, user: int | None = None) -> None:
+        await self.operations.update(user)
+
+    @in_order
+    async def action_read_burst(self) -> None:
+        await self.operations.burst("read")
+
+    @in_order
+    async def action_update_burst(self) -> None:
+        await self.operations.burst("update")
+
+    def action_goto(self) -> None:
+        def chosen(user: int | None) -> None:
+            if user is not None:
+                self.follow(user)
+                # read once the dialog is off the screen: its closing is not the read's time
+                self.call_after_refresh(self.action_read, user)
+
+        self.push_screen(GotoScreen(max(1, self.total_rows)), chosen)
+
+    def action_edit(self) -> None:
+        self.operations.edit()
+
+    @in_order
+    async def action_external_write(self) -> None:
+        await self.operations.external_write()
+
+    @in_order
+    async def action_invalidate(self) -> None:
+        await self.operations.invalidate()
+
+    @in_order
+    async def action_flush(self) -> None:
+        await self.operations.flush()
+
+    @in_order
+    async def action_crash(self) -> None:
+        await self.operations.crash()
 
     # -- the session's keys: q, ctrl+q, ctrl+c -------------------------------------------------
     # Textual's App.action_quit is a coroutine; this one takes its turn after the keys

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from cachetui.app.dead_letter_keys import DeadLetterKeys
     from cachetui.app.export import MetricsHistory, MetricsSample
     from cachetui.app.key_order import KeyOrder
+    from cachetui.app.operations import Operations
     from cachetui.app.states import Palette
     from cachetui.engine import Engine, Event, MetricsSnapshot
     from cachetui.engine.lab.workload import Workload
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
         total_rows: int
         metrics_history: MetricsHistory
         key_order: KeyOrder  # the keys that act on the engine, in the order typed
-        # the operation the trace pane shows (set by the operations, shown by the refresh)
+        # the operation the trace pane shows (set by show_trace, shown by the refresh)
         _trace_op: int
         _trace_title: str
         # the workload's achieved ops/s (measured by the refresh, shown by the header)
@@ -46,6 +47,9 @@ if TYPE_CHECKING:
         # the collaborators the parts use
         session: DashboardSession
         dead_letter_keys: DeadLetterKeys
+        operations: Operations
+
+        def show_trace(self, op: int, title: str) -> None: ...
 
         @property
         def workload(self) -> Workload | None: ...  # the session's: None until mounted
@@ -66,8 +70,6 @@ if TYPE_CHECKING:
 
         def _show_status(self) -> None: ...  # the header drawn again
 
-        # -- Operations --------------------------------------------------------------------
-        def _trace_last(self, title: str, since: float | None = None) -> None: ...
 
 else:
     AppPart = object

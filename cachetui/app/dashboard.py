@@ -4,7 +4,9 @@
 owns its state: the session (:mod:`~cachetui.app.dashboard_session`), the knobs
 (:mod:`~cachetui.app.faults_workload`, :mod:`~cachetui.app.queue_choice`,
 :mod:`~cachetui.app.link_keys`, :mod:`~cachetui.app.dead_letter_keys`), talk mode
-(:mod:`~cachetui.app.talk_mode`) and presenting (:mod:`~cachetui.app.presenting`). They
+(:mod:`~cachetui.app.talk_mode`), presenting (:mod:`~cachetui.app.presenting`), the
+header (:mod:`~cachetui.app.status_header`) and the operations
+(:mod:`~cachetui.app.operations`). They
 reach the rest of the dashboard only through this list: the engine, what is on the
 screen, and the few things they ask it to do. Keep it short.
 """
@@ -15,6 +17,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 if TYPE_CHECKING:
+    import random
+
     from textual.notifications import SeverityLevel
     from textual.screen import Screen
 
@@ -28,6 +32,7 @@ if TYPE_CHECKING:
 class Dashboard(Protocol):
     engine: Engine
     live: bool  # False: no refresh timers (tests repaint by hand)
+    rng: random.Random  # the keys' random users and changes (seeded for tests)
     followed: int | None  # the user followed in all three panes
     scenario_run: ScenarioRun | None  # the scenario running, if any
     metrics_history: MetricsHistory  # what E exports
@@ -71,6 +76,9 @@ class Dashboard(Protocol):
     ) -> object: ...
 
     def call_later(self, callback: Callable[[], Awaitable[None] | None]) -> bool: ...
+
+    def show_trace(self, op: int, title: str) -> None:
+        """The operation the trace pane shows (0: none), under ``title``."""
 
     def show_status(self) -> None:
         """Draw the header again."""

@@ -81,6 +81,19 @@ class DashboardSession(Session):
         self.workload = Workload(self.engine, keys=keys, seed=seed)  # type: ignore[arg-type]
         return self.workload
 
+    def notify_recovered(self) -> None:
+        """Say what the engine recovered from a durable queue at its start."""
+        count, landed = self.engine.recovered, self.engine.recovered_landed
+        if count or landed:
+            self.app.notify(
+                f"recovered {count} write{'s' if count != 1 else ''} from the outbox "
+                "(acknowledged before the last run ended)"
+                + (": flushing them" if count else "")
+                + (f"; {landed} had landed already: dropped, not written twice" if landed else ""),
+                title="Durable queue",
+                timeout=8,
+            )
+
     async def release(self, timeout: float = 1) -> None:
         """The app ends without the quit path (tests, an error): stop the workload and
         release the engine."""

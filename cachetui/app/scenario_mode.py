@@ -186,14 +186,14 @@ class ScenarioMode(AppPart):
         if frame is None or self.scenario_run is None:
             banner.hide()
             self.follow(self._followed_before_scenario)
-            self._trace_op, self._trace_title = 0, ""  # no step's operation once left
+            self.show_trace(0, "")  # no step's operation once left
         else:
             banner.show_frame(frame)
             self.follow(frame.follow)
             if frame.is_intro or self._step_started is None:
-                self._trace_op, self._trace_title = 0, ""
+                self.show_trace(0, "")
             else:  # only an operation of this step: never an older one under its title
-                self._trace_last(
+                self.operations.trace_last(
                     f"scenario step {frame.index + 1}: its last operation", self._step_started
                 )
         self.refresh_bindings()
