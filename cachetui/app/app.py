@@ -10,18 +10,13 @@ from typing import ClassVar
 
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.notifications import SeverityLevel
 from textual.reactive import var
 from textual.screen import Screen
 
-from cachetui.app.bindings import (
-    DASHBOARD_BINDINGS,
-    DASHBOARD_KEY_HELP,
-    FOOTER_DROP_ORDER,
-    first_key,
-)
+from cachetui.app.bindings import DASHBOARD_BINDINGS, DASHBOARD_KEY_HELP, FOOTER_DROP_ORDER
+from cachetui.app.commands import key_commands
 from cachetui.app.dashboard_session import DashboardSession
 from cachetui.app.dead_letter_keys import DeadLetterKeys
 from cachetui.app.export import MetricsHistory, MetricsSample
@@ -35,6 +30,7 @@ from cachetui.app.refresh import REFRESH_SECONDS, RefreshLoop
 from cachetui.app.scenario_mode import ScenarioMode
 from cachetui.app.screens.dialogs import GotoScreen
 from cachetui.app.screens.help import HelpScreen
+from cachetui.app.screens.scenario_picker import ScenarioPicker
 from cachetui.app.status_header import StatusHeader
 from cachetui.app.talk_mode import TalkMode
 from cachetui.app.widgets.activity import EventLog, TracePane
@@ -44,10 +40,10 @@ from cachetui.app.widgets.key_table import KeyTable
 from cachetui.app.widgets.metrics_strip import MetricsStrip
 from cachetui.app.widgets.panes import FOLLOW_MARK, CachePane, DatabasePane, QueuePane
 from cachetui.app.widgets.status import StatusBar
-from cachetui.engine import CacheTuiError, Engine, Event, EventKind, WritePolicy
+from cachetui.engine import Engine, Event, EventKind, WritePolicy
 from cachetui.engine.lab.workload import Workload
 from cachetui.literal import printable
-from cachetui.scenarios import Scenario
+from cachetui.scenarios import Scenario, ScenarioRun
 
 DEFAULT_EXPORT_DIR = "~/cachetui-exports"
 #: Notifications shown at once, by the screen's height class (the Events pane's room).
@@ -56,23 +52,17 @@ TOASTS_SHOWN = {"-tall": 3, "-mid": 2, "-short": 1}
 SETTING_TITLE = "Setting"
 
 
-class CacheTuiApp(ScenarioMode, RefreshLoop, App[None]):
+class CacheTuiApp(RefreshLoop, App[None]):
     """``engine`` is started (and seeded with ``seed_profiles``) on mount, closed on quit.
 
-    This class composes the screen, binds the keys (listed in
-    :mod:`~cachetui.app.bindings`) and hands each key to the part that owns what it
-    changes. Its collaborators, each an object owning its state, reach the app through
-    :class:`~cachetui.app.dashboard.Dashboard`: :attr:`session` (the engine from start to
-    quit, the workload, the terminal: :mod:`~cachetui.app.dashboard_session`), the knobs
-    :attr:`faults_workload`, :attr:`queue_choice`, :attr:`link_keys` and
-    :attr:`dead_letter_keys` (modules of the same names) and :attr:`talk_mode`.
-
-    Still mixed in, sharing what :mod:`~cachetui.app.app_part` lists: the scenarios
-    (:mod:`~cachetui.app.scenario_mode`), the operations on the data
-    (:mod:`~cachetui.app.operations`), help, focus and export
-    (:mod:`~cachetui.app.presenting`), the refresh loop (:mod:`~cachetui.app.refresh`) and
-    the header (:mod:`~cachetui.app.status_header`). ScenarioMode comes first: Textual runs
-    ``on_mount`` and ``on_unmount`` along the MRO, this class's before the scenario's.
+    This class composes the screen, binds the keys (:mod:`~cachetui.app.bindings`) and
+    hands each key to the collaborator that owns what it changes: :attr:`session` (the
+    engine from start to quit, the workload, the terminal), the knobs
+    (:attr:`faults_workload`, :attr:`queue_choice`, :attr:`link_keys`,
+    :attr:`dead_letter_keys`), :attr:`talk_mode`, :attr:`presenting`,
+    :attr:`status_header`, :attr:`operations` and :attr:`scenario_mode`, each in the module
+    of its name; they reach the app through :class:`~cachetui.app.dashboard.Dashboard`.
+    The refresh loop is still mixed in (:mod:`~cachetui.app.refresh`).
 
     ``live=False`` stops the refresh timers (tests call :meth:`refresh_view`);
     ``timings=False`` hides durations and ages, for deterministic snapshots.
@@ -110,7 +100,6 @@ class CacheTuiApp(ScenarioMode, RefreshLoop, App[None]):
         self.live = live
         self.timings = timings
         self.rng = random.Random(seed)
-        self.initial_scenario = scenario  # started on mount: see ScenarioMode
         self.followed: int | None = None
         self.total_rows = 0
         self._trace_op = 0
@@ -129,11 +118,23 @@ class CacheTuiApp(ScenarioMode, RefreshLoop, App[None]):
         self.presenting = Presenting(self, export_dir)
         self.status_header = StatusHeader(self, self.dead_letter_keys)
         self.operations = Operations(self)
+        self.scenario_mode = ScenarioMode(
+            self,
+            rejects=self.dead_letter_keys,
+            operations=self.operations,
+            banner=lambda: self.query_one(ScenarioBanner),
+            initial=scenario,  # started on mount
+        )
 
     @property
     def workload(self) -> Workload | None:
         """The background workload (the session's; None until the lab is open)."""
         return self.session.workload
+
+    @property
+    def scenario_run(self) -> ScenarioRun | None:
+        """The scenario running, if any (the scenario mode's)."""
+        return self.scenario_mode.run
 
     #: z: the event log and the secondary metrics hidden, the three panes enlarged.
     focus_panes = var(False, toggle_class="-focus-panes")
@@ -163,21 +164,18 @@ class CacheTuiApp(ScenarioMode, RefreshLoop, App[None]):
         # the first paint comes once on_mount returns: seed (with its progress) after it;
         # the keys typed meanwhile wait for their turn
         self._open_lab(at_start)
+        scenario = self.scenario_mode.first()  # --scenario: after the lab opens
+        if scenario is not None:
+            self.start_scenario(scenario)
 
     @in_order
     async def _open_lab(self, at_start: list[Event]) -> None:
         """Seed an empty database, then start the dashboard's live parts."""
-        try:
-            if not await self.session.seed():
-                return  # stopped by q or a signal: the app is quitting
-            self.total_rows = await self.engine.db_count()
-            if self.talk_mode.on:
-                await self.talk_mode.open(self.total_rows)
-        except CacheTuiError as exc:
-            self.session.failed(exc)
-            return
+        rows = await self.session.open_lab(self.talk_mode, self.rng)
+        if rows is None:
+            return  # stopped by q or a signal, or failed: the app is quitting
+        self.total_rows = rows
         self.dead_letter_keys.notify_start(at_start)
-        self.session.open_workload(keys=max(1, self.total_rows), seed=self.rng.random())
         self.engine.subscribe(self._on_event)
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
         for pane in self.query(KeyTable):  # room for the largest id, followed (▸)
@@ -247,12 +245,15 @@ class CacheTuiApp(ScenarioMode, RefreshLoop, App[None]):
         self._on_event(Event(0, EventKind.FAULT, None, None, None, time.perf_counter(), text))
 
     async def on_unmount(self) -> None:
-        """Leaving without the quit action (tests, an error): still release the engine."""
+        """Leaving without the quit action (tests, an error): still release the engine,
+        then stop the scenario's background work."""
         await self.session.release()
+        await self.scenario_mode.abandon()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Talk mode's X exists only in talk mode; with a link, l and o act on it."""
-        for part in (self.talk_mode, self.link_keys):
+        """Talk mode's X exists only in talk mode; with a link, l and o act on it; the
+        step keys only while a scenario runs."""
+        for part in (self.talk_mode, self.link_keys, self.scenario_mode):
             allowed = part.allows(action)
             if allowed is not None:
                 return allowed
@@ -273,27 +274,11 @@ class CacheTuiApp(ScenarioMode, RefreshLoop, App[None]):
 
     # -- the command palette -------------------------------------------------------------------
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        """Textual's own commands (but its Quit: ours flushes first), then every key's
-        action by name, with its key and what it does in words; the scenario's steps only
-        while one runs."""
+        """Textual's own commands (but its Quit: ours flushes first), then the keys'."""
         for command in super().get_system_commands(screen):
             if command.title != "Quit":
                 yield command
-        for binding in self.BINDINGS:
-            assert isinstance(binding, Binding)
-            action = binding.action
-            if self.check_action(action.split("(")[0], ()) is False:
-                continue  # next step, step back, leave: only inside a scenario
-            yield SystemCommand(
-                f"{binding.description} ({self.get_key_display(first_key(binding))})",
-                binding.tooltip,
-                lambda action=action: self.run_action(action),
-            )
-        yield SystemCommand(
-            "Retry every dead letter (d, then R)",
-            "put every parked write back in the write queue",
-            lambda: self.dead_letter_keys.open(then="retry_all"),
-        )
+        yield from key_commands(self)
 
     # -- the operations' keys ------------------------------------------------------------------
     @in_order
@@ -321,13 +306,7 @@ class CacheTuiApp(ScenarioMode, RefreshLoop, App[None]):
         await self.operations.burst("update")
 
     def action_goto(self) -> None:
-        def chosen(user: int | None) -> None:
-            if user is not None:
-                self.follow(user)
-                # read once the dialog is off the screen: its closing is not the read's time
-                self.call_after_refresh(self.action_read, user)
-
-        self.push_screen(GotoScreen(max(1, self.total_rows)), chosen)
+        self.operations.goto(read=self.action_read)  # the read takes its turn like r
 
     def action_edit(self) -> None:
         self.operations.edit()
@@ -422,6 +401,33 @@ class CacheTuiApp(ScenarioMode, RefreshLoop, App[None]):
 
     def on_delivery_failed(self, event: events.DeliveryFailed) -> None:
         self.presenting.delivery_failed(event)
+
+    # -- the scenarios' keys: s n b esc -----------------------------------------------------
+    def action_scenarios(self) -> None:
+        def chosen(scenario: Scenario | None) -> None:
+            if scenario is not None:
+                self.start_scenario(scenario)
+
+        self.push_screen(ScenarioPicker(self.scenario_mode.choices()), chosen)
+
+    def start_scenario(self, scenario: Scenario) -> None:
+        """Leave the running scenario, if any, and start ``scenario`` at its introduction
+        (after the keys typed before; the steps typed after it wait for it)."""
+        self.scenario_mode.chosen()
+        self._scenario_move("start", scenario)
+
+    def action_scenario_next(self) -> None:
+        self._scenario_move("next")
+
+    def action_scenario_back(self) -> None:
+        self._scenario_move("back")
+
+    def action_scenario_leave(self) -> None:
+        self._scenario_move("leave")
+
+    @in_order
+    async def _scenario_move(self, move: str, scenario: Scenario | None = None) -> None:
+        await self.scenario_mode.move(move, scenario)
 
     # -- talk mode's key: X ------------------------------------------------------------------
     def action_talk_reset(self) -> None:

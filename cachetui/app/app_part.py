@@ -54,9 +54,8 @@ if TYPE_CHECKING:
         @property
         def workload(self) -> Workload | None: ...  # the session's: None until mounted
 
-        # -- ScenarioMode ------------------------------------------------------------------
-        scenario_run: ScenarioRun | None
-
+        @property
+        def scenario_run(self) -> ScenarioRun | None: ...  # the scenario mode's
         # -- RefreshLoop -------------------------------------------------------------------
         async def refresh_view(self) -> None: ...
         def follow(self, user: int | None) -> None: ...

@@ -5,8 +5,9 @@ owns its state: the session (:mod:`~cachetui.app.dashboard_session`), the knobs
 (:mod:`~cachetui.app.faults_workload`, :mod:`~cachetui.app.queue_choice`,
 :mod:`~cachetui.app.link_keys`, :mod:`~cachetui.app.dead_letter_keys`), talk mode
 (:mod:`~cachetui.app.talk_mode`), presenting (:mod:`~cachetui.app.presenting`), the
-header (:mod:`~cachetui.app.status_header`) and the operations
-(:mod:`~cachetui.app.operations`). They
+header (:mod:`~cachetui.app.status_header`), the operations
+(:mod:`~cachetui.app.operations`) and the scenarios (:mod:`~cachetui.app.scenario_mode`).
+They
 reach the rest of the dashboard only through this list: the engine, what is on the
 screen, and the few things they ask it to do. Keep it short.
 """
@@ -32,13 +33,17 @@ if TYPE_CHECKING:
 class Dashboard(Protocol):
     engine: Engine
     live: bool  # False: no refresh timers (tests repaint by hand)
+    timings: bool  # False: no durations or ages (deterministic snapshots)
     rng: random.Random  # the keys' random users and changes (seeded for tests)
     followed: int | None  # the user followed in all three panes
-    scenario_run: ScenarioRun | None  # the scenario running, if any
+    total_rows: int  # the database's rows (its largest id)
     metrics_history: MetricsHistory  # what E exports
 
     @property
     def workload(self) -> Workload | None: ...  # None until the lab is open
+
+    @property
+    def scenario_run(self) -> ScenarioRun | None: ...  # the scenario running, if any
 
     @property
     def state_palette(self) -> Palette: ...
@@ -76,6 +81,10 @@ class Dashboard(Protocol):
     ) -> object: ...
 
     def call_later(self, callback: Callable[[], Awaitable[None] | None]) -> bool: ...
+
+    def call_after_refresh(self, callback: Callable[[], object]) -> bool: ...
+
+    def refresh_bindings(self) -> None: ...  # the footer again (a key came or went)
 
     def show_trace(self, op: int, title: str) -> None:
         """The operation the trace pane shows (0: none), under ``title``."""

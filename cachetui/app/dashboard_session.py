@@ -15,6 +15,7 @@ The app's ``on_unmount`` still releases the engine when the app ends another way
 
 from __future__ import annotations
 
+import random
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from textual.app import App
 from cachetui.app.screens.dialogs import ChoiceScreen, ConfirmScreen
 from cachetui.app.seeding import Seeding
 from cachetui.app.session import Session
+from cachetui.app.talk_mode import TalkMode
 from cachetui.app.terminal import detach_from_terminal
 from cachetui.cli.quit_report import Parked, SignalReport, default_log_path, parked_sentence
 from cachetui.engine import CacheTuiError, Engine, Event, EventKind, PendingWritesError
@@ -70,16 +72,24 @@ class DashboardSession(Session):
             unsubscribe()
         return at_start
 
-    async def seed(self) -> bool:
-        """Seed an empty database (see :class:`~cachetui.app.seeding.Seeding`). False:
-        stopped by q or a signal (the app is quitting)."""
-        return await self._seeding.run(self.seed_profiles)
-
-    def open_workload(self, keys: int, seed: float) -> Workload:
-        """The background workload over ``keys`` users (stopped until w)."""
+    async def open_lab(self, talk: TalkMode, rng: random.Random) -> int | None:
+        """Once started: seed an empty database (see :class:`~cachetui.app.seeding.Seeding`),
+        set talk mode's preset, and make the background workload over every row (stopped
+        until w). Returns the database's rows; None: stopped by q or a signal, or failed
+        (the app is quitting)."""
+        try:
+            if not await self._seeding.run(self.seed_profiles):
+                return None
+            rows = await self.engine.db_count()
+            if talk.on:
+                await talk.open(rows)
+        except CacheTuiError as exc:
+            self.failed(exc)
+            return None
         # a float: Workload hands it to random.Random, which takes one (typed int there)
-        self.workload = Workload(self.engine, keys=keys, seed=seed)  # type: ignore[arg-type]
-        return self.workload
+        seed = rng.random()
+        self.workload = Workload(self.engine, keys=max(1, rows), seed=seed)  # type: ignore[arg-type]
+        return rows
 
     def notify_recovered(self) -> None:
         """Say what the engine recovered from a durable queue at its start."""

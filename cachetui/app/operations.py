@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 from cachetui.app.dashboard import Dashboard
 from cachetui.app.key_order import wait_settled
-from cachetui.app.screens.dialogs import CrashReportScreen
+from cachetui.app.screens.dialogs import CrashReportScreen, GotoScreen
 from cachetui.app.screens.edit import EditScreen
 from cachetui.engine import (
     CacheTuiError,
@@ -203,6 +204,18 @@ class Operations:
         await self._dashboard.refresh_view()
 
     # -- dialogs: go to, edit --------------------------------------------------------------
+    def goto(self, read: Callable[[int], None]) -> None:
+        """g: the go-to dialog; the user chosen is followed, then ``read`` (once the
+        dialog is off the screen: its closing is not the read's time)."""
+        dashboard = self._dashboard
+
+        def chosen(user: int | None) -> None:
+            if user is not None:
+                dashboard.follow(user)
+                dashboard.call_after_refresh(lambda: read(user))
+
+        dashboard.push_screen(GotoScreen(max(1, dashboard.total_rows)), chosen)
+
     def edit(self) -> None:
         """e: the edit dialog for the followed user (or one to choose)."""
 

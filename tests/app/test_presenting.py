@@ -373,7 +373,7 @@ def test_history_is_bounded_and_two_exports_in_one_second_do_not_collide(tmp_pat
 
 async def test_a_scenario_on_a_short_screen_takes_the_activity_rows_room(tmp_path):
     app = build_app(str(tmp_path / "profiles.db"), policy="write-behind")
-    app.initial_scenario = "write-behind"
+    app.scenario_mode.initial = "write-behind"
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         await pilot.press("space")
