@@ -84,13 +84,10 @@ class FaultsAndWorkload:
         """+ and -: the workload's target rate, one of Workload.RATES up or down."""
         workload = self._dashboard.workload
         assert workload is not None
-        rates = Workload.RATES
-        index = min(range(len(rates)), key=lambda i: abs(rates[i] - workload.rate))
-        index = max(0, min(len(rates) - 1, index + step))
-        workload.set_rate(rates[index])
+        rate = next_rate(workload.rate, step)
+        workload.set_rate(rate)
         self._dashboard.notify_setting(
-            f"workload rate {rates[index]:,} ops/s"
-            + ("" if workload.running else " (press w to start)")
+            f"workload rate {rate:,} ops/s" + ("" if workload.running else " (press w to start)")
         )
         self._dashboard.show_status()
 
@@ -98,7 +95,7 @@ class FaultsAndWorkload:
         """m: the workload's share of reads, cycling through READ_RATIOS."""
         workload = self._dashboard.workload
         assert workload is not None
-        ratio = _next_in(READ_RATIOS, workload.read_ratio)
+        ratio = next_in(READ_RATIOS, workload.read_ratio)
         workload.read_ratio = ratio
         self._dashboard.notify_setting(f"workload mix {ratio:.0%} reads / {1 - ratio:.0%} updates")
         self._dashboard.show_status()
@@ -107,7 +104,7 @@ class FaultsAndWorkload:
         """k: how the workload picks its keys, cycling through SKEWS."""
         workload = self._dashboard.workload
         assert workload is not None
-        skew = _next_in(SKEWS, workload.skew)
+        skew = next_in(SKEWS, workload.skew)
         workload.set_skew(skew)
         self._dashboard.notify_setting(f"workload keys {skew_name(skew)}")
         self._dashboard.show_status()
@@ -118,8 +115,17 @@ def skew_name(skew: float) -> str:
     return "uniform" if skew == 0 else f"zipf s={skew:g}"
 
 
-def _next_in(choices: tuple[float, ...], current: float) -> float:
-    """The choice after ``current`` (cycling), or the first if it is not a choice."""
+def next_rate(rate: int, step: int) -> int:
+    """The rate of :attr:`Workload.RATES` ``step`` places from the one nearest ``rate``
+    (+ and -), never past the ends."""
+    rates = Workload.RATES
+    index = min(range(len(rates)), key=lambda i: abs(rates[i] - rate))
+    return rates[max(0, min(len(rates) - 1, index + step))]
+
+
+def next_in(choices: tuple[float, ...], current: float) -> float:
+    """The choice after ``current`` (cycling), or the first if it is not a choice: what
+    l, m and k pick next (the dashboard's and compare's)."""
     if current not in choices:
         return choices[0]
     return choices[(choices.index(current) + 1) % len(choices)]

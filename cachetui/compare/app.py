@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Static
 
-from cachetui.app.faults_workload import LATENCIES, READ_RATIOS, SKEWS
+from cachetui.app.faults_workload import LATENCIES, READ_RATIOS, SKEWS, next_in, next_rate
 from cachetui.app.screens.dialogs import GotoScreen
 from cachetui.app.screens.edit import EditScreen
 from cachetui.app.session import Session
@@ -365,25 +365,18 @@ class CompareApp(App[None]):
         self._show_status()
 
     def action_rate(self, step: int) -> None:
-        workload = self.workload
-        assert workload is not None
-        rates = Workload.RATES
-        index = min(range(len(rates)), key=lambda i: abs(rates[i] - workload.rate))
-        workload.set_rate(rates[max(0, min(len(rates) - 1, index + step))])
+        assert self.workload is not None
+        self.workload.set_rate(next_rate(self.workload.rate, step))
         self._show_status()
 
     def action_mix(self) -> None:
         assert self.workload is not None
-        ratios = READ_RATIOS
-        current = self.workload.read_ratio
-        self.workload.read_ratio = ratios[(ratios.index(current) + 1) % len(ratios)]
+        self.workload.read_ratio = next_in(READ_RATIOS, self.workload.read_ratio)
         self._show_status()
 
     def action_skew(self) -> None:
         assert self.workload is not None
-        skews = SKEWS
-        current = self.workload.skew
-        self.workload.set_skew(skews[(skews.index(current) + 1) % len(skews)])
+        self.workload.set_skew(next_in(SKEWS, self.workload.skew))
         self._show_status()
 
     def action_keys(self) -> None:
