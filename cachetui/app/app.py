@@ -15,13 +15,13 @@ from textual.notifications import SeverityLevel
 from textual.reactive import var
 from textual.screen import Screen
 
-from cachetui.app.bindings import DASHBOARD_BINDINGS, DASHBOARD_KEY_HELP, FOOTER_DROP_ORDER
 from cachetui.app.commands import key_commands
 from cachetui.app.dashboard_session import DashboardSession
 from cachetui.app.dead_letter_keys import DeadLetterKeys
 from cachetui.app.export import MetricsHistory, MetricsSample
 from cachetui.app.faults_workload import FaultsAndWorkload
 from cachetui.app.key_order import KeyOrder, in_order
+from cachetui.app.keys.bindings import DASHBOARD_BINDINGS, DASHBOARD_KEY_HELP, FOOTER_DROP_ORDER
 from cachetui.app.link_keys import LinkKeys
 from cachetui.app.operations import Operations
 from cachetui.app.presenting import Presenting
@@ -55,7 +55,7 @@ SETTING_TITLE = "Setting"
 class CacheTuiApp(RefreshLoop, App[None]):
     """``engine`` is started (and seeded with ``seed_profiles``) on mount, closed on quit.
 
-    This class composes the screen, binds the keys (:mod:`~cachetui.app.bindings`) and
+    This class composes the screen, binds the keys (:mod:`~cachetui.app.keys.table`) and
     hands each key to the collaborator that owns what it changes: :attr:`session` (the
     engine from start to quit, the workload, the terminal), the knobs
     (:attr:`faults_workload`, :attr:`queue_choice`, :attr:`link_keys`,

@@ -9,7 +9,7 @@ from typing import Any
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 
-from cachetui.app.bindings import first_key
+from cachetui.app.keys.bindings import first_key
 
 
 def key_commands(app: App[Any]) -> Iterator[SystemCommand]:

@@ -14,6 +14,8 @@ from collections.abc import Callable
 
 from cachetui.app.dashboard import Dashboard
 from cachetui.app.dead_letter_keys import DeadLetterKeys
+from cachetui.app.keys.records import actions_when
+from cachetui.app.keys.table import KEYS
 from cachetui.app.operations import Operations
 from cachetui.app.widgets.banner import ScenarioBanner
 from cachetui.engine import CacheTuiError
@@ -27,7 +29,7 @@ from cachetui.scenarios import (
 )
 
 #: Actions that only mean something while a scenario runs (disabled otherwise).
-STEP_ACTIONS = ("scenario_next", "scenario_back", "scenario_leave")
+STEP_ACTIONS = actions_when("scenario", KEYS)  # next step, step back, leave
 
 
 class ScenarioMode:
