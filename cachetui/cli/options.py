@@ -13,6 +13,7 @@ from pathlib import Path
 
 from cachetui.engine.config import EVICTIONS, EngineConfig, WritePolicy
 from cachetui.engine.database.paths import database_path_problem
+from cachetui.engine.digits import digit_problem
 from cachetui.engine.errors import CacheTuiError, ValidationError
 from cachetui.engine.lab.demo_data import MAX_SEED_PROFILES
 from cachetui.engine.queue.url import parse_queue_url
@@ -42,6 +43,8 @@ def default_db_path() -> str:
 
 def _int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
     def parse(text: str) -> int:
+        if problem := digit_problem(text):
+            raise argparse.ArgumentTypeError(problem)
         try:
             value = int(text)
         except ValueError:
@@ -64,6 +67,8 @@ _non_negative_int = _int_at_least(0)
 
 
 def _seconds(text: str) -> float:
+    if problem := digit_problem(text):
+        raise argparse.ArgumentTypeError(problem)
     try:
         value = float(text)
     except ValueError:
@@ -101,9 +106,10 @@ def check_postgres_url(url: str, option: str = "--db") -> None:
         problem = masked(str(exc).strip())
         raise ValidationError(f"{option} {mask_url(url)}: {problem}", field="db_url") from None
     for port in str(params.get("port") or "").split(","):
-        if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+        if port and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+            detail = digit_problem(port) or f"got {masked(port)!r}"
             raise ValidationError(
-                f"{option} {mask_url(url)}: expected a port from 1 to 65535, got {masked(port)!r}",
+                f"{option} {mask_url(url)}: expected a port from 1 to 65535, {detail}",
                 field="db_url",
             )
 
@@ -359,6 +365,8 @@ def add_engine_options(target: argparse.ArgumentParser | argparse._ArgumentGroup
 
 def _megabytes(text: str) -> int:
     """``--history-max MB``: bytes."""
+    if problem := digit_problem(text):
+        raise argparse.ArgumentTypeError(problem)
     try:
         value = float(text)
     except ValueError:
