@@ -29,6 +29,7 @@ from cachetui.cli.quit_report import (
     SignalReport,
     default_log_path,
     parked_sentence,
+    stderr_width,
 )
 from cachetui.engine import CacheTuiError, PendingWritesError
 from cachetui.literal import printable
@@ -132,7 +133,8 @@ class Quitting(AppPart):
         letters = len(self.engine.dead_letters())
         queue = self.engine.queue_location  # (gone with the engine once it is closed)
         if pending or letters:
-            notice = [f"Flushing {pending} pending writes before quitting…"] if pending else []
+            writes = "write" if pending == 1 else "writes"
+            notice = [f"Flushing {pending} pending {writes} before quitting…"] if pending else []
             if letters:
                 notice.append(parked_sentence(letters) + ".")
             self.notify(" ".join(notice), title="Quitting", timeout=10)
@@ -227,7 +229,7 @@ class Quitting(AppPart):
 def print_signal_report(report: SignalReport) -> None:
     """The report on stderr (the terminal is restored by now; gone after a hangup)."""
     try:
-        for line in report.stderr_lines():  # they may quote the database's error
+        for line in report.stderr_lines(stderr_width()):  # may quote the database's error
             print(printable(line), file=sys.stderr)
         sys.stderr.flush()
     except OSError:
