@@ -202,7 +202,8 @@ class CacheTuiApp(
         if self.engine.recovered or self.engine.recovered_landed:
             count, landed = self.engine.recovered, self.engine.recovered_landed
             self.notify(
-                f"recovered {count} write{'s' if count != 1 else ''} from the outbox "
+                f"recovered {count} write{'s' if count != 1 else ''} from "
+                f"{self.engine.recovered_from} "
                 "(acknowledged before the last run ended)"
                 + (": flushing them" if count else "")
                 + (f"; {landed} had landed already: dropped, not written twice" if landed else ""),

@@ -64,8 +64,9 @@ class FaultsAndWorkload(AppPart):
             await self.workload.stop()
             stats = self.workload.stats
             self.notify(
-                f"workload stopped: {stats.reads:,} reads, {stats.updates:,} updates, "
-                f"{stats.errors:,} errors"
+                f"workload stopped: {stats.reads:,} {'read' if stats.reads == 1 else 'reads'}, "
+                f"{stats.updates:,} {'update' if stats.updates == 1 else 'updates'}, "
+                f"{stats.errors:,} {'error' if stats.errors == 1 else 'errors'}"
             )
         else:
             self.workload.start()
