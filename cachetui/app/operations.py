@@ -398,8 +398,8 @@ def flush_summary(rows: int, transactions: int, refused: int) -> str:
 
 def update_burst_summary(total: int, failed: Sequence[BaseException], pending: int | None) -> str:
     """What a burst of updates did: ``97 of 100 updates acknowledged, 3 failed (the first:
-    …); the queue holds 40 pending writes`` (``pending``: write-behind's queue, None
-    under the other policies, which have none)."""
+    …); 40 writes pending in the queue`` (``pending``: write-behind's queue, None under
+    the other policies, which have none)."""
     if failed:
         said = (
             f"{total - len(failed)} of {total} updates acknowledged, {len(failed)} failed "
@@ -408,7 +408,7 @@ def update_burst_summary(total: int, failed: Sequence[BaseException], pending: i
     else:
         said = f"{total} {'update' if total == 1 else 'updates'} acknowledged"
     if pending is not None:
-        said += f"; the queue holds {pending:,} pending {'write' if pending == 1 else 'writes'}"
+        said += f"; {pending:,} {'write' if pending == 1 else 'writes'} pending in the queue"
     return said
 
 

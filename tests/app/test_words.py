@@ -31,11 +31,11 @@ def test_a_burst_of_updates_says_what_happened_in_order():
     riddle: what succeeded of how many, what failed and why, then the queue."""
     down = DatabaseUnavailable("database is down (injected outage)")
     assert update_burst_summary(100, [], 40) == (
-        "100 updates acknowledged; the queue holds 40 pending writes"
+        "100 updates acknowledged; 40 writes pending in the queue"
     )
     assert update_burst_summary(100, [down] * 94, 1) == (
         "6 of 100 updates acknowledged, 94 failed (the first: database is down (injected "
-        "outage)); the queue holds 1 pending write"
+        "outage)); 1 write pending in the queue"
     )
     assert update_burst_summary(100, [down], None) == (
         "99 of 100 updates acknowledged, 1 failed (the first: database is down (injected outage))"
@@ -106,10 +106,10 @@ async def test_d_back_to_memory_says_memory_once(make_app):
         await settle(app, pilot)
         await pilot.press("D")  # → the outbox file
         await settle(app, pilot)
-        assert app.engine.durable
+        assert app.engine.queue_durable
         app.clear_notifications()
         await pilot.press("D")  # → memory again
         await settle(app, pilot)
-        assert not app.engine.durable
+        assert not app.engine.queue_durable
         said = [n for n in notifications(app) if n.startswith("Write-behind queue")]
         assert said == ["Write-behind queue: In memory (lost on a crash)"]
