@@ -29,3 +29,9 @@ def digit_problem(text: str) -> str:
         f"{char!r} (U+{ord(char):04X}{' ' + name if name else ''}) is not a digit 0–9: "
         "numbers take 0–9 only"
     )
+
+
+def check_digits(text: str, error: type[Exception] = ValueError) -> None:
+    """Raise ``error`` with :func:`digit_problem`'s words if ``text`` breaks the rule."""
+    if problem := digit_problem(text):
+        raise error(problem)
