@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -35,12 +37,25 @@ def bench(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def documented_keys() -> list[str]:
+    """The keys docs/performance.md's "Bench JSON" names, in its order (first mention)."""
+    text = (Path(__file__).parents[1] / "docs" / "performance.md").read_text()
+    section = text.split("## Bench JSON", 1)[1].split("\n## ", 1)[0]
+    return list(dict.fromkeys(re.findall(r"`([a-z_0-9]+)`", section)))
+
+
+def assert_documented_order(row: dict) -> None:
+    """Every key of a --json row is documented, in the order the docs list them."""
+    assert list(row) == [key for key in documented_keys() if key in row]
+
+
 def test_bench_json_compares_every_policy():
     result = bench("--ops", "400", "--keys", "200", "--read-ratio", "0.5", "--json")
     assert result.returncode == 0, result.stderr
     rows = {r["policy"]: r for r in map(json.loads, result.stdout.splitlines())}
     assert list(rows) == ["write-through", "write-behind", "write-around", "no-cache"]
     for row in rows.values():
+        assert_documented_order(row)
         assert set(row) >= FIELDS and row["ops"] == 400 and row["ops_per_s"] > 0
         assert row["errors"] == 0
     assert rows["no-cache"]["hit_ratio"] == 0
@@ -67,6 +82,7 @@ def test_bench_measures_write_behind_over_a_durable_queue():
     )
     assert result.returncode == 0, result.stderr
     [row] = map(json.loads, result.stdout.splitlines())
+    assert_documented_order(row)  # queue included
     assert row["queue"] == "sqlite://" and row["errors"] == 0
     assert row["db_writes"] + row["coalesced"] > 0  # every update landed or coalesced
 

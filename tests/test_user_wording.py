@@ -140,4 +140,4 @@ async def test_counts_of_one_are_singular(make_engine):
     await engine.update(1, {"bio": "one"})
     await engine.crash()  # the durable queue replays it
     said = [e.detail for e in engine.recent_events() if e.kind is EventKind.REPLAY]
-    assert said == ["1 write replayed from the outbox, none lost"]
+    assert said == ["1 write replayed from the durable queue, none lost"]

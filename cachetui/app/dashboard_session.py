@@ -27,7 +27,13 @@ from cachetui.app.seeding import Seeding
 from cachetui.app.session import Session
 from cachetui.app.talk_mode import TalkMode
 from cachetui.app.terminal import detach_from_terminal
-from cachetui.cli.quit_report import Parked, SignalReport, default_log_path, parked_sentence
+from cachetui.cli.quit_report import (
+    Parked,
+    SignalReport,
+    default_log_path,
+    parked_sentence,
+    stderr_width,
+)
 from cachetui.engine import CacheTuiError, Engine, Event, EventKind, PendingWritesError
 from cachetui.engine.lab.workload import Workload
 from cachetui.literal import printable
@@ -96,7 +102,8 @@ class DashboardSession(Session):
         count, landed = self.engine.recovered, self.engine.recovered_landed
         if count or landed:
             self.app.notify(
-                f"recovered {count} write{'s' if count != 1 else ''} from the outbox "
+                f"recovered {count} write{'s' if count != 1 else ''} from "
+                f"{self.engine.recovered_from} "
                 "(acknowledged before the last run ended)"
                 + (": flushing them" if count else "")
                 + (f"; {landed} had landed already: dropped, not written twice" if landed else ""),
@@ -155,7 +162,8 @@ class DashboardSession(Session):
         letters = len(self.engine.dead_letters())
         queue = self.engine.queue_location  # (gone with the engine once it is closed)
         if pending or letters:
-            notice = [f"Flushing {pending} pending writes before quitting…"] if pending else []
+            writes = "write" if pending == 1 else "writes"
+            notice = [f"Flushing {pending} pending {writes} before quitting…"] if pending else []
             if letters:
                 notice.append(parked_sentence(letters) + ".")
             self.app.notify(" ".join(notice), title="Quitting", timeout=10)
@@ -250,7 +258,7 @@ class DashboardSession(Session):
 def print_signal_report(report: SignalReport) -> None:
     """The report on stderr (the terminal is restored by now; gone after a hangup)."""
     try:
-        for line in report.stderr_lines():  # they may quote the database's error
+        for line in report.stderr_lines(stderr_width()):  # may quote the database's error
             print(printable(line), file=sys.stderr)
         sys.stderr.flush()
     except OSError:

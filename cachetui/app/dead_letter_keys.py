@@ -93,7 +93,8 @@ class DeadLetterKeys:
             attempts = engine.config.max_attempts
             dashboard.notify(
                 f"a real trigger (cachetui_lab_reject_{user}) now refuses every update of "
-                f"user {user}: write-behind tries it {attempts} times, then parks it as a "
+                f"user {user}: write-behind tries it {attempts} "
+                f"{'time' if attempts == 1 else 'times'}, then parks it as a "
                 "dead letter (d); write-through and write-around fail the caller. P again: "
                 "accept",
                 title=f"DB rejects user {user}'s writes",

@@ -68,8 +68,9 @@ class FaultsAndWorkload:
             await workload.stop()
             stats = workload.stats
             self._dashboard.notify(
-                f"workload stopped: {stats.reads:,} reads, {stats.updates:,} updates, "
-                f"{stats.errors:,} errors"
+                f"workload stopped: {stats.reads:,} {'read' if stats.reads == 1 else 'reads'}, "
+                f"{stats.updates:,} {'update' if stats.updates == 1 else 'updates'}, "
+                f"{stats.errors:,} {'error' if stats.errors == 1 else 'errors'}"
             )
         else:
             workload.start()

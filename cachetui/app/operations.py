@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from cachetui.app.dashboard import Dashboard
 from cachetui.app.key_order import wait_settled
@@ -74,8 +74,9 @@ class Operations:
             return
         pending = len(self._engine.pending_writes())
         if pending:
+            writes = "write" if pending == 1 else "writes"
             self._dashboard.notify(
-                f"Flushing {pending} pending writes before leaving write-behind…"
+                f"Flushing {pending} pending {writes} before leaving write-behind…"
             )
         try:
             await self._engine.set_policy(policy)
@@ -180,11 +181,15 @@ class Operations:
         failed = [r for r in results if isinstance(r, BaseException)]
         after = self._engine.metrics
         if kind == "read" and self._engine.policy is WritePolicy.NO_CACHE:
-            message = f"{BURST - len(failed)} reads, all from the database (no cache)"
+            done = BURST - len(failed)
+            message = f"{done} {'read' if done == 1 else 'reads'}, all from the database (no cache)"
         elif kind == "read":
             hits = after.hits - before.hits
             misses = BURST - hits - len(failed)
-            message = f"{BURST} reads: {hits} hits, {misses} misses"
+            message = (
+                f"{BURST} reads: {hits} {'hit' if hits == 1 else 'hits'}, {misses} "
+                f"{'miss' if misses == 1 else 'misses'}"
+            )
             loaded = after.db_reads - before.db_reads
             if 0 <= loaded < misses:  # single flight: one DB read per user, the rest wait
                 message += (
@@ -192,13 +197,11 @@ class Operations:
                     "the same user in flight)"
                 )
         else:
-            acked = BURST - len(failed)
-            message = (
-                f"{acked} of {BURST} updates acknowledged; {after.pending:,} "
-                f"{'write' if after.pending == 1 else 'writes'} pending now"
-            )
-        if failed:
-            message += f"; {len(failed)} failed: {failed[0]}"
+            behind = self._engine.policy is WritePolicy.WRITE_BEHIND
+            message = update_burst_summary(BURST, failed, after.pending if behind else None)
+            failed = []  # said
+        if failed:  # the failures beside what succeeded, then the first one's reason
+            message += f", {len(failed)} failed (the first: {failed[0]})"
         self.trace_last(f"burst of {BURST} {kind}s: the last one", since)
         self._dashboard.notify(message, severity="warning" if failed else "information")
         await self._dashboard.refresh_view()
@@ -384,13 +387,32 @@ class Operations:
 
 def flush_summary(rows: int, transactions: int, refused: int) -> str:
     """What a flush wrote: ``flushed 5 writes in 3 transactions``, and the tries the
-    database refused (a transaction that tried only a rejected row wrote nothing)."""
+    database refused. A transaction counts only if it wrote a row (as the metrics strip's
+    ``tx``): one that tried only a refused row is no transaction here, and a flush that
+    landed nothing says so."""
+    tries = f"the database refused {refused:,} {'try' if refused == 1 else 'tries'}"
+    if not rows:
+        return f"nothing landed: {tries}" if refused else "nothing landed"
     said = (
         f"flushed {rows:,} {'write' if rows == 1 else 'writes'} in {transactions:,} "
         f"{'transaction' if transactions == 1 else 'transactions'}"
     )
-    if refused:
-        said += f" (the database refused {refused:,} {'try' if refused == 1 else 'tries'})"
+    return f"{said} ({tries})" if refused else said
+
+
+def update_burst_summary(total: int, failed: Sequence[BaseException], pending: int | None) -> str:
+    """What a burst of updates did: ``97 of 100 updates acknowledged, 3 failed (the first:
+    …); 40 writes pending in the queue`` (``pending``: write-behind's queue, None under
+    the other policies, which have none)."""
+    if failed:
+        said = (
+            f"{total - len(failed)} of {total} updates acknowledged, {len(failed)} failed "
+            f"(the first: {failed[0]})"
+        )
+    else:
+        said = f"{total} {'update' if total == 1 else 'updates'} acknowledged"
+    if pending is not None:
+        said += f"; {pending:,} {'write' if pending == 1 else 'writes'} pending in the queue"
     return said
 
 

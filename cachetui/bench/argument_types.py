@@ -6,11 +6,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from cachetui.engine.digits import digit_problem
+
 
 def number_type(kind: type, low: float, high: float | None = None, *, above: bool = False) -> Any:
     """An argparse type: a ``kind`` number >= ``low`` (> ``low`` with ``above``), <= ``high``."""
 
     def parse(text: str) -> Any:
+        if problem := digit_problem(text):
+            raise argparse.ArgumentTypeError(problem)
         try:
             value = kind(text)
         except ValueError:

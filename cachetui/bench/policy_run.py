@@ -85,6 +85,42 @@ def engine_config(
     )
 
 
+#: A row's keys in the order docs/performance.md ("Bench JSON") lists them; a key this
+#: does not name (a sweep's) comes after them.
+JSON_FIELDS = (
+    "policy",
+    "ops",
+    "seconds",
+    "ops_per_s",
+    "read_p50_us",
+    "read_p99_us",
+    "read_hit_p50_us",
+    "read_miss_p50_us",
+    "update_p50_us",
+    "update_p99_us",
+    "hit_ratio",
+    "db_reads",
+    "db_writes",
+    "db_transactions",
+    "coalesced",
+    "peak_pending",
+    "max_queue_wait_ms",
+    "errors",
+    "queue",
+    "stale_pct",
+    "max_stale_ms",
+    "lost",
+    "external_writes",
+    "history",
+)
+
+
+def in_documented_order(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with its keys in :data:`JSON_FIELDS`' order (the others after them)."""
+    known = {key: row[key] for key in JSON_FIELDS if key in row}
+    return known | {key: value for key, value in row.items() if key not in known}
+
+
 async def run_policy(
     args: argparse.Namespace,
     policy: str,
@@ -100,7 +136,7 @@ async def run_policy(
     where = await copies.fresh(name)
     try:
         config = engine_config(args, policy, where, history)
-        return await _run(args, policy, config, drive, name)
+        return in_documented_order(await _run(args, policy, config, drive, name))
     finally:
         await copies.release(where)
 

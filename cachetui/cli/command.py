@@ -120,19 +120,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print_signal_report(session.signal_report)
     else:
+        from cachetui.cli.quit_report import parked_lines, stderr_width, wrapped
+
+        width = stderr_width()  # the terminal's: its own wrapping would cut words
         kept, where = session.kept_on_exit
         if kept:  # q with the database down and a durable queue: nothing lost
             stay = "write stays" if kept == 1 else "writes stay"
-            print(
-                f"cachetui: {kept} pending {stay} in the durable queue {where}; "
-                "replayed on next start",
-                file=sys.stderr,
-            )
-        if session.parked_on_exit:  # q: the dead letters that stay in the database, named
-            from cachetui.cli.quit_report import parked_lines
-
-            for line in parked_lines(session.parked_on_exit, config.db_path):
+            said = f"cachetui: {kept} pending {stay} in the durable queue {where}; "
+            for line in wrapped(said + "replayed on next start", width):
                 print(line, file=sys.stderr)
+        # q: the dead letters that stay in the database, named
+        for line in parked_lines(session.parked_on_exit, config.db_path, width):
+            print(line, file=sys.stderr)
     return app.return_code or 0
 
 

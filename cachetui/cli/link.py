@@ -17,6 +17,7 @@ import socket
 import sys
 from collections.abc import Callable, Sequence
 
+from cachetui.engine.digits import digit_problem
 from cachetui.engine.errors import ValidationError
 from cachetui.engine.lab.link.durations import DURATION_FORMS, format_duration, parse_duration
 from cachetui.engine.lab.link.relay import Relay, precise_loop
@@ -57,6 +58,8 @@ def address_argument(*, any_port: bool) -> Callable[[str], Address]:
                 f"expected HOST:PORT (an IPv6 address in brackets: [::1]:PORT), got {shown!r}"
             )
         lowest = 0 if any_port else 1
+        if problem := digit_problem(port_text):
+            raise argparse.ArgumentTypeError(f"the port after the colon: {problem}")
         if not port_text.isdigit() or not lowest <= int(port_text) <= 65535:
             raise argparse.ArgumentTypeError(
                 f"expected a port from {lowest} to 65535 after the colon, got {shown!r}"

@@ -1,9 +1,6 @@
-"""The options of ``cachetui`` itself and the engine configuration they make.
-
-Shared by :mod:`cachetui.cli.command` (``cachetui [options]``), :mod:`cachetui.serve.command`
-(which offers the same options and passes them on to every tab's app) and
-:mod:`cachetui.compare.cli` (both sides take them).
-"""
+"""The options of ``cachetui`` itself and the engine configuration they make, shared by
+:mod:`cachetui.cli.command`, :mod:`cachetui.serve.command` (which passes them on to every
+tab's app) and :mod:`cachetui.compare.cli` (both sides take them)."""
 
 from __future__ import annotations
 
@@ -13,6 +10,7 @@ from pathlib import Path
 
 from cachetui.engine.config import EVICTIONS, EngineConfig, WritePolicy
 from cachetui.engine.database.paths import database_path_problem
+from cachetui.engine.digits import check_digits, digit_problem
 from cachetui.engine.errors import CacheTuiError, ValidationError
 from cachetui.engine.lab.demo_data import MAX_SEED_PROFILES
 from cachetui.engine.queue.url import parse_queue_url
@@ -42,6 +40,7 @@ def default_db_path() -> str:
 
 def _int_at_least(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
     def parse(text: str) -> int:
+        check_digits(text, argparse.ArgumentTypeError)
         try:
             value = int(text)
         except ValueError:
@@ -64,6 +63,7 @@ _non_negative_int = _int_at_least(0)
 
 
 def _seconds(text: str) -> float:
+    check_digits(text, argparse.ArgumentTypeError)
     try:
         value = float(text)
     except ValueError:
@@ -101,9 +101,10 @@ def check_postgres_url(url: str, option: str = "--db") -> None:
         problem = masked(str(exc).strip())
         raise ValidationError(f"{option} {mask_url(url)}: {problem}", field="db_url") from None
     for port in str(params.get("port") or "").split(","):
-        if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+        if port and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+            why = digit_problem(port) or f"got {masked(port)!r}"
             raise ValidationError(
-                f"{option} {mask_url(url)}: expected a port from 1 to 65535, got {masked(port)!r}",
+                f"{option} {mask_url(url)}: expected a port from 1 to 65535, {why}",
                 field="db_url",
             )
 
@@ -359,6 +360,7 @@ def add_engine_options(target: argparse.ArgumentParser | argparse._ArgumentGroup
 
 def _megabytes(text: str) -> int:
     """``--history-max MB``: bytes."""
+    check_digits(text, argparse.ArgumentTypeError)
     try:
         value = float(text)
     except ValueError:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import textwrap
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +29,34 @@ def default_log_path() -> Path:
 Parked = tuple[int, int, str]
 
 
+def stderr_width() -> int | None:
+    """The width the report at exit is wrapped to: the terminal's when stderr is one;
+    None (not wrapped: one line each, for a log or a pipe) otherwise."""
+    try:
+        if not sys.stderr.isatty():
+            return None
+        return os.get_terminal_size(sys.stderr.fileno()).columns
+    except (OSError, ValueError, AttributeError):  # closed, redirected, gone (a hangup)
+        return None
+
+
+def wrapped(line: str, width: int | None, indent: str = "", more: str = "  ") -> list[str]:
+    """``line`` after ``indent``, wrapped to ``width`` columns (None: not wrapped), each
+    further line indented by ``more``; a no-break space joins words never cut apart."""
+    if width is None:
+        lines = [indent + line]
+    else:
+        lines = textwrap.wrap(
+            line,
+            width=max(width, 20),
+            initial_indent=indent,
+            subsequent_indent=indent + more,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+    return [text.replace("\N{NO-BREAK SPACE}", " ") for text in lines]
+
+
 def parked_sentence(count: int) -> str:
     """How many dead letters stay parked, for the quit dialog and notice."""
     letters = "dead letter stays" if count == 1 else "dead letters stay"
@@ -37,20 +66,21 @@ def parked_sentence(count: int) -> str:
     )
 
 
-def parked_lines(parked: list[Parked], db_path: str) -> list[str]:
-    """The dead letters left parked at exit, named (user, version, kind), for stderr."""
+def parked_lines(parked: list[Parked], db_path: str, width: int | None = None) -> list[str]:
+    """The dead letters left parked at exit, named (user, version, kind), for stderr,
+    wrapped to ``width`` (:func:`stderr_width`; None: not wrapped)."""
     if not parked:
         return []
     count = len(parked)
     letters = "dead letter stays" if count == 1 else "dead letters stay"
     named = [f"user\N{NO-BREAK SPACE}{u} v{v} ({kind})" for u, v, kind in parked]
-    wrapped = textwrap.wrap(
-        "parked: " + ", ".join(named), width=100, initial_indent="  ", subsequent_indent="    "
-    )
     return [
-        f"cachetui: {count} {letters} parked in {db_path} (table dead_letters): "
-        "cachetui lists them at the next start (d) to retry or discard",
-        *(line.replace("\N{NO-BREAK SPACE}", " ") for line in wrapped),
+        *wrapped(
+            f"cachetui: {count} {letters} parked in {db_path} (table dead_letters): "
+            "cachetui lists them at the next start (d) to retry or discard",
+            width,
+        ),
+        *wrapped("parked: " + ", ".join(named), width, indent="  "),
     ]
 
 
@@ -100,21 +130,16 @@ class SignalReport:
             f"and {'is' if count == 1 else 'are'} lost ({self.reason})"
         )
 
-    def stderr_lines(self) -> list[str]:
-        lines = [f"cachetui: {self.summary()}"]
+    def stderr_lines(self, width: int | None = None) -> list[str]:
+        """The report, wrapped to ``width`` (:func:`stderr_width`; None: not wrapped)."""
+        lines = wrapped(f"cachetui: {self.summary()}", width)
         if self.lost:
             # one pending write per user: its newest acknowledged version
             named = [f"user\N{NO-BREAK SPACE}{u} v{v}" for u, v in self.lost]
-            wrapped = textwrap.wrap(
-                "lost (user, newest version): " + ", ".join(named),
-                width=100,
-                initial_indent="  ",
-                subsequent_indent="    ",
-            )
-            lines += [line.replace("\N{NO-BREAK SPACE}", " ") for line in wrapped]
-        lines += parked_lines(self.parked, self.db_path)
+            lines += wrapped("lost (user, newest version): " + ", ".join(named), width, "  ")
+        lines += parked_lines(self.parked, self.db_path, width)
         if self.log is not None and self.lost:
-            lines.append(f"cachetui: written to {self.log}")
+            lines += wrapped(f"cachetui: written to {self.log}", width)
         return lines
 
     def write_log(self, path: Path) -> None:

@@ -292,9 +292,13 @@ class CompareApp(App[None]):
                 self.side(index).show_outcome(Text(f"✖ flush failed: {exc}", style="bold red"))
                 continue
             after = engine.metrics
+            rows = after.db_writes - before.db_writes
+            tx = after.db_transactions - before.db_transactions
             self.side(index).show_outcome(
-                f"flush: {after.db_writes - before.db_writes} writes in "
-                f"{after.db_transactions - before.db_transactions} transactions"
+                f"flush: {rows} {'write' if rows == 1 else 'writes'} in {tx} "
+                f"{'transaction' if tx == 1 else 'transactions'}"
+                if rows
+                else "flush: nothing landed"
             )
         await self.refresh_view()
 

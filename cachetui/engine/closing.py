@@ -91,7 +91,8 @@ class Closing:
                 None,
                 None,
                 None,
-                f"closed with {len(discarded)} pending writes discarded: {exc}",
+                f"closed with {len(discarded)} pending "
+                f"{'write' if len(discarded) == 1 else 'writes'} discarded: {exc}",
             )
         except BaseException:  # cancelled: still open, and updates may come in again
             self._stay_open()

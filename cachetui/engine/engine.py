@@ -175,7 +175,8 @@ class Engine(
             None,
             None,
             None,
-            f"database rescued into {path}: {len(core.queue)} pending writes land there",
+            f"database rescued into {path}: {len(core.queue)} pending "
+            f"{'write lands' if len(core.queue) == 1 else 'writes land'} there",
         )
         await self.flush()
         return path

@@ -9,6 +9,7 @@ import time
 import weakref
 
 from cachetui.engine.core import RUNNING, EngineCore
+from cachetui.engine.queue.outbox import journal_name
 
 
 class NotClosedWarning:
@@ -21,26 +22,33 @@ class NotClosedWarning:
         core = self._ref()
         if core is None or core.state != RUNNING:
             return
-        lost = [(p.user_id, p.version) for p in core.queue.snapshot(time.perf_counter())]
+        pending = [(p.user_id, p.version) for p in core.queue.snapshot(time.perf_counter())]
         letters = core.dead_letters
-        lost += [(d.user_id, d.version) for u in sorted(letters.unsaved) if (d := letters.get(u))]
-        if not lost:
-            return
-        named = ", ".join(f"(user {u}, v{v})" for u, v in lost[:50])
-        more = f" and {len(lost) - 50} more" if len(lost) > 50 else ""
-        if core.durable and not letters.unsaved:
-            outbox = core.outbox
-            location = outbox.path if outbox is not None else "memory"
+        unsaved = [(d.user_id, d.version) for u in sorted(letters.unsaved) if (d := letters.get(u))]
+        if pending and core.durable and core.outbox is not None:
+            # the queue's writes are journaled: not lost (its own name: an outbox file,
+            # or a Redis Stream, never "the outbox memory")
             print(
-                f"cachetui: the engine was not closed: {len(lost)} acknowledged "
-                f"write{'s' if len(lost) != 1 else ''} stay in the outbox "
-                f"{location}, replayed at the next start: {named}{more}",
+                f"cachetui: the engine was not closed: {_writes(pending)} "
+                f"{'stays' if len(pending) == 1 else 'stay'} in {journal_name(core.outbox)}, "
+                f"replayed at the next start: {_named(pending)}",
                 file=sys.stderr,
             )
-            return
-        print(
-            f"cachetui: the engine was not closed: {len(lost)} acknowledged "
-            f"write{'s' if len(lost) != 1 else ''} never reached "
-            f"{core.db.path}: {named}{more}",
-            file=sys.stderr,
-        )
+            pending = []
+        lost = pending + unsaved
+        if lost:
+            print(
+                f"cachetui: the engine was not closed: {_writes(lost)} never reached "
+                f"{core.db.path}: {_named(lost)}",
+                file=sys.stderr,
+            )
+
+
+def _writes(writes: list[tuple[int, int]]) -> str:
+    return f"{len(writes)} acknowledged write{'' if len(writes) == 1 else 's'}"
+
+
+def _named(writes: list[tuple[int, int]]) -> str:
+    """``(user 3, v2), (user 9, v4)``: the first 50, then how many more."""
+    named = ", ".join(f"(user {u}, v{v})" for u, v in writes[:50])
+    return named + (f" and {len(writes) - 50} more" if len(writes) > 50 else "")

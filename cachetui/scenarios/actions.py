@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cachetui.engine.config import WritePolicy
+from cachetui.engine.digits import digit_problem
 from cachetui.engine.errors import ValidationError
 from cachetui.engine.lab.link.durations import parse_duration as parse_link_duration
 from cachetui.engine.profile import validate_changes
@@ -131,6 +132,7 @@ def _parse_user_action(verb: str, text: str, args: list[str]) -> Action:
     changes: dict[str, Any] = {}
     for arg in args[1:]:
         if re.fullmatch(r"[xX×]\d+", arg):
+            _digits_only(arg)
             if verb not in ("read", "update"):
                 raise ActionError(f"{verb} cannot repeat ({arg!r})")
             repeat = int(arg[1:])
@@ -140,6 +142,8 @@ def _parse_user_action(verb: str, text: str, args: list[str]) -> Action:
             if verb not in ("update", "external"):
                 raise ActionError(f"{verb} takes no field=value ({arg!r})")
             field, _, value = arg.partition("=")
+            if field == "followers":
+                _digits_only(value)
             changes[field] = int(value) if field == "followers" and _is_int(value) else value
         else:
             raise ActionError(f"unexpected {arg!r}")
@@ -192,6 +196,7 @@ def _parse_other(verb: str, text: str, args: list[str]) -> Action:
             raise ActionError(f"queue takes memory or outbox, got {arg!r}")
         return Action(verb, text, value=QUEUES[arg.lower()])
     if verb == "max-pending":
+        _digits_only(arg)
         if not _is_int(arg) or int(arg) < 1:
             raise ActionError(f"max-pending needs a whole number >= 1, got {arg!r}")
         return Action(verb, text, value=int(arg))
@@ -210,6 +215,7 @@ def _count(verb: str, args: list[str], wanted: int) -> None:
 
 def parse_users(text: str) -> tuple[int, ...]:
     """``7``, ``1-20`` or ``1,4,9`` (and mixes: ``1-3,9``) → user ids, in order, unique."""
+    _digits_only(text)
     users: dict[int, None] = {}
     for part in text.split(","):
         low, dash, high = part.partition("-")
@@ -226,6 +232,7 @@ def parse_users(text: str) -> tuple[int, ...]:
 
 def parse_duration(text: str) -> float:
     """``20ms``, ``1.5s``, ``2`` (seconds) → seconds."""
+    _digits_only(text)
     match = _DURATION.match(text.strip().lower())
     if not match:
         raise ActionError(f"not a duration (like 20ms or 2s): {text!r}")
@@ -234,6 +241,7 @@ def parse_duration(text: str) -> float:
 
 
 def _parse_rate(text: str) -> float:
+    _digits_only(text)
     try:
         rate = float(text[:-1]) / 100 if text.endswith("%") else float(text)
     except ValueError:
@@ -241,6 +249,12 @@ def _parse_rate(text: str) -> float:
     if not 0 <= rate <= 1:
         raise ActionError(f"a rate is between 0 and 1 (0% and 100%), got {text}")
     return rate
+
+
+def _digits_only(text: str) -> None:
+    """ActionError when a number holds a digit other than 0–9 (the one rule: digits)."""
+    if problem := digit_problem(text):
+        raise ActionError(problem)
 
 
 def _is_int(text: str) -> bool:

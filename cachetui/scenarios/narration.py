@@ -23,7 +23,8 @@ METRICS: dict[str, str] = {
     "failed_updates": "updates that failed",
     "db_reads": "rows read from the database",
     "db_writes": "rows written to the database",
-    "db_transactions": "database commits",
+    "db_transactions": "database transactions that wrote a row (one whose rows were all "
+    "refused is not counted)",
     "coalesced": "updates absorbed into an already pending write",
     "retries": "failed database attempts that will be retried",
     "lost_writes": "acknowledged writes lost (crash)",

@@ -25,6 +25,7 @@ import sys
 from collections.abc import Sequence
 
 from cachetui.cli import handoff, options
+from cachetui.engine.digits import digit_problem
 from cachetui.engine.errors import CacheTuiError
 from cachetui.serve.listening import browser_url, is_loopback, lan_url, listen
 from cachetui.serve.request_checks import host_name
@@ -39,6 +40,8 @@ TOKEN_VARIABLE = "CACHETUI_TOKEN"  # taken like --token, out of the process list
 
 # -- command line --------------------------------------------------------------------------------
 def _port(text: str) -> int:
+    if problem := digit_problem(text):
+        raise argparse.ArgumentTypeError(problem)
     try:
         value = int(text)
     except ValueError:
@@ -68,6 +71,8 @@ def _allowed_host(text: str) -> str:
 
 
 def _sessions(text: str) -> int:
+    if problem := digit_problem(text):
+        raise argparse.ArgumentTypeError(problem)
     try:
         value = int(text)
     except ValueError:

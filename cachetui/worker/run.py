@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from cachetui.cli.quit_report import QUIT_SIGNALS, SignalReport, default_log_path
+from cachetui.cli.quit_report import QUIT_SIGNALS, SignalReport, default_log_path, stderr_width
 from cachetui.engine import CacheTuiError, Engine
 from cachetui.engine.lab.workload import Workload
 from cachetui.worker.metrics import MetricsServer, Reading
@@ -170,12 +170,14 @@ class Worker:
         report.db_path = engine.config.db_path
         # the last word: what close() landed (the server stays up until the process ends)
         self._publish(workload, 0.0)
-        lines = report.stderr_lines()
+        width = stderr_width()  # less the room "cachetui worker:" takes over "cachetui:"
+        width = None if width is None else width - len(" worker")
+        lines = report.stderr_lines(width)
         if not self._signum:  # --seconds ran out: said as such
             lines[0] = lines[0].replace(f"quit on {report.name}", "done")
         if self._signum:  # as the app: every quit on a signal adds a line to cachetui.log
             report.write_log(default_log_path())
-            lines = report.stderr_lines()
+            lines = report.stderr_lines(width)
         return WorkerResult(report, lines)
 
 

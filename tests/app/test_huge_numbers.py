@@ -32,7 +32,7 @@ async def test_numbers_nothing_can_hold_are_a_message_in_the_dialogs(make_app, t
         for typed, said in (
             (TOO_BIG, "9223372036854775808"),  # no such user: a database cannot hold it
             (THOUSANDS, "ids are at most"),
-            ("²", "not a user id"),
+            ("²", "is not a digit 0–9"),  # the one rule of numeric fields
         ):
             app.screen.query_one("#user_id").value = typed
             await pilot.click("#user_id")
@@ -46,7 +46,7 @@ async def test_numbers_nothing_can_hold_are_a_message_in_the_dialogs(make_app, t
         await pilot.pause()
         for typed, said in (
             (TOO_BIG, "followers must be <= 9223372036854775807"),
-            ("²", "followers must be a whole number"),
+            ("²", "is not a digit 0–9"),
             (THOUSANDS, "followers must be <= 9223372036854775807 (the largest the database"),
         ):
             app.screen.query_one("#followers").value = typed

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
-from cachetui.app.operations import flush_summary
+from cachetui.app.operations import flush_summary, update_burst_summary
 from cachetui.app.screens.dead_letters import DeadLettersScreen
 from cachetui.app.screens.dialogs import CrashReportScreen
-from cachetui.engine import Engine, EngineConfig, EventKind
+from cachetui.engine import DatabaseUnavailable, Engine, EngineConfig, EventKind
 from tests.app.conftest import notifications, settle, text_of
 
 SIZE = (160, 45)
@@ -17,11 +17,29 @@ SIZE = (160, 45)
 def test_a_flush_says_writes_and_transactions_in_the_right_number():
     assert flush_summary(1, 1, 0) == "flushed 1 write in 1 transaction"
     assert flush_summary(5, 3, 0) == "flushed 5 writes in 3 transactions"
-    # only a rejected row was tried: three commits wrote nothing, and it says why
+    # only a rejected row was tried: no transaction wrote (the strip's tx counts none
+    # either: 'DB writes 0 in 3 tx' was the trial's finding), and it says why
+    assert flush_summary(0, 0, 3) == "nothing landed: the database refused 3 tries"
+    assert flush_summary(0, 0, 1) == "nothing landed: the database refused 1 try"
     assert (
-        flush_summary(0, 3, 3)
-        == "flushed 0 writes in 3 transactions (the database refused 3 tries)"
+        flush_summary(2, 1, 1) == "flushed 2 writes in 1 transaction (the database refused 1 try)"
     )
+
+
+def test_a_burst_of_updates_says_what_happened_in_order():
+    """The trial's "100 updates acknowledged: 6; pending now 1; 94 failed" read as a
+    riddle: what succeeded of how many, what failed and why, then the queue."""
+    down = DatabaseUnavailable("database is down (injected outage)")
+    assert update_burst_summary(100, [], 40) == (
+        "100 updates acknowledged; 40 writes pending in the queue"
+    )
+    assert update_burst_summary(100, [down] * 94, 1) == (
+        "6 of 100 updates acknowledged, 94 failed (the first: database is down (injected "
+        "outage)); 1 write pending in the queue"
+    )
+    assert update_burst_summary(100, [down], None) == (
+        "99 of 100 updates acknowledged, 1 failed (the first: database is down (injected outage))"
+    )  # write-through: no queue to speak of
 
 
 async def test_the_crash_dialog_agrees_with_its_numbers(make_app):
@@ -79,3 +97,19 @@ async def test_p_in_the_dead_letters_view_accepts_the_rejected_users_writes(make
         await pilot.press("escape")
         await settle(app, pilot)
         assert "rejects" not in text_of(app, "#status")
+
+
+async def test_d_back_to_memory_says_memory_once(make_app):
+    """The trial saw "Memory (lost on a crash): memory" after D came back round."""
+    app = make_app(policy="write-behind")
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(app, pilot)
+        await pilot.press("D")  # → the outbox file
+        await settle(app, pilot)
+        assert app.engine.queue_durable
+        app.clear_notifications()
+        await pilot.press("D")  # → memory again
+        await settle(app, pilot)
+        assert not app.engine.queue_durable
+        said = [n for n in notifications(app) if n.startswith("Write-behind queue")]
+        assert said == ["Write-behind queue: In memory (lost on a crash)"]

@@ -75,6 +75,9 @@ async def test_a_flush_that_only_tried_a_rejected_row_counts_no_transaction(make
     await engine.update(14, {"bio": "fine"})
     await engine.flush()
     assert (engine.metrics.db_writes, engine.metrics.db_transactions) == (1, 1)
+    # the history numbers transactions the same way: the first that wrote is tx 1
+    landings = [r for r in engine.history.records() if r["type"] == "landing"]
+    assert [(r["user"], r["tx"]) for r in landings] == [(14, 1)]
 
 
 async def test_a_constraint_one_row_breaks_parks_that_row_only(make_engine, db_path):

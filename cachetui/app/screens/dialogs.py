@@ -12,6 +12,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
 
+from cachetui.app.screens.field_rules import control_problem
+from cachetui.engine.digits import digit_problem
 from cachetui.literal import literal, printable
 
 DIALOG_CSS = """
@@ -98,7 +100,11 @@ class GotoScreen(ModalScreen[int | None]):
         span = f"1–{self.max_user:,}"
         if not text:
             return f"type a user id ({span})"
-        if not text.isdecimal():
+        if problem := digit_problem(text):  # "٣" is no 3 here: digits 0–9 only
+            return f"user id: {problem}"
+        if problem := control_problem("user id", text):
+            return problem
+        if not (text.isascii() and text.isdecimal()):
             return f"a user id is a number ({span}), not {text!r}"
         if len(text.lstrip("0")) > 30:  # far past any id (and int() refuses 4,300 digits)
             return f"no user {text[:24]}…: ids run {span}"

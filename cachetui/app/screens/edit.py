@@ -1,4 +1,5 @@
-"""The edit form: change a user's fields; validation errors are shown inline."""
+"""The edit form: change a user's fields; every field is checked as it is typed, and
+what is wrong shows under the form at once (an error goes as soon as its field is right)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from cachetui.app.screens.dialogs import DIALOG_CSS
+from cachetui.app.screens.field_rules import control_problem
 from cachetui.engine import CacheTuiError, Engine, Profile, ValidationError
+from cachetui.engine.digits import digit_problem
 from cachetui.engine.engine import last_op_id
 from cachetui.engine.profile import MAX_INTEGER, UPDATABLE_FIELDS, validate_changes
 from cachetui.literal import literal
@@ -25,15 +28,27 @@ class EditScreen(ModalScreen[Profile | None]):
 
     The form saves to the user it loaded, and only while the id field names that user:
     an id typed but not loaded (enter) is an inline error, never a save to another user.
+    Each change of a field checks the whole form again: the errors under it are always
+    those of what it holds now (an error of a Save that failed goes at the next change).
     """
 
     DEFAULT_CSS = (
         "EditScreen { align: center middle; } "
-        "EditScreen .dialog { width: 72; } "
+        "EditScreen .dialog { width: 72; max-width: 100%; } "
         "EditScreen .row { height: 3; } "
         "EditScreen .row Label { width: 11; padding-top: 1; } "
         "EditScreen .row Input { width: 1fr; } "
-        "EditScreen Input.-invalid { border: tall $error; }" + DIALOG_CSS
+        "EditScreen Input.-invalid { border: tall $error; } "
+        # a short terminal (80×24): one line a field, so the errors and the buttons show
+        "EditScreen.-short .dialog { padding: 0 1; max-height: 100%; } "
+        "EditScreen.-short .title { margin-bottom: 0; } "
+        "EditScreen.-short .row { height: 1; } "
+        "EditScreen.-short .row Label { padding-top: 0; } "
+        "EditScreen.-short .row Input { border: none; height: 1; padding: 0 1; } "
+        "EditScreen.-short .row Input { background: $boost; } "
+        "EditScreen.-short .row Input:focus { background-tint: $foreground 15%; } "
+        "EditScreen.-short .row Input.-invalid { border: none; background: $error 35%; } "
+        "EditScreen.-short .buttons { margin-top: 0; }" + DIALOG_CSS
     )
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
@@ -42,7 +57,6 @@ class EditScreen(ModalScreen[Profile | None]):
         self.engine = engine
         self.user_id = user_id
         self.current: Profile | None = None
-        self._marked: set[str] = set()  # the fields the error under the form names
         self.op_id = 0  # the saved update's operation (0: none yet)
 
     def compose(self) -> ComposeResult:
@@ -50,7 +64,8 @@ class EditScreen(ModalScreen[Profile | None]):
             yield Label("Edit a profile", classes="title")
             with Horizontal(classes="row"):
                 yield Label("user id")
-                yield Input(str(self.user_id or ""), id="user_id", type="integer")
+                # not type="integer": that drops "²" without a word (the rule: id_problem)
+                yield Input(str(self.user_id or ""), id="user_id")
             for field in UPDATABLE_FIELDS:
                 with Horizontal(classes="row"):
                     yield Label(field)
@@ -73,39 +88,33 @@ class EditScreen(ModalScreen[Profile | None]):
 
     @on(Input.Submitted, "#user_id")
     async def _user_chosen(self, event: Input.Submitted) -> None:
-        text = event.value.strip()
-        if not (text.isascii() and text.isdigit()):  # "²" is a digit int() refuses
-            self._error(f"not a user id: {text!r}", "user_id")
+        problem = id_problem(event.value)
+        if problem:
+            self._error(problem, "user_id")
             return
-        if len(text.lstrip("0")) > len(str(MAX_INTEGER)):  # int() refuses 4,300 digits
-            self._error(f"no user {text[:24]}…: ids are at most {MAX_INTEGER:,}", "user_id")
-            return
-        await self._load(int(text))
+        await self._load(int(event.value.strip()))
 
-    @on(Input.Changed, "#name, #bio, #location, #followers")
-    def _field_edited(self, event: Input.Changed) -> None:
-        """A field marked invalid is checked again as it is typed: corrected, its error
-        goes at once (the other fields' errors stay until they are corrected too)."""
-        field = event.input.id
-        if self.current is None or field not in self._marked:
+    @on(Input.Changed)
+    def _edited(self) -> None:
+        """Any field changed: the form is checked again and its errors shown, as typed
+        (the focus stays where the user types)."""
+        problems = self.problems()
+        if not problems and self.current is None:
+            self._show(LOAD_FIRST)
             return
-        _, errors = self.changes()
-        if field in errors:  # still wrong: it stays marked (Input clears the class)
-            event.input.set_class(True, "-invalid")
-            return
-        self._marked.discard(field)
-        self.query_one("#error", Static).update(
-            literal("\n".join(error for name, error in errors.items() if name in self._marked))
-        )
+        self._show("\n".join(problems.values()), *problems)
 
-    @on(Input.Changed, "#user_id")
-    def _user_id_edited(self, event: Input.Changed) -> None:
-        """The id no longer names the loaded user: say so at once (saving is refused)."""
-        mismatch = self._id_mismatch()
-        if mismatch:
-            self._error(mismatch, "user_id")
-        elif self.current is not None:
-            self._error("")
+    def problems(self) -> dict[str, str]:
+        """Each field that is wrong now → why: the id (not a number, or not the user the
+        form holds), then the profile's fields once a user is loaded."""
+        text = self.query_one("#user_id", Input).value
+        problems: dict[str, str] = {}
+        wrong_id = (id_problem(text) if text.strip() else "") or self._id_mismatch()
+        if wrong_id:
+            problems["user_id"] = wrong_id
+        if self.current is not None:
+            problems.update(self.changes()[1])
+        return problems
 
     def _id_mismatch(self) -> str:
         """Why the form cannot save while its id field names another user ('' if it can)."""
@@ -165,6 +174,11 @@ class EditScreen(ModalScreen[Profile | None]):
         for field in UPDATABLE_FIELDS:
             raw = self.query_one(f"#{field}", Input).value
             value: Any = raw
+            problem = digit_problem(raw) if field == "followers" else ""
+            problem = problem or control_problem(field, raw)
+            if problem:
+                errors[field] = f"{field}: {problem}" if field == "followers" else problem
+                continue
             if field == "followers":
                 digits = raw.strip()
                 if digits.isascii() and digits.isdigit() and len(digits) > 30:
@@ -195,14 +209,13 @@ class EditScreen(ModalScreen[Profile | None]):
         if self.current is None:
             self._error(LOAD_FIRST, "user_id")
             return
-        mismatch = self._id_mismatch()
-        if mismatch:
-            self._error(f"nothing saved: {mismatch}", "user_id")
+        problems = self.problems()
+        if "user_id" in problems:  # the form's user is not the one the id names
+            problems["user_id"] = f"nothing saved: {problems['user_id']}"
+        if problems:
+            self._error("\n".join(problems.values()), *problems)
             return
-        changes, errors = self.changes()
-        if errors:
-            self._error("\n".join(errors.values()), *errors)
-            return
+        changes, _ = self.changes()
         try:
             changes = validate_changes(changes)
             profile = await self.engine.update(self.current.user_id, changes)
@@ -219,11 +232,29 @@ class EditScreen(ModalScreen[Profile | None]):
     def action_cancel(self) -> None:
         self.dismiss(None)
 
-    def _error(self, message: str, *fields: str) -> None:
-        """Show ``message`` (one line per error), mark ``fields`` invalid, focus the first."""
+    def _show(self, message: str, *fields: str) -> None:
+        """Show ``message`` (one line per error) and mark ``fields`` invalid."""
         self.query_one("#error", Static).update(literal(message))  # it may quote the input
-        self._marked = set(fields)
         for input_ in self.query(Input):
             input_.set_class(input_.id in fields, "-invalid")
+
+    def _error(self, message: str, *fields: str) -> None:
+        """:meth:`_show`, and the focus goes to the first field named (enter, Save)."""
+        self._show(message, *fields)
         if fields:
             self.query_one(f"#{fields[0]}", Input).focus()
+
+
+def id_problem(text: str) -> str:
+    """Why ``text`` names no user id ('' when it names one): digits 0–9 only, the rule of
+    every numeric field."""
+    text = text.strip()
+    if problem := digit_problem(text):
+        return f"user id: {problem}"
+    if problem := control_problem("user id", text):
+        return problem
+    if not (text.isascii() and text.isdigit()):
+        return f"not a user id: {text!r} (a whole number)"
+    if len(text.lstrip("0")) > len(str(MAX_INTEGER)):  # int() refuses 4,300 digits
+        return f"no user {text[:24]}…: ids are at most {MAX_INTEGER:,}"
+    return ""

@@ -14,6 +14,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from cachetui.app.export import ExportError
 from cachetui.app.screens.dialogs import DIALOG_CSS
+from cachetui.app.screens.field_rules import control_problem
 from cachetui.literal import literal
 
 
@@ -60,18 +61,24 @@ class ExportScreen(ModalScreen[list[Path] | None]):
     @on(Button.Pressed, "#save")
     def submit(self) -> None:
         folder = self.query_one("#folder", Input)
+        if problem := control_problem("the folder", folder.value):
+            self._show(problem)
+            return
         try:
             paths = self.save(folder.value)
         except ExportError as exc:
-            folder.add_class("-invalid")
-            self.query_one("#error", Static).update(literal(str(exc)))  # it names the folder
+            self._show(str(exc))  # it names the folder
             return
         self.dismiss(paths)
 
     @on(Input.Changed)
-    def clear_error(self) -> None:
-        self.query_one("#folder", Input).remove_class("-invalid")
-        self.query_one("#error", Static).update("")
+    def check(self, event: Input.Changed) -> None:
+        """As typed: a control character is said at once; an older error goes."""
+        self._show(control_problem("the folder", event.value))
+
+    def _show(self, problem: str) -> None:
+        self.query_one("#folder", Input).set_class(bool(problem), "-invalid")
+        self.query_one("#error", Static).update(literal(problem))
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

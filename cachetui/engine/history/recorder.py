@@ -170,7 +170,12 @@ class HistoryRecorder:
 
     def landed(self, profiles: Iterable[Written], *, found: bool = False) -> None:
         """Writes that landed in one transaction; ``found``: writes found in the database
-        already (a durable queue's replay), not applied again (no transaction)."""
+        already (a durable queue's replay), not applied again (no transaction). A
+        transaction that landed nothing (its rows all refused) takes no number, as it
+        counts for nothing in the metrics' ``db_transactions``."""
+        profiles = list(profiles)
+        if not profiles:
+            return
         now = _clock()
         tx = None
         if not found:

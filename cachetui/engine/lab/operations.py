@@ -79,7 +79,7 @@ class LabOperations:
                 await store.clear()
         if replayed:
             writes = "write" if len(replayed) == 1 else "writes"
-            detail = f"{len(replayed)} {writes} replayed from the outbox, "
+            detail = f"{len(replayed)} {writes} replayed from the durable queue, "
             detail += "none lost" if not lost else f"{len(lost)} lost"
             core.emit(op, EventKind.REPLAY, None, None, None, detail)
         if not lost:

@@ -54,7 +54,8 @@ async def reset_core(core: EngineCore, flusher: Flusher, rows: Sequence[Profile]
         None,
         None,
         None,
-        f"lab reset: {len(rows):,} rows as at the start, cache and queue empty, no dead "
+        f"lab reset: {len(rows):,} {'row' if len(rows) == 1 else 'rows'} as at the start, "
+        "cache and queue empty, no dead "
         f"letters, every counter at 0; write epoch {epoch}",
     )
     return epoch

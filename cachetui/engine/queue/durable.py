@@ -17,7 +17,7 @@ from cachetui.engine.errors import DatabaseUnavailable
 from cachetui.engine.events import EventKind
 from cachetui.engine.profile import Profile
 from cachetui.engine.queue.flusher import Flusher
-from cachetui.engine.queue.outbox import Journal, Outbox
+from cachetui.engine.queue.outbox import Journal, Outbox, journal_name
 from cachetui.engine.queue.url import (
     QueueLocation,
     default_outbox_path,
@@ -85,7 +85,7 @@ class DurableQueueOperations:
         """The recovery message: what a durable queue held at start."""
         core = self._core
         replayed, landed = self.recovered, self.recovered_landed
-        where = f"the outbox {core.outbox.path}" if core.outbox else "the outbox"
+        where = journal_name(core.outbox) if core.outbox else "the durable queue"
         text = f"recovered {replayed} write{'s' if replayed != 1 else ''} from {where}"
         text += ": flushing them" if replayed else ""
         if landed:
@@ -155,6 +155,13 @@ class DurableQueueOperations:
         (``CONFIG GET appendonly``, ``save``); '' for the other queues."""
         outbox = self._core.outbox
         return str(getattr(outbox, "persistence", "")) if self._core.durable else ""
+
+    @property
+    def recovered_from(self) -> str:
+        """The durable queue the writes :attr:`recovered` at start came from, as a
+        sentence names it: "the outbox PATH" or "the redis stream KEY at URL"."""
+        outbox = self._core.outbox
+        return journal_name(outbox) if outbox is not None else "the durable queue"
 
     @property
     def queue_location(self) -> str:

@@ -133,6 +133,13 @@ class Journal(Protocol):
     async def count(self) -> int: ...
 
 
+def journal_name(journal: Journal) -> str:
+    """A durable queue as a sentence names it: ``the outbox PATH`` (a file), or ``the
+    redis stream KEY at URL`` (a stream is no outbox)."""
+    path = journal.path
+    return f"the {path}" if path.startswith("redis stream ") else f"the outbox {path}"
+
+
 class Outbox:
     """The outbox file of one engine (see the module's docstring). Each method is one
     transaction in aiosqlite's thread; errors raise DatabaseUnavailable."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 
+from cachetui.engine.digits import digit_problem
 from cachetui.engine.errors import ValidationError
 
 #: The longest duration a link takes (an RTT or a jitter): 10 s.
@@ -26,6 +27,8 @@ def parse_duration(text: str, *, what: str = "duration") -> float:
     """Seconds from ``text`` (``"300us"`` → 0.0003); ValidationError (one line, with
     ``what`` in it: ``"--db-rtt"``, ``"rtt"``) for anything else, or above 10 s."""
     shown = text if len(text) <= 40 else text[:40] + "…"
+    if problem := digit_problem(text):
+        raise ValidationError(f"{what}: {problem}", field=what)
     match = _PATTERN.fullmatch(text.strip())
     if match is None and text.strip().startswith("-"):
         raise ValidationError(

@@ -83,7 +83,7 @@ def _parts(url: str) -> tuple[str, str, int, str]:
             raise ValidationError(f"link: {shown} names several hosts; give one", field="url")
         if port_text:
             try:
-                port = int(port_text)
+                port = int(port_text) if port_text.isascii() else 0  # digits 0–9 only
             except ValueError:
                 port = 0
             if not 0 < port < 65536:
