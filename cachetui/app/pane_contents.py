@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from cachetui.app.states import DARK, SYMBOLS, Palette, ago
+from cachetui.app.states import DARK, SYMBOLS, Palette, ago, compact
 from cachetui.app.widgets.table_columns import Cells
 from cachetui.engine import CacheEntry, KeyState, PaneSnapshot, PendingWrite, Profile, WritePolicy
 
@@ -42,7 +42,8 @@ class PaneContent:
 
 @dataclass(frozen=True, slots=True)
 class PaneContents:
-    """The three panes' contents, from one snapshot."""
+    """The three panes' contents, from one snapshot. A title's last variants abbreviate
+    its count (``DB 120k``) rather than let the border cut it."""
 
     cache: PaneContent
     queue: PaneContent
@@ -186,7 +187,12 @@ def dashboard_contents(
         ),
         database=PaneContent(
             database_rows(window, s.states, look),
-            (f"Database {total_rows:,} rows", f"DB {total_rows:,} rows"),
+            (
+                f"Database {total_rows:,} rows",
+                f"DB {total_rows:,} rows",
+                f"DB {total_rows:,}",
+                f"DB {compact(total_rows)}",
+            ),
             (f"{len(window)} rows: followed, just written, latest updated", f"{len(window)} rows"),
         ),
     )
@@ -196,7 +202,7 @@ def _cache_titles(s: PaneSnapshot) -> tuple[tuple[str, ...], tuple[str, ...]]:
     size, capacity = s.cache_size, s.capacity
     if s.policy is WritePolicy.NO_CACHE:  # its entries are kept, but not used
         return (
-            (f"Cache {size:,}/{capacity:,}", f"Cache {size:,}"),
+            (f"Cache {size:,}/{capacity:,}", f"Cache {size:,}", f"C {compact(size)}"),
             ("not used under no-cache: reads go to the DB", "unused: no-cache"),
         )
     if not s.cache_available:
@@ -205,7 +211,7 @@ def _cache_titles(s: PaneSnapshot) -> tuple[tuple[str, ...], tuple[str, ...]]:
     listed = len(s.entries)
     part = (f"Cache {size:,}/{capacity:,} · youngest {listed:,} listed",) if size > listed else ()
     return (
-        (*part, f"Cache {size:,}/{capacity:,}", f"Cache {size:,}"),
+        (*part, f"Cache {size:,}/{capacity:,}", f"Cache {size:,}", f"C {compact(size)}"),
         (state_counts(s), state_counts(s, True)),
     )
 
@@ -231,6 +237,7 @@ def _queue_titles(
         f"Write queue {count:,}{parked}",
         f"Queue {count:,}{parked}",
         f"Queue {count:,}",
+        f"Q {compact(count)}",
     )
     if s.policy is not WritePolicy.WRITE_BEHIND and not count:
         return titles, ("empty: only write-behind queues", "write-behind only")
@@ -248,7 +255,7 @@ def compare_contents(
     window = database_window(s, first, db_rows)
     size, count = s.cache_size, s.pending_count
     cache_titles = (
-        (f"Cache {size:,}/{s.capacity:,}", f"Cache {size:,}", f"C {size}")
+        (f"Cache {size:,}/{s.capacity:,}", f"Cache {size:,}", f"C {size}", f"C {compact(size)}")
         if s.cache_available
         else ("Cache ✖ unavailable", "Cache ✖")
     )
@@ -256,10 +263,10 @@ def compare_contents(
         cache=PaneContent(cache_rows(s.entries, s.states, look), cache_titles),
         queue=PaneContent(
             queue_rows(s.pending[:listed], s.rows, look),
-            (f"Write queue {count:,}", f"Queue {count:,}", f"Q {count}"),
+            (f"Write queue {count:,}", f"Queue {count:,}", f"Q {count}", f"Q {compact(count)}"),
         ),
         database=PaneContent(
             database_rows(window, s.states, look),
-            (f"Database {total_rows:,}", f"DB {total_rows:,}", "DB"),
+            (f"Database {total_rows:,}", f"DB {total_rows:,}", f"DB {compact(total_rows)}", "DB"),
         ),
     )

@@ -18,6 +18,11 @@ class PaneTable(KeyTable):
         self.set_titles(content.titles, content.subtitles)
 
 
+#: The last steps of every pane's narrowing: rather than cut a number (a version of
+#: 90596 shown as 9059, or as 9… at the pane's edge), drop whole columns until the user's
+#: id fits alone (the row's colour still tells its state).
+NUMBERS_WHOLE = (("drop", "state"), ("drop", "v"))
+
 #: The columns the Cache and Database panes start with.
 PROFILE_COLUMNS = (
     Column("user", 5, fit=True),
@@ -37,6 +42,7 @@ class CachePane(PaneTable):
         ("drop", "uses"),
         ("drop", "name"),
         ("squeeze", "state"),
+        *NUMBERS_WHOLE,
     )
 
     def __init__(self, ttl: bool, **kwargs: str | None) -> None:
@@ -54,6 +60,8 @@ class QueuePane(PaneTable):
         ("drop", "in-flight"),
         ("drop", "retry"),
         ("drop", "coal."),
+        ("drop", "db v"),  # then v: the user's id stays, whole
+        ("drop", "v"),
     )
 
     def __init__(self, **kwargs: str | None) -> None:
@@ -77,6 +85,7 @@ class DatabasePane(PaneTable):
         ("drop", "updated"),
         ("drop", "name"),
         ("squeeze", "state"),
+        *NUMBERS_WHOLE,
     )
 
     def __init__(self, **kwargs: str | None) -> None:
