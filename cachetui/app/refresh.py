@@ -3,8 +3,9 @@
 :class:`RefreshLoop` is mixed into :class:`~cachetui.app.app.CacheTuiApp`, which
 subscribes :meth:`RefreshLoop._on_event` to the engine and, when live, runs
 :meth:`RefreshLoop._tick` every :data:`REFRESH_SECONDS` and :meth:`RefreshLoop._sample`
-every second. Following a user across the three panes lives here too: it decides what
-the next repaint scrolls to.
+every second. A repaint takes one ``engine.pane_snapshot()`` and draws what
+:mod:`cachetui.app.pane_contents` makes of it. Following a user across the three panes
+lives here too: it decides what the next repaint scrolls to.
 """
 
 from __future__ import annotations
