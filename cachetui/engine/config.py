@@ -103,6 +103,10 @@ class EngineConfig:
     claim_after: float = 10.0
     #: The name this instance registers under in ``cachetui_meta`` (None: host/pid).
     instance_name: str | None = None
+    #: With a ``redis://`` queue: the fleet queue, shared by every instance on the
+    #: database (a sequencer assigns versions; partitions leased for landing; see
+    #: :mod:`cachetui.engine.fleet.fleet_queue`). ``cachetui worker`` sets it.
+    fleet: bool = False
 
     def __post_init__(self) -> None:
         self.policy = WritePolicy.parse(self.policy)

@@ -15,7 +15,7 @@ import itertools
 import secrets
 import time
 from collections.abc import Awaitable, Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from cachetui.engine.config import EngineConfig, WritePolicy
 from cachetui.engine.database.base import Database, RowConflict, RowLanded, RowRejected
@@ -41,6 +41,9 @@ from cachetui.engine.queue.write_queue import WriteQueue
 from cachetui.engine.settling import CommitSettler
 from cachetui.engine.stores.base import CacheStore
 from cachetui.engine.stores.health import CacheHealth
+
+if TYPE_CHECKING:
+    from cachetui.engine.fleet.status import FleetHooks
 
 #: The op id of the last operation started in the current asyncio context: after
 #: ``await engine.read(42)`` the caller finds its op id here, to show its trace.
@@ -100,6 +103,8 @@ class EngineCore:
         self.outbox: Journal | None = None
         self.durable = False
         self.journal = GroupCommit(self._append_outbox)
+        #: The fleet queue's link (``outbox`` is then a FleetQueue), or None.
+        self.fleet: FleetHooks | None = None
         #: Per user, a write whose append to the durable queue has an unknown outcome
         #: (cancelled, timed out, the connection reset) and whose entry, if any, is not
         #: removed yet: the user's next acknowledgement waits for :meth:`settle`.

@@ -120,7 +120,7 @@ class Worker:
             policy=self.engine.policy.value,
             ops_per_second=ops,
             workload_errors=stats.errors,
-            claimed=self.engine.recovered,
+            claimed=self.engine.claimed_writes,
         )
 
     async def _work(self, workload: Workload) -> None:
