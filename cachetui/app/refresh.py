@@ -3,8 +3,9 @@
 :class:`RefreshLoop` is mixed into :class:`~cachetui.app.app.CacheTuiApp`, which
 subscribes :meth:`RefreshLoop._on_event` to the engine and, when live, runs
 :meth:`RefreshLoop._tick` every :data:`REFRESH_SECONDS` and :meth:`RefreshLoop._sample`
-every second. Following a user across the three panes lives here too: it decides what
-the next repaint scrolls to.
+every second. A repaint takes one ``engine.pane_snapshot()`` and draws what
+:mod:`cachetui.app.pane_contents` makes of it. Following a user across the three panes
+lives here too: it decides what the next repaint scrolls to.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import OrderedDict, deque
-from collections.abc import Collection
 
 from textual.css.query import NoMatches
 from textual.theme import Theme
@@ -20,7 +20,8 @@ from textual.theme import Theme
 from cachetui.app.app_part import AppPart
 from cachetui.app.export import MetricsSample
 from cachetui.app.key_order import in_order
-from cachetui.app.states import SYMBOLS, Palette, palette_for
+from cachetui.app.pane_contents import Look, dashboard_contents
+from cachetui.app.states import Palette, palette_for
 from cachetui.app.widgets.activity import EventLog, TracePane
 from cachetui.app.widgets.key_table import KeyTable
 from cachetui.app.widgets.metrics_strip import MetricsStrip, Rates, rates_between
@@ -29,12 +30,7 @@ from cachetui.engine import (
     CacheTuiError,
     Event,
     EventKind,
-    KeyState,
     MetricsSnapshot,
-    Profile,
-    StoreUnavailable,
-    WritePolicy,
-    key_state,
 )
 
 REFRESH_SECONDS = 0.25  # panes repaint at 4 Hz at most
@@ -212,103 +208,45 @@ class RefreshLoop(AppPart):
 
     async def _repaint(self) -> None:
         engine = self.engine
-        try:  # the youngest entries: a pane of a 10,000-entry cache shows a few hundred
-            entries = await engine.cache_entries(limit=self._pane_rows())
-            size = await engine.cache_size()
-        except StoreUnavailable:
-            entries, size = [], 0
-        # the queue after the cache, not before: over Redis the listing takes a round
-        # trip, and an update landing meanwhile is then dirty (queued) in the panes, never
-        # "orphaned" (cached newer than the database with nothing queued); the price is a
-        # cache row that may be a version behind the queue's
-        pending = engine.pending_writes()
-        letters = {d.user_id: d for d in engine.dead_letters()}
-        cached = {e.profile.user_id: e.profile for e in entries}
-        queued = {w.user_id: w.profile for w in pending}
-        wanted = set(cached) | set(queued) | set(self._touched) | set(letters)
-        if self.followed is not None:
-            wanted.add(self.followed)
-        recent = await engine.db_recent(DB_WINDOW_ROWS)  # the window stays full: no relayout
-        db = {p.user_id: p for p in recent}
-        db.update(await engine.db_rows(wanted - set(db)))
-        window = self._db_window(db, recent, letters)
-        states: dict[int, KeyState] = {
-            user: key_state(cached.get(user), queued.get(user), db.get(user), letters.get(user))
-            for user in set(db) | set(cached) | set(queued)
-        }
         followed = self.followed
+        touched = list(reversed(self._touched))  # newest first
+        listed = self._pane_rows()
+        # the youngest entries: a pane of a 10,000-entry cache shows a few hundred; the
+        # database window stays full (no relayout)
+        snapshot = await engine.pane_snapshot(
+            cache_limit=listed,
+            pending_limit=listed,
+            db_limit=DB_WINDOW_ROWS,
+            users=touched if followed is None else [followed, *touched],
+        )
+        # the Database pane: the followed user, the users with a dead letter, the users
+        # just touched, then the most recently updated rows
+        parked = sorted(letter.user_id for letter in snapshot.dead_letters)
+        first = [*([] if followed is None else [followed]), *parked, *touched]
+        palette = self.state_palette
         cache_pane = self.query_one("#cache", CachePane)
         queue_pane = self.query_one("#queue", QueuePane)
         db_pane = self.query_one("#database", DatabasePane)
-        palette = self.state_palette
-        cache_pane.show(entries, states, followed, timings=self.timings, palette=palette)
-        queue_pane.show(
-            pending[: self._pane_rows()], db, followed, timings=self.timings, palette=palette
+        self.total_rows = max(self.total_rows, len(snapshot.rows))
+        contents = dashboard_contents(
+            snapshot,
+            Look(followed, self.timings, palette, cache_pane.show_ttl),
+            listed=listed,
+            first=first,
+            db_rows=DB_WINDOW_ROWS,
+            flush=self._flush_titles(),
+            total_rows=self.total_rows,
         )
-        db_pane.show(window, states, followed, palette=palette)
+        cache_pane.show(contents.cache)
+        queue_pane.show(contents.queue)
+        db_pane.show(contents.database)
         if followed is not None:  # just followed: scroll each pane to its row once it has one
             for pane in (cache_pane, queue_pane, db_pane):
                 if f"#{pane.id}" in self._scroll_to_followed and pane.move_to_user(followed):
                     self._scroll_to_followed.discard(f"#{pane.id}")
-        # titles as variants, longest first: each pane shows the longest that fits
-        if engine.policy is WritePolicy.NO_CACHE:  # its entries are kept, but not used
-            cache_pane.set_titles(
-                (f"Cache {size:,}/{engine.config.capacity:,}", f"Cache {size:,}"),
-                ("not used under no-cache: reads go to the DB", "unused: no-cache"),
-            )
-        elif engine.cache_available:
-            # a big cache is listed in part (the youngest entries): the title says so
-            listed: tuple[str, ...] = (
-                (f"Cache {size:,}/{engine.config.capacity:,} · youngest {len(entries):,} listed",)
-                if size > len(entries)
-                else ()
-            )
-            cache_pane.set_titles(
-                (*listed, f"Cache {size:,}/{engine.config.capacity:,}", f"Cache {size:,}"),
-                (self._state_counts(states, cached), self._state_counts(states, cached, True)),
-            )
-        else:
-            cache_pane.set_titles(
-                ("Cache ✖ unavailable", "Cache ✖"), ("reads go to the database", "reads → DB")
-            )
-        if self._flush_by_step():
-            flush = ("flushed when a step says so", "flush: by step")
-        else:
-            every = f"{engine.config.flush_interval:g}s"
-            flush = (f"flush every {every}", f"flush {every}")
-        # dead letters are not in the queue (one row per user): the title counts them
-        parked = f" · {SYMBOLS[KeyState.REJECTED]} {len(letters):,} parked" if letters else ""
-        shown = min(len(pending), self._pane_rows())
-        listed = (  # a long queue is listed in part (its oldest writes): the title says so
-            (
-                f"Write queue {len(pending):,} · first {shown:,} listed{parked}",
-                f"Queue {len(pending):,} · {shown:,} listed{parked}",
-            )
-            if shown < len(pending)
-            else ()
-        )
-        queue_pane.set_titles(
-            (
-                *listed,
-                f"Write queue {len(pending):,}{parked}",
-                f"Queue {len(pending):,}{parked}",
-                f"Queue {len(pending):,}",
-            ),
-            ("empty: only write-behind queues", "write-behind only")
-            if engine.policy is not WritePolicy.WRITE_BEHIND and not pending
-            else flush,
-        )
-        self.total_rows = max(self.total_rows, len(db))
-        db_pane.set_titles(
-            (f"Database {self.total_rows:,} rows", f"DB {self.total_rows:,} rows"),
-            (
-                f"{len(window)} rows: followed, just written, latest updated",
-                f"{len(window)} rows",
-            ),
-        )
         strip = self.query_one("#metrics", MetricsStrip)
         strip.show(
-            engine.metrics,
+            snapshot.metrics,  # the pending the queue pane counts
             self._rates,
             timings=self.timings,
             palette=palette,
@@ -338,36 +276,12 @@ class RefreshLoop(AppPart):
         run = self.scenario_run
         return run is not None and run.active
 
-    def _db_window(
-        self, db: dict[int, Profile], recent: list[Profile], letters: Collection[int] = ()
-    ) -> list[Profile]:
-        """The followed user, then the users with a dead letter, then the users just
-        touched (newest first), then the most recently updated rows: bounded, so 100,000
-        rows never reach the table."""
-        chosen: dict[int, Profile] = {}
-        if self.followed is not None and self.followed in db:
-            chosen[self.followed] = db[self.followed]
-        for user in sorted(letters):
-            if user in db:
-                chosen.setdefault(user, db[user])
-        for user in reversed(self._touched):
-            if user in db:
-                chosen.setdefault(user, db[user])
-        for profile in recent:
-            chosen.setdefault(profile.user_id, profile)
-        return list(chosen.values())[:DB_WINDOW_ROWS]
-
-    @staticmethod
-    def _state_counts(
-        states: dict[int, KeyState], cached: dict[int, Profile], short: bool = False
-    ) -> str:
-        counts = {state: 0 for state in KeyState}
-        for user in cached:
-            counts[states[user]] += 1
-        shown = [s for s in KeyState if counts[s] and s != KeyState.UNCACHED]
-        if short:
-            return " ".join(f"{counts[s]}{SYMBOLS[s]}" for s in shown)
-        return " · ".join(f"{counts[s]} {s.value}" for s in shown)
+    def _flush_titles(self) -> tuple[str, str]:
+        """What the Write queue pane's subtitle says of flushing (long, short)."""
+        if self._flush_by_step():
+            return ("flushed when a step says so", "flush: by step")
+        every = f"{self.engine.config.flush_interval:g}s"
+        return (f"flush every {every}", f"flush {every}")
 
     def _show_activity(self) -> None:
         events = list(self._events)

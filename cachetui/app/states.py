@@ -124,6 +124,17 @@ def ago(seconds: float) -> str:
     return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
 
 
+def compact(count: int) -> str:
+    """A count in few cells: 9,999 as it is, then 87k, 1.2M, 35M, 4.1G."""
+    if count < 10_000:
+        return f"{count:,}"
+    for size, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if count >= size:
+            value = count / size
+            return f"{value:.1f}{unit}" if value < 10 else f"{value:,.0f}{unit}"
+    return str(count)  # pragma: no cover - unreachable
+
+
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return ""

@@ -180,12 +180,14 @@ class CompareApp(App[None]):
                 except CacheTuiError as exc:
                     self.side(index).show_outcome(f"cannot refresh: {exc}")
             a, b = self.engines
-            line = difference_line(  # each side's numbers as its half shows them
-                side_numbers(self.label_a, a, self.side(0).metrics),
-                side_numbers(self.label_b, b, self.side(1).metrics),
-                timings=self.timings,
-            )
-            self.query_one("#difference", Static).update(literal(line, "bold"))  # has URLs
+            shot_a, shot_b = self.side(0).snapshot, self.side(1).snapshot
+            if shot_a is not None and shot_b is not None:  # both halves shown once
+                line = difference_line(  # each side's numbers as its half shows them
+                    side_numbers(self.label_a, a, shot_a),
+                    side_numbers(self.label_b, b, shot_b),
+                    timings=self.timings,
+                )
+                self.query_one("#difference", Static).update(literal(line, "bold"))  # URLs
             self._show_status()
         finally:
             self._refreshing = False

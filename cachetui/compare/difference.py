@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cachetui.engine import Engine, MetricsSnapshot
-from cachetui.engine.queue.url import parse_queue_url
+from cachetui.engine import Engine, PaneSnapshot
 
 #: Below this ratio two numbers are "about the same" and the line does not name a winner.
 NOTABLE = 1.2
@@ -26,18 +25,18 @@ class SideNumbers:
     lost: int
 
 
-def side_numbers(label: str, engine: Engine, metrics: MetricsSnapshot | None = None) -> SideNumbers:
-    """``metrics``: the totals the side shows (its snapshot); the engine's now if None."""
+def side_numbers(label: str, engine: Engine, snapshot: PaneSnapshot) -> SideNumbers:
+    """The side's numbers: its pending writes, those at risk and its lost writes as its
+    ``snapshot`` (the one its half shows) has them; the latencies and transactions from
+    the engine's 5 s window."""
     window = engine.metrics_window().current
-    m = engine.metrics if metrics is None else metrics
-    durable = parse_queue_url(engine.config.queue_url, engine.config.db_path).kind != "memory"
     return SideNumbers(
         label=label,
         update_p50_us=window.update_p50_us,
         transactions=window.db_transactions,
-        pending=m.pending,
-        at_risk=0 if durable else m.pending,
-        lost=m.lost_writes,
+        pending=snapshot.pending_count,
+        at_risk=snapshot.writes_at_risk,
+        lost=snapshot.metrics.lost_writes,
     )
 
 

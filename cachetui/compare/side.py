@@ -9,19 +9,12 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
+from cachetui.app.pane_contents import Look, compare_contents
 from cachetui.app.states import Palette
 from cachetui.app.widgets.panes import CachePane, DatabasePane, QueuePane
 from cachetui.app.widgets.verdict_line import verdict_line
 from cachetui.compare.mirror import Lane
-from cachetui.engine import (
-    Engine,
-    KeyState,
-    MetricsSnapshot,
-    Profile,
-    StoreUnavailable,
-    WritePolicy,
-    key_state,
-)
+from cachetui.engine import Engine, PaneSnapshot, WritePolicy
 from cachetui.literal import literal, printable_text
 
 PANE_ROWS = 40
@@ -77,14 +70,14 @@ def metrics_text(
     palette: Palette,
     timings: bool,
     width: int = 0,
-    metrics: MetricsSnapshot | None = None,
+    snapshot: PaneSnapshot | None = None,
 ) -> Text:
     """Three lines over the last 5 s: latencies, the cache and the DB, the queue; each
-    fitted to ``width`` cells (0: no limit). ``metrics``: the totals to show (the side's
-    snapshot, so that its pending count is the one its queue pane and the difference
-    line show); the engine's now if not given."""
+    fitted to ``width`` cells (0: no limit). ``snapshot``: the side's pane snapshot, whose
+    totals are shown (so that its pending count is the one its queue pane and the
+    difference line show); the engine's totals now if not given."""
     window = engine.metrics_window().current
-    m = engine.metrics if metrics is None else metrics
+    m = engine.metrics if snapshot is None else snapshot.metrics
     lines: list[list[tuple[str, str, str]]] = [[], [], []]  # (label key, value, style)
     if timings:
         update = f"{_us(window.update_p50_us)}/{_us(window.update_p99_us)}"
@@ -140,10 +133,10 @@ class SidePanel(Vertical):
         self.outcome = ""
         self.total_rows = 0
         self._shown: tuple[Palette, bool] | None = None  # the metrics' last palette, timings
-        #: The engine's totals at the moment the queue pane's writes were taken: what the
-        #: side shows and what the difference line says of it come from this one snapshot
-        #: (the sides repaint in turn, and a workload changes the queue between awaits).
-        self.metrics: MetricsSnapshot | None = None
+        #: What the side shows, from one call: its panes, its pending count and what the
+        #: difference line says of it (writes at risk) come from this one snapshot (the
+        #: sides repaint in turn, and a workload changes the queue between awaits).
+        self.snapshot: PaneSnapshot | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(literal(badge_text(self.side, self.engine)), classes="badge")
@@ -164,45 +157,26 @@ class SidePanel(Vertical):
         engine = self.engine
         if not engine.running:
             return
-        pending, metrics = engine.pending_writes(), engine.metrics  # one instant: no await
-        try:
-            entries = await engine.cache_entries(limit=PANE_ROWS)
-            size = await engine.cache_size()
-        except StoreUnavailable:
-            entries, size = [], 0
-        letters = {d.user_id: d for d in engine.dead_letters()}
-        cached = {e.profile.user_id: e.profile for e in entries}
-        queued = {w.user_id: w.profile for w in pending}
-        recent = await engine.db_recent(DB_ROWS)
-        db: dict[int, Profile] = {p.user_id: p for p in recent}
-        wanted = set(cached) | set(queued) | ({followed} if followed else set())
-        db.update(await engine.db_rows(wanted - set(db)))
-        states: dict[int, KeyState] = {
-            user: key_state(cached.get(user), queued.get(user), db.get(user), letters.get(user))
-            for user in set(db) | set(cached) | set(queued)
-        }
-        window = ([db[followed]] if followed in db else []) + [
-            p for p in recent if p.user_id != followed
-        ]
-        cache_pane = self.query_one(CachePane)
-        queue_pane = self.query_one(QueuePane)
-        db_pane = self.query_one(DatabasePane)
-        cache_pane.show(entries, states, followed, timings=timings, palette=palette)
-        queue_pane.show(pending[:PANE_ROWS], db, followed, timings=timings, palette=palette)
-        db_pane.show(window[:DB_ROWS], states, followed, palette=palette)
-        if engine.cache_available:
-            cache_pane.set_titles(
-                (f"Cache {size:,}/{engine.config.capacity:,}", f"Cache {size:,}", f"C {size}")
-            )
-        else:
-            cache_pane.set_titles(("Cache ✖ unavailable", "Cache ✖"))
-        queue_pane.set_titles(
-            (f"Write queue {len(pending):,}", f"Queue {len(pending):,}", f"Q {len(pending)}")
+        snapshot = await engine.pane_snapshot(
+            cache_limit=PANE_ROWS,
+            pending_limit=PANE_ROWS,
+            db_limit=DB_ROWS,
+            users=() if followed is None else (followed,),
         )
-        db_pane.set_titles((f"Database {self.total_rows:,}", f"DB {self.total_rows:,}", "DB"))
+        cache_pane = self.query_one(CachePane)
+        contents = compare_contents(
+            snapshot,
+            Look(followed, timings, palette, cache_pane.show_ttl),
+            listed=PANE_ROWS,
+            db_rows=DB_ROWS,
+            total_rows=self.total_rows,
+        )
+        cache_pane.show(contents.cache)
+        self.query_one(QueuePane).show(contents.queue)
+        self.query_one(DatabasePane).show(contents.database)
         self.query_one(".badge", Static).update(literal(badge_text(self.side, engine)))
         self._shown = (palette, timings)
-        self.metrics = metrics
+        self.snapshot = snapshot
         self._show_metrics()
         # this side's verdict (judged incrementally: the records since the last repaint)
         line = verdict_line(engine.verdicts(), engine.policy.value, self.size.width - 2, palette)
@@ -214,7 +188,7 @@ class SidePanel(Vertical):
         palette, timings = self._shown
         width = max(0, self.size.width - 2)
         self.query_one(".side-metrics", Static).update(
-            metrics_text(self.engine, self.lane, palette, timings, width, self.metrics)
+            metrics_text(self.engine, self.lane, palette, timings, width, self.snapshot)
         )
 
     def on_resize(self, event: events.Resize) -> None:

@@ -30,6 +30,7 @@ from cachetui.engine.lab.operations import CrashReport
 from cachetui.engine.lab.workload import Workload
 from cachetui.engine.metrics.counters import MetricsSnapshot
 from cachetui.engine.metrics.window import MetricsWindow, WindowStats
+from cachetui.engine.pane_snapshot import PaneSnapshot
 from cachetui.engine.profile import Profile
 from cachetui.engine.queue.dead_letters import DeadLetter
 from cachetui.engine.queue.write_queue import PendingWrite
@@ -58,6 +59,7 @@ __all__ = [
     "MetricsSnapshot",
     "MetricsWindow",
     "OutcomeUnknown",
+    "PaneSnapshot",
     "PendingWrite",
     "PendingWritesError",
     "PolicyVerdict",

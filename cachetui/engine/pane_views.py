@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 
 from cachetui.engine.core import EngineCore, perf_counter
 from cachetui.engine.errors import StoreUnavailable
+from cachetui.engine.metrics.counters import MetricsSnapshot
+from cachetui.engine.pane_snapshot import PaneSnapshot, check_limits, key_states
 from cachetui.engine.profile import MAX_INTEGER, Profile
 from cachetui.engine.queue.write_queue import PendingWrite
 from cachetui.engine.stores.base import CacheEntry
@@ -71,6 +73,62 @@ class PaneViews:
         except StoreUnavailable as exc:
             cache.failed(exc)
             raise
+
+    async def pane_snapshot(
+        self,
+        *,
+        cache_limit: int | None = None,
+        pending_limit: int | None = None,
+        db_limit: int = 50,
+        users: Iterable[int] = (),
+    ) -> PaneSnapshot:
+        """What the panes show, in one call (see
+        :class:`~cachetui.engine.pane_snapshot.PaneSnapshot`): the ``cache_limit``
+        youngest cache entries (None: all), the ``pending_limit`` oldest pending writes
+        (None: all), the ``db_limit`` most recently updated rows, and the rows of every
+        user listed, parked or in ``users`` (e.g. the one followed on screen), with each
+        user's key state. The queue, the dead letters and the metrics are read at one
+        instant, after the cache (an update landing meanwhile is then pending, never
+        "orphaned"). A cache that cannot be reached gives no entries, not an error.
+        ValidationError for a limit that is not a whole number ≥ 0."""
+        check_limits(cache_limit, pending_limit, db_limit)
+        wanted_users = set(possible_ids(users))
+        core = self._core
+        try:
+            entries = await self._from_store(core.store.entries(cache_limit))
+            size = await self._from_store(core.store.size())
+        except StoreUnavailable:
+            entries, size = [], 0
+        # one instant, no await: what is listed and what is counted agree
+        queue = core.queue
+        now = perf_counter()
+        pending = queue.snapshot(now)
+        letters = {letter.user_id: letter for letter in core.dead_letters.all()}
+        dead = len(core.dead_letters)
+        metrics = MetricsSnapshot.of(core.c, len(queue), queue.oldest_age(now), dead)
+        policy, durable = core.policy, core.durable
+        listed = pending if pending_limit is None else pending[:pending_limit]
+        cached = {entry.profile.user_id: entry.profile for entry in entries}
+        queued = {write.user_id: write.profile for write in pending}
+        recent = await core.db.peek_recent(db_limit) if db_limit else []
+        rows = {profile.user_id: profile for profile in recent}
+        wanted_users |= set(cached) | {write.user_id for write in listed} | set(letters)
+        rows.update(await core.db.peek_many(sorted(wanted_users - set(rows))))
+        return PaneSnapshot(
+            policy=policy,
+            capacity=core.config.capacity,
+            cache_available=core.cache.ok,
+            entries=tuple(entries),
+            cache_size=size,
+            pending=tuple(listed),
+            pending_count=len(pending),
+            writes_at_risk=0 if durable else len(pending),
+            dead_letters=tuple(letters.values()),
+            recent=tuple(recent),
+            rows=rows,
+            states=key_states(set(rows) | set(cached), cached, queued, rows, letters),
+            metrics=metrics,
+        )
 
     async def cache_peek(self, user_ids: Iterable[int]) -> dict[int, Profile]:
         """The cached profiles of these users (no hit counted; {} if unreachable). An id

@@ -48,3 +48,13 @@ async def test_a_long_run_keeps_every_column_and_abbreviates_only_what_does_not_
         assert label in text, text
     assert "DB writes 87k in 18k tx" in text
     assert "updates acked 99,812" in text  # it fits: left whole
+
+
+def test_numbers_too_narrow_for_every_layout_leave_pairs_out_whole():
+    """At 60×15 the numbers had 28 cells and two lines: the smallest layout (hit ratio and
+    pending side by side, 32 cells) was cut and pending showed no number. Now they stack,
+    and narrower still a pair is left out whole, never cut."""
+    lines, columns, widths = choose_layout(28, 2)
+    assert (lines, columns) == (2, (("hit ratio", "pending"),)) and sum(widths) <= 28
+    lines, columns, widths = choose_layout(28, 1)  # one line: hit ratio alone
+    assert (lines, columns) == (1, (("hit ratio",),)) and sum(widths) <= 28

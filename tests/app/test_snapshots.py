@@ -104,3 +104,24 @@ def test_scenario_step_at_80x24(snap_compare, tmp_path):
         await _prepare(pilot, ["space", "space"])
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_big_ids_and_versions_at_60x15(snap_compare):
+    """Issue 32 item 4: at 60×15 a version of 90596 read 9059 (cut without a mark). No
+    number in the panes is cut now: a pane drops whole columns (the state's symbol, then
+    the version) until the user's id fits, and a title abbreviates its count (DB 12k)."""
+    app = build_app(policy="write-behind", profiles=12_000)
+
+    async def run_before(pilot) -> None:
+        await settle(app, pilot)
+        engine = app.engine
+        rows = await engine.db_rows([11_998, 11_999, 12_000, 7])
+        await engine.restore_rows(
+            p._replace(version=90_596 + i) for i, p in enumerate(rows.values())
+        )
+        for user in (7, 11_998, 11_999):
+            await engine.read(user)
+        await engine.update(12_000, {"bio": "queued"})
+        await settle(app, pilot)
+
+    assert snap_compare(app, terminal_size=(60, 15), run_before=run_before)

@@ -128,3 +128,43 @@ async def test_a_side_and_the_difference_line_agree_on_its_pending_writes():
         shown = str(app.side(1).query_one(".side-metrics").content)
         line = str(app.query_one("#difference").content)
         assert "pending 9" in " ".join(shown.split()) and "9 writes at risk" in line, (shown, line)
+
+
+async def test_pending_and_writes_at_risk_agree_under_a_running_workload():
+    """Issue 32 item 4: with the workload running and the halves repainting in turn (as
+    the timer does), the write-behind side's queue title, its "pending" and the
+    difference line's "writes at risk" name the same count at every repaint."""
+    import re
+    import time
+
+    from cachetui.app.widgets.panes import QueuePane
+
+    app = build_compare("write-through", "write-behind")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("w")
+        await pilot.pause()
+        assert app.workload is not None and app.workload.running
+        seen: set[int] = set()
+        deadline = time.monotonic() + 15  # a bound: it ends once the queue moved
+        side = 0
+        while len(seen) < 4 and time.monotonic() < deadline:
+            await app.refresh_view((side,))  # one half per tick, in turn
+            side = 1 - side
+            half = app.side(1)
+            if half.snapshot is None:
+                continue
+            title = str(half.query_one(QueuePane).border_title)
+            metrics = " ".join(str(half.query_one(".side-metrics").content).split())
+            line = str(app.query_one("#difference").content)
+            queued = re.search(r"[Qq]ueue ([\d,]+)", title)
+            pending = re.search(r"pending ([\d,]+)", metrics)
+            at_risk = re.search(r"([\d,]+) writes? at risk", line)
+            assert queued and pending, (title, metrics)
+            risk = at_risk.group(1) if at_risk else "0"  # none at risk: not said
+            counts = {queued.group(1), pending.group(1), risk}
+            assert len(counts) == 1, (title, metrics, line)
+            seen.add(int(counts.pop().replace(",", "")))
+            await pilot.pause(0.02)  # the workload's turn
+        await pilot.press("w")
+        assert len(seen) >= 4, seen  # the queue grew while the halves repainted

@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, Sparkline, Static
 
-from cachetui.app.states import DARK, Palette, ago, duration
+from cachetui.app.states import DARK, Palette, ago, compact, duration
 from cachetui.app.widgets.verdict_line import verdict_line
 from cachetui.engine import MetricsSnapshot, MetricsWindow, Verdicts, WindowStats
 
@@ -235,6 +235,7 @@ LAYOUTS: tuple[tuple[int, tuple[tuple[str, ...], ...]], ...] = (
     (1, (("hit ratio",), ("pending",), ("DB writes",), ("lost writes",))),
     (1, (("hit ratio",), ("pending",), ("DB writes",))),
     (1, (("hit ratio",), ("pending",))),
+    (2, (("hit ratio", "pending"),)),  # narrower than all of these (60×15): one column
 )
 #: The room each value gets (cells): a column is as wide as its widest label plus room, so
 #: columns stay put while numbers grow; a value wider still widens its column (or picks a
@@ -266,18 +267,27 @@ Layout = tuple[int, tuple[tuple[str, ...], ...], tuple[int, ...]]
 
 def choose_layout(width: int, height: int, shown: dict[str, int] | None = None) -> Layout:
     """The richest layout that fits ``width`` × ``height`` cells, with its column widths
-    (all of it when the size is not known yet; the smallest when nothing fits).
+    (all of it when the size is not known yet; when nothing fits, the smallest with its
+    last columns dropped until it fits: a number is left out whole, never cut short).
     ``shown``: each pair's width now (label and value), where wider than its room."""
     shown = shown or {}
-    for lines, columns in LAYOUTS:
-        widths = tuple(
+
+    def widths_of(columns: tuple[tuple[str, ...], ...]) -> tuple[int, ...]:
+        return tuple(
             max(max(len(name) + 1 + ROOM[name], shown.get(name, 0)) for name in column)
             for column in columns
         )
+
+    for lines, columns in LAYOUTS:
+        widths = widths_of(columns)
         if width <= 0 or height <= 0:
             return lines, columns, widths
         if lines <= height and sum(widths) + GAP * (len(widths) - 1) <= width:
             return lines, columns, widths
+    lines, columns = [(n, c) for n, c in LAYOUTS if n <= height][-1]
+    widths = widths_of(columns)
+    while len(columns) > 1 and sum(widths) + GAP * (len(widths) - 1) > width:
+        columns, widths = columns[:-1], widths[:-1]
     return lines, columns, widths
 
 
@@ -371,17 +381,6 @@ def _numbers(
     for line in range(lines):
         grid.add_row(*(pairs[column[line]] if line < len(column) else "" for column in columns))
     return grid
-
-
-def compact(count: int) -> str:
-    """A count in few cells: 9,999 as it is, then 87k, 1.2M, 35M, 4.1G."""
-    if count < 10_000:
-        return f"{count:,}"
-    for size, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if count >= size:
-            value = count / size
-            return f"{value:.1f}{unit}" if value < 10 else f"{value:,.0f}{unit}"
-    return str(count)  # pragma: no cover - unreachable
 
 
 def by_policy(window: MetricsWindow) -> str:
