@@ -15,7 +15,7 @@ import itertools
 import secrets
 import time
 from collections.abc import Awaitable, Sequence
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from cachetui.engine.config import EngineConfig, WritePolicy
 from cachetui.engine.database.base import Database, RowConflict, RowLanded, RowRejected
@@ -41,6 +41,9 @@ from cachetui.engine.queue.write_queue import WriteQueue
 from cachetui.engine.settling import CommitSettler
 from cachetui.engine.stores.base import CacheStore
 from cachetui.engine.stores.health import CacheHealth
+
+if TYPE_CHECKING:
+    from cachetui.engine.stores.near_cache import NearCache
 
 #: The op id of the last operation started in the current asyncio context: after
 #: ``await engine.read(42)`` the caller finds its op id here, to show its trace.
@@ -111,6 +114,8 @@ class EngineCore:
         )
         #: The crash point ``CACHETUI_CRASH_AT`` arms (read at start), or None.
         self.crash_at: str | None = None
+        #: With ``invalidate_url``: what announces changed users to the other instances.
+        self.near_cache: NearCache | None = None
 
     @property
     def running(self) -> bool:
