@@ -87,8 +87,10 @@ class NearCache:
         self.instance = instance
         self.store = store
         self._emit = emit
+        #: The connections' name in ``CLIENT LIST`` (``cachetui-near:<instance>``).
+        self.client_name = f"cachetui-near:{instance}"
         self._client: aioredis.Redis = aioredis.Redis.from_url(
-            url, socket_connect_timeout=2.0, health_check_interval=5
+            url, socket_connect_timeout=2.0, health_check_interval=5, client_name=self.client_name
         )
         self._pending: dict[int, int] = {}
         self._wake = asyncio.Event()
