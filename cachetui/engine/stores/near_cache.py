@@ -109,6 +109,7 @@ class NearCache:
         try:
             await self._subscribe()
         except (RedisError, OSError, ValueError) as exc:
+            await self._drop_pubsub()
             await self._client.aclose()
             raise unreachable(self.url, exc) from None
         self._tasks = [
@@ -208,7 +209,10 @@ class NearCache:
             if kind == "message":
                 self._apply(message["data"])
             elif kind == "subscribe":  # redis-py reconnected on its own: a gap
-                self._lost("the subscription was re-established by the client")
+                self._clear(
+                    "the subscription was re-established by the client: announcements "
+                    "may have been missed, so every entry"
+                )
 
     async def _resubscribe(self) -> None:
         delay = 0.05
