@@ -69,7 +69,7 @@ def test_stale_reads_are_counted_without_invalidate_and_bounded_with_it(tmp_path
     ("extra", "problem"),
     [
         (["--invalidate", "http://127.0.0.1:6379"], "argument --invalidate: "),
-        (["--invalidate", "redis://127.0.0.1:1/0"], "cannot reach Redis at 127.0.0.1:1"),
+        (["--invalidate", "redis://127.0.0.1:1/0"], "cannot reach Redis at redis://127.0.0.1:1/0"),
         (
             ["--invalidate", "redis://127.0.0.1:6379/15", "--cache", "redis://127.0.0.1:6379/15"],
             "invalidate_url makes per-instance caches a near cache",
