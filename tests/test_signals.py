@@ -263,3 +263,26 @@ def test_seeding_shows_its_progress_and_stops_on_a_signal_or_q(tmp_path, env, na
     assert b"Traceback" not in after
     if name is not None:
         assert b"quit on SIGTERM while seeding: no profile was kept" in after
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGHUP"])
+def test_compare_on_a_signal_closes_both_sides_and_deletes_their_copies(tmp_path, env, name):
+    """Compare mode's session takes the signal as q: both engines close, the copies of
+    the database in the temporary folder are deleted, the exit status is 0."""
+    folder = tmp_path / "compare-tmp"
+    folder.mkdir()
+    env["TMPDIR"] = str(folder)
+    app = Terminal(
+        [sys.executable, "-m", "cachetui", "compare", "--db", str(tmp_path / "profiles.db")]
+        + ["--profiles", "200"],
+        env,
+    )
+    try:
+        app.wait_for(rb"write-behind")  # both sides are drawn
+        assert list(folder.iterdir())  # each side's copy of the database
+        os.kill(app.pid, getattr(signal, name))
+        assert app.wait() == 0
+    finally:
+        app.close()
+    assert b"Traceback" not in bytes(app.output)
+    assert list(folder.iterdir()) == []  # the copies are gone

@@ -3,37 +3,34 @@
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar
 
 from textual import events
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.notifications import SeverityLevel
 from textual.reactive import var
 from textual.screen import Screen
 
+from cachetui.app.commands import key_commands
+from cachetui.app.dashboard_session import DashboardSession
 from cachetui.app.dead_letter_keys import DeadLetterKeys
-from cachetui.app.export import MetricsHistory
+from cachetui.app.export import MetricsHistory, MetricsSample
 from cachetui.app.faults_workload import FaultsAndWorkload
 from cachetui.app.key_order import KeyOrder, in_order
-from cachetui.app.keys.bindings import (
-    DASHBOARD_BINDINGS,
-    DASHBOARD_KEY_HELP,
-    FOOTER_DROP_ORDER,
-    first_key,
-)
+from cachetui.app.keys.bindings import DASHBOARD_BINDINGS, DASHBOARD_KEY_HELP, FOOTER_DROP_ORDER
 from cachetui.app.link_keys import LinkKeys
 from cachetui.app.operations import Operations
 from cachetui.app.presenting import Presenting
 from cachetui.app.queue_choice import QueueChoice
-from cachetui.app.quitting import Quitting
 from cachetui.app.refresh import REFRESH_SECONDS, RefreshLoop
 from cachetui.app.scenario_mode import ScenarioMode
 from cachetui.app.screens.dialogs import GotoScreen
-from cachetui.app.seeding import Seeding
+from cachetui.app.screens.help import HelpScreen
+from cachetui.app.screens.scenario_picker import ScenarioPicker
 from cachetui.app.status_header import StatusHeader
 from cachetui.app.talk_mode import TalkMode
 from cachetui.app.widgets.activity import EventLog, TracePane
@@ -43,46 +40,29 @@ from cachetui.app.widgets.key_table import KeyTable
 from cachetui.app.widgets.metrics_strip import MetricsStrip
 from cachetui.app.widgets.panes import FOLLOW_MARK, CachePane, DatabasePane, QueuePane
 from cachetui.app.widgets.status import StatusBar
-from cachetui.engine import CacheTuiError, Engine, Event, EventKind
+from cachetui.engine import Engine, Event, EventKind, WritePolicy
 from cachetui.engine.lab.workload import Workload
 from cachetui.literal import printable
-from cachetui.scenarios import Scenario
+from cachetui.scenarios import Scenario, ScenarioRun
 
 DEFAULT_EXPORT_DIR = "~/cachetui-exports"
 #: Notifications shown at once, by the screen's height class (the Events pane's room).
 TOASTS_SHOWN = {"-tall": 3, "-mid": 2, "-short": 1}
+#: The title of a knob's notice (one at a time: see :meth:`CacheTuiApp.notify_setting`).
+SETTING_TITLE = "Setting"
 
 
-class CacheTuiApp(
-    ScenarioMode,
-    TalkMode,
-    Operations,
-    DeadLetterKeys,
-    QueueChoice,
-    LinkKeys,
-    FaultsAndWorkload,
-    Presenting,
-    Quitting,
-    Seeding,
-    RefreshLoop,
-    StatusHeader,
-    App[None],
-):
+class CacheTuiApp(RefreshLoop, App[None]):
     """``engine`` is started (and seeded with ``seed_profiles``) on mount, closed on quit.
 
-    This class composes the screen, binds the keys (listed in
-    :mod:`~cachetui.app.keys.table`) and starts and releases the engine; each part it is
-    made of lives in a module named for it: the scenarios
-    (:mod:`~cachetui.app.scenario_mode`), the operations on the data
-    (:mod:`~cachetui.app.operations`), dead letters and rejected writes
-    (:mod:`~cachetui.app.dead_letter_keys`), the faults and the workload
-    (:mod:`~cachetui.app.faults_workload`), a link's keys (:mod:`~cachetui.app.link_keys`),
-    help, focus and export (:mod:`~cachetui.app.presenting`), the quit path
-    (:mod:`~cachetui.app.quitting`), the refresh loop (:mod:`~cachetui.app.refresh`), the
-    header (:mod:`~cachetui.app.status_header`) and talk mode
-    (:mod:`~cachetui.app.talk_mode`). What they share is listed in
-    :mod:`~cachetui.app.app_part`. ScenarioMode comes first: Textual runs ``on_mount`` and
-    ``on_unmount`` along the MRO, this class's before the scenario's.
+    This class composes the screen, binds the keys (:mod:`~cachetui.app.keys.table`) and
+    hands each key to the collaborator that owns what it changes: :attr:`session` (the
+    engine from start to quit, the workload, the terminal), the knobs
+    (:attr:`faults_workload`, :attr:`queue_choice`, :attr:`link_keys`,
+    :attr:`dead_letter_keys`), :attr:`talk_mode`, :attr:`presenting`,
+    :attr:`status_header`, :attr:`operations` and :attr:`scenario_mode`, each in the module
+    of its name; they reach the app through :class:`~cachetui.app.dashboard.Dashboard`.
+    The refresh loop is still mixed in (:mod:`~cachetui.app.refresh`).
 
     ``live=False`` stops the refresh timers (tests call :meth:`refresh_view`);
     ``timings=False`` hides durations and ages, for deterministic snapshots.
@@ -112,27 +92,49 @@ class CacheTuiApp(
         talk: bool = False,
     ) -> None:
         super().__init__()
-        self.talk = talk  # --talk: the preset, and X resets the lab (see TalkMode)
         if theme is not None:
             self.theme = theme  # an unknown name raises InvalidThemeError
-        self.export_dir = export_dir
         self.metrics_history = MetricsHistory()
         self.engine = engine
         self.key_order = KeyOrder()
-        self.seed_profiles = seed_profiles
         self.live = live
         self.timings = timings
         self.rng = random.Random(seed)
-        self.initial_scenario = scenario  # started on mount: see ScenarioMode
-        self.workload: Workload | None = None
-        self.startup_error: str | None = None
         self.followed: int | None = None
         self.total_rows = 0
         self._trace_op = 0
         self._trace_title = ""
-        # the workload's achieved ops/s over the last second (None: not measured yet)
+        # the workload's achieved ops/s over the last second (None: not measured yet),
+        # RefreshLoop's
         self._workload_rate: float | None = None
         self._workload_mark: tuple[float, int] | None = None  # (when, operations done)
+        # the collaborators
+        self.session = DashboardSession(self, engine, seed_profiles=seed_profiles)
+        self.faults_workload = FaultsAndWorkload(self)
+        self.queue_choice = QueueChoice(self)
+        self.link_keys = LinkKeys(self)
+        self.dead_letter_keys = DeadLetterKeys(self)
+        self.talk_mode = TalkMode(self, self.dead_letter_keys, on=talk)
+        self.presenting = Presenting(self, export_dir)
+        self.status_header = StatusHeader(self, self.dead_letter_keys)
+        self.operations = Operations(self)
+        self.scenario_mode = ScenarioMode(
+            self,
+            rejects=self.dead_letter_keys,
+            operations=self.operations,
+            banner=lambda: self.query_one(ScenarioBanner),
+            initial=scenario,  # started on mount
+        )
+
+    @property
+    def workload(self) -> Workload | None:
+        """The background workload (the session's; None until the lab is open)."""
+        return self.session.workload
+
+    @property
+    def scenario_run(self) -> ScenarioRun | None:
+        """The scenario running, if any (the scenario mode's)."""
+        return self.scenario_mode.run
 
     #: z: the event log and the secondary metrics hidden, the three panes enlarged.
     focus_panes = var(False, toggle_class="-focus-panes")
@@ -155,60 +157,32 @@ class CacheTuiApp(
         self.query_one("#trace", TracePane).border_title = "Last operation"
         self.query_one("#log", EventLog).border_title = "Events"
         self.query_one("#metrics", MetricsStrip).border_title = "Metrics"
-        self.install_signal_handlers()  # SIGTERM, SIGHUP, SIGINT: the path of q
-        # what the engine says while it starts: lab triggers left over by a killed run
-        at_start: list[Event] = []
-        unsubscribe = self.engine.subscribe(
-            lambda event: at_start.append(event) if event.kind is EventKind.FAULT else None
-        )
-        try:
-            await self.engine.start()
-        except CacheTuiError as exc:
-            self.startup_error = str(exc)
-            self.exit(return_code=2)
-            return
-        finally:
-            unsubscribe()
+        self.session.attach_terminal()  # SIGTERM, SIGHUP, SIGINT: the path of q
+        at_start = await self.session.start()
+        if at_start is None:
+            return  # the engine could not start: the app exits
         # the first paint comes once on_mount returns: seed (with its progress) after it;
         # the keys typed meanwhile wait for their turn
         self._open_lab(at_start)
+        scenario = self.scenario_mode.first()  # --scenario: after the lab opens
+        if scenario is not None:
+            self.start_scenario(scenario)
 
     @in_order
     async def _open_lab(self, at_start: list[Event]) -> None:
         """Seed an empty database, then start the dashboard's live parts."""
-        try:
-            if not await self.seed_database():
-                return  # stopped by q or a signal: the app is quitting
-            self.total_rows = await self.engine.db_count()
-            if self.talk:
-                await self.open_talk()
-        except CacheTuiError as exc:
-            self.startup_error = str(exc)
-            self.exit(return_code=2)
-            return
-        self.notify_start(at_start)
-        self.workload = Workload(
-            self.engine,
-            keys=max(1, self.total_rows),
-            # a float: Workload hands it to random.Random, which takes one (typed int there)
-            seed=self.rng.random(),  # type: ignore[arg-type]
-        )
+        rows = await self.session.open_lab(self.talk_mode, self.rng)
+        if rows is None:
+            return  # stopped by q or a signal, or failed: the app is quitting
+        self.total_rows = rows
+        self.dead_letter_keys.notify_start(at_start)
         self.engine.subscribe(self._on_event)
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
         for pane in self.query(KeyTable):  # room for the largest id, followed (▸)
             pane.reserve("user", len(f"{FOLLOW_MARK}{self.total_rows}"))
         self.query_one("#cache", CachePane).focus()
         await self.refresh_view()
-        if self.engine.recovered or self.engine.recovered_landed:
-            count, landed = self.engine.recovered, self.engine.recovered_landed
-            self.notify(
-                f"recovered {count} write{'s' if count != 1 else ''} from the outbox "
-                "(acknowledged before the last run ended)"
-                + (": flushing them" if count else "")
-                + (f"; {landed} had landed already: dropped, not written twice" if landed else ""),
-                title="Durable queue",
-                timeout=8,
-            )
+        self.session.notify_recovered()
         if self.live:
             self.set_interval(REFRESH_SECONDS, self._tick)
             self.set_interval(1.0, self._sample)
@@ -238,16 +212,52 @@ class CacheTuiApp(
             markup=False,
         )
 
+    def notify_setting(self, message: str) -> None:
+        """A knob's new value: replaces the previous knob notice instead of stacking
+        (pressing + twelve times shows one toast, not twelve)."""
+        for notification in list(self._notifications):
+            if notification.title == SETTING_TITLE:
+                self._unnotify(notification, refresh=False)
+        self.notify(message, title=SETTING_TITLE, timeout=3)
+
+    def show_status(self) -> None:
+        """Draw the header again (a knob, a repaint or a sample changed what it says)."""
+        self.query_one("#status", StatusBar).show(self.status_header.lines())
+
+    _show_status = show_status  # RefreshLoop's name for it (refresh.py is reworked apart)
+
+    def show_trace(self, op: int, title: str) -> None:
+        """The operation the trace pane shows from the next repaint on (0: none)."""
+        self._trace_op, self._trace_title = op, title
+
+    def workload_started(self) -> None:
+        """The workload's achieved rate is measured from the next sample on."""
+        self._workload_rate = None
+        self._workload_mark = (time.monotonic(), self._workload_done())
+
+    def sample_now(self) -> MetricsSample:
+        """The metrics now, with the rates since the last sample (the last row of E)."""
+        return self._sample_since_last(time.monotonic(), self.engine.metrics)
+
+    def narrate(self, text: str) -> None:
+        """A line in the Events pane saying what a key did (the engine has no event for a
+        link's change), shown at the next repaint."""
+        self._on_event(Event(0, EventKind.FAULT, None, None, None, time.perf_counter(), text))
+
     async def on_unmount(self) -> None:
-        """Leaving without the quit action (tests, an error): still release the engine."""
-        self.remove_signal_handlers()
-        if self.workload is not None:
-            await self.workload.stop()
-        if self.engine.running:
-            try:
-                await self.engine.close(timeout=1)
-            except CacheTuiError:
-                await self.engine.close(timeout=0, discard=True)
+        """Leaving without the quit action (tests, an error): still release the engine,
+        then stop the scenario's background work."""
+        await self.session.release()
+        await self.scenario_mode.abandon()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Talk mode's X exists only in talk mode; with a link, l and o act on it; the
+        step keys only while a scenario runs."""
+        for part in (self.talk_mode, self.link_keys, self.scenario_mode):
+            allowed = part.allows(action)
+            if allowed is not None:
+                return allowed
+        return super().check_action(action, parameters)
 
     async def on_event(self, event: events.Event) -> None:
         """A key typed in one burst after ``g`` was sent to the screen below before the
@@ -264,24 +274,168 @@ class CacheTuiApp(
 
     # -- the command palette -------------------------------------------------------------------
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        """Textual's own commands (but its Quit: ours flushes first), then every key's
-        action by name, with its key and what it does in words; the scenario's steps only
-        while one runs."""
+        """Textual's own commands (but its Quit: ours flushes first), then the keys'."""
         for command in super().get_system_commands(screen):
             if command.title != "Quit":
                 yield command
-        for binding in self.BINDINGS:
-            assert isinstance(binding, Binding)
-            action = binding.action
-            if self.check_action(action.split("(")[0], ()) is False:
-                continue  # next step, step back, leave: only inside a scenario
-            yield SystemCommand(
-                f"{binding.description} ({self.get_key_display(first_key(binding))})",
-                binding.tooltip,
-                lambda action=action: self.run_action(action),
-            )
-        yield SystemCommand(
-            "Retry every dead letter (d, then R)",
-            "put every parked write back in the write queue",
-            lambda: self.action_dead_letters(then="retry_all"),
-        )
+        yield from key_commands(self)
+
+    # -- the operations' keys ------------------------------------------------------------------
+    @in_order
+    async def action_policy(self, name: str) -> None:
+        await self.operations.switch_policy(WritePolicy.parse(name))
+
+    @in_order
+    async def action_cycle_policy(self) -> None:
+        await self.operations.cycle_policy()
+
+    @in_order
+    async def action_read(self, user: int | None = None) -> None:
+        await self.operations.read(user)
+
+    @in_order
+    async def action_update(self, user: int | None = None) -> None:
+        await self.operations.update(user)
+
+    @in_order
+    async def action_read_burst(self) -> None:
+        await self.operations.burst("read")
+
+    @in_order
+    async def action_update_burst(self) -> None:
+        await self.operations.burst("update")
+
+    def action_goto(self) -> None:
+        self.operations.goto(read=self.action_read)  # the read takes its turn like r
+
+    def action_edit(self) -> None:
+        self.operations.edit()
+
+    @in_order
+    async def action_external_write(self) -> None:
+        await self.operations.external_write()
+
+    @in_order
+    async def action_invalidate(self) -> None:
+        await self.operations.invalidate()
+
+    @in_order
+    async def action_flush(self) -> None:
+        await self.operations.flush()
+
+    @in_order
+    async def action_crash(self) -> None:
+        await self.operations.crash()
+
+    # -- the session's keys: q, ctrl+q, ctrl+c -------------------------------------------------
+    # Textual's App.action_quit is a coroutine; this one takes its turn after the keys
+    # typed before it (U then q: the burst's writes are flushed too).
+    @in_order
+    async def action_quit(self) -> None:  # type: ignore[override]
+        await self.session.quit()
+
+    def action_help_quit(self) -> None:
+        """ctrl+c quits like q (Textual only shows a toast saying how to quit)."""
+        self.action_quit()
+
+    # -- the knobs' keys ---------------------------------------------------------------------
+    @in_order
+    def action_outage(self) -> None:
+        self.faults_workload.toggle_outage()
+
+    @in_order
+    def action_cache_outage(self) -> None:
+        self.faults_workload.toggle_cache_outage()
+
+    @in_order
+    def action_latency(self) -> None:
+        self.faults_workload.next_latency()
+
+    @in_order
+    async def action_workload(self) -> None:
+        await self.faults_workload.toggle_workload()
+
+    @in_order
+    def action_rate(self, step: int) -> None:
+        self.faults_workload.step_rate(step)
+
+    @in_order
+    def action_mix(self) -> None:
+        self.faults_workload.next_mix()
+
+    @in_order
+    def action_skew(self) -> None:
+        self.faults_workload.next_skew()
+
+    @in_order
+    async def action_cycle_queue(self) -> None:
+        await self.queue_choice.cycle()
+
+    @in_order
+    async def action_link_rtt(self) -> None:
+        await self.link_keys.cycle_rtt()
+
+    @in_order
+    async def action_link_fault(self) -> None:
+        await self.link_keys.cycle_fault()
+
+    def action_dead_letters(self, then: str = "") -> None:
+        self.dead_letter_keys.open(then)
+
+    @in_order
+    async def action_toggle_reject(self) -> None:
+        await self.dead_letter_keys.toggle_reject()
+
+    # -- presenting: ? v z E ----------------------------------------------------------------
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.KEY_HELP))
+
+    def action_verdicts(self) -> None:
+        self.presenting.show_verdicts()
+
+    def action_toggle_focus(self) -> None:
+        self.focus_panes = not self.focus_panes
+
+    def action_export(self) -> None:
+        self.presenting.export()
+
+    def on_delivery_failed(self, event: events.DeliveryFailed) -> None:
+        self.presenting.delivery_failed(event)
+
+    # -- the scenarios' keys: s n b esc -----------------------------------------------------
+    def action_scenarios(self) -> None:
+        def chosen(scenario: Scenario | None) -> None:
+            if scenario is not None:
+                self.start_scenario(scenario)
+
+        self.push_screen(ScenarioPicker(self.scenario_mode.choices()), chosen)
+
+    def start_scenario(self, scenario: Scenario) -> None:
+        """Leave the running scenario, if any, and start ``scenario`` at its introduction
+        (after the keys typed before; the steps typed after it wait for it)."""
+        self.scenario_mode.chosen()
+        self._scenario_move("start", scenario)
+
+    def action_scenario_next(self) -> None:
+        self._scenario_move("next")
+
+    def action_scenario_back(self) -> None:
+        self._scenario_move("back")
+
+    def action_scenario_leave(self) -> None:
+        self._scenario_move("leave")
+
+    @in_order
+    async def _scenario_move(self, move: str, scenario: Scenario | None = None) -> None:
+        await self.scenario_mode.move(move, scenario)
+
+    # -- talk mode's key: X ------------------------------------------------------------------
+    def action_talk_reset(self) -> None:
+        """X: ask, then reset the lab (after the keys typed before the answer)."""
+        dialog = self.talk_mode.confirmation()
+        if dialog is not None:
+            self.push_screen(dialog, lambda yes: self._talk_reset() if yes else None)
+
+    @in_order
+    async def _talk_reset(self) -> None:
+        await self.talk_mode.reset()

@@ -1,82 +1,48 @@
-"""What every part of the dashboard may rely on: the app it is mixed into.
+"""What the part still mixed into the dashboard may rely on: the app it is mixed into.
 
-:class:`~cachetui.app.app.CacheTuiApp` is composed of parts, each a mixin in a module
-named for it (:mod:`~cachetui.app.operations`, :mod:`~cachetui.app.refresh`, ...). At
-run time :class:`AppPart` is plain ``object``; for the type checker it is the Textual
-``App`` plus the state the app's constructor sets and the methods one part calls on
-another. This list is the coupling between the parts: keep it short.
+:class:`~cachetui.app.app.CacheTuiApp` is composed of collaborators, objects that own
+their state and reach the app through :class:`~cachetui.app.dashboard.Dashboard`; the
+refresh loop (:mod:`~cachetui.app.refresh`) is still mixed in. At run time
+:class:`AppPart` is plain ``object``; for the type checker it is the Textual ``App`` plus
+the state the app's constructor sets that the refresh loop reads or writes. Keep it short.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    import random
-
     from textual.app import App
 
-    from cachetui.app.export import MetricsHistory, MetricsSample
+    from cachetui.app.export import MetricsHistory
     from cachetui.app.key_order import KeyOrder
-    from cachetui.app.states import Palette
-    from cachetui.engine import Engine, Event, MetricsSnapshot
+    from cachetui.engine import Engine
     from cachetui.engine.lab.workload import Workload
     from cachetui.scenarios import ScenarioRun
 
     class AppPart(App[None]):
         # -- set by CacheTuiApp.__init__ ---------------------------------------------------
-        KEY_HELP: ClassVar[list[tuple[str, str]]]
         engine: Engine
         live: bool  # False: no refresh timers (tests repaint by hand)
         timings: bool  # False: no durations or ages (deterministic snapshots)
-        rng: random.Random
-        workload: Workload | None  # None until mounted
-        startup_error: str | None
-        seed_profiles: int
         followed: int | None  # the user followed in all three panes
         total_rows: int
-        export_dir: str
         metrics_history: MetricsHistory
-        focus_panes: bool
         key_order: KeyOrder  # the keys that act on the engine, in the order typed
-        # the operation the trace pane shows (set by the operations, shown by the refresh)
+        # the operation the trace pane shows (set by show_trace, shown by the refresh)
         _trace_op: int
         _trace_title: str
-        # the workload's achieved ops/s (measured by the refresh, shown by the header)
+        # the workload's achieved ops/s (measured by the refresh)
         _workload_rate: float | None
         _workload_mark: tuple[float, int] | None
 
-        # -- ScenarioMode ------------------------------------------------------------------
-        scenario_run: ScenarioRun | None
-
-        # -- RefreshLoop -------------------------------------------------------------------
-        async def refresh_view(self) -> None: ...
-        def follow(self, user: int | None) -> None: ...
-        def restart_rates(self) -> None: ...
-        def _flush_by_step(self) -> bool: ...
-        def _workload_done(self) -> int: ...
-        def _sample_since_last(self, now: float, m: MetricsSnapshot) -> MetricsSample: ...
-        def _on_event(self, event: Event) -> None: ...
         @property
-        def state_palette(self) -> Palette: ...
+        def workload(self) -> Workload | None: ...  # the session's: None until mounted
 
-        # -- DeadLetterKeys ----------------------------------------------------------------
-        rejected_writes: set[int]
+        @property
+        def scenario_run(self) -> ScenarioRun | None: ...  # the scenario mode's
 
-        def rejecting_users(self) -> list[int]: ...
-
-        # -- FaultsAndWorkload -------------------------------------------------------------
-        def _notify_setting(self, message: str) -> None: ...
-
-        # -- StatusHeader ------------------------------------------------------------------
-        def _show_status(self) -> None: ...
-
-        # -- Quitting, Seeding -------------------------------------------------------------
-        def quit_now(self) -> None: ...
-        async def stop_seeding(self) -> bool: ...
-
-        # -- Operations --------------------------------------------------------------------
-        def _trace_last(self, title: str, since: float | None = None) -> None: ...
+        def _show_status(self) -> None: ...  # the header drawn again
 
 else:
     AppPart = object

@@ -3,22 +3,24 @@
 them again; and, at start, what the engine found: lab triggers left over by a killed run,
 dead letters parked by an earlier one.
 
-:class:`DeadLetterKeys` is mixed into :class:`~cachetui.app.app.CacheTuiApp`.
+:class:`DeadLetterKeys` is one of the dashboard's knobs (the app's actions for ``d`` and
+``P`` call it); it owns the users whose writes ``P`` made the database reject.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cachetui.app.app_part import AppPart
-from cachetui.app.key_order import in_order
+from cachetui.app.dashboard import Dashboard
 from cachetui.app.screens.dead_letters import DeadLettersScreen
 from cachetui.engine import CacheTuiError, Event
 
 
-class DeadLetterKeys(AppPart):
-    def __init__(self) -> None:
-        super().__init__()
+class DeadLetterKeys:
+    """Dead letters and rejected writes of ``dashboard``'s engine."""
+
+    def __init__(self, dashboard: Dashboard) -> None:
+        self._dashboard = dashboard
         #: Users whose writes the database rejects because P said so.
         self.rejected_writes: set[int] = set()
 
@@ -26,46 +28,50 @@ class DeadLetterKeys(AppPart):
         """The users whose writes a lab trigger rejects: set with P, or by the running
         scenario (it accepts them again when it steps back or ends)."""
         users = set(self.rejected_writes)
-        run = self.scenario_run
+        run = self._dashboard.scenario_run
         if run is not None and run.active:
             users |= run.rejecting
         return sorted(users)
 
     # -- d -------------------------------------------------------------------------------
-    def action_dead_letters(self, then: str = "") -> None:
-        """Open the dead-letters view; ``then``: one of its actions to run at once (the
+    def open(self, then: str = "") -> None:
+        """d: open the dead-letters view; ``then``: one of its actions to run at once (the
         palette's "retry every dead letter" is ``retry_all``)."""
-        if isinstance(self.screen, DeadLettersScreen):
+        dashboard = self._dashboard
+        if isinstance(dashboard.screen, DeadLettersScreen):
             return
 
         def closed(_: None) -> None:
-            self._show_status()
-            self.call_later(self.refresh_view)
+            dashboard.show_status()
+            dashboard.call_later(dashboard.refresh_view)
 
         screen = DeadLettersScreen(
-            self.engine,
-            self.state_palette,
-            live=self.live,
+            dashboard.engine,
+            dashboard.state_palette,
+            live=dashboard.live,
             then=then,
             rejecting=self.rejecting_users,
             accepted=self._writes_accepted,
         )
-        self.push_screen(screen, closed)
+        dashboard.push_screen(screen, closed)
 
     def _writes_accepted(self, user: int) -> None:
         """The database accepts ``user``'s writes again (P in the dead-letters view)."""
         self.rejected_writes.discard(user)
-        run = self.scenario_run
+        run = self._dashboard.scenario_run
         if run is not None:
             run.rejecting.discard(user)
-        self._show_status()
+        self._dashboard.show_status()
 
     # -- P -------------------------------------------------------------------------------
-    @in_order
-    async def action_toggle_reject(self) -> None:
-        user = self.followed
+    async def toggle_reject(self) -> None:
+        """P: the database rejects the followed user's writes (a real trigger), or
+        accepts them again."""
+        dashboard = self._dashboard
+        engine = dashboard.engine
+        user = dashboard.followed
         if user is None:
-            self.notify(
+            dashboard.notify(
                 "follow a user first: g goes to one, enter follows the one under the cursor",
                 title="Reject writes",
                 severity="warning",
@@ -74,16 +80,18 @@ class DeadLetterKeys(AppPart):
         reject = user not in self.rejecting_users()
         try:
             if reject:
-                await self.engine.reject_writes(user)
+                await engine.reject_writes(user)
             else:
-                await self.engine.accept_writes(user)
+                await engine.accept_writes(user)
         except CacheTuiError as exc:
-            self.notify(str(exc), title=f"Cannot change user {user}'s writes", severity="error")
+            dashboard.notify(
+                str(exc), title=f"Cannot change user {user}'s writes", severity="error"
+            )
             return
         if reject:
             self.rejected_writes.add(user)
-            attempts = self.engine.config.max_attempts
-            self.notify(
+            attempts = engine.config.max_attempts
+            dashboard.notify(
                 f"a real trigger (cachetui_lab_reject_{user}) now refuses every update of "
                 f"user {user}: write-behind tries it {attempts} times, then parks it as a "
                 "dead letter (d); write-through and write-around fail the caller. P again: "
@@ -94,29 +102,32 @@ class DeadLetterKeys(AppPart):
             )
         else:
             self.rejected_writes.discard(user)
-            run = self.scenario_run
+            run = dashboard.scenario_run
             if run is not None:
                 run.rejecting.discard(user)
-            parked = any(d.user_id == user for d in self.engine.dead_letters())
-            self.notify(
+            parked = any(d.user_id == user for d in engine.dead_letters())
+            dashboard.notify(
                 f"the trigger is gone; user {user}'s writes land again"
                 + ("; its dead letter waits for a retry (d, then r)" if parked else ""),
                 title=f"DB accepts user {user}'s writes",
             )
-        self._show_status()
+        dashboard.show_status()
 
     # -- at start ------------------------------------------------------------------------
     def notify_start(self, faults: Sequence[Event]) -> None:
         """Say what the engine found when it started: ``faults`` are the FAULT events
         it emitted then (the lab triggers it removed, left over by a run that was killed),
         and dead letters parked by an earlier run."""
+        dashboard = self._dashboard
         for event in faults:
-            self.notify(event.detail, title="Lab triggers removed", severity="warning", timeout=10)
-        letters = self.engine.dead_letters()
+            dashboard.notify(
+                event.detail, title="Lab triggers removed", severity="warning", timeout=10
+            )
+        letters = dashboard.engine.dead_letters()
         if letters:
             count = len(letters)
             them = "it" if count == 1 else "them"
-            self.notify(
+            dashboard.notify(
                 f"{count} {'write was' if count == 1 else 'writes were'} parked by an earlier "
                 f"run (the database rejected {them}, or another writer got there first): d "
                 f"lists {them}, to retry or discard",

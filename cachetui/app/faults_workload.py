@@ -1,119 +1,113 @@
 """The lab's knobs: faults (DB outage, cache outage, DB latency) and the background
 workload (start/stop, rate, read/write mix, key skew). Keys o O l w + - m k.
 
-:class:`FaultsAndWorkload` is mixed into :class:`~cachetui.app.app.CacheTuiApp`.
+:class:`FaultsAndWorkload` is one of the dashboard's knobs: the app's actions for
+these keys call it. The workload itself is the session's (made when the lab opens,
+stopped at the quit).
 """
 
 from __future__ import annotations
 
-import time
-
-from cachetui.app.app_part import AppPart
-from cachetui.app.key_order import in_order
+from cachetui.app.dashboard import Dashboard
 from cachetui.engine.lab.workload import Workload
 
 LATENCIES = (0.0, 0.01, 0.1, 1.0)
 READ_RATIOS = (0.8, 0.5, 0.95, 0.2)
 SKEWS = (1.1, 0.0, 0.8, 1.5)
-SETTING_TITLE = "Setting"
 
 
-class FaultsAndWorkload(AppPart):
-    def __init__(self) -> None:
-        super().__init__()
-        self._latency_index = 0
+class FaultsAndWorkload:
+    """The faults and the workload of ``dashboard``'s lab; each change is said in a
+    notification and shown in the header."""
+
+    def __init__(self, dashboard: Dashboard) -> None:
+        self._dashboard = dashboard
+        self._latency_index = 0  # where l is in LATENCIES
 
     # -- faults ----------------------------------------------------------------------------
-    @in_order
-    def action_outage(self) -> None:
-        faults = self.engine.faults
+    def toggle_outage(self) -> None:
+        """o: every database call fails, or the database answers again."""
+        faults = self._dashboard.engine.faults
         faults.db_down = not faults.db_down
         if faults.db_down:
-            self.notify("every database call now fails", title="DB outage ON", severity="error")
+            self._dashboard.notify(
+                "every database call now fails", title="DB outage ON", severity="error"
+            )
         else:
-            self.notify("the database answers again", title="DB outage OFF")
-        self._show_status()
+            self._dashboard.notify("the database answers again", title="DB outage OFF")
+        self._dashboard.show_status()
 
-    @in_order
-    def action_cache_outage(self) -> None:
-        faults = self.engine.faults
+    def toggle_cache_outage(self) -> None:
+        """O: the cache is down, or answers again."""
+        faults = self._dashboard.engine.faults
         faults.cache_down = not faults.cache_down
         if faults.cache_down:
-            self.notify(
+            self._dashboard.notify(
                 "reads go to the database; entries written meanwhile are dropped when it is back",
                 title="Cache outage ON",
                 severity="error",
             )
         else:
-            self.notify("the cache answers again", title="Cache outage OFF")
-        self._show_status()
+            self._dashboard.notify("the cache answers again", title="Cache outage OFF")
+        self._dashboard.show_status()
 
-    @in_order
-    def action_latency(self) -> None:
+    def next_latency(self) -> None:
+        """l: the database's latency per call, cycling through LATENCIES."""
         self._latency_index = (self._latency_index + 1) % len(LATENCIES)
         latency = LATENCIES[self._latency_index]
-        self.engine.faults.db_latency = latency
-        self._notify_setting(f"DB latency {latency * 1000:g} ms per call")
-        self._show_status()
+        self._dashboard.engine.faults.db_latency = latency
+        self._dashboard.notify_setting(f"DB latency {latency * 1000:g} ms per call")
+        self._dashboard.show_status()
 
     # -- workload --------------------------------------------------------------------------
-    @in_order
-    async def action_workload(self) -> None:
-        assert self.workload is not None
-        if self.workload.running:
-            await self.workload.stop()
-            stats = self.workload.stats
-            self.notify(
+    async def toggle_workload(self) -> None:
+        """w: start or stop the background workload."""
+        workload = self._dashboard.workload
+        assert workload is not None
+        if workload.running:
+            await workload.stop()
+            stats = workload.stats
+            self._dashboard.notify(
                 f"workload stopped: {stats.reads:,} reads, {stats.updates:,} updates, "
                 f"{stats.errors:,} errors"
             )
         else:
-            self.workload.start()
-            self._workload_rate = None  # measured from the next sample on
-            self._workload_mark = (time.monotonic(), self._workload_done())
-            self.notify(
-                f"workload: {self.workload.rate:,} ops/s target, "
-                f"{self.workload.read_ratio:.0%} reads, {skew_name(self.workload.skew)}"
+            workload.start()
+            self._dashboard.workload_started()
+            self._dashboard.notify(
+                f"workload: {workload.rate:,} ops/s target, "
+                f"{workload.read_ratio:.0%} reads, {skew_name(workload.skew)}"
             )
-        self._show_status()
+        self._dashboard.show_status()
 
-    @in_order
-    def action_rate(self, step: int) -> None:
-        workload = self.workload
+    def step_rate(self, step: int) -> None:
+        """+ and -: the workload's target rate, one of Workload.RATES up or down."""
+        workload = self._dashboard.workload
         assert workload is not None
-        rates = Workload.RATES
-        index = min(range(len(rates)), key=lambda i: abs(rates[i] - workload.rate))
-        index = max(0, min(len(rates) - 1, index + step))
-        workload.set_rate(rates[index])
-        self._notify_setting(
-            f"workload rate {rates[index]:,} ops/s"
-            + ("" if workload.running else " (press w to start)")
+        rate = next_rate(workload.rate, step)
+        workload.set_rate(rate)
+        self._dashboard.notify_setting(
+            f"workload rate {rate:,} ops/s" + ("" if workload.running else " (press w to start)")
         )
-        self._show_status()
+        self._dashboard.show_status()
 
-    @in_order
-    def action_mix(self) -> None:
-        assert self.workload is not None
-        ratio = _next_in(READ_RATIOS, self.workload.read_ratio)
-        self.workload.read_ratio = ratio
-        self._notify_setting(f"workload mix {ratio:.0%} reads / {1 - ratio:.0%} updates")
-        self._show_status()
+    def next_mix(self) -> None:
+        """m: the workload's share of reads, cycling through READ_RATIOS."""
+        workload = self._dashboard.workload
+        assert workload is not None
+        ratio = next_in(READ_RATIOS, workload.read_ratio)
+        workload.read_ratio = ratio
+        self._dashboard.notify_setting(f"workload mix {ratio:.0%} reads / {1 - ratio:.0%} updates")
+        self._dashboard.show_status()
 
-    @in_order
-    def action_skew(self) -> None:
-        assert self.workload is not None
-        skew = _next_in(SKEWS, self.workload.skew)
-        self.workload.set_skew(skew)
-        self._notify_setting(f"workload keys {skew_name(skew)}")
-        self._show_status()
-
-    def _notify_setting(self, message: str) -> None:
-        """A knob's new value: replaces the previous knob notice instead of stacking
-        (pressing + twelve times shows one toast, not twelve)."""
-        for notification in list(self._notifications):
-            if notification.title == SETTING_TITLE:
-                self._unnotify(notification, refresh=False)
-        self.notify(message, title=SETTING_TITLE, timeout=3)
+    def next_skew(self) -> None:
+        """k: how the workload picks its keys, cycling through SKEWS."""
+        workload = self._dashboard.workload
+        assert workload is not None
+        skew = next_in(SKEWS, workload.skew)
+        workload.set_skew(skew)
+        self._dashboard.notify_setting(f"workload keys {skew_name(skew)}")
+        self._dashboard.show_status()
 
 
 def skew_name(skew: float) -> str:
@@ -121,8 +115,17 @@ def skew_name(skew: float) -> str:
     return "uniform" if skew == 0 else f"zipf s={skew:g}"
 
 
-def _next_in(choices: tuple[float, ...], current: float) -> float:
-    """The choice after ``current`` (cycling), or the first if it is not a choice."""
+def next_rate(rate: int, step: int) -> int:
+    """The rate of :attr:`Workload.RATES` ``step`` places from the one nearest ``rate``
+    (+ and -), never past the ends."""
+    rates = Workload.RATES
+    index = min(range(len(rates)), key=lambda i: abs(rates[i] - rate))
+    return rates[max(0, min(len(rates) - 1, index + step))]
+
+
+def next_in(choices: tuple[float, ...], current: float) -> float:
+    """The choice after ``current`` (cycling), or the first if it is not a choice: what
+    l, m and k pick next (the dashboard's and compare's)."""
     if current not in choices:
         return choices[0]
     return choices[(choices.index(current) + 1) % len(choices)]

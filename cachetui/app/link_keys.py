@@ -2,23 +2,21 @@
 ``l`` cycles the link's RTT live, ``o`` cycles off → DB outage → link blackhole → link
 reset → off. Without a link, ``l`` and ``o`` keep their in-engine meaning (DB latency, DB
 outage: :mod:`~cachetui.app.faults_workload`): each key has two bindings, and
-:meth:`LinkKeys.check_action` leaves exactly one of them active.
+:meth:`LinkKeys.allows` leaves exactly one of them active.
 
-:class:`LinkKeys` is mixed into :class:`~cachetui.app.app.CacheTuiApp`. Every press says
-what it did in the Events pane (a ``fault`` line) and in a notification.
+:class:`LinkKeys` is one of the dashboard's knobs: the app's actions for these keys call
+it. Every press says what it did in the Events pane (a ``fault`` line) and in a
+notification.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 
-from cachetui.app.app_part import AppPart
-from cachetui.app.key_order import in_order
+from cachetui.app.dashboard import Dashboard
 from cachetui.app.keys.records import link_stand_ins
 from cachetui.app.keys.table import KEYS
 from cachetui.app.states import duration
-from cachetui.engine import Event, EventKind
 from cachetui.engine.lab.link import Link, LinkError, Partition
 
 #: The RTTs ``l`` cycles through after the link's RTT at start: a LAN, a region away,
@@ -52,58 +50,66 @@ def where(link: Link) -> str:
     return f"{host}:{port}"
 
 
-class LinkKeys(AppPart):
-    _link_start_rtt: float | None = None  # the link's RTT when l was first pressed
+class LinkKeys:
+    """``l`` and ``o`` on the link of ``dashboard``'s engine, when it has one."""
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """With a link, ``l`` and ``o`` act on it; without one, on the engine's faults."""
-        linked = self.engine.link is not None
+    def __init__(self, dashboard: Dashboard) -> None:
+        self._dashboard = dashboard
+        self._start_rtt: float | None = None  # the link's RTT when l was first pressed
+
+    def allows(self, action: str) -> bool | None:
+        """With a link, ``l`` and ``o`` act on it; without one, on the engine's faults.
+        None: ``action`` is none of theirs."""
+        linked = self._dashboard.engine.link is not None
         if action in LINK_ACTIONS:
             return linked
         if action in LINK_ACTIONS.values() and linked:
             return False
-        return super().check_action(action, parameters)
+        return None
 
     def fault_state(self) -> str:
         """Where ``o`` is in :data:`FAULT_CYCLE`, read from the engine (a scenario or a
         script may have changed it): a partition first, then the DB outage."""
-        link = self.engine.link
+        engine = self._dashboard.engine
+        link = engine.link
         partition = link.partition if link is not None else None
         if partition == "reset":
             return RESET
         if partition == "blackhole":
             return BLACKHOLE
-        return DB_OUTAGE if self.engine.faults.db_down else OFF
+        return DB_OUTAGE if engine.faults.db_down else OFF
 
-    @in_order
-    async def action_link_rtt(self) -> None:
-        link = self.engine.link
+    async def cycle_rtt(self) -> None:
+        """l: the link's next RTT in :func:`rtt_cycle`."""
+        dashboard = self._dashboard
+        link = dashboard.engine.link
         if link is None:
             return
-        if self._link_start_rtt is None:
-            self._link_start_rtt = link.rtt
+        if self._start_rtt is None:
+            self._start_rtt = link.rtt
         before = link.rtt
-        rtt = next_rtt(self._link_start_rtt, before)
+        rtt = next_rtt(self._start_rtt, before)
         try:
             await asyncio.to_thread(setattr, link, "rtt", rtt)
         except LinkError as exc:
-            self.notify(str(exc), title="Link", severity="error")
+            dashboard.notify(str(exc), title="Link", severity="error")
             return
-        self.narrate(
+        dashboard.narrate(
             f"link to {where(link)}: RTT {duration(before)} → {duration(rtt)} (l; the "
             "header shows it measured within a second)"
         )
-        self._notify_setting(f"link RTT {duration(rtt)} (was {duration(before)})")
-        self._show_status()
+        dashboard.notify_setting(f"link RTT {duration(rtt)} (was {duration(before)})")
+        dashboard.show_status()
 
-    @in_order
-    async def action_link_fault(self) -> None:
-        link = self.engine.link
+    async def cycle_fault(self) -> None:
+        """o: the next state in :data:`FAULT_CYCLE`."""
+        dashboard = self._dashboard
+        link = dashboard.engine.link
         if link is None:
             return
         state = self.fault_state()
         after = FAULT_CYCLE[(FAULT_CYCLE.index(state) + 1) % len(FAULT_CYCLE)]
-        faults = self.engine.faults
+        faults = dashboard.engine.faults
         partitions: dict[str, Partition] = {BLACKHOLE: "blackhole", RESET: "reset"}
         partition = partitions.get(after)
         try:
@@ -111,7 +117,7 @@ class LinkKeys(AppPart):
             if link.partition != partition:
                 await asyncio.to_thread(setattr, link, "partition", partition)
         except LinkError as exc:
-            self.notify(str(exc), title="Link", severity="error")
+            dashboard.notify(str(exc), title="Link", severity="error")
             return
         server = where(link)
         said = {
@@ -122,14 +128,9 @@ class LinkKeys(AppPart):
             OFF: f"faults off: the database answers, the link to {server} carries again",
         }[after]
         following = FAULT_CYCLE[(FAULT_CYCLE.index(after) + 1) % len(FAULT_CYCLE)]
-        self.narrate(f"{said} (o; next: {following})")
+        dashboard.narrate(f"{said} (o; next: {following})")
         if after == OFF:
-            self.notify(said, title="Faults OFF")
+            dashboard.notify(said, title="Faults OFF")
         else:
-            self.notify(said, title=f"{after.upper()} ON", severity="error")
-        self._show_status()
-
-    def narrate(self, text: str) -> None:
-        """A line in the Events pane saying what a key did (the engine has no event for a
-        link's change), shown at the next repaint."""
-        self._on_event(Event(0, EventKind.FAULT, None, None, None, time.perf_counter(), text))
+            dashboard.notify(said, title=f"{after.upper()} ON", severity="error")
+        dashboard.show_status()

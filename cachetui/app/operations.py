@@ -1,16 +1,18 @@
 """Key actions on the data: switch the policy, read, update, go to, edit, write behind the
 cache's back, flush, crash; and the trace of the last operation they show.
 
-:class:`Operations` is mixed into :class:`~cachetui.app.app.CacheTuiApp`.
+:class:`Operations` is the dashboard's collaborator for them: the app's actions for these
+keys call it (each after the keys typed before, see :mod:`~cachetui.app.key_order`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
-from cachetui.app.app_part import AppPart
-from cachetui.app.key_order import in_order, wait_settled
+from cachetui.app.dashboard import Dashboard
+from cachetui.app.key_order import wait_settled
 from cachetui.app.screens.dialogs import CrashReportScreen, GotoScreen
 from cachetui.app.screens.edit import EditScreen
 from cachetui.engine import (
@@ -50,135 +52,134 @@ TRACED = frozenset(
 )
 
 
-class Operations(AppPart):
+class Operations:
+    """The operations on ``dashboard``'s data, each traced in the trace pane."""
+
+    def __init__(self, dashboard: Dashboard) -> None:
+        self._dashboard = dashboard
+        self._engine = dashboard.engine
+
     # -- policies --------------------------------------------------------------------------
-    @in_order
-    async def action_policy(self, name: str) -> None:
-        await self._switch_policy(WritePolicy.parse(name))
-
-    @in_order
-    async def action_cycle_policy(self) -> None:
+    async def cycle_policy(self) -> None:
+        """p: the next policy in the order of the keys 1 2 3 0."""
         order = list(POLICY_KEYS.values())
-        current = order.index(self.engine.policy)
-        await self._switch_policy(order[(current + 1) % len(order)])
+        current = order.index(self._engine.policy)
+        await self.switch_policy(order[(current + 1) % len(order)])
 
-    async def _switch_policy(self, policy: WritePolicy) -> None:
-        if policy is self.engine.policy:
-            self.notify(f"already {policy}")
+    async def switch_policy(self, policy: WritePolicy) -> None:
+        """1 2 3 0: write-through, write-behind, write-around, no cache (leaving
+        write-behind flushes first)."""
+        if policy is self._engine.policy:
+            self._dashboard.notify(f"already {policy}")
             return
-        pending = len(self.engine.pending_writes())
+        pending = len(self._engine.pending_writes())
         if pending:
-            self.notify(f"Flushing {pending} pending writes before leaving write-behind…")
+            self._dashboard.notify(
+                f"Flushing {pending} pending writes before leaving write-behind…"
+            )
         try:
-            await self.engine.set_policy(policy)
+            await self._engine.set_policy(policy)
         except CacheTuiError as exc:
-            self.notify(
-                f"still {self.engine.policy}: {exc}", title="Cannot switch policy", severity="error"
+            self._dashboard.notify(
+                f"still {self._engine.policy}: {exc}",
+                title="Cannot switch policy",
+                severity="error",
             )
             return
-        self.notify(f"policy: {policy}", timeout=2)
-        await self.refresh_view()
+        self._dashboard.notify(f"policy: {policy}", timeout=2)
+        await self._dashboard.refresh_view()
 
     # -- reads and updates -----------------------------------------------------------------
     def _random_user(self) -> int:
-        assert self.workload is not None
-        return self.workload.keys.next()
+        assert self._dashboard.workload is not None
+        return self._dashboard.workload.keys.next()
 
     async def _cached(self) -> dict[int, Profile]:
         """What the cache holds now ({} while it is unavailable)."""
         try:
-            return {e.profile.user_id: e.profile for e in await self.engine.cache_entries()}
+            return {e.profile.user_id: e.profile for e in await self._engine.cache_entries()}
         except StoreUnavailable:
             return {}
 
     async def _target_user(self) -> int:
         """The followed user if any; else a skewed random one. During a DB outage an
         update needs a cached user (its current profile cannot come from the DB)."""
-        if self.followed is not None:
-            return self.followed
-        if self.engine.faults.db_down:
+        if self._dashboard.followed is not None:
+            return self._dashboard.followed
+        if self._engine.faults.db_down:
             cached = list(await self._cached())
-            cached += [w.user_id for w in self.engine.pending_writes()]
+            cached += [w.user_id for w in self._engine.pending_writes()]
             if cached:
-                return self.rng.choice(sorted(set(cached)))
+                return self._dashboard.rng.choice(sorted(set(cached)))
         return self._random_user()
 
-    @in_order
-    async def action_read(self, user: int | None = None) -> None:
-        await self._read_user(user or await self._target_user())
-
-    async def _read_user(self, user: int) -> None:
-        """Read ``user`` and trace it: the trace shows the engine's own durations."""
+    async def read(self, user: int | None = None) -> None:
+        """r: read ``user`` (default: the followed one, else a random one) and trace it:
+        the trace shows the engine's own durations."""
+        user = user or await self._target_user()
         try:
-            profile = await self.engine.read(user)
+            profile = await self._engine.read(user)
         except CacheTuiError as exc:
-            self._trace(f"read user {user} failed")
-            self.notify(str(exc), title=f"Read of user {user} failed", severity="error")
+            self.trace(f"read user {user} failed")
+            self._dashboard.notify(str(exc), title=f"Read of user {user} failed", severity="error")
             return
-        how = read_outcome(
-            {e.kind for e in self.engine.trace(last_op_id.get())}, self.engine.policy
-        )
-        self._trace(f"read user {user} v{profile.version}: {how}")
+        op = last_op_id.get()  # set in this task by the engine
+        how = read_outcome({e.kind for e in self._engine.trace(op)}, self._engine.policy)
+        self.trace(f"read user {user} v{profile.version}: {how}", op)
         if how == "hit":  # served from the cache: say so when the database has moved on
             try:
-                row = (await self.engine.db_rows([user])).get(user)
+                row = (await self._engine.db_rows([user])).get(user)
             except CacheTuiError:
                 row = None
             if row is not None and row.version > profile.version:
-                self._trace_title = (
-                    f"read user {user} v{profile.version}: hit (stale: DB has v{row.version})"
+                self.trace(
+                    f"read user {user} v{profile.version}: hit (stale: DB has v{row.version})", op
                 )
-        await self.refresh_view()
+        await self._dashboard.refresh_view()
 
-    @in_order
-    async def action_update(self, user: int | None = None) -> None:
+    async def update(self, user: int | None = None) -> None:
+        """u: update ``user`` (default: the followed one, else a random one) with a random
+        change; an update waiting for room in a full queue lets the next key run."""
         user = user or await self._target_user()
-        changes = random_changes(self.rng)
+        changes = random_changes(self._dashboard.rng)
         op = 0
 
         async def update() -> Profile:
             nonlocal op
             try:
-                return await self.engine.update(user, changes)
+                return await self._engine.update(user, changes)
             finally:
                 op = last_op_id.get()  # set in this task by the engine
 
         # an update may wait for room in a full queue: the next key need not wait for it
         call = asyncio.create_task(update())
-        await wait_settled(self.engine, [call])
+        await wait_settled(self._engine, [call])
         try:
             profile = call.result()
         except CacheTuiError as exc:
             title, message = update_failure(user, exc)
-            self._trace(title[0].lower() + title[1:], op)
-            self.notify(message, title=title, severity="error")
+            self.trace(title[0].lower() + title[1:], op)
+            self._dashboard.notify(message, title=title, severity="error")
             return
         field = next(iter(changes))
-        self._trace(f"update user {user} {field} → v{profile.version} ({self.engine.policy})", op)
-        await self.refresh_view()
+        self.trace(f"update user {user} {field} → v{profile.version} ({self._engine.policy})", op)
+        await self._dashboard.refresh_view()
 
-    @in_order
-    async def action_read_burst(self) -> None:
-        await self._burst("read")
-
-    @in_order
-    async def action_update_burst(self) -> None:
-        await self._burst("update")
-
-    async def _burst(self, kind: str) -> None:
+    async def burst(self, kind: str) -> None:
+        """R and U: 100 reads or updates of random users at once."""
         users = [self._random_user() for _ in range(BURST)]
         since = time.perf_counter()
-        before = self.engine.metrics
+        before = self._engine.metrics
         if kind == "read":
-            calls = [self.engine.read(u) for u in users]
+            calls = [self._engine.read(u) for u in users]
         else:
-            calls = [self.engine.update(u, random_changes(self.rng)) for u in users]
+            calls = [self._engine.update(u, random_changes(self._dashboard.rng)) for u in users]
         tasks = [asyncio.create_task(call) for call in calls]
-        await wait_settled(self.engine, tasks)
+        await wait_settled(self._engine, tasks)
         results = [t.exception() or t.result() for t in tasks]
         failed = [r for r in results if isinstance(r, BaseException)]
-        after = self.engine.metrics
-        if kind == "read" and self.engine.policy is WritePolicy.NO_CACHE:
+        after = self._engine.metrics
+        if kind == "read" and self._engine.policy is WritePolicy.NO_CACHE:
             message = f"{BURST - len(failed)} reads, all from the database (no cache)"
         elif kind == "read":
             hits = after.hits - before.hits
@@ -198,60 +199,65 @@ class Operations(AppPart):
             )
         if failed:
             message += f"; {len(failed)} failed: {failed[0]}"
-        self._trace_last(f"burst of {BURST} {kind}s: the last one", since)
-        self.notify(message, severity="warning" if failed else "information")
-        await self.refresh_view()
+        self.trace_last(f"burst of {BURST} {kind}s: the last one", since)
+        self._dashboard.notify(message, severity="warning" if failed else "information")
+        await self._dashboard.refresh_view()
 
     # -- dialogs: go to, edit --------------------------------------------------------------
-    def action_goto(self) -> None:
+    def goto(self, read: Callable[[int], None]) -> None:
+        """g: the go-to dialog; the user chosen is followed, then ``read`` (once the
+        dialog is off the screen: its closing is not the read's time)."""
+        dashboard = self._dashboard
+
         def chosen(user: int | None) -> None:
             if user is not None:
-                self.follow(user)
-                # read once the dialog is off the screen: its closing is not the read's time
-                self.call_after_refresh(self.action_read, user)
+                dashboard.follow(user)
+                dashboard.call_after_refresh(lambda: read(user))
 
-        self.push_screen(GotoScreen(max(1, self.total_rows)), chosen)
+        dashboard.push_screen(GotoScreen(max(1, dashboard.total_rows)), chosen)
 
-    def action_edit(self) -> None:
+    def edit(self) -> None:
+        """e: the edit dialog for the followed user (or one to choose)."""
+
         def saved(profile: Profile | None) -> None:
             if profile is not None:
-                self.follow(profile.user_id)
+                self._dashboard.follow(profile.user_id)
                 # the save's own operation (a workload's may have finished since)
-                self._trace_op = screen.op_id
-                self._trace_title = f"edit user {profile.user_id} → v{profile.version}"
-                self.notify(
-                    f"user {profile.user_id} saved as v{profile.version} ({self.engine.policy})"
+                self.trace(f"edit user {profile.user_id} → v{profile.version}", screen.op_id)
+                self._dashboard.notify(
+                    f"user {profile.user_id} saved as v{profile.version} ({self._engine.policy})"
                 )
 
-        screen = EditScreen(self.engine, self.followed)
-        self.push_screen(screen, saved)
+        screen = EditScreen(self._engine, self._dashboard.followed)
+        self._dashboard.push_screen(screen, saved)
 
     # -- behind the cache's back: external write, flush, crash ------------------------------
-    @in_order
-    async def action_external_write(self) -> None:
-        user = self.followed
+    async def external_write(self) -> None:
+        """x: another service writes the followed user's row (else a cached one's)
+        behind the cache's back."""
+        user = self._dashboard.followed
         if user is None:  # a cached user with nothing pending shows staleness best
-            pending_users = {w.user_id for w in self.engine.pending_writes()}
+            pending_users = {w.user_id for w in self._engine.pending_writes()}
             clean = sorted(set(await self._cached()) - pending_users)
-            user = self.rng.choice(clean) if clean else self._random_user()
+            user = self._dashboard.rng.choice(clean) if clean else self._random_user()
         changes = {"bio": f"Edited by another service at {time.strftime('%H:%M:%S')}"}
         try:
-            profile = await self.engine.external_update(user, changes)
+            profile = await self._engine.external_update(user, changes)
         except WriteRejected as exc:
-            self.notify(
+            self._dashboard.notify(
                 f"{exc.reason} (nothing was written)",
                 title=f"External write of user {user} rejected",
                 severity="error",
             )
             return
         except CacheTuiError as exc:
-            self.notify(str(exc), title="External write failed", severity="error")
+            self._dashboard.notify(str(exc), title="External write failed", severity="error")
             return
-        self._trace(f"external write of user {user} → DB v{profile.version}")
+        self.trace(f"external write of user {user} → DB v{profile.version}")
         cached = await self._cached()
-        queued = {w.user_id: w.version for w in self.engine.pending_writes()}
+        queued = {w.user_id: w.version for w in self._engine.pending_writes()}
         if user in queued:
-            if self.engine.config.conflict == "overwrite":
+            if self._engine.config.conflict == "overwrite":
                 fate = "replaces this row (--conflict overwrite: this change is lost)"
             else:
                 fate = "is parked as a dead letter of kind conflict (d), not written over it"
@@ -260,29 +266,28 @@ class Operations(AppPart):
                 f"when it is flushed it conflicts and {fate}"
             )
         elif user in cached:
-            ttl = self.engine.config.ttl
+            ttl = self._engine.config.ttl
             until = (
                 f"until its TTL ({ttl:g}s) runs out or it is invalidated (i)"
                 if ttl
                 else "until invalidated (i; no TTL set)"
             )
             note = f"the cache still holds v{cached[user].version}: stale {until}"
-            if self.engine.policy is WritePolicy.WRITE_BEHIND:
+            if self._engine.policy is WritePolicy.WRITE_BEHIND:
                 note += "; a write-behind update built on it will conflict when flushed"
         else:
             note = "not cached, so the next read will see it"
-        self.notify(
+        self._dashboard.notify(
             f"user {user} is v{profile.version} in the database; {note}", title="External write"
         )
-        self.follow(user)
+        self._dashboard.follow(user)
 
-    @in_order
-    async def action_invalidate(self) -> None:
+    async def invalidate(self) -> None:
         """i: drop the followed user's cache entry; its next read misses and refills it
         from the database (a pending write-behind write stays queued)."""
-        user = self.followed
+        user = self._dashboard.followed
         if user is None:
-            self.notify(
+            self._dashboard.notify(
                 "follow a user first (g, or enter on a row): i drops its cache entry",
                 title="Invalidate",
                 severity="warning",
@@ -290,91 +295,91 @@ class Operations(AppPart):
             return
         cached = await self._cached()
         try:
-            await self.engine.invalidate(user)
+            await self._engine.invalidate(user)
         except CacheTuiError as exc:
-            self.notify(str(exc), title=f"Invalidate user {user} failed", severity="error")
+            self._dashboard.notify(
+                str(exc), title=f"Invalidate user {user} failed", severity="error"
+            )
             return
-        self._trace(f"invalidate user {user}")
-        if not self.engine.cache_available:
+        self.trace(f"invalidate user {user}")
+        if not self._engine.cache_available:
             note = "the cache is unreachable: the entry goes as soon as it answers again"
         elif user in cached:
             note = "its next read misses and loads the database's version"
         else:
             note = "it was not cached (nothing to drop)"
-        if any(w.user_id == user for w in self.engine.pending_writes()):
+        if any(w.user_id == user for w in self._engine.pending_writes()):
             note += "; its pending write stays queued"
-        self.notify(note, title=f"User {user} invalidated", timeout=4)
-        await self.refresh_view()
+        self._dashboard.notify(note, title=f"User {user} invalidated", timeout=4)
+        await self._dashboard.refresh_view()
 
-    @in_order
-    async def action_flush(self) -> None:
-        pending = len(self.engine.pending_writes())
+    async def flush(self) -> None:
+        """f: flush the write-behind queue now."""
+        pending = len(self._engine.pending_writes())
         if not pending:
-            self.notify("nothing pending to flush")
+            self._dashboard.notify("nothing pending to flush")
             return
-        before = self.engine.metrics
-        parked_before = {(d.user_id, d.version) for d in self.engine.dead_letters()}
+        before = self._engine.metrics
+        parked_before = {(d.user_id, d.version) for d in self._engine.dead_letters()}
         try:
-            await self.engine.flush(timeout=2)
+            await self._engine.flush(timeout=2)
         except CacheTuiError as exc:
-            self.notify(str(exc), title="Flush failed", severity="error")
+            self._dashboard.notify(str(exc), title="Flush failed", severity="error")
             return
-        after = self.engine.metrics
+        after = self._engine.metrics
         message = flush_summary(
             after.db_writes - before.db_writes,
             after.db_transactions - before.db_transactions,
             after.rejections - before.rejections,
         )
         parked = [
-            d for d in self.engine.dead_letters() if (d.user_id, d.version) not in parked_before
+            d for d in self._engine.dead_letters() if (d.user_id, d.version) not in parked_before
         ]
         if parked:  # the others landed; these wait in the dead letters (d)
             named = ", ".join(f"user {d.user_id} v{d.version} ({d.kind})" for d in parked)
             message += f"; parked as dead letters (d): {named}"
-        self.notify(message, severity="warning" if parked else "information")
-        await self.refresh_view()
+        self._dashboard.notify(message, severity="warning" if parked else "information")
+        await self._dashboard.refresh_view()
 
-    @in_order
-    async def action_crash(self) -> None:
-        policy = self.engine.policy.value
+    async def crash(self) -> None:
+        """c: the process crashes: what it loses (a memory queue's acknowledged writes)."""
+        policy = self._engine.policy.value
         since = time.perf_counter()
-        lost = await self.engine.crash()
-        self._trace_last("crash", since)
-        db = await self.engine.db_rows(user for user, _ in lost)
-        still = await self.engine.cache_peek(user for user, _ in lost)
-        await self.refresh_view()
-        self.push_screen(
+        lost = await self._engine.crash()
+        self.trace_last("crash", since)
+        db = await self._engine.db_rows(user for user, _ in lost)
+        still = await self._engine.cache_peek(user for user, _ in lost)
+        await self._dashboard.refresh_view()
+        self._dashboard.push_screen(
             CrashReportScreen(
                 policy,
                 lost,
                 {u: p.version for u, p in db.items()},
                 still_cached={u: p.version for u, p in still.items()},
-                cache_survives=not self.engine.store.lost_on_crash,
-                lost_updates=self.engine.last_crash.lost_updates,
-                replayed=self.engine.last_crash.replayed,
-                queue=self.engine.queue_location,
+                cache_survives=not self._engine.store.lost_on_crash,
+                lost_updates=self._engine.last_crash.lost_updates,
+                replayed=self._engine.last_crash.replayed,
+                queue=self._engine.queue_location,
             )
         )
 
     # -- the trace pane's operation --------------------------------------------------------
-    def _trace_last(self, title: str, since: float | None = None) -> None:
+    def trace_last(self, title: str, since: float | None = None) -> None:
         """Trace the newest finished operation (one not started in this context:
         a dialog's save, the last call of a burst, a scenario's step), among those that
         happened after ``since`` (a ``time.perf_counter()``); none: the pane is cleared
         rather than showing an older operation under this title."""
-        self._trace_op, self._trace_title = 0, ""
-        for event in reversed(self.engine.recent_events(400)):
+        self._dashboard.show_trace(0, "")
+        for event in reversed(self._engine.recent_events(400)):
             if since is not None and event.at < since:
                 return
             if event.kind in TRACED and event.op_id:
-                self._trace_op = event.op_id
-                self._trace_title = title
+                self._dashboard.show_trace(event.op_id, title)
                 return
 
-    def _trace(self, title: str, op: int | None = None) -> None:
+    def trace(self, title: str, op: int | None = None) -> None:
         """Trace ``op`` (default: the last operation this task started)."""
-        self._trace_op = last_op_id.get() if op is None else op
-        self._trace_title = title
+        self._dashboard.show_trace(last_op_id.get() if op is None else op, title)
 
 
 def flush_summary(rows: int, transactions: int, refused: int) -> str:

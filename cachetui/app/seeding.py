@@ -2,23 +2,25 @@
 q, ctrl+c, SIGTERM, SIGHUP and SIGINT stop it at once (the rows so far are rolled back:
 the next start seeds afresh).
 
-:class:`Seeding` is mixed into :class:`~cachetui.app.app.CacheTuiApp`; it seeds before
-the dashboard opens (:meth:`seed_database`), and the quit path stops it
-(:meth:`stop_seeding`).
+:class:`Seeding` belongs to the dashboard's session
+(:class:`~cachetui.app.dashboard_session.DashboardSession`): it seeds before the dashboard
+opens (:meth:`Seeding.run`), and the quit path stops it (:meth:`Seeding.stop`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
+from typing import Any
 
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Label, ProgressBar
 
-from cachetui.app.app_part import AppPart
+from cachetui.engine import Engine
 
 #: From this many profiles to seed on, a screen shows how far the seeding is.
 PROGRESS_FROM = 20_000
@@ -37,10 +39,11 @@ class SeedingScreen(Screen[None]):
         Binding("q,ctrl+q,ctrl+c", "stop", "Stop and quit", priority=True),
     ]
 
-    def __init__(self, count: int, where: str) -> None:
+    def __init__(self, count: int, where: str, stop: Callable[[], None]) -> None:
         super().__init__()
         self.count = count
         self.where = where
+        self._stop = stop
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -53,23 +56,27 @@ class SeedingScreen(Screen[None]):
             self.query_one("#seeding", ProgressBar).update(progress=done)
 
     def action_stop(self) -> None:
-        app = self.app
-        assert isinstance(app, Seeding)
-        app.quit_now()
+        self._stop()
 
 
-class Seeding(AppPart):
-    _seeding: asyncio.Task[int] | None = None
-    _seeding_stopped = False
+class Seeding:
+    """Seeding ``engine``'s database in ``app``; ``quit`` is what the progress screen's
+    q calls (it stops the seeding through the quit path)."""
 
-    async def seed_database(self) -> bool:
-        """Seed ``seed_profiles`` demo profiles into an empty database, showing the
-        progress of a large seeding. False: stopped (the app is quitting)."""
-        count = self.seed_profiles
+    def __init__(self, app: App[Any], engine: Engine, quit: Callable[[], None]) -> None:
+        self.app = app
+        self.engine = engine
+        self._quit = quit
+        self._seeding: asyncio.Task[int] | None = None
+        self._seeding_stopped = False
+
+    async def run(self, count: int) -> bool:
+        """Seed ``count`` demo profiles into an empty database, showing the progress of
+        a large seeding. False: stopped (the app is quitting)."""
         screen: SeedingScreen | None = None
         if count >= PROGRESS_FROM and await self.engine.db_count() == 0:
-            screen = SeedingScreen(count, self.engine.config.db_path)
-            await self.push_screen(screen)
+            screen = SeedingScreen(count, self.engine.config.db_path, self._quit)
+            await self.app.push_screen(screen)
         progress = screen.show if screen is not None else None
         self._seeding = asyncio.ensure_future(self.engine.seed(count, progress=progress))
         try:
@@ -84,7 +91,7 @@ class Seeding(AppPart):
                 await screen.dismiss()
         return True
 
-    async def stop_seeding(self) -> bool:
+    async def stop(self) -> bool:
         """Stop a seeding under way (its rows are rolled back); False if none was."""
         seeding = self._seeding
         if seeding is None or seeding.done():

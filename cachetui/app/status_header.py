@@ -1,8 +1,9 @@
 """The status header: the policy, the cache, database and flush settings, faults, the
 state legend and the background workload, in two lines that never wrap.
 
-:class:`StatusHeader` is mixed into :class:`~cachetui.app.app.CacheTuiApp`; the widget
-that fits the lines to the width is :class:`~cachetui.app.widgets.status.StatusBar`.
+:class:`StatusHeader` makes the lines for the dashboard (which draws them whenever a
+knob, a repaint or a sample changes what they say); the widget that fits them to the
+width is :class:`~cachetui.app.widgets.status.StatusBar`.
 """
 
 from __future__ import annotations
@@ -12,20 +13,29 @@ from pathlib import Path
 
 from rich.text import Text
 
-from cachetui.app.app_part import AppPart
+from cachetui.app.dashboard import Dashboard
+from cachetui.app.dead_letter_keys import DeadLetterKeys
 from cachetui.app.faults_workload import skew_name
 from cachetui.app.states import POLICY_STYLES, SYMBOLS, duration, legend
-from cachetui.app.widgets.status import Part, StatusBar, part
+from cachetui.app.widgets.status import Part, part
 from cachetui.engine import EngineConfig, KeyState
 from cachetui.engine.lab.link import Link
-from cachetui.engine.lab.workload import ENGINE_LIMITED
+from cachetui.engine.lab.workload import ENGINE_LIMITED, Workload
 
 
-class StatusHeader(AppPart):
-    def _show_status(self) -> None:
+class StatusHeader:
+    """The header of ``dashboard``; the users whose writes are rejected are
+    ``rejects``'s."""
+
+    def __init__(self, dashboard: Dashboard, rejects: DeadLetterKeys) -> None:
+        self._dashboard = dashboard
+        self._rejects = rejects
+
+    def lines(self) -> list[list[Part]]:
         """Two header lines that never wrap: on a narrow screen the db path, the cache
         and the flush settings shorten, then go; the policy and faults always stay."""
-        engine = self.engine
+        dashboard = self._dashboard
+        engine = dashboard.engine
         config = engine.config
         policy = engine.policy.value
 
@@ -35,7 +45,8 @@ class StatusHeader(AppPart):
         ttl = f", ttl {config.ttl:g}s" if config.ttl else ", no ttl"
         bound = engine.max_pending  # a scenario may lower it for a demo
         described = getattr(engine.db, "description", "")  # a server's, once opened
-        interval = "by step" if self._flush_by_step() else f"{config.flush_interval:g}s"
+        run = dashboard.scenario_run  # a scenario pauses the flush timer: its steps flush
+        interval = "by step" if run is not None and run.active else f"{config.flush_interval:g}s"
         line1 = [
             part(f" {policy.upper()} ", style=POLICY_STYLES[policy]),
             part(
@@ -89,7 +100,7 @@ class StatusHeader(AppPart):
                     alarm(f"DB file {how}"),
                 )
             )
-        rejecting = self.rejecting_users()
+        rejecting = self._rejects.rejecting_users()
         if rejecting:  # P: a real trigger refuses these users' writes
             users = ", ".join(str(u) for u in rejecting)
             who = f"user {users}'s writes" if len(rejecting) == 1 else f"writes of users {users}"
@@ -98,7 +109,7 @@ class StatusHeader(AppPart):
             line1.append(part(alarm(engine.cache_error), alarm("cache unreachable")))
         letters = len(engine.dead_letters())
         if letters:  # parked writes wait for someone to retry or discard them (d)
-            badge = self.state_palette.states[KeyState.REJECTED]
+            badge = dashboard.state_palette.states[KeyState.REJECTED]
             symbol = SYMBOLS[KeyState.REJECTED]
             named = f"{letters:,} dead letter{'s' if letters != 1 else ''}"
             line1.append(
@@ -107,71 +118,71 @@ class StatusHeader(AppPart):
                     Text.assemble("  ", (f" {symbol} {letters:,} ", badge)),
                 )
             )
-        palette = self.state_palette
+        palette = dashboard.state_palette
         # the legend compacts first: the workload's numbers and its limit matter more
         forms = [legend(palette), legend(palette, compact=1), legend(palette, compact=2)]
-        running = self.workload is not None and self.workload.running
+        workload = dashboard.workload
+        running = workload is not None and workload.running
         if running:  # at 80 columns even the compact legend left no room for the rate
             forms.append(Text(""))
         line2 = [part(*forms, drop=2)]
-        if running:
-            line2.extend(self._workload_parts())
-            line1.extend(self._workload_errors(alarm))
-        self.query_one("#status", StatusBar).show([line1, line2])
+        if workload is not None and running:
+            line2.extend(workload_parts(workload))
+            line1.extend(workload_errors(workload, alarm))
+        return [line1, line2]
 
-    def _workload_parts(self) -> list[Part]:
-        """The running workload: achieved vs target, and why it is below (the engine or
-        the event loop, not the target, sets the rate)."""
-        w = self.workload
-        assert w is not None
-        achieved = w.achieved
-        done = "–" if achieved is None else f"{achieved:,.0f}"
-        rate = f"   ▶ workload {done}/s of {w.target:,} target"
-        parts = [
-            part(
-                f"{rate} · {w.read_ratio:.0%} reads · {skew_name(w.skew)}",
-                rate,
-                f"   ▶ workload {done}/s of {w.target:,}",
-                "   ▶ workload",
-                drop=0,
-                style="bold",
-            )
-        ]
-        limit = w.limited_by
-        if limit is not None:
-            why = "waits on the engine" if limit == ENGINE_LIMITED else "no loop time left"
-            parts.append(
-                part(  # the panes repaint at 2 Hz meanwhile (RefreshLoop.panes_slowed)
-                    Text(
-                        f"  rate set by the {limit} ({why}), not the target · panes 2/s",
-                        style="yellow",
-                    ),
-                    Text(f"  set by the {limit}", style="yellow"),
-                    drop=1,
-                )
-            )
-        return parts
 
-    def _workload_errors(self, alarm: Callable[[str], Text]) -> list[Part]:
-        """The workload's failed operations (since it was made) with the last cause."""
-        assert self.workload is not None
-        stats = self.workload.stats
-        if not stats.errors:
-            return []
-        cause = stats.last_error or "no cause given"
-        if not stats.reads and not stats.updates:
-            return [
-                part(
-                    alarm(f"every workload operation fails: {cause}"),
-                    alarm("every workload operation fails"),
-                )
-            ]
+def workload_parts(w: Workload) -> list[Part]:
+    """The running workload: achieved vs target, and why it is below (the engine or
+    the event loop, not the target, sets the rate)."""
+    achieved = w.achieved
+    done = "–" if achieved is None else f"{achieved:,.0f}"
+    rate = f"   ▶ workload {done}/s of {w.target:,} target"
+    parts = [
+        part(
+            f"{rate} · {w.read_ratio:.0%} reads · {skew_name(w.skew)}",
+            rate,
+            f"   ▶ workload {done}/s of {w.target:,}",
+            "   ▶ workload",
+            drop=0,
+            style="bold",
+        )
+    ]
+    limit = w.limited_by
+    if limit is not None:
+        why = "waits on the engine" if limit == ENGINE_LIMITED else "no loop time left"
+        parts.append(
+            part(  # the panes repaint at 2 Hz meanwhile (RefreshLoop.panes_slowed)
+                Text(
+                    f"  rate set by the {limit} ({why}), not the target · panes 2/s",
+                    style="yellow",
+                ),
+                Text(f"  set by the {limit}", style="yellow"),
+                drop=1,
+            )
+        )
+    return parts
+
+
+def workload_errors(w: Workload, alarm: Callable[[str], Text]) -> list[Part]:
+    """The workload's failed operations (since it was made) with the last cause."""
+    stats = w.stats
+    if not stats.errors:
+        return []
+    cause = stats.last_error or "no cause given"
+    if not stats.reads and not stats.updates:
         return [
             part(
-                alarm(f"{stats.errors:,} workload errors, last: {cause}"),
-                alarm(f"{stats.errors:,} workload errors"),
+                alarm(f"every workload operation fails: {cause}"),
+                alarm("every workload operation fails"),
             )
         ]
+    return [
+        part(
+            alarm(f"{stats.errors:,} workload errors, last: {cause}"),
+            alarm(f"{stats.errors:,} workload errors"),
+        )
+    ]
 
 
 #: The header's alarm while a link is partitioned (``{}``: db or cache).

@@ -1,19 +1,22 @@
-"""The terminal after a hangup: whether it is gone, how to stop drawing on it, and the
-SIGCONT handler that does so when a hangup comes.
+"""The terminal while an app runs in it: SIGTERM, SIGHUP and SIGINT quit like q
+(:class:`QuitSignals`), and after a hangup nothing hangs drawing on the closed terminal
+(:func:`terminal_gone`, :func:`detach_from_terminal`, :func:`guard_hangup`).
 
-Used by the quit path (:mod:`cachetui.app.quitting`) and by the compare screen's signal
-handlers (:mod:`cachetui.compare.quit_signals`) when a signal or a SIGCONT comes after the
-terminal closed.
+Used by the session of the dashboard and of compare mode (:mod:`cachetui.app.session`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
 import signal
 import termios
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
+
+from cachetui.cli.quit_report import QUIT_SIGNALS
 
 SignalHandler = Any  # what signal.getsignal returns: a callable, SIG_DFL, SIG_IGN or None
 
@@ -55,3 +58,42 @@ def guard_hangup() -> tuple[SignalHandler, SignalHandler] | None:
 
     signal.signal(signal.SIGCONT, on_continue)
     return on_continue, resume
+
+
+class QuitSignals:
+    """SIGTERM, SIGHUP and SIGINT, each calling ``quit`` with its number (Textual's Linux
+    driver handles none of them): installed on the running loop by :meth:`install` with
+    the hangup guard, removed (and the SIGCONT handler put back) by :meth:`remove`. After
+    a hangup the terminal is detached before ``quit`` runs."""
+
+    def __init__(self, quit: Callable[[int], object]) -> None:
+        self._quit = quit
+        self._installed: list[int] = []
+        self._restore_sigcont: tuple[SignalHandler, SignalHandler] | None = None
+
+    def install(self) -> None:
+        if self._installed:
+            return
+        loop = asyncio.get_running_loop()
+        self._restore_sigcont = guard_hangup()
+        for signum in QUIT_SIGNALS:
+            try:
+                loop.add_signal_handler(signum, self._on_signal, signum)
+            except (NotImplementedError, RuntimeError, ValueError):
+                continue  # no signals here (Windows, not the main thread)
+            self._installed.append(signum)
+
+    def remove(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._installed:
+            loop.remove_signal_handler(self._installed.pop())
+        if self._restore_sigcont is not None:
+            ours, resume = self._restore_sigcont
+            if signal.getsignal(signal.SIGCONT) is ours:
+                signal.signal(signal.SIGCONT, resume)
+            self._restore_sigcont = None
+
+    def _on_signal(self, signum: int) -> None:
+        if terminal_gone():  # closed under us: draw nowhere instead of hanging on it
+            detach_from_terminal()
+        self._quit(signum)

@@ -113,15 +113,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         app.run()
     except KeyboardInterrupt:  # SIGINT before the app could handle it (while starting)
         return 128 + signal.SIGINT
-    if app.startup_error:
-        print(f"cachetui: error: {printable(app.startup_error)}", file=sys.stderr)
+    session = app.session
+    if session.startup_error:
+        print(f"cachetui: error: {printable(session.startup_error)}", file=sys.stderr)
         return 2
-    if app.signal_report is not None:  # SIGTERM, SIGHUP, SIGINT quit like q
-        from cachetui.app.quitting import print_signal_report
+    if session.signal_report is not None:  # SIGTERM, SIGHUP, SIGINT quit like q
+        from cachetui.app.dashboard_session import print_signal_report
 
-        print_signal_report(app.signal_report)
+        print_signal_report(session.signal_report)
     else:
-        kept, where = app.kept_on_exit
+        kept, where = session.kept_on_exit
         if kept:  # q with the database down and a durable queue: nothing lost
             stay = "write stays" if kept == 1 else "writes stay"
             print(
@@ -129,10 +130,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "replayed on next start",
                 file=sys.stderr,
             )
-        if app.parked_on_exit:  # q: the dead letters that stay in the database, named
+        if session.parked_on_exit:  # q: the dead letters that stay in the database, named
             from cachetui.cli.quit_report import parked_lines
 
-            for line in parked_lines(app.parked_on_exit, config.db_path):
+            for line in parked_lines(session.parked_on_exit, config.db_path):
                 print(line, file=sys.stderr)
     return app.return_code or 0
 

@@ -1,4 +1,4 @@
-"""What a quit on a signal reports (the app's, :mod:`cachetui.app.quitting`, and
+"""What a quit on a signal reports (the app's, :mod:`cachetui.app.dashboard_session`, and
 ``cachetui worker``'s): the writes that landed, those that could not (named, user and
 version, on stderr and in ``cachetui.log``), the dead letters left parked. No Textual."""
 

@@ -16,10 +16,11 @@ from textual.app import App, ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
-from cachetui.app.faults_workload import LATENCIES, READ_RATIOS, SKEWS
+from cachetui.app.faults_workload import LATENCIES, READ_RATIOS, SKEWS, next_in, next_rate
 from cachetui.app.keys.bindings import COMPARE_BINDINGS, FOOTER_DROP_ORDER
 from cachetui.app.screens.dialogs import GotoScreen
 from cachetui.app.screens.edit import EditScreen
+from cachetui.app.session import Session
 from cachetui.app.states import Palette, palette_for
 from cachetui.app.widgets.footer import DashboardFooter
 from cachetui.app.widgets.key_table import KeyTable
@@ -27,7 +28,6 @@ from cachetui.compare.difference import difference_line, side_numbers
 from cachetui.compare.edit_target import EditTarget
 from cachetui.compare.mirror import Mirror, OpKind
 from cachetui.compare.outcomes import burst_line, crash_line, done_line, failed_line
-from cachetui.compare.quit_signals import QuitSignals
 from cachetui.compare.side import SidePanel, side_label
 from cachetui.compare.status_line import status_line
 from cachetui.engine import CacheTuiError, Engine, Profile
@@ -73,14 +73,16 @@ class CompareApp(App[None]):
         self.timings = timings
         self.rng = random.Random(seed)
         self.workload: Workload | None = None
-        self.startup_error: str | None = None
+        #: Both engines from start to quit, and the terminal: q on SIGTERM, SIGHUP, SIGINT.
+        self.session = Session(
+            self, self.mirror.engines, lambda _: self.call_later(self.action_quit)
+        )
         self.followed: int | None = None
         self.total_rows = 0
         self.label_a = side_label(a, b)
         self.label_b = side_label(b, a)
         self._latency_index = 0
         self._refreshing = False
-        self._signals = QuitSignals(lambda: self.call_later(self.action_quit))
         self._painted_activity: tuple[object, ...] = ()
         self._painted_at = 0.0
         self._next_side = 1
@@ -112,8 +114,7 @@ class CompareApp(App[None]):
                 await engine.seed(self.seed_profiles)
             self.total_rows = await self.engines[0].db_count()
         except CacheTuiError as exc:
-            self.startup_error = str(exc)
-            self.exit(return_code=2)
+            self.session.failed(exc)
             return
         for index in (0, 1):
             self.side(index).total_rows = await self.engines[index].db_count()
@@ -123,21 +124,14 @@ class CompareApp(App[None]):
             keys=max(1, self.total_rows),
             seed=self.rng.random(),  # type: ignore[arg-type]
         )
-        self._install_signal_handlers()
+        self.session.attach_terminal()
         self.side(0).query_one(KeyTable).focus()
         await self.refresh_view()
         if self.live:
             self.set_interval(REFRESH_SECONDS, self._tick)
 
-    def _install_signal_handlers(self) -> None:
-        """SIGTERM, SIGHUP and SIGINT quit like q in a terminal (:class:`QuitSignals`);
-        the web driver and headless tests keep their own handling."""
-        if self.is_headless or self.is_web:
-            return
-        self._signals.install()
-
     async def on_unmount(self) -> None:
-        self._signals.remove()
+        self.session.detach_terminal()
         await self._release()
 
     async def action_quit(self) -> None:
@@ -148,12 +142,7 @@ class CompareApp(App[None]):
         if self.workload is not None:
             await self.workload.stop()
         await self.mirror.stop()
-        for engine in self.engines:
-            if engine.running:
-                try:
-                    await engine.close(timeout=timeout)
-                except CacheTuiError:
-                    await engine.close(timeout=0, discard=True)
+        await self.session.release(timeout)
 
     # -- repainting ------------------------------------------------------------------------
     def _activity(self) -> tuple[object, ...]:
@@ -354,25 +343,18 @@ class CompareApp(App[None]):
         self._show_status()
 
     def action_rate(self, step: int) -> None:
-        workload = self.workload
-        assert workload is not None
-        rates = Workload.RATES
-        index = min(range(len(rates)), key=lambda i: abs(rates[i] - workload.rate))
-        workload.set_rate(rates[max(0, min(len(rates) - 1, index + step))])
+        assert self.workload is not None
+        self.workload.set_rate(next_rate(self.workload.rate, step))
         self._show_status()
 
     def action_mix(self) -> None:
         assert self.workload is not None
-        ratios = READ_RATIOS
-        current = self.workload.read_ratio
-        self.workload.read_ratio = ratios[(ratios.index(current) + 1) % len(ratios)]
+        self.workload.read_ratio = next_in(READ_RATIOS, self.workload.read_ratio)
         self._show_status()
 
     def action_skew(self) -> None:
         assert self.workload is not None
-        skews = SKEWS
-        current = self.workload.skew
-        self.workload.set_skew(skews[(skews.index(current) + 1) % len(skews)])
+        self.workload.set_skew(next_in(SKEWS, self.workload.skew))
         self._show_status()
 
     def action_keys(self) -> None:

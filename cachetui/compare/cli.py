@@ -140,8 +140,8 @@ def main(argv: Sequence[str]) -> int:
             app.run()
         except KeyboardInterrupt:
             return 128 + signal.SIGINT
-        if app.startup_error:
-            return _error(app.startup_error)
+        if app.session.startup_error:
+            return _error(app.session.startup_error)
         return app.return_code or 0
     finally:
         copies.remove()

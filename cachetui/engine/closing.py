@@ -61,6 +61,8 @@ class Closing:
         gave_up = False
         try:
             await self._flusher.drain(deadline)
+            if core.fleet is not None:  # the partitions it holds land before it leaves
+                await core.fleet.drain(deadline)
             await self._save_dead_letters_or_raise()
         except DatabaseUnavailable as exc:
             gave_up = True

@@ -107,6 +107,10 @@ class EngineConfig:
     #: on one database announce the users they change and drop the ones others announce
     #: (:mod:`cachetui.engine.stores.near_cache`). None: no announcements.
     invalidate_url: str | None = None
+    #: With a ``redis://`` queue: the fleet queue, shared by every instance on the
+    #: database (a sequencer assigns versions; partitions leased for landing; see
+    #: :mod:`cachetui.engine.fleet.fleet_queue`). ``cachetui worker`` sets it.
+    fleet: bool = False
 
     def __post_init__(self) -> None:
         self.policy = WritePolicy.parse(self.policy)

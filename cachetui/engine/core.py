@@ -43,6 +43,7 @@ from cachetui.engine.stores.base import CacheStore
 from cachetui.engine.stores.health import CacheHealth
 
 if TYPE_CHECKING:
+    from cachetui.engine.fleet.status import FleetHooks
     from cachetui.engine.stores.near_cache import NearCache
 
 #: The op id of the last operation started in the current asyncio context: after
@@ -103,6 +104,8 @@ class EngineCore:
         self.outbox: Journal | None = None
         self.durable = False
         self.journal = GroupCommit(self._append_outbox)
+        #: The fleet queue's link (``outbox`` is then a FleetQueue), or None.
+        self.fleet: FleetHooks | None = None
         #: Per user, a write whose append to the durable queue has an unknown outcome
         #: (cancelled, timed out, the connection reset) and whose entry, if any, is not
         #: removed yet: the user's next acknowledgement waits for :meth:`settle`.

@@ -106,8 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=number_type(float, low, high),
         default=10.0,
         metavar="S",
-        help=f"with --queue redis://…: at start, take over the pending writes of an "
-        f"instance on another host whose last heartbeat is older than S seconds "
+        help=f"with --queue redis://… (the fleet queue): land the pending writes of an "
+        f"instance whose last heartbeat is older than S seconds, while running "
         f"({low:g} to {high:g}, default 10; on this host a dead process is taken over at "
         "once)",
     )
@@ -136,7 +136,10 @@ def main(argv: Sequence[str]) -> int:
     try:
         config = config_from_args(args)
         config = dataclasses.replace(
-            config, claim_after=args.claim_after, instance_name=args.name or default_name()
+            config,
+            claim_after=args.claim_after,
+            instance_name=args.name or default_name(),
+            fleet=True,  # a redis:// queue is the fleet queue, shared by every instance
         )
     except (CacheTuiError, OSError) as exc:
         parser.error(str(exc))

@@ -120,7 +120,7 @@ class Worker:
             policy=self.engine.policy.value,
             ops_per_second=ops,
             workload_errors=stats.errors,
-            claimed=self.engine.recovered,
+            claimed=self.engine.claimed_writes,
         )
 
     async def _work(self, workload: Workload) -> None:
@@ -152,7 +152,7 @@ class Worker:
         say(status_line(self.plan.name, reading.policy, ops, reading))
 
     async def _close(self, workload: Workload) -> WorkerResult:
-        """The app's quit path (:mod:`cachetui.app.quitting`), without a dialog."""
+        """The app's quit path (:mod:`cachetui.app.dashboard_session`), without a dialog."""
         engine = self.engine
         report = SignalReport(self._signum or signal.SIGTERM)
         pending = len(engine.pending_writes())

@@ -26,7 +26,7 @@ async def test_panes_repaint_half_as_often_while_the_engine_sets_the_rate(make_a
                     break
                 await asyncio.sleep(0.1)
             assert workload.limited_by == "engine" and app.panes_slowed
-            app._show_status()
+            app.show_status()
             assert "panes 2/s" in " ".join(text_of(app, "#status").split())
             # a tick one 4 Hz period after a repaint keeps still; one 2 Hz period after, paints
             app._changed, app._painted_at = True, time.monotonic() - REFRESH_SECONDS

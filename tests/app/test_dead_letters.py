@@ -231,8 +231,8 @@ async def test_quit_dialog_and_close_path_count_the_parked_letters(make_app):
         await pilot.press("y")
         await pilot.pause(0.3)
     assert not app.engine.running
-    assert app.parked_on_exit == [(13, 2, "rejected")]
-    lines = parked_lines(app.parked_on_exit, "/data/profiles.db")
+    assert app.session.parked_on_exit == [(13, 2, "rejected")]
+    lines = parked_lines(app.session.parked_on_exit, "/data/profiles.db")
     assert lines[0].startswith("cachetui: 1 dead letter stays parked in /data/profiles.db")
     assert lines[1] == "  parked: user 13 v2 (rejected)"
 

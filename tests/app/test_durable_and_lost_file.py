@@ -48,7 +48,7 @@ async def test_quit_with_the_database_down_keeps_an_outbox_for_the_next_start(ma
         await pilot.press("o", "q")  # no "lose N writes?" dialog: nothing is lost
         await pilot.pause(0.5)
     assert not app.engine.running
-    assert app.kept_on_exit == (1, str(tmp_path / "profiles.db.outbox"))
+    assert app.session.kept_on_exit == (1, str(tmp_path / "profiles.db.outbox"))
     with sqlite3.connect(tmp_path / "profiles.db.outbox") as outbox:
         assert outbox.execute("SELECT user_id, version FROM outbox").fetchall() == [(5, 2)]
 

@@ -60,7 +60,7 @@ async def test_a_flush_then_an_outage_lands_the_queue_first(make_app):
 
 async def test_two_scenario_steps_typed_at_once_both_run(make_app):
     app = make_app(policy="write-through")
-    app.initial_scenario = "write-behind"
+    app.scenario_mode.initial = "write-behind"
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         assert app.scenario_run is not None and app.scenario_run.frame.is_intro

@@ -165,7 +165,7 @@ async def play_far_database(app: CacheTuiApp, pilot) -> list[str]:
 
 async def test_far_database_plays_in_the_app_over_the_link(postgres_url):
     app = linked_app(postgres_url, db_rtt=0.005)  # the user's own link: 5 ms
-    app.initial_scenario = "far-database"
+    app.scenario_mode.initial = "far-database"
     async with app.run_test(size=SIZE) as pilot:
         said = await play_far_database(app, pilot)
         assert "away through a link, measured" in said[0]  # (timings hidden: "…")

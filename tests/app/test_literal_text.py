@@ -164,7 +164,7 @@ async def test_a_scenario_file_and_a_queue_path_with_markup_show_literally(tmp_p
         policy="write-behind",
         queue_url=f"sqlite:///{folder}/outbox.db",
     )
-    app.initial_scenario = str(bad)  # as --scenario gives it: its error is notified
+    app.scenario_mode.initial = str(bad)  # as --scenario gives it: its error is notified
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(app, pilot)
         await pilot.pause()

@@ -82,7 +82,7 @@ async def test_a_workload_whose_every_operation_fails_says_so_in_the_header(make
         async with asyncio.timeout(10):  # the workload fails at once: never spin for ever
             while app.workload.stats.errors < 3:
                 await pilot.pause(0.05)
-        app._show_status()
+        app.show_status()
         await pilot.pause()
         header = text_of(app, "#status")
         assert "every workload operation fails: " in header

@@ -277,7 +277,7 @@ async def open_export(app, pilot) -> ExportScreen:
 
 async def test_export_writes_the_screen_and_the_metrics_history(make_app, tmp_path):
     app = make_app(policy="write-behind")
-    app.export_dir = str(tmp_path / "unused")
+    app.presenting.export_dir = str(tmp_path / "unused")
     folder = tmp_path / "talk" / "exports"  # created on the way
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(app, pilot)
@@ -315,7 +315,7 @@ async def test_export_writes_the_screen_and_the_metrics_history(make_app, tmp_pa
         [message] = [n for n in notifications(app) if "Exported" in n]
         assert str(folder) in message
         assert all(p.name in message for p in (svg, csv_file, json_file))
-        assert app.export_dir == str(folder)  # offered again next time
+        assert app.presenting.export_dir == str(folder)  # offered again next time
 
 
 async def test_export_to_a_bad_folder_shows_an_error_and_writes_nothing(make_app, tmp_path):
@@ -373,7 +373,7 @@ def test_history_is_bounded_and_two_exports_in_one_second_do_not_collide(tmp_pat
 
 async def test_a_scenario_on_a_short_screen_takes_the_activity_rows_room(tmp_path):
     app = build_app(str(tmp_path / "profiles.db"), policy="write-behind")
-    app.initial_scenario = "write-behind"
+    app.scenario_mode.initial = "write-behind"
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         await pilot.press("space")

@@ -26,6 +26,6 @@ async def test_ctrl_q_and_ctrl_c_flush_pending_writes_then_quit(make_app, tmp_pa
         await pilot.pause(0.3)
         assert not app.is_running
     assert not app.engine.running
-    assert app.return_code == 0 and app.signal_report is None
+    assert app.return_code == 0 and app.session.signal_report is None
     for user, version in queued.items():
         assert db_version(str(tmp_path / "profiles.db"), user) == version

@@ -22,7 +22,7 @@ async def test_write_behind_scenario_over_postgresql(postgres_url):
     app = CacheTuiApp(engine, seed_profiles=50, scenario=args.scenario, live=False, timings=False)
     async with app.run_test(size=(160, 45)) as pilot:
         await settle(app, pilot)
-        assert app.startup_error is None
+        assert app.session.startup_error is None
         assert engine.config.db_url == postgres_url and engine.config.db_pool == 3
 
         async def step() -> str:

@@ -31,7 +31,7 @@ def db_file(tmp_path: Path) -> str:
 def make(db_file: str, scenario: str | None = None, **options) -> CacheTuiApp:
     """The app as tests/app/conftest.py builds it, told to start into ``scenario``."""
     app = build_app(db_file, **options)
-    app.initial_scenario = scenario
+    app.scenario_mode.initial = scenario
     return app
 
 

@@ -98,7 +98,7 @@ def test_light_theme_at_100x30(snap_compare):
 
 def test_scenario_step_at_80x24(snap_compare, tmp_path):
     app = build_app(str(tmp_path / "profiles.db"), policy="write-behind", profiles=300)
-    app.initial_scenario = "write-behind"
+    app.scenario_mode.initial = "write-behind"
 
     async def run_before(pilot) -> None:
         await _prepare(pilot, ["space", "space"])

@@ -82,7 +82,7 @@ async def test_rates_show_the_latest_sample_as_the_sparkline_labels_do(make_app)
 
 async def test_rates_move_during_a_scenario_step(tmp_path):
     app = build_app(str(tmp_path / "profiles.db"), policy="write-behind")
-    app.initial_scenario = "write-behind"
+    app.scenario_mode.initial = "write-behind"
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         app._sample()
@@ -326,7 +326,7 @@ async def test_a_one_step_scenario_says_1_step(tmp_path):
     path = tmp_path / "edge.toml"
     path.write_text('title = "Edge"\n[[step]]\nnarration = "{reads:read}."\nactions = ["read 3"]')
     app = build_app(str(tmp_path / "profiles.db"))
-    app.initial_scenario = str(path)
+    app.scenario_mode.initial = str(path)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         banner = text_of(app, "#scenario-banner")

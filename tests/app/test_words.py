@@ -72,7 +72,7 @@ async def test_p_in_the_dead_letters_view_accepts_the_rejected_users_writes(make
         await pilot.press("P")  # the key the detail names
         await settle(app, pilot)
         assert any("DB accepts user 4's writes" in n for n in notifications(app))
-        assert 4 not in app.rejecting_users()
+        assert 4 not in app.dead_letter_keys.rejecting_users()
         await pilot.press("r")  # retried: it lands now
         await settle(app, pilot)
         assert not app.engine.dead_letters()

@@ -7,6 +7,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -212,6 +215,25 @@ def test_owners_of_this_process_are_alive_only_while_open():
     owner = outbox_module.this_owner()
     assert not outbox_module.owner_alive(owner)
     assert not outbox_module.owner_alive(DEAD_OWNER)
+
+
+def test_an_owner_killed_but_not_yet_reaped_is_dead():
+    """A SIGKILLed owner whose parent has not waited for it yet (a zombie) runs no
+    more: its writes may be taken over at once, not after heartbeats go stale."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        start = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+        owner = f"{child.pid}:{start}:1"
+        assert outbox_module.owner_alive(owner)
+        child.kill()
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+            assert time.monotonic() < deadline, "the killed child never became a zombie"
+            time.sleep(0.01)
+        assert not outbox_module.owner_alive(owner)
+    finally:
+        child.kill()
+        child.wait()
 
 
 # -- the same promises with a Redis Stream ---------------------------------------------------

@@ -32,12 +32,18 @@ def registration(core: EngineCore, owner: str) -> Registration:
         token=core.instance,
         name=config.instance_name or default_instance_name(),
         policy=str(core.policy),
-        queue=parse_queue_url(config.queue_url, core.db.path).kind,
+        queue=queue_kind(core),
         conflict=str(config.conflict),
         claim_after=float(config.claim_after),
         host=socket.gethostname(),
         owner=owner,
     )
+
+
+def queue_kind(core: EngineCore) -> str:
+    """ "memory", "sqlite", "redis", or "fleet" (a Redis URL with the fleet queue)."""
+    kind = parse_queue_url(core.config.queue_url, core.db.path).kind
+    return "fleet" if kind == "redis" and core.config.fleet else kind
 
 
 def registry_of(core: EngineCore) -> Registry | None:

@@ -45,7 +45,7 @@ class Registration:
     token: str
     name: str
     policy: str
-    queue: str  # "memory", "sqlite" or "redis"
+    queue: str  # "memory", "sqlite", "redis" or "fleet"
     conflict: str
     claim_after: float
     #: The host, and the process (``pid:start time:n``, as an outbox's owner): on this
@@ -67,7 +67,12 @@ class Registration:
         )
 
 
-QUEUE_WORDS = {"memory": "memory queue", "sqlite": "sqlite outbox", "redis": "redis stream"}
+QUEUE_WORDS = {
+    "memory": "memory queue",
+    "sqlite": "sqlite outbox",
+    "redis": "redis stream",
+    "fleet": "fleet queue (redis)",
+}
 
 
 def refusal(mine: Registration, other: dict[str, Any]) -> str | None:

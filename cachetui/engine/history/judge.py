@@ -5,6 +5,7 @@ twice, and a cache that disagrees with the database at close."""
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,7 +111,11 @@ def _lost(
 ) -> tuple[dict[str, str], bool]:
     """A write is in the final state when it, or a later write of the same user by the
     same instance in the same epoch (coalescing folds writes into one landing), landed,
-    or is pending or in the database at close; parked likewise; else lost."""
+    or is pending or in the database at close; parked likewise; else lost. A write
+    through a Redis queue (the fleet's sequencer: one version order per user, each
+    entry's row holding every earlier write) is also in when a version at least its own
+    landed after it began, or is pending or in the database (a cachetui write) at close,
+    whichever instance wrote it."""
     status: dict[str, str] = {}
     if not acked:
         return status, False
@@ -124,12 +129,15 @@ def _lost(
         _mark(present, write_id)
     _mark(present, final.db_write_id)
     _mark(parked, final.parked)
+    sequenced = _sequenced_tops(landings, final, ctx)
     for o in acked:
         if o.complete > final.ns:
             continue
         assert o.write_id is not None
         key, op = parse_write_id(o.write_id)
         if op <= present.get(key, -1):
+            continue
+        if o.queue.startswith("redis") and (o.version or 0) <= sequenced(o.invoke):
             continue
         if op <= parked.get(key, -1):
             status[o.write_id] = PARKED
@@ -146,6 +154,31 @@ def _lost(
                       o.caller)
         )  # fmt: skip
     return status, False
+
+
+def _sequenced_tops(landings: list[Landing], final: Final, ctx: Context) -> Callable[[int], int]:
+    """For a time t: the highest version landed at or after t, pending at close, or in
+    the database at close (a cachetui write); -1 once a rewind came after t (versions
+    start again)."""
+    applied = sorted((x.ns, x.version) for x in landings)
+    times = [ns for ns, _ in applied]
+    top = -1
+    for w in final.pending:
+        known = ctx.writes.get(w or "")
+        if known is not None and known.version is not None:
+            top = max(top, known.version)
+    if final.db_write_id is not None and final.db_version is not None:
+        top = max(top, final.db_version)
+    suffix = [top] * (len(applied) + 1)
+    for i in range(len(applied) - 1, -1, -1):
+        suffix[i] = max(suffix[i + 1], applied[i][1])
+
+    def at(t: int) -> int:
+        if ctx.epoch_between(ctx.rewinds, t, final.ns + 1):
+            return -1
+        return suffix[bisect_left(times, t)]
+
+    return at
 
 
 def _reads(

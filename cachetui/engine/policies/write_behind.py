@@ -84,6 +84,8 @@ class WriteBehind(Policy):
 
     async def update(self, op: int, user_id: int, changes: dict[str, Any], epoch: int) -> Profile:
         core = self._core
+        if core.fleet is not None:  # the fleet queue's sequencer assigns the version
+            return await core.fleet.update(op, user_id, changes)
         queue = core.queue
         while True:
             try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from typing import TYPE_CHECKING
 
 from cachetui.engine.core import EngineCore
 from cachetui.engine.errors import DatabaseUnavailable
@@ -24,6 +25,9 @@ from cachetui.engine.queue.url import (
     server_outbox_path,
 )
 from cachetui.engine.stores.redis_url import is_redis_url
+
+if TYPE_CHECKING:
+    from cachetui.engine.fleet.status import FleetStatus, PendingEntry
 
 
 class DurableQueueOperations:
@@ -45,8 +49,10 @@ class DurableQueueOperations:
         location = parse_queue_url(core.config.queue_url, core.db.path)
         if location.kind == "sqlite" and not location.path:  # a server's: in the data dir
             location = QueueLocation("sqlite", path=server_outbox_path(core.db.database_id))
+        fleet = core.config.fleet and location.kind == "redis"
         if location.durable:
-            journals = [self._journal_at(location, core.config.claim_after)]
+            name = (core.config.instance_name or "") if fleet else None
+            journals = [self._journal_at(location, core.config.claim_after, name)]
         else:
             journals = await self._left_behind()
         replay: list[tuple[Profile, int]] = []
@@ -66,6 +72,12 @@ class DurableQueueOperations:
                 continue
             core.outbox = journal
             replay = taken
+            if fleet:
+                from cachetui.engine.fleet.lander import FleetLink  # imports redis
+
+                link = FleetLink(core, self._flusher, journal)  # type: ignore[arg-type]
+                link.start()
+                core.fleet = link
         core.durable = location.durable
         return await core.requeue(replay)
 
@@ -81,7 +93,15 @@ class DurableQueueOperations:
         return text
 
     @staticmethod
-    def _journal_at(location: QueueLocation, claim_after: float) -> Journal:
+    def _journal_at(
+        location: QueueLocation, claim_after: float, fleet_name: str | None = None
+    ) -> Journal:
+        """The journal ``location`` names; with ``fleet_name`` (a Redis URL in a fleet),
+        the fleet queue shared by every instance on the database."""
+        if location.kind == "redis" and fleet_name is not None:
+            from cachetui.engine.fleet.fleet_queue import FleetQueue  # imports redis
+
+            return FleetQueue(location.url, claim_after, fleet_name)
         if location.kind == "redis":
             from cachetui.engine.queue.stream import RedisStreamOutbox  # imports redis
 
@@ -104,6 +124,25 @@ class DurableQueueOperations:
 
             found.append(RedisStreamOutbox(cache_url, claim_after=self._core.config.claim_after))
         return found
+
+    @property
+    def claimed_writes(self) -> int:
+        """Writes of other instances taken over: replayed at start, and with the fleet
+        queue, fed from the partitions of instances that were gone."""
+        fleet = self._core.fleet
+        return self.recovered + (fleet.claimed if fleet is not None else 0)
+
+    async def fleet_status(self) -> FleetStatus | None:
+        """With the fleet queue: its instances, partitions and claims (the F pane), else
+        None. DatabaseUnavailable while Redis does not answer."""
+        fleet = self._core.fleet
+        return None if fleet is None else await fleet.status()
+
+    async def fleet_pending(self, limit: int = 200) -> list[PendingEntry]:
+        """With the fleet queue: its pending writes, with who acknowledged each and who
+        holds its partition (the queue pane's owner column); else []."""
+        fleet = self._core.fleet
+        return [] if fleet is None else await fleet.pending(limit)
 
     @property
     def queue_durable(self) -> bool:

@@ -150,6 +150,9 @@ class Flusher:
     async def _write(
         self, batch: Batch, record: bool
     ) -> dict[int, RowConflict | RowLanded | RowRejected]:
+        if self._core.fleet is not None:  # tells another instance's landing from a conflict
+            rows = list(zip(batch.profiles, batch.base_versions, strict=True))
+            return await self._core.fleet.write(rows, record)
         return await self._core.db.write(
             list(zip(batch.profiles, batch.base_versions, strict=True)), record=record
         )

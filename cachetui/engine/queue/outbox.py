@@ -53,15 +53,21 @@ _APPEND = (
 )
 
 
+def _process_stat(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command's name (state first), or [] where
+    /proc does not have them."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            return stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
 def _process_start(pid: int) -> str:
     """The start time of process ``pid`` (clock ticks since boot, from /proc), or ''
     where /proc is not available."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return fields[19]
-    except (OSError, IndexError):
-        return ""
+    fields = _process_stat(pid)
+    return fields[19] if len(fields) > 19 else ""
 
 
 #: The owners of this process's open outboxes (two engines of one process, as in
@@ -93,7 +99,10 @@ def owner_alive(owner: str) -> bool:
         return False
     except PermissionError:
         pass  # it exists, owned by someone else
-    current = _process_start(pid)
+    fields = _process_stat(pid)
+    if fields and fields[0] == "Z":
+        return False  # killed, not yet reaped by its parent: it runs no more
+    current = fields[19] if len(fields) > 19 else ""
     return not current or current == started
 
 

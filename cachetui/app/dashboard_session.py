@@ -1,46 +1,51 @@
-"""The quit path (q, ctrl+q, ctrl+c, and SIGTERM, SIGHUP, SIGINT): stop the workload,
-flush what is pending, close the engine.
+"""The dashboard's session: its engine from start to quit, the lab's workload, and the
+quit path (q, ctrl+q, ctrl+c, and SIGTERM, SIGHUP, SIGINT): stop the workload, flush what
+is pending, close the engine.
 
-If the database will not take the pending writes, q asks before losing them. A signal
-cannot ask: the writes that could not land are named (user, version) in
-``cachetui.log`` beside the default database and, once the terminal is restored, on
-stderr (:mod:`cachetui.cli.command` prints :attr:`Quitting.signal_report`); the exit status is 1.
+At the start the engine is started (the lab triggers a killed run left behind are
+reported) and an empty database is seeded, with its progress when large
+(:mod:`cachetui.app.seeding`). If the database will not take the pending writes at the
+quit, q asks before losing them. A signal cannot ask: the writes that could not land are
+named (user, version) in ``cachetui.log`` beside the default database and, once the
+terminal is restored, on stderr (:mod:`cachetui.cli.command` prints
+:attr:`DashboardSession.signal_report`); the exit status is 1.
 
-:class:`Quitting` is mixed into :class:`~cachetui.app.app.CacheTuiApp`, whose
-``on_unmount`` still releases the engine when the app ends another way.
+The app's ``on_unmount`` still releases the engine when the app ends another way.
 """
 
 from __future__ import annotations
 
-import asyncio
-import signal
+import random
 import sys
 from pathlib import Path
+from typing import Any
 
-from textual import work
+from textual.app import App
 
-from cachetui.app.app_part import AppPart
-from cachetui.app.key_order import in_order
 from cachetui.app.screens.dialogs import ChoiceScreen, ConfirmScreen
-from cachetui.app.terminal import SignalHandler, detach_from_terminal, guard_hangup, terminal_gone
-from cachetui.cli.quit_report import (
-    QUIT_SIGNALS,
-    Parked,
-    SignalReport,
-    default_log_path,
-    parked_sentence,
-)
-from cachetui.engine import CacheTuiError, PendingWritesError
+from cachetui.app.seeding import Seeding
+from cachetui.app.session import Session
+from cachetui.app.talk_mode import TalkMode
+from cachetui.app.terminal import detach_from_terminal
+from cachetui.cli.quit_report import Parked, SignalReport, default_log_path, parked_sentence
+from cachetui.engine import CacheTuiError, Engine, Event, EventKind, PendingWritesError
+from cachetui.engine.lab.workload import Workload
 from cachetui.literal import printable
 
 
-class Quitting(AppPart):
-    def __init__(self) -> None:
-        super().__init__()
+class DashboardSession(Session):
+    """``engine`` for the life of the dashboard ``app``: started and seeded with
+    ``seed_profiles`` on mount, closed by :meth:`quit` (or released on unmount)."""
+
+    def __init__(self, app: App[Any], engine: Engine, *, seed_profiles: int) -> None:
+        super().__init__(app, (engine,), self._on_signal)
+        self.engine = engine
+        self.seed_profiles = seed_profiles
+        #: The background workload (w), made once the lab is open; stopped by the quit.
+        self.workload: Workload | None = None
+        self._seeding = Seeding(app, engine, self.quit_now)
         self._quitting = False
         self._quit_dialog: ConfirmScreen | None = None
-        self._signals_installed: list[int] = []
-        self._restore_sigcont: tuple[SignalHandler, SignalHandler] | None = None
         #: Set when a signal made the app quit; cli prints it once the terminal is back.
         self.signal_report: SignalReport | None = None
         #: Where a quit on a signal is logged (None: beside the default database).
@@ -50,38 +55,68 @@ class Quitting(AppPart):
         #: (writes a durable queue keeps for the next start, where) after the quit.
         self.kept_on_exit: tuple[int, str] = (0, "")
 
-    # -- signals -------------------------------------------------------------------------
-    def install_signal_handlers(self) -> None:
-        """SIGTERM, SIGHUP and SIGINT quit like q while the app runs in a terminal
-        (Textual's Linux driver handles none of them; its web driver quits on SIGTERM
-        and SIGINT itself; headless tests leave the test runner's handlers alone)."""
-        if self.is_headless or self.is_web or self._signals_installed:
-            return
-        loop = asyncio.get_running_loop()
-        self._restore_sigcont = guard_hangup()
-        for signum in QUIT_SIGNALS:
-            try:
-                loop.add_signal_handler(signum, self._on_signal, signum)
-            except (NotImplementedError, RuntimeError, ValueError):
-                continue  # no signals here (Windows, not the main thread)
-            self._signals_installed.append(signum)
+    # -- the start -------------------------------------------------------------------------
+    async def start(self) -> list[Event] | None:
+        """Start the engine. Returns the FAULT events it emitted meanwhile (lab triggers
+        left over by a killed run, which it removed); None: it failed (the app exits)."""
+        at_start: list[Event] = []
+        unsubscribe = self.engine.subscribe(
+            lambda event: at_start.append(event) if event.kind is EventKind.FAULT else None
+        )
+        try:
+            await self.engine.start()
+        except CacheTuiError as exc:
+            self.failed(exc)
+            return None
+        finally:
+            unsubscribe()
+        return at_start
 
-    def remove_signal_handlers(self) -> None:
-        loop = asyncio.get_running_loop()
-        while self._signals_installed:
-            loop.remove_signal_handler(self._signals_installed.pop())
-        if self._restore_sigcont is not None:
-            ours, resume = self._restore_sigcont
-            if signal.getsignal(signal.SIGCONT) is ours:
-                signal.signal(signal.SIGCONT, resume)
-            self._restore_sigcont = None
+    async def open_lab(self, talk: TalkMode, rng: random.Random) -> int | None:
+        """Once started: seed an empty database (see :class:`~cachetui.app.seeding.Seeding`),
+        set talk mode's preset, and make the background workload over every row (stopped
+        until w). Returns the database's rows; None: stopped by q or a signal, or failed
+        (the app is quitting)."""
+        try:
+            if not await self._seeding.run(self.seed_profiles):
+                return None
+            rows = await self.engine.db_count()
+            if talk.on:
+                await talk.open(rows)
+        except CacheTuiError as exc:
+            self.failed(exc)
+            return None
+        # a float: Workload hands it to random.Random, which takes one (typed int there)
+        seed = rng.random()
+        self.workload = Workload(self.engine, keys=max(1, rows), seed=seed)  # type: ignore[arg-type]
+        return rows
 
+    def notify_recovered(self) -> None:
+        """Say what the engine recovered from a durable queue at its start."""
+        count, landed = self.engine.recovered, self.engine.recovered_landed
+        if count or landed:
+            self.app.notify(
+                f"recovered {count} write{'s' if count != 1 else ''} from the outbox "
+                "(acknowledged before the last run ended)"
+                + (": flushing them" if count else "")
+                + (f"; {landed} had landed already: dropped, not written twice" if landed else ""),
+                title="Durable queue",
+                timeout=8,
+            )
+
+    async def release(self, timeout: float = 1) -> None:
+        """The app ends without the quit path (tests, an error): stop the workload and
+        release the engine."""
+        self.detach_terminal()
+        if self.workload is not None:
+            await self.workload.stop()
+        await super().release(timeout)
+
+    # -- signals ---------------------------------------------------------------------------
     def _on_signal(self, signum: int) -> None:
         if self.signal_report is not None:
             return  # already quitting on a signal: the flush is bounded by flush_timeout
         self.signal_report = SignalReport(signum)
-        if terminal_gone():
-            detach_from_terminal()
         dialog = self._quit_dialog
         if dialog is not None:
             # q is asking whether to lose the pending writes: a signal cannot wait for an
@@ -92,26 +127,14 @@ class Quitting(AppPart):
         # else q is flushing: it sees signal_report when the flush ends
 
     # -- q, ctrl+q, ctrl+c -----------------------------------------------------------------
-    def action_help_quit(self) -> None:
-        """ctrl+c quits like q (Textual only shows a toast saying how to quit)."""
-        self.action_quit()
-
-    # Textual's App.action_quit is a coroutine; this one takes its turn after the keys
-    # typed before it (U then q: the burst's writes are flushed too). One quit at a time:
-    # a second q (or ctrl+c, or a signal) while one is flushing does not cancel it.
-    @in_order
-    async def action_quit(self) -> None:  # type: ignore[override]
-        await self._quit_once()
-
     def quit_now(self) -> None:
         """Quit at once, not after the keys typed before (a signal; q while seeding)."""
-        self._quit_worker()
+        self.app.run_worker(self.quit(), group="quit")
 
-    @work(group="quit")
-    async def _quit_worker(self) -> None:
-        await self._quit_once()
-
-    async def _quit_once(self) -> None:
+    async def quit(self) -> None:
+        """Stop the seeding and the workload, flush, close the engine and exit; asks
+        before losing pending writes the database will not take. One quit at a time: a
+        second q (or ctrl+c, or a signal) while one is flushing does not cancel it."""
         if self._quitting:
             return
         self._quitting = True
@@ -121,7 +144,7 @@ class Quitting(AppPart):
             self._quitting = False
 
     async def _quit(self) -> None:
-        if await self.stop_seeding() and self.signal_report is not None:
+        if await self._seeding.stop() and self.signal_report is not None:
             self.signal_report.seeding_stopped = True
         if self.workload is not None:
             await self.workload.stop()
@@ -135,7 +158,7 @@ class Quitting(AppPart):
             notice = [f"Flushing {pending} pending writes before quitting…"] if pending else []
             if letters:
                 notice.append(parked_sentence(letters) + ".")
-            self.notify(" ".join(notice), title="Quitting", timeout=10)
+            self.app.notify(" ".join(notice), title="Quitting", timeout=10)
         try:
             await self.engine.close()  # waits at most flush_timeout
         except PendingWritesError as exc:
@@ -157,11 +180,11 @@ class Quitting(AppPart):
                     no="Stay",
                 )
                 try:
-                    discard = await self.push_screen_wait(self._quit_dialog)
+                    discard = await self.app.push_screen_wait(self._quit_dialog)
                 finally:
                     self._quit_dialog = None
                 if not discard:
-                    self.notify(
+                    self.app.notify(
                         "still running; switch the outage off (o) and quit again",
                         severity="warning",
                     )
@@ -190,7 +213,7 @@ class Quitting(AppPart):
         engine = self.engine
         choice: str | None = "rescue"
         if self.signal_report is None:
-            choice = await self.push_screen_wait(
+            choice = await self.app.push_screen_wait(
                 ChoiceScreen(
                     "The database file is gone",
                     f"{engine.database_file_error}.\n\n{exc.pending} acknowledged "
@@ -202,7 +225,7 @@ class Quitting(AppPart):
                 )
             )
         if choice in (None, "stay"):
-            self.notify("still running: nothing written, nothing discarded", severity="warning")
+            self.app.notify("still running: nothing written, nothing discarded", severity="warning")
             return "stay"
         if choice == "discard":
             return "discard"
@@ -210,18 +233,18 @@ class Quitting(AppPart):
             path = await engine.rescue_database()
             await engine.close()
         except CacheTuiError as err:
-            self.notify(f"could not write a new file: {err}", severity="error", timeout=10)
+            self.app.notify(f"could not write a new file: {err}", severity="error", timeout=10)
             return "stay"
-        self.notify(f"wrote every row and the pending writes into {path}", title="Quitting")
+        self.app.notify(f"wrote every row and the pending writes into {path}", title="Quitting")
         return "rescued"
 
     def _exit_after_signal(self) -> None:
         report = self.signal_report
         if report is None:
-            self.exit()
+            self.app.exit()
             return
         report.write_log(self.log_path or default_log_path())
-        self.exit(return_code=report.exit_code)
+        self.app.exit(return_code=report.exit_code)
 
 
 def print_signal_report(report: SignalReport) -> None:
