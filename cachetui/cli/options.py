@@ -8,6 +8,7 @@ import argparse
 from collections.abc import Callable
 from pathlib import Path
 
+from cachetui.cli.near_cache_option import add_invalidate_option
 from cachetui.engine.config import EVICTIONS, EngineConfig, WritePolicy
 from cachetui.engine.database.paths import database_path_problem
 from cachetui.engine.digits import check_digits, digit_problem
@@ -15,12 +16,7 @@ from cachetui.engine.errors import CacheTuiError, ValidationError
 from cachetui.engine.lab.demo_data import MAX_SEED_PROFILES
 from cachetui.engine.queue.url import parse_queue_url
 from cachetui.engine.stores.factory import CACHE_URL_FORMS, check_cache_url
-from cachetui.engine.stores.redis_url import (
-    is_redis_url,
-    mask_secrets,
-    mask_url,
-    parse_redis_url,
-)
+from cachetui.engine.stores.redis_url import is_redis_url, mask_secrets, mask_url, parse_redis_url
 from cachetui.scenarios.loader import BUILTIN_NAMES, scenario_argument
 from cachetui.scenarios.model import Scenario
 
@@ -356,6 +352,7 @@ def add_engine_options(target: argparse.ArgumentParser | argparse._ArgumentGroup
         "outbox file <db>.outbox; sqlite:///PATH chooses it) or redis://HOST:PORT/DB (a "
         "durable Redis Stream); an update is acknowledged once it is in the queue",
     )
+    add_invalidate_option(target)
 
 
 def _megabytes(text: str) -> int:
@@ -438,6 +435,7 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
         max_attempts=args.max_attempts,
         conflict=args.conflict,
         queue_url=args.queue,
+        invalidate_url=args.invalidate,
         history_path=getattr(args, "history", None),
         history_max_bytes=getattr(args, "history_max", None),
     )

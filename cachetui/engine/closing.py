@@ -134,6 +134,8 @@ class Closing:
         await core.cache.stop()
         core.store.set_drop_listener(None)
         core.faults.set_listener(None)
+        if core.near_cache is not None:
+            await core.near_cache.close()
         await core.store.close()
         await leave(self._fleet, remove=not gave_up)
         await core.db.close()

@@ -103,6 +103,10 @@ class EngineConfig:
     claim_after: float = 10.0
     #: The name this instance registers under in ``cachetui_meta`` (None: host/pid).
     instance_name: str | None = None
+    #: A Redis server whose pub/sub makes a ``memory://`` cache a near cache: instances
+    #: on one database announce the users they change and drop the ones others announce
+    #: (:mod:`cachetui.engine.stores.near_cache`). None: no announcements.
+    invalidate_url: str | None = None
     #: With a ``redis://`` queue: the fleet queue, shared by every instance on the
     #: database (a sequencer assigns versions; partitions leased for landing; see
     #: :mod:`cachetui.engine.fleet.fleet_queue`). ``cachetui worker`` sets it.
@@ -162,6 +166,8 @@ class EngineConfig:
                 f"{self.cache_url!r}",
                 field="cache_url",
             )
+        if self.invalidate_url is not None:
+            _near_cache(self.invalidate_url, self.cache_url)
 
     def _database(self) -> None:
         """Settle ``db_path`` and ``db_url``: a PostgreSQL URL stays in ``db_url`` (and
@@ -230,6 +236,25 @@ class EngineConfig:
                     "store has no network to delay",
                     field="cache_rtt",
                 )
+
+
+def _near_cache(url: object, cache_url: str) -> None:
+    from cachetui.engine.stores.redis_url import parse_redis_url
+
+    if not isinstance(url, str):
+        raise ValidationError(
+            f"invalidate_url must be a redis:// URL, got {url!r}", field="invalidate_url"
+        )
+    try:
+        parse_redis_url(url)
+    except ValidationError as exc:
+        raise ValidationError(f"invalidate_url: {exc}", field="invalidate_url") from None
+    if cache_url.lower() != "memory://":
+        raise ValidationError(
+            "invalidate_url makes per-instance caches a near cache: it needs "
+            "cache_url='memory://' (a Redis cache is one cache shared by the instances)",
+            field="invalidate_url",
+        )
 
 
 def _positive_int(name: str, value: object) -> None:

@@ -44,6 +44,7 @@ from cachetui.engine.stores.health import CacheHealth
 
 if TYPE_CHECKING:
     from cachetui.engine.fleet.status import FleetHooks
+    from cachetui.engine.stores.near_cache import NearCache
 
 #: The op id of the last operation started in the current asyncio context: after
 #: ``await engine.read(42)`` the caller finds its op id here, to show its trace.
@@ -116,6 +117,8 @@ class EngineCore:
         )
         #: The crash point ``CACHETUI_CRASH_AT`` arms (read at start), or None.
         self.crash_at: str | None = None
+        #: With ``invalidate_url``: what announces changed users to the other instances.
+        self.near_cache: NearCache | None = None
 
     @property
     def running(self) -> bool:

@@ -17,7 +17,7 @@ import asyncio
 import atexit
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cachetui.engine.closing import Closing
 from cachetui.engine.config import EngineConfig, WritePolicy
@@ -56,6 +56,9 @@ from cachetui.engine.queue.flusher import Flusher
 from cachetui.engine.stores.base import CacheStore
 from cachetui.engine.stores.factory import make_store
 from cachetui.engine.unclosed import NotClosedWarning
+
+if TYPE_CHECKING:
+    from cachetui.engine.stores.near_cache import NearCache
 
 __all__ = ["Engine", "last_op_id", "make_store"]
 
@@ -119,6 +122,8 @@ class Engine(
             core.dead_letters.load(await core.db.load_dead_letters())
             replayed, landed = await self._open_outbox()
             await core.store.start()
+            if self.config.invalidate_url is not None:
+                await self._open_near_cache()
         except BaseException:
             await leave(self._fleet)
             if core.outbox is not None:
@@ -153,6 +158,29 @@ class Engine(
                 f"over by an earlier run that did not close: {', '.join(leftover)}",
             )
         return self
+
+    async def _open_near_cache(self) -> None:
+        """``invalidate_url``: subscribe to the database's invalidation channel
+        (StoreUnavailable, one line, if that Redis cannot be used)."""
+        from cachetui.engine.stores.near_cache import NearCache, NearMemoryStore
+
+        core = self._core
+        if not isinstance(core.store, NearMemoryStore):
+            raise ValidationError("invalidate_url needs the engine's own memory:// store")
+
+        def emit(kind: EventKind, user_id: int | None, version: int | None, text: str) -> None:
+            core.emit(BACKGROUND_OP, kind, user_id, version, None, text)
+
+        url = str(self.config.invalidate_url)
+        near = NearCache(url, core.db.database_id, core.instance, core.store, emit)
+        await near.start()
+        core.near_cache = near
+
+    @property
+    def near_cache(self) -> NearCache | None:
+        """With ``invalidate_url``: the near cache's announcer and listener (its counts:
+        ``dropped``, ``clears``, ``announced``; ``channel``), else None."""
+        return self._core.near_cache
 
     async def rescue_database(self) -> str:
         """After the database file was deleted or replaced while open
@@ -295,6 +323,8 @@ class Engine(
         c.update_latency.record(elapsed)
         core.history.update(start, end, profile, policy, op)
         core.events.emit(Event(op, EventKind.ACK, user_id, profile.version, elapsed, end, policy))
+        if core.near_cache is not None:
+            core.near_cache.changed(profile)
         return profile
 
     async def flush(self, timeout: float | None = None) -> None:

@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from cachetui.bench.argument_types import number_type
+from cachetui.cli.near_cache_option import check_invalidate_reachable
 from cachetui.cli.options import add_engine_options, add_history_options, config_from_args
 from cachetui.engine import Engine, EngineConfig
 from cachetui.engine.config import CLAIM_AFTER_RANGE
@@ -180,6 +181,7 @@ def _run(config: EngineConfig, plan: WorkerPlan, metrics: MetricsServer | None) 
             from cachetui.engine.stores.redis_errors import check_reachable
 
             check_reachable(config.cache_url)
+        check_invalidate_reachable(config.invalidate_url)
         result = asyncio.run(Worker(engine, plan, metrics).run())
     except KeyboardInterrupt:  # SIGINT before the worker could handle it (while starting)
         return 128 + signal.SIGINT

@@ -65,6 +65,8 @@ class WriteBehind(Policy):
         core.events.emit(
             Event(op, EventKind.ACK, user_id, profile.version, elapsed, end, WRITE_BEHIND)
         )
+        if core.near_cache is not None:
+            core.near_cache.changed(profile)
         return profile
 
     async def current(self, op: int, user_id: int) -> Profile:

@@ -202,6 +202,8 @@ class Flusher:
         written = [p for p in landed if p.user_id not in done]
         c.db_transactions += bool(written)  # one that wrote nothing: not counted
         core.history.landed(written)
+        if core.near_cache is not None:
+            core.near_cache.landed(written)
         if written:
             waited = perf_counter() - min(
                 t

@@ -40,6 +40,12 @@ def make_store(config: EngineConfig, url: str | None = None) -> CacheStore:
     ``url`` if given (a link's relay in front of it); ValidationError for any other
     URL."""
     check_cache_url(config.cache_url)
+    if config.cache_url.lower() == "memory://" and config.invalidate_url is not None:
+        from cachetui.engine.stores.near_cache import NearMemoryStore
+
+        return NearMemoryStore(
+            config.capacity, config.eviction, config.ttl, guard=config.db_timeout
+        )
     if config.cache_url.lower() == "memory://":
         return MemoryStore(config.capacity, config.eviction, config.ttl)
     from cachetui.engine.stores.redis_codec import namespace_for
