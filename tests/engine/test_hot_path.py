@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from cachetui.engine import EventKind, ValidationError
@@ -39,6 +39,8 @@ FIELDS = st.sampled_from([*UPDATABLE_FIELDS, "version", "email", "user_id"])
 
 @settings(max_examples=400, deadline=None)
 @given(st.dictionaries(FIELDS, VALUES, max_size=4))
+@example({"bio": "a\x00b"})
+@example({"name": "Ada", "followers": MAX_INTEGER + 1})
 def test_an_update_is_accepted_or_refused_as_the_full_check_says(changes):
     plain = outcome(changes)
     assert plain == outcome(Subclassed(changes))
@@ -93,6 +95,7 @@ async def test_subscribers_the_log_and_a_trace_see_the_same_events(make_engine, 
     await engine.read(2)  # after unsubscribing: in the log only
 
     logged = engine.recent_events()[start:]
+    assert seen and seen[-1][1] is EventKind.HIT and seen[-1][2] == 1  # up to the read
     assert seen == [(e.op_id, e.kind, e.user_id, e.version, e.duration, e.at, e.detail)
                     for e in logged[: len(seen)]]  # fmt: skip
     assert len(logged) > len(seen) and logged[-1].user_id == 2
