@@ -28,7 +28,7 @@ from cachetui.engine.errors import (
     WriteConflict,
     WriteRejected,
 )
-from cachetui.engine.events import Event, EventKind, EventLog
+from cachetui.engine.events import EventKind, EventLog
 from cachetui.engine.history.recorder import HistoryRecorder
 from cachetui.engine.key_locks import KeyLocks
 from cachetui.engine.lab.faults import Faults
@@ -153,7 +153,7 @@ class EngineCore:
         duration: float | None,
         detail: str,
     ) -> None:
-        self.events.emit(Event(op, kind, user_id, version, duration, perf_counter(), detail))
+        self.events.add((op, kind, user_id, version, duration, perf_counter(), detail))
 
     def check_epoch(self, epoch: int) -> None:
         """A crash happened while this update awaited: it dies with the process."""

@@ -36,7 +36,7 @@ from cachetui.engine.errors import (
     EngineClosed,
     ValidationError,
 )
-from cachetui.engine.events import Event, EventKind
+from cachetui.engine.events import EventKind
 from cachetui.engine.fleet.membership import Heartbeat, join, leave
 from cachetui.engine.lab.demo_data import MAX_SEED_PROFILES
 from cachetui.engine.lab.link.links import EngineLinks
@@ -254,8 +254,8 @@ class Engine(
                 c.hits += 1
                 end = perf_counter()
                 elapsed = end - start
-                core.events.emit(Event(op, _HIT, user_id, profile.version, elapsed, end, ""))
-                c.read_latency.record(elapsed)
+                core.events.add((op, _HIT, user_id, profile.version, elapsed, end, ""))
+                c.read_latency.add(elapsed)
                 core.history.read(start, end, profile, core.policy, op)
                 return profile
         c.misses += 1
@@ -320,9 +320,9 @@ class Engine(
         c.updates += 1
         end = perf_counter()
         elapsed = end - start
-        c.update_latency.record(elapsed)
+        c.update_latency.add(elapsed)
         core.history.update(start, end, profile, policy, op)
-        core.events.emit(Event(op, EventKind.ACK, user_id, profile.version, elapsed, end, policy))
+        core.events.add((op, EventKind.ACK, user_id, profile.version, elapsed, end, policy))
         if core.near_cache is not None:
             core.near_cache.changed(profile)
         return profile

@@ -13,12 +13,14 @@ class _KeyLock(asyncio.Lock):
 
 class KeyLocks:
     def __init__(self) -> None:
-        self._locks: dict[int, _KeyLock] = {}
+        #: The keys someone holds or waits for (``key in locks.held``: the hot paths'
+        #: test, without a call).
+        self.held: dict[int, _KeyLock] = {}
 
     async def acquire(self, key: int) -> None:
-        lock = self._locks.get(key)
+        lock = self.held.get(key)
         if lock is None:
-            lock = self._locks[key] = _KeyLock()
+            lock = self.held[key] = _KeyLock()
         lock.users += 1
         try:
             await lock.acquire()
@@ -27,18 +29,18 @@ class KeyLocks:
             raise
 
     def release(self, key: int) -> None:
-        lock = self._locks[key]
+        lock = self.held[key]
         lock.release()
         self._forget(key, lock)
 
     def _forget(self, key: int, lock: _KeyLock) -> None:
         lock.users -= 1
         if lock.users == 0:
-            del self._locks[key]
+            del self.held[key]
 
     def __len__(self) -> int:
-        return len(self._locks)
+        return len(self.held)
 
     def __contains__(self, key: object) -> bool:
         """Whether someone holds or waits for this key's lock."""
-        return key in self._locks
+        return key in self.held

@@ -18,12 +18,14 @@ from cachetui.engine.config import WritePolicy
 from cachetui.engine.core import EngineCore, last_op_id, perf_counter
 from cachetui.engine.crash_points import reached
 from cachetui.engine.errors import DatabaseUnavailable, Interrupted
-from cachetui.engine.events import Event, EventKind
+from cachetui.engine.events import EventKind
 from cachetui.engine.policies.base import Policy
-from cachetui.engine.profile import Profile
+from cachetui.engine.profile import Profile, utc_timestamp
 from cachetui.engine.queue.flusher import Flusher
 
 WRITE_BEHIND = WritePolicy.WRITE_BEHIND
+_ACK, _ENQUEUE, _COALESCE = EventKind.ACK, EventKind.ENQUEUE, EventKind.COALESCE
+_ABSORBED = "absorbed into the pending write"
 
 
 class WriteBehind(Policy):
@@ -41,8 +43,8 @@ class WriteBehind(Policy):
         if (
             not core.cache.local
             or core.durable
-            or user_id in core.locks
-            or user_id in core.dead_letters
+            or user_id in core.locks.held
+            or user_id in core.dead_letters.by_user
             or not core.gate.is_set()
             or not core.queue.has_room_for(user_id)
         ):
@@ -53,18 +55,18 @@ class WriteBehind(Policy):
             return None
         op = next(core.ops)
         last_op_id.set(op)
-        profile = current.apply(changes, core.timestamp(), f"{core.write_prefix}{op}")
+        stamp = utc_timestamp(core.config.clock())
+        profile = current.apply(changes, stamp, f"{core.write_prefix}{op}")
         store.set_nowait(profile)
-        self.enqueue(op, profile)
+        # One clock read for the queue, the latency, the record and both events.
+        end = perf_counter()
+        self.enqueue(op, profile, end)
         c = core.c
         c.updates += 1
-        end = perf_counter()
         elapsed = end - start
-        c.update_latency.record(elapsed)
+        c.update_latency.add(elapsed)
         core.history.update(start, end, profile, WRITE_BEHIND, op)
-        core.events.emit(
-            Event(op, EventKind.ACK, user_id, profile.version, elapsed, end, WRITE_BEHIND)
-        )
+        core.events.add((op, _ACK, user_id, profile.version, elapsed, end, WRITE_BEHIND))
         if core.near_cache is not None:
             core.near_cache.changed(profile)
         return profile
@@ -196,28 +198,18 @@ class WriteBehind(Policy):
         finishing even if the caller is cancelled again meanwhile."""
         await asyncio.shield(asyncio.ensure_future(self._core.cache.delete(user_id)))
 
-    def enqueue(self, op: int, profile: Profile) -> None:
-        """Queue a write-behind write (the cache already holds ``profile``)."""
+    def enqueue(self, op: int, profile: Profile, now: float | None = None) -> None:
+        """Queue a write-behind write (the cache already holds ``profile``); ``now``: the
+        ``perf_counter`` time, if the caller just read it."""
         core = self._core
         queue = core.queue
-        now = perf_counter()
+        if now is None:
+            now = perf_counter()
         if queue.put(profile, now):
             core.c.coalesced += 1
-            core.events.emit(
-                Event(
-                    op,
-                    EventKind.COALESCE,
-                    profile.user_id,
-                    profile.version,
-                    None,
-                    now,
-                    "absorbed into the pending write",
-                )
-            )
+            core.events.add((op, _COALESCE, profile.user_id, profile.version, None, now, _ABSORBED))
         else:
-            core.events.emit(
-                Event(op, EventKind.ENQUEUE, profile.user_id, profile.version, None, now, "")
-            )
+            core.events.add((op, _ENQUEUE, profile.user_id, profile.version, None, now, ""))
         pending = len(queue)
         c = core.c
         if pending > c.peak_pending:

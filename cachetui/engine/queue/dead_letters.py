@@ -87,34 +87,35 @@ class DeadLetters:
     """The parked writes by user, and which of them the database has not saved yet."""
 
     def __init__(self) -> None:
-        self._letters: dict[int, DeadLetter] = {}
+        #: The parked writes by user (read it, never change it: use the methods).
+        self.by_user: dict[int, DeadLetter] = {}
         #: Users whose dead letter changed while the database could not save it.
         self.unsaved: set[int] = set()
         #: Users whose dead letter was removed while the database could not delete it.
         self.undeleted: set[int] = set()
 
     def __len__(self) -> int:
-        return len(self._letters)
+        return len(self.by_user)
 
     def __contains__(self, user_id: object) -> bool:
-        return user_id in self._letters
+        return user_id in self.by_user
 
     def get(self, user_id: int) -> DeadLetter | None:
-        return self._letters.get(user_id)
+        return self.by_user.get(user_id)
 
     def rejected(self, user_id: int) -> DeadLetter | None:
         """The user's dead letter if the database rejected it (reads and updates build
         on it); None for no dead letter or a conflict (reads see the database)."""
-        letter = self._letters.get(user_id)
+        letter = self.by_user.get(user_id)
         return letter if letter is not None and letter.kind == "rejected" else None
 
     def put(self, letter: DeadLetter) -> None:
-        self._letters[letter.user_id] = letter
+        self.by_user[letter.user_id] = letter
         self.unsaved.add(letter.user_id)
         self.undeleted.discard(letter.user_id)
 
     def pop(self, user_id: int) -> DeadLetter | None:
-        letter = self._letters.pop(user_id, None)
+        letter = self.by_user.pop(user_id, None)
         if letter is not None:
             self.unsaved.discard(user_id)
             self.undeleted.add(user_id)
@@ -123,16 +124,16 @@ class DeadLetters:
     def drop_unsaved(self) -> list[DeadLetter]:
         """Forget the dead letters the database never saved, and the deletions it never
         made (a discarding close); the letters forgotten."""
-        dropped = [self._letters.pop(u) for u in sorted(self.unsaved) if u in self._letters]
+        dropped = [self.by_user.pop(u) for u in sorted(self.unsaved) if u in self.by_user]
         self.unsaved.clear()
         self.undeleted.clear()
         return dropped
 
     def load(self, letters: list[DeadLetter]) -> None:
         """What the table held at start."""
-        self._letters = {letter.user_id: letter for letter in letters}
+        self.by_user = {letter.user_id: letter for letter in letters}
         self.unsaved.clear()
         self.undeleted.clear()
 
     def all(self) -> list[DeadLetter]:
-        return sorted(self._letters.values(), key=lambda d: (d.first_failed_at, d.user_id))
+        return sorted(self.by_user.values(), key=lambda d: (d.first_failed_at, d.user_id))

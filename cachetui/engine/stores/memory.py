@@ -70,7 +70,10 @@ class MemoryStore(CacheStore):
             entry.stored_at = now
             entry.expires_at = expires_at
             self._stored.move_to_end(key)
-            self._policy.touch(self._data, key)
+            if self._lru:
+                self._data.move_to_end(key)
+            else:
+                self._policy.touch(self._data, key)
             return
         self._data[key] = _Entry(profile, now, expires_at)
         self._stored[key] = None
