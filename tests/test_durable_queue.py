@@ -98,7 +98,9 @@ def test_kill_9_with_a_durable_queue_loses_no_acknowledged_write(tmp_path, env, 
     extra = [] if queue == "sqlite://" else ["--cache", queue]
     app = Terminal([sys.executable, "-m", "cachetui", "--db", str(db), *extra], env)
     try:
-        app.wait_for(rb"recovered \d+ writes? from the outbox")
+        # named by where they were: the outbox (its path), or the Redis stream (its key)
+        source = rb"the outbox" if queue == "sqlite://" else rb"the redis"
+        app.wait_for(rb"recovered \d+ writes? from " + source)
         os.kill(app.pid, signal.SIGTERM)  # the path of q: flush, then exit
         assert app.wait() == 0
     finally:
