@@ -155,15 +155,17 @@ def checker_rows(sizes: str, keep: str | None) -> None:
             path = folder / f"h{n}.jsonl"
             if not path.exists():
                 synthetic(path, n)
+            cpu = time.process_time()
             start = time.perf_counter()
             checker, _ = load([str(path)])
             loaded = time.perf_counter() - start
             report = checker.verdicts()
             total = time.perf_counter() - start
+            cpu = time.process_time() - cpu
             size = path.stat().st_size / 1e6
             print(
                 f"checker: {n:,} operations ({size:.0f} MB): {total:.2f} s "
-                f"(reading {loaded:.2f} s, judging {total - loaded:.2f} s), "
+                f"(reading {loaded:.2f} s, judging {total - loaded:.2f} s; CPU {cpu:.2f} s), "
                 f"{sum(report.counts().values())} violations"
             )
 

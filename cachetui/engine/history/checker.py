@@ -9,9 +9,16 @@ from operator import itemgetter
 from typing import Any
 
 from cachetui.engine.history.context import Context
-from cachetui.engine.history.facts import Epoch, Final, Landing, Op, collector_paused
+from cachetui.engine.history.facts import (
+    Epoch,
+    Final,
+    Landing,
+    Op,
+    UserOps,
+    collector_paused,
+)
 from cachetui.engine.history.judge import judge_user
-from cachetui.engine.history.records import OPERATIONS, OUTCOMES, UPDATE
+from cachetui.engine.history.records import OK, OPERATIONS, OUTCOMES, READ, UPDATE
 from cachetui.engine.history.verdicts import Report, Violation
 
 _new = tuple.__new__
@@ -40,7 +47,7 @@ class Checker:
         self.instance = ""
         self.instances: set[str] = set()
         self.operations = 0
-        self._ops: dict[int, list[Op]] = {}
+        self._ops: dict[int, UserOps] = {}
         self._writes: dict[str, Op] = {}
         self._landings: dict[int, list[Landing]] = {}
         self._finals: dict[int, Final] = {}
@@ -90,8 +97,8 @@ class Checker:
                 )
                 ops = self._ops.get(user)
                 if ops is None:
-                    ops = self._ops[user] = []
-                ops.append(rec)
+                    ops = self._ops[user] = UserOps()
+                ops.add(rec)
                 if op == UPDATE and rec.write_id is not None:
                     self._writes[rec.write_id] = rec
                 self.operations += 1
@@ -166,8 +173,17 @@ class Checker:
                     else:
                         rec = _new(Op, (*f, instance, r.get("op_id", 0), src))
                         if ops is None:
-                            ops = ops_of[user] = []
-                        ops.append(rec)
+                            ops = ops_of[user] = UserOps()
+                        ops.ops.append(rec)  # and sorted out as UserOps.add does:
+                        if f[7] == OK:
+                            if f[3] == READ:
+                                if f[6] is not None:
+                                    ops.reads.append(rec)
+                            elif f[3] == UPDATE:
+                                if f[5] is not None:
+                                    ops.acked.append(rec)
+                            elif f[6] is not None:
+                                ops.foreign.append(rec)
                         if f[3] == UPDATE and f[5] is not None:
                             writes[f[5]] = rec
                         operations += 1
@@ -209,7 +225,7 @@ class Checker:
 
     def operations_fed(self) -> list[Op]:
         """Every operation fed, user by user (for :mod:`.edn`)."""
-        return [o for user in sorted(self._ops) for o in self._ops[user]]
+        return [o for user in sorted(self._ops) for o in self._ops[user].ops]
 
     def verdicts(self) -> Report:
         """Every violation in what was fed so far (users unchanged since the last call
@@ -227,7 +243,7 @@ class Checker:
         for user in sorted(self._dirty):
             self._judged[user] = judge_user(
                 user,
-                self._ops.get(user, []),
+                self._ops.get(user) or UserOps(),
                 self._landings.get(user, []),
                 self._finals.get(user),
                 context,

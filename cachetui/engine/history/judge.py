@@ -7,9 +7,8 @@ from __future__ import annotations
 from operator import itemgetter
 
 from cachetui.engine.history.context import Context
-from cachetui.engine.history.facts import Final, Landing, Op
+from cachetui.engine.history.facts import Final, Landing, Op, UserOps
 from cachetui.engine.history.reads import judge_reads
-from cachetui.engine.history.records import OK, READ, UPDATE
 from cachetui.engine.history.verdicts import Violation
 
 LOST, PARKED = "lost", "parked"
@@ -33,28 +32,16 @@ def _mark(found: dict[tuple[str, str], int], write_id: str | None) -> None:
 
 
 def judge_user(
-    user: int, ops: list[Op], landings: list[Landing], final: Final | None, ctx: Context
+    user: int, ops: UserOps, landings: list[Landing], final: Final | None, ctx: Context
 ) -> tuple[list[Violation], bool]:
     """The user's violations, and whether their lost writes could not be judged (there
     are acknowledged writes but no final record of the database)."""
     out: list[Violation] = []
-    acked: list[Op] = []  # acknowledged writes with an id
-    foreign: list[Op] = []  # external writes that made a version
-    reads: list[Op] = []  # successful reads that returned a version
-    for o in ops:
-        if o[7] == OK:  # its outcome; then o[3] its operation, o[5] write id, o[6] version
-            if o[3] == READ:
-                if o[6] is not None:
-                    reads.append(o)
-            elif o[3] == UPDATE:
-                if o[5] is not None:
-                    acked.append(o)
-            elif o[6] is not None:  # external
-                foreign.append(o)
+    acked, foreign = ops.acked, ops.foreign
     status, unjudged = _lost(user, acked, landings, final, ctx, out)
     effective = [o for o in acked if o.write_id not in status] if status else acked[:]
     effective += foreign
-    judge_reads(user, reads, effective, foreign, status, ctx, out)
+    judge_reads(user, ops.reads, effective, foreign, status, ctx, out)
     _versions(user, landings, foreign, final, ctx, out)
     _applied_twice(user, landings, ctx, out)
     if final is not None:
