@@ -4,6 +4,7 @@ paths: read hits and write-behind updates in a local store), the checker's speed
 final records) and how fast a history file grows at 20,000 operations a second.
 
     python benchmarks/history.py [--ops N] [--check 100000,1000000] [--recording-only] [--fill]
+                                 [--checker-only] [--keep DIR]
 
 A benchmark, not a test: it prints numbers; nothing here asserts a time.
 """
@@ -144,6 +145,31 @@ async def growth(folder: str, ops: int) -> tuple[float, float]:
     return per_op, per_op * 20_000 / 1e6
 
 
+def checker_rows(sizes: str, keep: str | None) -> None:
+    """The checker's time (``load`` + ``verdicts``) on synthetic histories of these
+    sizes (comma-separated), written to ``keep`` when given (else a temporary folder)."""
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = Path(keep or temporary)
+        folder.mkdir(parents=True, exist_ok=True)
+        for n in (int(x) for x in sizes.split(",")):
+            path = folder / f"h{n}.jsonl"
+            if not path.exists():
+                synthetic(path, n)
+            cpu = time.process_time()
+            start = time.perf_counter()
+            checker, _ = load([str(path)])
+            loaded = time.perf_counter() - start
+            report = checker.verdicts()
+            total = time.perf_counter() - start
+            cpu = time.process_time() - cpu
+            size = path.stat().st_size / 1e6
+            print(
+                f"checker: {n:,} operations ({size:.0f} MB): {total:.2f} s "
+                f"(reading {loaded:.2f} s, judging {total - loaded:.2f} s; CPU {cpu:.2f} s), "
+                f"{sum(report.counts().values())} violations"
+            )
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ops", type=int, default=100_000)
@@ -154,7 +180,16 @@ async def main() -> None:
     parser.add_argument(
         "--fill", action="store_true", help="time the first operations (the ring filling)"
     )
+    parser.add_argument(
+        "--checker-only", action="store_true", help="only the checker's rows (no recording)"
+    )
+    parser.add_argument(
+        "--keep", metavar="DIR", help="write the synthetic histories here (h100000.jsonl, …)"
+    )
     args = parser.parse_args()
+    if args.checker_only:
+        checker_rows(args.check, args.keep)
+        return
     state = "while the ring fills" if args.fill else "ring full"
     print(f"recording: CPU seconds per {args.ops:,} operations (best of 3, {state})")
     for policy, what in (("write-through", "read hits"), ("write-behind", "updates")):
@@ -173,21 +208,8 @@ async def main() -> None:
         )
     if args.recording_only:
         return
+    checker_rows(args.check, args.keep)
     with tempfile.TemporaryDirectory() as folder:
-        for n in (int(x) for x in args.check.split(",")):
-            path = Path(folder) / f"h{n}.jsonl"
-            synthetic(path, n)
-            start = time.perf_counter()
-            checker, _ = load([str(path)])
-            loaded = time.perf_counter() - start
-            report = checker.verdicts()
-            total = time.perf_counter() - start
-            size = path.stat().st_size / 1e6
-            print(
-                f"checker: {n:,} operations ({size:.0f} MB): {total:.2f} s "
-                f"(reading {loaded:.2f} s, judging {total - loaded:.2f} s), "
-                f"{sum(report.counts().values())} violations"
-            )
         per_op, mb_s = await growth(folder, 50_000)
         print(
             f"file growth: {per_op:.0f} bytes per operation (80 % reads, write-behind) → "

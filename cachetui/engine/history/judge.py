@@ -4,66 +4,16 @@ twice, and a cache that disagrees with the database at close."""
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from operator import itemgetter
 
-from cachetui.engine.history.facts import Epoch, Final, Landing, Op
-from cachetui.engine.history.records import EXTERNAL, OK, READ, UPDATE
+from cachetui.engine.history.context import Context
+from cachetui.engine.history.facts import Final, Landing, Op, UserOps
+from cachetui.engine.history.reads import judge_reads
 from cachetui.engine.history.verdicts import Violation
 
-#: Policies that promise no stale reads to anyone when nobody else writes (write-around
-#: may fill the cache from a read that began before a write: counted, not failed).
-NO_STALE = frozenset({"write-through", "no-cache", "write-behind"})
 LOST, PARKED = "lost", "parked"
-
-
-@dataclass
-class Context:
-    """What judging one user needs of the whole history."""
-
-    writes: dict[str, Op]
-    epochs: list[Epoch]
-    single_instance: bool
-    files: list[str]
-    #: Times of the epochs that rewind the rows (every epoch but a crash), and of all.
-    rewinds: list[int] = field(init=False)
-    all_epochs: list[int] = field(init=False)
-    crashes: dict[str, list[int]] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.rewinds = [e.ns for e in self.epochs if e.reason != "crash"]
-        self.all_epochs = [e.ns for e in self.epochs]
-        self.crashes = {}
-        for e in self.epochs:
-            if e.reason == "crash":
-                self.crashes.setdefault(e.instance, []).append(e.ns)
-
-    def evidence(self, record: Op | Landing | Final) -> dict[str, Any]:
-        out: dict[str, Any]
-        if isinstance(record, Op):
-            out = {"type": "op", **record._asdict()}
-            out["invoke_ns"] = out.pop("invoke")
-            out["complete_ns"] = out.pop("complete")
-            del out["src"], out["instance"]
-        elif isinstance(record, Landing):
-            out = {"type": "landing", **record._asdict()}
-            del out["src"], out["instance"]
-        else:
-            out = {"type": "final", **record._asdict()}
-            del out["src"]
-        src = record.src
-        index, line = src >> 32, src & 0xFFFFFFFF
-        if line:
-            out["file"] = self.files[index] if index < len(self.files) else ""
-            out["line"] = line
-        return out
-
-    def epoch_between(self, times: list[int], start: int, end: int) -> bool:
-        """Whether one of these epoch times falls in (start, end)."""
-        i = bisect_right(times, start)
-        return i < len(times) and times[i] < end
 
 
 def parse_write_id(write_id: str) -> tuple[tuple[str, str], int]:
@@ -84,16 +34,16 @@ def _mark(found: dict[tuple[str, str], int], write_id: str | None) -> None:
 
 
 def judge_user(
-    user: int, ops: list[Op], landings: list[Landing], final: Final | None, ctx: Context
+    user: int, ops: UserOps, landings: list[Landing], final: Final | None, ctx: Context
 ) -> tuple[list[Violation], bool]:
     """The user's violations, and whether their lost writes could not be judged (there
     are acknowledged writes but no final record of the database)."""
     out: list[Violation] = []
-    acked = [o for o in ops if o.op == UPDATE and o.outcome == OK and o.write_id is not None]
+    acked, foreign = ops.acked, ops.foreign
     status, unjudged = _lost(user, acked, landings, final, ctx, out)
-    foreign = [o for o in ops if o.op == EXTERNAL and o.outcome == OK and o.version is not None]
-    effective = [o for o in acked if o.write_id not in status] + foreign
-    _reads(user, ops, effective, foreign, status, ctx, out)
+    effective = [o for o in acked if o.write_id not in status] if status else acked[:]
+    effective += foreign
+    judge_reads(user, ops.reads, effective, foreign, status, ctx, out)
     _versions(user, landings, foreign, final, ctx, out)
     _applied_twice(user, landings, ctx, out)
     if final is not None:
@@ -121,6 +71,11 @@ def _lost(
         return status, False
     if final is None or final.db_version is None:
         return status, True
+    landed = {landing.write_id for landing in landings}
+    # a write that landed itself is in the final state: only the others are looked at
+    acked = [o for o in acked if o.complete <= final.ns and o.write_id not in landed]
+    if not acked:
+        return status, False
     present: dict[tuple[str, str], int] = {}
     parked: dict[tuple[str, str], int] = {}
     for landing in landings:
@@ -131,8 +86,6 @@ def _lost(
     _mark(parked, final.parked)
     sequenced = _sequenced_tops(landings, final, ctx)
     for o in acked:
-        if o.complete > final.ns:
-            continue
         assert o.write_id is not None
         key, op = parse_write_id(o.write_id)
         if op <= present.get(key, -1):
@@ -181,94 +134,6 @@ def _sequenced_tops(landings: list[Landing], final: Final, ctx: Context) -> Call
     return at
 
 
-def _reads(
-    user: int,
-    ops: list[Op],
-    effective: list[Op],
-    foreign: list[Op],
-    status: dict[str, str],
-    ctx: Context,
-    out: list[Violation],
-) -> None:
-    """Stale reads, read-your-writes and monotonic reads, per read."""
-    reads = [o for o in ops if o.op == READ and o.outcome == OK and o.version is not None]
-    if not reads:
-        return
-    effective.sort(key=lambda o: (o.version, o.complete))
-    keys = [(o.version, o.complete) for o in effective]
-    completes = [o.complete for o in effective]
-    monotone = all(a <= b for a, b in zip(completes, completes[1:], strict=False))
-    by_version = {o.version: o.complete for o in sorted(foreign, key=lambda o: o.complete)}
-    writes = ctx.writes
-    rewinds = ctx.rewinds
-    promise_stale = ctx.single_instance and not foreign
-    own: dict[tuple[str, str], list[Op]] = {}
-    for o in effective:
-        if o.op == UPDATE:
-            own.setdefault((o.instance, o.caller), []).append(o)
-    own_completes: dict[tuple[str, str], list[int]] = {}
-    for who, mine in own.items():
-        mine.sort(key=lambda o: o.complete)
-        own_completes[who] = [o.complete for o in mine]
-    last_read: dict[tuple[str, str], tuple[tuple[int, int], Op]] = {}
-    for r in sorted(reads, key=lambda o: o.invoke):
-        if r.write_id is not None:
-            w = writes.get(r.write_id)
-            rkey = (r.version or 0, 0 if w is None else w.complete)
-        else:
-            rkey = (r.version or 0, by_version.get(r.version or 0, -1))
-        i = bisect_right(rewinds, r.invoke) - 1
-        floor = rewinds[i] if i >= 0 else -1
-        pos = bisect_right(keys, rkey)
-        if monotone:
-            lo = max(pos, bisect_right(completes, floor))
-            missed = effective[lo : bisect_left(completes, r.invoke)]
-        else:
-            missed = [w for w in effective[pos:] if floor < w.complete < r.invoke]
-        if missed:
-            oldest = min(w.complete for w in missed)
-            ms = (r.invoke - oldest) / 1e6
-            shown = missed[:1] if len(missed) == 1 else [missed[0], missed[-1]]
-            v = Violation(
-                "stale",
-                user,
-                r.policy,
-                promise_stale and r.policy in NO_STALE,
-                [ctx.evidence(r), *(ctx.evidence(w) for w in shown)],
-                r.caller,
-                len(missed),
-                ms,
-            )
-            out.append(v)
-        who = (r.instance, r.caller)
-        own_writes = own.get(who)
-        if own_writes:
-            times = own_completes[who]
-            lo = bisect_right(times, floor)
-            hi = bisect_left(times, r.invoke)
-            if hi > lo:
-                newest = max(own_writes[lo:hi], key=lambda w: (w.version, w.complete))
-                if (newest.version, newest.complete) > rkey:
-                    out.append(
-                        Violation("ryw", user, r.policy, promise_stale,
-                                  [ctx.evidence(newest), ctx.evidence(r)], r.caller)
-                    )  # fmt: skip
-        before = last_read.get(who)
-        if before is not None:
-            bkey, b = before
-            if (
-                b.complete < r.invoke
-                and rkey < bkey
-                and status.get(b.write_id or "") is None
-                and not ctx.epoch_between(ctx.all_epochs, b.complete, r.invoke)
-            ):
-                out.append(
-                    Violation("monotonic", user, r.policy, promise_stale,
-                              [ctx.evidence(b), ctx.evidence(r)], r.caller)
-                )  # fmt: skip
-        last_read[who] = (rkey, r)
-
-
 def _versions(
     user: int,
     landings: list[Landing],
@@ -290,11 +155,12 @@ def _versions(
         applied.append((o.complete, o.invoke, o.version or 0, o))
     if not applied:
         return
-    applied.sort(key=lambda a: a[0])
+    applied.sort(key=itemgetter(0))
+    rewinds = ctx.rewinds
     top: tuple[int, int, int, Landing | Op] | None = None
     for entry in applied:
         end, began, version, rec = entry
-        if top is not None and ctx.epoch_between(ctx.rewinds, top[0], end):
+        if top is not None and rewinds and ctx.epoch_between(rewinds, top[0], end):
             top = None  # a rewind: versions start again
         if top is not None and version < top[2]:
             prev = top[3]

@@ -9,6 +9,10 @@ from typing import Any
 import orjson
 
 from cachetui.engine.history.checker import Checker, HistoryFormatError
+from cachetui.engine.history.facts import collector_paused
+
+#: Lines parsed and fed at a time (a chunk's records are held at once).
+CHUNK = 4096
 
 
 class HistoryFileError(Exception):
@@ -21,7 +25,11 @@ def load(paths: Sequence[str], checker: Checker | None = None) -> tuple[Checker,
     read, is not JSON lines, has a record the checker cannot read (the line is named),
     or comes from another host or boot, or another run (``cachetui bench``'s, each on a
     database of its own), than the first file."""
-    checker = checker or Checker()
+    with collector_paused():
+        return _load(paths, checker or Checker())
+
+
+def _load(paths: Sequence[str], checker: Checker) -> tuple[Checker, list[str]]:
     warnings: list[str] = []
     first: tuple[str, dict[str, Any]] | None = None
     for path in paths:
@@ -56,30 +64,42 @@ def load(paths: Sequence[str], checker: Checker | None = None) -> tuple[Checker,
                 "database of its own, so they cannot be judged together (judge each alone)"
             )
         index = checker.header(head, path)
-        base = index << 32
-        last = len(lines)
-        loads = orjson.loads
-        feed = checker.feed
-        for number in range(2, last + 1):
-            raw = lines[number - 1]
-            try:
-                record = loads(raw)
-            except orjson.JSONDecodeError:
-                if number == last and not complete:
-                    warnings.append(
-                        f"{path}:{number}: the last line is cut (a killed process?): dropped"
-                    )
-                    break
-                if not raw.strip():
-                    raise HistoryFileError(f"{path}:{number}: an empty line") from None
-                raise HistoryFileError(f"{path}:{number}: not JSON") from None
-            if not isinstance(record, dict):
-                raise HistoryFileError(f"{path}:{number}: not a record (a JSON object)")
-            try:
-                feed(record, base | number)
-            except HistoryFormatError as exc:
-                raise HistoryFileError(f"{path}:{number}: {exc}") from None
+        cut = _feed(path, checker, lines, index << 32, complete)
+        if cut is not None:
+            warnings.append(f"{path}:{cut}: the last line is cut (a killed process?): dropped")
     return checker, warnings
+
+
+def _feed(path: str, checker: Checker, lines: list[bytes], base: int, complete: bool) -> int | None:
+    """Feed a file's lines after its header, ``CHUNK`` at a time (each chunk parsed in
+    one C-level loop, then fed in one call). Returns the number of a cut last line
+    (dropped), else None. HistoryFileError for the first line that cannot be read, as
+    JSON or as a record, in the order of the file."""
+    loads = orjson.loads
+    last = len(lines)
+    for start in range(1, last, CHUNK):  # lines[i] is line i + 1
+        chunk = lines[start : start + CHUNK]
+        try:
+            records = list(map(loads, chunk))
+        except orjson.JSONDecodeError:
+            records = []
+            for raw in chunk:
+                try:
+                    records.append(loads(raw))
+                except orjson.JSONDecodeError:
+                    break
+        try:
+            checker.feed_batch(records, base | (start + 1))
+        except HistoryFormatError as exc:
+            raise HistoryFileError(f"{path}:{exc.src & 0xFFFFFFFF}: {exc}") from None
+        if len(records) < len(chunk):
+            number = start + len(records) + 1
+            if number == last and not complete:
+                return number
+            if not lines[number - 1].strip():
+                raise HistoryFileError(f"{path}:{number}: an empty line")
+            raise HistoryFileError(f"{path}:{number}: not JSON")
+    return None
 
 
 def _run(head: dict[str, Any]) -> str:
