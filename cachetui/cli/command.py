@@ -132,6 +132,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             for line in parked_lines(app.parked_on_exit, config.db_path):
                 print(line, file=sys.stderr)
+        if app.unknown_on_exit:  # q: named, and the exit says so, as a lost write's would
+            from cachetui.cli.quit_report import unknown_lines
+
+            for line in unknown_lines(app.unknown_on_exit):
+                print(printable(line), file=sys.stderr)
+            return app.return_code or 1
     return app.return_code or 0
 
 
