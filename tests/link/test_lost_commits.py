@@ -128,9 +128,10 @@ async def test_a_commit_held_by_a_partition_is_settled_not_landed(postgres_url):
 async def test_a_flush_whose_reply_is_lost_lands_exactly_once(postgres_url, blocker):
     async with Engine(config(postgres_url, "write-behind")) as engine:
         await engine.seed(3)
-        acked = await engine.update(1, {"bio": "behind a blackhole"})
+        acked = [await engine.update(uid, {"bio": "behind a blackhole"}) for uid in (1, 2)]
         link = engine.link
         assert link is not None
+        counted = engine.metrics
         with blocker.transaction():
             blocker.execute("SELECT 1 FROM profiles WHERE user_id = 1 FOR UPDATE")
             flush = asyncio.create_task(engine.flush(timeout=0.5))
@@ -138,12 +139,16 @@ async def test_a_flush_whose_reply_is_lost_lands_exactly_once(postgres_url, bloc
             link.partition = "blackhole"
         with pytest.raises(PendingWritesError):
             await flush  # the batch landed; its reply did not come back
-        assert db_row(postgres_url, 1) == acked
+        assert [db_row(postgres_url, uid) for uid in (1, 2)] == acked
         link.partition = None
-        await engine.flush(timeout=10)  # the retry finds its write id in the row
-        assert db_row(postgres_url, 1) == acked
+        await engine.flush(timeout=10)  # the retry finds its write ids in the rows
+        assert [db_row(postgres_url, uid) for uid in (1, 2)] == acked
         assert engine.pending_writes() == [] and engine.dead_letters() == []
-        assert engine.metrics.conflicts == 0
+        metrics = engine.metrics
+        assert metrics.conflicts == 0
+        # what landed is counted once: two rows in one transaction (the lost batch's)
+        assert metrics.db_writes - counted.db_writes == 2
+        assert metrics.db_transactions - counted.db_transactions == 1
         assert any(
             e.kind is EventKind.REPLAY and "landed already" in e.detail
             for e in engine.recent_events()
