@@ -15,16 +15,16 @@ from textual.notifications import SeverityLevel
 from textual.reactive import var
 from textual.screen import Screen
 
-from cachetui.app.bindings import (
+from cachetui.app.dead_letter_keys import DeadLetterKeys
+from cachetui.app.export import MetricsHistory
+from cachetui.app.faults_workload import FaultsAndWorkload
+from cachetui.app.key_order import KeyOrder, in_order
+from cachetui.app.keys.bindings import (
     DASHBOARD_BINDINGS,
     DASHBOARD_KEY_HELP,
     FOOTER_DROP_ORDER,
     first_key,
 )
-from cachetui.app.dead_letter_keys import DeadLetterKeys
-from cachetui.app.export import MetricsHistory
-from cachetui.app.faults_workload import FaultsAndWorkload
-from cachetui.app.key_order import KeyOrder, in_order
 from cachetui.app.link_keys import LinkKeys
 from cachetui.app.operations import Operations
 from cachetui.app.presenting import Presenting
@@ -71,7 +71,7 @@ class CacheTuiApp(
     """``engine`` is started (and seeded with ``seed_profiles``) on mount, closed on quit.
 
     This class composes the screen, binds the keys (listed in
-    :mod:`~cachetui.app.bindings`) and starts and releases the engine; each part it is
+    :mod:`~cachetui.app.keys.table`) and starts and releases the engine; each part it is
     made of lives in a module named for it: the scenarios
     (:mod:`~cachetui.app.scenario_mode`), the operations on the data
     (:mod:`~cachetui.app.operations`), dead letters and rejected writes

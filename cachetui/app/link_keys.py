@@ -15,6 +15,8 @@ import time
 
 from cachetui.app.app_part import AppPart
 from cachetui.app.key_order import in_order
+from cachetui.app.keys.records import link_stand_ins
+from cachetui.app.keys.table import KEYS
 from cachetui.app.states import duration
 from cachetui.engine import Event, EventKind
 from cachetui.engine.lab.link import Link, LinkError, Partition
@@ -25,8 +27,9 @@ LINK_RTTS = (0.01, 0.05, 0.0003)
 #: ``o`` with a link: the states in the order it cycles them.
 OFF, DB_OUTAGE, BLACKHOLE, RESET = "off", "DB outage", "link blackhole", "link reset"
 FAULT_CYCLE = (OFF, DB_OUTAGE, BLACKHOLE, RESET)
-#: The actions that only exist with a link, and the ones they stand in for.
-LINK_ACTIONS = {"link_rtt": "latency", "link_fault": "outage"}
+#: The actions that only exist with a link, and the ones they stand in for (the key
+#: table's: {"link_rtt": "latency", "link_fault": "outage"}).
+LINK_ACTIONS = link_stand_ins(KEYS)
 
 
 def rtt_cycle(start: float) -> tuple[float, ...]:

@@ -11,6 +11,8 @@ import time
 
 from cachetui.app.app_part import AppPart
 from cachetui.app.key_order import in_order
+from cachetui.app.keys.records import actions_when
+from cachetui.app.keys.table import KEYS
 from cachetui.app.screens.scenario_picker import ScenarioPicker
 from cachetui.app.widgets.banner import ScenarioBanner
 from cachetui.engine import CacheTuiError
@@ -24,7 +26,7 @@ from cachetui.scenarios import (
 )
 
 #: Actions that only mean something while a scenario runs (disabled otherwise).
-STEP_ACTIONS = ("scenario_next", "scenario_back", "scenario_leave")
+STEP_ACTIONS = actions_when("scenario", KEYS)  # next step, step back, leave
 
 
 class ScenarioMode(AppPart):

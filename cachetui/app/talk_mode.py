@@ -16,12 +16,14 @@ import contextlib
 
 from cachetui.app.app_part import AppPart
 from cachetui.app.key_order import in_order
+from cachetui.app.keys.records import actions_when
+from cachetui.app.keys.table import KEYS
 from cachetui.app.screens.dialogs import ConfirmScreen
 from cachetui.cli.talk import TALK_DB_LATENCY
 from cachetui.engine import CacheTuiError, Profile, WritePolicy
 
-#: The actions bound only in talk mode.
-TALK_ACTIONS = ("talk_reset",)
+#: The actions bound only in talk mode (the key table's "talk" ones).
+TALK_ACTIONS = actions_when("talk", KEYS)
 
 
 class TalkMode(AppPart):

@@ -13,11 +13,11 @@ from typing import Any, cast
 from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import Static
 
 from cachetui.app.faults_workload import LATENCIES, READ_RATIOS, SKEWS
+from cachetui.app.keys.bindings import COMPARE_BINDINGS, FOOTER_DROP_ORDER
 from cachetui.app.screens.dialogs import GotoScreen
 from cachetui.app.screens.edit import EditScreen
 from cachetui.app.states import Palette, palette_for
@@ -40,7 +40,6 @@ REFRESH_SECONDS = 0.5
 IDLE_REFRESH_SECONDS = 2.0
 BURST = 100
 ERROR_RATES = (0.0, 0.1, 0.5)
-FOOTER_DROP_ORDER = ("goto", "edit", "external-write", "flush", "workload")
 
 
 class CompareApp(App[None]):
@@ -52,28 +51,7 @@ class CompareApp(App[None]):
     TITLE = "cachetui compare"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-medium"), (140, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (28, "-mid"), (40, "-tall")]
-    BINDINGS = [
-        Binding("r", "read", "Read", id="read"),
-        Binding("R", "burst('read')", "Read ×100", show=False, id="read-burst"),
-        Binding("u", "update", "Update", id="update"),
-        Binding("U", "burst('update')", "Update ×100", show=False, id="update-burst"),
-        Binding("g", "goto", "Go to", id="goto"),
-        Binding("e", "edit", "Edit", id="edit"),
-        Binding("x", "external_write", "External", id="external-write"),
-        Binding("f", "flush", "Flush", id="flush"),
-        Binding("c", "crash", "Crash", id="crash"),
-        Binding("o", "outage", "Outage", id="outage"),
-        Binding("O", "cache_outage", "Cache outage", show=False, id="cache-outage"),
-        Binding("l", "latency", "DB latency", show=False, id="latency"),
-        Binding("L", "error_rate", "DB error rate", show=False, id="error-rate"),
-        Binding("w", "workload", "Workload", id="workload"),
-        Binding("plus,equals_sign", "rate(1)", "Rate +", show=False, id="rate-up"),
-        Binding("minus", "rate(-1)", "Rate −", show=False, id="rate-down"),
-        Binding("m", "mix", "Read/write mix", show=False, id="mix"),
-        Binding("k", "skew", "Key skew", show=False, id="skew"),
-        Binding("question_mark", "keys", "Keys", show=False, id="keys"),
-        Binding("q", "quit", "Quit", id="quit"),
-    ]
+    BINDINGS = COMPARE_BINDINGS
 
     def __init__(
         self,

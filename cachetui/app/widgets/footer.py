@@ -12,7 +12,9 @@ from textual.widget import Widget
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
-PALETTE = "command_palette"
+from cachetui.app.keys.records import PALETTE_ACTION
+
+PALETTE = PALETTE_ACTION
 
 
 def key_width(key: FooterKey, compact: bool) -> int:
