@@ -84,8 +84,9 @@ async def test_calls_fail_at_once_under_a_reset_not_after_db_timeout(postgres_ur
         for call in range(3):  # the pool's connections were reset; then no new one opens
             with pytest.raises(DatabaseUnavailable) as failed:
                 await engine.read(1)
-            assert "passes no connection (a partition)" in str(failed.value)
             assert "an outage" in str(failed.value)
+            if call > 0:  # (the first may get a pooled connection reset mid-statement)
+                assert "passes no connection (a partition)" in str(failed.value)
             if call == 0:
                 asked = pool.get_stats()["requests_num"]
         # the calls after the first refusal did not even wait for the pool
