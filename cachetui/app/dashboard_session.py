@@ -30,9 +30,11 @@ from cachetui.app.terminal import detach_from_terminal
 from cachetui.cli.quit_report import (
     Parked,
     SignalReport,
+    Unknown,
     default_log_path,
     parked_sentence,
     stderr_width,
+    unknown_outcomes,
 )
 from cachetui.engine import CacheTuiError, Engine, Event, EventKind, PendingWritesError
 from cachetui.engine.lab.workload import Workload
@@ -60,6 +62,8 @@ class DashboardSession(Session):
         self.parked_on_exit: list[Parked] = []
         #: (writes a durable queue keeps for the next start, where) after the quit.
         self.kept_on_exit: tuple[int, str] = (0, "")
+        #: The commits of unknown outcome close could not settle (user, version, write id).
+        self.unknown_on_exit: list[Unknown] = []
 
     # -- the start -------------------------------------------------------------------------
     async def start(self) -> list[Event] | None:
@@ -207,9 +211,11 @@ class DashboardSession(Session):
         if self.engine.kept_on_close and self.signal_report is not None:
             self.signal_report.kept = self.kept_on_exit
         self.parked_on_exit = [(d.user_id, d.version, d.kind) for d in self.engine.dead_letters()]
+        self.unknown_on_exit = unknown_outcomes(self.engine.unsettled_commits())
         if self.signal_report is not None:
             self.signal_report.flushed = max(0, pending - len(self.signal_report.lost))
             self.signal_report.parked = self.parked_on_exit
+            self.signal_report.unknown = self.unknown_on_exit
             self.signal_report.db_path = self.engine.config.db_path
         self._exit_after_signal()
 

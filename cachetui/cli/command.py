@@ -134,6 +134,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # q: the dead letters that stay in the database, named
         for line in parked_lines(session.parked_on_exit, config.db_path, width):
             print(line, file=sys.stderr)
+        if session.unknown_on_exit:  # q: named, and the exit says so, as a lost write's would
+            from cachetui.cli.quit_report import unknown_lines
+
+            for line in unknown_lines(session.unknown_on_exit, width):
+                print(printable(line), file=sys.stderr)
+            return app.return_code or 1
     return app.return_code or 0
 
 

@@ -73,7 +73,8 @@ def _seconds(text: str) -> float:
 DB_TIMEOUT_RANGE = (0.01, 3600.0)
 
 
-def _db_timeout(text: str) -> float:
+def db_timeout_argument(text: str) -> float:
+    """``--db-timeout``'s type: seconds in DB_TIMEOUT_RANGE."""
     value = _seconds(text)
     low, high = DB_TIMEOUT_RANGE
     if not low <= value <= high:
@@ -228,7 +229,7 @@ def add_server_options(target: argparse.ArgumentParser | argparse._ArgumentGroup
     )
     target.add_argument(
         "--db-timeout",
-        type=_db_timeout,
+        type=db_timeout_argument,
         metavar="S",
         default=10.0,
         help="PostgreSQL: connect and statement timeout in seconds, 0.01 to 3600 (default 10)",

@@ -1,6 +1,8 @@
 """What a quit on a signal reports (the app's, :mod:`cachetui.app.dashboard_session`, and
 ``cachetui worker``'s): the writes that landed, those that could not (named, user and
-version, on stderr and in ``cachetui.log``), the dead letters left parked. No Textual."""
+version, on stderr and in ``cachetui.log``), the commits of unknown outcome close could
+not settle (named, user, version and write id), the dead letters left parked. No
+Textual."""
 
 from __future__ import annotations
 
@@ -8,9 +10,11 @@ import os
 import signal
 import sys
 import textwrap
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from cachetui.cli.driver_logs import log_path
 
@@ -84,6 +88,35 @@ def parked_lines(parked: list[Parked], db_path: str, width: int | None = None) -
     ]
 
 
+#: A commit of unknown outcome as the quit path names it: (user_id, version, write_id).
+Unknown = tuple[int, int, str]
+
+
+def unknown_outcomes(commits: Iterable[Any]) -> list[Unknown]:
+    """The engine's ``unsettled_commits()`` after its close, as the quit path names them."""
+    return [(c.user_id, c.profile.version, str(c.write_id)) for c in commits]
+
+
+def unknown_lines(unknown: list[Unknown], width: int | None = None) -> list[str]:
+    """The commits of unknown outcome close could not settle, named, for stderr, wrapped
+    to ``width`` (:func:`stderr_width`; None: not wrapped): each may have landed or not
+    (its reply was lost and the database did not answer since)."""
+    if not unknown:
+        return []
+    count = len(unknown)
+    commits = "commit" if count == 1 else "commits"
+    named = [f"user\N{NO-BREAK SPACE}{u} v{v} ({w})" for u, v, w in unknown]
+    return [
+        *wrapped(
+            f"cachetui: {count} {commits} of unknown outcome not settled: the reply was lost "
+            "and the database did not answer since, so each may have landed or not (a row "
+            "holding that write id landed it)",
+            width,
+        ),
+        *wrapped("unknown (user, version, write id): " + ", ".join(named), width, "  "),
+    ]
+
+
 @dataclass
 class SignalReport:
     """How a quit on a signal went: what landed, what could not, what stays parked."""
@@ -98,6 +131,8 @@ class SignalReport:
     #: (writes a durable queue keeps for the next start, where): nothing lost
     kept: tuple[int, str] = (0, "")
     seeding_stopped: bool = False  # it came while the database was being seeded
+    #: commits of unknown outcome close could not settle (:func:`unknown_outcomes`)
+    unknown: list[Unknown] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -105,7 +140,7 @@ class SignalReport:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.lost else 0
+        return 1 if self.lost or self.unknown else 0
 
     def summary(self) -> str:
         if self.seeding_stopped:
@@ -137,8 +172,9 @@ class SignalReport:
             # one pending write per user: its newest acknowledged version
             named = [f"user\N{NO-BREAK SPACE}{u} v{v}" for u, v in self.lost]
             lines += wrapped("lost (user, newest version): " + ", ".join(named), width, "  ")
+        lines += unknown_lines(self.unknown, width)
         lines += parked_lines(self.parked, self.db_path, width)
-        if self.log is not None and self.lost:
+        if self.log is not None and (self.lost or self.unknown):
             lines += wrapped(f"cachetui: written to {self.log}", width)
         return lines
 
@@ -146,6 +182,10 @@ class SignalReport:
         stamp = datetime.now().astimezone().isoformat(timespec="seconds")
         lines = [f"{stamp} pid {os.getpid()} {self.summary()}"]
         lines += [f"{stamp}   lost: user {u} version {v}" for u, v in self.lost]
+        lines += [
+            f"{stamp}   unknown outcome: user {u} version {v} write id {w}"
+            for u, v, w in self.unknown
+        ]
         lines += [f"{stamp}   parked: user {u} version {v} ({k})" for u, v, k in self.parked]
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,8 @@ The app binds ``X`` (reset the lab) in talk mode only: :mod:`cachetui.app.talk_m
 from __future__ import annotations
 
 import argparse
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
@@ -72,9 +74,6 @@ def fresh_sqlite_file() -> str:
 def fresh_schema(url: str, *, timeout: float) -> str:
     """Drop and create :data:`TALK_SCHEMA` in the database at ``url``; the URL whose
     connections work in it."""
-    import psycopg
-    from psycopg import sql
-
     parts = urlsplit(url)
     if any(key == "options" for key, _ in parse_qsl(parts.query)):
         raise ValidationError(
@@ -82,14 +81,27 @@ def fresh_schema(url: str, *, timeout: float) -> str:
             "from the --db URL",
             field="db_url",
         )
-    schema = sql.Identifier(TALK_SCHEMA)
-    try:
-        with psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(timeout))) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(schema))
-            conn.execute(sql.SQL("CREATE SCHEMA {}").format(schema))
-    except psycopg.Error as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise DatabaseUnavailable(f"--talk could not make schema {TALK_SCHEMA}: {first}") from None
+    # in a thread of its own: the caller may run an event loop (a test's)
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, _make_schema(url, timeout)).result()
     option = "options=" + quote(f"-csearch_path={TALK_SCHEMA}", safe="")
     query = f"{parts.query}&{option}" if parts.query else option
     return urlunsplit(parts._replace(query=query))
+
+
+async def _make_schema(url: str, timeout: float) -> None:
+    """Drop and create :data:`TALK_SCHEMA`, each statement bounded by ``timeout``."""
+    import psycopg
+    from psycopg import sql
+
+    from cachetui.engine.database.postgres_direct import direct
+
+    schema = sql.Identifier(TALK_SCHEMA)
+    doing = f"--talk making schema {TALK_SCHEMA}"
+    try:
+        async with direct(url, timeout) as conn:
+            await conn.execute(doing, sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(schema))
+            await conn.execute(doing, sql.SQL("CREATE SCHEMA {}").format(schema))
+    except psycopg.Error as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise DatabaseUnavailable(f"--talk could not make schema {TALK_SCHEMA}: {first}") from None

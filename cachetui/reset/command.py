@@ -7,7 +7,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from cachetui.cli.options import check_postgres_url, queue_url_argument
+from cachetui.cli.options import check_postgres_url, db_timeout_argument, queue_url_argument
 from cachetui.engine.errors import CacheTuiError
 from cachetui.literal import printable
 
@@ -39,6 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
         "cachetui:queue:<database id> and the keys under it (heartbeats); with "
         "sqlite:///PATH, that outbox file",
     )
+    parser.add_argument(
+        "--db-timeout",
+        type=db_timeout_argument,
+        metavar="S",
+        default=10.0,
+        help="PostgreSQL: connect timeout, and how long each statement may take, in seconds, "
+        "0.01 to 3600 (default 10)",
+    )
     parser.add_argument("--yes", action="store_true", help="remove without asking")
     return parser
 
@@ -55,7 +63,7 @@ def main(argv: Sequence[str], ask: Callable[[str], str] = input) -> int:
     try:
         if args.db.lower().startswith(("postgresql://", "postgres://")):
             check_postgres_url(args.db)
-        targets = find(args.db, args.queue)
+        targets = find(args.db, args.queue, args.db_timeout)
     except CacheTuiError as exc:
         return _error(str(exc))
     for note in targets.notes:

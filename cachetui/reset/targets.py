@@ -19,7 +19,7 @@ import sqlite3
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cachetui.engine.database import run_schemas
 from cachetui.engine.database.paths import SQLITE_HEADER, database_path_problem
@@ -27,6 +27,9 @@ from cachetui.engine.database.sqlite_statements import REQUIRED_COLUMNS
 from cachetui.engine.errors import CacheTuiError, DatabaseUnavailable
 from cachetui.engine.queue.url import parse_queue_url
 from cachetui.engine.stores.redis_url import is_redis_url, mask_url
+
+if TYPE_CHECKING:
+    from cachetui.engine.database.postgres_direct import Direct
 
 TABLES = run_schemas.TABLES
 FUNCTIONS = run_schemas.FUNCTIONS
@@ -52,6 +55,9 @@ class Targets:
     tables: list[str] = field(default_factory=list)
     functions: list[str] = field(default_factory=list)
     bench_schemas: list[str] = field(default_factory=list)
+    #: --db-timeout: each statement's bound (the server's statement_timeout, a reply
+    #: deadline).
+    timeout: float = 10.0
     #: What is left alone and why (a schema named like a benchmark's holding the user's
     #: objects), one line each.
     notes: list[str] = field(default_factory=list)
@@ -70,45 +76,45 @@ def find(db: str, queue: str | None, timeout: float = 10.0) -> Targets:
 
 
 def _postgres(url: str, timeout: float) -> Targets:
-    import psycopg
+    return asyncio.run(_postgres_targets(url, timeout))
+
+
+async def _postgres_targets(url: str, timeout: float) -> Targets:
     from psycopg import sql
 
-    from cachetui.engine.database.postgres_errors import connect_problem
+    from cachetui.engine.database.postgres_direct import direct
     from cachetui.engine.database.postgres_schema import no_schema
 
     shown = mask_url(url)
-    try:
-        conn = psycopg.connect(url, autocommit=True, connect_timeout=max(1, round(timeout)))
-    except (psycopg.Error, OSError) as exc:
-        raise DatabaseUnavailable(
-            f"cannot open database {shown}: {connect_problem(exc, url)}"
-        ) from None
-    with conn:
-        current, search_path = conn.execute(
-            "SELECT current_schema(), current_setting('search_path')"
-        ).fetchone() or (None, "")
+    doing = f"reading what cachetui made in {shown}"
+    async with direct(url, timeout) as conn:
+        rows = await conn.execute(doing, "SELECT current_schema(), current_setting('search_path')")
+        current, search_path = rows[0] if rows else (None, "")
         schema = str(current or "")
-        info = conn.info
+        info = conn.conn.info
         targets = Targets(f"PostgreSQL at {info.host}:{info.port}/{info.dbname}", url=url)
         targets.schema = schema
+        targets.timeout = timeout
         if current is None:
             targets.notes.append(no_schema(str(search_path)))
         found = {
             str(name)
-            for (name,) in conn.execute(
+            for (name,) in await conn.execute(
+                doing,
                 "SELECT table_name FROM information_schema.tables "
                 "WHERE table_schema = %s AND table_name = ANY(%s)",
                 (schema, list(TABLES)),
-            ).fetchall()
+            )
         }
         if "profiles" in found:
             columns = {
                 str(name)
-                for (name,) in conn.execute(
+                for (name,) in await conn.execute(
+                    doing,
                     "SELECT column_name FROM information_schema.columns "
                     "WHERE table_schema = %s AND table_name = 'profiles'",
                     (schema,),
-                ).fetchall()
+                )
             }
             missing = [c for c in REQUIRED_COLUMNS if c not in columns]
             if missing or "cachetui_meta" not in found:
@@ -118,32 +124,34 @@ def _postgres(url: str, timeout: float) -> Targets:
                     f"({why}); nothing removed"
                 )
         if "cachetui_meta" in found:
-            row = conn.execute(
+            rows = await conn.execute(
+                doing,
                 sql.SQL("SELECT value FROM {}.cachetui_meta WHERE key = 'database_id'").format(
                     sql.Identifier(schema)
-                )
-            ).fetchone()
-            targets.database_id = str(row[0]) if row else ""
+                ),
+            )
+            targets.database_id = str(rows[0][0]) if rows else ""
             targets.tables = [t for t in TABLES if t in found]
             targets.functions = [
                 str(name)
-                for (name,) in conn.execute(
+                for (name,) in await conn.execute(
+                    doing,
                     "SELECT p.proname FROM pg_proc p JOIN pg_namespace n "
                     "ON n.oid = p.pronamespace WHERE n.nspname = %s "
                     "AND (p.proname = ANY(%s) OR p.proname LIKE 'cachetui\\_lab\\_reject\\_%%') "
                     "ORDER BY p.proname",
                     (schema, list(FUNCTIONS)),
-                ).fetchall()
+                )
             ]
-            _refuse_dependants(conn, shown, targets)
+            await _refuse_dependants(conn, shown, targets)
     for table in targets.tables:
         targets.lines.append(f"table {schema}.{table}")
     for function in targets.functions:
         targets.lines.append(f"function {schema}.{function}() (and its trigger)")
-    names = asyncio.run(run_schemas.list_schemas(url, timeout))
+    names = await run_schemas.list_schemas(url, timeout)
     live = set(names) - set(run_schemas.leftovers(names, every_host=True))
     gone = [n for n in names if n not in live]
-    others = asyncio.run(run_schemas.foreign_objects(url, gone, timeout))
+    others = await run_schemas.foreign_objects(url, gone, timeout)
     targets.bench_schemas = [n for n in gone if not others.get(n)]
     for name in gone:
         if others.get(name):
@@ -185,18 +193,19 @@ def _drop_statements(targets: Targets) -> list[Any]:
     return statements
 
 
-def _refuse_dependants(conn: Any, shown: str, targets: Targets) -> None:
+async def _refuse_dependants(conn: Direct, shown: str, targets: Targets) -> None:
     """Try the drops in a transaction rolled back: Foreign, naming them, if objects
     cachetui did not make depend on what it would remove (they would have to go too)."""
     import psycopg
 
     from cachetui.engine.database.postgres_errors import message
 
+    doing = f"trying the removal in {shown}"
     try:
-        with conn.transaction(force_rollback=True):
-            conn.execute("SET LOCAL lock_timeout = '5s'")
+        async with conn.conn.transaction(force_rollback=True):
+            await conn.execute(doing, "SET LOCAL lock_timeout = '5s'")
             for statement in _drop_statements(targets):
-                conn.execute(statement)
+                await conn.execute(doing, statement)
     except psycopg.errors.DependentObjectsStillExist as exc:
         detail = (exc.diag.message_detail or "").strip().splitlines()
         named = "; ".join(detail[:3]) + ("; …" if len(detail) > 3 else "")
@@ -306,16 +315,10 @@ def _check_outbox(path: str, queue: str) -> None:
         raise Foreign(f"{refused} (no outbox_meta table); nothing removed")
 
 
-def remove(targets: Targets, timeout: float = 10.0) -> None:
+def remove(targets: Targets) -> None:
     """Remove everything ``targets`` lists."""
-    if targets.url and (targets.tables or targets.functions):
-        import psycopg
-
-        with psycopg.connect(targets.url, connect_timeout=max(1, round(timeout))) as conn:
-            for statement in _drop_statements(targets):  # one transaction, RESTRICT
-                conn.execute(statement)
-    if targets.bench_schemas:
-        asyncio.run(run_schemas.drop_schemas(targets.url, targets.bench_schemas, timeout))
+    if targets.url:
+        asyncio.run(_remove_postgres(targets))
     for path in targets.files:
         with suppress(FileNotFoundError):
             path.unlink()
@@ -325,3 +328,18 @@ def remove(targets: Targets, timeout: float = 10.0) -> None:
         client: Any
         with redis.Redis.from_url(targets.redis_url, socket_connect_timeout=5) as client:
             client.delete(*targets.redis_keys)
+
+
+async def _remove_postgres(targets: Targets) -> None:
+    from cachetui.engine.database.postgres_direct import direct
+
+    if targets.tables or targets.functions:
+        async with (
+            direct(targets.url, targets.timeout) as conn,
+            conn.conn.transaction(),  # one transaction, RESTRICT
+        ):
+            doing = f"removing what cachetui made in {mask_url(targets.url)}"
+            for statement in _drop_statements(targets):
+                await conn.execute(doing, statement)
+    if targets.bench_schemas:
+        await run_schemas.drop_schemas(targets.url, targets.bench_schemas, targets.timeout)

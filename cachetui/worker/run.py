@@ -17,7 +17,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from cachetui.cli.quit_report import QUIT_SIGNALS, SignalReport, default_log_path, stderr_width
+from cachetui.cli.quit_report import (
+    QUIT_SIGNALS,
+    SignalReport,
+    default_log_path,
+    stderr_width,
+    unknown_outcomes,
+)
 from cachetui.engine import CacheTuiError, Engine
 from cachetui.engine.lab.workload import Workload
 from cachetui.worker.metrics import MetricsServer, Reading
@@ -166,6 +172,7 @@ class Worker:
         if engine.kept_on_close:
             report.kept = (engine.kept_on_close, queue)
         report.parked = [(d.user_id, d.version, d.kind) for d in engine.dead_letters()]
+        report.unknown = unknown_outcomes(engine.unsettled_commits())
         report.flushed = max(0, pending - len(report.lost))
         report.db_path = engine.config.db_path
         # the last word: what close() landed (the server stays up until the process ends)

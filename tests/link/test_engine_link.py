@@ -4,6 +4,7 @@ goes with the engine, and a link where there is no network is refused."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -11,7 +12,13 @@ import time
 
 import pytest
 
-from cachetui.engine import Engine, EngineConfig, PendingWritesError, ValidationError
+from cachetui.engine import (
+    DatabaseUnavailable,
+    Engine,
+    EngineConfig,
+    PendingWritesError,
+    ValidationError,
+)
 from tests.conftest import delete_namespace
 
 RTT = 0.02
@@ -62,6 +69,37 @@ async def test_a_reset_partition_is_ridden_out_by_write_behind(postgres_url):
         engine.link.partition = None
         await engine.flush(timeout=5)
         assert (await engine.read(1)) == acked
+
+
+@pytest.mark.timeout(30, method="thread")
+async def test_calls_fail_at_once_under_a_reset_not_after_db_timeout(postgres_url):
+    # db_timeout an hour: a call that waits for the pool's refills is a hang (the test's
+    # timeout); a refused connection fails it, and those after it, with the outage.
+    config = EngineConfig(db_url=postgres_url, policy="no-cache", db_rtt=0.001, db_timeout=3600)
+    async with Engine(config) as engine:
+        await engine.seed(5)
+        assert engine.link is not None
+        engine.link.partition = "reset"
+        pool = engine.db._pool  # type: ignore[attr-defined]
+        for call in range(3):  # the pool's connections were reset; then no new one opens
+            with pytest.raises(DatabaseUnavailable) as failed:
+                await engine.read(1)
+            assert "an outage" in str(failed.value)
+            if call > 0:  # (the first may get a pooled connection reset mid-statement)
+                assert "passes no connection (a partition)" in str(failed.value)
+            if call == 0:
+                asked = pool.get_stats()["requests_num"]
+        # the calls after the first refusal did not even wait for the pool
+        assert pool.get_stats()["requests_num"] == asked
+        engine.link.partition = None
+        for _ in range(100):  # the pool reconnects at its next attempt (1 s, 2 s, …)
+            try:
+                assert (await engine.read(1)).user_id == 1
+                break
+            except DatabaseUnavailable:
+                await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the pool never reconnected")
 
 
 async def test_every_cache_round_trip_pays_the_rtt(tmp_path, redis_url):

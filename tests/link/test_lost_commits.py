@@ -6,11 +6,13 @@ write-behind flusher's retry of such a batch lands it exactly once."""
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Iterator
 
 import psycopg
 import pytest
 
+from cachetui.cli.quit_report import default_log_path
 from cachetui.engine import (
     DatabaseUnavailable,
     Engine,
@@ -19,15 +21,16 @@ from cachetui.engine import (
     OutcomeUnknown,
     PendingWritesError,
 )
+from cachetui.worker.run import Worker, WorkerPlan
 from tests.conftest import db_row
 
 pytestmark = pytest.mark.postgres
 
 
-def config(url: str, policy: str) -> EngineConfig:
+def config(url: str, policy: str, **options: object) -> EngineConfig:
     return EngineConfig(
         db_url=url, policy=policy, db_rtt=0.001, db_timeout=0.5, flush_interval=3600,
-        retry_base=0.01, retry_cap=0.05,
+        retry_base=0.01, retry_cap=0.05, **options,  # type: ignore[arg-type]
     )  # fmt: skip
 
 
@@ -125,9 +128,10 @@ async def test_a_commit_held_by_a_partition_is_settled_not_landed(postgres_url):
 async def test_a_flush_whose_reply_is_lost_lands_exactly_once(postgres_url, blocker):
     async with Engine(config(postgres_url, "write-behind")) as engine:
         await engine.seed(3)
-        acked = await engine.update(1, {"bio": "behind a blackhole"})
+        acked = [await engine.update(uid, {"bio": "behind a blackhole"}) for uid in (1, 2)]
         link = engine.link
         assert link is not None
+        counted = engine.metrics
         with blocker.transaction():
             blocker.execute("SELECT 1 FROM profiles WHERE user_id = 1 FOR UPDATE")
             flush = asyncio.create_task(engine.flush(timeout=0.5))
@@ -135,12 +139,16 @@ async def test_a_flush_whose_reply_is_lost_lands_exactly_once(postgres_url, bloc
             link.partition = "blackhole"
         with pytest.raises(PendingWritesError):
             await flush  # the batch landed; its reply did not come back
-        assert db_row(postgres_url, 1) == acked
+        assert [db_row(postgres_url, uid) for uid in (1, 2)] == acked
         link.partition = None
-        await engine.flush(timeout=10)  # the retry finds its write id in the row
-        assert db_row(postgres_url, 1) == acked
+        await engine.flush(timeout=10)  # the retry finds its write ids in the rows
+        assert [db_row(postgres_url, uid) for uid in (1, 2)] == acked
         assert engine.pending_writes() == [] and engine.dead_letters() == []
-        assert engine.metrics.conflicts == 0
+        metrics = engine.metrics
+        assert metrics.conflicts == 0
+        # what landed is counted once: two rows in one transaction (the lost batch's)
+        assert metrics.db_writes - counted.db_writes == 2
+        assert metrics.db_transactions - counted.db_transactions == 1
         assert any(
             e.kind is EventKind.REPLAY and "landed already" in e.detail
             for e in engine.recent_events()
@@ -182,21 +190,34 @@ async def test_a_commit_of_unknown_outcome_is_settled_by_close_at_the_latest(pos
 
 
 async def test_a_commit_the_database_cannot_settle_at_close_is_reported_unknown(postgres_url):
-    engine = Engine(config(postgres_url, "write-around"))
-    await engine.start()
+    """Through ``cachetui worker``'s quit path (the app's, without a screen): the commit
+    close could not settle is named in the quit report, and the exit status is 1."""
+    engine = Engine(config(postgres_url, "write-around", flush_timeout=0.3))
+    plan = WorkerPlan("w", rate=1, read_ratio=1, keys=3, zipf=0, seconds=None, profiles=3)
+    worker = Worker(engine, plan, None)
+    run = asyncio.create_task(worker.run())
     try:
-        await engine.seed(3)
+        while not engine.running or await engine.db_count() < 3:  # noqa: ASYNC110 - bounded by the test's timeout
+            await asyncio.sleep(0.01)
         await engine.read(2)
         assert engine.link is not None
         engine.link.partition = "blackhole"
         with pytest.raises(OutcomeUnknown) as lost:
             await engine.update(2, {"bio": "held"})
     finally:
-        await engine.close(timeout=0.3)
+        worker.stop(signal.SIGTERM)
+        result = await run
     [unknown] = engine.unsettled_commits()  # still listed: its outcome is unknown
-    assert (unknown.user_id, unknown.write_id) == (2, lost.value.write_id)
+    write_id = lost.value.write_id
+    assert (unknown.user_id, unknown.write_id) == (2, write_id)
     [event] = [e for e in engine.recent_events() if "unknown outcome not settled" in e.detail]
     assert "user 2 v2" in event.detail and "may have landed" in event.detail
+    assert result.exit_code == 1 and result.report.unknown == [(2, 2, write_id)]
+    text = "\n".join(result.lines)
+    assert "1 commit of unknown outcome not settled" in text and "may have landed" in text
+    assert f"user 2 v2 ({write_id})" in text
+    log = default_log_path().read_text()
+    assert f"unknown outcome: user 2 version 2 write id {write_id}" in log
 
 
 async def test_a_lost_reply_found_landed_counts_its_row_and_transaction(postgres_url, blocker):

@@ -10,7 +10,6 @@ through the URL (``sslmode``, ``PG*`` variables, socket hosts, ``options=-c…``
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from functools import partial
@@ -29,11 +28,11 @@ from cachetui.engine.database.base import (
     RowRejected,
     builds_on,
 )
-from cachetui.engine.database.giving_up import GivingUp, reschedule
+from cachetui.engine.database.giving_up import GivingUp
 from cachetui.engine.database.postgres_conninfo import conninfo
 from cachetui.engine.database.postgres_errors import (
+    connect_failure,
     message,
-    no_connection,
     open_problem,
     row_permanent,
     server_words,
@@ -47,6 +46,7 @@ from cachetui.engine.database.postgres_sessions import (
     outcome_unknown,
     reply_within,
 )
+from cachetui.engine.database.postgres_waits import PoolWaits
 from cachetui.engine.errors import DatabaseUnavailable, OutcomeUnknown, WriteRejected
 from cachetui.engine.lab.faults import Faults
 from cachetui.engine.profile import Profile
@@ -86,6 +86,8 @@ class PostgresDatabase(Database):
         self._pool: AsyncConnectionPool | None = None
         #: When calls stop waiting on the server (a close giving up).
         self.giving_up = GivingUp()
+        #: The waits for a pooled connection (cut short by a refused connection).
+        self.waits = PoolWaits(timeout, self.giving_up)
         self._dsn = ""  # the conninfo the pool connects with (set at open)
         self._recorded = 0
 
@@ -123,6 +125,7 @@ class PostgresDatabase(Database):
             timeout=self.timeout,
             kwargs={"autocommit": True},
             check=check_idle,  # a connection the server ended while idle is replaced
+            connection_class=self.waits.connection_class(),
             open=False,
         )
         try:
@@ -181,21 +184,14 @@ class PostgresDatabase(Database):
                 raise
 
     async def _connection(self, stack: contextlib.AsyncExitStack, where: str) -> Connection:
-        """A connection of the pool, waited for up to --db-timeout or the give-up moment."""
-        pool = self._require()
-        try:
-            async with asyncio.timeout(None) as limit:
-                with self.giving_up.bound(self.timeout, partial(reschedule, limit)) as bound:
-                    return await stack.enter_async_context(pool.connection(self.timeout))
-        except (PoolTimeout, TimeoutError):
-            if bound.given_up:
-                raise DatabaseUnavailable(
-                    f"{where}: no connection before the engine gave up waiting (closing)",
-                    transient=True,
-                ) from None
-            timeout = self.giving_up.remaining(self.timeout)
-            server = (self.server_url, self._conninfo(self.server_url))
-            raise await no_connection(self._dsn, self.url, where, timeout, server) from None
+        """A connection of the pool: :meth:`PoolWaits.connection`."""
+        busy = partial(unavailable, PoolTimeout(), words=self._words)
+        return await self.waits.connection(self._require(), stack, where, self._problem, busy)
+
+    async def _problem(self, where: str, seconds: float) -> DatabaseUnavailable | None:
+        """Why no connection: one tried now (None if it opened)."""
+        server = (self.server_url, self._conninfo(self.server_url))
+        return await connect_failure(self._dsn, self.url, where, seconds, server)
 
     def give_up(self, seconds: float | None) -> None:
         """No call waits on the server beyond ``seconds`` from now (None: as before)."""

@@ -177,6 +177,15 @@ async def no_connection(
     whether the server is at its limit or every connection of the pool is busy
     (back-pressure), or whether it cannot be reached (an outage). ``server``: as for
     :func:`open_problem` (the link's relay is ``url``)."""
+    problem = await connect_failure(conninfo, url, where, timeout, server)
+    return problem or unavailable(PoolTimeout(), where)
+
+
+async def connect_failure(
+    conninfo: str, url: str, where: str, timeout: float, server: tuple[str, str] | None = None
+) -> DatabaseUnavailable | None:
+    """The error of one connection tried now, worded as :func:`no_connection` words it
+    (an outage, or back-pressure); None if it opened."""
     exc = await _connect_error(conninfo, timeout)
     if exc is not None:
         if server is not None and server[0] != url:
@@ -191,4 +200,4 @@ async def no_connection(
             f"{where}: the server cannot be reached: {problem} (an outage: retried)",
             transient=True,
         )
-    return unavailable(PoolTimeout(), where)
+    return None

@@ -18,7 +18,6 @@ import socket
 from collections.abc import Iterable
 from contextlib import suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 from cachetui.engine.errors import DatabaseUnavailable
@@ -37,9 +36,6 @@ FUNCTIONS = (
 LAB_FUNCTION_PATTERN = r"cachetui\_lab\_reject\_%"
 #: PostgreSQL names are at most 63 bytes: the host's part is cut to this.
 HOST_CHARS = 24
-if TYPE_CHECKING:
-    import psycopg
-
 _NAME = re.compile(rf"^{PREFIX}([a-z0-9_]+)_(\d+)_(\d+)$")
 _runs = itertools.count()
 
@@ -102,32 +98,19 @@ def schema_url(url: str, schema: str) -> str:
     return urlunsplit(parts._replace(query="&".join(kept)))
 
 
-async def _connect(url: str, timeout: float) -> psycopg.AsyncConnection[Any]:
-    import psycopg
-
-    from cachetui.engine.database.postgres_errors import connect_problem
-
-    try:
-        return await psycopg.AsyncConnection.connect(
-            url, autocommit=True, connect_timeout=max(1, round(timeout))
-        )
-    except (psycopg.Error, OSError) as exc:
-        raise DatabaseUnavailable(
-            f"cannot open database {mask_url(url)}: {connect_problem(exc, url)}"
-        ) from None
-
-
 async def create_schema(url: str, timeout: float = 10.0) -> str:
     """A new run schema in the database at ``url``; its name."""
     import psycopg
     from psycopg import sql
 
+    from cachetui.engine.database.postgres_direct import direct
     from cachetui.engine.database.postgres_errors import message
 
     name = new_schema_name()
-    async with await _connect(url, timeout) as conn:
+    statement = sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name))
+    async with direct(url, timeout) as conn:
         try:
-            await conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+            await conn.execute(f"creating schema {name} in {mask_url(url)}", statement)
         except psycopg.Error as exc:
             raise DatabaseUnavailable(
                 f"cannot create schema {name} in {mask_url(url)}: {message(exc)} (bench and "
@@ -139,12 +122,15 @@ async def create_schema(url: str, timeout: float = 10.0) -> str:
 
 async def list_schemas(url: str, timeout: float = 10.0) -> list[str]:
     """Every run schema in the database at ``url`` (any host's, any pid's)."""
-    async with await _connect(url, timeout) as conn:
-        cur = await conn.execute(
+    from cachetui.engine.database.postgres_direct import direct
+
+    async with direct(url, timeout) as conn:
+        rows = await conn.execute(
+            f"listing the benchmarks' schemas in {mask_url(url)}",
             "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s ORDER BY nspname",
             (PREFIX.replace("_", r"\_") + "%",),
         )
-        return [str(name) for (name,) in await cur.fetchall()]
+        return [str(name) for (name,) in rows]
 
 
 async def foreign_objects(
@@ -153,11 +139,14 @@ async def foreign_objects(
     """For each run schema in ``names``, what it holds that an engine did not make (a
     table, view or sequence of another name, a function, a type): a schema named like a
     run's but holding the user's objects is not a run's, and is never dropped."""
+    from cachetui.engine.database.postgres_direct import direct
+
     names = list(names)
     if not names:
         return {}
-    async with await _connect(url, timeout) as conn:
-        cur = await conn.execute(
+    async with direct(url, timeout) as conn:
+        rows = await conn.execute(
+            f"reading what the benchmarks' schemas hold in {mask_url(url)}",
             """
             SELECT n.nspname, format('%%s %%I.%%I', CASE c.relkind WHEN 'v' THEN 'view'
                    WHEN 'm' THEN 'materialized view' WHEN 'S' THEN 'sequence'
@@ -189,7 +178,7 @@ async def foreign_objects(
             },
         )
         found: dict[str, list[str]] = {name: [] for name in names}
-        for schema, thing in await cur.fetchall():
+        for schema, thing in rows:
             found[str(schema)].append(str(thing))
     return found
 
@@ -200,21 +189,25 @@ async def drop_schemas(url: str, names: Iterable[str], timeout: float = 10.0) ->
     import psycopg
     from psycopg import sql
 
+    from cachetui.engine.database.postgres_direct import direct
+
     names = list(names)
     if not names:
         return
-    async with await _connect(url, timeout) as conn:
+    async with direct(url, timeout) as conn:
         for name in names:
+            doing = f"dropping schema {name} in {mask_url(url)}"
             ids: list[str] = []
-            with suppress(psycopg.Error):  # no meta table: never opened by an engine
-                cur = await conn.execute(
+            with suppress(psycopg.errors.UndefinedTable):  # never opened by an engine
+                rows = await conn.execute(
+                    doing,
                     sql.SQL("SELECT value FROM {}.cachetui_meta WHERE key = 'database_id'").format(
                         sql.Identifier(name)
-                    )
+                    ),
                 )
-                ids = [str(v) for (v,) in await cur.fetchall()]
+                ids = [str(v) for (v,) in rows]
             await conn.execute(
-                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name))
+                doing, sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name))
             )
             for database_id in ids:
                 remove_outbox(database_id)

@@ -20,10 +20,11 @@ from cachetui.engine.background import stop_if_asked
 from cachetui.engine.core import BACKGROUND_OP, EngineCore, perf_counter, wait_event
 from cachetui.engine.crash_points import reached
 from cachetui.engine.database.base import RowConflict, RowLanded, RowRejected
-from cachetui.engine.errors import DatabaseUnavailable, PendingWritesError
+from cachetui.engine.errors import DatabaseUnavailable, OutcomeUnknown, PendingWritesError
 from cachetui.engine.events import EventKind
 from cachetui.engine.profile import Profile
 from cachetui.engine.queue.dead_letters import DeadLetter, DeadLetterKind
+from cachetui.engine.queue.lost_replies import LostReplies
 from cachetui.engine.queue.write_queue import Batch
 
 log = logging.getLogger("cachetui.engine")
@@ -38,6 +39,7 @@ class Flusher:
         self._flush_requested = False  # … to flush now
         self._restart_wait = False  # … to start waiting again (the interval changed)
         self._task: asyncio.Task[None] | None = None
+        self._lost = LostReplies()  # batches whose reply was lost: counted at the retry
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         self._task = loop.create_task(self._run())
@@ -176,6 +178,8 @@ class Flusher:
                     f"unexpected error while writing ({type(exc).__name__}: {exc}); "
                     "a bug in cachetui, please report it"
                 )
+            if isinstance(exc, OutcomeUnknown):
+                self._lost.lost(batch.profiles)
             core.c.coalesced += core.queue.failed(batch)
             core.c.retries += 1
             core.emit(
@@ -197,10 +201,14 @@ class Flusher:
         core.queue.landed(landed)
         core.roll_window()
         c = core.c
-        c.db_writes += len(landed) - len(before)
         done = set(before)
+        # rows a lost batch of ours landed: not counted when sent, counted now, once
+        rows, transactions = self._lost.landed(
+            [p for p in landed if p.user_id in done], batch.profiles
+        )
+        c.db_writes += len(landed) - len(before) + rows
         written = [p for p in landed if p.user_id not in done]
-        c.db_transactions += bool(written)  # one that wrote nothing: not counted
+        c.db_transactions += bool(written) + transactions  # one that wrote nothing: not counted
         core.history.landed(written)
         if core.near_cache is not None:
             core.near_cache.landed(written)
