@@ -9,9 +9,9 @@ in the background (after 1 s, then twice as long each time) while the callers wa
 ``--db-timeout``. The pool connects through :meth:`PoolWaits.connection_class`, which
 notes each refusal: the callers waiting then fail at once with the outage's error, and so
 do the calls that start while the last attempt was refused (one connection tried now,
-its error shared for :data:`REFUSAL_KEPT` seconds). Once a connection opens again (the
-pool's, or the one tried), calls wait for the pool as before: the pool reconnects at its
-next attempt.
+its outcome shared by the calls that come while it is tried, never kept after it: a
+healed link answers the next call). Once a connection opens again (the pool's, or the
+one tried), calls wait for the pool as before: the pool reconnects at its next attempt.
 """
 
 from __future__ import annotations
@@ -29,8 +29,6 @@ from cachetui.engine.database.giving_up import GivingUp, reschedule
 from cachetui.engine.errors import DatabaseUnavailable
 
 Connection = psycopg.AsyncConnection[Any]
-#: How long the error of a connection tried while refused stands for the calls after it.
-REFUSAL_KEPT = 0.5
 #: ``where, seconds``: the error of a connection tried now (None: it opened).
 Problem = Callable[[str, float], Awaitable[DatabaseUnavailable | None]]
 
@@ -50,8 +48,9 @@ class PoolWaits:
         #: The last connection attempt's refusal (None: it opened, or none was refused).
         self.refused: BaseException | None = None
         self._wakes: set[Callable[[], None]] = set()
-        self._tried: dict[str, tuple[float, DatabaseUnavailable]] = {}  # by ``where``
-        self._trying = asyncio.Lock()
+        #: The connection being tried while refused, by ``where``: the calls that come
+        #: meanwhile share its outcome.
+        self._trials: dict[str, asyncio.Future[DatabaseUnavailable | None]] = {}
 
     def connection_class(self) -> type[Connection]:
         """The pool's connection class: psycopg's, noting each attempt's outcome."""
@@ -116,19 +115,19 @@ class PoolWaits:
             raise error or busy(where) from None
 
     async def _still_refused(self, where: str, problem: Problem) -> DatabaseUnavailable | None:
-        """The error of a connection tried now while refusals go on (one try at a time,
-        its error shared for REFUSAL_KEPT s); None once a connection opens."""
-        async with self._trying:
-            if self.refused is None:  # a connection opened meanwhile
-                return None
-            now = asyncio.get_running_loop().time()
-            tried = self._tried.get(where)
-            if tried is not None and now - tried[0] < REFUSAL_KEPT:
-                return tried[1]
-            error = await problem(where, self.giving_up.remaining(self.timeout))
-            if error is None:
-                self.refused = None
-                self._tried.clear()
-            else:
-                self._tried[where] = (asyncio.get_running_loop().time(), error)
-            return error
+        """The error of a connection tried now while refusals go on (one try at a time per
+        ``where``, shared by the calls that come while it runs); None once one opens."""
+        trial = self._trials.get(where)
+        if trial is None:
+            trial = asyncio.ensure_future(problem(where, self.giving_up.remaining(self.timeout)))
+            self._trials[where] = trial
+
+            def done(finished: asyncio.Future[DatabaseUnavailable | None]) -> None:
+                if self._trials.get(where) is finished:
+                    del self._trials[where]
+
+            trial.add_done_callback(done)
+        error = await asyncio.shield(trial)  # a cancelled caller leaves it to the others
+        if error is None:
+            self.refused = None
+        return error
