@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar
@@ -26,11 +25,12 @@ from cachetui.app.link_keys import LinkKeys
 from cachetui.app.operations import Operations
 from cachetui.app.presenting import Presenting
 from cachetui.app.queue_choice import QueueChoice
-from cachetui.app.refresh import REFRESH_SECONDS, RefreshLoop
+from cachetui.app.refresh import Refresher
 from cachetui.app.scenario_mode import ScenarioMode
 from cachetui.app.screens.dialogs import GotoScreen
 from cachetui.app.screens.help import HelpScreen
 from cachetui.app.screens.scenario_picker import ScenarioPicker
+from cachetui.app.states import Palette, palette_for
 from cachetui.app.status_header import StatusHeader
 from cachetui.app.talk_mode import TalkMode
 from cachetui.app.widgets.activity import EventLog, TracePane
@@ -40,7 +40,7 @@ from cachetui.app.widgets.key_table import KeyTable
 from cachetui.app.widgets.metrics_strip import MetricsStrip
 from cachetui.app.widgets.panes import FOLLOW_MARK, CachePane, DatabasePane, QueuePane
 from cachetui.app.widgets.status import StatusBar
-from cachetui.engine import Engine, Event, EventKind, WritePolicy
+from cachetui.engine import Engine, Event, WritePolicy
 from cachetui.engine.lab.workload import Workload
 from cachetui.literal import printable
 from cachetui.scenarios import Scenario, ScenarioRun
@@ -52,7 +52,7 @@ TOASTS_SHOWN = {"-tall": 3, "-mid": 2, "-short": 1}
 SETTING_TITLE = "Setting"
 
 
-class CacheTuiApp(RefreshLoop, App[None]):
+class CacheTuiApp(App[None]):
     """``engine`` is started (and seeded with ``seed_profiles``) on mount, closed on quit.
 
     This class composes the screen, binds the keys (:mod:`~cachetui.app.keys.table`) and
@@ -60,11 +60,12 @@ class CacheTuiApp(RefreshLoop, App[None]):
     engine from start to quit, the workload, the terminal), the knobs
     (:attr:`faults_workload`, :attr:`queue_choice`, :attr:`link_keys`,
     :attr:`dead_letter_keys`), :attr:`talk_mode`, :attr:`presenting`,
-    :attr:`status_header`, :attr:`operations` and :attr:`scenario_mode`, each in the module
-    of its name; they reach the app through :class:`~cachetui.app.dashboard.Dashboard`.
-    The refresh loop is still mixed in (:mod:`~cachetui.app.refresh`).
+    :attr:`status_header`, :attr:`operations`, :attr:`scenario_mode` and :attr:`refresher`
+    (the panes repainted, the metrics sampled), each in the module of its name; they
+    reach the app through :class:`~cachetui.app.dashboard.Dashboard`.
 
-    ``live=False`` stops the refresh timers (tests call :meth:`refresh_view`);
+    ``live=False`` stops the refresh timers (tests call :meth:`refresh_view` and
+    ``refresher.sample()``);
     ``timings=False`` hides durations and ages, for deterministic snapshots.
     """
 
@@ -102,13 +103,8 @@ class CacheTuiApp(RefreshLoop, App[None]):
         self.rng = random.Random(seed)
         self.followed: int | None = None
         self.total_rows = 0
-        self._trace_op = 0
-        self._trace_title = ""
-        # the workload's achieved ops/s over the last second (None: not measured yet),
-        # RefreshLoop's
-        self._workload_rate: float | None = None
-        self._workload_mark: tuple[float, int] | None = None  # (when, operations done)
         # the collaborators
+        self.refresher = Refresher(self, self)
         self.session = DashboardSession(self, engine, seed_profiles=seed_profiles)
         self.faults_workload = FaultsAndWorkload(self)
         self.queue_choice = QueueChoice(self)
@@ -176,16 +172,13 @@ class CacheTuiApp(RefreshLoop, App[None]):
             return  # stopped by q or a signal, or failed: the app is quitting
         self.total_rows = rows
         self.dead_letter_keys.notify_start(at_start)
-        self.engine.subscribe(self._on_event)
-        self.theme_changed_signal.subscribe(self, self._on_theme_changed)
+        self.refresher.subscribe()  # the engine's events, the theme's changes
         for pane in self.query(KeyTable):  # room for the largest id, followed (▸)
             pane.reserve("user", len(f"{FOLLOW_MARK}{self.total_rows}"))
         self.query_one("#cache", CachePane).focus()
         await self.refresh_view()
         self.session.notify_recovered()
-        if self.live:
-            self.set_interval(REFRESH_SECONDS, self._tick)
-            self.set_interval(1.0, self._sample)
+        self.refresher.start_timers()  # when live
 
     def notify(
         self,
@@ -224,25 +217,39 @@ class CacheTuiApp(RefreshLoop, App[None]):
         """Draw the header again (a knob, a repaint or a sample changed what it says)."""
         self.query_one("#status", StatusBar).show(self.status_header.lines())
 
-    _show_status = show_status  # RefreshLoop's name for it (refresh.py is reworked apart)
+    @property
+    def state_palette(self) -> Palette:
+        """The colours of states and events for the current theme (dark or light)."""
+        return palette_for(self.current_theme.dark)
+
+    # -- the refresher's: see Refresher -------------------------------------------------------
+    async def refresh_view(self) -> None:
+        await self.refresher.refresh_view()
+
+    def follow(self, user: int | None) -> None:
+        self.refresher.follow(user)
+
+    def on_key_table_row_selected(self, event: KeyTable.RowSelected) -> None:
+        self.refresher.follow(event.user)
+
+    @in_order
+    def action_reset_metrics(self) -> None:
+        self.refresher.reset_metrics()
+
+    def restart_rates(self) -> None:
+        self.refresher.restart_rates()
 
     def show_trace(self, op: int, title: str) -> None:
-        """The operation the trace pane shows from the next repaint on (0: none)."""
-        self._trace_op, self._trace_title = op, title
+        self.refresher.show_trace(op, title)
 
     def workload_started(self) -> None:
-        """The workload's achieved rate is measured from the next sample on."""
-        self._workload_rate = None
-        self._workload_mark = (time.monotonic(), self._workload_done())
+        self.refresher.workload_started()
 
     def sample_now(self) -> MetricsSample:
-        """The metrics now, with the rates since the last sample (the last row of E)."""
-        return self._sample_since_last(time.monotonic(), self.engine.metrics)
+        return self.refresher.sample_now()
 
     def narrate(self, text: str) -> None:
-        """A line in the Events pane saying what a key did (the engine has no event for a
-        link's change), shown at the next repaint."""
-        self._on_event(Event(0, EventKind.FAULT, None, None, None, time.perf_counter(), text))
+        self.refresher.narrate(text)  # what a key did (the engine has no event for it)
 
     async def on_unmount(self) -> None:
         """Leaving without the quit action (tests, an error): still release the engine,

@@ -6,10 +6,10 @@ owns its state: the session (:mod:`~cachetui.app.dashboard_session`), the knobs
 :mod:`~cachetui.app.link_keys`, :mod:`~cachetui.app.dead_letter_keys`), talk mode
 (:mod:`~cachetui.app.talk_mode`), presenting (:mod:`~cachetui.app.presenting`), the
 header (:mod:`~cachetui.app.status_header`), the operations
-(:mod:`~cachetui.app.operations`) and the scenarios (:mod:`~cachetui.app.scenario_mode`).
-They
-reach the rest of the dashboard only through this list: the engine, what is on the
-screen, and the few things they ask it to do. Keep it short.
+(:mod:`~cachetui.app.operations`), the scenarios (:mod:`~cachetui.app.scenario_mode`) and
+the refresh loop (:mod:`~cachetui.app.refresh`). They reach the rest of the dashboard only
+through this list: the engine, what is on the screen, and the few things they ask it to
+do. Keep it short.
 """
 
 from __future__ import annotations

@@ -152,7 +152,7 @@ def workload_parts(w: Workload) -> list[Part]:
     if limit is not None:
         why = "waits on the engine" if limit == ENGINE_LIMITED else "no loop time left"
         parts.append(
-            part(  # the panes repaint at 2 Hz meanwhile (RefreshLoop.panes_slowed)
+            part(  # the panes repaint at 2 Hz meanwhile (Refresher.panes_slowed)
                 Text(
                     f"  rate set by the {limit} ({why}), not the target · panes 2/s",
                     style="yellow",

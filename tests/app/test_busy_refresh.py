@@ -25,17 +25,18 @@ async def test_panes_repaint_half_as_often_while_the_engine_sets_the_rate(make_a
                 if workload.limited_by is not None:
                     break
                 await asyncio.sleep(0.1)
-            assert workload.limited_by == "engine" and app.panes_slowed
+            assert workload.limited_by == "engine" and app.refresher.panes_slowed
             app.show_status()
             assert "panes 2/s" in " ".join(text_of(app, "#status").split())
             # a tick one 4 Hz period after a repaint keeps still; one 2 Hz period after, paints
-            app._changed, app._painted_at = True, time.monotonic() - REFRESH_SECONDS
-            painted = app._painted_at
-            await app._tick()
-            assert app._painted_at == painted
-            app._painted_at = time.monotonic() - BUSY_REFRESH_SECONDS
-            await app._tick()
-            assert app._painted_at > painted
+            refresher = app.refresher
+            refresher.changed, refresher.painted_at = True, time.monotonic() - REFRESH_SECONDS
+            painted = refresher.painted_at
+            await refresher.tick()
+            assert refresher.painted_at == painted
+            refresher.painted_at = time.monotonic() - BUSY_REFRESH_SECONDS
+            await refresher.tick()
+            assert refresher.painted_at > painted
         finally:
             await workload.stop()
-        assert not app.panes_slowed  # stopped: the panes go back to 4 Hz
+        assert not app.refresher.panes_slowed  # stopped: the panes go back to 4 Hz

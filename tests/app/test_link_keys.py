@@ -69,11 +69,11 @@ async def test_header_shows_the_measured_rtt_and_l_changes_the_links_rtt(postgre
         link = app.engine.link
         assert link is not None and link.rtt == RTT
         await asyncio.to_thread(link.probe)
-        app._sample()  # what the app does every second
+        app.refresher.sample()  # what the app does every second
         assert "db link rtt 20.0ms (measured" in header(app)
         assert measured_ms(app) >= RTT * 1000  # through the relay: at least its RTT
         link.jitter = 0.002
-        app._sample()
+        app.refresher.sample()
         assert "jitter p50 200µs p99 2.0ms" in header(app)
         link.jitter = 0.0
 
@@ -86,7 +86,7 @@ async def test_header_shows_the_measured_rtt_and_l_changes_the_links_rtt(postgre
         await settle(app, pilot)
         assert link.rtt == 0.05
         await asyncio.to_thread(link.probe)
-        app._sample()
+        app.refresher.sample()
         assert measured_ms(app) >= 50
         started = time.perf_counter()
         for user in range(1, 11):

@@ -281,9 +281,9 @@ async def test_export_writes_the_screen_and_the_metrics_history(make_app, tmp_pa
     folder = tmp_path / "talk" / "exports"  # created on the way
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(app, pilot)
-        app._sample()
+        app.refresher.sample()
         await busy(app, pilot)
-        app._sample()
+        app.refresher.sample()
         assert len(app.metrics_history) == 2
         dialog = await open_export(app, pilot)
         assert dialog.query_one("#folder", Input).value == str(tmp_path / "unused")

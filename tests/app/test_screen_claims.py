@@ -94,7 +94,7 @@ async def test_a_scenario_sets_up_quietly_and_its_step_traces_only_its_operation
         await settle(app, pilot)
         trace = text_of(app, "#trace")
         assert "miss" not in trace and "cache-fill" not in trace
-        if app._trace_op:
+        if app.refresher.trace_op:
             assert app.query_one("#trace").border_subtitle.startswith("scenario step 1")
         await pilot.press("escape")
         await settle(app, pilot)

@@ -66,18 +66,18 @@ async def test_rates_show_the_latest_sample_as_the_sparkline_labels_do(make_app)
     app = make_app(policy="write-behind")
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        app._sample()  # the live app samples once a second; tests call it
+        app.refresher.sample()  # the live app samples once a second; tests call it
         await pilot.press("U")
         await settle(app, pilot)
-        app._sample()
+        app.refresher.sample()
         await pilot.pause()
-        updates = app._rates.updates
+        updates = app.refresher.rates.updates
         assert updates > 0 and f"updates/s {updates:,.0f}" in numbers(app)
-        ops = app._rates.reads + app._rates.updates
+        ops = app.refresher.rates.reads + app.refresher.rates.updates
         assert str(app.query_one("#ops-label", Label).content) == f"ops/s {ops:5.0f}"
-        app._sample()  # a quiet second, no repaint: the rates drop to zero on screen too
+        app.refresher.sample()  # a quiet second, no repaint: the rates drop to zero on screen too
         await pilot.pause()
-        assert "updates/s 0 " in numbers(app) + " " and app._rates.updates == 0
+        assert "updates/s 0 " in numbers(app) + " " and app.refresher.rates.updates == 0
 
 
 async def test_rates_move_during_a_scenario_step(tmp_path):
@@ -85,22 +85,22 @@ async def test_rates_move_during_a_scenario_step(tmp_path):
     app.scenario_mode.initial = "write-behind"
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        app._sample()
+        app.refresher.sample()
         await pilot.press("space")  # the step's reads run; the metrics were reset at start
         await settle(app, pilot)
-        app._sample()
+        app.refresher.sample()
         await pilot.pause()
-        assert app._rates.reads > 0
-        assert f"reads/s {app._rates.reads:,.0f}" in numbers(app)
+        assert app.refresher.rates.reads > 0
+        assert f"reads/s {app.refresher.rates.reads:,.0f}" in numbers(app)
         await pilot.press("space")
         await settle(app, pilot)
-        app._sample()
+        app.refresher.sample()
         await pilot.press("b")  # back: the metrics restart at zero, step 1 is replayed
         await settle(app, pilot)
-        app._sample()
+        app.refresher.sample()
         await pilot.pause()
-        assert app._rates.reads > 0  # counted from the reset, never negative
-        assert f"reads/s {app._rates.reads:,.0f}" in numbers(app)
+        assert app.refresher.rates.reads > 0  # counted from the reset, never negative
+        assert f"reads/s {app.refresher.rates.reads:,.0f}" in numbers(app)
 
 
 # -- 3: following scrolls the followed row into view -------------------------------------------
@@ -233,7 +233,7 @@ async def test_workload_header_shows_achieved_and_target_rates_and_uniform_keys(
         assert "zipf 0" not in status
         assert any("uniform" in n for n in notifications(app))
         await pilot.pause(0.6)
-        app._sample()  # once a second when live
+        app.refresher.sample()  # once a second when live
         status = text_of(app, "#status")
         achieved = re.search(r"▶ workload ([\d,]+)/s of 50 target · 80% reads · uniform", status)
         assert achieved, status
@@ -385,7 +385,7 @@ async def test_under_a_dialog_the_dashboard_keeps_still_and_keeps_its_points(mak
     app = make_app(policy="write-behind")
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        app._sample()
+        app.refresher.sample()
         await pilot.press(dialog)
         await pilot.pause()
         await pilot.pause()
@@ -394,13 +394,13 @@ async def test_under_a_dialog_the_dashboard_keeps_still_and_keeps_its_points(mak
         drawn, label = list(spark.data or []), str(app.query_one("#ops-label", Label).content)
         for _ in range(2):
             await app.engine.update(3, {"bio": "typed while the dialog is open"})
-            app._sample()
+            app.refresher.sample()
         await pilot.pause()
         assert list(spark.data or []) == drawn  # nothing beneath the dialog changed
         assert str(app.query_one("#ops-label", Label).content) == label
         await pilot.press("escape")
         await settle(app, pilot)
-        app._sample()
+        app.refresher.sample()
         await pilot.pause()
         # the two seconds under the dialog (an update each), then this one: three points
         now = list(spark.data or [])
