@@ -99,10 +99,9 @@ def owner_alive(owner: str) -> bool:
         return False
     except PermissionError:
         pass  # it exists, owned by someone else
-    fields = _process_stat(pid)
-    if fields and fields[0] == "Z":
+    if _process_stat(pid)[:1] == ["Z"]:
         return False  # killed, not yet reaped by its parent: it runs no more
-    current = fields[19] if len(fields) > 19 else ""
+    current = _process_start(pid)
     return not current or current == started
 
 
