@@ -46,6 +46,8 @@ PATHS = {
     "aio-commit": "aiosqlite 1-row UPSERT + commit",
     "through64": "engine.update(), write-through, 64 callers (per row)",
     "aio-batch": "aiosqlite executemany 100 rows + commit (per row)",
+    "read-norec": "read, with the recorder's read() a do-nothing function (history.py's)",
+    "behind-norec": "behind, with the recorder's update() a do-nothing function",
     "record": "HistoryRecorder.update() alone (the loop's own cost subtracted)",
     "record-none": "the same loop without the recorder call",
 }
@@ -110,7 +112,11 @@ async def run(path: str, n: int) -> None:
             return
         policy = "write-through" if path.startswith("through") else "write-behind"
         uncached = path == "behind-uncached"
+        norec = path.endswith("-norec")
+        path = path.removesuffix("-norec")
         async with Engine(config(folder, policy)) as engine:
+            if norec:
+                no_recording(engine)
             await engine.seed(UNCACHED_USERS if uncached else KEYS)
             changes = {"bio": BIO}
 
@@ -133,6 +139,17 @@ async def run(path: str, n: int) -> None:
             else:
                 await loop(update, keys)
             await engine.crash()  # do not land the queue
+
+
+def no_recording(engine: Engine) -> None:
+    """The recorder's hot-path methods replaced by do-nothing ones (benchmarks/history.py's
+    baseline: what recording costs beyond a call)."""
+
+    def nothing(*args: object) -> None:
+        return None
+
+    engine.history.read = nothing  # type: ignore[method-assign]
+    engine.history.update = nothing  # type: ignore[method-assign]
 
 
 async def peer_commits(folder: str, path: str, keys: list[int]) -> None:
@@ -184,7 +201,8 @@ def record(path: str, n: int) -> None:
     else:
         for op in range(n):
             start = clock()
-            (start, start, profile, "write-behind", op)
+            record = (start, start, profile, "write-behind", op)
+        del record
 
 
 def instructions(path: str, n: int) -> int:
@@ -221,6 +239,10 @@ def main() -> None:
         if engine in per_op and peer in per_op:
             print(f"{engine} vs {peer}: peer/engine instructions = "
                   f"{per_op[peer] / per_op[engine]:.2f}× (as a speed ratio)")  # fmt: skip
+    for path in ("read", "behind"):
+        if path in per_op and f"{path}-norec" in per_op:
+            print(f"recording in {path}: {per_op[path] - per_op[f'{path}-norec']:,.0f} "
+                  "instructions/op beyond a call")  # fmt: skip
     if "record" in per_op and "record-none" in per_op:
         print(f"recording: {per_op['record'] - per_op['record-none']:,.0f} instructions/op")
 

@@ -85,7 +85,7 @@ class EngineCore:
         self.ops = itertools.count(1)
         self.state = NEW
         # Draining (leaving write-behind, closing) closes the gate: updates wait there.
-        self.gate = asyncio.Event()
+        self.gate = Gate()
         self.gate.set()
         self.idle = asyncio.Event()  # set when no update is in progress
         self.idle.set()
@@ -417,6 +417,23 @@ class EngineCore:
 
     def _count_cache_error(self) -> None:
         self.c.cache_errors += 1
+
+
+class Gate(asyncio.Event):
+    """An :class:`asyncio.Event` whose state is also the attribute ``open`` (the hot
+    paths' test, without a call)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open = False
+
+    def set(self) -> None:
+        self.open = True
+        super().set()
+
+    def clear(self) -> None:
+        self.open = False
+        super().clear()
 
 
 class Unsettled(NamedTuple):

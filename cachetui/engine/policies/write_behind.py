@@ -40,13 +40,15 @@ class WriteBehind(Policy):
         updating this user, the whole update runs without an await, so it needs no lock:
         nothing can interleave with it. None when the slow path must run instead."""
         core = self._core
+        queue = core.queue
+        entries = queue.entries
         if (
             not core.cache.local
             or core.durable
             or user_id in core.locks.held
             or user_id in core.dead_letters.by_user
-            or not core.gate.is_set()
-            or not core.queue.has_room_for(user_id)
+            or not core.gate.open
+            or (user_id not in entries and len(entries) >= queue.max_pending)  # no room
         ):
             return None
         store = core.store
@@ -66,7 +68,11 @@ class WriteBehind(Policy):
         elapsed = end - start
         c.update_latency.add(elapsed)
         core.history.update(start, end, profile, WRITE_BEHIND, op)
-        core.events.add((op, _ACK, user_id, profile.version, elapsed, end, WRITE_BEHIND))
+        events = core.events
+        step = (op, _ACK, user_id, profile.version, elapsed, end, WRITE_BEHIND)
+        events.append(step)  # EventLog.add, without its call
+        if events.subscribed:
+            events.notify(step)
         if core.near_cache is not None:
             core.near_cache.changed(profile)
         return profile
@@ -205,13 +211,17 @@ class WriteBehind(Policy):
         queue = core.queue
         if now is None:
             now = perf_counter()
-        if queue.put(profile, now):
-            core.c.coalesced += 1
-            core.events.add((op, _COALESCE, profile.user_id, profile.version, None, now, _ABSORBED))
-        else:
-            core.events.add((op, _ENQUEUE, profile.user_id, profile.version, None, now, ""))
-        pending = len(queue)
         c = core.c
+        if queue.put(profile, now):
+            c.coalesced += 1
+            step = (op, _COALESCE, profile.user_id, profile.version, None, now, _ABSORBED)
+        else:
+            step = (op, _ENQUEUE, profile.user_id, profile.version, None, now, "")
+        events = core.events
+        events.append(step)  # EventLog.add, without its call
+        if events.subscribed:
+            events.notify(step)
+        pending = len(queue.entries)
         if pending > c.peak_pending:
             c.peak_pending = pending
         if pending >= core.config.batch_size:
