@@ -205,10 +205,11 @@ def record(path: str, n: int) -> None:
         del record
 
 
-def instructions(path: str, n: int) -> int:
-    """The instructions cachegrind counts in one ``--run path n``."""
+def instructions(path: str, n: int, keep: str | None = None) -> int:
+    """The instructions cachegrind counts in one ``--run path n`` (``keep``: a folder
+    to leave cachegrind's file in, ``<path>.<n>.cg``, for ``cg_annotate --diff``)."""
     with tempfile.TemporaryDirectory() as folder:
-        out = Path(folder) / "cg.out"
+        out = Path(keep or folder) / (f"{path}.{n}.cg" if keep else "cg.out")
         done = subprocess.run(
             ["valgrind", "--tool=cachegrind", "--cache-sim=no", f"--cachegrind-out-file={out}",
              sys.executable, __file__, "--run", path, str(n)],
@@ -225,6 +226,7 @@ def main() -> None:
     parser.add_argument("paths", nargs="*", choices=[*PATHS, []], help="default: all")
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--large", type=int, default=30_000)
+    parser.add_argument("--keep", metavar="DIR", help="keep cachegrind's files there")
     parser.add_argument("--run", nargs=2, metavar=("PATH", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
@@ -232,7 +234,8 @@ def main() -> None:
         return
     per_op: dict[str, float] = {}
     for path in args.paths or list(PATHS):
-        small, large = instructions(path, args.small), instructions(path, args.large)
+        small = instructions(path, args.small, args.keep)
+        large = instructions(path, args.large, args.keep)
         per_op[path] = (large - small) / (args.large - args.small)
         print(f"{path:16} {per_op[path]:10,.0f} instructions/op   {PATHS[path]}", flush=True)
     for engine, peer in PAIRS:
