@@ -214,6 +214,7 @@ def instructions(path: str, n: int, keep: str | None = None) -> int:
             ["valgrind", "--tool=cachegrind", "--cache-sim=no", f"--cachegrind-out-file={out}",
              sys.executable, __file__, "--run", path, str(n)],
             capture_output=True, text=True, check=True,
+            env={**os.environ, "PYTHONHASHSEED": "0"},  # the same dict layouts each run
         )  # fmt: skip
         found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
         if found is None:
