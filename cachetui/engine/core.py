@@ -29,6 +29,7 @@ from cachetui.engine.errors import (
     WriteRejected,
 )
 from cachetui.engine.events import EventKind, EventLog
+from cachetui.engine.gate import Gate
 from cachetui.engine.history.recorder import HistoryRecorder
 from cachetui.engine.key_locks import KeyLocks
 from cachetui.engine.lab.faults import Faults
@@ -417,23 +418,6 @@ class EngineCore:
 
     def _count_cache_error(self) -> None:
         self.c.cache_errors += 1
-
-
-class Gate(asyncio.Event):
-    """An :class:`asyncio.Event` whose state is also the attribute ``open`` (the hot
-    paths' test, without a call)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.open = False
-
-    def set(self) -> None:
-        self.open = True
-        super().set()
-
-    def clear(self) -> None:
-        self.open = False
-        super().clear()
 
 
 class Unsettled(NamedTuple):

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cachetui.engine import Engine, EngineConfig, Profile
-from cachetui.engine.core import Gate
 from cachetui.engine.errors import ValidationError
+from cachetui.engine.gate import Gate
 from cachetui.engine.profile import MAX_INTEGER, USER_IDS, utc_timestamp, validate_user_id
 
 USERS = st.integers(1, 4)
