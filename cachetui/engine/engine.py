@@ -45,7 +45,7 @@ from cachetui.engine.observation import Observation
 from cachetui.engine.pane_views import PaneViews
 from cachetui.engine.policies import Policy, WriteBehind, build_policies
 from cachetui.engine.profile import (
-    USER_IDS,
+    MAX_INTEGER,
     Profile,
     valid_as_is,
     validate_changes,
@@ -233,7 +233,7 @@ class Engine(
         core = self._core
         if core.state != RUNNING:
             self._check_running()
-        if type(user_id) is not int or user_id not in USER_IDS:
+        if type(user_id) is not int or not 0 < user_id <= MAX_INTEGER:
             validate_user_id(user_id)
         if start >= core.window.due:
             core.window.roll()
@@ -287,7 +287,7 @@ class Engine(
         core = self._core
         if core.state != RUNNING:
             self._check_running()
-        if type(user_id) is not int or user_id not in USER_IDS:
+        if type(user_id) is not int or not 0 < user_id <= MAX_INTEGER:
             validate_user_id(user_id)
         as_is = valid_as_is(changes)  # the common case: no copy for the fast path
         if not as_is:

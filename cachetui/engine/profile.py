@@ -17,11 +17,6 @@ UPDATABLE_FIELDS: tuple[str, ...] = ("name", "bio", "location", "followers")
 #: The largest integer the databases store (a signed 64-bit INTEGER / BIGINT): the limit
 #: of user ids and followers, refused above it before anything is queued.
 MAX_INTEGER = 2**63 - 1
-#: The valid user ids (``type(u) is int and u in USER_IDS``: one test, in C).
-USER_IDS = range(1, MAX_INTEGER + 1)
-#: The lengths each text field may have (the one-pass check's test, in C).
-_TEXT_LENGTHS = {field: range(low, high + 1) for field, (low, high) in TEXT_LIMITS.items()}
-_FOLLOWERS = range(MAX_INTEGER + 1)
 
 
 class Profile(NamedTuple):
@@ -106,15 +101,15 @@ def valid_as_is(changes: object) -> TypeGuard[dict[str, Any]]:
         return False
     for field, value in changes.items():
         if type(value) is str:
-            lengths = _TEXT_LENGTHS.get(field)
+            limits = TEXT_LIMITS.get(field)
             if (
-                lengths is None
-                or len(value) not in lengths
+                limits is None
+                or not limits[0] <= len(value) <= limits[1]
                 or not value.isascii()
                 or "\x00" in value
             ):
                 return False
-        elif type(value) is not int or field != "followers" or value not in _FOLLOWERS:
+        elif type(value) is not int or field != "followers" or not 0 <= value <= MAX_INTEGER:
             return False
     return True
 

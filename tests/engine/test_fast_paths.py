@@ -14,9 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cachetui.engine import Engine, EngineConfig, Profile
-from cachetui.engine.errors import ValidationError
 from cachetui.engine.gate import Gate
-from cachetui.engine.profile import MAX_INTEGER, USER_IDS, utc_timestamp, validate_user_id
+from cachetui.engine.profile import utc_timestamp
 
 USERS = st.integers(1, 4)
 TEXT = st.text(alphabet="abc xyz", max_size=8)
@@ -48,20 +47,6 @@ def test_updated_at_is_what_formatting_the_time_gives(times, repeat):
     times = times + [t + d for t in times[:2] for d in (0.0, 0.0004, 0.001, 0.999, 1.0)]
     for t in times * (1 + repeat):
         assert utc_timestamp(t) == reference_stamp(t)
-
-
-@given(
-    st.integers(-(2**70), 2**70)
-    | st.sampled_from([0, 1, MAX_INTEGER, MAX_INTEGER + 1, True, False, 1.0, "1", None])
-)
-def test_the_hot_paths_user_id_test_is_the_full_ones(user_id):
-    try:
-        validate_user_id(user_id)
-    except ValidationError:
-        valid = False
-    else:
-        valid = True
-    assert (type(user_id) is int and user_id in USER_IDS) is valid
 
 
 @given(st.lists(st.booleans(), max_size=8))
