@@ -29,7 +29,6 @@ from cachetui.app.refresh import Refresher
 from cachetui.app.scenario_mode import ScenarioMode
 from cachetui.app.screens.dialogs import GotoScreen
 from cachetui.app.screens.help import HelpScreen
-from cachetui.app.screens.scenario_picker import ScenarioPicker
 from cachetui.app.states import Palette, palette_for
 from cachetui.app.status_header import StatusHeader
 from cachetui.app.talk_mode import TalkMode
@@ -411,11 +410,7 @@ class CacheTuiApp(App[None]):
 
     # -- the scenarios' keys: s n b esc -----------------------------------------------------
     def action_scenarios(self) -> None:
-        def chosen(scenario: Scenario | None) -> None:
-            if scenario is not None:
-                self.start_scenario(scenario)
-
-        self.push_screen(ScenarioPicker(self.scenario_mode.choices()), chosen)
+        self.scenario_mode.pick(self.start_scenario)
 
     def start_scenario(self, scenario: Scenario) -> None:
         """Leave the running scenario, if any, and start ``scenario`` at its introduction
