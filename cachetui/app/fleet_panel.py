@@ -80,6 +80,11 @@ class FleetPanel:
             return
         for line in said:
             self._dashboard.narrate(line)
+        self.show(status)
+
+    def show(self, status: FleetStatus | None) -> None:
+        """Draw ``status`` in the pane if shown (None: how to start a fleet)."""
+        engine = self._dashboard.engine
         self.status = status
         if status is None:
             self._draw(Text(NO_FLEET), "Fleet")
