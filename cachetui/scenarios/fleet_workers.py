@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import json
 import shutil
 import signal
@@ -29,6 +30,7 @@ START_WITHIN = 30.0
 STOP_WITHIN = 10.0
 #: What a worker's flusher waits between two landings (seconds).
 WORKER_FLUSH = 0.2
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 class WorkerError(CacheTuiError):
@@ -101,6 +103,7 @@ class FleetWorkers:
                 "worker",
                 *args,
                 stdin=asyncio.subprocess.DEVNULL,
+                preexec_fn=_dies_with_parent,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=err,
             )
@@ -224,6 +227,25 @@ def fleet_values(workers: FleetWorkers) -> dict[str, object]:
         fleet_acked=landing.acknowledged,
         fleet_lost=landing.lost,
     )
+
+
+def _libc() -> ctypes.CDLL | None:
+    """The C library, loaded in this process (never in a child between fork and exec)."""
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+_LIBC = _libc() if sys.platform == "linux" else None
+
+
+def _dies_with_parent() -> None:
+    """In the child, before it runs: on Linux, SIGTERM it when the process that started
+    it dies (a dashboard killed mid-scenario leaves no worker running). One system call,
+    through the C library loaded beforehand."""
+    if _LIBC is not None:
+        _LIBC.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM))
 
 
 async def _share_taken(engine: Engine, name: str) -> None:

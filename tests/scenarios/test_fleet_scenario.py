@@ -37,26 +37,34 @@ async def test_a_killed_workers_writes_are_claimed_and_land_and_none_is_lost(
             await engine.seed(100)
             run = ScenarioRun(engine, builtin_scenario("fleet"), timings=False)
             await run.start()
-            started = await run.next()
-            assert started is not None
-            assert started.values["workers"] == "a, b" and started.values["failed"] == 0
-            pids = [w.process.pid for w in run.shared.workers.workers.values()]
-            await asyncio.sleep(0.5)  # mid-burst: both are writing
-            killed = await run.next()
-            assert killed is not None and killed.values["killed"] == "a"
-            assert gone(pids[0])
-            landed = await run.next()
-            assert landed is not None
-            values = landed.values
-            assert values["fleet_acked"] > 0, "worker a acknowledged nothing before its kill"
-            assert values["claimed_left"] == 0
-            assert values["fleet_lost"] == 0
-            assert "0 users lost a write" in landed.narration
-            assert values["claimed_by"] != "nobody"
-            await run.leave()
-            assert all(gone(pid) for pid in pids)  # b was stopped (and reaped) on leaving
+            try:
+                await play(run)
+            finally:
+                await run.abandon()  # no worker left running, whatever failed
     finally:
         delete_test_keys(redis_url, tmp_path)
+
+
+async def play(run: ScenarioRun) -> None:
+    """The three steps, with what each must say."""
+    started = await run.next()
+    assert started is not None
+    assert started.values["workers"] == "a, b" and started.values["failed"] == 0
+    pids = [w.process.pid for w in run.shared.workers.workers.values()]
+    await asyncio.sleep(0.5)  # mid-burst: both are writing
+    killed = await run.next()
+    assert killed is not None and killed.values["killed"] == "a"
+    assert gone(pids[0])
+    landed = await run.next()
+    assert landed is not None
+    values = landed.values
+    assert values["fleet_acked"] > 0, "worker a acknowledged nothing before its kill"
+    assert values["claimed_left"] == 0
+    assert values["fleet_lost"] == 0
+    assert "0 users lost a write" in landed.narration
+    assert values["claimed_by"] != "nobody"
+    await run.leave()
+    assert all(gone(pid) for pid in pids)  # b was stopped (and reaped) on leaving
 
 
 async def test_without_a_fleet_queue_the_first_step_says_how_to_start_one(tmp_path: Path):
@@ -64,10 +72,12 @@ async def test_without_a_fleet_queue_the_first_step_says_how_to_start_one(tmp_pa
         await engine.seed(10)
         run = ScenarioRun(engine, builtin_scenario("fleet"), timings=False)
         await run.start()
-        frame = await run.next()
+        try:
+            frame = await run.next()
+        finally:
+            await run.abandon()
         assert frame is not None and frame.values["workers"] == "none"
         assert "2 starts failed: a worker needs the fleet queue: start cachetui on this " in (
             frame.narration
         )
         assert "--queue redis://HOST:6379/0" in frame.narration
-        await run.leave()
