@@ -28,6 +28,7 @@ from __future__ import annotations
 #: time to live (twice the window) before, so before that answer, and the base read after
 #: it holds that landing. The head is kept (no time to live) while its entry is pending.
 SEQUENCE = """
+if redis.replicate_commands then redis.replicate_commands() end  -- TIME, then writes (< 5)
 if redis.call('EXISTS', KEYS[3]) == 1 then return {-1} end
 local nc = tonumber(ARGV[6])
 local first_base = 8 + 2 * nc
