@@ -248,17 +248,9 @@ class WriteBehind(Policy):
         if pending >= core.config.batch_size:
             self._flusher.request_flush()
 
-    def _unlanded(self, op: int, user_id: int) -> Profile | None:
+    def _pending(self, user_id: int) -> tuple[Profile, str] | None:
         """The pending queue first (read-your-writes), then a rejected dead letter."""
         pending = self._core.queue.get(user_id)
         if pending is None:
-            return self._parked(op, user_id)
-        self._core.emit(
-            op,
-            EventKind.QUEUE_HIT,
-            user_id,
-            pending.version,
-            None,
-            "served from the write queue (read-your-writes)",
-        )
-        return pending
+            return super()._pending(user_id)
+        return pending, "served from the write queue (read-your-writes)"
