@@ -20,7 +20,7 @@ from tests.conftest import postgres_or_skip
 
 pytestmark = pytest.mark.postgres
 
-SMALL = ("--ops", "200", "--keys", "50", "--read-ratio", "0.5", "--json")
+SMALL = ("--ops", "200", "--keys", "50", "--read-ratio", "0.5", "--json", "--warmup", "0")
 
 
 def schemas(url: str) -> set[str]:
