@@ -96,6 +96,10 @@ def test_a_warm_up_runs_before_the_timed_part_and_fills_the_cache(capsys):
     # …found more of their keys cached
     assert warm["hit_ratio"] > cold["hit_ratio"]
     assert warm["db_reads"] < cold["db_reads"]
+    # a sweep runs paced: no flat-out warm-up
+    refused = bench("--warmup", "1", "--sweep", "zipf=0,1")
+    assert refused.returncode == 2
+    assert "--warmup does not apply to --sweep" in refused.stderr.splitlines()[-1]
 
 
 def test_bench_measures_write_behind_over_a_durable_queue():
@@ -126,7 +130,6 @@ def test_bench_table_for_one_policy():
         (["--concurrency", "100000"], "--concurrency: must be between 1 and 10,000, got 100000"),
         (["--ops", "many"], "--ops: expected a number, got 'many'"),
         (["--warmup", "soon"], "--warmup: expected a number, got 'soon'"),
-        (["--warmup", "1", "--sweep", "zipf=0,1"], "--warmup does not apply to --sweep"),
         (["--db", "/no/such/file.db"], "--db /no/such/file.db: no such file"),
         (["--cache", "memcached://x"], "unsupported cache URL 'memcached://x'"),
         (["--queue", "kafka://x"], "unknown queue URL 'kafka://x'"),
