@@ -38,6 +38,7 @@ from cachetui.cli.quit_report import (
 )
 from cachetui.engine import CacheTuiError, Engine, Event, EventKind, PendingWritesError
 from cachetui.engine.lab.workload import Workload
+from cachetui.engine.words import plural
 from cachetui.literal import printable
 
 
@@ -166,7 +167,7 @@ class DashboardSession(Session):
         letters = len(self.engine.dead_letters())
         queue = self.engine.queue_location  # (gone with the engine once it is closed)
         if pending or letters:
-            writes = "write" if pending == 1 else "writes"
+            writes = plural(pending, "write")
             notice = [f"Flushing {pending} pending {writes} before quitting…"] if pending else []
             if letters:
                 notice.append(parked_sentence(letters) + ".")
@@ -187,7 +188,7 @@ class DashboardSession(Session):
                 self._quit_dialog = ConfirmScreen(
                     "The database is not taking writes",
                     f"{exc}.{parked}\n\nQuit anyway and lose {exc.pending} "
-                    f"{'write' if exc.pending == 1 else 'writes'}?",
+                    f"{plural(exc.pending, 'write')}?",
                     yes=f"Quit and lose {exc.pending}",
                     no="Stay",
                 )
@@ -231,7 +232,7 @@ class DashboardSession(Session):
                 ChoiceScreen(
                     "The database file is gone",
                     f"{engine.database_file_error}.\n\n{exc.pending} acknowledged "
-                    f"{'write is' if exc.pending == 1 else 'writes are'} pending. Write "
+                    f"{plural(exc.pending, 'write is', 'writes are')} pending. Write "
                     f"them, with every row the engine still holds, into a new file at "
                     f"{engine.db.path} (beside it, if another file took its place), or "
                     "discard them?",

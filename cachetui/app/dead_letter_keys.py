@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from cachetui.app.dashboard import Dashboard
 from cachetui.app.screens.dead_letters import DeadLettersScreen
 from cachetui.engine import CacheTuiError, Event
+from cachetui.engine.words import plural
 
 
 class DeadLetterKeys:
@@ -94,7 +95,7 @@ class DeadLetterKeys:
             dashboard.notify(
                 f"a real trigger (cachetui_lab_reject_{user}) now refuses every update of "
                 f"user {user}: write-behind tries it {attempts} "
-                f"{'time' if attempts == 1 else 'times'}, then parks it as a "
+                f"{plural(attempts, 'time')}, then parks it as a "
                 "dead letter (d); write-through and write-around fail the caller. P again: "
                 "accept",
                 title=f"DB rejects user {user}'s writes",
@@ -127,9 +128,9 @@ class DeadLetterKeys:
         letters = dashboard.engine.dead_letters()
         if letters:
             count = len(letters)
-            them = "it" if count == 1 else "them"
+            them = plural(count, "it", "them")
             dashboard.notify(
-                f"{count} {'write was' if count == 1 else 'writes were'} parked by an earlier "
+                f"{count} {plural(count, 'write was', 'writes were')} parked by an earlier "
                 f"run (the database rejected {them}, or another writer got there first): d "
                 f"lists {them}, to retry or discard",
                 title=f"{count} dead letter{'s' if count != 1 else ''}",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from cachetui.app.dashboard import Dashboard
 from cachetui.engine.lab.workload import Workload
+from cachetui.engine.words import plural
 
 LATENCIES = (0.0, 0.01, 0.1, 1.0)
 READ_RATIOS = (0.8, 0.5, 0.95, 0.2)
@@ -68,9 +69,9 @@ class FaultsAndWorkload:
             await workload.stop()
             stats = workload.stats
             self._dashboard.notify(
-                f"workload stopped: {stats.reads:,} {'read' if stats.reads == 1 else 'reads'}, "
-                f"{stats.updates:,} {'update' if stats.updates == 1 else 'updates'}, "
-                f"{stats.errors:,} {'error' if stats.errors == 1 else 'errors'}"
+                f"workload stopped: {stats.reads:,} {plural(stats.reads, 'read')}, "
+                f"{stats.updates:,} {plural(stats.updates, 'update')}, "
+                f"{stats.errors:,} {plural(stats.errors, 'error')}"
             )
         else:
             workload.start()

@@ -26,6 +26,7 @@ from cachetui.engine import (
 )
 from cachetui.engine.engine import last_op_id
 from cachetui.engine.lab.demo_data import random_changes
+from cachetui.engine.words import plural
 
 POLICY_KEYS = {
     "1": WritePolicy.WRITE_THROUGH,
@@ -74,7 +75,7 @@ class Operations:
             return
         pending = len(self._engine.pending_writes())
         if pending:
-            writes = "write" if pending == 1 else "writes"
+            writes = plural(pending, "write")
             self._dashboard.notify(
                 f"Flushing {pending} pending {writes} before leaving write-behind…"
             )
@@ -182,13 +183,13 @@ class Operations:
         after = self._engine.metrics
         if kind == "read" and self._engine.policy is WritePolicy.NO_CACHE:
             done = BURST - len(failed)
-            message = f"{done} {'read' if done == 1 else 'reads'}, all from the database (no cache)"
+            message = f"{done} {plural(done, 'read')}, all from the database (no cache)"
         elif kind == "read":
             hits = after.hits - before.hits
             misses = BURST - hits - len(failed)
             message = (
-                f"{BURST} reads: {hits} {'hit' if hits == 1 else 'hits'}, {misses} "
-                f"{'miss' if misses == 1 else 'misses'}"
+                f"{BURST} reads: {hits} {plural(hits, 'hit')}, {misses} "
+                f"{plural(misses, 'miss', 'misses')}"
             )
             loaded = after.db_reads - before.db_reads
             if 0 <= loaded < misses:  # single flight: one DB read per user, the rest wait
@@ -390,12 +391,12 @@ def flush_summary(rows: int, transactions: int, refused: int) -> str:
     database refused. A transaction counts only if it wrote a row (as the metrics strip's
     ``tx``): one that tried only a refused row is no transaction here, and a flush that
     landed nothing says so."""
-    tries = f"the database refused {refused:,} {'try' if refused == 1 else 'tries'}"
+    tries = f"the database refused {refused:,} {plural(refused, 'try', 'tries')}"
     if not rows:
         return f"nothing landed: {tries}" if refused else "nothing landed"
     said = (
-        f"flushed {rows:,} {'write' if rows == 1 else 'writes'} in {transactions:,} "
-        f"{'transaction' if transactions == 1 else 'transactions'}"
+        f"flushed {rows:,} {plural(rows, 'write')} in {transactions:,} "
+        f"{plural(transactions, 'transaction')}"
     )
     return f"{said} ({tries})" if refused else said
 
@@ -410,9 +411,9 @@ def update_burst_summary(total: int, failed: Sequence[BaseException], pending: i
             f"(the first: {failed[0]})"
         )
     else:
-        said = f"{total} {'update' if total == 1 else 'updates'} acknowledged"
+        said = f"{total} {plural(total, 'update')} acknowledged"
     if pending is not None:
-        said += f"; {pending:,} {'write' if pending == 1 else 'writes'} pending in the queue"
+        said += f"; {pending:,} {plural(pending, 'write')} pending in the queue"
     return said
 
 

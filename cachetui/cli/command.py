@@ -15,6 +15,7 @@ from cachetui.cli.options import add_app_options, config_from_args
 from cachetui.cli.talk import add_talk_option, prepare_talk
 from cachetui.engine.errors import CacheTuiError, StoreUnavailable, ValidationError
 from cachetui.engine.preflight import check_servers
+from cachetui.engine.words import plural
 from cachetui.literal import printable
 
 
@@ -123,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         width = stderr_width()  # the terminal's: its own wrapping would cut words
         kept, where = session.kept_on_exit
         if kept:  # q with the database down and a durable queue: nothing lost
-            stay = "write stays" if kept == 1 else "writes stay"
+            stay = plural(kept, "write stays", "writes stay")
             said = f"cachetui: {kept} pending {stay} in the durable queue {where}; "
             for line in wrapped(said + "replayed on next start", width):
                 print(line, file=sys.stderr)

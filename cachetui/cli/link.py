@@ -22,6 +22,7 @@ from cachetui.engine.errors import ValidationError
 from cachetui.engine.lab.link.durations import DURATION_FORMS, format_duration, parse_duration
 from cachetui.engine.lab.link.relay import Relay, precise_loop
 from cachetui.engine.lab.link.shaping import Shaping
+from cachetui.engine.words import plural
 from cachetui.literal import printable
 
 Address = tuple[str, int]
@@ -180,7 +181,7 @@ async def serve(listen: Address, to: Address, rtt: float, jitter: float) -> int:
         stats = relay.stats()
         await relay.close()
     accepted = relay.accepted
-    connections = f"{accepted} connection{'' if accepted == 1 else 's'}"
+    connections = f"{accepted} {plural(accepted, 'connection')}"
     if relay.refused:
         connections += f" ({relay.refused} could not reach {where(to)})"
     print(

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cachetui.cli.driver_logs import log_path
+from cachetui.engine.words import plural
 
 #: The signals that quit like q (SIGHUP: the terminal was closed). Not on Windows.
 QUIT_SIGNALS = tuple(
@@ -63,7 +64,7 @@ def wrapped(line: str, width: int | None, indent: str = "", more: str = "  ") ->
 
 def parked_sentence(count: int) -> str:
     """How many dead letters stay parked, for the quit dialog and notice."""
-    letters = "dead letter stays" if count == 1 else "dead letters stay"
+    letters = plural(count, "dead letter stays", "dead letters stay")
     return (
         f"{count} {letters} parked in the database (not lost: the next start lists them, "
         "d, to retry or discard)"
@@ -76,7 +77,7 @@ def parked_lines(parked: list[Parked], db_path: str, width: int | None = None) -
     if not parked:
         return []
     count = len(parked)
-    letters = "dead letter stays" if count == 1 else "dead letters stay"
+    letters = plural(count, "dead letter stays", "dead letters stay")
     named = [f"user\N{NO-BREAK SPACE}{u} v{v} ({kind})" for u, v, kind in parked]
     return [
         *wrapped(
@@ -104,7 +105,7 @@ def unknown_lines(unknown: list[Unknown], width: int | None = None) -> list[str]
     if not unknown:
         return []
     count = len(unknown)
-    commits = "commit" if count == 1 else "commits"
+    commits = plural(count, "commit")
     named = [f"user\N{NO-BREAK SPACE}{u} v{v} ({w})" for u, v, w in unknown]
     return [
         *wrapped(
@@ -150,19 +151,19 @@ class SignalReport:
             )
         if self.kept[0]:
             kept, where = self.kept
-            stay = "write stays" if kept == 1 else "writes stay"
+            stay = plural(kept, "write stays", "writes stay")
             return (
                 f"quit on {self.name}: {kept} pending {stay} in the durable queue {where}; "
                 "replayed on next start"
             )
         if not self.lost:
-            writes = "write" if self.flushed == 1 else "writes"
+            writes = plural(self.flushed, "write")
             return f"quit on {self.name}: {self.flushed} pending {writes} flushed"
         count = len(self.lost)
-        writes = "write" if count == 1 else "writes"
+        writes = plural(count, "write")
         return (
             f"quit on {self.name}: {count} pending {writes} could not be written "
-            f"and {'is' if count == 1 else 'are'} lost ({self.reason})"
+            f"and {plural(count, 'is', 'are')} lost ({self.reason})"
         )
 
     def stderr_lines(self, width: int | None = None) -> list[str]:

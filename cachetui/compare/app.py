@@ -33,6 +33,7 @@ from cachetui.compare.status_line import status_line
 from cachetui.engine import CacheTuiError, Engine, Profile
 from cachetui.engine.lab.demo_data import random_changes
 from cachetui.engine.lab.workload import Workload
+from cachetui.engine.words import plural
 from cachetui.literal import literal
 
 #: One half per tick, so each half repaints once a second at most (three tables a frame).
@@ -297,8 +298,7 @@ class CompareApp(App[None]):
             rows = after.db_writes - before.db_writes
             tx = after.db_transactions - before.db_transactions
             self.side(index).show_outcome(
-                f"flush: {rows} {'write' if rows == 1 else 'writes'} in {tx} "
-                f"{'transaction' if tx == 1 else 'transactions'}"
+                f"flush: {rows} {plural(rows, 'write')} in {tx} {plural(tx, 'transaction')}"
                 if rows
                 else "flush: nothing landed"
             )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cachetui.engine import Engine, PaneSnapshot
+from cachetui.engine.words import plural
 
 #: Below this ratio two numbers are "about the same" and the line does not name a winner.
 NOTABLE = 1.2
@@ -40,9 +41,9 @@ def side_numbers(label: str, engine: Engine, snapshot: PaneSnapshot) -> SideNumb
     )
 
 
-def plural(count: int, noun: str) -> str:
-    """``1 write``, ``120 writes``."""
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+def counted(count: int, noun: str) -> str:
+    """``1 write``, ``120 writes``, ``1,200 writes``."""
+    return f"{count:,} {plural(count, noun)}"
 
 
 def times(ratio: float) -> str:
@@ -71,12 +72,12 @@ def difference_line(a: SideNumbers, b: SideNumbers, *, timings: bool = True) -> 
     parts = [f"{label}: {', '.join(said)}" for label, said in claims.items() if said]
     risk = [s for s in (a, b) if s.at_risk]
     for side in risk:
-        parts.append(f"{plural(side.at_risk, 'write')} at risk on {side.label}")
+        parts.append(f"{counted(side.at_risk, 'write')} at risk on {side.label}")
     for side in (a, b):
         if side.pending and not side.at_risk:
             parts.append(f"{side.pending:,} pending on {side.label} (durable queue)")
         if side.lost:
-            parts.append(f"{plural(side.lost, 'write')} lost on {side.label}")
+            parts.append(f"{counted(side.lost, 'write')} lost on {side.label}")
     if not parts:
         return "the same so far: press u (update), w (workload), o (outage) or c (crash)"
     return " · ".join(parts)

@@ -7,7 +7,7 @@ from rich.text import Text
 
 from cachetui.app.operations import update_failure
 from cachetui.app.states import Palette
-from cachetui.compare.difference import plural
+from cachetui.compare.difference import counted
 from cachetui.engine import CacheTuiError, CrashReport, Profile, WritePolicy
 
 
@@ -42,13 +42,13 @@ def crash_line(lost: list[tuple[int, int]], report: CrashReport, palette: Palett
     replayed = report.replayed if report is not None else 0
     if lost:
         return Text(
-            f"✖ crash: {plural(report.lost_updates, 'acknowledged update')} of "
-            f"{plural(len(lost), 'user')} lost (never reached the DB)",
+            f"✖ crash: {counted(report.lost_updates, 'acknowledged update')} of "
+            f"{counted(len(lost), 'user')} lost (never reached the DB)",
             style=f"bold {palette.bad}",
         )
     if replayed:
         return Text(
-            f"✔ crash: nothing lost; {plural(replayed, 'write')} replayed from the durable queue",
+            f"✔ crash: nothing lost; {counted(replayed, 'write')} replayed from the durable queue",
             style=palette.ok,
         )
     return Text("✔ crash: nothing lost (nothing was pending)", style=palette.ok)

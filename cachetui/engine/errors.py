@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from cachetui.engine.words import plural
+
 
 class CacheTuiError(Exception):
     """Base class of every error the engine raises: catch it to catch them all.
@@ -81,8 +83,8 @@ class PendingWritesError(DatabaseUnavailable):
     """Writes are still pending and could not be flushed (the database is failing)."""
 
     def __init__(self, pending: int, cause: str) -> None:
-        plural = "write is" if pending == 1 else "writes are"
-        super().__init__(f"{pending} acknowledged {plural} still pending: {cause}")
+        words = plural(pending, "write is", "writes are")
+        super().__init__(f"{pending} acknowledged {words} still pending: {cause}")
         self.pending = pending
 
 

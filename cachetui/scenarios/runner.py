@@ -35,6 +35,7 @@ from typing import Any
 
 from cachetui.engine import CacheTuiError, Engine, StoreUnavailable
 from cachetui.engine.metrics.counters import MetricsSnapshot
+from cachetui.engine.words import plural
 from cachetui.scenarios.distance import PolicyLatencies, apply_links, saved_links
 from cachetui.scenarios.engine_state import (
     EngineState,
@@ -191,7 +192,7 @@ class ScenarioRun:
 
     def _intro(self) -> Frame:
         steps = len(self.scenario.steps)
-        text = self.scenario.description or f"{steps} {'step' if steps == 1 else 'steps'}."
+        text = self.scenario.description or f"{steps} {plural(steps, 'step')}."
         return Frame(self.scenario, -1, text)
 
     # -- baseline and restore ---------------------------------------------------------------

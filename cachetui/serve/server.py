@@ -60,6 +60,7 @@ from aiohttp.web_runner import GracefulExit
 from textual_serve import download_manager
 from textual_serve.server import Server, to_int
 
+from cachetui.engine.words import plural
 from cachetui.serve import refusals
 from cachetui.serve.app_service import GRACE_SECONDS, ReapingAppService
 from cachetui.serve.listening import is_loopback
@@ -303,7 +304,7 @@ class ReapingServer(Server):
 
     def _running(self) -> str:
         n = len(self.sessions)
-        return f"{n} cachetui session{'' if n == 1 else 's'} {'is' if n == 1 else 'are'} running"
+        return f"{n} cachetui {plural(n, 'session')} {plural(n, 'is', 'are')} running"
 
     def _turned_away(self) -> None:
         say(

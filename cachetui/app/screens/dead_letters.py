@@ -20,6 +20,7 @@ from cachetui.app.states import DARK, Palette
 from cachetui.app.widgets.dead_letter_table import DeadLetterTable, describe_letter
 from cachetui.app.widgets.key_table import KeyTable
 from cachetui.engine import CacheTuiError, DeadLetter, Engine
+from cachetui.engine.words import plural
 from cachetui.literal import literal
 
 #: The longest a retry waits for its writes to land before saying they are queued.
@@ -176,7 +177,7 @@ class DeadLettersScreen(ModalScreen[None]):
             self.notify(
                 f"{_users(users, 'is', 'are')} back in the write queue, but the database "
                 f"is not taking writes: {exc}. "
-                f"{'It lands' if len(users) == 1 else 'They land'} when it answers.",
+                f"{plural(len(users), 'It lands', 'They land')} when it answers.",
                 title="Retried, still pending",
                 severity="warning",
                 timeout=8,

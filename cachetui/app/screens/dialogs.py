@@ -14,6 +14,7 @@ from textual.widgets import Button, DataTable, Input, Label, Static
 
 from cachetui.app.screens.field_rules import control_problem
 from cachetui.engine.digits import digit_problem
+from cachetui.engine.words import plural
 from cachetui.literal import literal, printable
 
 DIALOG_CSS = """
@@ -235,7 +236,7 @@ class CrashReportScreen(ModalScreen[None]):
                 else "The cache and the write-behind queue vanished without a flush."
             )
             if self.replayed:
-                were = "write was" if self.replayed == 1 else "writes were"
+                were = plural(self.replayed, "write was", "writes were")
                 # the queue's path is a user's: a Text, never markup around it
                 yield Static(
                     Text.assemble(
@@ -251,15 +252,15 @@ class CrashReportScreen(ModalScreen[None]):
                 updates = self.lost_updates
                 yield Static(
                     f"{vanished} [b]{updates}[/b] acknowledged "
-                    f"{'update' if updates == 1 else 'updates'} of [b]{users}[/b] "
-                    f"{'user' if users == 1 else 'users'} "
-                    f"{'was' if updates == 1 else 'were'} lost: the callers were "
+                    f"{plural(updates, 'update')} of [b]{users}[/b] "
+                    f"{plural(users, 'user')} "
+                    f"{plural(updates, 'was', 'were')} lost: the callers were "
                     "told these updates succeeded, but the database never got them."
                 )
                 if self.still_cached:
                     yield Static(
                         f"[b]{len(self.still_cached)}[/b] of them still "
-                        f"{'sits' if len(self.still_cached) == 1 else 'sit'} in the cache, "
+                        f"{plural(len(self.still_cached), 'sits', 'sit')} in the cache, "
                         "newer than the database with no pending write to land them "
                         "([b]✖ orphaned[/b]): readers see them until they are evicted, "
                         "expire or are overwritten, then the older database version returns."

@@ -15,6 +15,7 @@ from textual.widgets import Button, Input, Label, Static
 from cachetui.app.export import ExportError
 from cachetui.app.screens.dialogs import DIALOG_CSS
 from cachetui.app.screens.field_rules import control_problem
+from cachetui.engine.words import plural
 from cachetui.literal import literal
 
 
@@ -41,7 +42,7 @@ class ExportScreen(ModalScreen[list[Path] | None]):
             yield Label("Export the screen and the metrics", classes="title")
             yield Static(
                 "The screen as it was when you asked (SVG) and the metrics history "
-                f"({self.samples:,} {'sample' if self.samples == 1 else 'samples'}, one a "
+                f"({self.samples:,} {plural(self.samples, 'sample')}, one a "
                 "second) as CSV and JSON, named cachetui-<date>-<time>. Into the folder "
                 "(created if missing):"
             )

@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
+from cachetui.engine.words import plural
 from cachetui.literal import printable
 from cachetui.scenarios import Scenario
 
@@ -59,7 +60,7 @@ class ScenarioPicker(ModalScreen[Scenario | None]):
         text.append(printable(scenario.title, newlines=False), style="bold")
         steps = len(scenario.steps)
         name = printable(scenario.name, newlines=False)
-        text.append(f"\n{name} · {steps} {'step' if steps == 1 else 'steps'}", "dim")
+        text.append(f"\n{name} · {steps} {plural(steps, 'step')}", "dim")
         if scenario.description:
             text.append(f"\n{printable(scenario.description)}")
         return text

@@ -24,6 +24,7 @@ from cachetui.app.widgets.verdict_line import policy_verdict
 from cachetui.engine import Engine, Verdicts, Violation
 from cachetui.engine.history import KINDS
 from cachetui.engine.history.timeline import Timeline, user_timeline
+from cachetui.engine.words import plural
 from cachetui.literal import printable
 
 HINT = "↑↓ choose · enter that user's timeline · esc back"
@@ -64,7 +65,7 @@ def violation_text(v: Violation, palette: Palette = DARK) -> Text:
     who = "" if v.caller is None else f", {v.caller}"
     text.append(printable(f" · {v.policy} · user {v.user}{who}", newlines=False))
     if v.kind == "stale":
-        writes = "write" if v.writes == 1 else "writes"
+        writes = plural(v.writes, "write")
         text.append(f" · {v.writes} {writes}, {v.ms:,.0f} ms behind")
     if v.promised:
         text.append(" · breaks its promise", f"bold {palette.bad}")

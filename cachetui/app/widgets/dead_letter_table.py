@@ -9,6 +9,7 @@ from rich.text import Text
 from cachetui.app.states import DARK, Palette, state_cell
 from cachetui.app.widgets.key_table import Cells, Column, KeyTable
 from cachetui.engine import DeadLetter, KeyState, key_state
+from cachetui.engine.words import plural
 
 
 def letter_state(letter: DeadLetter) -> KeyState:
@@ -76,7 +77,7 @@ def describe_letter(letter: DeadLetter, conflict_rule: str = "reject") -> str:
             f"first: the database had {found} ({when}).\n{retry}; delete: discard it, "
             "the other writer's version stays."
         )
-    tries = f"{letter.attempts} {'try' if letter.attempts == 1 else 'tries'}"
+    tries = f"{letter.attempts} {plural(letter.attempts, 'try', 'tries')}"
     return (
         f"User {user} v{version} (built on v{base}) was rejected by the database after "
         f"{tries} ({when}): {letter.error}\n"

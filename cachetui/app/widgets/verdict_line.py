@@ -9,6 +9,7 @@ from rich.text import Text
 
 from cachetui.app.states import DARK, Palette
 from cachetui.engine import PolicyVerdict, Verdicts
+from cachetui.engine.words import plural
 
 SEPARATOR = "  │  "
 
@@ -22,7 +23,7 @@ def policy_verdict(v: PolicyVerdict, palette: Palette = DARK) -> Text:
     text.append(" · ")
     text.append(f"{v.stale:,} stale", f"bold {palette.stale}" if v.stale else "")
     if v.stale:
-        writes = "write" if v.stale_writes == 1 else "writes"
+        writes = plural(v.stale_writes, "write")
         text.append(f" (≤ {v.stale_writes:,} {writes}, ≤ {v.stale_ms:,.0f} ms behind)")
     text.append(" · RYW ")
     text.append(f"✗ {v.ryw:,}" if v.ryw else "✓", bad if v.ryw else palette.ok)

@@ -26,6 +26,7 @@ from cachetui.engine.lab.link.links import EngineLinks
 from cachetui.engine.lab.reset import reset_core
 from cachetui.engine.profile import Profile, validate_changes, validate_user_id
 from cachetui.engine.queue.flusher import Flusher
+from cachetui.engine.words import plural
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +79,7 @@ class LabOperations:
             if store.lost_on_crash:
                 await store.clear()
         if replayed:
-            writes = "write" if len(replayed) == 1 else "writes"
+            writes = plural(len(replayed), "write")
             detail = f"{len(replayed)} {writes} replayed from the durable queue, "
             detail += "none lost" if not lost else f"{len(lost)} lost"
             core.emit(op, EventKind.REPLAY, None, None, None, detail)
@@ -98,7 +99,7 @@ class LabOperations:
                 )
         if unrepaired and not store.lost_on_crash:
             detail += (
-                f"; {unrepaired} cache {'entry' if unrepaired == 1 else 'entries'} written "
+                f"; {unrepaired} cache {plural(unrepaired, 'entry', 'entries')} written "
                 "while the cache was unreachable will not be repaired: they may be stale"
             )
         core.emit(op, EventKind.CRASH, None, None, None, detail)

@@ -15,6 +15,7 @@ from cachetui.engine.events import EventKind
 from cachetui.engine.metrics.counters import Counters
 from cachetui.engine.profile import Profile
 from cachetui.engine.queue.flusher import Flusher
+from cachetui.engine.words import plural
 
 
 async def reset_core(core: EngineCore, flusher: Flusher, rows: Sequence[Profile]) -> int:
@@ -54,7 +55,7 @@ async def reset_core(core: EngineCore, flusher: Flusher, rows: Sequence[Profile]
         None,
         None,
         None,
-        f"lab reset: {len(rows):,} {'row' if len(rows) == 1 else 'rows'} as at the start, "
+        f"lab reset: {len(rows):,} {plural(len(rows), 'row')} as at the start, "
         "cache and queue empty, no dead "
         f"letters, every counter at 0; write epoch {epoch}",
     )

@@ -26,6 +26,7 @@ from cachetui.engine.profile import Profile
 from cachetui.engine.queue.dead_letters import DeadLetter, DeadLetterKind
 from cachetui.engine.queue.lost_replies import LostReplies
 from cachetui.engine.queue.write_queue import Batch
+from cachetui.engine.words import plural
 
 log = logging.getLogger("cachetui.engine")
 
@@ -188,7 +189,7 @@ class Flusher:
                 None,
                 None,
                 perf_counter() - start,
-                f"{count} {'write' if count == 1 else 'writes'} not landed, will retry: {exc}",
+                f"{count} {plural(count, 'write')} not landed, will retry: {exc}",
             )
             return exc
         failures = outcome
@@ -232,7 +233,7 @@ class Flusher:
                 None,
                 None,
                 elapsed,
-                f"{len(written)} {'write' if len(written) == 1 else 'writes'} in 1 transaction",
+                f"{len(written)} {plural(len(written), 'write')} in 1 transaction",
             )
         if before:
             core.emit(
@@ -409,6 +410,6 @@ class Flusher:
                 raise PendingWritesError(
                     len(core.queue),
                     f"{core.active_updates} "
-                    f"{'update' if core.active_updates == 1 else 'updates'} still in progress",
+                    f"{plural(core.active_updates, 'update')} still in progress",
                 )
             await wait_event(core.idle, min(remaining, 0.05))

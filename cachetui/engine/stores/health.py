@@ -28,6 +28,7 @@ from cachetui.engine.events import EventKind
 from cachetui.engine.lab.faults import Faults
 from cachetui.engine.profile import Profile
 from cachetui.engine.stores.base import CacheStore
+from cachetui.engine.words import plural
 
 CACHE_PROBE_BASE = 0.25  # seconds before asking an unreachable cache again
 CACHE_PROBE_CAP = 2.0
@@ -254,7 +255,7 @@ class CacheHealth:
         self.ok = True
         self.error = ""
         self.local = self.store.local
-        entries = "entry" if dropped == 1 else "entries"
+        entries = plural(dropped, "entry", "entries")
         detail = f"{dropped} {entries} written meanwhile dropped" if dropped else "cache back"
         self._emit(_BACKGROUND_OP, EventKind.CACHE_UP, None, None, None, detail)
 

@@ -29,6 +29,7 @@ from cachetui.engine.profile import Profile
 from cachetui.engine.stores.memory import MemoryStore
 from cachetui.engine.stores.redis_errors import describe_error, unreachable
 from cachetui.engine.stores.redis_url import mask_url
+from cachetui.engine.words import plural
 
 #: Every channel's prefix; the database's id follows.
 CHANNEL_PREFIX = "cachetui:invalidate:"
@@ -242,8 +243,7 @@ class NearCache:
             EventKind.INVALIDATE,
             None,
             None,
-            f"near cache: {what} is dropped (cleared {count} "
-            f"{'entry' if count == 1 else 'entries'})",
+            f"near cache: {what} is dropped (cleared {count} {plural(count, 'entry', 'entries')})",
         )
 
     def _apply(self, data: bytes) -> None:
