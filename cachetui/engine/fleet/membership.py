@@ -41,9 +41,9 @@ def registration(core: EngineCore, owner: str) -> Registration:
 
 
 def queue_kind(core: EngineCore) -> str:
-    """ "memory", "sqlite", "redis", or "fleet" (a Redis URL with the fleet queue)."""
+    """ "memory", "sqlite", or "fleet" (a ``redis://`` queue: the fleet queue)."""
     kind = parse_queue_url(core.config.queue_url, core.db.path).kind
-    return "fleet" if kind == "redis" and core.config.fleet else kind
+    return "fleet" if kind == "redis" else kind
 
 
 def registry_of(core: EngineCore) -> Registry | None:

@@ -115,9 +115,9 @@ def _decode(text: str) -> Profile:
 
 class Journal(Protocol):
     """What the engine needs of a durable queue (:class:`Outbox`, or
-    :class:`~cachetui.engine.queue.stream.RedisStreamOutbox`)."""
+    :class:`~cachetui.engine.fleet.fleet_queue.FleetQueue`)."""
 
-    path: str  # what to show: the outbox file, or the stream and its server
+    path: str  # what to show: the outbox file, or the fleet queue and its server
     owner: str
 
     async def open(self, database_id: str) -> None: ...
@@ -134,9 +134,9 @@ class Journal(Protocol):
 
 def journal_name(journal: Journal) -> str:
     """A durable queue as a sentence names it: ``the outbox PATH`` (a file), or ``the
-    redis stream KEY at URL`` (a stream is no outbox)."""
+    fleet queue KEY at URL`` (Redis: no outbox)."""
     path = journal.path
-    return f"the {path}" if path.startswith("redis stream ") else f"the outbox {path}"
+    return f"the {path}" if path.startswith("fleet queue ") else f"the outbox {path}"
 
 
 class Outbox:
