@@ -115,20 +115,25 @@ async def leave(core: EngineCore, deadline: float) -> None:
     left that no other live member would land (the database does not take them in
     time, or a dead member is not yet claimable), raise PendingWritesError and stay in."""
     fleet = cast(FleetLink, core.fleet)
-    await fleet.drain(deadline)
-    left = len(core.queue)
-    try:
-        status = await fleet.status()
-        others = any(m.live and m.owner != status.me for m in status.members)
-        if not others:
-            left = max(left, await fleet.queue.count())
-    except DatabaseUnavailable as exc:
-        fleet.start()  # still in: its ticks go on
-        raise DatabaseUnavailable(f"the {fleet.queue.path} cannot be read: {exc}") from exc
-    if left and not others:
-        fleet.start()
-        where = fleet.queue.path
-        raise PendingWritesError(left, f"they stay in the {where}: no other instance lands them")
+    while True:  # tried again until the deadline: Redis or the database may come back
+        await fleet.drain(deadline)
+        left, error = len(core.queue), None
+        try:
+            status = await fleet.status()
+            others = any(m.live and m.owner != status.me for m in status.members)
+            if not others:
+                left = max(left, await fleet.queue.count())
+        except (DatabaseUnavailable, RedisError, OSError) as exc:
+            error = DatabaseUnavailable(f"the {fleet.queue.path} cannot be read: {exc}")
+        if error is None and (others or not left):
+            break
+        if perf_counter() >= deadline:
+            fleet.start()  # still in: its ticks go on
+            if error is not None:
+                raise error
+            where = fleet.queue.path
+            raise PendingWritesError(left, f"they stay in the {where}: no one else lands them")
+        await asyncio.sleep(0.05)
     core.queue.clear()  # fed from Redis, still there: the others land them
     core.fleet = None
 
@@ -139,12 +144,15 @@ async def land_held(core: EngineCore, flusher: Flusher, op: int, deadline: float
     are theirs to land). PendingWritesError past ``deadline``."""
     fleet = cast(FleetLink, core.fleet)
     while True:
-        fed = await fleet.tick()
-        if len(core.queue):
-            await flusher.flush_all(op, deadline, everything=True)
-            continue
+        try:
+            fed = await fleet.tick()
+            if len(core.queue):
+                await flusher.flush_all(op, deadline, everything=True)
+                continue
+            sizes = await fleet.queue.sizes()
+        except (RedisError, OSError) as exc:
+            raise DatabaseUnavailable(f"the {fleet.queue.path}: {exc}") from exc
         leases = fleet.queue.leases
-        sizes = await fleet.queue.sizes()
         left = sum(sizes.get(k, 0) for k in (leases.held if leases is not None else {}))
         if not fed and not left:
             return

@@ -126,7 +126,7 @@ class DurableQueueOperations:
 
     @property
     def queue_persistence(self) -> str:
-        """What a Redis Stream queue survives, read from the server at start
+        """What the fleet queue (Redis) survives, read from the server at start
         (``CONFIG GET appendonly``, ``save``); '' for the other queues."""
         outbox = self._core.outbox
         return str(getattr(outbox, "persistence", "")) if self._core.durable else ""
