@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from cachetui.engine.core import EngineCore
 from cachetui.engine.events import EventKind
+from cachetui.engine.fleet.membership import Heartbeat, recheck
 from cachetui.engine.profile import Profile
 from cachetui.engine.queue.flusher import Flusher
 from cachetui.engine.queue.outbox import Journal, Outbox, journal_name
@@ -36,6 +37,7 @@ class DurableQueueOperations:
     _switch_lock: asyncio.Lock
     recovered: int
     recovered_landed: int
+    _fleet: Heartbeat | None
 
     def _check_running(self) -> None:
         raise NotImplementedError  # the facade's
@@ -150,7 +152,10 @@ class DurableQueueOperations:
         (as when leaving write-behind): if it keeps failing past ``timeout`` seconds
         (default ``flush_timeout``), raise PendingWritesError and keep the queue as it
         was. ValidationError for a bad URL, DatabaseUnavailable if the new queue cannot
-        be opened (the old one is kept)."""
+        be opened (the old one is kept), FleetMismatch (a ValidationError) if a live
+        instance on the database uses another queue kind. ``redis://`` joins the fleet;
+        leaving the fleet lands what this instance holds first (see
+        :func:`~cachetui.engine.fleet.joining.leave`)."""
         self._check_running()
         core = self._core
         location = parse_queue_url(url, core.db.path)
@@ -159,6 +164,8 @@ class DurableQueueOperations:
         async with self._switch_lock:
             if url == core.config.queue_url:
                 return
+            kind = "fleet" if location.kind == "redis" else location.kind
+            await recheck(self._fleet, kind)  # FleetMismatch: another kind is running
             new: Journal | None = None
             if location.kind == "redis":
                 from cachetui.engine.fleet import joining  # imports redis
