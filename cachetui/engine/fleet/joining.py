@@ -159,3 +159,16 @@ async def land_held(core: EngineCore, flusher: Flusher, op: int, deadline: float
         if perf_counter() > deadline:
             raise PendingWritesError(left, f"they stay in the {fleet.queue.path}")
         await asyncio.sleep(0.01)
+
+
+async def forget(url: str, database_id: str) -> None:
+    """Delete every key of the fleet queue of ``database_id`` on ``url`` (a throwaway
+    copy's, when its run is over: ``cachetui bench``). Nothing if Redis does not answer."""
+    prefix = f"{old_stream_key(database_id)}:fleet"
+    client = aioredis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    with contextlib.suppress(RedisError, OSError):
+        keys = [key async for key in client.scan_iter(match=f"{prefix}:*", count=1000)]
+        for start in range(0, len(keys), 1000):
+            await client.delete(*keys[start : start + 1000])
+    with contextlib.suppress(RedisError, OSError):
+        await client.aclose()
