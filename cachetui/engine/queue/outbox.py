@@ -133,10 +133,9 @@ class Journal(Protocol):
 
 
 def journal_name(journal: Journal) -> str:
-    """A durable queue as a sentence names it: ``the outbox PATH`` (a file), or ``the
-    fleet queue KEY at URL`` (Redis: no outbox)."""
-    path = journal.path
-    return f"the {path}" if path.startswith("fleet queue ") else f"the outbox {path}"
+    """A durable queue as a sentence names it: ``the outbox PATH`` (a file), else what the
+    journal calls itself (``the fleet queue PREFIX at URL``: Redis is no outbox)."""
+    return f"the outbox {journal.path}" if isinstance(journal, Outbox) else f"the {journal.path}"
 
 
 class Outbox:
