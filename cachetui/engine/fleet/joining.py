@@ -133,6 +133,7 @@ async def leave(core: EngineCore, deadline: float) -> None:
                 raise error
             where = fleet.queue.path
             raise PendingWritesError(left, f"they stay in the {where}: no one else lands them")
+        _refeed(fleet)
         await asyncio.sleep(0.05)
     core.queue.clear()  # fed from Redis, still there: the others land them
     core.fleet = None
@@ -158,7 +159,18 @@ async def land_held(core: EngineCore, flusher: Flusher, op: int, deadline: float
             return
         if perf_counter() > deadline:
             raise PendingWritesError(left, f"they stay in the {fleet.queue.path}")
+        if not fed:
+            _refeed(fleet)
         await asyncio.sleep(0.01)
+
+
+def _refeed(fleet: FleetLink) -> None:
+    """Read the partitions held from their first entry again: an entry whose landing's
+    ``XDEL`` failed (Redis did not answer) is past where feeding goes on, and would stay;
+    fed again, it lands as recognised (in already) and is deleted."""
+    leases = fleet.queue.leases
+    if leases is not None:
+        fleet.queue.lease_changes(list(leases.held))
 
 
 async def forget(url: str, database_id: str) -> None:
