@@ -105,14 +105,9 @@ class FleetLink:
             if not conflicted:
                 break
             current = await db.fetch_many([p.user_id for p in conflicted])
-            ids = [(p.user_id, p.write_id) for p in conflicted if p.write_id]
-            landed = await db.landed(ids) if ids else set()
             retry = []
             for profile in conflicted:
                 row = current.get(profile.user_id)
-                if profile.write_id in landed:  # landed before another program's write
-                    failures[profile.user_id] = RowLanded()
-                    continue
                 if row is None or row.write_id is None:
                     continue  # gone, or another program's write: a conflict
                 if row.version >= profile.version:
