@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from cachetui.bench.command import main as bench_main
+
 FIELDS = {
     "policy",
     "ops",
@@ -26,6 +28,9 @@ FIELDS = {
     "db_transactions",
     "coalesced",
 }
+
+#: No warm-up: these runs check the counts of the very operations they ran.
+COLD = ("--warmup", "0")
 
 
 def bench(*args: str) -> subprocess.CompletedProcess[str]:
@@ -50,7 +55,7 @@ def assert_documented_order(row: dict) -> None:
 
 
 def test_bench_json_compares_every_policy():
-    result = bench("--ops", "400", "--keys", "200", "--read-ratio", "0.5", "--json")
+    result = bench("--ops", "400", "--keys", "200", "--read-ratio", "0.5", "--json", *COLD)
     assert result.returncode == 0, result.stderr
     rows = {r["policy"]: r for r in map(json.loads, result.stdout.splitlines())}
     assert list(rows) == ["write-through", "write-behind", "write-around", "no-cache"]
@@ -75,10 +80,33 @@ def test_bench_json_compares_every_policy():
     assert behind["db_transactions"] < rows["write-through"]["db_transactions"]
 
 
+def test_a_warm_up_runs_before_the_timed_part_and_fills_the_cache(capsys):
+    def run(*warmup: str) -> dict:
+        argv = ["--policy", "write-through", "--ops", "500", "--keys", "2000"]
+        assert bench_main([*argv, "--capacity", "2000", "--json", *warmup]) == 0
+        [row] = map(json.loads, capsys.readouterr().out.splitlines())
+        return row
+
+    cold, warm = run("--warmup", "0"), run("--warmup", "0.5")
+    assert (cold["warmup_s"], warm["warmup_s"]) == (0, 0.5)
+    assert_documented_order(warm)
+    # the very same timed operations (the warm-up has a seed of its own), counted alone…
+    assert cold["ops"] == warm["ops"] == 500
+    assert warm["db_writes"] == cold["db_writes"] > 0
+    # …found more of their keys cached
+    assert warm["hit_ratio"] > cold["hit_ratio"]
+    assert warm["db_reads"] < cold["db_reads"]
+    # a sweep runs paced: no flat-out warm-up
+    refused = bench("--warmup", "1", "--sweep", "zipf=0,1")
+    assert refused.returncode == 2
+    assert "--warmup does not apply to --sweep" in refused.stderr.splitlines()[-1]
+
+
 def test_bench_measures_write_behind_over_a_durable_queue():
     result = bench(
         *("--ops", "400", "--keys", "200", "--read-ratio", "0.5", "--json"),
         *("--policy", "write-behind", "--queue", "sqlite://"),
+        *COLD,
     )
     assert result.returncode == 0, result.stderr
     [row] = map(json.loads, result.stdout.splitlines())
@@ -88,7 +116,7 @@ def test_bench_measures_write_behind_over_a_durable_queue():
 
 
 def test_bench_table_for_one_policy():
-    result = bench("--ops", "200", "--keys", "50", "--policy", "write-around")
+    result = bench("--ops", "200", "--keys", "50", "--policy", "write-around", *COLD)
     assert result.returncode == 0, result.stderr
     assert "write-around" in result.stdout and "write-behind" not in result.stdout
 
@@ -101,6 +129,7 @@ def test_bench_table_for_one_policy():
         (["--keys", "9" * 20], "--keys: must be between 1 and 10,000,000, got 99999999999"),
         (["--concurrency", "100000"], "--concurrency: must be between 1 and 10,000, got 100000"),
         (["--ops", "many"], "--ops: expected a number, got 'many'"),
+        (["--warmup", "soon"], "--warmup: expected a number, got 'soon'"),
         (["--db", "/no/such/file.db"], "--db /no/such/file.db: no such file"),
         (["--cache", "memcached://x"], "unsupported cache URL 'memcached://x'"),
         (["--queue", "kafka://x"], "unknown queue URL 'kafka://x'"),

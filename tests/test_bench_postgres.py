@@ -20,7 +20,7 @@ from tests.conftest import postgres_or_skip
 
 pytestmark = pytest.mark.postgres
 
-SMALL = ("--ops", "200", "--keys", "50", "--read-ratio", "0.5", "--json")
+SMALL = ("--ops", "200", "--keys", "50", "--read-ratio", "0.5", "--json", "--warmup", "0")
 
 
 def schemas(url: str) -> set[str]:
@@ -91,7 +91,7 @@ def test_read_hit_and_miss_latencies_through_a_link(pg, capsys):
     # A 25 ms link (far beyond a loopback server's time, even on a busy machine): every
     # miss pays at least one round trip to the server; a hit none.
     args = ["--db", pg, "--db-rtt", "25ms", "--db-pool", "4", "--policy", "write-through"]
-    small = ["--ops", "100", "--keys", "30", "--read-ratio", "0.7", "--json"]
+    small = ["--ops", "100", "--keys", "30", "--read-ratio", "0.7", "--json", "--warmup", "0"]
     assert main([*args, *small, "--concurrency", "8"]) == 0
     [row] = rows_of(capsys.readouterr().out).values()
     assert row["errors"] == 0 and 0 < row["hit_ratio"] < 1

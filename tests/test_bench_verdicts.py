@@ -16,7 +16,7 @@ from cachetui.cli.check import main as check
 from tests.conftest import BOTH_DATABASES, postgres_or_skip
 
 pytestmark = BOTH_DATABASES
-SMALL = ("--keys", "50", "--json")
+SMALL = ("--keys", "50", "--json", "--warmup", "0")
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def test_write_through_without_an_external_writer_reads_nothing_stale_and_loses_
 
 def test_each_policy_gets_a_history_file_of_its_own_judged_alone(tmp_path, capsys):
     history = tmp_path / "runs.jsonl"
-    argv = ["--ops", "200", "--keys", "20", "--read-ratio", "0.5", "--json"]
+    argv = ["--ops", "200", "--keys", "20", "--read-ratio", "0.5", "--json", "--warmup", "0"]
     assert main([*argv, "--history", str(history)]) == 0  # SQLite only: naming, no server
     found = rows(capsys.readouterr().out)
     files = {p: tmp_path / f"runs.{p}.jsonl" for p in found}

@@ -133,21 +133,33 @@ def test_three_workers_one_killed_lose_nothing_and_land_in_order(
     histories = [tmp_path / f"w{n}.jsonl" for n in range(3)]
     rate = round(UPDATES / (SECONDS * 3))
     try:
-        workers = [
-            worker(db, redis_url, f"w{n}", h, rate, "--seconds", str(SECONDS))
+        workers = [  # the survivors run until they are told to stop, after the claims
+            worker(db, redis_url, f"w{n}", h, rate, *([] if n < 2 else ["--seconds", "60"]))
             for n, h in enumerate(histories)
         ]
         victim = workers[2]
         assert victim.stdout is not None
         for _ in range(2):  # two status lines: it runs, writes acknowledged and queued
             assert victim.stdout.readline(), victim.communicate()[1]
-        victim.send_signal(signal.SIGKILL)
-        victim.wait(TIMEOUT)
+        with redis.Redis.from_url(redis_url, decode_responses=True) as client:
+            prefix = f"cachetui:queue:{database_id(db)}:fleet"
+            owners = client.hgetall(f"{prefix}:members")
+            (owner,) = [o for o, name in owners.items() if name == "w2"]
+            assert held_by(client, prefix, owner)  # it holds partitions when it dies
+            victim.send_signal(signal.SIGKILL)
+            victim.wait(TIMEOUT)
+            deadline = time.monotonic() + TIMEOUT  # never a speed assertion: a bound
+            while held_by(client, prefix, owner) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert not held_by(client, prefix, owner), "its partitions were never claimed"
+        time.sleep(0.5)  # the survivors write on a little while holding the claimed ones
+        for w in workers[:2]:
+            w.send_signal(signal.SIGTERM)
         outputs = [w.communicate(timeout=TIMEOUT) for w in workers[:2]]
         for w, (_, err) in zip(workers, outputs, strict=False):
             assert w.returncode == 0, err
+        assert acknowledged(histories[2])  # the victim had acknowledged writes
         acked = [r for h in histories for r in acknowledged(h)]
-        assert len(acked) > UPDATES // 2  # the victim stopped early; a loaded machine lags
         # one version order per user: no two instances acknowledged the same version
         assert len({(r["user"], r["version"]) for r in acked}) == len(acked)
         # the survivors claimed the killed worker's partitions and landed its writes
@@ -194,6 +206,12 @@ def assert_queue_empty(client: redis.Redis, database: str) -> None:
     assert not client.exists(f"{prefix}:parked")
 
 
+def held_by(client: redis.Redis, prefix: str, owner: str) -> list[str]:
+    """The partitions whose lease ``owner`` holds (a lease is ``"owner epoch"``)."""
+    leases = [key for key in client.scan_iter(match=f"{prefix}:lease:*") if "epoch" not in key]
+    return [key for key in leases if (client.get(key) or "").split(" ")[0] == owner]
+
+
 def claimed(line: str) -> int:
     return int(line.rsplit("claimed ", 1)[1].split(",")[0])
 
@@ -219,9 +237,11 @@ def test_a_stopped_worker_is_claimed_while_the_other_runs_and_fenced_when_it_wak
         for _ in range(2):
             assert sleeper.stdout.readline(), sleeper.communicate()[1]
         sleeper.send_signal(signal.SIGSTOP)
+        deadline = time.monotonic() + TIMEOUT  # never a speed assertion: a bound
         for line in survivor.stdout:  # it runs on, and claims the sleeper's partitions
-            if claimed(line):
+            if claimed(line) or time.monotonic() > deadline:
                 break
+        assert claimed(line), "the survivor never claimed the stopped worker's partitions"
         assert survivor.stdout.readline()  # a flush interval (0.2 s) later: landed
         sleeper.send_signal(signal.SIGCONT)
         assert sleeper.stdout.readline()

@@ -29,7 +29,6 @@ from cachetui.app.refresh import Refresher
 from cachetui.app.scenario_mode import ScenarioMode
 from cachetui.app.screens.dialogs import GotoScreen
 from cachetui.app.screens.help import HelpScreen
-from cachetui.app.screens.scenario_picker import ScenarioPicker
 from cachetui.app.states import Palette, palette_for
 from cachetui.app.status_header import StatusHeader
 from cachetui.app.talk_mode import TalkMode
@@ -38,7 +37,7 @@ from cachetui.app.widgets.banner import ScenarioBanner
 from cachetui.app.widgets.footer import DashboardFooter
 from cachetui.app.widgets.key_table import KeyTable
 from cachetui.app.widgets.metrics_strip import MetricsStrip
-from cachetui.app.widgets.panes import FOLLOW_MARK, CachePane, DatabasePane, QueuePane
+from cachetui.app.widgets.panes import FOLLOW_MARK, CachePane, DatabasePane, FleetPane, QueuePane
 from cachetui.app.widgets.status import StatusBar
 from cachetui.engine import Engine, Event, WritePolicy
 from cachetui.engine.lab.workload import Workload
@@ -141,8 +140,9 @@ class CacheTuiApp(App[None]):
         yield ScenarioBanner(id="scenario-banner")
         with Horizontal(id="panes"):
             yield CachePane(ttl=self.engine.config.ttl is not None, id="cache")
-            yield QueuePane(id="queue")
+            yield QueuePane.for_queue(self.refresher.fleet.in_fleet, id="queue")
             yield DatabasePane(id="database")
+        yield FleetPane(id="fleet")
         yield MetricsStrip(id="metrics")
         with Horizontal(id="activity"):
             yield TracePane(id="trace")
@@ -393,12 +393,15 @@ class CacheTuiApp(App[None]):
     async def action_toggle_reject(self) -> None:
         await self.dead_letter_keys.toggle_reject()
 
-    # -- presenting: ? v z E ----------------------------------------------------------------
+    # -- presenting: ? v F z E --------------------------------------------------------------
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.KEY_HELP))
 
     def action_verdicts(self) -> None:
         self.presenting.show_verdicts()
+
+    def action_fleet(self) -> None:
+        self.refresher.fleet.toggle()
 
     def action_toggle_focus(self) -> None:
         self.focus_panes = not self.focus_panes
@@ -411,11 +414,7 @@ class CacheTuiApp(App[None]):
 
     # -- the scenarios' keys: s n b esc -----------------------------------------------------
     def action_scenarios(self) -> None:
-        def chosen(scenario: Scenario | None) -> None:
-            if scenario is not None:
-                self.start_scenario(scenario)
-
-        self.push_screen(ScenarioPicker(self.scenario_mode.choices()), chosen)
+        self.scenario_mode.pick(self.start_scenario)
 
     def start_scenario(self, scenario: Scenario) -> None:
         """Leave the running scenario, if any, and start ``scenario`` at its introduction

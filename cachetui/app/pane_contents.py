@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from cachetui.app.fleet_view import FleetQueue
 from cachetui.app.states import DARK, SYMBOLS, Palette, ago, compact
-from cachetui.app.widgets.table_columns import Cells
+from cachetui.app.widgets.table_columns import Cell, Cells
 from cachetui.engine import CacheEntry, KeyState, PaneSnapshot, PendingWrite, Profile, WritePolicy
 
 FOLLOW_MARK = "▸"
@@ -97,26 +98,47 @@ def cache_rows(
 
 
 def queue_rows(
-    pending: Iterable[PendingWrite], db: Mapping[int, Profile], look: Look = Look()
+    pending: Iterable[PendingWrite],
+    db: Mapping[int, Profile],
+    look: Look = Look(),
+    fleet: FleetQueue | None = None,
 ) -> Rows:
     """The Write queue pane's rows, oldest first: user, v, db v, coalesced, age, retries,
-    in flight."""
+    in flight. In a ``fleet``, an owner cell after v, and then the writes in the
+    partitions of other instances (newest version, entries beyond the first as
+    coalesced)."""
     rows: Rows = []
     state = KeyState.DIRTY
     palette = look.palette
+    owners = fleet.owners if fleet is not None else {}
     for write in pending:
         row = db.get(write.user_id)
+        cells: list[Cell] = [
+            user_cell(write.user_id, state, write.user_id == look.followed, palette),
+            (str(write.version), palette.rows[state]),
+            str(row.version) if row else "–",
+            f"+{write.coalesced}" if write.coalesced else "",
+            ago(write.age) if look.timings else "–",
+            (str(write.retries), f"bold {palette.bad}") if write.retries else "",
+            ("⇡ db", "italic") if write.in_flight else "",
+        ]
+        if fleet is not None:
+            cells.insert(2, owners.get(write.user_id, ""))
+        rows.append((write.user_id, tuple(cells)))
+    for user, version, entries in fleet.more if fleet is not None else ():
+        row = db.get(user)
         rows.append(
             (
-                write.user_id,
+                user,
                 (
-                    user_cell(write.user_id, state, write.user_id == look.followed, palette),
-                    (str(write.version), palette.rows[state]),
+                    user_cell(user, state, user == look.followed, palette),
+                    (str(version), palette.rows[state]),
+                    owners.get(user, ""),
                     str(row.version) if row else "–",
-                    f"+{write.coalesced}" if write.coalesced else "",
-                    ago(write.age) if look.timings else "–",
-                    (str(write.retries), f"bold {palette.bad}") if write.retries else "",
-                    ("⇡ db", "italic") if write.in_flight else "",
+                    f"+{entries - 1}" if entries > 1 else "",
+                    "–",
+                    "",
+                    "",
                 ),
             )
         )
@@ -173,17 +195,19 @@ def dashboard_contents(
     db_rows: int,
     flush: tuple[str, str],
     total_rows: int,
+    fleet: FleetQueue | None = None,
 ) -> PaneContents:
     """The dashboard's panes: ``listed`` writes of the queue, the Database pane's
     ``db_rows`` rows with ``first``'s first (followed, parked, just touched), ``flush``:
     what the queue's subtitle says of flushing (long, short), ``total_rows``: the
-    table's size as last known."""
+    table's size as last known; ``fleet``: the fleet's pending writes (an owner column)."""
     s = snapshot
     window = database_window(s, first, db_rows)
     return PaneContents(
         cache=PaneContent(cache_rows(s.entries, s.states, look), *_cache_titles(s)),
         queue=PaneContent(
-            queue_rows(s.pending[:listed], s.rows, look), *_queue_titles(s, listed, flush)
+            queue_rows(s.pending[:listed], s.rows, look, fleet),
+            *_queue_titles(s, listed, flush, fleet),
         ),
         database=PaneContent(
             database_rows(window, s.states, look),
@@ -217,9 +241,13 @@ def _cache_titles(s: PaneSnapshot) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 def _queue_titles(
-    s: PaneSnapshot, listed: int, flush: tuple[str, str]
+    s: PaneSnapshot, listed: int, flush: tuple[str, str], fleet: FleetQueue | None = None
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     count = s.pending_count
+    subtitles: tuple[str, ...] = flush
+    if fleet is not None:  # what this instance lands, then what the whole fleet holds
+        more = "+" if fleet.entries >= listed else ""
+        subtitles = (f"fleet {fleet.entries:,}{more} pending · {flush[0]}", *flush)
     # dead letters are not in the queue (one row per user): the title counts them
     letters = len(s.dead_letters)
     parked = f" · {SYMBOLS[KeyState.REJECTED]} {letters:,} parked" if letters else ""
@@ -239,9 +267,9 @@ def _queue_titles(
         f"Queue {count:,}",
         f"Q {compact(count)}",
     )
-    if s.policy is not WritePolicy.WRITE_BEHIND and not count:
+    if s.policy is not WritePolicy.WRITE_BEHIND and not count and fleet is None:
         return titles, ("empty: only write-behind queues", "write-behind only")
-    return titles, flush
+    return titles, subtitles
 
 
 # -- a side of compare -------------------------------------------------------------------------

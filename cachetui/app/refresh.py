@@ -21,6 +21,7 @@ from textual.theme import Theme
 
 from cachetui.app.dashboard import Dashboard
 from cachetui.app.export import MetricsSample
+from cachetui.app.fleet_panel import FleetPanel
 from cachetui.app.pane_contents import Look, dashboard_contents
 from cachetui.app.widgets.activity import EventLog, TracePane
 from cachetui.app.widgets.key_table import KeyTable
@@ -68,6 +69,8 @@ class Refresher:
         # (when, operations done) at the last sample while the workload runs: from the
         # second sample on, each sample draws the header again (the workload's rate)
         self._workload_mark: tuple[float, int] | None = None
+        #: F's pane, the queue pane's owner column, what the Events pane says of the fleet
+        self.fleet = FleetPanel(dashboard, app)
 
     @property
     def rates(self) -> Rates:
@@ -97,6 +100,8 @@ class Refresher:
         if self._dashboard.live:
             self._app.set_interval(REFRESH_SECONDS, self.tick)
             self._app.set_interval(1.0, self.sample)
+            if self.fleet.in_fleet:
+                self._app.set_interval(1.0, self.fleet.look)
 
     def on_event(self, event: Event) -> None:
         """Called by the engine for every event: must stay cheap."""
@@ -269,6 +274,7 @@ class Refresher:
         queue_pane = app.query_one("#queue", QueuePane)
         db_pane = app.query_one("#database", DatabasePane)
         dashboard.total_rows = max(dashboard.total_rows, len(snapshot.rows))
+        fleet = await self.fleet.queue(listed, (write.user_id for write in snapshot.pending))
         contents = dashboard_contents(
             snapshot,
             Look(followed, dashboard.timings, palette, cache_pane.show_ttl),
@@ -277,6 +283,7 @@ class Refresher:
             db_rows=DB_WINDOW_ROWS,
             flush=self._flush_titles(),
             total_rows=dashboard.total_rows,
+            fleet=fleet,
         )
         cache_pane.show(contents.cache)
         queue_pane.show(contents.queue)

@@ -17,6 +17,7 @@ from cachetui.app.dead_letter_keys import DeadLetterKeys
 from cachetui.app.keys.records import actions_when
 from cachetui.app.keys.table import KEYS
 from cachetui.app.operations import Operations
+from cachetui.app.screens.scenario_picker import ScenarioPicker
 from cachetui.app.widgets.banner import ScenarioBanner
 from cachetui.engine import CacheTuiError
 from cachetui.scenarios import (
@@ -85,6 +86,15 @@ class ScenarioMode:
         if isinstance(extra, Scenario) and extra.name not in {s.name for s in choices}:
             choices.append(extra)
         return choices
+
+    def pick(self, start: Callable[[Scenario], None]) -> None:
+        """s: the picker of :meth:`choices`; ``start`` gets the one chosen, if any."""
+
+        def chosen(scenario: Scenario | None) -> None:
+            if scenario is not None:
+                start(scenario)
+
+        self._dashboard.push_screen(ScenarioPicker(self.choices()), chosen)
 
     def chosen(self) -> None:
         """A scenario was chosen: the step keys wait for it (see :meth:`move`)."""

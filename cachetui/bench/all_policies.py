@@ -35,7 +35,7 @@ async def run_policies(args: argparse.Namespace) -> list[dict[str, Any]]:
             for policy in policies:
                 progress.update(task, description=f"{policy}: {args.ops:,} ops")
                 history = history_file(args.history, policy, len(policies) > 1)
-                result = await run_policy(args, policy, copies, history=history)
+                result = await run_policy(args, policy, copies, history=history, warmup=args.warmup)
                 results.append(result)
                 if args.json:
                     print(json.dumps(result), flush=True)
@@ -60,9 +60,10 @@ def print_table(results: list[dict[str, Any]], args: argparse.Namespace) -> None
     )
     if links and args.jitter:
         links += f" (jitter p99 {format_duration(args.jitter)})"
+    warm = f"after a {args.warmup:g} s warm-up" if args.warmup else "cold (no warm-up)"
     table = Table(  # the title names the servers' URLs: shown as they are, never as markup
         title=literal(
-            f"{args.ops:,} ops per policy · {args.read_ratio:.0%} reads · zipf {args.zipf:g}"
+            f"{args.ops:,} ops per policy {warm} · {args.read_ratio:.0%} reads · zipf {args.zipf:g}"
             f" · {args.concurrency} callers{db}{cache}{queue}{links} · latencies in µs"
         )
     )

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from cachetui.bench.all_policies import print_table, run_policies
 from cachetui.bench.argument_types import Given, number_type
 from cachetui.bench.interrupt import Interrupted, run
+from cachetui.bench.warmup import DEFAULT_WARMUP
 from cachetui.cli.options import (
     CACHE_HELP,
     add_server_options,
@@ -62,6 +63,17 @@ def build_parser() -> argparse.ArgumentParser:
         default=20_000,
         metavar="N",
         help="operations per policy (default 20000; not with --sweep, which runs paced)",
+    )
+    parser.add_argument(
+        "--warmup",
+        action=Given,
+        type=number_type(float, 0),
+        default=DEFAULT_WARMUP,
+        metavar="S",
+        help=f"seconds of the same workload run before each policy's timed --ops, its "
+        f"counters then started again: the cache is measured warm, in its steady state "
+        f"(default {DEFAULT_WARMUP:g}; every policy alike, no-cache too; 0: a cold start; "
+        "not with --sweep)",
     )
     parser.add_argument(
         "--keys",

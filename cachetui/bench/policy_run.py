@@ -16,6 +16,7 @@ from typing import Any
 from cachetui.bench.copies import RunCopies
 from cachetui.bench.external import ExternalWriter
 from cachetui.bench.verdicts import WHOLE_RUN, describe_broken, judge_history
+from cachetui.bench.warmup import warm_up
 from cachetui.engine import CacheTuiError, Engine, EngineConfig
 from cachetui.engine.history.callers import set_caller
 from cachetui.engine.lab.workload import Workload
@@ -92,6 +93,7 @@ JSON_FIELDS = (
     "policy",
     "ops",
     "seconds",
+    "warmup_s",
     "ops_per_s",
     "read_p50_us",
     "read_p99_us",
@@ -129,15 +131,16 @@ async def run_policy(
     drive: Drive | None = None,
     name: str | None = None,
     history: str | None = None,
+    warmup: float = 0.0,
 ) -> dict[str, Any]:
     """One policy on a fresh copy (named NAME: the policy by default), driven by ``drive``
-    (default :func:`flat_out`), its history streamed to the file ``history``; the copy is
-    thrown away at the end."""
+    (default :func:`flat_out`) after ``warmup`` seconds of warm-up (:func:`warm_up`), its
+    history streamed to the file ``history``; the copy is thrown away at the end."""
     name = name or policy
     where = await copies.fresh(name)
     try:
         config = engine_config(args, policy, where, history)
-        return in_documented_order(await _run(args, policy, config, drive, name))
+        return in_documented_order(await _run(args, policy, config, drive, name, warmup))
     finally:
         await copies.release(where)
 
@@ -157,7 +160,12 @@ async def _timed(
 
 
 async def _run(
-    args: argparse.Namespace, policy: str, config: EngineConfig, drive: Drive | None, name: str
+    args: argparse.Namespace,
+    policy: str,
+    config: EngineConfig,
+    drive: Drive | None,
+    name: str,
+    warmup: float,
 ) -> dict[str, Any]:
     engine = Engine(config)
     if isinstance(engine.store, RedisStore):
@@ -169,6 +177,7 @@ async def _run(
         workload = Workload(
             engine, keys=max(1, keys), read_ratio=args.read_ratio, skew=args.zipf, seed=args.seed
         )
+        warm_errors = await warm_up(engine, args, max(1, keys), warmup)
         rate = getattr(args, "external_rate", None)
         writer = None
         if rate:
@@ -179,6 +188,7 @@ async def _run(
             "policy": policy,
             "ops": ops,
             "seconds": round(seconds, 4),
+            "warmup_s": warmup,
             "ops_per_s": round(ops / seconds, 1),
             "read_p50_us": _us(m.read_p50),
             "read_p99_us": _us(m.read_p99),
@@ -192,7 +202,9 @@ async def _run(
             "db_transactions": m.db_transactions,
             "coalesced": m.coalesced,
             "peak_pending": m.peak_pending,
-            "errors": workload.stats.errors + (0 if writer is None else writer.errors),
+            "errors": workload.stats.errors
+            + warm_errors
+            + (0 if writer is None else writer.errors),
         }
         if writer is not None:
             result["external_writes"] = writer.writes

@@ -59,7 +59,7 @@ KNOBS = {
 }
 
 #: Options a sweep does not use: it runs paced, ``--rate`` operations a second.
-CLOSED_LOOP_OPTIONS = ("ops", "concurrency")
+CLOSED_LOOP_OPTIONS = ("ops", "concurrency", "warmup")
 #: Options that only a sweep uses.
 SWEEP_OPTIONS = ("rate", "seconds", "plot")
 

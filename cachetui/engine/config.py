@@ -92,6 +92,9 @@ class EngineConfig:
     #: buckets (None: ``time.perf_counter``). Inject one to step time by hand (tests) or
     #: to share one clock between engines (a comparison, a benchmark).
     metrics_clock: Callable[[], float] | None = None
+    #: Monotonic seconds the in-process cache counts its TTL in (None: ``time.monotonic``);
+    #: inject one to let entries expire by hand (tests). Redis counts its own TTL.
+    cache_clock: Callable[[], float] | None = None
     #: The history (docs/verdicts.md): records kept in memory, and a file to stream them
     #: to as JSON lines (None: memory only), capped at ``history_max_bytes`` with ``.1``.
     history_ring: int = 100_000

@@ -29,6 +29,7 @@ from cachetui.engine.errors import (
     WriteRejected,
 )
 from cachetui.engine.events import EventKind, EventLog
+from cachetui.engine.gate import Gate
 from cachetui.engine.history.recorder import HistoryRecorder
 from cachetui.engine.key_locks import KeyLocks
 from cachetui.engine.lab.faults import Faults
@@ -85,7 +86,7 @@ class EngineCore:
         self.ops = itertools.count(1)
         self.state = NEW
         # Draining (leaving write-behind, closing) closes the gate: updates wait there.
-        self.gate = asyncio.Event()
+        self.gate = Gate()
         self.gate.set()
         self.idle = asyncio.Event()  # set when no update is in progress
         self.idle.set()

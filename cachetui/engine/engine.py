@@ -47,6 +47,7 @@ from cachetui.engine.policies import Policy, WriteBehind, build_policies
 from cachetui.engine.profile import (
     MAX_INTEGER,
     Profile,
+    valid_as_is,
     validate_changes,
     validate_user_id,
 )
@@ -254,7 +255,11 @@ class Engine(
                 c.hits += 1
                 end = perf_counter()
                 elapsed = end - start
-                core.events.add((op, _HIT, user_id, profile.version, elapsed, end, ""))
+                events = core.events
+                step = (op, _HIT, user_id, profile.version, elapsed, end, "")
+                events.append(step)  # EventLog.add, without its call
+                if events.subscribed:
+                    events.notify(step)
                 c.read_latency.add(elapsed)
                 core.history.read(start, end, profile, core.policy, op)
                 return profile
@@ -284,14 +289,18 @@ class Engine(
             self._check_running()
         if type(user_id) is not int or not 0 < user_id <= MAX_INTEGER:
             validate_user_id(user_id)
-        changes = validate_changes(changes)
+        as_is = valid_as_is(changes)  # the common case: no copy for the fast path
+        if not as_is:
+            changes = validate_changes(changes)  # a copy, or ValidationError
         if start >= core.window.due:
             core.window.roll()
         if core.policy is WRITE_BEHIND:
             acknowledged = self._behind.update_now(user_id, changes, start)
             if acknowledged is not None:
                 return acknowledged
-        if not core.gate.is_set():
+        if as_is:  # the caller's own dict: it may change while this update awaits
+            changes = changes.copy()
+        if not core.gate.open:
             await core.gate.wait()
             self._check_running()
         op = core.next_op()

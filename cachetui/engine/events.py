@@ -90,7 +90,9 @@ class EventLog:
 
     def __init__(self, size: int = 2000) -> None:
         self._ring: deque[Step] = deque(maxlen=size)
-        self._append = self._ring.append
+        #: The ring's own append: a hot path may log a step with ``append(step)``, then
+        #: ``notify(step)`` if ``subscribed`` (what :meth:`add` does, without its call).
+        self.append = self._ring.append
         #: Whether anyone subscribed (the hot paths skip the call when nobody did).
         self.subscribed = False
         self._subscribers: list[Subscriber] = []
@@ -100,7 +102,7 @@ class EventLog:
 
     def add(self, step: Step) -> None:
         """Log one event given as its plain tuple (:data:`Step`)."""
-        self._append(step)
+        self.append(step)
         if self.subscribed:
             self.notify(step)
 

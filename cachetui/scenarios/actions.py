@@ -20,6 +20,10 @@ MAX_USERS = 1000  # users one action may name (a range)
 MAX_REPEAT = 1000  # the N of ``xN``
 MAX_WAIT = 60.0  # seconds a ``wait`` may last
 MAX_LATENCY = 10.0  # seconds of injected DB latency
+MAX_WORKER_RATE = 5000  # updates a second a scenario's worker may make
+DEFAULT_WORKER_RATE = 200
+DEFAULT_LANDED_WAIT = 30.0  # seconds ``await-landed`` waits at most by default
+_WORKER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,31}")
 
 #: verb → (arguments, what it does): the reference the docs and the errors quote.
 VERBS: dict[str, tuple[str, str]] = {
@@ -57,6 +61,18 @@ VERBS: dict[str, tuple[str, str]] = {
         "memory|outbox",
         "where write-behind's queue lives: in the process (lost on a crash) or a durable "
         "outbox file beside the database (pending writes land first)",
+    ),
+    "worker": (
+        "NAME [RATE]",
+        "start a `cachetui worker` process named NAME on this database and fleet queue "
+        f"(write-behind, RATE updates a second, default {DEFAULT_WORKER_RATE}); needs "
+        "--queue redis://…",
+    ),
+    "kill-worker": ("NAME", "SIGKILL the worker NAME mid-flight: its pending writes stay"),
+    "await-landed": (
+        "[DURATION]",
+        "wait until every write a killed worker acknowledged has landed, at most DURATION "
+        f"(default {DEFAULT_LANDED_WAIT:g}s)",
     ),
 }
 #: The ``queue`` action's places → queue URLs.
@@ -163,6 +179,8 @@ def _parse_other(verb: str, text: str, args: list[str]) -> Action:
     if verb in ("flush", "crash"):
         _count(verb, args, 0)
         return Action(verb, text)
+    if verb in ("worker", "kill-worker", "await-landed"):
+        return _parse_fleet(verb, text, args)
     _count(verb, args, 1)
     arg = args[0]
     if verb == "policy":
@@ -205,6 +223,35 @@ def _parse_other(verb: str, text: str, args: list[str]) -> Action:
     if len(users) != 1:
         raise ActionError(f"follow takes one user, got {arg!r}")
     return Action(verb, text, users=users)
+
+
+def _parse_fleet(verb: str, text: str, args: list[str]) -> Action:
+    """``worker NAME [RATE]``, ``kill-worker NAME``, ``await-landed [DURATION]``."""
+    if verb == "await-landed":
+        if len(args) > 1:
+            raise ActionError(f"await-landed takes at most one argument, got {len(args)}")
+        seconds = parse_duration(args[0]) if args else DEFAULT_LANDED_WAIT
+        if seconds > MAX_WAIT:
+            raise ActionError(f"await-landed must be at most {MAX_WAIT:g}s, got {args[0]}")
+        return Action(verb, text, value=seconds)
+    if not 1 <= len(args) <= (2 if verb == "worker" else 1):
+        raise ActionError(f"{verb} takes {VERBS[verb][0]}, got {len(args)} arguments")
+    name = args[0]
+    if not _WORKER_NAME.fullmatch(name):
+        raise ActionError(
+            f"a worker's name is a letter, then letters, digits, - or _ (at most 32), got {name!r}"
+        )
+    if verb == "kill-worker":
+        return Action(verb, text, value=name)
+    rate = DEFAULT_WORKER_RATE
+    if len(args) == 2:
+        _digits_only(args[1])
+        if not _is_int(args[1]) or not 1 <= int(args[1]) <= MAX_WORKER_RATE:
+            raise ActionError(
+                f"a worker's rate is 1 to {MAX_WORKER_RATE:,} updates a second, got {args[1]!r}"
+            )
+        rate = int(args[1])
+    return Action(verb, text, value=(name, rate))
 
 
 def _count(verb: str, args: list[str], wanted: int) -> None:

@@ -28,6 +28,7 @@ BUILTIN_NAMES: tuple[str, ...] = (
     "poison-row",
     "another-writer",
     "far-database",
+    "fleet",
 )
 TOP_KEYS = ("name", "title", "description", "step")
 STEP_KEYS = ("narration", "actions")

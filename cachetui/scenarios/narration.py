@@ -72,6 +72,16 @@ VALUES: dict[str, str] = {
     "letter_error": "why it was parked (the database's message, or the conflict), or 'no error'",
     "distance": "how far the database is: '2.0 ms away through a link, measured 2.3 ms' or "
     "'2.0 ms away (latency added to each call: SQLite)' (action db-rtt)",
+    "workers": "the scenario's workers running: 'a, b', or 'none' (action worker)",
+    "killed": "the last worker killed (kill-worker), or 'nobody'",
+    "stranded": "the writes it had acknowledged that were still in the fleet queue when "
+    "it was killed",
+    "claimed_by": "the instances holding its partitions after await-landed: 'b, vm/4711'",
+    "claimed_landed": "of its stranded writes, those the survivors landed (await-landed)",
+    "claimed_left": "of its stranded writes, those still in the fleet queue (await-landed)",
+    "fleet_acked": "the updates its history says it acknowledged (await-landed)",
+    "fleet_lost": "of those, the users whose newest acknowledged version is neither in the "
+    "database nor pending: the verdict, 0 when nothing was lost (await-landed)",
 }
 #: ``{by_policy.POLICY.NAME}``: each policy's numbers since the scenario started (POLICY
 #: with underscores: no_cache, write_through, write_behind, write_around).
@@ -90,6 +100,11 @@ INT_VALUES = frozenset(METRICS) | {
     "pending",
     "max_pending",
     "dead_letters",
+    "stranded",
+    "claimed_landed",
+    "claimed_left",
+    "fleet_acked",
+    "fleet_lost",
 }
 _STANDARD_SPEC = re.compile(r"^[bcdeEfFgGnosxX%]$")
 _NOUN_SPEC = re.compile(r"^[A-Za-z][A-Za-z' -]*(\|[A-Za-z][A-Za-z' -]*)?$")

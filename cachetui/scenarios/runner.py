@@ -178,6 +178,7 @@ class ScenarioRun:
     async def abandon(self) -> None:
         """Stop without restoring anything (the engine is closing)."""
         await self.shared.cancel_background()
+        await self.shared.workers.stop_all()
         self.active = False
         if self._unsubscribe is not None:
             self._unsubscribe()
@@ -251,6 +252,7 @@ class ScenarioRun:
             follow=self.shared.follow,
             timings=self.timings,
             latencies=self._latencies,
+            fleet=self.shared.workers,
         )
         base = self._base if self._base is not None else before
         totals = {name: getattr(after, name) - getattr(base, name) for name in METRICS}

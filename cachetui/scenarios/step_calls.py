@@ -18,6 +18,7 @@ from typing import Any
 from cachetui.engine import CacheTuiError, Engine, Event, EventKind, Profile
 from cachetui.engine.history.callers import set_caller
 from cachetui.scenarios.actions import Action
+from cachetui.scenarios.fleet_workers import FleetWorkers
 from cachetui.scenarios.model import Scenario
 from cachetui.scenarios.step_values import StepLog
 
@@ -45,6 +46,7 @@ class StepState:
         self.waiting = 0  # calls started and not finished
         self.pushback = 0  # backpressure events seen
         self.background: set[asyncio.Task[None]] = set()  # calls a step left waiting
+        self.workers = FleetWorkers()  # `cachetui worker` processes the steps started
 
     def begin_step(self, number: int) -> None:
         self.log = StepLog()
@@ -55,8 +57,9 @@ class StepState:
             self.pushback += 1
 
     async def reset(self) -> None:
-        """Back to the baseline: nothing in flight, nobody followed."""
+        """Back to the baseline: nothing in flight, no worker running, nobody followed."""
         await self.cancel_background()
+        await self.workers.stop_all()
         self.follow = None
         self.waiting = 0
         self.pushback = 0

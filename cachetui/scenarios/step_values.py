@@ -11,6 +11,7 @@ from typing import Any
 from cachetui.engine import Engine
 from cachetui.engine.metrics.counters import LatencyHistogram, MetricsSnapshot
 from cachetui.scenarios.distance import PolicyLatencies, distance
+from cachetui.scenarios.fleet_workers import FleetWorkers, fleet_values
 from cachetui.scenarios.narration import METRICS, duration
 
 
@@ -38,11 +39,13 @@ async def step_values(
     follow: int | None,
     timings: bool,
     latencies: PolicyLatencies,
+    fleet: FleetWorkers | None = None,
 ) -> dict[str, Any]:
     """The values of a step that ran from ``before`` to ``after`` (its ``reads`` and
     ``updates`` latencies, what its calls met in ``log``, ``waiting`` calls still waiting),
     with the followed user's (``follow``) and each policy's ``latencies`` since the
-    baseline; ``timings=False``: durations hidden."""
+    baseline; ``timings=False``: durations hidden; ``fleet``: the workers the steps
+    started, and what became of a killed one's writes."""
     config = engine.config
     values: dict[str, Any] = {
         name: getattr(after, name) - getattr(before, name) for name in METRICS
@@ -76,6 +79,7 @@ async def step_values(
         parked=", ".join(f"user {d.user_id} v{d.version} ({d.kind})" for d in letters) or "nothing",
     )
     values.update(await followed_values(engine, follow))
+    values.update(fleet_values(fleet or FleetWorkers()))
     return values
 
 

@@ -119,6 +119,29 @@ async def _max_pending(step: StepState, action: Action) -> None:
     step.engine.set_max_pending(action.value)
 
 
+# -- a fleet: worker processes beside the dashboard --------------------------------------
+async def _worker(step: StepState, action: Action) -> None:
+    name, rate = action.value
+    try:
+        await step.workers.start(step.engine, name, rate)
+    except (CacheTuiError, OSError) as exc:
+        step.failed(exc)
+
+
+async def _kill_worker(step: StepState, action: Action) -> None:
+    try:
+        await step.workers.kill(step.engine, action.value)
+    except CacheTuiError as exc:
+        step.failed(exc)
+
+
+async def _await_landed(step: StepState, action: Action) -> None:
+    try:
+        await step.workers.await_landed(step.engine, action.value)
+    except CacheTuiError as exc:
+        step.failed(exc)
+
+
 #: verb → what it does (every verb of :data:`cachetui.scenarios.actions.VERBS`).
 DO: dict[str, Verb] = {
     "policy": _policy,
@@ -142,4 +165,7 @@ DO: dict[str, Verb] = {
     "retry": _retry,
     "discard": _discard,
     "queue": _queue,
+    "worker": _worker,
+    "kill-worker": _kill_worker,
+    "await-landed": _await_landed,
 }

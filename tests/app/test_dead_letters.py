@@ -23,6 +23,7 @@ from cachetui.cli.quit_report import SignalReport, parked_lines
 from cachetui.engine import Engine, EngineConfig, EventKind, KeyState
 from tests.app.conftest import notifications, rows, settle, text_of
 from tests.conftest import db_version
+from tests.waits import at_exit, wait_until
 
 SIZE = (160, 45)
 NEW = (KeyState.REJECTED, KeyState.CONFLICT)
@@ -54,7 +55,7 @@ async def done(app, pilot) -> None:
 
 async def answer(pilot, key: str) -> None:
     """Answer the confirmation (settle() would wait for the worker that awaits it)."""
-    await pilot.pause(0.1)
+    await wait_until(lambda: isinstance(pilot.app.screen, ConfirmScreen), "the confirmation")
     await pilot.press(key)
 
 
@@ -197,8 +198,7 @@ async def test_shift_r_retries_all_and_delete_discards_only_after_a_confirmation
         assert set(view_rows(app)) == {7}
         assert db_version(db_file, 13) == 2 and db_version(db_file, 7) == 2  # theirs stays
         await pilot.press("delete")
-        await pilot.pause(0.2)
-        assert isinstance(app.screen, ConfirmScreen)
+        await wait_until(lambda: isinstance(app.screen, ConfirmScreen), "delete asked")
         assert "reads then see the database's v2" in app.screen.message
         await answer(pilot, "n")  # keep it
         await done(app, pilot)
@@ -223,14 +223,14 @@ async def test_quit_dialog_and_close_path_count_the_parked_letters(make_app):
         await park_rejected(app, 13)
         await app.engine.update(1, {"bio": "pending"})
         await pilot.press("o", "q")
-        await pilot.pause(0.4)
-        assert isinstance(app.screen, ConfirmScreen)
+        await wait_until(lambda: isinstance(app.screen, ConfirmScreen), "q asked")
         message = app.screen.message
         assert "1 acknowledged write is still pending" in message
         assert "1 dead letter stays parked in the database (not lost" in message
+        exiting = at_exit(app, lambda: app.engine.running)
         await pilot.press("y")
-        await pilot.pause(0.3)
-    assert not app.engine.running
+        await wait_until(lambda: exiting, "y made the app exit")
+    assert exiting == [False]  # y closed the engine, not the unmount after
     assert app.session.parked_on_exit == [(13, 2, "rejected")]
     lines = parked_lines(app.session.parked_on_exit, "/data/profiles.db")
     assert lines[0].startswith("cachetui: 1 dead letter stays parked in /data/profiles.db")

@@ -14,6 +14,7 @@ from cachetui.app.talk_mode import TALK_ACTIONS
 from cachetui.engine import WritePolicy
 from tests.app.conftest import notifications, rows, settle, text_of
 from tests.conftest import db_row, db_version
+from tests.waits import at_exit, wait_until
 
 SIZE = (160, 45)
 
@@ -286,15 +287,21 @@ async def test_w_runs_a_workload_and_keys_adjust_it(make_app):
         await pilot.press("k")
         assert app.workload.skew == 0.0
         await pilot.press("w")
-        await pilot.pause(0.5)
-        assert app.workload.running
+        await wait_until(lambda: app.workload.running, "w started the workload")
         await settle(app, pilot)
         assert "/s of 200 target" in status(app)  # achieved (– until measured) vs target
+
+        def operations() -> int:
+            m = app.engine.metrics
+            return m.reads + m.updates
+
+        await wait_until(lambda: operations() > 20, "the workload read and updated")
         await pilot.press("w")
         await settle(app, pilot)
         assert not app.workload.running
-        m = app.engine.metrics
-        assert m.reads + m.updates > 20
+        done = operations()
+        await settle(app, pilot)
+        assert operations() == done  # stopped: nothing more is fired
 
 
 async def test_question_mark_opens_help(make_app):
@@ -316,11 +323,13 @@ async def test_q_flushes_pending_writes_then_quits(make_app, tmp_path):
         await pilot.press("u", "u", "u")
         await settle(app, pilot)
         queued = {user: int(cells[1]) for user, cells in rows(app, "#queue").items()}
+        assert queued
+        db = str(tmp_path / "profiles.db")
+        # judged when q makes the app exit: the unmount that follows flushes too
+        exiting = at_exit(app, lambda: (app.engine.running, {u: db_version(db, u) for u in queued}))
         await pilot.press("q")
-        await pilot.pause(0.3)
-    assert not app.engine.running
-    for user, version in queued.items():
-        assert db_version(str(tmp_path / "profiles.db"), user) == version
+        await wait_until(lambda: exiting, "q made the app exit")
+    assert exiting == [(False, queued)]  # closed, every queued write in the database
 
 
 async def test_q_with_the_db_down_asks_before_losing_writes(make_app, tmp_path):
@@ -331,18 +340,19 @@ async def test_q_with_the_db_down_asks_before_losing_writes(make_app, tmp_path):
         await settle(app, pilot)
         pending = app.engine.metrics.pending
         await pilot.press("o", "q")
-        await pilot.pause(0.6)
-        assert isinstance(app.screen, ConfirmScreen)
+        await wait_until(lambda: isinstance(app.screen, ConfirmScreen), "q asked")
         assert f"{pending} acknowledged" in app.screen.message
         await pilot.press("n")  # stay
-        await pilot.pause()
+        await wait_until(lambda: any("still running" in n for n in notifications(app)), "stay")
         assert app.engine.running and app.engine.metrics.pending == pending
+        assert app.engine.metrics.lost_writes == 0
+        # judged when y makes the app exit: the unmount that follows discards them too
+        exiting = at_exit(app, lambda: (app.engine.running, app.engine.metrics.lost_writes))
         await pilot.press("q")
-        await pilot.pause(0.6)
+        await wait_until(lambda: isinstance(app.screen, ConfirmScreen), "q asked again")
         await pilot.press("y")
-        await pilot.pause(0.3)
-    assert not app.engine.running
-    assert app.engine.metrics.lost_writes == pending
+        await wait_until(lambda: exiting, "y made the app exit")
+    assert exiting == [(False, pending)]
 
 
 async def test_every_binding_is_in_the_command_palette(make_app):

@@ -13,6 +13,7 @@ from textual import events
 
 from tests.app.conftest import settle
 from tests.conftest import delete_namespace
+from tests.waits import at_exit
 
 SIZE = (160, 45)
 HANG = 30.0  # seconds: far beyond any stop or quit, short of a hung test run
@@ -84,9 +85,10 @@ async def test_quitting_under_a_full_rate_workload_over_redis_exits(loaded_app, 
         app.workload.set_rate(RATE)
         key(app, "w")
         await until(lambda: app.workload.stats.fired > 500, "load")
+        # judged when the quit makes the app exit: the unmount that follows flushes too
+        exiting = at_exit(app, lambda: (app.engine.running, app.engine.metrics.pending))
         for name in keys:
             key(app, name)
             await asyncio.sleep(0.05)
         await until(lambda: not app.is_running, "exit", app)
-    assert not app.engine.running
-    assert app.engine.metrics.pending == 0  # the flushing quit: every write landed
+    assert exiting == [(False, 0)]  # the flushing quit: closed, every write landed

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from rich.cells import cell_len
 from textual.color import Color
+from textual.command import CommandList, CommandPalette
 from textual.theme import BUILTIN_THEMES
 from textual.widgets import Footer, Input
 from textual.widgets._footer import FooterKey
@@ -25,6 +26,7 @@ from cachetui.app.widgets.metrics_strip import Rates
 from cachetui.app.widgets.status import fit_line, part
 from cachetui.engine import MetricsSnapshot
 from tests.app.conftest import build_app, notifications, rows, settle, text_of
+from tests.waits import wait_until
 
 SIZES = [(160, 45), (100, 30), (80, 24)]
 #: What each pane keeps at each size (the rest is dropped to fit, never cut).
@@ -255,13 +257,14 @@ async def test_theme_option_and_ctrl_p_theme_switcher(make_app):
         await settle(app, pilot)
         assert app.current_theme.name == "textual-light" and app.state_palette is LIGHT
         await pilot.press("ctrl+p")
-        await pilot.pause(0.3)
+        await wait_until(lambda: isinstance(app.screen, CommandPalette), "ctrl+p: the palette")
+        commands = app.screen
         await pilot.press(*"theme")
-        await pilot.pause(0.5)
+        await wait_until(lambda: palette_offers(app, "theme"), "the palette found theme")
         await pilot.press("enter")
-        await pilot.pause(0.5)
+        await wait_until(lambda: app.screen is not commands, "the theme switcher opened")
         await pilot.press(*"dracula")
-        await pilot.pause(0.5)
+        await wait_until(lambda: palette_offers(app, "dracula"), "the switcher found dracula")
         await pilot.press("enter")
         await settle(app, pilot)
         assert app.theme == "dracula" and app.state_palette is DARK
@@ -270,9 +273,18 @@ async def test_theme_option_and_ctrl_p_theme_switcher(make_app):
 # -- export -------------------------------------------------------------------------------------
 async def open_export(app, pilot) -> ExportScreen:
     await pilot.press("E")
-    await pilot.pause(0.2)
-    assert isinstance(app.screen, ExportScreen)
+    await wait_until(lambda: isinstance(app.screen, ExportScreen), "E opened the export")
+    await pilot.pause()  # its fields are mounted
     return app.screen
+
+
+def palette_offers(app, text: str) -> bool:
+    """The command palette on top lists ``text`` first (its search ran)."""
+    if not isinstance(app.screen, CommandPalette):
+        return False
+    found = app.screen.query_one(CommandList)
+    first = found.get_option_at_index(0) if found.option_count else None
+    return first is not None and text in str(first.prompt).lower()
 
 
 async def test_export_writes_the_screen_and_the_metrics_history(make_app, tmp_path):

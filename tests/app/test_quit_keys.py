@@ -9,6 +9,7 @@ import pytest
 
 from tests.app.conftest import rows, settle
 from tests.conftest import db_version
+from tests.waits import at_exit, wait_until
 
 SIZE = (160, 45)
 
@@ -22,10 +23,10 @@ async def test_ctrl_q_and_ctrl_c_flush_pending_writes_then_quit(make_app, tmp_pa
         await settle(app, pilot)
         queued = {user: int(cells[1]) for user, cells in rows(app, "#queue").items()}
         assert queued
+        db = str(tmp_path / "profiles.db")
+        # judged when the key makes the app exit: the unmount that follows flushes too
+        exiting = at_exit(app, lambda: (app.engine.running, {u: db_version(db, u) for u in queued}))
         await pilot.press(key)
-        await pilot.pause(0.3)
-        assert not app.is_running
-    assert not app.engine.running
+        await wait_until(lambda: exiting, f"{key} made the app exit")
+    assert exiting == [(False, queued)]  # closed, every queued write in the database
     assert app.return_code == 0 and app.session.signal_report is None
-    for user, version in queued.items():
-        assert db_version(str(tmp_path / "profiles.db"), user) == version

@@ -19,6 +19,7 @@ from cachetui.engine import EventKind, WritePolicy
 from cachetui.scenarios import BUILTIN_NAMES, Frame, builtin_scenario
 from tests.app.conftest import build_app, notifications, rows, settle, text_of
 from tests.conftest import db_version
+from tests.waits import wait_until
 
 SIZE = (160, 45)
 
@@ -412,15 +413,14 @@ async def test_picker_lists_every_builtin_and_starts_one(db_file):
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await pilot.press("s")
-        await pilot.pause(0.1)
+        await wait_until(lambda: isinstance(app.screen, ScenarioPicker), "s opened the picker")
         picker = app.screen
-        assert isinstance(picker, ScenarioPicker)
         assert [s.name for s in picker.scenarios] == list(BUILTIN_NAMES)
         await pilot.press("down", "down", "enter")  # the third: write-behind
         await settle(app, pilot)
         assert frame(app).scenario.name == "write-behind" and frame(app).is_intro
         await pilot.press("s")
-        await pilot.pause(0.1)
+        await wait_until(lambda: isinstance(app.screen, ScenarioPicker), "s opened the picker")
         await pilot.press("escape")  # closes the picker, not the scenario
         await settle(app, pilot)
         assert app.scenario_run is not None
@@ -457,7 +457,7 @@ async def test_a_scenario_file_from_the_command_line(db_file, tmp_path):
         assert app.engine.metrics.db_writes == 1
         says(app, "4 updates became 1 write.")
         await pilot.press("s")
-        await pilot.pause(0.1)
+        await wait_until(lambda: isinstance(app.screen, ScenarioPicker), "s opened the picker")
         assert [s.name for s in app.screen.scenarios][-1] == "talk"
         await pilot.press("escape")
 

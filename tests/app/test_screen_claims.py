@@ -17,6 +17,7 @@ from cachetui.app.states import DARK, LIGHT
 from cachetui.engine import KeyState
 from cachetui.scenarios import builtin_scenarios
 from tests.app.conftest import notifications, rows, settle, text_of
+from tests.waits import wait_until
 
 SIZE = (160, 45)
 
@@ -94,8 +95,8 @@ async def test_a_scenario_sets_up_quietly_and_its_step_traces_only_its_operation
         await settle(app, pilot)
         trace = text_of(app, "#trace")
         assert "miss" not in trace and "cache-fill" not in trace
-        if app.refresher.trace_op:
-            assert app.query_one("#trace").border_subtitle.startswith("scenario step 1")
+        assert app.refresher.trace_op  # the step's read is the trace shown
+        assert app.query_one("#trace").border_subtitle.startswith("scenario step 1")
         await pilot.press("escape")
         await settle(app, pilot)
         assert "scenario step" not in str(app.query_one("#trace").border_subtitle)
@@ -129,9 +130,9 @@ async def test_toasts_leave_the_last_operation_and_the_metrics_readable(make_app
         await settle(app, pilot)
         await pilot.press("R", "x")
         await settle(app, pilot)
-        await pilot.pause(0.2)
+        await wait_until(lambda: app.screen.query("Toast"), "the toasts")
+        await pilot.pause()  # placed
         toasts = list(app.screen.query("Toast"))
-        assert toasts
         for pane in ("#trace", "#metrics", "#panes"):
             region = app.query_one(pane).region
             assert not any(t.region.overlaps(region) for t in toasts), pane

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import pytest
 
+from cachetui.app.screens.edit import EditScreen
+from cachetui.app.screens.help import HelpScreen
 from tests.app.conftest import build_app, settle
+from tests.waits import wait_until
 
 SIZE = (160, 45)
 
@@ -41,7 +44,8 @@ def test_help_screen(snap_compare):
     async def run_before(pilot) -> None:
         await _prepare(pilot, [])
         await pilot.press("question_mark")
-        await pilot.pause(0.2)
+        await wait_until(lambda: isinstance(pilot.app.screen, HelpScreen), "? opened the help")
+        await settle(pilot.app, pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 
@@ -51,14 +55,17 @@ def test_edit_form_shows_a_validation_error(snap_compare):
 
     async def run_before(pilot) -> None:
         await _prepare(pilot, [])
+        app = pilot.app
         await pilot.press("e")
-        await pilot.pause(0.2)
+        await wait_until(lambda: isinstance(app.screen, EditScreen), "e opened the form")
+        await pilot.pause()
         await pilot.press("4", "2", "enter")  # the user id field has the focus
-        await pilot.pause(0.2)
-        pilot.app.screen.query_one("#name").value = ""
-        pilot.app.screen.query_one("#name").focus()
+        await wait_until(lambda: app.screen.query_one("#name").value, "user 42 was loaded")
+        app.screen.query_one("#name").value = ""
+        app.screen.query_one("#name").focus()
         await pilot.press("enter")
-        await pilot.pause(0.3)
+        await wait_until(lambda: str(app.screen.query_one("#error").content), "the error")
+        await settle(app, pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
 

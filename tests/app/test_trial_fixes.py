@@ -13,9 +13,11 @@ from textual.widgets import Input, Label
 
 from cachetui.app.screens.dialogs import CrashReportScreen, GotoScreen
 from cachetui.app.screens.edit import EditScreen
+from cachetui.app.screens.help import HelpScreen
 from cachetui.app.widgets.key_table import KeyTable
 from tests.app.conftest import build_app, notifications, rows, settle, text_of
 from tests.conftest import db_row, db_version
+from tests.waits import wait_until
 
 SIZE = (160, 45)
 SIZES = [(160, 45), (100, 30), (80, 24)]
@@ -232,7 +234,7 @@ async def test_workload_header_shows_achieved_and_target_rates_and_uniform_keys(
         assert "▶ workload –/s of 50 target" in status and "uniform" in status
         assert "zipf 0" not in status
         assert any("uniform" in n for n in notifications(app))
-        await pilot.pause(0.6)
+        await wait_until(lambda: app.workload.achieved is not None, "the rate was measured")
         app.refresher.sample()  # once a second when live
         status = text_of(app, "#status")
         achieved = re.search(r"▶ workload ([\d,]+)/s of 50 target · 80% reads · uniform", status)
@@ -315,7 +317,8 @@ async def test_cache_pane_counts_uses_and_help_explains_them(make_app):
         await settle(app, pilot)
         assert "uses" in app.query_one("#cache", KeyTable).shown_columns
         await pilot.press("question_mark")
-        await pilot.pause(0.2)
+        await wait_until(lambda: isinstance(app.screen, HelpScreen), "? opened the help")
+        await pilot.pause()  # its text is mounted
         markdown = app.screen.query_one("Markdown")
         source = markdown.source
         assert "**uses**" in source and "reads" in source and "updates" in source

@@ -3,12 +3,13 @@ policies' different outcomes side by side."""
 
 from __future__ import annotations
 
-import asyncio
-
 from textual.widgets import Input
 
+from cachetui.app.screens.dialogs import GotoScreen
+from cachetui.app.screens.edit import EditScreen
 from cachetui.engine import WritePolicy
 from tests.compare.conftest import build_compare, outcome, settle
+from tests.waits import wait_until
 
 #: The projector size the issue asks to be readable (and a third of 160×45's painting).
 SIZE = (100, 30)
@@ -21,22 +22,23 @@ async def test_each_key_goes_to_both_engines_in_the_same_order():
         await pilot.press("r", "R", "u", "U", "x")
         await settle(app, pilot)
         await pilot.press("g")  # go to user 42: read it and follow it
-        await pilot.pause(0.2)
+        await wait_until(lambda: isinstance(app.screen, GotoScreen), "g asked for a user")
         await pilot.press("4", "2", "enter")
         await settle(app, pilot)
         assert app.followed == 42
         await pilot.press("e")  # edit the followed user: a new name, saved on both
-        await pilot.pause(0.3)
+        await wait_until(lambda: isinstance(app.screen, EditScreen), "e opened the form")
         app.screen.query_one("#name", Input).value = "Ada Compare"
         app.screen.query_one("#name", Input).focus()
         await pilot.press("enter")
-        await pilot.pause(0.3)
-        await settle(app, pilot)
-        await pilot.press("w")  # the workload: its operations go to both
-        await asyncio.sleep(0.3)
-        await pilot.press("w")
+        await wait_until(lambda: not isinstance(app.screen, EditScreen), "enter saved")
         await settle(app, pilot)
         a, b = app.mirror.lanes
+        keyed = a.stats.started
+        await pilot.press("w")  # the workload: its operations go to both
+        await wait_until(lambda: a.stats.started > keyed + 10, "the workload's operations")
+        await pilot.press("w")
+        await settle(app, pilot)
         assert list(a.log) == list(b.log)
         kinds = {kind for _, kind, _ in a.log}
         assert kinds == {"read", "update", "external"}
@@ -60,7 +62,7 @@ async def test_an_outage_and_a_crash_show_the_two_outcomes_side_by_side():
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
         await pilot.press("g")
-        await pilot.pause(0.2)
+        await wait_until(lambda: isinstance(app.screen, GotoScreen), "g asked for a user")
         await pilot.press("7", "enter")
         await settle(app, pilot)
         through, behind = app.engines

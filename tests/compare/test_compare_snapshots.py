@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from cachetui.app.screens.dialogs import GotoScreen
 from tests.compare.conftest import build_compare, settle
+from tests.waits import wait_until
 
 
 @pytest.mark.parametrize("size", [(160, 45), (100, 30)], ids=["160x45", "100x30"])
@@ -18,7 +20,7 @@ def test_compare_screen(snap_compare, size):
         await pilot.press("R", "u", "u", "u", "u", "u")
         await settle(app, pilot)
         await pilot.press("g")  # follow user 1 (cached on both), then update it in an outage
-        await pilot.pause(0.2)
+        await wait_until(lambda: isinstance(app.screen, GotoScreen), "g asked for a user")
         await pilot.press("1", "enter")
         await settle(app, pilot)
         await pilot.press("o", "u")

@@ -7,20 +7,23 @@ import asyncio
 
 import pytest
 
+from cachetui.engine import Engine
 from tests.conftest import BOTH_DATABASES, db_sql, db_version
 from tests.sql_dialect import writer_holding
+from tests.waits import in_flight, wait_until
 
 pytestmark = BOTH_DATABASES
 
 memory_store = pytest.mark.parametrize("cache_url", ["memory://"])
 
 
-async def cancel_while_blocked(db_path: str, call) -> None:
+async def cancel_while_blocked(engine: Engine, db_path: str, call) -> None:
     """Start ``call``, cancel it while its batch waits for another writer's lock, let
     the lock go: the cancelled caller raises CancelledError."""
     with writer_holding(db_path):
         task = asyncio.ensure_future(call())
-        await asyncio.sleep(0.3)  # the batch is in the database, waiting
+        # on its way: it cannot land before the lock goes
+        await wait_until(lambda: in_flight(engine), "the batch was taken")
         task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -42,7 +45,7 @@ async def test_a_batch_committed_after_its_caller_gave_up_counts_as_landed(
 ):
     engine = await make_engine("write-behind", queue_url=queue)
     await engine.update(1, {"bio": "v2"})
-    await cancel_while_blocked(db_path, lambda: call(engine))
+    await cancel_while_blocked(engine, db_path, lambda: call(engine))
     assert db_version(db_path, 1) == 2  # the commit went through
     assert engine.pending_writes() == []  # and the engine knows it
     assert engine.metrics.db_writes == 1

@@ -9,6 +9,7 @@ import pytest
 
 from cachetui.engine import EventKind, ValidationError
 from tests.conftest import db_row
+from tests.waits import wait_until
 
 
 async def test_lowering_the_queue_bound_applies_backpressure(make_engine):
@@ -21,7 +22,10 @@ async def test_lowering_the_queue_bound_applies_backpressure(make_engine):
     await engine.update(1, {"bio": "a"})
     await engine.update(2, {"bio": "b"})
     third = asyncio.create_task(engine.update(3, {"bio": "c"}))
-    await asyncio.sleep(0.05)
+    await wait_until(
+        lambda: any(e.kind is EventKind.BACKPRESSURE for e in engine.recent_events()),
+        "the third update waited for room",
+    )
     assert not third.done()  # waiting for room
     engine.set_max_pending(3)  # raising it lets the waiting caller in at once
     await asyncio.wait_for(third, 1)

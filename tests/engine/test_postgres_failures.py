@@ -20,6 +20,7 @@ from cachetui.engine import (
 )
 from tests.conftest import db_row, private_schema
 from tests.private_cluster import MAX_CONNECTIONS, PrivateCluster
+from tests.waits import wait_until
 
 pytestmark = pytest.mark.postgres
 
@@ -78,14 +79,12 @@ async def test_the_first_call_after_the_server_ended_the_pools_connections_succe
             f"WHERE application_name = '{name}' AND pid <> pg_backend_pid()",
         )
         assert ended and all(ok for (ok,) in ended)
-        for _ in range(200):  # they are gone once pg_stat_activity says so
-            alive = (
-                f"SELECT 1 FROM pg_stat_activity WHERE application_name = '{name}' "
-                "AND pid <> pg_backend_pid()"
-            )
-            if not psql(postgres_url, alive):
-                break
-            await asyncio.sleep(0.01)
+        alive = (
+            f"SELECT 1 FROM pg_stat_activity WHERE application_name = '{name}' "
+            "AND pid <> pg_backend_pid()"
+        )
+        # they are gone once pg_stat_activity says so: the pool holds only dead ones
+        await wait_until(lambda: not psql(postgres_url, alive), "the server ended the sessions")
         assert (await engine.read(1)).user_id == 1  # no error: a new connection
         assert (await engine.update(2, {"bio": "after the restart"})).version == 2
 

@@ -9,6 +9,7 @@ import pytest
 
 from cachetui.engine import DatabaseUnavailable, EventKind, KeyState, key_state
 from tests.conftest import BOTH_DATABASES, db_row, db_version
+from tests.waits import SteppedClock, wait_until
 
 pytestmark = BOTH_DATABASES
 
@@ -88,7 +89,7 @@ async def test_write_behind_rides_out_an_outage_with_retries(make_engine, db_pat
     await engine.read(1)
     engine.faults.db_down = True
     acked = await engine.update(1, {"bio": "patient"})  # succeeds: cached current
-    await asyncio.sleep(0.3)
+    await wait_until(lambda: engine.metrics.retries >= 2, "the flusher retried twice")
     assert db_version(db_path, 1) == 1
     assert engine.metrics.retries >= 2
     [pending] = engine.pending_writes()
@@ -128,15 +129,23 @@ async def test_write_behind_hit_is_newer_than_the_database(make_engine, db_path)
 
 
 @pytest.mark.parametrize("lose_it", ["evicted", "expired", "invalidated"])
-async def test_read_your_writes_from_the_queue(make_engine, db_path, lose_it):
-    ttl = 0.05 if lose_it == "expired" else None
-    engine = await make_engine("write-behind", capacity=2, ttl=ttl)
+async def test_read_your_writes_from_the_queue(make_engine, db_path, cache_url, lose_it):
+    clock = SteppedClock()  # the in-process store's; Redis counts its TTL in real time
+    ttl = None
+    if lose_it == "expired":
+        ttl = 60.0 if cache_url == "memory://" else 0.3
+    engine = await make_engine("write-behind", capacity=2, ttl=ttl, cache_clock=clock)
     acked = await engine.update(1, {"bio": "dirty"})
     if lose_it == "evicted":
         await engine.read(2)
         await engine.read(3)
     elif lose_it == "expired":
-        await asyncio.sleep(0.08)
+        clock.advance(60.0)
+
+        async def expired() -> bool:
+            return 1 not in [e.profile.user_id for e in await engine.cache_entries()]
+
+        await wait_until(expired, "user 1's entry expired")
     else:
         await engine.invalidate(1)
     assert 1 not in [e.profile.user_id for e in await engine.cache_entries()]

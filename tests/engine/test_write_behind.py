@@ -13,6 +13,7 @@ from cachetui.engine import (
     PendingWritesError,
 )
 from tests.conftest import BOTH_DATABASES, db_row, db_version, db_where
+from tests.waits import in_flight, wait_until
 
 pytestmark = BOTH_DATABASES
 
@@ -59,10 +60,9 @@ async def test_batches_are_at_most_batch_size(make_engine):
 async def test_flush_every_interval(make_engine, db_path):
     engine = await make_engine("write-behind", flush_interval=0.05)
     acked = await engine.update(1, {"bio": "timer"})
-    for _ in range(100):  # the flusher's round ends once its commit returned
-        if db_version(db_path, 1) == 2 and engine.metrics.db_writes == 1:
-            break
-        await asyncio.sleep(0.01)
+    await wait_until(  # the flusher's round ends once its commit returned
+        lambda: db_version(db_path, 1) == 2 and engine.metrics.db_writes == 1, "a timed flush"
+    )
     assert db_row(db_path, 1) == acked
     assert engine.metrics.max_queue_wait > 0
 
@@ -71,10 +71,7 @@ async def test_flush_when_batch_size_is_reached(make_engine, db_path):
     engine = await make_engine("write-behind", batch_size=5)  # interval: an hour
     for user in range(1, 6):
         await engine.update(user, {"bio": "full batch"})
-    for _ in range(100):
-        if not engine.pending_writes():
-            break
-        await asyncio.sleep(0.01)
+    await wait_until(lambda: not engine.pending_writes(), "a full batch flushed")
     assert all(db_version(db_path, user) == 2 for user in range(1, 6))
 
 
@@ -85,10 +82,12 @@ async def test_backpressure_makes_the_caller_wait_not_drop(make_engine, db_path)
         await engine.update(user, {"bio": "fill"})
     engine.faults.db_down = True
     blocked = asyncio.create_task(engine.update(4, {"bio": "waits"}))
-    await asyncio.sleep(0.1)
+    await wait_until(
+        lambda: any(e.kind is EventKind.BACKPRESSURE for e in engine.recent_events()),
+        "the fourth update waited for room",
+    )
     assert not blocked.done()  # the caller waits for room
     assert len(engine.pending_writes()) == 3
-    assert any(e.kind is EventKind.BACKPRESSURE for e in engine.recent_events())
     # coalescing into a key that is already pending needs no room
     await asyncio.wait_for(engine.update(1, {"bio": "coalesced"}), 1)
     engine.faults.db_down = False
@@ -130,7 +129,7 @@ async def test_a_newer_write_during_a_flush_lands_after_it(make_engine, db_path)
     await engine.read(1)
     await engine.update(1, {"followers": 1})
     flushing = asyncio.create_task(engine.flush())
-    await asyncio.sleep(0.01)  # the batch is in flight
+    await wait_until(lambda: in_flight(engine), "the batch is in flight")
     newest = await engine.update(1, {"followers": 2})
     await flushing  # the in-flight v2 landed, then v3 after it
     assert engine.pending_writes() == []
@@ -172,7 +171,7 @@ async def test_updates_queued_behind_a_batch_in_flight_coalesce(make_engine, db_
     await engine.update(1, {"followers": 1})
     engine.faults.db_latency = 0.05
     flushing = asyncio.create_task(engine.flush())
-    await asyncio.sleep(0.01)  # v2 is in flight
+    await wait_until(lambda: in_flight(engine), "v2 is in flight")
     for n in (2, 3, 4):  # v3, v4, v5 queue behind it: one more DB write, two absorbed
         newest = await engine.update(1, {"followers": n})
     await flushing

@@ -71,7 +71,7 @@ def test_edn_is_jepsens_history_shape_and_reads_back(tmp_path):
         ),
         (
             lambda ls: ls[:2] + [ls[3].replace(b'"user":1,', b"")] + ls[3:],
-            ":3: a op without 'user'",
+            ":3: an op without 'user'",
         ),
         (lambda ls: [b"user_id,name\n", b"1,ada\n"], ":1: not JSON: not a cachetui history file"),
         (lambda ls: ls[1:], ":1: not a cachetui history file (no header line)"),

@@ -17,13 +17,16 @@ Record = dict[str, Any]
 INSTANCE = "abc"
 HEADER = {"type": "header", "instance": INSTANCE, "host": "h", "boot_id": "b"}
 
-# (what, user, caller, how long it takes, time to the next event, which version a read returns)
+# (what, user, caller, how long it takes, time to the next event, which version a read
+# returns; for a write: 0 makes the version the newest already has, as a racing writer
+# would). Durations are often a whole number of gaps, so that a write may complete just
+# as a read begins (acknowledged before it: no).
 events = st.lists(
     st.tuples(
         st.sampled_from(["read", "read", "update", "external", "rewind"]),
         st.integers(1, 2),
         st.integers(0, 2),
-        st.integers(1, 400),
+        st.one_of(st.sampled_from([1, 10, 20, 100]), st.integers(1, 400)),
         st.sampled_from([0, 10, 100]),
         st.integers(0, 3),
     ),
@@ -45,13 +48,14 @@ def history(evs: list[tuple[str, int, int, int, int, int]]) -> list[Record]:
             made = {u: [(1, None, t)] for u in made}
         else:
             version, write_id = made[user][-1][0], made[user][-1][1]
+            bump = 1 if back else 0
             if what == "update":
-                version, write_id = version + 1, f"{INSTANCE}:0:{n}"
+                version, write_id = version + bump, f"{INSTANCE}:0:{n}"
                 out.append({"type": "landing", "write_id": write_id, "user": user,
                             "version": version, "tx": n, "ns": t + 1})  # fmt: skip
                 made[user].append((version, write_id, t + took))
             elif what == "external":
-                version, write_id = version + 1, None
+                version, write_id = version + bump, None
                 made[user].append((version, None, t + took))
             else:
                 landed = [m for m in made[user] if m[2] < t] or made[user][:1]

@@ -3,7 +3,14 @@ offline checker would judge it (docs/verdicts.md)."""
 
 from __future__ import annotations
 
+import asyncio
+import random
+from typing import Any
+
+import pytest
+
 from cachetui.engine import Engine, EngineConfig, calling
+from cachetui.engine.history import load
 
 
 async def test_write_through_with_one_caller_has_nothing_to_report(tmp_path):
@@ -72,3 +79,67 @@ async def test_write_behind_crash_loses_writes_and_reset_keeps_them(tmp_path):
     assert all(not x.promised for x in lost)  # at a crash, with a memory queue: allowed
     assert lost[0].evidence[0]["op"] == "update" and lost[0].evidence[1]["pending"] is None
     assert after.of("write-behind").lost == 4 and len(after.violations) == 4
+
+
+#: A live verdict's field for each kind ``cachetui check`` counts (it also judges the
+#: cache against the database at close, which the live judge leaves to it).
+LIVE_FIELDS = {"lost": "lost", "stale": "stale", "ryw": "ryw", "monotonic": "monotonic",
+               "version-down": "version_down", "double-apply": "double_apply"}  # fmt: skip
+
+
+async def test_the_live_verdict_and_check_agree_on_the_same_history(tmp_path):
+    """A run with violations of several kinds (write-around read by two callers while an
+    external writer and concurrent updates go on, then write-behind crashed with writes
+    queued): the verdict line's counts and bounds are ``cachetui check``'s on its file."""
+    history = tmp_path / "h.jsonl"
+    config = EngineConfig(
+        db_path=str(tmp_path / "p.db"), policy="write-around", flush_interval=60,
+        history_path=str(history),
+    )  # fmt: skip
+    rng = random.Random(7)
+
+    async def caller(name: str) -> None:
+        with calling(name):
+            for _ in range(25):
+                user = rng.randint(1, 3)
+                if rng.random() < 0.3:
+                    await engine.update(user, {"bio": name})
+                else:
+                    await engine.read(user)
+                if rng.random() < 0.1:
+                    await engine.external_update(user, {"bio": "elsewhere"})
+
+    async with Engine(config) as engine:
+        await engine.seed(5)
+        with calling("a"):
+            await engine.read(1)  # cached: v1
+        await engine.external_update(1, {"bio": "x"})
+        await engine.external_update(1, {"bio": "y"})
+        with calling("b"):
+            await engine.read(1)  # two writes behind
+        await asyncio.gather(caller("a"), caller("b"), caller("c"))
+        await engine.set_policy("write-behind")
+        with calling("a"):
+            for user in (1, 2, 2, 4):
+                await engine.update(user, {"bio": "queued"})
+            await engine.crash()  # lost at the crash
+            await engine.read(2)
+        live = engine.verdicts()
+    report = load([str(history)])[0].verdicts()
+    checked: dict[str, dict[str, Any]] = {}
+    for v in report.violations:
+        if v.kind in LIVE_FIELDS:
+            row = checked.setdefault(v.policy, dict.fromkeys(LIVE_FIELDS, 0))
+            row[v.kind] += 1
+            if v.kind == "stale":
+                row["writes"] = max(row.get("writes", 0), v.writes)
+                row["ms"] = max(row.get("ms", 0.0), v.ms)
+    seen: dict[str, dict[str, Any]] = {}
+    for policy, pv in live.policies.items():
+        row = {kind: getattr(pv, name) for kind, name in LIVE_FIELDS.items()}
+        if any(row.values()):
+            if pv.stale:
+                row["writes"], row["ms"] = pv.stale_writes, pytest.approx(pv.stale_ms, abs=1e-3)
+            seen[policy] = row
+    assert seen == checked
+    assert seen["write-around"]["stale"] >= 1 and seen["write-behind"]["lost"] == 4

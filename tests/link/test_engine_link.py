@@ -37,13 +37,15 @@ def alive(pid: int | None) -> bool:
 async def test_every_database_round_trip_pays_the_rtt_and_the_child_goes_at_close(
     postgres_url,
 ):
-    config = EngineConfig(db_url=postgres_url, policy="no-cache", db_rtt=RTT)
+    # set up 1 ms away (the schema's and the seed's round trips), then RTT away
+    config = EngineConfig(db_url=postgres_url, policy="no-cache", db_rtt=0.001)
     engine = Engine(config)
     await engine.start()
     link = engine.link
     assert link is not None and alive(link.pid)
     try:
         await engine.seed(20)
+        link.rtt = RTT
         started = time.perf_counter()
         for uid in range(1, 11):
             await engine.read(uid)  # no cache: a database read each
@@ -104,13 +106,15 @@ async def test_calls_fail_at_once_under_a_reset_not_after_db_timeout(postgres_ur
 
 async def test_every_cache_round_trip_pays_the_rtt(tmp_path, redis_url):
     config = EngineConfig(
-        db_path=str(tmp_path / "p.db"), cache_url=redis_url, cache_rtt=RTT, policy="write-through"
+        db_path=str(tmp_path / "p.db"), cache_url=redis_url, cache_rtt=0.001, policy="write-through"
     )
     engine = Engine(config)
     await engine.start()
     try:
         await engine.seed(5)
         await engine.read(1)  # cached
+        assert engine.link is not None  # the cache's: no database link
+        engine.link.rtt = RTT  # set up 1 ms away, then RTT away
         started = time.perf_counter()
         for _ in range(10):
             await engine.read(1)  # a Redis hit each

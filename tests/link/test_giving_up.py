@@ -31,7 +31,11 @@ from tests.test_signals import TIMEOUT, Terminal, env, log_of
 
 __all__ = ["env"]  # the fixture, shared with tests/test_signals.py
 
-pytestmark = [pytest.mark.postgres, pytest.mark.timeout(40, method="thread")]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.timeout(40, method="thread"),
+    pytest.mark.usefixtures("brief_grace"),
+]
 
 USERS = range(1, 11)
 
@@ -117,9 +121,9 @@ def test_sigterm_while_the_link_is_blackholed_exits_naming_every_write_at_risk(
 
 @pytest.mark.parametrize("step", ["seed", "restore", "open"])
 async def test_setup_steps_under_a_blackhole_end_in_one_clear_error(postgres_url, step):
-    # db_timeout 0.5: the server's statement timeout cannot fire for a statement it never
+    # db_timeout 0.2: the server's statement timeout cannot fire for a statement it never
     # got; only a reply deadline of the engine's own ends the wait.
-    engine = Engine(config(postgres_url, db_timeout=0.5))
+    engine = Engine(config(postgres_url, db_timeout=0.2))
     await engine.start()
     try:
         if step == "restore":
@@ -133,7 +137,7 @@ async def test_setup_steps_under_a_blackhole_end_in_one_clear_error(postgres_url
             elif step == "restore":
                 await engine.restore_rows(rows)
             else:  # another engine's open, through the same link
-                await Engine(config(engine.db.url, db_timeout=0.5, db_rtt=None)).start()
+                await Engine(config(engine.db.url, db_timeout=0.2, db_rtt=None)).start()
         assert "\n" not in str(failed.value) and "within" in str(failed.value)
         engine.link.partition = None
     finally:

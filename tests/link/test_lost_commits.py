@@ -24,12 +24,12 @@ from cachetui.engine import (
 from cachetui.worker.run import Worker, WorkerPlan
 from tests.conftest import db_row
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("brief_grace")]
 
 
 def config(url: str, policy: str, **options: object) -> EngineConfig:
     return EngineConfig(
-        db_url=url, policy=policy, db_rtt=0.001, db_timeout=0.5, flush_interval=3600,
+        db_url=url, policy=policy, db_rtt=0.001, db_timeout=0.3, flush_interval=3600,
         retry_base=0.01, retry_cap=0.05, **options,  # type: ignore[arg-type]
     )  # fmt: skip
 

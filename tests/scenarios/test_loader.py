@@ -255,6 +255,15 @@ def test_too_long_narration():
         ("retry 4 5", "retry takes at most one argument (users), got 2"),
         ("retry four", "not a user, range or list of users: 'four'"),
         ("discard", "discard needs users"),
+        ("worker", "worker takes NAME [RATE], got 0 arguments"),
+        ("worker 7a", "a worker's name is a letter, then letters, digits, - or _"),
+        ("worker a 0", "a worker's rate is 1 to 5,000 updates a second, got '0'"),
+        ("worker a 300 fast", "worker takes NAME [RATE], got 3 arguments"),
+        ("kill-worker", "kill-worker takes NAME, got 0 arguments"),
+        ("kill-worker a;b", "a worker's name is a letter"),
+        ("await-landed soon", "not a duration"),
+        ("await-landed 2m", "not a duration"),
+        ("await-landed 90s", "await-landed must be at most 60s"),
     ],
 )
 def test_bad_action_names_its_line(action, message):

@@ -166,6 +166,11 @@ KEYS: tuple[Key, ...] = (
         (B("v", "verdicts", "Verdicts", "verdicts", "what each policy cost in correctness: lost writes, stale reads, RYW…", footer=DASHBOARD),),
     ),
     Key(
+        "F",
+        "the fleet pane: one row per instance on the fleet queue (`--queue redis://…`, see [A fleet](docs/fleet.md)): name, policy, pending writes, last heartbeat, partitions held, what it claimed from dead instances, live / dead / claimed away; the Write queue pane then says who lands each pending write; without a fleet queue it says how to start one",
+        (B("F", "fleet", "Fleet", "fleet", "show or hide the fleet's instances: pending, heartbeat, partitions, claims"),),
+    ),
+    Key(
         "?",
         "help: each policy and each key (`esc`, `q` or `?` closes it)",
         (

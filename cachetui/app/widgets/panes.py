@@ -3,10 +3,16 @@ by :mod:`cachetui.app.pane_contents`; they draw it (:meth:`PaneTable.show`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import ClassVar
+
+from rich.console import RenderableType
+from textual.widgets import Static
+
 from cachetui.app.pane_contents import FOLLOW_MARK, PaneContent
 from cachetui.app.widgets.key_table import Column, KeyTable
 
-__all__ = ["FOLLOW_MARK", "CachePane", "DatabasePane", "PaneTable", "QueuePane"]
+__all__ = ["FOLLOW_MARK", "CachePane", "DatabasePane", "FleetPane", "PaneTable", "QueuePane"]
 
 
 class PaneTable(KeyTable):
@@ -53,9 +59,11 @@ class CachePane(PaneTable):
 
 class QueuePane(PaneTable):
     """Pending write-behind writes, oldest first. Narrow, it keeps user, version, the
-    database's version and how many updates were coalesced."""
+    database's version and how many updates were coalesced. In a fleet
+    (:meth:`for_queue`), the owner column says who lands each write (``a→b``: ``a``
+    acknowledged it, ``b`` lands it), after the version; it is dropped after db v."""
 
-    NARROWING = (
+    NARROWING: ClassVar[Sequence[tuple[str, str]]] = (
         ("drop", "age"),
         ("drop", "in-flight"),
         ("drop", "retry"),
@@ -74,7 +82,39 @@ class QueuePane(PaneTable):
             Column("retry", 5, fit=True),
             Column("", 4, key="in-flight"),
         ]
+        if self.fleet:
+            columns.insert(2, Column("owner", 6, grow=8))
         super().__init__(columns, **kwargs)
+
+    fleet = False
+
+    @staticmethod
+    def for_queue(fleet: bool, **kwargs: str | None) -> QueuePane:
+        """The pane for the engine's queue: with an owner column in a fleet."""
+        return FleetQueuePane(**kwargs) if fleet else QueuePane(**kwargs)
+
+
+class FleetQueuePane(QueuePane):
+    """The Write queue pane in a fleet: with the owner column."""
+
+    fleet = True
+    NARROWING = (
+        ("drop", "age"),
+        ("drop", "in-flight"),
+        ("drop", "retry"),
+        ("drop", "coal."),
+        ("drop", "db v"),
+        ("drop", "owner"),
+        ("drop", "v"),
+    )
+
+
+class FleetPane(Static):
+    """F: the instances of the fleet (or how to start one), above the metrics."""
+
+    def show(self, content: RenderableType, title: str, subtitle: str = "") -> None:
+        self.border_title, self.border_subtitle = title, subtitle
+        self.update(content)
 
 
 class DatabasePane(PaneTable):

@@ -44,7 +44,7 @@ from cachetui.engine.fleet.entries import (
     row_pairs,
 )
 from cachetui.engine.fleet.leases import Leases
-from cachetui.engine.fleet.scripts import DROP_HEAD, RAISE_HEAD, SEQUENCE
+from cachetui.engine.fleet.scripts import EXPIRE_HEADS, FLOOR_HEAD, RAISE_HEAD, SEQUENCE
 from cachetui.engine.profile import Profile
 from cachetui.engine.queue.outbox import LIVE_OWNERS, this_owner
 from cachetui.engine.queue.write_queue import WriteQueue
@@ -58,6 +58,10 @@ FEED_BATCH = 1000
 HEARTBEAT_EVERY = 1.0
 #: Seconds a withdrawn write stays void.
 VOID_TTL = 3600
+#: Seconds a head is kept after its write landed (nothing newer sequenced): a user updated
+#: again within it costs one round trip; after it, the update reads the database's row.
+#: A base read is taken by the sequencer within half of it (see scripts.SEQUENCE).
+HEAD_TTL = 60.0
 
 
 class FleetQueue:
@@ -143,18 +147,20 @@ class FleetQueue:
         changes: dict[str, Any],
         write_id: str,
         updated_at: str,
-        base: Profile | None = None,
-    ) -> Profile | None:
+        base: tuple[Profile, int] | None = None,
+    ) -> Profile | int:
         """Assign the user's next version and append the entry, in one step; the row
-        after the write, or None when there is no head and no ``base`` (then read the row
-        from the database and call again with it)."""
+        after the write. With no head: the Redis server's time (ms), to call again with
+        ``base`` = (the database's row read after this answer, that time); a base read
+        too long ago gets a new time (read it again)."""
         client = self._require()
         keys = [self._head(user_id), self.stream(self.partition_of(user_id))]
         keys.append(f"{self.prefix}:void:{write_id}")
-        args: list[Any] = [FORMAT, self.owner, write_id, updated_at, len(changes)]
+        window = round(HEAD_TTL * 500)
+        args: list[Any] = [FORMAT, self.owner, write_id, updated_at, window, len(changes)]
         args += [json.dumps(changes, ensure_ascii=False), *change_pairs(changes)]
         if base is not None:
-            args += row_pairs(base)
+            args += [base[1], *row_pairs(base[0])]
         try:
             try:
                 found = await client.evalsha(self._sequence_sha, 3, *keys, *args)
@@ -167,10 +173,19 @@ class FleetQueue:
             ) from exc
         status = int(found[0])
         if status == 0:
-            return None
+            return int(found[1])
         if status < 0:
             raise DatabaseUnavailable(f"write {write_id} was withdrawn")
         return profile_of(pairs_to_dict(found[2]))
+
+    async def head(self, user_id: int) -> Profile | None:
+        """The user's newest sequenced row (None: no head, or only a floor): one round
+        trip. DatabaseUnavailable if Redis does not answer."""
+        try:
+            fields = cast(dict[bytes, bytes], await self._require().hgetall(self._head(user_id)))
+        except (RedisError, OSError) as exc:
+            raise DatabaseUnavailable(f"the queue {self.path}: {exc}") from exc
+        return profile_of(fields) if b"version" in fields else None
 
     def partition_of(self, user_id: int) -> int:
         return user_id % self.partitions
@@ -263,7 +278,8 @@ class FleetQueue:
 
     async def landed(self, profiles: Sequence[Profile]) -> None:
         """These writes (or later ones of their users) are in the database: their entries
-        and the earlier ones fed here are deleted."""
+        and the earlier ones fed here are deleted; their heads expire (:data:`HEAD_TTL`)
+        unless newer writes were sequenced since."""
         doomed: dict[int, list[bytes]] = {}
         for profile in profiles:
             uid = profile.user_id
@@ -276,7 +292,7 @@ class FleetQueue:
                 self._ids[uid] = keep
             else:
                 self._ids.pop(uid, None)
-        await self._xdel(doomed)
+        await self._xdel(doomed, profiles)
 
     async def rebase(self, profile: Profile, base_version: int) -> None:
         """A conflict overwritten: the user's entries fed so far land as ``profile``; the
@@ -291,15 +307,16 @@ class FleetQueue:
             raise DatabaseUnavailable(f"the queue {self.path}: {exc}") from exc
 
     async def remove(self, user_ids: Sequence[int]) -> None:
-        """Parked as dead letters: their entries go, and the head, unless newer writes
-        were sequenced since (the next update builds on the database)."""
+        """Parked as dead letters: their entries go, and the head becomes a floor, unless
+        newer writes were sequenced since (the next update builds on the database, with
+        a version above the parked one)."""
         doomed: dict[int, list[bytes]] = {}
         for uid in user_ids:
             ids = self._ids.pop(uid, [])
             doomed.setdefault(self.partition_of(uid), []).extend(i for i, _ in ids)
             if ids:
                 with contextlib.suppress(RedisError, OSError):
-                    await self._require().eval(DROP_HEAD, 1, self._head(uid), ids[-1][1])
+                    await self._require().eval(FLOOR_HEAD, 1, self._head(uid), ids[-1][1])
         await self._xdel(doomed)
 
     async def mine(self) -> list[tuple[Profile, int]]:
@@ -342,14 +359,19 @@ class FleetQueue:
             raise DatabaseUnavailable(f"the queue {self.path or self.url} is not open")
         return self._client
 
-    async def _xdel(self, doomed: dict[int, list[bytes]]) -> None:
+    async def _xdel(self, doomed: dict[int, list[bytes]], landed: Sequence[Profile] = ()) -> None:
+        """Delete entries, and let the heads of ``landed`` expire: one round trip."""
         doomed = {k: ids for k, ids in doomed.items() if ids}
-        if not doomed:
+        if not doomed and not landed:
             return
         try:
             async with self._require().pipeline(transaction=False) as pipe:
                 for k, ids in doomed.items():
                     pipe.xdel(self.stream(k), *ids)
+                if landed:
+                    heads = [self._head(p.user_id) for p in landed]
+                    ttl = round(HEAD_TTL * 1000)
+                    pipe.eval(EXPIRE_HEADS, len(heads), *heads, ttl, *(p.version for p in landed))
                 await pipe.execute()
         except (RedisError, OSError) as exc:
             raise DatabaseUnavailable(f"the queue {self.path}: {exc}") from exc

@@ -26,7 +26,7 @@ from redis.exceptions import RedisError
 from cachetui.engine.background import stop_if_asked
 from cachetui.engine.core import BACKGROUND_OP, EngineCore, perf_counter, wait_event
 from cachetui.engine.database.base import RowConflict, RowFailure, RowLanded
-from cachetui.engine.errors import DatabaseUnavailable
+from cachetui.engine.errors import DatabaseUnavailable, ProfileNotFound
 from cachetui.engine.events import EventKind
 from cachetui.engine.fleet.fleet_queue import FleetQueue
 from cachetui.engine.fleet.status import FleetMember, FleetStatus, PendingEntry
@@ -37,6 +37,11 @@ from cachetui.engine.queue.flusher import Flusher
 TICK = 0.5
 #: Times a landing is moved onto a row another cachetui instance just landed.
 REBASES = 3
+#: Times an update reads the database's row when the fleet has no head for the user
+#: (again only when a read took longer than the sequencer's window).
+BASE_READS = 3
+HEAD_HIT = "served from the fleet queue's head (a pending write: read-your-writes across instances)"
+NO_HEAD = "served without the fleet's pending writes (not cached)"
 
 
 class FleetLink:
@@ -77,12 +82,19 @@ class FleetLink:
         write_id = core.write_id(op)
         stamp = core.timestamp()
         try:
-            profile = await self.queue.sequence(user_id, changes, write_id, stamp)
-            if profile is None:
-                base = await core.read_db(op, user_id)
-                profile = await self.queue.sequence(user_id, changes, write_id, stamp, base)
-            if profile is None:  # pragma: no cover - the script sets the head from the base
-                raise DatabaseUnavailable(f"the queue {self.queue.path} has no head for the user")
+            found = await self.queue.sequence(user_id, changes, write_id, stamp)
+            for _ in range(BASE_READS):
+                if not isinstance(found, int):
+                    break
+                base = await core.read_db(op, user_id)  # no head: the row, read after it
+                found = await self.queue.sequence(user_id, changes, write_id, stamp, (base, found))
+            if isinstance(found, int):
+                raise DatabaseUnavailable(
+                    f"the queue {self.queue.path}: user {user_id}'s row was read too slowly "
+                    f"{BASE_READS} times to be numbered on (not queued)",
+                    transient=True,
+                )
+            profile = found
         except BaseException:
             await asyncio.shield(asyncio.ensure_future(core.cache.delete(user_id)))
             raise
@@ -90,6 +102,38 @@ class FleetLink:
         core.emit(op, EventKind.ENQUEUE, user_id, profile.version, None, "sequenced (fleet queue)")
         if self.queue.partition_of(user_id) in self._held():
             self._wake.set()
+        return profile
+
+    # -- reads ---------------------------------------------------------------------------------
+    async def fill(self, op: int, user_id: int, local: tuple[Profile, str] | None) -> Profile:
+        """A read miss in a fleet: the newest of the user's head (a write another
+        instance acknowledged and nobody landed yet), this instance's own unlanded value
+        (``local``: the profile and what to say of it) and the database's row, cached.
+        The head is read first, then the row: a head that is gone had landed before."""
+        core = self._core
+        cacheable = True
+        try:
+            head = await self.queue.head(user_id)
+        except DatabaseUnavailable as exc:
+            head, cacheable = None, False  # served, not cached: it may be older than a head
+            core.emit(op, EventKind.ERROR, user_id, None, None, f"fleet: {exc}: {NO_HEAD}")
+        if local is not None and (head is None or local[0].version >= head.version):
+            profile = local[0]
+            core.emit(op, EventKind.QUEUE_HIT, user_id, profile.version, None, local[1])
+        elif head is None:
+            profile = await core.read_db(op, user_id)
+        else:
+            try:
+                row: Profile | None = await core.read_db(op, user_id)
+            except ProfileNotFound:
+                row = None
+            if row is not None and row.version >= head.version:
+                profile = row
+            else:
+                profile = head
+                core.emit(op, EventKind.QUEUE_HIT, user_id, head.version, None, HEAD_HIT)
+        if cacheable and await core.cache.set(profile, fill=True):
+            core.emit(op, EventKind.CACHE_FILL, user_id, profile.version, None, "")
         return profile
 
     # -- landing -------------------------------------------------------------------------------

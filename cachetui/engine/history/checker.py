@@ -8,17 +8,12 @@ from collections.abc import Iterable, Sequence
 from operator import itemgetter
 from typing import Any
 
+from cachetui.engine.history import shapes
 from cachetui.engine.history.context import Context
-from cachetui.engine.history.facts import (
-    Epoch,
-    Final,
-    Landing,
-    Op,
-    UserOps,
-    collector_paused,
-)
+from cachetui.engine.history.facts import Epoch, Final, Landing, Op, UserOps, collector_paused
 from cachetui.engine.history.judge import judge_user
 from cachetui.engine.history.records import OK, OPERATIONS, OUTCOMES, READ, UPDATE
+from cachetui.engine.history.shapes import TIME_LIMIT, HistoryFormatError
 from cachetui.engine.history.verdicts import Report, Violation
 
 _new = tuple.__new__
@@ -28,13 +23,6 @@ _OP_FIELDS = itemgetter(
     "policy", "queue",
 )  # fmt: skip
 _LANDING_FIELDS = itemgetter("ns", "write_id", "user", "version", "tx")
-
-
-class HistoryFormatError(ValueError):
-    """A record the checker cannot read (its message says which field; ``src``, where
-    it came from, when :meth:`Checker.feed_batch` raised it)."""
-
-    src = 0
 
 
 class Checker:
@@ -53,12 +41,13 @@ class Checker:
         self._finals: dict[int, Final] = {}
         self._epochs: list[Epoch] = []
         self._dirty: set[int] = set()
+        self._op_ids: dict[str, set[int]] = {}  # per instance
         self._judged: dict[int, tuple[list[Violation], bool]] = {}
 
     def header(self, record: dict[str, Any], file: str = "") -> int:
         """A file's header line: its instance applies to what follows. Returns the
         file's index (for :meth:`feed`'s ``src``)."""
-        self.instance = str(record.get("instance", ""))
+        self.instance = shapes.header(record)
         self.instances.add(self.instance)
         self.files.append(file)
         return len(self.files) - 1
@@ -66,83 +55,53 @@ class Checker:
     def feed(self, r: dict[str, Any], src: int = 0) -> None:
         """One record. ``src``: where it comes from (``file_index << 32 | line``), for
         the evidence. HistoryFormatError for a record of an unknown type or operation,
-        or with a field missing or of the wrong type."""
-        try:
-            kind = r["type"]
-            if kind == "op":
-                op = r["op"]
-                if op not in OPERATIONS:
-                    raise HistoryFormatError(f"unknown operation {op!r}")
-                outcome = r["outcome"]
-                if outcome not in OUTCOMES:
-                    raise HistoryFormatError(f"unknown outcome {outcome!r}")
-                user = r["user"]
-                rec = _new(
-                    Op,
-                    (
-                        int(r["invoke_ns"]),
-                        int(r["complete_ns"]),
-                        r["caller"],
-                        op,
-                        user,
-                        r["write_id"],
-                        r["version"],
-                        outcome,
-                        r["policy"],
-                        r["queue"],
-                        self.instance,
-                        r.get("op_id", 0),
-                        src,
-                    ),
+        with a field missing or of the wrong type or value (:mod:`.shapes`), or an
+        operation whose op id its instance gave before."""
+        kind = shapes.field(r, "record", "type")
+        if kind == "op":
+            *fields, op_id = shapes.op_fields(r)
+            self._op_id(op_id)
+            rec = _new(Op, (*fields, self.instance, op_id, src))
+            user = rec.user
+            ops = self._ops.get(user)
+            if ops is None:
+                ops = self._ops[user] = UserOps()
+            ops.add(rec)
+            if rec.op == UPDATE and rec.write_id is not None:
+                self._writes[rec.write_id] = rec
+            self.operations += 1
+            self._dirty.add(user)
+        elif kind == "landing":
+            landing = shapes.landing(r, self.instance, src)
+            self._landings.setdefault(landing.user, []).append(landing)
+            self._dirty.add(landing.user)
+        elif kind == "final":
+            final = shapes.final(r, src)
+            known = self._finals.get(final.user)
+            if known is None or known.ns <= final.ns:  # the last close tells
+                self._finals[final.user] = final
+            self._dirty.add(final.user)
+        elif kind == "epoch":
+            self._epochs.append(shapes.epoch(r, self.instance, src))
+            self._dirty.update(self._ops)  # it excuses what spans it, for everyone
+        elif kind == "queue":
+            shapes.queue(r)
+        elif kind == "header":
+            self.header(r)
+        else:
+            raise HistoryFormatError(f"unknown record type {shapes.named(kind)}")
+
+    def _op_id(self, op_id: int) -> None:
+        """HistoryFormatError when this instance gave this op id before (a line, or a
+        file, given twice); 0: none given."""
+        if op_id:
+            seen = self._op_ids.setdefault(self.instance, set())
+            if op_id in seen:
+                raise HistoryFormatError(
+                    f"op_id {op_id} of instance {shapes.named(self.instance)} again: "
+                    "a line or a file given twice?"
                 )
-                ops = self._ops.get(user)
-                if ops is None:
-                    ops = self._ops[user] = UserOps()
-                ops.add(rec)
-                if op == UPDATE and rec.write_id is not None:
-                    self._writes[rec.write_id] = rec
-                self.operations += 1
-                self._dirty.add(user)
-            elif kind == "landing":
-                user = r["user"]
-                landing = Landing(
-                    int(r["ns"]), r["write_id"], user, r["version"], r["tx"], self.instance, src
-                )
-                self._landings.setdefault(user, []).append(landing)
-                self._dirty.add(user)
-            elif kind == "final":
-                cache = r["cache"]
-                final = Final(
-                    int(r["ns"]),
-                    r["user"],
-                    r["db_version"],
-                    r["db_write_id"],
-                    tuple(r["pending"]),
-                    r["parked"],
-                    None if cache is None else (cache["version"], cache["write_id"]),
-                    r["policy"],
-                    src,
-                )
-                known = self._finals.get(final.user)
-                if known is None or known.ns <= final.ns:  # the last close tells
-                    self._finals[final.user] = final
-                self._dirty.add(final.user)
-            elif kind == "epoch":
-                epoch = Epoch(int(r["ns"]), r["epoch"], r["reason"], self.instance, src)
-                self._epochs.append(epoch)
-                self._dirty.update(self._ops)  # it excuses what spans it, for everyone
-            elif kind == "queue":
-                pass
-            elif kind == "header":
-                self.header(r)
-            else:
-                raise HistoryFormatError(f"unknown record type {kind!r}")
-        except KeyError as exc:
-            raise HistoryFormatError(f"a {r.get('type', 'record')} without {exc}") from None
-        except (TypeError, ValueError, AttributeError) as exc:
-            if isinstance(exc, HistoryFormatError):
-                raise
-            raise HistoryFormatError(f"a malformed {r.get('type', 'record')}: {exc}") from None
+            seen.add(op_id)
 
     def feed_batch(self, records: Sequence[Any], src: int) -> None:
         """The parsed lines of a file from the one at ``src`` on (``file_index << 32 |
@@ -151,6 +110,7 @@ class Checker:
         that is not a JSON object or that :meth:`feed` refuses, after those before it."""
         ops_of, landings_of, writes, dirty = self._ops, self._landings, self._writes, self._dirty
         instance = self.instance
+        seen = self._op_ids.setdefault(instance, set())
         operations = 0
         try:
             for r in records:
@@ -158,51 +118,68 @@ class Checker:
                 if kind == "op":
                     try:  # the common shape: anything else is fed (or refused) by feed()
                         f = _OP_FIELDS(r)
-                        if (
-                            type(f[0]) is not int
-                            or type(f[1]) is not int
-                            or f[3] not in OPERATIONS
-                            or f[7] not in OUTCOMES
-                            or (f[5] is not None and type(f[5]) is not str)
+                        invoke, complete, caller, op, user, wid, version, outcome, policy, queue = f
+                        op_id = r.get("op_id", 0)
+                        if not (
+                            type(invoke) is int is type(complete) is type(user) is type(op_id)
+                            and 0 <= invoke <= complete < TIME_LIMIT
+                            and type(caller) is str is type(policy) is type(queue)
+                            and op in OPERATIONS
+                            and outcome in OUTCOMES
+                            and (wid is None or type(wid) is str)
+                            and (
+                                type(version) is int
+                                or (version is None and (op != UPDATE or outcome != OK))
+                            )
+                            and op_id not in seen
                         ):
                             raise TypeError
-                        user = f[4]
-                        ops = ops_of.get(user)  # TypeError for a user that cannot be a key
                     except (KeyError, TypeError):
                         instance = self._feed_one(r, src)
+                        seen = self._op_ids.setdefault(instance, set())
                     else:
-                        rec = _new(Op, (*f, instance, r.get("op_id", 0), src))
+                        if op_id:
+                            seen.add(op_id)
+                        rec = _new(Op, (*f, instance, op_id, src))
+                        ops = ops_of.get(user)
                         if ops is None:
                             ops = ops_of[user] = UserOps()
                         ops.ops.append(rec)  # and sorted out as UserOps.add does:
-                        if f[7] == OK:
-                            if f[3] == READ:
-                                if f[6] is not None:
+                        if outcome == OK:
+                            if op == READ:
+                                if version is not None:
                                     ops.reads.append(rec)
-                            elif f[3] == UPDATE:
-                                if f[5] is not None:
+                            elif op == UPDATE:
+                                if wid is not None:
                                     ops.acked.append(rec)
-                            elif f[6] is not None:
+                            elif version is not None:
                                 ops.foreign.append(rec)
-                        if f[3] == UPDATE and f[5] is not None:
-                            writes[f[5]] = rec
+                        if op == UPDATE and wid is not None:
+                            writes[wid] = rec
                         operations += 1
                         dirty.add(user)
                 elif kind == "landing":
                     try:
                         ns, wid, user, version, tx = _LANDING_FIELDS(r)
-                        if type(ns) is not int:
+                        if not (
+                            type(ns) is int is type(user) is type(version)
+                            and 0 <= ns < TIME_LIMIT
+                            and (wid is None or type(wid) is str)
+                            and (tx is None or type(tx) is int)
+                        ):
                             raise TypeError
-                        landings = landings_of.get(user)
                     except (KeyError, TypeError):
                         instance = self._feed_one(r, src)
+                        seen = self._op_ids.setdefault(instance, set())
                     else:
+                        landings = landings_of.get(user)
                         if landings is None:
                             landings = landings_of[user] = []
                         landings.append(_new(Landing, (ns, wid, user, version, tx, instance, src)))
                         dirty.add(user)
                 else:
                     instance = self._feed_one(r, src)
+                    seen = self._op_ids.setdefault(instance, set())
                 src += 1
         finally:
             self.operations += operations

@@ -381,6 +381,8 @@ class LiveJudge:
             gone = {id(w[2]) for w in waiting}
             state.acked = [a for a in state.acked if id(a[3]) not in gone]
             state.top_key = max((a[0] for a in state.acked), default=(-1, -1.0))
+            for own in state.own.values():  # nor read-your-writes against them
+                own[:] = [o for o in own if id(o[2]) not in gone]
 
     def _settle(self) -> None:
         """The writes not landed that are neither pending nor parked now: lost."""
@@ -418,9 +420,12 @@ class LiveJudge:
             Violation("lost", uid, policy, not at_crash, [self._evidence(r), now], r[3])
         )
         state = self._users.get(uid)
-        if state is not None:  # a lost write leaves the acknowledged set
+        if state is not None:  # a lost write leaves the acknowledged set, and its caller's
             state.acked = [a for a in state.acked if a[3] is not r]
             state.top_key = max((a[0] for a in state.acked), default=(-1, -1.0))
+            own = state.own.get(r[3])
+            if own:
+                own[:] = [o for o in own if o[2] is not r]
 
 
 def _when(v: Violation) -> int:

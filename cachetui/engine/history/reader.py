@@ -3,13 +3,16 @@ of one host and boot only, and a clear line for a file that is not a history."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
-from cachetui.engine.history.checker import Checker, HistoryFormatError
+from cachetui.engine.history import shapes
+from cachetui.engine.history.checker import Checker
 from cachetui.engine.history.facts import collector_paused
+from cachetui.engine.history.shapes import HistoryFormatError
 
 #: Lines parsed and fed at a time (a chunk's records are held at once).
 CHUNK = 4096
@@ -32,21 +35,32 @@ def load(paths: Sequence[str], checker: Checker | None = None) -> tuple[Checker,
 def _load(paths: Sequence[str], checker: Checker) -> tuple[Checker, list[str]]:
     warnings: list[str] = []
     first: tuple[str, dict[str, Any]] | None = None
-    for path in paths:
+    given: dict[tuple[int, int], int] = {}  # (device, inode): the file's place in paths
+    for n, path in enumerate(paths):
         try:
             with open(path, "rb") as f:
+                stat = os.fstat(f.fileno())
                 data = f.read()
         except OSError as exc:
             raise HistoryFileError(f"{path}: cannot read it: {exc.strerror or exc}") from None
+        same = given.setdefault((stat.st_dev, stat.st_ino), n)
+        if same != n:
+            raise HistoryFileError(f"{path} is {paths[same]} again: each file is judged once")
         lines = data.split(b"\n")
         complete = data.endswith(b"\n")
         if complete:
             lines.pop()  # the empty piece after the last newline
-        if not lines or not lines[0].strip():
+        if not data or data.isspace():
             raise HistoryFileError(f"{path}: empty, not a cachetui history file")
+        if not lines[0].strip():
+            raise HistoryFileError(f"{path}:1: an empty line, not a cachetui history file")
         head = _parse(path, lines[0], 1)
         if not isinstance(head, dict) or head.get("type") != "header":
             raise HistoryFileError(f"{path}:1: not a cachetui history file (no header line)")
+        try:
+            shapes.header(head)
+        except HistoryFormatError as exc:
+            raise HistoryFileError(f"{path}:1: {exc}") from None
         if first is None:
             first = (path, head)
         elif (head.get("host"), head.get("boot_id")) != (

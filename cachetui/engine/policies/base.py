@@ -38,34 +38,28 @@ class Policy:
             cached = await core.cache.get(user_id)
             if cached is not None:
                 return cached
-            unlanded = self._unlanded(op, user_id)
-            if unlanded is not None:
-                await core.cache.set(unlanded, fill=True)
-                return unlanded
+            pending = self._pending(user_id)
+            if core.fleet is not None:  # the fleet's heads too (read-your-writes across it)
+                return await core.fleet.fill(op, user_id, pending)
+            if pending is not None:
+                profile, detail = pending
+                core.emit(op, EventKind.QUEUE_HIT, user_id, profile.version, None, detail)
+                await core.cache.set(profile, fill=True)
+                return profile
             return await self._fill_from_db(op, user_id)
         finally:
             core.locks.release(user_id)
 
-    def _unlanded(self, op: int, user_id: int) -> Profile | None:
-        """An acknowledged value not in the database that a miss serves before it:
-        here a rejected dead letter (write-behind looks in its queue first)."""
-        return self._parked(op, user_id)
-
-    def _parked(self, op: int, user_id: int) -> Profile | None:
-        """A dead letter the database rejected is the user's newest acknowledged value:
-        reads serve it and updates build on it (read-your-writes, as with the queue)."""
+    def _pending(self, user_id: int) -> tuple[Profile, str] | None:
+        """An acknowledged value not in the database that a miss serves before it, and
+        what to say of it: here a rejected dead letter (write-behind looks in its queue
+        first). A dead letter the database rejected is the user's newest acknowledged
+        value: reads serve it and updates build on it (read-your-writes, as with the
+        queue)."""
         letter = self._core.dead_letters.rejected(user_id)
         if letter is None:
             return None
-        self._core.emit(
-            op,
-            EventKind.QUEUE_HIT,
-            user_id,
-            letter.version,
-            None,
-            "served from the dead letters (the database rejected this write)",
-        )
-        return letter.profile
+        return letter.profile, "served from the dead letters (the database rejected this write)"
 
     async def _fill_from_db(self, op: int, user_id: int) -> Profile:
         profile = await self._core.read_db(op, user_id)

@@ -18,7 +18,7 @@ from cachetui.engine.config import WritePolicy
 from cachetui.engine.core import EngineCore, last_op_id, perf_counter
 from cachetui.engine.crash_points import reached
 from cachetui.engine.errors import DatabaseUnavailable, Interrupted
-from cachetui.engine.events import EventKind
+from cachetui.engine.events import EventKind, Step
 from cachetui.engine.policies.base import Policy
 from cachetui.engine.profile import Profile, utc_timestamp
 from cachetui.engine.queue.flusher import Flusher
@@ -34,19 +34,25 @@ class WriteBehind(Policy):
     def __init__(self, core: EngineCore, flusher: Flusher) -> None:
         super().__init__(core)
         self._flusher = flusher
+        #: The fast path's ``updated_at``: the text of the millisecond ``_millis``
+        #: (what :func:`utc_timestamp` returns for it).
+        self._millis = -1
+        self._stamp = ""
 
     def update_now(self, user_id: int, changes: dict[str, Any], start: float) -> Profile | None:
         """The fast path: with the current profile in a local store and nobody else
         updating this user, the whole update runs without an await, so it needs no lock:
         nothing can interleave with it. None when the slow path must run instead."""
         core = self._core
+        queue = core.queue
+        entries = queue.entries
         if (
             not core.cache.local
             or core.durable
             or user_id in core.locks.held
             or user_id in core.dead_letters.by_user
-            or not core.gate.is_set()
-            or not core.queue.has_room_for(user_id)
+            or not core.gate.open
+            or (user_id not in entries and len(entries) >= queue.max_pending)  # no room
         ):
             return None
         store = core.store
@@ -55,18 +61,38 @@ class WriteBehind(Policy):
             return None
         op = next(core.ops)
         last_op_id.set(op)
-        stamp = utc_timestamp(core.config.clock())
-        profile = current.apply(changes, stamp, f"{core.write_prefix}{op}")
+        now = core.config.clock()
+        if int(now * 1000) != self._millis:  # utc_timestamp's own test, without its call
+            self._millis, self._stamp = int(now * 1000), utc_timestamp(now)
+        profile = current.apply(changes, self._stamp, f"{core.write_prefix}{op}")
         store.set_nowait(profile)
         # One clock read for the queue, the latency, the record and both events.
         end = perf_counter()
-        self.enqueue(op, profile, end)
+        # WriteBehind.enqueue, inlined (the equivalence test runs both)
         c = core.c
+        events = core.events
+        step: Step
+        if queue.put(profile, end):
+            c.coalesced += 1
+            step = (op, _COALESCE, user_id, profile.version, None, end, _ABSORBED)
+        else:
+            step = (op, _ENQUEUE, user_id, profile.version, None, end, "")
+        events.append(step)  # EventLog.add, without its call
+        if events.subscribed:
+            events.notify(step)
+        pending = len(entries)
+        if pending > c.peak_pending:
+            c.peak_pending = pending
+        if pending >= core.config.batch_size:
+            self._flusher.request_flush()
         c.updates += 1
         elapsed = end - start
         c.update_latency.add(elapsed)
         core.history.update(start, end, profile, WRITE_BEHIND, op)
-        core.events.add((op, _ACK, user_id, profile.version, elapsed, end, WRITE_BEHIND))
+        step = (op, _ACK, user_id, profile.version, elapsed, end, WRITE_BEHIND)
+        events.append(step)  # EventLog.add, without its call
+        if events.subscribed:
+            events.notify(step)
         if core.near_cache is not None:
             core.near_cache.changed(profile)
         return profile
@@ -205,29 +231,26 @@ class WriteBehind(Policy):
         queue = core.queue
         if now is None:
             now = perf_counter()
-        if queue.put(profile, now):
-            core.c.coalesced += 1
-            core.events.add((op, _COALESCE, profile.user_id, profile.version, None, now, _ABSORBED))
-        else:
-            core.events.add((op, _ENQUEUE, profile.user_id, profile.version, None, now, ""))
-        pending = len(queue)
         c = core.c
+        step: Step
+        if queue.put(profile, now):
+            c.coalesced += 1
+            step = (op, _COALESCE, profile.user_id, profile.version, None, now, _ABSORBED)
+        else:
+            step = (op, _ENQUEUE, profile.user_id, profile.version, None, now, "")
+        events = core.events
+        events.append(step)  # EventLog.add, without its call
+        if events.subscribed:
+            events.notify(step)
+        pending = len(queue.entries)
         if pending > c.peak_pending:
             c.peak_pending = pending
         if pending >= core.config.batch_size:
             self._flusher.request_flush()
 
-    def _unlanded(self, op: int, user_id: int) -> Profile | None:
+    def _pending(self, user_id: int) -> tuple[Profile, str] | None:
         """The pending queue first (read-your-writes), then a rejected dead letter."""
         pending = self._core.queue.get(user_id)
         if pending is None:
-            return self._parked(op, user_id)
-        self._core.emit(
-            op,
-            EventKind.QUEUE_HIT,
-            user_id,
-            pending.version,
-            None,
-            "served from the write queue (read-your-writes)",
-        )
-        return pending
+            return super()._pending(user_id)
+        return pending, "served from the write queue (read-your-writes)"

@@ -77,25 +77,27 @@ class WriteQueue:
 
     def __init__(self, max_pending: int) -> None:
         self.max_pending = max_pending
-        self._entries: dict[int, _Pending] = {}
+        #: The pending writes by user (read it, never change it, outside this class: the
+        #: write-behind fast path looks in it without a call).
+        self.entries: dict[int, _Pending] = {}
         self._room = asyncio.Event()
         self._room.set()
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self.entries)
 
     def __contains__(self, user_id: object) -> bool:
-        return user_id in self._entries
+        return user_id in self.entries
 
     def user_ids(self) -> set[int]:
-        return set(self._entries)
+        return set(self.entries)
 
     def users_oldest_first(self) -> list[int]:
         """The users with a pending write, in the order batches take them."""
-        return list(self._entries)
+        return list(self.entries)
 
     def get(self, user_id: int) -> Profile | None:
-        entry = self._entries.get(user_id)
+        entry = self.entries.get(user_id)
         return None if entry is None else entry.profile
 
     def resize(self, max_pending: int) -> None:
@@ -104,7 +106,7 @@ class WriteQueue:
         self._room.set()
 
     def has_room_for(self, user_id: int) -> bool:
-        return user_id in self._entries or len(self._entries) < self.max_pending
+        return user_id in self.entries or len(self.entries) < self.max_pending
 
     async def wait_for_room(self, user_id: int) -> None:
         while not self.has_room_for(user_id):
@@ -115,10 +117,10 @@ class WriteQueue:
         """Queue the newest value of a user; True when it coalesced into a pending write.
         A new entry's base version is ``base_version`` (default: the version before
         ``profile``'s); a coalesced one keeps the base of its first write."""
-        entry = self._entries.get(profile.user_id)
+        entry = self.entries.get(profile.user_id)
         if entry is None:
             base = profile.version - 1 if base_version is None else base_version
-            self._entries[profile.user_id] = _Pending(profile, now, base)
+            self.entries[profile.user_id] = _Pending(profile, now, base)
             return False
         entry.profile = profile
         if entry.in_flight:
@@ -136,7 +138,7 @@ class WriteQueue:
         profiles: list[Profile] = []
         queued_at: list[float] = []
         bases: list[int] = []
-        for entry in self._entries.values():
+        for entry in self.entries.values():
             if len(profiles) == size:
                 break
             if entry.in_flight:
@@ -149,19 +151,19 @@ class WriteQueue:
 
     def entry_of(self, user_id: int) -> _Pending | None:
         """The user's pending entry (for the flusher's bookkeeping), or None."""
-        return self._entries.get(user_id)
+        return self.entries.get(user_id)
 
     def remove(self, user_id: int) -> Profile | None:
         """Take the user's pending write out of the queue (parked or discarded)."""
-        entry = self._entries.pop(user_id, None)
-        if len(self._entries) < self.max_pending:
+        entry = self.entries.pop(user_id, None)
+        if len(self.entries) < self.max_pending:
             self._room.set()
         return None if entry is None else entry.profile
 
     def rebase(self, user_id: int, profile: Profile, base_version: int) -> None:
         """Replace the pending write with ``profile`` built on ``base_version`` (a
         conflict resolved by overwriting)."""
-        entry = self._entries.get(user_id)
+        entry = self.entries.get(user_id)
         if entry is not None:
             entry.profile = profile
             entry.base_version = base_version
@@ -170,11 +172,11 @@ class WriteQueue:
         """The batch (or these of its writes) committed: drop the writes it carried,
         keep newer ones queued."""
         for profile in batch.profiles if isinstance(batch, Batch) else batch:
-            entry = self._entries.get(profile.user_id)
+            entry = self.entries.get(profile.user_id)
             if entry is None:
                 continue
             if entry.profile.version == profile.version:
-                del self._entries[profile.user_id]
+                del self.entries[profile.user_id]
             else:
                 entry.base_version = profile.version  # the row now holds the landed one
                 entry.attempts = 0
@@ -183,7 +185,7 @@ class WriteQueue:
                 entry.retries = 0
                 entry.first_queued = entry.requeued_at or entry.first_queued
                 entry.requeued_at = None
-        if len(self._entries) < self.max_pending:
+        if len(self.entries) < self.max_pending:
             self._room.set()
 
     def failed(self, batch: Batch | list[Profile], *, retry: bool = True) -> int:
@@ -193,7 +195,7 @@ class WriteQueue:
         coalesced = 0
         profiles = batch.profiles if isinstance(batch, Batch) else batch
         for profile in profiles:
-            entry = self._entries.get(profile.user_id)
+            entry = self.entries.get(profile.user_id)
             if entry is not None:
                 entry.in_flight = False
                 entry.retries += retry
@@ -205,20 +207,20 @@ class WriteQueue:
 
     def updates_by_user(self) -> dict[int, int]:
         """Acknowledged updates each pending write carries (1 + those coalesced)."""
-        return {uid: 1 + e.coalesced for uid, e in self._entries.items()}
+        return {uid: 1 + e.coalesced for uid, e in self.entries.items()}
 
     def clear(self) -> list[Profile]:
         """Drop everything (a crash); returns the newest pending value of each user."""
-        lost = [entry.profile for entry in self._entries.values()]
-        self._entries.clear()
+        lost = [entry.profile for entry in self.entries.values()]
+        self.entries.clear()
         self._room.set()
         return lost
 
     def oldest_age(self, now: float) -> float:
         """How long the oldest write not yet in the database has waited."""
-        if not self._entries:
+        if not self.entries:
             return 0.0
-        return now - min(entry.first_queued for entry in self._entries.values())
+        return now - min(entry.first_queued for entry in self.entries.values())
 
     def snapshot(self, now: float) -> list[PendingWrite]:
         return [
@@ -232,5 +234,5 @@ class WriteQueue:
                 attempts=e.attempts,
                 error=e.error,
             )
-            for e in self._entries.values()
+            for e in self.entries.values()
         ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from cachetui.engine.config import EngineConfig
 from cachetui.engine.errors import ValidationError
 from cachetui.engine.stores.base import CacheStore
@@ -47,7 +49,8 @@ def make_store(config: EngineConfig, url: str | None = None) -> CacheStore:
             config.capacity, config.eviction, config.ttl, guard=config.db_timeout
         )
     if config.cache_url.lower() == "memory://":
-        return MemoryStore(config.capacity, config.eviction, config.ttl)
+        clock = config.cache_clock or time.monotonic
+        return MemoryStore(config.capacity, config.eviction, config.ttl, clock=clock)
     from cachetui.engine.stores.redis_codec import namespace_for
     from cachetui.engine.stores.redis_store import RedisStore
 
