@@ -5,16 +5,9 @@ it — against a real second redis-server started here."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import redis
@@ -23,6 +16,7 @@ from cachetui.cli import command as cli
 from cachetui.engine import StoreUnavailable
 from cachetui.engine.stores.redis_errors import check_reachable
 from cachetui.engine.stores.redis_url import parse_redis_url
+from tests.private_redis import PrivateRedis, private_redis
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -105,52 +99,10 @@ def test_help_names_the_cache_url_forms():
 
 
 # -- a real Redis that needs a password --------------------------------------------------------
-@dataclass(frozen=True)
-class PasswordRedis:
-    port: int
-    socket: str
-    password: str
-
-
 @pytest.fixture(scope="module")
-def password_redis() -> Iterator[PasswordRedis]:
-    """A private redis-server on a free port and a Unix socket, with ``--requirepass``,
-    in a temporary folder; killed afterwards. Skipped without redis-server, except
-    under CI=true."""
-    executable = shutil.which("redis-server")
-    if executable is None:
-        reason = "redis-server is not installed: the password and unix:// tests need one"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true requires redis-server: {reason}")
-        pytest.skip(reason)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    folder = Path(tempfile.mkdtemp(prefix="cachetui-redis-"))  # short: a socket path ≤ 107
-    server = PasswordRedis(port, str(folder / "redis.sock"), "pw-for-the-test")
-    process = subprocess.Popen(
-        [executable, "--port", str(port), "--bind", "127.0.0.1",
-         "--unixsocket", server.socket, "--unixsocketperm", "700",
-         "--requirepass", server.password, "--dir", str(folder),
-         "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        url = f"unix://{server.socket}?password={server.password}"
-        for _ in range(250):  # up to ~5 s to start
-            try:
-                with redis.Redis.from_url(url, socket_connect_timeout=0.2) as client:
-                    client.ping()
-                break
-            except redis.RedisError:
-                time.sleep(0.02)
-        else:
-            pytest.fail("the test's redis-server did not start")
+def password_redis() -> Iterator[PrivateRedis]:
+    with private_redis(password="pw-for-the-test") as server:
         yield server
-    finally:
-        process.kill()
-        process.wait()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_a_server_that_needs_a_password_says_how_to_give_it(password_redis):
@@ -159,7 +111,7 @@ def test_a_server_that_needs_a_password_says_how_to_give_it(password_redis):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     hint = f"redis://:PASSWORD@127.0.0.1:{port}/3"
     assert result.stderr.splitlines()[-1] == (
-        f"cachetui: error: Redis at 127.0.0.1:{port} requires a password ({hint})"
+        f"cachetui: error: --cache: Redis at 127.0.0.1:{port} requires a password ({hint})"
     )
     check_reachable(hint.replace("PASSWORD", password_redis.password))  # the hint works
     with pytest.raises(StoreUnavailable) as refused:
@@ -181,7 +133,7 @@ def test_bench_over_a_unix_socket(password_redis):
     assert result.returncode == 2
     hint = f"unix://{path}?db=2&password=PASSWORD"
     assert result.stderr.splitlines()[-1] == (
-        f"cachetui bench: error: Redis at {path} requires a password ({hint})"
+        f"cachetui bench: error: --cache: Redis at {path} requires a password ({hint})"
     )
     url = hint.replace("PASSWORD", password_redis.password)
     result = run("bench", "--cache", url, "--policy", "write-through", "--ops", "100",

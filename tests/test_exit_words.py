@@ -19,7 +19,8 @@ from pathlib import Path
 import redis
 
 from cachetui.cli.quit_report import SignalReport, parked_lines, stderr_width
-from tests.conftest import redis_or_skip
+from cachetui.engine import Engine, EngineConfig
+from tests.conftest import delete_test_keys, redis_or_skip
 
 LEFT_OPEN = textwrap.dedent(
     """
@@ -103,3 +104,31 @@ def test_the_width_is_the_terminals_and_none_off_a_terminal(tmp_path: Path):
         os.close(terminal)
         os.close(controller)
     assert result.stdout.strip() == "57"
+
+
+async def test_a_close_that_gives_up_names_the_durable_queue_that_keeps_the_writes(tmp_path):
+    """The close event says where the kept writes are: the outbox file, or the stream
+    (a Redis queue is no outbox)."""
+    redis_url = redis_or_skip()
+    said = {}
+    try:
+        for queue in ("sqlite://", redis_url):
+            config = EngineConfig(
+                db_path=str(tmp_path / f"{len(said)}.db"),
+                policy="write-behind",
+                queue_url=queue,
+                flush_interval=3600,
+            )
+            engine = Engine(config)
+            await engine.start()
+            await engine.seed(10)
+            await engine.update(4, {"bio": "kept"})
+            engine.faults.db_down = True
+            await engine.close(timeout=0.2)
+            said[queue] = [e.detail for e in engine.recent_events() if "stay" in e.detail]
+    finally:
+        delete_test_keys(redis_url, tmp_path)
+    assert len(said["sqlite://"]) == 1
+    assert "1 write stays in the outbox " in said["sqlite://"][0]
+    (kept,) = said[redis_url]
+    assert re.search(r"1 write stays in the (redis stream|fleet queue) cachetui:queue:", kept)

@@ -31,7 +31,7 @@ from cachetui.engine import (
 )
 from cachetui.engine.errors import ValidationError
 from cachetui.engine.lab.demo_data import MAX_SEED_PROFILES
-from cachetui.engine.stores.redis_errors import check_reachable
+from cachetui.engine.preflight import check_redis
 from cachetui.engine.stores.redis_url import is_redis_url, mask_url
 from cachetui.literal import printable
 
@@ -275,8 +275,9 @@ def main(argv: Sequence[str]) -> int:
         check_server(args)
         if args.db and "://" not in args.db:
             check_db_argument(args.db, writable=False)  # only read: the runs use copies
-        if is_redis_url(args.cache):
-            check_reachable(args.cache)
+        for option, url in (("--cache", args.cache), ("--queue", args.queue)):
+            if is_redis_url(url):
+                check_redis(option, url)
         if sweep is not None:
             rows, profiles = asyncio.run(run(bench_sweep.run(sweep)))
             if not args.json:

@@ -11,10 +11,10 @@ from cachetui import __version__
 from cachetui.cli.dash_values import attach_dash_values
 from cachetui.cli.driver_logs import route_driver_logs
 from cachetui.cli.handoff import take_options
-from cachetui.cli.near_cache_option import check_invalidate_reachable
 from cachetui.cli.options import add_app_options, config_from_args
 from cachetui.cli.talk import add_talk_option, prepare_talk
 from cachetui.engine.errors import CacheTuiError, StoreUnavailable, ValidationError
+from cachetui.engine.preflight import check_servers
 from cachetui.literal import printable
 
 
@@ -91,11 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         engine = Engine(config)
-        if not engine.store.local:
-            from cachetui.engine.stores.redis_errors import check_reachable
-
-            check_reachable(config.cache_url)
-        check_invalidate_reachable(config.invalidate_url)
+        check_servers(config)  # before the screen starts and anything is written
     except StoreUnavailable as exc:
         print(f"cachetui: error: {printable(str(exc))}", file=sys.stderr)  # a server's words
         return 2

@@ -27,11 +27,3 @@ def add_invalidate_option(target: argparse.ArgumentParser | argparse._ArgumentGr
         "changes on a Redis pub/sub channel of the database (redis://HOST:PORT/DB), and "
         "drop the entries the other instances announce: a near cache (docs/fleet.md)",
     )
-
-
-def check_invalidate_reachable(url: str | None) -> None:
-    """StoreUnavailable (one line) unless the ``--invalidate`` Redis answers."""
-    if url is not None:
-        from cachetui.engine.stores.redis_errors import check_reachable
-
-        check_reachable(url)

@@ -7,6 +7,7 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 from cachetui.engine import Engine, EngineConfig
+from cachetui.engine.preflight import check_servers
 from cachetui.engine.stores.base import CacheStore
 from cachetui.engine.stores.factory import make_store
 
@@ -19,12 +20,11 @@ def side_engine(config: EngineConfig) -> Engine:
     """An engine over ``config`` whose Redis namespace (if any) goes with it: the copy it
     names is temporary, so is its cache. StoreUnavailable if Redis does not answer."""
     store: CacheStore = make_store(config)
+    check_servers(config)
     if not store.local:
-        from cachetui.engine.stores.redis_errors import check_reachable
         from cachetui.engine.stores.redis_store import RedisStore
 
         assert isinstance(store, RedisStore)
-        check_reachable(config.cache_url)
         store.ephemeral = True
     return Engine(config, store=store)
 

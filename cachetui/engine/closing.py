@@ -23,6 +23,7 @@ from cachetui.engine.fleet.membership import Heartbeat, leave
 from cachetui.engine.history.finals import close_history
 from cachetui.engine.lab.link.links import EngineLinks
 from cachetui.engine.queue.flusher import Flusher
+from cachetui.engine.queue.outbox import journal_name
 from cachetui.engine.unclosed import NotClosedWarning
 
 
@@ -67,8 +68,9 @@ class Closing:
         except DatabaseUnavailable as exc:
             gave_up = True
             if core.durable and not core.dead_letters.unsaved:
-                # Nothing is lost: the writes stay in the outbox for the next start.
+                # Nothing is lost: the writes stay in the durable queue for the next start.
                 kept = len(core.queue)
+                where = journal_name(core.outbox) if core.outbox else "the durable queue"
                 self.kept_on_close = kept
                 core.queue.clear()
                 core.emit(
@@ -77,7 +79,7 @@ class Closing:
                     None,
                     None,
                     None,
-                    f"{kept} {'write stays' if kept == 1 else 'writes stay'} in the outbox; "
+                    f"{kept} {'write stays' if kept == 1 else 'writes stay'} in {where}; "
                     f"replayed on next start ({exc})",
                 )
             elif not discard:

@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from cachetui.cli import handoff, options
 from cachetui.engine.digits import digit_problem
 from cachetui.engine.errors import CacheTuiError
+from cachetui.engine.preflight import check_servers
+from cachetui.literal import printable
 from cachetui.serve.listening import browser_url, is_loopback, lan_url, listen
 from cachetui.serve.request_checks import host_name
 from cachetui.serve.server import DEFAULT_MAX_SESSIONS, ReapingServer
@@ -227,6 +229,11 @@ def main(argv: Sequence[str]) -> int:
         Engine(config)  # the same validation as `cachetui`, before any tab starts an app
     except (CacheTuiError, OSError) as exc:
         parser.error(str(exc))
+    try:
+        check_servers(config)  # every tab's app would fail on a server that does not answer
+    except CacheTuiError as exc:
+        print(f"cachetui serve: error: {printable(str(exc))}", file=sys.stderr)
+        return 2
     try:
         sock = listen(args.host, args.port)
     except OSError as exc:

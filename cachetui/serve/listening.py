@@ -6,6 +6,8 @@ from __future__ import annotations
 import ipaddress
 import socket
 
+from cachetui.serve.request_checks import is_loopback_address
+
 
 def listen(host: str, port: int) -> socket.socket:
     """A listening socket on host:port (OSError when that is impossible)."""
@@ -25,12 +27,9 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def is_loopback(sock: socket.socket) -> bool:
-    """Whether ``sock`` listens on a loopback address only (127.0.0.0/8, ::1)."""
-    host = sock.getsockname()[0]
-    try:
-        return ipaddress.ip_address(host.split("%")[0]).is_loopback
-    except ValueError:
-        return False
+    """Whether ``sock`` listens on a loopback address only (127.0.0.0/8, ::1, or
+    127.0.0.0/8 mapped into IPv6): the rule Host headers are judged by."""
+    return is_loopback_address(sock.getsockname()[0])
 
 
 def lan_url(sock: socket.socket) -> str | None:

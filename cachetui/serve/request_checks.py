@@ -99,9 +99,13 @@ def _comparable(host: str) -> str:
     return host[:-1] if host.endswith(".") else host
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback_address(host: str) -> bool:
+    """Whether ``host`` (an address, IPv6 with or without brackets or a ``%zone``) is a
+    loopback address: 127.0.0.0/8, ::1, or 127.0.0.0/8 mapped into IPv6
+    (``::ffff:127.0.0.1``). A name is not an address: False."""
+    text = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     try:
-        address = ipaddress.ip_address(host[1:-1] if host.startswith("[") else host)
+        address = ipaddress.ip_address(text.split("%")[0])
     except ValueError:
         return False
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
@@ -120,7 +124,7 @@ def host_problem(hosts: list[str], allowed: frozenset[str] = frozenset()) -> str
         host = _comparable(parse_authority(hosts[0]).host)
     except ValueError as exc:
         return f"its Host {shown(hosts[0])} is malformed: {exc}"
-    if host in LOOPBACK_NAMES or host in allowed or _is_loopback(host):
+    if host in LOOPBACK_NAMES or host in allowed or is_loopback_address(host):
         return None
     also = ", nor a name given with --allow-host" if allowed else ""
     return f"its Host {shown(hosts[0])} is not localhost, 127.0.0.1 or [::1]{also}"

@@ -18,12 +18,12 @@ import sys
 from collections.abc import Sequence
 
 from cachetui.bench.argument_types import number_type
-from cachetui.cli.near_cache_option import check_invalidate_reachable
 from cachetui.cli.options import add_engine_options, add_history_options, config_from_args
 from cachetui.engine import Engine, EngineConfig
 from cachetui.engine.config import CLAIM_AFTER_RANGE
 from cachetui.engine.errors import CacheTuiError
 from cachetui.engine.lab.workload import Workload
+from cachetui.engine.preflight import check_servers
 from cachetui.literal import printable
 from cachetui.worker.metrics import MetricsServer
 from cachetui.worker.run import Worker, WorkerPlan
@@ -177,11 +177,7 @@ def main(argv: Sequence[str]) -> int:
 def _run(config: EngineConfig, plan: WorkerPlan, metrics: MetricsServer | None) -> int:
     try:
         engine = Engine(config)
-        if not engine.store.local:
-            from cachetui.engine.stores.redis_errors import check_reachable
-
-            check_reachable(config.cache_url)
-        check_invalidate_reachable(config.invalidate_url)
+        check_servers(config)  # before anything is written
         result = asyncio.run(Worker(engine, plan, metrics).run())
     except KeyboardInterrupt:  # SIGINT before the worker could handle it (while starting)
         return 128 + signal.SIGINT

@@ -40,3 +40,27 @@ async def test_panes_repaint_half_as_often_while_the_engine_sets_the_rate(make_a
         finally:
             await workload.stop()
         assert not app.refresher.panes_slowed  # stopped: the panes go back to 4 Hz
+
+
+async def test_the_idle_dashboard_does_not_repaint_while_nothing_changes(make_app):
+    """No workload, no key pressed: the timers keep ticking, nothing is painted again
+    (bar the slow repaint that moves the ages on). Whatever the engine does in the
+    background while idle (its flusher's empty flushes, the store's checks) sends no
+    event that would make every tick repaint."""
+    app = make_app(policy="write-behind", flush_interval=0.05)  # the flusher wakes often
+    app.live = True
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(app, pilot)
+        refresher = app.refresher
+        await refresher.refresh_view()
+        painted, seen = refresher.painted_at, len(app.engine.recent_events())
+        for _ in range(6):  # a tick every REFRESH_SECONDS: six of them, ~1.5 s
+            await asyncio.sleep(REFRESH_SECONDS)
+        assert app.engine.recent_events()[seen:] == []
+        assert refresher.painted_at == painted, "an idle tick repainted the panes"
+        await app.engine.update(3, {"bio": "a change"})  # the timer runs: a change paints
+        for _ in range(20):
+            await asyncio.sleep(REFRESH_SECONDS / 2)
+            if refresher.painted_at != painted:
+                break
+        assert refresher.painted_at != painted, "a change was never painted: no timer ran"

@@ -133,10 +133,10 @@ class Journal(Protocol):
 
 
 def journal_name(journal: Journal) -> str:
-    """A durable queue as a sentence names it: ``the outbox PATH`` (a file), or ``the
-    redis stream KEY at URL`` (a stream is no outbox)."""
-    path = journal.path
-    return f"the {path}" if path.startswith("redis stream ") else f"the outbox {path}"
+    """A durable queue as a sentence names it: ``the outbox PATH`` (a file), else what the
+    journal calls itself (``the redis stream KEY at URL``, ``the fleet queue PREFIX at
+    URL``: a stream is no outbox)."""
+    return f"the outbox {journal.path}" if isinstance(journal, Outbox) else f"the {journal.path}"
 
 
 class Outbox:
