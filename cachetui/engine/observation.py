@@ -13,6 +13,7 @@ from cachetui.engine.history.live import LiveJudge, Verdicts
 from cachetui.engine.history.recorder import HistoryRecorder
 from cachetui.engine.metrics.counters import Counters, MetricsSnapshot
 from cachetui.engine.metrics.window import MetricsWindow
+from cachetui.engine.pending import oldest_age, pending_now
 from cachetui.engine.profile import Profile
 from cachetui.engine.settling import SettledCommit, UnsettledCommit
 
@@ -24,13 +25,14 @@ class Observation:
     # -- observation: metrics and events ---------------------------------------------------------
     @property
     def metrics(self) -> MetricsSnapshot:
-        queue = self._core.queue
-        return MetricsSnapshot.of(
-            self._core.c,
-            len(queue),
-            queue.oldest_age(perf_counter()),
-            len(self._core.dead_letters),
-        )
+        core = self._core
+        if core.fleet is None:  # the common case, cheaply
+            queue = core.queue
+            return MetricsSnapshot.of(
+                core.c, len(queue), queue.oldest_age(perf_counter()), len(core.dead_letters)
+            )
+        pending = pending_now(core, perf_counter())
+        return MetricsSnapshot.of(core.c, len(pending), oldest_age(pending), len(core.dead_letters))
 
     @property
     def counters(self) -> Counters:

@@ -12,6 +12,7 @@ from cachetui.engine.core import EngineCore, perf_counter
 from cachetui.engine.errors import StoreUnavailable
 from cachetui.engine.metrics.counters import MetricsSnapshot
 from cachetui.engine.pane_snapshot import PaneSnapshot, check_limits, key_states
+from cachetui.engine.pending import oldest_age, pending_now
 from cachetui.engine.profile import MAX_INTEGER, Profile
 from cachetui.engine.queue.write_queue import PendingWrite
 from cachetui.engine.stores.base import CacheEntry
@@ -100,12 +101,10 @@ class PaneViews:
         except StoreUnavailable:
             entries, size = [], 0
         # one instant, no await: what is listed and what is counted agree
-        queue = core.queue
-        now = perf_counter()
-        pending = queue.snapshot(now)
+        pending = pending_now(core, perf_counter())
         letters = {letter.user_id: letter for letter in core.dead_letters.all()}
         dead = len(core.dead_letters)
-        metrics = MetricsSnapshot.of(core.c, len(queue), queue.oldest_age(now), dead)
+        metrics = MetricsSnapshot.of(core.c, len(pending), oldest_age(pending), dead)
         policy, durable = core.policy, core.durable
         listed = pending if pending_limit is None else pending[:pending_limit]
         cached = {entry.profile.user_id: entry.profile for entry in entries}
@@ -136,8 +135,9 @@ class PaneViews:
         return await self._core.cache.peek_many(possible_ids(user_ids))
 
     def pending_writes(self) -> list[PendingWrite]:
-        """The write-behind queue, oldest first (ages in seconds)."""
-        return self._core.queue.snapshot(perf_counter())
+        """The write-behind queue, oldest first (ages in seconds); with the fleet queue,
+        also this instance's acknowledged writes not fed into it yet."""
+        return pending_now(self._core, perf_counter())
 
     async def db_rows(self, user_ids: Iterable[int]) -> dict[int, Profile]:
         """The database rows of these users, read past any injected fault. An id no user

@@ -32,6 +32,7 @@ from cachetui.engine.fleet.fleet_queue import FleetQueue
 from cachetui.engine.fleet.status import FleetMember, FleetStatus, PendingEntry
 from cachetui.engine.profile import Profile
 from cachetui.engine.queue.flusher import Flusher
+from cachetui.engine.queue.write_queue import PendingWrite
 
 #: Seconds between two ticks at most (leases looked at, partitions fed).
 TICK = 0.5
@@ -55,6 +56,9 @@ class FleetLink:
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()  # one tick at a time
         queue.on_park = self._parked
+        #: This instance's acknowledged writes not yet fed into its write queue (user →
+        #: the newest, when sequenced): pending, as the Write queue pane shows them.
+        self._unfed: dict[int, tuple[Profile, float]] = {}
 
     @property
     def claimed(self) -> int:
@@ -99,6 +103,7 @@ class FleetLink:
             await asyncio.shield(asyncio.ensure_future(core.cache.delete(user_id)))
             raise
         await core.cache.set(profile)
+        self._unfed[user_id] = (profile, perf_counter())
         core.emit(op, EventKind.ENQUEUE, user_id, profile.version, None, "sequenced (fleet queue)")
         if self.queue.partition_of(user_id) in self._held():
             self._wake.set()
@@ -208,6 +213,8 @@ class FleetLink:
                     "its landings in flight are recognised by write id",
                 )
             fed = await queue.feed(core.queue, perf_counter(), set(leases.view.live))
+            others = {k for k, (owner, _) in leases.view.holders.items() if owner != leases.owner}
+            self._forget_fed(others)
         if taken or len(core.queue) >= core.config.batch_size:
             # Claimed entries are overdue: at once; else the flusher's --flush-interval.
             self._flusher.request_flush()
@@ -225,6 +232,24 @@ class FleetLink:
             await wait_event(self._wake, min(TICK, core.config.flush_interval))
             self._wake.clear()
             stop_if_asked()
+
+    def unfed(self, now: float) -> list[PendingWrite]:
+        """This instance's acknowledged writes that its write queue does not hold yet
+        (sequenced, not fed), as pending writes: ``pending_writes()`` adds them."""
+        return [
+            PendingWrite(profile, 0, now - at, 0, False, profile.version - 1)
+            for profile, at in self._unfed.values()
+        ]
+
+    def _forget_fed(self, elsewhere: set[int]) -> None:
+        """Drop the writes the queue now holds (or a newer one of their user's) and those
+        of partitions another instance holds (``elsewhere``): those are pending there."""
+        entries = self._core.queue.entries
+        for user_id, (profile, _) in list(self._unfed.items()):
+            entry = entries.get(user_id)
+            fed = entry is not None and entry.profile.version >= profile.version
+            if fed or self.queue.partition_of(user_id) in elsewhere:
+                del self._unfed[user_id]
 
     async def drain(self, deadline: float) -> None:
         """At close: land the partitions held (and any left unowned, when it is this
