@@ -87,11 +87,12 @@ def test_an_outbox_in_a_missing_folder_is_refused_before_the_ui_starts(tmp_path)
 def test_theme_is_validated_and_passed_to_the_app_and_to_serve(monkeypatch):
     from cachetui.app import app as app_module
     from cachetui.cli import command as cli
-    from cachetui.cli import options
+    from cachetui.cli import option_types
     from cachetui.serve import command as serve
 
     assert cli.build_parser().parse_args(["--theme", "textual-light"]).theme == "textual-light"
-    assert "textual-light" in options.theme_names() and "textual-dark" in options.theme_names()
+    names = option_types.theme_names()
+    assert "textual-light" in names and "textual-dark" in names
     assert serve.app_arguments(["--port", "0", "--theme", "textual-light"]) == [
         "--theme",
         "textual-light",
