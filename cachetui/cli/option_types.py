@@ -51,13 +51,25 @@ def seconds_argument(text: str) -> float:
 DB_TIMEOUT_RANGE = (0.01, 3600.0)
 
 
-def db_timeout_argument(text: str) -> float:
-    """``--db-timeout``'s type: seconds in DB_TIMEOUT_RANGE."""
-    value = seconds_argument(text)
-    low, high = DB_TIMEOUT_RANGE
-    if not low <= value <= high:
-        raise argparse.ArgumentTypeError(f"expected {low:g} to {high:g} seconds, got {text}")
-    return value
+def seconds_between(low: float, high: float) -> Callable[[str], float]:
+    """An argparse ``type``: seconds from ``low`` to ``high``."""
+
+    def parse(text: str) -> float:
+        value = seconds_argument(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected {low:g} to {high:g} seconds, got {text}")
+        return value
+
+    return parse
+
+
+#: ``--db-timeout``'s type: seconds in DB_TIMEOUT_RANGE.
+db_timeout_argument = seconds_between(*DB_TIMEOUT_RANGE)
+
+#: ``--flush-timeout``'s range (EngineConfig's ``flush_timeout``): an hour at most, so
+#: that a quit cannot wait on a dead database for ever.
+FLUSH_TIMEOUT_RANGE = (0.01, 3600.0)
+flush_timeout_argument = seconds_between(*FLUSH_TIMEOUT_RANGE)
 
 
 def policy_argument(text: str) -> str:

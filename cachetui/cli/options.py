@@ -20,6 +20,7 @@ from cachetui.cli.option_checks import (
 )
 from cachetui.cli.option_types import (
     db_timeout_argument,
+    flush_timeout_argument,
     int_at_least,
     megabytes_argument,
     policy_argument,
@@ -160,6 +161,15 @@ def add_engine_options(target: argparse.ArgumentParser | argparse._ArgumentGroup
         help="write-behind: flush the queue every S seconds (default 2)",
     )
     target.add_argument(
+        "--flush-timeout",
+        type=flush_timeout_argument,
+        default=5.0,
+        metavar="S",
+        help="on quit (q, SIGTERM) and policy switches: how long pending writes are given to "
+        "land on a failing or unreachable database before the app asks (q) or gives up and "
+        "names them (SIGTERM), 0.01 to 3600 seconds (default 5)",
+    )
+    target.add_argument(
         "--batch-size",
         type=positive_int,
         default=200,
@@ -264,6 +274,7 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
         eviction=args.eviction,
         ttl=args.ttl,
         flush_interval=args.flush_interval,
+        flush_timeout=args.flush_timeout,
         batch_size=args.batch_size,
         max_pending=args.max_pending,
         max_attempts=args.max_attempts,
