@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 def in_fleet(config: EngineConfig) -> bool:
     """True when the engine's write-behind queue is the fleet queue."""
-    return config.fleet and config.queue_url.startswith(("redis://", "rediss://"))
+    return config.queue_url.startswith(("redis://", "rediss://", "unix://"))
 
 
 class FleetPanel:

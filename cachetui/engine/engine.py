@@ -341,11 +341,16 @@ class Engine(
 
         Raises :class:`PendingWritesError` if the database keeps failing past
         ``timeout`` seconds (default ``flush_timeout``); the writes stay queued and
-        keep being retried.
+        keep being retried. With the fleet queue: every write in the partitions this
+        instance holds (see :func:`~cachetui.engine.fleet.joining.land_held`).
         """
         self._check_running()
-        core = self._core
-        await self._flusher.flush_all(next(core.ops), core.deadline(timeout), everything=False)
+        core, op, deadline = self._core, next(self._core.ops), self._core.deadline(timeout)
+        if core.fleet is not None:
+            from cachetui.engine.fleet.joining import land_held  # imports redis
+
+            return await land_held(core, self._flusher, op, deadline)
+        await self._flusher.flush_all(op, deadline, everything=False)
 
     # -- policy ---------------------------------------------------------------------------------
     @property

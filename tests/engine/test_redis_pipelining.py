@@ -12,7 +12,7 @@ import json
 import pytest
 import redis
 
-from cachetui.engine import Engine, EngineConfig, Profile
+from cachetui.engine import Engine, EngineConfig, Profile, StoreUnavailable
 from cachetui.engine.stores.redis_store import RedisStore
 from tests.conftest import delete_namespace
 from tests.engine.test_redis_limits import private_redis  # noqa: F401 - a fixture
@@ -160,3 +160,89 @@ async def test_a_write_behind_update_of_a_pending_user_builds_on_its_pending_wri
             assert await engine.read(3) == third
         finally:
             delete_namespace(redis_url, engine.store.namespace)
+
+
+async def test_a_script_error_in_one_call_fails_that_caller_alone(redis_url):
+    """Five sets go out in one pipeline; one fails inside its script (its key holds a
+    hash someone set by hand: WRONGTYPE when the fill reads it). That caller gets the
+    error; the other four are stored."""
+    store = await started(redis_url, "pipelining-error")
+    try:
+        with redis.Redis.from_url(redis_url) as client:
+            client.hset(store.prefix + "1", "set", "by hand")
+        trips = store.batcher.round_trips
+        results = await asyncio.gather(
+            store.set(p(1), fill=True), *(store.set(p(u)) for u in range(2, 6)),
+            return_exceptions=True,
+        )  # fmt: skip
+        assert store.batcher.round_trips - trips == 1
+        assert isinstance(results[0], StoreUnavailable) and "WRONGTYPE" in str(results[0])
+        assert results[1:] == [None] * 4
+        assert [await store.get(u) for u in range(2, 6)] == [p(u) for u in range(2, 6)]
+    finally:
+        await store.close()
+        delete_namespace(redis_url, "pipelining-error")
+
+
+async def test_a_server_that_stops_answering_mid_pipeline_is_an_outage_and_then_in_step(
+    private_redis,  # noqa: F811
+):
+    """A pipeline whose replies stop coming fails within the socket timeout (redis-py's
+    retry sends it once more, on a new connection), as a direct call would; the
+    replies that come late are never handed to the next pipeline's callers."""
+    url = private_redis("--enable-debug-command", "yes")
+    store = RedisStore(url, namespace="pipelining-late", capacity=1000, timeout=0.2)
+    await store.start()
+    try:
+        await asyncio.gather(*(store.set(p(u)) for u in range(1, 6)))
+        with redis.Redis.from_url(url) as other:
+            blocker = asyncio.get_running_loop().run_in_executor(
+                None, other.execute_command, "DEBUG", "SLEEP", "0.6"
+            )
+            await asyncio.sleep(0.1)  # the server is busy: the replies wait there
+            late = await asyncio.gather(
+                *(store.get(u) for u in range(1, 6)), return_exceptions=True
+            )
+            assert all(isinstance(r, StoreUnavailable) for r in late), late
+            assert all("timed out" in str(r) for r in late), late
+            await blocker
+        # each caller gets its own value, not a reply left over from the late pipeline
+        for _ in range(3):
+            assert await asyncio.gather(*(store.get(u) for u in (5, 4, 3, 2, 1))) == [
+                p(u) for u in (5, 4, 3, 2, 1)
+            ]
+    finally:
+        await store.close()
+
+
+async def test_an_update_cancelled_after_its_set_was_sent_leaves_no_trace(
+    db_path,
+    private_redis,  # noqa: F811
+):
+    """Reliability's unknown outcome, for the cache: a write-behind update whose set
+    script is already on its way when the caller gives up may have run (it does here);
+    the update was not acknowledged, so the user's entry is dropped after it (a delete
+    that goes out after the pipeline in flight) and reads serve the acknowledged value."""
+    url = private_redis("--enable-debug-command", "yes")
+    config = EngineConfig(
+        db_path=db_path, cache_url=url, policy="write-behind", flush_interval=60.0
+    )
+    async with Engine(config) as engine:
+        await engine.seed(5)
+        acknowledged = await engine.update(1, {"bio": "acknowledged"})  # pending: no GET next
+        with redis.Redis.from_url(url) as other:
+            blocker = asyncio.get_running_loop().run_in_executor(
+                None, other.execute_command, "DEBUG", "SLEEP", "0.3"
+            )
+            await asyncio.sleep(0.1)
+            given_up = asyncio.ensure_future(engine.update(1, {"bio": "given up"}))
+            await asyncio.sleep(0.05)
+            assert engine.store.batcher.queued == 0  # the set script is sent
+            given_up.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await given_up
+            await blocker
+        assert await engine.read(1) == acknowledged
+        with redis.Redis.from_url(url) as client:
+            cached = client.get(engine.store.prefix + "1")
+        assert cached is None or json.loads(cached)["bio"] == "acknowledged"

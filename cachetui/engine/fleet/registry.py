@@ -70,7 +70,7 @@ class Registration:
 QUEUE_WORDS = {
     "memory": "memory queue",
     "sqlite": "sqlite outbox",
-    "redis": "redis stream",
+    "redis": "redis stream (an older cachetui)",
     "fleet": "fleet queue (redis)",
 }
 

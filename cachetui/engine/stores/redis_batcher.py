@@ -28,18 +28,22 @@ that cost held the dashboard's workload to under half its target over Redis.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import math
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 #: Commands in one pipeline at most; more wait for the next (a reply this long is read
 #: in well under the socket timeout).
 MAX_BATCH = 2048
 
 _Command = tuple[tuple[Any, ...], "asyncio.Future[Any]"]
+_UNKNOWN: Any = object()  # a command name whose reply callback was not looked up yet
 
 
 class CommandBatcher:
@@ -64,6 +68,8 @@ class CommandBatcher:
         self._queued: list[_Command] = []
         self._sender: asyncio.Task[None] | None = None
         self._closed = False
+        #: Each command name's reply callback (redis-py's, e.g. SCRIPT LOAD's), or None.
+        self._callbacks: dict[Any, Callable[..., Any] | None] = {}
         self.round_trips = 0
         self.commands = 0
 
@@ -143,12 +149,62 @@ class CommandBatcher:
                 future.set_result(reply)
 
     async def _pipeline(self, commands: list[tuple[Any, ...]]) -> list[Any]:
-        pipe = self._client.pipeline(transaction=False)
-        for args in commands:
-            pipe.execute_command(*args)
+        """One round trip: ``commands`` written at once on a connection of the pool, then
+        their replies read (an error reply is that command's exception). A connection
+        error or timeout makes redis-py's retry reconnect and send them once more, as
+        for a direct call."""
         self.round_trips += 1
         self.commands += len(commands)
-        return list(await pipe.execute(raise_on_error=False))
+        pool = self._client.connection_pool
+        connection: AbstractConnection = await pool.get_connection()  # type: ignore[no-untyped-call]
+        try:
+            return await connection.retry.call_with_retry(
+                lambda: self._exchange(connection, commands),
+                lambda _error: connection.disconnect(),
+            )
+        finally:
+            await pool.release(connection)
+
+    async def _exchange(
+        self, connection: AbstractConnection, commands: list[tuple[Any, ...]]
+    ) -> list[Any]:
+        """Write ``commands`` and read their replies under one deadline: no reply for a
+        socket timeout (``connection.socket_timeout``) is a TimeoutError, as for a
+        direct call. The replies are read without redis-py's timeout per reply (a timer
+        set and cancelled for every command: the pipeline's largest cost after parsing);
+        the deadline moves on once half of it has passed with replies still coming."""
+        await connection.send_packed_command(connection.pack_commands(commands))
+        limit = connection.socket_timeout
+        replies: list[Any] = []
+        read = connection.read_response
+        callbacks = self._callbacks
+        try:
+            async with asyncio.timeout(limit) as deadline:
+                clock = self.loop.time
+                for args in commands:
+                    try:
+                        reply = await read(timeout=math.inf)
+                    except ResponseError as exc:
+                        reply = exc
+                    else:
+                        name = args[0]
+                        callback = callbacks.get(name, _UNKNOWN)
+                        if callback is _UNKNOWN:
+                            callback = callbacks[name] = self._client.response_callbacks.get(name)
+                        if callback is not None:
+                            reply = callback(reply)
+                    replies.append(reply)
+                    when = deadline.when()
+                    if when is not None and limit is not None and when - clock() < limit / 2:
+                        deadline.reschedule(clock() + limit)
+        except TimeoutError:
+            # read_response dropped the connection when the deadline cancelled it
+            raise RedisTimeoutError(f"Timeout reading from {connection.host}") from None
+        except BaseException:
+            # cancelled or failed between replies: the rest are still on the socket
+            await connection.disconnect(nowait=True)
+            raise
+        return replies
 
     def _reloadable(self, reply: Any, args: tuple[Any, ...]) -> bool:
         return isinstance(reply, NoScriptError) and args[1] in self._scripts
