@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 
@@ -87,11 +88,12 @@ def test_an_outbox_in_a_missing_folder_is_refused_before_the_ui_starts(tmp_path)
 def test_theme_is_validated_and_passed_to_the_app_and_to_serve(monkeypatch):
     from cachetui.app import app as app_module
     from cachetui.cli import command as cli
-    from cachetui.cli import options
+    from cachetui.cli import option_types
     from cachetui.serve import command as serve
 
     assert cli.build_parser().parse_args(["--theme", "textual-light"]).theme == "textual-light"
-    assert "textual-light" in options.theme_names() and "textual-dark" in options.theme_names()
+    names = option_types.theme_names()
+    assert "textual-light" in names and "textual-dark" in names
     assert serve.app_arguments(["--port", "0", "--theme", "textual-light"]) == [
         "--theme",
         "textual-light",
@@ -183,3 +185,44 @@ def test_a_malformed_postgresql_url_is_one_line_before_anything_starts_password_
     err = capsys.readouterr().err
     assert message in err.strip().splitlines()[-1]
     assert "secret" not in err and "\x1b[" not in err  # masked; the screen never started
+
+
+@pytest.mark.parametrize("command", ["app", "worker"])
+def test_flush_timeout_reaches_the_engine_config(command, tmp_path):
+    from cachetui.cli.options import config_from_args
+
+    parser = parser_of(command)
+    db = str(tmp_path / "p.db")
+    assert config_from_args(parser.parse_args(["--db", db])).flush_timeout == 5.0
+    given = parser.parse_args(["--db", db, "--flush-timeout", "0.3"])
+    assert config_from_args(given).flush_timeout == 0.3
+
+
+@pytest.mark.parametrize("command", ["app", "worker"])
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("0", "expected seconds > 0, got 0"),
+        ("-1", "expected seconds > 0, got -1"),
+        ("soon", "expected seconds, got 'soon'"),
+        ("1e308", "expected 0.01 to 3600 seconds, got 1e308"),
+        ("inf", "expected 0.01 to 3600 seconds, got inf"),
+        ("٣", "'٣' (U+0663 ARABIC-INDIC DIGIT THREE) is not a digit 0–9"),
+    ],
+)
+def test_a_bad_flush_timeout_exits_2_with_one_line(command, value, message, tmp_path, capsys):
+    parser = parser_of(command)
+    with pytest.raises(SystemExit) as exited:
+        parser.parse_args(["--db", str(tmp_path / "p.db"), "--flush-timeout", value])
+    assert exited.value.code == 2
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert f"error: argument --flush-timeout: {message}" in last
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def parser_of(command: str) -> argparse.ArgumentParser:
+    if command == "worker":
+        from cachetui.worker.command import build_parser
+    else:
+        from cachetui.cli.command import build_parser
+    return build_parser()

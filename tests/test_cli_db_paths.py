@@ -141,7 +141,7 @@ def test_paths_you_may_not_write_or_read_are_named(locked):
     ]
     code = textwrap.dedent(
         f"""
-        from cachetui.cli.options import check_db_argument
+        from cachetui.cli.option_checks import check_db_argument
         for path, writable in {cases!r}:
             try:
                 check_db_argument(path, writable=writable)

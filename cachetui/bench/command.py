@@ -14,15 +14,14 @@ from cachetui.bench.all_policies import print_table, run_policies
 from cachetui.bench.argument_types import Given, number_type
 from cachetui.bench.interrupt import Interrupted, run
 from cachetui.bench.warmup import DEFAULT_WARMUP
-from cachetui.cli.options import (
-    CACHE_HELP,
-    add_server_options,
+from cachetui.cli.option_checks import (
     cache_url_argument,
     check_db_argument,
     check_postgres_url,
     check_server_options,
     queue_url_argument,
 )
+from cachetui.cli.options import CACHE_HELP, add_server_options
 from cachetui.engine import (
     CacheTuiError,
     DatabaseUnavailable,

@@ -25,7 +25,7 @@ _SECRETS = (
 
 def log_path() -> Path:
     """``cachetui.log`` in the user's data directory, beside the default database."""
-    from cachetui.cli.options import default_db_path
+    from cachetui.cli.option_checks import default_db_path
 
     return Path(default_db_path()).with_name(LOG_NAME)
 

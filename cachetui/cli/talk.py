@@ -62,7 +62,7 @@ def prepare_talk(args: argparse.Namespace) -> None:
 def fresh_sqlite_file() -> str:
     """``talk/profiles.db`` in the data directory, with the last talk's file, WAL and
     outbox deleted: the app seeds it anew."""
-    from cachetui.cli.options import default_db_path
+    from cachetui.cli.option_checks import default_db_path
 
     path = Path(default_db_path()).parent / TALK_FILE
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,8 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from cachetui.cli.options import add_app_options, config_from_args, queue_url_argument
+from cachetui.cli.option_checks import queue_url_argument
+from cachetui.cli.options import add_app_options, config_from_args
 from cachetui.compare.side_configs import Sides
 from cachetui.engine.config import EngineConfig, WritePolicy
 from cachetui.engine.errors import CacheTuiError, ValidationError

@@ -7,7 +7,8 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from cachetui.cli.options import check_postgres_url, db_timeout_argument, queue_url_argument
+from cachetui.cli.option_checks import check_postgres_url, queue_url_argument
+from cachetui.cli.option_types import db_timeout_argument
 from cachetui.engine.errors import CacheTuiError
 from cachetui.literal import printable
 
