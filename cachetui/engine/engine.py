@@ -376,7 +376,12 @@ class Engine(
             if old is WRITE_BEHIND:
                 core.gate.clear()
                 try:
-                    await self._flusher.drain(core.deadline(timeout))
+                    deadline = core.deadline(timeout)
+                    await self._flusher.drain(deadline)
+                    if core.fleet is not None:  # and what the fleet queue holds of its own
+                        from cachetui.engine.fleet.joining import land_held  # imports redis
+
+                        await land_held(core, self._flusher, next(core.ops), deadline)
                     await core.settle_all()
                     core.window.switch(new)
                     core.policy = new

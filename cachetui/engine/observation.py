@@ -13,7 +13,7 @@ from cachetui.engine.history.live import LiveJudge, Verdicts
 from cachetui.engine.history.recorder import HistoryRecorder
 from cachetui.engine.metrics.counters import Counters, MetricsSnapshot
 from cachetui.engine.metrics.window import MetricsWindow
-from cachetui.engine.pending import oldest_age, pending_now
+from cachetui.engine.pending import oldest_age, pending_count, pending_now
 from cachetui.engine.profile import Profile
 from cachetui.engine.settling import SettledCommit, UnsettledCommit
 
@@ -32,7 +32,9 @@ class Observation:
                 core.c, len(queue), queue.oldest_age(perf_counter()), len(core.dead_letters)
             )
         pending = pending_now(core, perf_counter())
-        return MetricsSnapshot.of(core.c, len(pending), oldest_age(pending), len(core.dead_letters))
+        return MetricsSnapshot.of(
+            core.c, pending_count(core), oldest_age(pending), len(core.dead_letters)
+        )
 
     @property
     def counters(self) -> Counters:

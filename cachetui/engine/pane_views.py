@@ -12,7 +12,7 @@ from cachetui.engine.core import EngineCore, perf_counter
 from cachetui.engine.errors import StoreUnavailable
 from cachetui.engine.metrics.counters import MetricsSnapshot
 from cachetui.engine.pane_snapshot import PaneSnapshot, check_limits, key_states
-from cachetui.engine.pending import oldest_age, pending_now
+from cachetui.engine.pending import oldest_age, pending_count, pending_now
 from cachetui.engine.profile import MAX_INTEGER, Profile
 from cachetui.engine.queue.write_queue import PendingWrite
 from cachetui.engine.stores.base import CacheEntry
@@ -104,7 +104,7 @@ class PaneViews:
         pending = pending_now(core, perf_counter())
         letters = {letter.user_id: letter for letter in core.dead_letters.all()}
         dead = len(core.dead_letters)
-        metrics = MetricsSnapshot.of(core.c, len(pending), oldest_age(pending), dead)
+        metrics = MetricsSnapshot.of(core.c, pending_count(core), oldest_age(pending), dead)
         policy, durable = core.policy, core.durable
         listed = pending if pending_limit is None else pending[:pending_limit]
         cached = {entry.profile.user_id: entry.profile for entry in entries}

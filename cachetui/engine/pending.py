@@ -26,3 +26,18 @@ def pending_now(core: EngineCore, now: float) -> list[PendingWrite]:
 def oldest_age(pending: list[PendingWrite]) -> float:
     """The age of the oldest pending write (0 when none)."""
     return max((write.age for write in pending), default=0.0)
+
+
+def pending_count(core: EngineCore) -> int:
+    """How many acknowledged writes are pending (a user's writes the fleet sequenced and
+    this instance has not fed yet each count, until the feed coalesces them)."""
+    fleet = core.fleet
+    if fleet is None:
+        return len(core.queue)
+    entries = core.queue.entries
+    unfed = 0
+    for user_id, versions in fleet.unfed_versions.items():
+        entry = entries.get(user_id)
+        fed = 0 if entry is None else entry.profile.version
+        unfed += sum(1 for version in versions if version > fed)
+    return len(core.queue) + unfed

@@ -155,6 +155,10 @@ async def land_held(core: EngineCore, flusher: Flusher, op: int, deadline: float
             raise DatabaseUnavailable(f"the {fleet.queue.path}: {exc}") from exc
         leases = fleet.queue.leases
         left = sum(sizes.get(k, 0) for k in (leases.held if leases is not None else {}))
+        if leases is not None:  # a partition nobody live holds yet is this one's to wait for
+            live = set(leases.view.live)
+            holders = leases.view.holders
+            left += sum(n for k, n in sizes.items() if n and holders.get(k, ("", 0))[0] not in live)
         if not fed and not left:
             return
         if perf_counter() > deadline:

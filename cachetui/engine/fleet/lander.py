@@ -59,6 +59,9 @@ class FleetLink:
         #: This instance's acknowledged writes not yet fed into its write queue (user →
         #: the newest, when sequenced): pending, as the Write queue pane shows them.
         self._unfed: dict[int, tuple[Profile, float]] = {}
+        #: The versions of the acknowledged writes ``_unfed`` stands for (a user's newer
+        #: write sequenced before the older was fed: both count until the feed coalesces).
+        self.unfed_versions: dict[int, list[int]] = {}
 
     @property
     def claimed(self) -> int:
@@ -104,6 +107,7 @@ class FleetLink:
             raise
         await core.cache.set(profile)
         self._unfed[user_id] = (profile, perf_counter())
+        self.unfed_versions.setdefault(user_id, []).append(profile.version)
         core.emit(op, EventKind.ENQUEUE, user_id, profile.version, None, "sequenced (fleet queue)")
         if self.queue.partition_of(user_id) in self._held():
             self._wake.set()
@@ -148,6 +152,7 @@ class FleetLink:
         """The flusher's guarded write, with the fleet's rule for a row whose version is
         not the base (see the module): landed already, or moved onto the row."""
         db = self._core.db
+        rows_in = rows
         failures = await db.write(rows, record=record)
         for _ in range(REBASES):
             conflicted = [p for p, _ in rows if isinstance(failures.get(p.user_id), RowConflict)]
@@ -173,7 +178,19 @@ class FleetLink:
                 else:
                     del failures[uid]
             rows = retry
+        self._forget_landed(rows_in, failures)
         return failures
+
+    def _forget_landed(
+        self, rows: Sequence[tuple[Profile, int]], failures: dict[int, RowFailure]
+    ) -> None:
+        """The writes just landed (or found in) are no longer pending here."""
+        for profile, _ in rows:
+            failure = failures.get(profile.user_id)
+            unfed = self._unfed.get(profile.user_id)
+            landed = failure is None or isinstance(failure, RowLanded)
+            if landed and unfed is not None and unfed[0].version <= profile.version:
+                self._forget(profile.user_id)
 
     # -- ticks -----------------------------------------------------------------------------------
     def _held(self) -> dict[int, str]:
@@ -237,9 +254,20 @@ class FleetLink:
         """This instance's acknowledged writes that its write queue does not hold yet
         (sequenced, not fed), as pending writes: ``pending_writes()`` adds them."""
         return [
-            PendingWrite(profile, 0, now - at, 0, False, profile.version - 1)
-            for profile, at in self._unfed.values()
+            PendingWrite(
+                profile,
+                len(self.unfed_versions.get(user_id, ())) - 1,
+                now - at,
+                0,
+                False,
+                profile.version - 1,
+            )
+            for user_id, (profile, at) in self._unfed.items()
         ]
+
+    def _forget(self, user_id: int) -> None:
+        del self._unfed[user_id]
+        self.unfed_versions.pop(user_id, None)
 
     def _forget_fed(self, elsewhere: set[int]) -> None:
         """Drop the writes the queue now holds (or a newer one of their user's) and those
@@ -249,7 +277,7 @@ class FleetLink:
             entry = entries.get(user_id)
             fed = entry is not None and entry.profile.version >= profile.version
             if fed or self.queue.partition_of(user_id) in elsewhere:
-                del self._unfed[user_id]
+                self._forget(user_id)
 
     async def drain(self, deadline: float) -> None:
         """At close: land the partitions held (and any left unowned, when it is this
