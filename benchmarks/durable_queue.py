@@ -2,7 +2,7 @@
 write-through's commit, with one caller and with 16.
 
     python benchmarks/durable_queue.py                       # memory, outbox, write-through
-    python benchmarks/durable_queue.py --redis redis://127.0.0.1:6379/9   # + the fleet queue
+    python benchmarks/durable_queue.py --redis redis://127.0.0.1:6379/9   # + a Redis Stream
     python benchmarks/durable_queue.py --seconds 5 --json
 
 Each row runs ``--seconds`` of updates over 1,000 warm keys (in-process cache), each
@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 from cachetui.engine import Engine, EngineConfig
-from cachetui.engine.fleet.joining import forget
 
 KEYS = 1_000
 
@@ -66,8 +65,6 @@ async def run(policy: str, queue: str, callers: int, seconds: float, folder: Pat
         await engine.flush()
     finally:
         await engine.close()
-        if queue.startswith("redis"):  # the fleet queue of a throwaway database: its keys go
-            await forget(queue, engine.db.database_id)
     return {
         "policy": policy,
         "queue": queue if policy == "write-behind" else "-",
@@ -105,7 +102,7 @@ async def main(seconds: float, redis_url: str | None, as_json: bool) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="per row (default 3)")
-    parser.add_argument("--redis", metavar="URL", help="also the fleet queue on this server")
+    parser.add_argument("--redis", metavar="URL", help="also a Redis Stream queue on this server")
     parser.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     args = parser.parse_args()
     asyncio.run(main(args.seconds, args.redis, args.json))

@@ -54,8 +54,8 @@ def delete_namespace(url: str, namespace: str) -> None:
 
 
 def database_ids(folder: Path) -> list[str]:
-    """The ids of the cachetui databases (``*.db``) under ``folder``: the fleet queue's
-    keys are named after its database's id."""
+    """The ids of the cachetui databases (``*.db``) under ``folder``: a Redis Stream
+    queue is named after its database's id."""
     ids = []
     for path in folder.rglob("*.db"):
         with contextlib.suppress(sqlite3.Error), sqlite3.connect(path) as conn:
@@ -69,7 +69,7 @@ def database_ids(folder: Path) -> list[str]:
 
 def delete_test_keys(url: str, folder: Path) -> None:
     """Delete what the databases under ``folder`` (one test's) left in Redis: their
-    fleet queues' keys and their caches' namespaces; never another test's keys."""
+    queues' streams and their caches' namespaces; never another test's keys."""
     from cachetui.engine.stores.redis_codec import namespace_for
 
     with redis.Redis.from_url(url) as client:

@@ -1,8 +1,7 @@
 """kill -9 of a real process with a durable write-behind queue loses nothing: a script
 drives an engine with ``--queue``-like settings and prints each acknowledgement; it is
 killed for real; then the real ``cachetui`` (a plain launch: the default outbox beside
-the database is replayed whatever the queue; with ``--queue redis://…``, the fleet queue,
-the partitions of the instance killed are claimed) starts, and quits the way q does."""
+the database is replayed whatever the queue) starts, and quits the way q does."""
 
 from __future__ import annotations
 
@@ -86,7 +85,7 @@ def queue(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     url = redis_or_skip()
     yield url
-    delete_test_keys(url, tmp_path)  # this test's queue and cache keys, no other's
+    delete_test_keys(url, tmp_path)  # this test's stream and cache keys, no other's
 
 
 def test_kill_9_with_a_durable_queue_loses_no_acknowledged_write(tmp_path, env, queue):  # noqa: F811
@@ -95,15 +94,13 @@ def test_kill_9_with_a_durable_queue_loses_no_acknowledged_write(tmp_path, env, 
     before = versions(db)
     assert any(before[user] < version for user, version in acked.items())  # were pending
 
-    # a plain launch: the default outbox is replayed; the fleet queue (a redis:// queue)
-    # is landed by the next instance on it: it claims the partitions of the one killed
-    extra = [] if queue == "sqlite://" else ["--queue", queue]
+    # a plain launch: the default outbox is replayed; a stream when --cache names its server
+    extra = [] if queue == "sqlite://" else ["--cache", queue]
     app = Terminal([sys.executable, "-m", "cachetui", "--db", str(db), *extra], env)
     try:
-        if queue == "sqlite://":  # named by where they were: the outbox (its path)
-            app.wait_for(rb"recovered \d+ writes? from the outbox")
-        else:
-            app.wait_for(rb"claimed partition \d")
+        # named by where they were: the outbox (its path), or the Redis stream (its key)
+        source = rb"the outbox" if queue == "sqlite://" else rb"the redis"
+        app.wait_for(rb"recovered \d+ writes? from " + source)
         os.kill(app.pid, signal.SIGTERM)  # the path of q: flush, then exit
         assert app.wait() == 0
     finally:

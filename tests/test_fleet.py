@@ -274,7 +274,7 @@ def test_an_entry_of_an_unknown_format_is_parked_not_landed(tmp_path, redis_url)
     async def run() -> None:
         db = str(tmp_path / "f.db")
         config = EngineConfig(
-            db_path=db, policy="write-behind", queue_url=redis_url, flush_interval=0.1
+            db_path=db, policy="write-behind", queue_url=redis_url, fleet=True, flush_interval=0.1
         )
         async with Engine(config) as engine:
             await engine.seed(10)

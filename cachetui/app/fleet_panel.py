@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 def in_fleet(config: EngineConfig) -> bool:
     """True when the engine's write-behind queue is the fleet queue."""
-    return config.queue_url.startswith(("redis://", "rediss://", "unix://"))
+    return config.fleet and config.queue_url.startswith(("redis://", "rediss://"))
 
 
 class FleetPanel:

@@ -1,8 +1,6 @@
 """Where write-behind's queue lives, chosen live: ``D`` cycles through the memory queue
-(lost on a crash), the default outbox beside the database, and the fleet queue in Redis
-only when ``--queue`` or ``--cache`` named a server. The engine drains the queue before it
-moves; switching to the fleet queue joins the fleet (this instance heartbeats and takes
-partitions), switching away leaves it once what it holds has landed.
+(lost on a crash), the default outbox beside the database, and a Redis Stream only when
+``--queue`` or ``--cache`` named a server. The engine drains the queue before it moves.
 
 :class:`QueueChoice` is one of the dashboard's knobs: the app's action for ``D`` calls it.
 """
@@ -28,7 +26,7 @@ class QueueChoice:
             choices["outbox"] = ("sqlite://", "Outbox file (durable)")
         for url in (config.queue_url, config.cache_url):
             if is_redis_url(url):
-                choices["redis"] = (url, "Fleet queue in Redis (durable, shared)")
+                choices["redis"] = (url, "Redis Stream (durable)")
                 break
         return choices
 

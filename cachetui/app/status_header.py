@@ -78,7 +78,7 @@ class StatusHeader:
                 3,
                 part(
                     labelled("queue", f"{where} ({persistence})" if persistence else where),
-                    labelled("queue", "fleet queue" if persistence else Path(where).name),
+                    labelled("queue", "redis stream" if persistence else Path(where).name),
                     "",
                     drop=2,
                 ),

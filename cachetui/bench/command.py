@@ -176,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="memory://",
         metavar="URL",
         help="where write-behind's queue lives: memory:// (default), sqlite:// (a durable "
-        "outbox beside each copy) or redis://HOST:PORT/DB (the fleet queue, durable); a "
+        "outbox beside each copy) or redis://HOST:PORT/DB (a durable Redis Stream); a "
         "durable queue acknowledges once an update is journaled: bench measures that price",
     )
     sweep = parser.add_argument_group(

@@ -7,7 +7,6 @@ temporary folder; for a PostgreSQL server, a fresh schema of its own seeded with
 from __future__ import annotations
 
 import argparse
-import contextlib
 import shutil
 import sqlite3
 from pathlib import Path
@@ -77,9 +76,7 @@ class FileCopies:
     async def fresh(self, name: str) -> dict[str, Any]:
         db = self.folder / f"{name}.db"
         shutil.copyfile(self.template, db)
-        with contextlib.closing(sqlite3.connect(db)) as conn, conn:  # a new id at its open:
-            conn.execute("DELETE FROM cachetui_meta WHERE key = 'database_id'")  # a fleet
-        return {"db_path": str(db)}  # queue of its own, never the --db file's
+        return {"db_path": str(db)}
 
     async def release(self, where: dict[str, Any]) -> None:
         """Nothing: the folder goes at the end."""

@@ -22,7 +22,6 @@ from cachetui.engine.history.callers import set_caller
 from cachetui.engine.lab.workload import Workload
 from cachetui.engine.metrics.counters import LatencyHistogram
 from cachetui.engine.stores.redis_store import RedisStore
-from cachetui.engine.stores.redis_url import is_redis_url
 
 #: Operations between two points where a flat-out caller hands the event loop over.
 YIELD_EVERY = 32
@@ -226,10 +225,8 @@ async def _run(
                 await engine.crash()
         finally:
             await engine.close(timeout=0, discard=True)
-            await _forget_fleet(args, engine)
         raise
     await engine.close()
-    await _forget_fleet(args, engine)
     # close() flushed the queue: the longest a write waited is known only now
     result["db_writes"] = engine.metrics.db_writes
     result["db_transactions"] = engine.metrics.db_transactions
@@ -254,12 +251,3 @@ def hits(engine: Engine) -> LatencyHistogram:
 
 def _us(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1e6, 1)
-
-
-async def _forget_fleet(args: argparse.Namespace, engine: Engine) -> None:
-    """A ``redis://`` queue is the fleet queue of the copy's database: its keys go with
-    the copy (the next run's copy has an id of its own)."""
-    if is_redis_url(args.queue):
-        from cachetui.engine.fleet.joining import forget  # imports redis
-
-        await forget(args.queue, engine.db.database_id)

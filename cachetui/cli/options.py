@@ -205,9 +205,8 @@ def add_engine_options(target: argparse.ArgumentParser | argparse._ArgumentGroup
         metavar="URL",
         default="memory://",
         help="write-behind queue: memory:// (default; lost on a crash), sqlite:// (a durable "
-        "outbox file <db>.outbox; sqlite:///PATH chooses it) or redis://HOST:PORT/DB (the "
-        "fleet queue: durable, shared by every instance on the database); an update is "
-        "acknowledged once it is in the queue",
+        "outbox file <db>.outbox; sqlite:///PATH chooses it) or redis://HOST:PORT/DB (a "
+        "durable Redis Stream); an update is acknowledged once it is in the queue",
     )
     add_invalidate_option(target)
 

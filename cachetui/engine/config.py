@@ -100,10 +100,9 @@ class EngineConfig:
     history_ring: int = 100_000
     history_path: str | None = None
     history_max_bytes: int | None = None
-    #: The fleet queue (a ``redis://`` ``queue_url``, shared by every instance on the
-    #: database): a member whose last heartbeat is older than this many seconds (2 to
-    #: 3600) is dead and its partitions are claimed (see
-    #: :mod:`cachetui.engine.fleet.leases`); on this host a dead process is seen at once.
+    #: A shared Redis Stream queue: entries of an owner whose last heartbeat is older
+    #: than this many seconds (2 to 3600) are taken over (see
+    #: :mod:`cachetui.engine.queue.stream`); on this host a dead process is seen at once.
     claim_after: float = 10.0
     #: The name this instance registers under in ``cachetui_meta`` (None: host/pid).
     instance_name: str | None = None
@@ -111,6 +110,10 @@ class EngineConfig:
     #: on one database announce the users they change and drop the ones others announce
     #: (:mod:`cachetui.engine.stores.near_cache`). None: no announcements.
     invalidate_url: str | None = None
+    #: With a ``redis://`` queue: the fleet queue, shared by every instance on the
+    #: database (a sequencer assigns versions; partitions leased for landing; see
+    #: :mod:`cachetui.engine.fleet.fleet_queue`). ``cachetui worker`` sets it.
+    fleet: bool = False
 
     def __post_init__(self) -> None:
         self.policy = WritePolicy.parse(self.policy)

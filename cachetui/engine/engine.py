@@ -341,16 +341,11 @@ class Engine(
 
         Raises :class:`PendingWritesError` if the database keeps failing past
         ``timeout`` seconds (default ``flush_timeout``); the writes stay queued and
-        keep being retried. With the fleet queue: every write in the partitions this
-        instance holds (see :func:`~cachetui.engine.fleet.joining.land_held`).
+        keep being retried.
         """
         self._check_running()
-        core, op, deadline = self._core, next(self._core.ops), self._core.deadline(timeout)
-        if core.fleet is not None:
-            from cachetui.engine.fleet.joining import land_held  # imports redis
-
-            return await land_held(core, self._flusher, op, deadline)
-        await self._flusher.flush_all(op, deadline, everything=False)
+        core = self._core
+        await self._flusher.flush_all(next(core.ops), core.deadline(timeout), everything=False)
 
     # -- policy ---------------------------------------------------------------------------------
     @property
@@ -378,10 +373,6 @@ class Engine(
                 try:
                     deadline = core.deadline(timeout)
                     await self._flusher.drain(deadline)
-                    if core.fleet is not None:  # and what the fleet queue holds of its own
-                        from cachetui.engine.fleet.joining import land_held  # imports redis
-
-                        await land_held(core, self._flusher, next(core.ops), deadline)
                     await core.settle_all()
                     core.window.switch(new)
                     core.policy = new

@@ -25,17 +25,9 @@ class NotClosedWarning:
         pending = [(p.user_id, p.version) for p in core.queue.snapshot(time.perf_counter())]
         letters = core.dead_letters
         unsaved = [(d.user_id, d.version) for u in sorted(letters.unsaved) if (d := letters.get(u))]
-        if core.fleet is not None and core.outbox is not None:  # nothing here to name
-            print(
-                "cachetui: the engine was not closed: the writes it acknowledged stay in "
-                f"{journal_name(core.outbox)}, landed by the fleet's live instances or the "
-                "next one to start",
-                file=sys.stderr,
-            )
-            pending = []
-        elif pending and core.durable and core.outbox is not None:
+        if pending and core.durable and core.outbox is not None:
             # the queue's writes are journaled: not lost (its own name: an outbox file,
-            # never "the outbox memory")
+            # or a Redis Stream, never "the outbox memory")
             print(
                 f"cachetui: the engine was not closed: {_writes(pending)} "
                 f"{'stays' if len(pending) == 1 else 'stay'} in {journal_name(core.outbox)}, "

@@ -139,6 +139,7 @@ def main(argv: Sequence[str]) -> int:
             config,
             claim_after=args.claim_after,
             instance_name=args.name or default_name(),
+            fleet=True,  # a redis:// queue is the fleet queue, shared by every instance
         )
     except (CacheTuiError, OSError) as exc:
         parser.error(str(exc))

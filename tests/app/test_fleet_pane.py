@@ -28,7 +28,7 @@ async def until(check, what: str) -> None:
 
 async def test_f_lists_the_instances_and_the_queue_says_who_lands_each_write(tmp_path, redis_url):
     db = str(tmp_path / "fleet.db")
-    fleet = dict(queue_url=redis_url, policy="write-behind", flush_interval=3600)
+    fleet = dict(queue_url=redis_url, fleet=True, policy="write-behind", flush_interval=3600)
     app = build_app(db, profiles=40, instance_name="dash", **fleet)
     try:
         async with app.run_test(size=(160, 45)) as pilot:

@@ -1,7 +1,6 @@
-"""``claim_after`` (``--claim-after``): a member of the fleet queue on another host is
-dead, and the partitions it holds are claimed and landed, only once its last heartbeat
-is older than the claimer's ``claim_after`` seconds, measured by the Redis server (the
-heartbeat key's time to live)."""
+"""``claim_after`` (``--claim-after``): at start, a Redis Stream queue takes over the
+entries of an owner on another host only once that owner's last heartbeat is older than
+``claim_after`` seconds, measured by the Redis server (the heartbeat key's TTL)."""
 
 from __future__ import annotations
 
@@ -9,40 +8,29 @@ import pytest
 import redis
 
 from cachetui.engine import Engine, EngineConfig, ValidationError
-from cachetui.engine.fleet.fleet_queue import FleetQueue
-from cachetui.engine.fleet.leases import HEARTBEAT_TTL
-from cachetui.engine.profile import Profile
+from cachetui.engine.queue.stream import HEARTBEAT_TTL, RedisStreamOutbox
 from tests.conftest import db_row, delete_test_keys
 
 ELSEWHERE = "another-host/4242:1700000000:1"
 
 
-async def a_member_elsewhere_holding_a_write(url: str, database_id: str, base: Profile) -> int:
-    """ELSEWHERE joins the fleet, sequences a write of ``base``'s user and takes every
-    partition, then stops (its leases kept, as a host that went dark). The version."""
-    queue = FleetQueue(url, claim_after=10, name="elsewhere")
-    queue.owner = ELSEWHERE  # before open: its heartbeat and leases name it
-    await queue.open(database_id)
-    row = await queue.sequence(
-        base.user_id, {"bio": "landed by a survivor"}, "elsewhere:0:7", base.updated_at, base
+async def leave_an_entry_of_another_host(url: str, database_id: str, profile, age: float):
+    """An entry owned by ELSEWHERE whose last heartbeat was ``age`` seconds ago."""
+    outbox = RedisStreamOutbox(url)
+    await outbox.open(database_id)
+    outbox.owner = ELSEWHERE
+    changed = profile._replace(
+        bio="landed by a survivor", version=profile.version + 1, write_id="elsewhere:0:7"
     )
-    assert queue.leases is not None and row is not None
-    await queue.leases.maintain(lambda k: True, {})  # alone: takes every partition
-    queue.leases.held = {}  # gone dark: nothing given back at its close
-    await queue.close()
-    return row.version
-
-
-def heartbeat(url: str, database_id: str, age: float) -> None:
-    """ELSEWHERE's last heartbeat was ``age`` seconds ago (its member entry back)."""
-    prefix = f"cachetui:queue:{database_id}:fleet"
+    await outbox.append_many([(changed, profile.version)])
+    await outbox.close()
     with redis.Redis.from_url(url) as client:
-        client.hset(f"{prefix}:members", ELSEWHERE, "elsewhere")
-        client.set(f"{prefix}:owner:{ELSEWHERE}", "1", px=int((HEARTBEAT_TTL - age) * 1000))
+        key = f"cachetui:queue:{database_id}:owner:{ELSEWHERE}"
+        client.set(key, "1", px=int((HEARTBEAT_TTL - age) * 1000))
 
 
 @pytest.mark.redis
-async def test_a_member_elsewhere_is_claimed_once_its_heartbeat_is_older_than_claim_after(
+async def test_an_owner_elsewhere_is_taken_over_once_its_heartbeat_is_older_than_claim_after(
     tmp_path, redis_url
 ):
     db = str(tmp_path / "fleet.db")
@@ -61,29 +49,18 @@ async def test_a_member_elsewhere_is_claimed_once_its_heartbeat_is_older_than_cl
             await engine.seed(5)
             profile = await engine.read(1)
             database_id = engine.db.database_id
-        version = await a_member_elsewhere_holding_a_write(redis_url, database_id, profile)
+        await leave_an_entry_of_another_host(redis_url, database_id, profile, age=6)
 
-        heartbeat(redis_url, database_id, age=1)
-        async with Engine(config(10)) as patient:  # 1 s old < 10: alive, left alone
-            await patient.flush()
-            status = await patient.fleet_status()
-            assert status is not None
-            [other] = [m for m in status.members if m.owner == ELSEWHERE]
-            assert other.live and len(other.partitions) == status.partitions
-            assert patient.claimed_writes == 0
+        async with Engine(config(10)) as patient:  # 6 s old < 10: alive, left alone
+            assert patient.recovered == 0
         assert db_row(db, 1).bio == profile.bio
 
-        heartbeat(redis_url, database_id, age=6)
-        async with Engine(config(5)) as survivor:  # 6 s old > 5: dead, claimed
-            await survivor.flush()
-            assert survivor.claimed_writes == 1
-            assert await survivor.fleet_pending() == []
+        async with Engine(config(5)) as survivor:  # 6 s old > 5: gone, taken over
+            assert survivor.recovered == 1
         landed = db_row(db, 1)
-        assert (landed.bio, landed.write_id, landed.version) == (
-            "landed by a survivor",
-            "elsewhere:0:7",
-            version,
-        )
+        assert (landed.bio, landed.write_id) == ("landed by a survivor", "elsewhere:0:7")
+        with redis.Redis.from_url(redis_url) as client:  # its last heartbeat goes too
+            assert not client.exists(f"cachetui:queue:{database_id}:owner:{ELSEWHERE}")
     finally:
         delete_test_keys(redis_url, tmp_path)
 

@@ -71,15 +71,15 @@ async def test_the_same_settings_run_side_by_side(db_path):
 
 
 def test_a_mismatch_is_refused_in_one_line(db_path):
-    mine = Registration("t", "beta", "write-behind", "fleet", "reject", 10.0)
+    mine = Registration("t", "beta", "write-behind", "redis", "reject", 10.0)
     line = refusal(
         mine,
         {"name": "alpha", "policy": "write-through", "queue": "memory", "conflict": "overwrite"},
     )
     assert line is not None and line.startswith("instance alpha (write-through) is running")
-    assert "its queue is a memory queue, this one's a fleet queue (redis)" in line
+    assert "its queue is a memory queue, this one's a redis stream" in line
     assert "its --conflict is overwrite, this one's reject" in line
-    assert refusal(mine, {"name": "x", "queue": "fleet", "conflict": "reject"}) is None
+    assert refusal(mine, {"name": "x", "queue": "redis", "conflict": "reject"}) is None
 
 
 async def test_a_dead_registration_refuses_nothing_and_is_cleaned(db_path, tmp_path):

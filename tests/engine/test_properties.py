@@ -366,18 +366,18 @@ TestOutboxEngineModel = OutboxEngineModel.TestCase
 
 
 class StreamEngineModel(EngineModel):
-    """The same contract with the fleet queue (a redis:// queue; the cache in process)."""
+    """The same contract with a durable queue in a Redis Stream (the cache in process)."""
 
     queue_url = TEST_REDIS_URL
 
     def teardown(self) -> None:
-        prefix = f"cachetui:queue:{self.engine.db.database_id}" if self.engine else ""
+        stream = f"cachetui:queue:{self.engine.db.database_id}" if self.engine else ""
         try:
             super().teardown()
         finally:
-            if prefix:
+            if stream:
                 with redis.Redis.from_url(TEST_REDIS_URL) as client:
-                    client.delete(prefix, *client.scan_iter(match=f"{prefix}:*", count=1000))
+                    client.delete(stream)
 
 
 StreamEngineModel.TestCase.settings = settings(

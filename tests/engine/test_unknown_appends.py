@@ -14,10 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from cachetui.engine import DatabaseUnavailable, Engine, EngineConfig
 from tests.conftest import TEST_REDIS_URL, db_row, delete_test_keys, redis_or_skip
 from tests.delay_relay import DelayRelay
+
+
+def stream_entries(engine: Engine) -> list[dict[bytes, bytes]]:
+    with redis.Redis.from_url(TEST_REDIS_URL) as client:
+        return [f for _, f in client.xrange(f"cachetui:queue:{engine.db.database_id}")]
 
 
 async def engine_over(db: str, queue: str, conflict: str = "reject") -> Engine:
@@ -59,13 +65,20 @@ async def cancelled_while_the_outbox_is_locked(db: str, call: Any) -> None:
     holder.join()
 
 
-@pytest.mark.parametrize("how", ["caller gives up", "reply times out"])
-async def test_a_sequencer_call_of_unknown_outcome_never_lands_over_an_acknowledged_write(
-    tmp_path: Path, how
-):
-    """With the fleet queue (a redis:// queue) the call that failed may have run (it is
-    not acknowledged: an ``info`` write, it may land); the next update is sequenced after
-    it, so the acknowledged write is the user's newest and what the row ends with."""
+async def then_nothing_is_replayed(db: str, queue: str, acknowledged: str) -> None:
+    again = await engine_over(db, queue)
+    try:
+        assert (again.recovered, again.recovered_landed) == (0, 0)
+        await again.flush()
+        row = db_row(db, 1)
+        assert row is not None and (row.bio, row.version) == (acknowledged, 2)
+        assert again.dead_letters() == []
+    finally:
+        await again.close()
+
+
+@pytest.mark.parametrize("how", ["caller gives up", "reply times out", "connection reset"])
+async def test_an_append_of_unknown_outcome_leaves_no_orphan_in_the_stream(tmp_path: Path, how):
     redis_or_skip()
     db = str(tmp_path / "profiles.db")
     host, port = "127.0.0.1", int(TEST_REDIS_URL.split(":")[2].split("/")[0])
@@ -74,34 +87,63 @@ async def test_a_sequencer_call_of_unknown_outcome_never_lands_over_an_acknowled
             timeout = "?socket_timeout=0.3" if how == "reply times out" else ""
             queue = relay.url("redis", "/15" + timeout)
             engine = await engine_over(db, queue)
-            relay.hold = 1.0
+            if how == "connection reset":
+                relay.reset_next_reply()
+            else:
+                relay.hold = 1.0
             with pytest.raises((TimeoutError, DatabaseUnavailable)):
                 await asyncio.wait_for(engine.update(1, {"bio": "never acknowledged"}), 0.6)
             relay.hold = 0.0
             acknowledged = await engine.update(1, {"bio": "acknowledged"})
-            entries = await engine.fleet_pending()
-            assert [e.write_id for e in entries][-1:] == [acknowledged.write_id]
+            entries = stream_entries(engine)
+            assert [f[b"w"].decode() for f in entries] == [acknowledged.write_id]
             assert (await engine.read(1)).bio == "acknowledged"
             await engine.close()  # clean: the acknowledged write lands, its entry goes
-            assert await fleet_left(db, TEST_REDIS_URL) == 0
-        row = db_row(db, 1)
-        assert row is not None and (row.bio, row.write_id, row.version) == (
-            "acknowledged",
-            acknowledged.write_id,
-            acknowledged.version,
-        )
+            assert stream_entries(engine) == []  # and no orphan is left to replay
+        await then_nothing_is_replayed(db, TEST_REDIS_URL, "acknowledged")
     finally:
         delete_test_keys(TEST_REDIS_URL, tmp_path)
 
 
-async def fleet_left(db: str, url: str) -> int:
-    """Writes in the fleet queue of the database ``db``."""
-    engine = Engine(EngineConfig(db_path=db, policy="write-behind", queue_url=url))
-    await engine.start()
+async def test_the_next_acknowledgement_waits_until_the_orphan_is_removed(tmp_path: Path):
+    redis_or_skip()
+    db = str(tmp_path / "profiles.db")
+    port = int(TEST_REDIS_URL.split(":")[2].split("/")[0])
     try:
-        return len(await engine.fleet_pending())
+        async with DelayRelay("127.0.0.1", port) as relay:
+            engine = await engine_over(db, relay.url("redis", "/15?socket_timeout=0.3"))
+            relay.hold = 5.0  # the queue stops answering for a while
+            with pytest.raises(DatabaseUnavailable):
+                await engine.update(1, {"bio": "never acknowledged"})
+            with pytest.raises(DatabaseUnavailable, match="outcome is unknown"):
+                await engine.update(1, {"bio": "not acknowledged either"})
+            relay.hold = 0.0
+            acknowledged = await engine.update(1, {"bio": "acknowledged"})
+            assert [f[b"w"].decode() for f in stream_entries(engine)] == [acknowledged.write_id]
+            await engine.close()
+        row = db_row(db, 1)
+        assert row is not None and row.write_id == acknowledged.write_id
+        assert stream_entries(engine) == []
     finally:
+        delete_test_keys(TEST_REDIS_URL, tmp_path)
+
+
+async def test_a_late_append_of_a_withdrawn_write_is_refused(tmp_path: Path):
+    """The request itself was held (not only its reply): it reaches the server after the
+    entry was withdrawn, and the append script refuses it."""
+    redis_or_skip()
+    db = str(tmp_path / "profiles.db")
+    try:
+        engine = await engine_over(db, TEST_REDIS_URL)
+        queue = engine._core.outbox  # noqa: SLF001 - the journal itself, as a late request
+        assert queue is not None
+        write = (await engine.read(2))._replace(bio="late", version=2, write_id="x:0:1")
+        await queue.withdraw(write, None)
+        await queue.append_many([(write, 1)])
+        assert stream_entries(engine) == []
         await engine.close()
+    finally:
+        delete_test_keys(TEST_REDIS_URL, tmp_path)
 
 
 async def test_a_cancelled_append_to_the_outbox_file_is_taken_back_by_write_id(tmp_path: Path):
@@ -121,22 +163,36 @@ async def test_a_cancelled_append_to_the_outbox_file_is_taken_back_by_write_id(t
     assert db_row(db, 1) == pending
 
 
-async def test_leaving_the_fleet_while_redis_does_not_answer_is_refused(tmp_path: Path):
-    """Switching away from the fleet queue while Redis does not answer fails (nothing
-    changes: still in the fleet, its write still in Redis)."""
+LEAVING = {
+    "close": lambda engine: engine.close(),
+    "set_queue": lambda engine: engine.set_queue("memory://"),
+    "set_policy": lambda engine: engine.set_policy("write-through"),
+}
+
+
+@pytest.mark.parametrize("leave", LEAVING.values(), ids=LEAVING)
+async def test_the_queue_is_not_left_with_an_orphan_in_it(tmp_path: Path, leave):
+    """Closing, switching the queue or leaving write-behind while a write of unknown
+    outcome cannot be removed fails (nothing changes); once it can, it goes first."""
     redis_or_skip()
     db = str(tmp_path / "profiles.db")
     port = int(TEST_REDIS_URL.split(":")[2].split("/")[0])
     try:
         async with DelayRelay("127.0.0.1", port) as relay:
             engine = await engine_over(db, relay.url("redis", "/15?socket_timeout=0.3"))
-            await engine.update(1, {"bio": "acknowledged"})
             relay.hold = 5.0
-            with pytest.raises(DatabaseUnavailable, match="cannot be read"):
-                await engine.set_queue("memory://", timeout=0.5)
-            assert engine.running and engine.queue_location.startswith("fleet queue ")
+            with pytest.raises(DatabaseUnavailable):
+                await engine.update(1, {"bio": "never acknowledged"})
+            with pytest.raises(DatabaseUnavailable, match="outcome is unknown"):
+                await leave(engine)
+            assert engine.running and engine.queue_durable
             relay.hold = 0.0
-            await engine.close(timeout=0.5, discard=True)
+            await leave(engine)
+            assert [f for f in stream_entries(engine) if b"never" in f[b"p"]] == []
+            if engine.running:
+                await engine.close()
+        row = db_row(db, 1)
+        assert row is not None and row.bio != "never acknowledged"
     finally:
         delete_test_keys(TEST_REDIS_URL, tmp_path)
 

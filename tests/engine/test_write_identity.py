@@ -128,16 +128,17 @@ async def test_queue_outbox_and_dead_letters_carry_the_write_id(make_engine, db_
     ]
 
 
-async def test_a_fleet_queue_entry_and_a_redis_cache_entry_carry_the_write_id(
+async def test_a_stream_entry_and_a_redis_cache_entry_carry_the_write_id(
     make_engine, db_path, tmp_path, redis_url
 ):
     try:
         engine = await make_engine("write-behind", cache_url=redis_url, queue_url=redis_url)
-        pending = await engine.update(9, {"bio": "in the fleet queue"})
-        entries = await engine.fleet_pending()
+        pending = await engine.update(9, {"bio": "in the stream"})
+        key = f"cachetui:queue:{engine.db.database_id}"
         with redis.Redis.from_url(redis_url) as client:
+            entries = client.xrange(key)
             cached = client.get(f"cachetui:{engine.store.namespace}:profile:9")  # type: ignore[attr-defined]
-        assert [e.write_id for e in entries] == [pending.write_id]
+        assert [fields[b"w"].decode() for _, fields in entries] == [pending.write_id]
         assert cached is not None and json.loads(cached)["write_id"] == pending.write_id
         assert (await engine.read(9)).write_id == pending.write_id  # a hit from Redis
     finally:

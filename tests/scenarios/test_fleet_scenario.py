@@ -28,6 +28,7 @@ async def test_a_killed_workers_writes_are_claimed_and_land_and_none_is_lost(
     config = EngineConfig(
         db_path=str(tmp_path / "fleet.db"),
         queue_url=redis_url,
+        fleet=True,
         instance_name="dash",
         flush_interval=3600,
     )

@@ -96,8 +96,8 @@ KEYS: tuple[Key, ...] = (
     ),
     Key(
         "D",
-        "cycle the write-behind queue: memory (lost on a crash) → the outbox file beside the database → the fleet queue in Redis (when `--queue` or `--cache` named a server: joins the fleet; leaving it lands what it holds first); pending writes land before it moves (see [Making write-behind durable](docs/durable-queue.md))",
-        (B("D", "cycle_queue", "Cycle the write-behind queue", "queue", "where write-behind queues: memory, an outbox, the fleet queue (lands first)"),),
+        "cycle the write-behind queue: memory (lost on a crash) → the outbox file beside the database → a Redis Stream (when `--queue` or `--cache` named a server); pending writes land before it moves (see [Making write-behind durable](docs/durable-queue.md))",
+        (B("D", "cycle_queue", "Cycle the write-behind queue", "queue", "where write-behind queues: memory, an outbox, a Redis Stream (lands first)"),),
     ),
     Key(
         "P",

@@ -320,13 +320,11 @@ class FleetQueue:
         await self._xdel(doomed)
 
     async def mine(self) -> list[tuple[Profile, int]]:
-        """Every entry still in the fleet queue, the newest per user on its first one's
-        base (what is pending, coalesced as the write queue does)."""
+        """Every entry still in the fleet queue, the newest per user (what is pending)."""
         newest: dict[int, tuple[Profile, int]] = {}
         for k in range(self.partitions):
             for entry in await self.entries(k):
-                first = newest.get(entry.profile.user_id, (None, entry.base_version))[1]
-                newest[entry.profile.user_id] = (entry.profile, first)
+                newest[entry.profile.user_id] = (entry.profile, entry.base_version)
         return list(newest.values())
 
     async def take_over(self) -> list[tuple[Profile, int]]:

@@ -3,7 +3,6 @@ engine's config at start, stopped (and its row deleted) at close."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import socket
 
@@ -18,7 +17,7 @@ from cachetui.engine.fleet.registry import (
 from cachetui.engine.queue.outbox import this_owner
 from cachetui.engine.queue.url import parse_queue_url
 
-__all__ = ["Heartbeat", "join", "leave", "recheck", "registration", "registry_of"]
+__all__ = ["Heartbeat", "join", "leave", "registration", "registry_of"]
 
 
 def default_instance_name() -> str:
@@ -42,9 +41,9 @@ def registration(core: EngineCore, owner: str) -> Registration:
 
 
 def queue_kind(core: EngineCore) -> str:
-    """ "memory", "sqlite", or "fleet" (a ``redis://`` queue: the fleet queue)."""
+    """ "memory", "sqlite", "redis", or "fleet" (a Redis URL with the fleet queue)."""
     kind = parse_queue_url(core.config.queue_url, core.db.path).kind
-    return "fleet" if kind == "redis" else kind
+    return "fleet" if kind == "redis" and core.config.fleet else kind
 
 
 def registry_of(core: EngineCore) -> Registry | None:
@@ -76,12 +75,3 @@ async def leave(heartbeat: Heartbeat | None, *, remove: bool = True) -> None:
     """Stop beating; ``remove``: delete the registration (see :meth:`Heartbeat.stop`)."""
     if heartbeat is not None:
         await heartbeat.stop(remove=remove)
-
-
-async def recheck(heartbeat: Heartbeat | None, queue: str) -> None:
-    """Before the queue is switched live to the kind ``queue`` ("memory", "sqlite",
-    "fleet"): FleetMismatch (one line, nothing changed) if a live instance on the
-    database uses another kind; else the registration says the new kind at once."""
-    if heartbeat is not None:
-        me = dataclasses.replace(heartbeat.me, queue=queue)
-        await heartbeat.registry.register(me, check=True)

@@ -70,7 +70,7 @@ class Registration:
 QUEUE_WORDS = {
     "memory": "memory queue",
     "sqlite": "sqlite outbox",
-    "redis": "redis stream (an older cachetui)",
+    "redis": "redis stream",
     "fleet": "fleet queue (redis)",
 }
 

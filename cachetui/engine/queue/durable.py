@@ -1,10 +1,9 @@
 """The durable write-behind queue's lifecycle, part of the
 :class:`~cachetui.engine.engine.Engine` facade: which queue is open (memory, an outbox
-file, the fleet queue), what an earlier process left to replay, and switching live.
+file, a Redis Stream), what an earlier process left to replay, and switching live.
 
 The journals themselves: :mod:`cachetui.engine.queue.outbox` (the file) and
-:mod:`cachetui.engine.fleet.fleet_queue` (a ``redis://`` queue: the fleet queue, entered
-and left through :mod:`cachetui.engine.fleet.joining`).
+:mod:`cachetui.engine.queue.stream` (the stream).
 """
 
 from __future__ import annotations
@@ -14,8 +13,8 @@ import os
 from typing import TYPE_CHECKING
 
 from cachetui.engine.core import EngineCore
+from cachetui.engine.errors import DatabaseUnavailable
 from cachetui.engine.events import EventKind
-from cachetui.engine.fleet.membership import Heartbeat, recheck
 from cachetui.engine.profile import Profile
 from cachetui.engine.queue.flusher import Flusher
 from cachetui.engine.queue.outbox import Journal, Outbox, journal_name
@@ -37,7 +36,6 @@ class DurableQueueOperations:
     _switch_lock: asyncio.Lock
     recovered: int
     recovered_landed: int
-    _fleet: Heartbeat | None
 
     def _check_running(self) -> None:
         raise NotImplementedError  # the facade's
@@ -46,41 +44,42 @@ class DurableQueueOperations:
         """Open the durable queue ``queue_url`` names, or the default outbox an earlier
         process left beside the database (replayed whatever ``queue_url`` says); put the
         entries of owners that are gone back in the queue, except those whose write had
-        landed already (dropped). Returns how many were queued, and dropped. A
-        ``redis://`` queue is the fleet queue: nothing to replay (the leases hand a
-        gone instance's partitions over, while running)."""
+        landed already (dropped). Returns how many were queued, and dropped."""
         core = self._core
         location = parse_queue_url(core.config.queue_url, core.db.path)
         if location.kind == "sqlite" and not location.path:  # a server's: in the data dir
             location = QueueLocation("sqlite", path=server_outbox_path(core.db.database_id))
-        if location.kind == "redis":
-            from cachetui.engine.fleet import joining  # imports redis
-
-            joining.link(core, self._flusher, await joining.enter(core, location.url))
-            return 0, 0
-        await self._refuse_unlanded()
-        journals = [Outbox(location.path)] if location.durable else await self._left_behind()
+        fleet = core.config.fleet and location.kind == "redis"
+        if location.durable:
+            name = (core.config.instance_name or "") if fleet else None
+            journals = [self._journal_at(location, core.config.claim_after, name)]
+        else:
+            journals = await self._left_behind()
         replay: list[tuple[Profile, int]] = []
         for journal in journals:
-            await journal.open(core.db.database_id)
+            try:
+                await journal.open(core.db.database_id)
+            except DatabaseUnavailable:
+                if location.durable or isinstance(journal, Outbox):
+                    raise
+                continue  # the --cache server does not answer: the store start says so
             taken = await journal.take_over()
             if not location.durable and not taken:
                 await journal.close()
                 continue
+            if core.outbox is not None:  # replaying two (rare): the second one waits
+                await journal.close()
+                continue
             core.outbox = journal
             replay = taken
+            if fleet:
+                from cachetui.engine.fleet.lander import FleetLink  # imports redis
+
+                link = FleetLink(core, self._flusher, journal)  # type: ignore[arg-type]
+                link.start()
+                core.fleet = link
         core.durable = location.durable
         return await core.requeue(replay)
-
-    async def _refuse_unlanded(self) -> None:
-        """Another queue over a Redis cache: refused while that server holds writes of
-        this database nobody lands (see :func:`~cachetui.engine.fleet.joining.
-        refuse_unlanded`)."""
-        core = self._core
-        if core.db.path != ":memory:" and is_redis_url(core.config.cache_url):
-            from cachetui.engine.fleet import joining  # imports redis
-
-            await joining.refuse_unlanded(core.config.cache_url, core.db.database_id)
 
     def _recovery(self) -> str:
         """The recovery message: what a durable queue held at start."""
@@ -93,14 +92,38 @@ class DurableQueueOperations:
             text += f"; {landed} already landed (the same write id is in the database): dropped"
         return text
 
+    @staticmethod
+    def _journal_at(
+        location: QueueLocation, claim_after: float, fleet_name: str | None = None
+    ) -> Journal:
+        """The journal ``location`` names; with ``fleet_name`` (a Redis URL in a fleet),
+        the fleet queue shared by every instance on the database."""
+        if location.kind == "redis" and fleet_name is not None:
+            from cachetui.engine.fleet.fleet_queue import FleetQueue  # imports redis
+
+            return FleetQueue(location.url, claim_after, fleet_name)
+        if location.kind == "redis":
+            from cachetui.engine.queue.stream import RedisStreamOutbox  # imports redis
+
+            return RedisStreamOutbox(location.url, claim_after=claim_after)
+        return Outbox(location.path)
+
     async def _left_behind(self) -> list[Journal]:
-        """With the memory queue: the default outbox an earlier process may have left
-        beside the database."""
+        """With the memory queue: the durable queues an earlier process may have left
+        (the default outbox beside the database; the stream of the --cache server)."""
         db_path = self._core.db.path
+        found: list[Journal] = []
         if db_path == ":memory:":
-            return []
+            return found
         path = default_outbox_path(db_path) or server_outbox_path(self._core.db.database_id)
-        return [Outbox(path)] if await asyncio.to_thread(os.path.exists, path) else []
+        if await asyncio.to_thread(os.path.exists, path):
+            found.append(Outbox(path))
+        cache_url = self._core.config.cache_url
+        if is_redis_url(cache_url):
+            from cachetui.engine.queue.stream import RedisStreamOutbox  # imports redis
+
+            found.append(RedisStreamOutbox(cache_url, claim_after=self._core.config.claim_after))
+        return found
 
     @property
     def claimed_writes(self) -> int:
@@ -128,7 +151,7 @@ class DurableQueueOperations:
 
     @property
     def queue_persistence(self) -> str:
-        """What the fleet queue (Redis) survives, read from the server at start
+        """What a Redis Stream queue survives, read from the server at start
         (``CONFIG GET appendonly``, ``save``); '' for the other queues."""
         outbox = self._core.outbox
         return str(getattr(outbox, "persistence", "")) if self._core.durable else ""
@@ -136,7 +159,7 @@ class DurableQueueOperations:
     @property
     def recovered_from(self) -> str:
         """The durable queue the writes :attr:`recovered` at start came from, as a
-        sentence names it: "the outbox PATH" or "the fleet queue KEY at URL"."""
+        sentence names it: "the outbox PATH" or "the redis stream KEY at URL"."""
         outbox = self._core.outbox
         return journal_name(outbox) if outbox is not None else "the durable queue"
 
@@ -152,10 +175,7 @@ class DurableQueueOperations:
         (as when leaving write-behind): if it keeps failing past ``timeout`` seconds
         (default ``flush_timeout``), raise PendingWritesError and keep the queue as it
         was. ValidationError for a bad URL, DatabaseUnavailable if the new queue cannot
-        be opened (the old one is kept), FleetMismatch (a ValidationError) if a live
-        instance on the database uses another queue kind. ``redis://`` joins the fleet;
-        leaving the fleet lands what this instance holds first (see
-        :func:`~cachetui.engine.fleet.joining.leave`)."""
+        be opened (the old one is kept)."""
         self._check_running()
         core = self._core
         location = parse_queue_url(url, core.db.path)
@@ -164,25 +184,14 @@ class DurableQueueOperations:
         async with self._switch_lock:
             if url == core.config.queue_url:
                 return
-            kind = "fleet" if location.kind == "redis" else location.kind
-            await recheck(self._fleet, kind)  # FleetMismatch: another kind is running
             new: Journal | None = None
-            if location.kind == "redis":
-                from cachetui.engine.fleet import joining  # imports redis
-
-                new = await joining.enter(core, location.url)
-            elif location.durable:
-                new = Outbox(location.path)
+            if location.durable:
+                new = self._journal_at(location, core.config.claim_after)
                 await new.open(core.db.database_id)
             core.gate.clear()
-            deadline = core.deadline(timeout)
             try:
-                await self._flusher.drain(deadline)
+                await self._flusher.drain(core.deadline(timeout))
                 await core.settle_all()  # against the queue being left
-                if core.fleet is not None:  # what it holds lands (or it stays in)
-                    from cachetui.engine.fleet import joining
-
-                    await joining.leave(core, deadline)
             except BaseException:
                 core.gate.set()
                 if new is not None:
@@ -190,12 +199,6 @@ class DurableQueueOperations:
                 raise
             old, core.outbox = core.outbox, new
             core.durable = new is not None
-            if location.kind == "redis":
-                from cachetui.engine.fleet import joining
-                from cachetui.engine.fleet.fleet_queue import FleetQueue
-
-                assert isinstance(new, FleetQueue)
-                joining.link(core, self._flusher, new)  # a member now: takes partitions
             core.config.queue_url = url
             core.history.queue_changed(url)
             core.gate.set()

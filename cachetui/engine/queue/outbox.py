@@ -115,9 +115,9 @@ def _decode(text: str) -> Profile:
 
 class Journal(Protocol):
     """What the engine needs of a durable queue (:class:`Outbox`, or
-    :class:`~cachetui.engine.fleet.fleet_queue.FleetQueue`)."""
+    :class:`~cachetui.engine.queue.stream.RedisStreamOutbox`)."""
 
-    path: str  # what to show: the outbox file, or the fleet queue and its server
+    path: str  # what to show: the outbox file, or the stream and its server
     owner: str
 
     async def open(self, database_id: str) -> None: ...
@@ -134,7 +134,8 @@ class Journal(Protocol):
 
 def journal_name(journal: Journal) -> str:
     """A durable queue as a sentence names it: ``the outbox PATH`` (a file), else what the
-    journal calls itself (``the fleet queue PREFIX at URL``: Redis is no outbox)."""
+    journal calls itself (``the redis stream KEY at URL``, ``the fleet queue PREFIX at
+    URL``: a stream is no outbox)."""
     return f"the outbox {journal.path}" if isinstance(journal, Outbox) else f"the {journal.path}"
 
 

@@ -75,6 +75,6 @@ def parse_queue_url(url: str, db_path: str) -> QueueLocation:
     raise ValidationError(
         f"unknown queue URL {url!r}: use memory:// (in the process), sqlite:// "
         "(an outbox file beside the database; sqlite:///path chooses it) or "
-        "redis://HOST:PORT/DB (the fleet queue)",
+        "redis://HOST:PORT/DB (a Redis Stream)",
         field="queue_url",
     )

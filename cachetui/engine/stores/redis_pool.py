@@ -1,4 +1,4 @@
-"""The Redis clients of the cache store and of the fleet queue: each over one
+"""The Redis clients of the cache store and of the Redis Stream queue: each over one
 blocking connection pool. When every connection is in use a caller waits for one (up
 to ``pool_timeout`` seconds) instead of failing at once: redis-py's default pool raises
 "Too many connections" on the 101st concurrent call, which is back-pressure, not a
