@@ -25,6 +25,7 @@ from cachetui.engine.lab.link.links import EngineLinks
 from cachetui.engine.queue.flusher import Flusher
 from cachetui.engine.queue.outbox import journal_name
 from cachetui.engine.unclosed import NotClosedWarning
+from cachetui.engine.words import plural
 
 
 class Closing:
@@ -79,7 +80,7 @@ class Closing:
                     None,
                     None,
                     None,
-                    f"{kept} {'write stays' if kept == 1 else 'writes stay'} in {where}; "
+                    f"{kept} {plural(kept, 'write stays', 'writes stay')} in {where}; "
                     f"replayed on next start ({exc})",
                 )
             elif not discard:
@@ -94,7 +95,7 @@ class Closing:
                 None,
                 None,
                 f"closed with {len(discarded)} pending "
-                f"{'write' if len(discarded) == 1 else 'writes'} discarded: {exc}",
+                f"{plural(len(discarded), 'write')} discarded: {exc}",
             )
         except BaseException:  # cancelled: still open, and updates may come in again
             self._stay_open()

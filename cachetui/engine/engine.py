@@ -57,6 +57,7 @@ from cachetui.engine.queue.flusher import Flusher
 from cachetui.engine.stores.base import CacheStore
 from cachetui.engine.stores.factory import make_store
 from cachetui.engine.unclosed import NotClosedWarning
+from cachetui.engine.words import plural
 
 if TYPE_CHECKING:
     from cachetui.engine.stores.near_cache import NearCache
@@ -205,7 +206,7 @@ class Engine(
             None,
             None,
             f"database rescued into {path}: {len(core.queue)} pending "
-            f"{'write lands' if len(core.queue) == 1 else 'writes land'} there",
+            f"{plural(len(core.queue), 'write lands', 'writes land')} there",
         )
         await self.flush()
         return path

@@ -10,6 +10,7 @@ import weakref
 
 from cachetui.engine.core import RUNNING, EngineCore
 from cachetui.engine.queue.outbox import journal_name
+from cachetui.engine.words import plural
 
 
 class NotClosedWarning:
@@ -30,7 +31,7 @@ class NotClosedWarning:
             # or a Redis Stream, never "the outbox memory")
             print(
                 f"cachetui: the engine was not closed: {_writes(pending)} "
-                f"{'stays' if len(pending) == 1 else 'stay'} in {journal_name(core.outbox)}, "
+                f"{plural(len(pending), 'stays', 'stay')} in {journal_name(core.outbox)}, "
                 f"replayed at the next start: {_named(pending)}",
                 file=sys.stderr,
             )
@@ -45,7 +46,7 @@ class NotClosedWarning:
 
 
 def _writes(writes: list[tuple[int, int]]) -> str:
-    return f"{len(writes)} acknowledged write{'' if len(writes) == 1 else 's'}"
+    return f"{len(writes)} acknowledged write{plural(len(writes), '')}"
 
 
 def _named(writes: list[tuple[int, int]]) -> str:

@@ -31,6 +31,7 @@ from cachetui.engine.database.sqlite import call, connect
 from cachetui.engine.database.sqlite_statements import transaction
 from cachetui.engine.errors import DatabaseUnavailable
 from cachetui.engine.profile import Profile
+from cachetui.engine.words import plural
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -293,7 +294,7 @@ def _setup(db: sqlite3.Connection, database_id: str) -> None:
         if entries:
             raise DatabaseUnavailable(
                 f"this outbox belongs to another database (id {row[0]}, this one is "
-                f"{database_id}) and holds {entries} {'write' if entries == 1 else 'writes'} for "
+                f"{database_id}) and holds {entries} {plural(entries, 'write')} for "
                 "it: refusing to replay them here"
             )
     transaction(
