@@ -46,7 +46,7 @@ class NotClosedWarning:
 
 
 def _writes(writes: list[tuple[int, int]]) -> str:
-    return f"{len(writes)} acknowledged write{plural(len(writes), '')}"
+    return f"{len(writes)} acknowledged {plural(len(writes), 'write')}"
 
 
 def _named(writes: list[tuple[int, int]]) -> str:
