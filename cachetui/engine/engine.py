@@ -346,7 +346,10 @@ class Engine(
         """
         self._check_running()
         core = self._core
-        await self._flusher.flush_all(next(core.ops), core.deadline(timeout), everything=False)
+        op, deadline = next(core.ops), core.deadline(timeout)
+        await self._flusher.flush_all(op, deadline, everything=False)
+        if core.fleet is not None:  # and this instance's writes the fleet queue holds
+            await core.fleet.land_own(op, deadline)
 
     # -- policy ---------------------------------------------------------------------------------
     @property

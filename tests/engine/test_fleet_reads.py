@@ -222,3 +222,31 @@ def test_a_landing_is_announced_to_near_caches(tmp_path: Path, redis_url: str) -
         asyncio.run(run())
     finally:
         forget(redis_url, tmp_path, a)
+
+
+def test_an_acknowledged_fleet_write_is_pending_at_once(tmp_path: Path, redis_url: str) -> None:
+    """Sequenced in Redis, not yet fed into this instance's write queue: the Write queue
+    pane, the metrics and the pane snapshot count it pending from its acknowledgement on
+    (each of a user's writes until the feed coalesces them), and flush() lands it."""
+    db = str(tmp_path / "fleet.db")
+
+    async def run() -> None:
+        engine = Engine(config(db, redis_url, "a", flush_interval=3600.0))
+        async with engine:
+            await engine.seed(USERS)
+            first = await engine.update(3, {"bio": "one"})
+            second = await engine.update(3, {"bio": "two"})
+            listed = {(w.user_id, w.version) for w in engine.pending_writes()}
+            assert listed == {(3, second.version)} and second.version == first.version + 1
+            m = engine.metrics
+            assert m.pending >= 1 and m.updates == m.db_writes + m.coalesced + m.pending
+            snapshot = await engine.pane_snapshot()
+            assert snapshot.pending_count == 1 and snapshot.metrics.pending == m.pending
+            await engine.flush()
+            assert engine.pending_writes() == [] and engine.metrics.pending == 0
+            assert (await engine.db_rows([3]))[3].version == second.version
+
+    try:
+        asyncio.run(run())
+    finally:
+        delete_test_keys(redis_url, tmp_path)

@@ -26,7 +26,7 @@ from redis.exceptions import RedisError
 from cachetui.engine.background import stop_if_asked
 from cachetui.engine.core import BACKGROUND_OP, EngineCore, perf_counter, wait_event
 from cachetui.engine.database.base import RowConflict, RowFailure, RowLanded
-from cachetui.engine.errors import DatabaseUnavailable, ProfileNotFound
+from cachetui.engine.errors import DatabaseUnavailable, PendingWritesError, ProfileNotFound
 from cachetui.engine.events import EventKind
 from cachetui.engine.fleet.fleet_queue import FleetQueue
 from cachetui.engine.fleet.status import FleetMember, FleetStatus, PendingEntry
@@ -278,6 +278,24 @@ class FleetLink:
             fed = entry is not None and entry.profile.version >= profile.version
             if fed or self.queue.partition_of(user_id) in elsewhere:
                 self._forget(user_id)
+
+    async def land_own(self, op: int, deadline: float) -> None:
+        """``Engine.flush()``: feed the partitions held and land them until none of this
+        instance's acknowledged writes is left unfed where it holds the partition (a
+        partition another instance holds is that one's to land). PendingWritesError past
+        ``deadline``."""
+        core = self._core
+        while True:
+            fed = await self.tick()
+            if len(core.queue):
+                await self._flusher.flush_all(op, deadline, everything=True)
+                continue
+            if not fed and not self._unfed:
+                return
+            if perf_counter() > deadline:
+                left = sum(map(len, self.unfed_versions.values()))
+                raise PendingWritesError(left, f"they stay in the {self.queue.path}")
+            await asyncio.sleep(0.01)
 
     async def drain(self, deadline: float) -> None:
         """At close: land the partitions held (and any left unowned, when it is this
