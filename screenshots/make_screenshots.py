@@ -50,7 +50,7 @@ async def shoot(
         for key in keys:
             await pilot.press(key)
             await settle(app, pilot)
-            app._sample()  # one sparkline point per step
+            app.refresher.sample()  # one sparkline point per step
         if clear_notes:
             app.clear_notifications()
         await settle(app, pilot)
