@@ -58,10 +58,10 @@ class FleetLink:
         queue.on_park = self._parked
         #: This instance's acknowledged writes not yet fed into its write queue (user →
         #: the newest, when sequenced): pending, as the Write queue pane shows them.
-        self._unfed: dict[int, tuple[Profile, float]] = {}
-        #: The versions of the acknowledged writes ``_unfed`` stands for (a user's newer
-        #: write sequenced before the older was fed: both count until the feed coalesces).
-        self.unfed_versions: dict[int, list[int]] = {}
+        #: user → (the newest, when the first was sequenced, the versions of all: a user's
+        #: newer write sequenced before the older was fed: both count until the feed
+        #: coalesces them).
+        self._unfed: dict[int, tuple[Profile, float, list[int]]] = {}
 
     @property
     def claimed(self) -> int:
@@ -106,8 +106,8 @@ class FleetLink:
             await asyncio.shield(asyncio.ensure_future(core.cache.delete(user_id)))
             raise
         await core.cache.set(profile)
-        self._unfed[user_id] = (profile, perf_counter())
-        self.unfed_versions.setdefault(user_id, []).append(profile.version)
+        _, since, versions = self._unfed.get(user_id, (profile, perf_counter(), []))
+        self._unfed[user_id] = (profile, since, [*versions, profile.version])
         core.emit(op, EventKind.ENQUEUE, user_id, profile.version, None, "sequenced (fleet queue)")
         if self.queue.partition_of(user_id) in self._held():
             self._wake.set()
@@ -190,7 +190,7 @@ class FleetLink:
             unfed = self._unfed.get(profile.user_id)
             landed = failure is None or isinstance(failure, RowLanded)
             if landed and unfed is not None and unfed[0].version <= profile.version:
-                self._forget(profile.user_id)
+                del self._unfed[profile.user_id]
 
     # -- ticks -----------------------------------------------------------------------------------
     def _held(self) -> dict[int, str]:
@@ -256,28 +256,29 @@ class FleetLink:
         return [
             PendingWrite(
                 profile,
-                len(self.unfed_versions.get(user_id, ())) - 1,
+                len(versions) - 1,
                 now - at,
                 0,
                 False,
-                profile.version - 1,
+                versions[0] - 1,
             )
-            for user_id, (profile, at) in self._unfed.items()
+            for profile, at, versions in self._unfed.values()
         ]
 
-    def _forget(self, user_id: int) -> None:
-        del self._unfed[user_id]
-        self.unfed_versions.pop(user_id, None)
+    @property
+    def unfed_versions(self) -> dict[int, list[int]]:
+        """user → the versions of its acknowledged writes not fed yet."""
+        return {user_id: versions for user_id, (_, _, versions) in self._unfed.items()}
 
     def _forget_fed(self, elsewhere: set[int]) -> None:
         """Drop the writes the queue now holds (or a newer one of their user's) and those
         of partitions another instance holds (``elsewhere``): those are pending there."""
         entries = self._core.queue.entries
-        for user_id, (profile, _) in list(self._unfed.items()):
+        for user_id, (profile, _, _) in list(self._unfed.items()):
             entry = entries.get(user_id)
             fed = entry is not None and entry.profile.version >= profile.version
             if fed or self.queue.partition_of(user_id) in elsewhere:
-                self._forget(user_id)
+                del self._unfed[user_id]
 
     async def land_own(self, op: int, deadline: float) -> None:
         """``Engine.flush()``: feed the partitions held and land them until none of this
@@ -293,7 +294,7 @@ class FleetLink:
             if not fed and not self._unfed:
                 return
             if perf_counter() > deadline:
-                left = sum(map(len, self.unfed_versions.values()))
+                left = sum(len(versions) for _, _, versions in self._unfed.values())
                 raise PendingWritesError(left, f"they stay in the {self.queue.path}")
             await asyncio.sleep(0.01)
 
